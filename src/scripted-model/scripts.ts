@@ -1,0 +1,186 @@
+/**
+ * Deterministic scripts for the scripted OpenAI-compatible model.
+ *
+ * A prompt selects its script with a marker `[scenario:NAME]` anywhere in the
+ * user's text. The script is a list of steps; the step to play is the number of
+ * assistant messages that follow the last user message in the request, so the
+ * model is stateless: after a tool call OpenCode sends the tool results back and
+ * the next step (usually the closing text) is played.
+ */
+
+export interface ToolCallSpec {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: Record<string, unknown>;
+}
+
+export type Step =
+  | {
+      readonly kind: "stream";
+      readonly reasoning?: readonly string[];
+      readonly text?: readonly string[];
+      readonly toolCalls?: readonly ToolCallSpec[];
+      /** Milliseconds between chunks; 0 streams as fast as the socket takes them. */
+      readonly chunkDelayMs?: number;
+      /** Stop sending after this many chunks and hold the connection open (a stalled model). */
+      readonly stallAfter?: number;
+      /** Answer the first N requests for this step with an HTTP error (a flaky provider), then stream. */
+      readonly failFirst?: { readonly times: number; readonly status: number; readonly body: unknown };
+    }
+  | {
+      readonly kind: "http-error";
+      readonly status: number;
+      readonly body: unknown;
+    };
+
+export type Script = readonly Step[];
+
+const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
+
+/** Chunks that cut through grapheme clusters and multi-code-unit characters on purpose. */
+const nonAscii = [
+  "Grüße aus Zürich — ",
+  "naïve café, ",
+  "日本語の",
+  "テキスト、",
+  "emoji 🧪",
+  "🚀 and ",
+  "family 👩‍👩",
+  "‍👧 ",
+  "combining e\u0301 ",
+  "RTL שלום ",
+  "done ✅",
+];
+
+function longText(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`w${i} `);
+  return out;
+}
+
+export const scripts: Readonly<Record<string, Script>> = {
+  text: [{ kind: "stream", text: words("Hello from the scripted model. This is plain text.") }],
+  reasoning: [
+    {
+      kind: "stream",
+      reasoning: words("The user wants a greeting. I will think briefly, then answer."),
+      text: words("Here is the answer after thinking."),
+    },
+  ],
+  tool: [
+    {
+      kind: "stream",
+      text: words("Let me run a command."),
+      toolCalls: [
+        { id: "call_echo_1", name: "bash", arguments: { command: "echo bridge-tool-ok", description: "Echo a marker" } },
+      ],
+    },
+    { kind: "stream", text: words("The command printed bridge-tool-ok.") },
+  ],
+  "tool-error": [
+    {
+      kind: "stream",
+      toolCalls: [
+        { id: "call_read_missing", name: "read", arguments: { filePath: "does-not-exist-7f3a.txt" } },
+      ],
+    },
+    { kind: "stream", text: words("That file does not exist.") },
+  ],
+  "two-tools": [
+    {
+      kind: "stream",
+      text: words("Running two commands."),
+      toolCalls: [
+        { id: "call_a", name: "bash", arguments: { command: "echo first-tool", description: "First" } },
+        { id: "call_b", name: "bash", arguments: { command: "echo second-tool", description: "Second" } },
+      ],
+    },
+    { kind: "stream", text: words("Both commands ran.") },
+  ],
+  "non-ascii": [{ kind: "stream", text: nonAscii }],
+  "provider-error": [
+    {
+      kind: "http-error",
+      status: 401,
+      body: {
+        error: {
+          message: "Incorrect API key provided: sk-scri****. You can find your API key in your dashboard.",
+          type: "invalid_request_error",
+          param: null,
+          code: "invalid_api_key",
+        },
+      },
+    },
+  ],
+  long: [{ kind: "stream", text: longText(1200) }],
+  /**
+   * A model that echoes a context-pruning plugin's tag (as models do when a plugin such as
+   * opencode-dcp puts `<dcp-message-id>` markers into their context); the tag is cut across chunks.
+   */
+  "plugin-tag": [
+    {
+      kind: "stream",
+      text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
+    },
+  ],
+  /** A tool the permission policy governs (edit of a new file). */
+  permission: [
+    {
+      kind: "stream",
+      toolCalls: [
+        {
+          id: "call_write_1",
+          name: "bash",
+          arguments: { command: "echo needs-permission", description: "Needs permission" },
+        },
+      ],
+    },
+    { kind: "stream", text: words("After the permission decision.") },
+  ],
+  /** Streams a little text, then stops sending and holds the connection open. */
+  stall: [{ kind: "stream", text: words("I will now stall forever and ever."), stallAfter: 2 }],
+  /** A subagent: the task tool starts a child session that runs the `text` script. */
+  subagent: [
+    {
+      kind: "stream",
+      toolCalls: [
+        {
+          id: "call_task_1",
+          name: "task",
+          arguments: {
+            description: "Say hello",
+            prompt: "[scenario:text] Say hello as the subagent.",
+            subagent_type: "general",
+          },
+        },
+      ],
+    },
+    { kind: "stream", text: words("The subagent said hello.") },
+  ],
+  /** The provider answers 503 twice (OpenCode retries), then streams. */
+  retry: [
+    {
+      kind: "stream",
+      text: words("Answer after two retries."),
+      failFirst: {
+        times: 2,
+        status: 503,
+        body: { error: { message: "The server is overloaded, please retry", type: "server_error", code: "overloaded" } },
+      },
+    },
+  ],
+  /** Slow text, long enough to abort or cut in the middle. */
+  slow: [{ kind: "stream", text: longText(200), chunkDelayMs: 10 }],
+};
+
+/** Text that answers requests without a scenario marker (for example OpenCode's title generation). */
+export const defaultScript: Script = [{ kind: "stream", text: ["Scripted", " session"] }];
+
+export function selectScript(userText: string): { name: string; script: Script } {
+  const m = /\[scenario:([a-z0-9-]+)\]/.exec(userText);
+  if (m?.[1] !== undefined) {
+    const s = scripts[m[1]];
+    if (s) return { name: m[1], script: s };
+  }
+  return { name: "default", script: defaultScript };
+}

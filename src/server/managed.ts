@@ -1,0 +1,175 @@
+/**
+ * Starting and stopping a real `opencode serve` child on loopback.
+ *
+ * Used by the capture tool, the end-to-end tests and (later) the CLI's embedded
+ * default. The binary comes from the `opencode-ai` npm package or PATH; the
+ * password, when there is one, is passed only through the child's environment.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { createServer } from "node:net";
+import { dirname, join } from "node:path";
+
+export interface ManagedServerOptions {
+  /** Path of the `opencode` binary; defaults to the `opencode-ai` dependency, then PATH. */
+  readonly binary?: string;
+  /** Working directory of the child (the project directory it serves by default). */
+  readonly cwd: string;
+  /** Extra environment; merged over process.env. */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly password?: string;
+  readonly port?: number;
+  /** How long to wait for /global/health to answer. */
+  readonly readyTimeoutMs?: number;
+  /** Called with each chunk of the child's stderr/stdout (it logs there). */
+  readonly onOutput?: (chunk: string) => void;
+}
+
+export interface ManagedServer {
+  readonly url: string;
+  readonly version: string;
+  readonly pid: number | undefined;
+  readonly child: ChildProcess;
+  stop(graceMs?: number): Promise<void>;
+}
+
+export class ManagedServerError extends Error {
+  constructor(
+    message: string,
+    readonly code: "binary_not_found" | "not_ready" | "exited",
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ManagedServerError";
+  }
+}
+
+/** The `opencode` executable an installed `opencode-ai` package directory declares in its `bin`. */
+export function opencodeBinaryIn(packageDir: string): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
+      bin?: string | Record<string, string>;
+    };
+    const rel = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.opencode;
+    if (rel === undefined) return undefined;
+    const bin = join(packageDir, rel);
+    return existsSync(bin) ? bin : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The `opencode` binary shipped by the `opencode-ai` package this project depends on, if installed. */
+export function bundledOpencodeBinary(): string | undefined {
+  try {
+    const require = createRequire(import.meta.url);
+    return opencodeBinaryIn(dirname(require.resolve("opencode-ai/package.json")));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export async function startManagedServer(opts: ManagedServerOptions): Promise<ManagedServer> {
+  const binary = opts.binary ?? bundledOpencodeBinary() ?? "opencode";
+  const port = opts.port ?? (await freePort());
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), ...(opts.env ?? {}) };
+  if (opts.password !== undefined) env.OPENCODE_SERVER_PASSWORD = opts.password;
+  else delete env.OPENCODE_SERVER_PASSWORD;
+  const child = spawn(binary, ["serve", "--hostname", "127.0.0.1", "--port", String(port)], {
+    cwd: opts.cwd,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group: some opencode-ai versions start the server through a
+    // launcher script, and stopping must reach the real server too.
+    detached: true,
+  });
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: Error | undefined;
+  child.once("error", (err) => (spawnError = err));
+  child.once("exit", (code, signal) => (exited = { code, signal }));
+  const onOutput = opts.onOutput;
+  child.stdout?.setEncoding("utf8").on("data", (c: string) => onOutput?.(c));
+  child.stderr?.setEncoding("utf8").on("data", (c: string) => onOutput?.(c));
+
+  const url = `http://127.0.0.1:${port}`;
+  const headers: Record<string, string> = {};
+  if (opts.password !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`opencode:${opts.password}`).toString("base64")}`;
+  }
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    if (spawnError) {
+      throw new ManagedServerError(`could not start ${binary}: ${spawnError.message}`, "binary_not_found", {
+        cause: spawnError,
+      });
+    }
+    if (exited) {
+      throw new ManagedServerError(
+        `opencode serve exited before it was ready (code ${exited.code}, signal ${exited.signal})`,
+        "exited",
+      );
+    }
+    try {
+      const res = await fetch(`${url}/global/health`, { headers, signal: AbortSignal.timeout(1_000) });
+      if (res.ok) {
+        const body = (await res.json()) as { version?: string };
+        const server: ManagedServer = {
+          url,
+          version: String(body.version ?? "unknown"),
+          pid: child.pid,
+          child,
+          stop: (graceMs = 3_000) => stopChild(child, graceMs),
+        };
+        return server;
+      }
+      lastError = new Error(`HTTP ${res.status}`);
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(100);
+  }
+  await stopChild(child, 1_000);
+  throw new ManagedServerError(
+    `opencode serve did not answer /global/health within ${opts.readyTimeoutMs ?? 20_000} ms (last: ${String(lastError)})`,
+    "not_ready",
+  );
+}
+
+/** Signal the child's whole process group (it was started detached, as its leader). */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal);
+  } catch {
+    child.kill(signal);
+  }
+}
+
+/** TERM to the child's process group, then KILL after graceMs. Resolves once the child has exited. */
+export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    signalGroup(child, "SIGKILL"); // a launcher may have exited and left the server behind
+    return;
+  }
+  const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  signalGroup(child, "SIGTERM");
+  const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+  await done;
+  clearTimeout(timer);
+  signalGroup(child, "SIGKILL");
+}
