@@ -1,0 +1,7 @@
+export * from "./reply.js";
+export { createTurnState, finishTurn, isTurnDone, mapEventInto, mapKnownEvent, mapLostEvent, mapOpencodeEvent, describeServerError, settleAfterIdle } from "./codec.js";
+export type { CodecResult, FinishReason, TurnOptions, TurnState } from "./codec.js";
+export { parseEvent, type KnownEvent, type ParsedEvent } from "./events.js";
+export { EventStreamDecoder, DEFAULT_MAX_FRAME_BYTES, type StreamIssue, type DecoderHandlers, type DecoderOptions } from "./sse.js";
+export { replay, replaySync, TurnReplayer, type ReplayOptions, type ReplayResult } from "./replay.js";
+export { stripTags } from "./tags.js";

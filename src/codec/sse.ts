@@ -1,0 +1,187 @@
+/**
+ * Bytes of OpenCode's `/event` stream → decoded JSON payloads.
+ *
+ * eventsource-parser does the SSE framing (any chunking, LF/CR/CRLF); this stage
+ * adds what a long-lived stream from a server needs: UTF-8 decoding across chunk
+ * boundaries, JSON decoding, and a cap on frame size so that one runaway frame
+ * cannot grow memory without bound. Problems are reported through `onIssue` and
+ * decoding goes on; nothing here throws.
+ */
+import { createParser, type EventSourceParser } from "eventsource-parser";
+
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+export type StreamIssue =
+  | { code: "invalid_json"; message: string; type: string | undefined; sessionID: string | undefined }
+  | { code: "frame_too_large"; message: string; type: string | undefined; sessionID: string | undefined }
+  | { code: "invalid_sse"; message: string; type: undefined; sessionID: undefined }
+  | { code: "truncated"; message: string; type: undefined; sessionID: undefined };
+
+export interface DecoderHandlers {
+  onEvent(payload: unknown): void;
+  onIssue(issue: StreamIssue): void;
+  /** SSE comments (`: …`) — OpenCode's keep-alives on some versions. */
+  onComment?(comment: string): void;
+}
+
+export interface DecoderOptions {
+  /** Frames (the `data` of one event) larger than this are dropped and reported. */
+  readonly maxFrameBytes?: number;
+}
+
+const HEAD = 4096;
+const TYPE_RE = /"type"\s*:\s*"([^"]{1,100})"/;
+const SESSION_RE = /"sessionID"\s*:\s*"([^"]{1,200})"/;
+
+/** Type and session of a frame that could not be decoded, read from its first bytes. */
+export function sniffFrame(head: string): { type: string | undefined; sessionID: string | undefined } {
+  const h = head.length > HEAD ? head.slice(0, HEAD) : head;
+  return { type: TYPE_RE.exec(h)?.[1], sessionID: SESSION_RE.exec(h)?.[1] };
+}
+
+/**
+ * A push-based decoder: `push(chunk)` any number of times, then `end()`.
+ *
+ * Frame cap invariant: the parser never holds more than `maxFrameBytes + HEAD`
+ * characters of one undispatched frame. When a frame grows past that, the
+ * parser is reset and input is skipped up to the next blank line; a frame whose
+ * data is over the cap but arrived within one chunk is dropped on dispatch.
+ * Either way the frame is reported once as `frame_too_large`, so the outcome does
+ * not depend on how the bytes were chunked.
+ */
+export class EventStreamDecoder {
+  private readonly parser: EventSourceParser;
+  private readonly decoder = new TextDecoder("utf-8");
+  private readonly max: number;
+
+  /** Characters fed since the last dispatched event (or comment). */
+  private sinceDispatch = 0;
+  /** First characters of the current undispatched frame, for reporting. */
+  private head = "";
+  private skipping = false;
+  /** While skipping: the last characters seen, to find a blank line cut across chunks. */
+  private tail = "";
+  /** Whether the current `parser.feed` dispatched an event. */
+  private dispatched = false;
+
+  constructor(
+    private readonly handlers: DecoderHandlers,
+    opts: DecoderOptions = {},
+  ) {
+    this.max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.parser = createParser({
+      onEvent: (ev) => {
+        this.dispatched = true;
+        this.dispatch(ev.data);
+      },
+      onComment: (c) => this.handlers.onComment?.(c),
+      onError: (err) => {
+        this.handlers.onIssue({ code: "invalid_sse", message: err.message, type: undefined, sessionID: undefined });
+      },
+    });
+  }
+
+  private dispatch(data: string): void {
+    if (data.length > this.max) {
+      const s = sniffFrame(data);
+      this.handlers.onIssue({ code: "frame_too_large", message: this.tooLarge(s.type), ...s });
+      return;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(data);
+    } catch (err) {
+      const s = sniffFrame(data);
+      this.handlers.onIssue({
+        code: "invalid_json",
+        message: `event data is not JSON (${(err as Error).message}): ${JSON.stringify(data.slice(0, 120))}`,
+        ...s,
+      });
+      return;
+    }
+    this.handlers.onEvent(payload);
+  }
+
+  private tooLarge(type: string | undefined): string {
+    return `dropped ${type ? `a ${type} event` : "an event"} larger than the ${this.max}-byte frame cap`;
+  }
+
+  push(chunk: Uint8Array | string): void {
+    const text = typeof chunk === "string" ? chunk : this.decoder.decode(chunk, { stream: true });
+    if (text === "") return;
+    this.feed(text);
+  }
+
+  private feed(text: string): void {
+    if (this.skipping) {
+      const joined = this.tail + text;
+      const m = /(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r|\n)/.exec(joined);
+      // A CR at the very end may be the first half of a CRLF: wait for the next chunk.
+      if (!m || (m.index + m[0].length === joined.length && joined.endsWith("\r"))) {
+        this.tail = joined.slice(-3);
+        return;
+      }
+      this.skipping = false;
+      this.tail = "";
+      this.parser.reset({ consume: false });
+      const rest = joined.slice(m.index + m[0].length);
+      if (rest !== "") this.feed(rest);
+      return;
+    }
+    this.dispatched = false;
+    this.parser.feed(text);
+    if (this.dispatched) {
+      // A new frame starts after the last blank line of this chunk.
+      const rest = afterLastBlankLine(text);
+      this.head = rest.length > HEAD ? rest.slice(0, HEAD) : rest;
+      this.sinceDispatch = rest.length;
+    } else {
+      if (this.head.length < HEAD) this.head += text.slice(0, HEAD - this.head.length);
+      this.sinceDispatch += text.length;
+    }
+    if (this.sinceDispatch > this.max + HEAD) {
+      // The parser is accumulating one huge frame: drop it and skip to its end.
+      const s = sniffFrame(this.head);
+      this.handlers.onIssue({ code: "frame_too_large", message: this.tooLarge(s.type), ...s });
+      this.parser.reset({ consume: false });
+      this.skipping = true;
+      this.tail = text.slice(-3);
+      this.sinceDispatch = 0;
+      this.head = "";
+    }
+  }
+
+  /** The stream ended. Reports a frame cut off mid-way (not dispatched). */
+  end(): void {
+    const rest = this.decoder.decode();
+    if (rest !== "") this.feed(rest);
+    if (this.head.trim() !== "") {
+      // eventsource-parser drops an incomplete last event; say so instead of losing it silently.
+      this.handlers.onIssue({
+        code: "truncated",
+        message: `the stream ended in the middle of an event: ${JSON.stringify(this.head.slice(0, 120))}`,
+        type: undefined,
+        sessionID: undefined,
+      });
+    }
+    this.parser.reset({ consume: false });
+    this.skipping = false;
+    this.sinceDispatch = 0;
+    this.head = "";
+  }
+}
+
+/** The text after the last blank line (an event boundary) in `text`, or "" if it ends on one. */
+function afterLastBlankLine(text: string): string {
+  let end = lastEnd(text, "\n\n");
+  // CR framings are rare; only look for them when the chunk has a CR at all (a fast scan).
+  if (text.includes("\r")) {
+    end = Math.max(end, lastEnd(text, "\r\n\r\n"), lastEnd(text, "\r\r"), lastEnd(text, "\r\n\n"));
+  }
+  return end < 0 ? text : text.slice(end);
+}
+
+function lastEnd(text: string, sep: string): number {
+  const i = text.lastIndexOf(sep);
+  return i < 0 ? -1 : i + sep.length;
+}
