@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/**
+ * opencode-bridge command line.
+ *
+ *   opencode-bridge replay <file.sse> [--session ID] [--trace-id ID]
+ *
+ * Exit codes: 0 the turn ended `final`, 1 it ended `error`, 2 bad usage.
+ */
+import { createReadStream, existsSync, statSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { replay } from "../codec/replay.js";
+
+const USAGE = `usage:
+  opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
+      Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
+      The session defaults to the first one that receives a prompt in the file.
+`;
+
+class UsageError extends Error {}
+
+async function runReplay(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      session: { type: "string" },
+      "trace-id": { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`replay takes one file, got ${positionals.length}`);
+  const file = positionals[0] as string;
+  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
+  const result = await replay(createReadStream(file), {
+    sessionId: values.session,
+    traceId: values["trace-id"],
+    onReply: (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    onIssue: (i) => process.stderr.write(`opencode-bridge: ${i.code}: ${i.message}\n`),
+  });
+  const last = result.replies[result.replies.length - 1];
+  return last?.kind === "final" ? 0 : 1;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "replay":
+        return await runReplay(rest);
+      case undefined:
+      case "-h":
+      case "--help":
+      case "help":
+        process.stdout.write(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command: ${command}`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`opencode-bridge: ${(err as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
