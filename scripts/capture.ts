@@ -4,21 +4,20 @@
  *   npm run capture -- [--opencode-version 1.15.13] [--scenario text,tool] [--out test/fixtures]
  *
  * For each scenario: a real `opencode serve` (from the npm package `opencode-ai`
- * of the requested version, installed into .cache/opencode/<version> when it is
- * not the project's own dependency) driven by the scripted model on loopback runs
+ * of the requested version, installed into .cache/opencode/<version> on first use) driven by the scripted model on loopback runs
  * one turn; the raw bytes of `GET /event` are written unchanged to
  * test/fixtures/<server version>/<scenario>.sse and the server's own record of
  * the session (`GET /session/:id/message`) to <scenario>.messages.json.
  * The expected replies (<scenario>.jsonl) are then written by `npm run golden`.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync, createWriteStream } from "node:fs";
-import { join, resolve } from "node:path";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { request } from "undici";
 import { startScriptedModel } from "../src/scripted-model/server.js";
 import { createScriptedProject, type PermissionAction } from "../src/server/scripted-project.js";
-import { bundledOpencodeBinary, opencodeBinaryIn, startManagedServer } from "../src/server/managed.js";
+import { ensureOpencode, PINNED_OPENCODE_VERSION } from "../src/server/install.js";
+import { startManagedServer } from "../src/server/managed.js";
 
 const { values } = parseArgs({
   options: {
@@ -55,30 +54,9 @@ const SPECS: Record<string, CaptureSpec> = {
   interleaved: { prompts: ["slow", "two-tools"], permission: "allow" },
 };
 
-function opencodeBinary(version: string | undefined): string {
+async function opencodeBinary(version: string | undefined): Promise<string> {
   if (values.binary) return values.binary;
-  const bundled = bundledOpencodeBinary();
-  const pkgVersion = bundled
-    ? String(execFileSync(bundled, ["--version"], { encoding: "utf8" })).trim()
-    : undefined;
-  if (!version || version === pkgVersion) {
-    if (!bundled) throw new Error("opencode-ai is not installed: run npm ci");
-    return bundled;
-  }
-  const prefix = resolve(".cache/opencode", version);
-  const pkgDir = join(prefix, "node_modules", "opencode-ai");
-  if (!existsSync(pkgDir)) {
-    mkdirSync(prefix, { recursive: true });
-    writeFileSync(join(prefix, "package.json"), JSON.stringify({ name: "oc-cache", private: true }));
-    console.error(`installing opencode-ai@${version} into ${prefix}`);
-    execFileSync("npm", ["install", "--no-audit", "--no-fund", `opencode-ai@${version}`], {
-      cwd: prefix,
-      stdio: "inherit",
-    });
-  }
-  const bin = opencodeBinaryIn(pkgDir);
-  if (!bin) throw new Error(`no opencode binary in ${pkgDir}`);
-  return bin;
+  return ensureOpencode(version ?? PINNED_OPENCODE_VERSION);
 }
 
 async function json(url: string, method: string, body?: unknown): Promise<{ status: number; body: unknown }> {
@@ -236,7 +214,7 @@ async function replyPermission(base: string, dirQ: string, sessionId: string, id
 
 const wanted = values.scenario ? values.scenario.split(",") : Object.keys(SPECS);
 for (const s of wanted) if (!SPECS[s]) throw new Error(`unknown fixture ${s}; known: ${Object.keys(SPECS).join(", ")}`);
-const binary = opencodeBinary(values["opencode-version"]);
+const binary = await opencodeBinary(values["opencode-version"]);
 for (const s of wanted) {
   await captureOne(binary, s, SPECS[s] as CaptureSpec, values.out ?? "test/fixtures");
 }

@@ -6,13 +6,11 @@
  * password, when there is one, is passed only through the child's environment.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { defaultOpencodeBinary } from "./install.js";
 
 export interface ManagedServerOptions {
-  /** Path of the `opencode` binary; defaults to the `opencode-ai` dependency, then PATH. */
+  /** Path of the `opencode` binary; see `defaultOpencodeBinary` for what is used without it. */
   readonly binary?: string;
   /** Working directory of the child (the project directory it serves by default). */
   readonly cwd: string;
@@ -45,31 +43,6 @@ export class ManagedServerError extends Error {
   }
 }
 
-/** The `opencode` executable an installed `opencode-ai` package directory declares in its `bin`. */
-export function opencodeBinaryIn(packageDir: string): string | undefined {
-  try {
-    const pkg = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
-      bin?: string | Record<string, string>;
-    };
-    const rel = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.opencode;
-    if (rel === undefined) return undefined;
-    const bin = join(packageDir, rel);
-    return existsSync(bin) ? bin : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The `opencode` binary shipped by the `opencode-ai` package this project depends on, if installed. */
-export function bundledOpencodeBinary(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    return opencodeBinaryIn(dirname(require.resolve("opencode-ai/package.json")));
-  } catch {
-    return undefined;
-  }
-}
-
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -85,7 +58,7 @@ export async function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function startManagedServer(opts: ManagedServerOptions): Promise<ManagedServer> {
-  const binary = opts.binary ?? bundledOpencodeBinary() ?? "opencode";
+  const binary = opts.binary ?? defaultOpencodeBinary();
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...(opts.env ?? {}) };
   if (opts.password !== undefined) env.OPENCODE_SERVER_PASSWORD = opts.password;
