@@ -93,6 +93,11 @@ export interface TurnState {
    * abort is not mistaken for a `final`.
    */
   idleSeen: boolean;
+  /**
+   * The cause the caller already decided the turn ends with (a timeout, the host's
+   * abort): it outranks whatever the server reports while the turn winds down.
+   */
+  override: { message: string; code: ErrorCode } | undefined;
   /** Last provider retry reported by the server (for the adapter's retry policy). */
   retry: { attempt: number; message: string } | undefined;
   /** Events of this turn that could not be read (validation failures, lost frames). */
@@ -123,6 +128,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     answer: "",
     error: undefined,
     idleSeen: false,
+    override: undefined,
     retry: undefined,
     protocolIssues: 0,
   };
@@ -472,10 +478,11 @@ export function settleAfterIdle(state: TurnState): CodecResult {
   return { replies: out, state };
 }
 
-/** The terminal reply: `error` if the server reported one, else `final`. */
+/** The terminal reply: the caller's override, else `error` if the server reported one, else `final`. */
 function endTurn(state: TurnState, out: Reply[]): void {
-  if (state.error) {
-    terminate(state, out, state.error);
+  const cause = state.override ?? state.error;
+  if (cause) {
+    terminate(state, out, cause);
     return;
   }
   closeOpenWork(state, out, "the turn ended before the tool reported a result");
@@ -572,9 +579,25 @@ export function finishTurn(state: TurnState, reason: FinishReason): CodecResult 
     upstream: "the model provider failed",
     internal: "internal error in opencode-bridge",
   };
-  // A server error already seen is the truer cause.
-  terminate(state, out, state.error ?? { code: reason.code, message: reason.message ?? defaults[reason.code] });
+  // A cause decided by the caller, then a server error already seen, is the truer cause.
+  terminate(
+    state,
+    out,
+    state.override ?? state.error ?? { code: reason.code, message: reason.message ?? defaults[reason.code] },
+  );
   return { replies: out, state };
+}
+
+/**
+ * Decide how the turn will end before it has: the next terminal reply — from the
+ * server's idle, its error, or `finishTurn` — carries this cause. Used when the
+ * caller aborts the session (timeout, host abort) and lets it wind down first, so
+ * text the server still sends is kept and the turn is not reported as a `final`
+ * or as the server's own abort error.
+ */
+export function overrideEnd(state: TurnState, cause: { code: ErrorCode; message: string }): TurnState {
+  if (state.phase !== "done" && state.override === undefined) state.override = cause;
+  return state;
 }
 
 export function isTurnDone(state: TurnState): boolean {

@@ -1,0 +1,186 @@
+/**
+ * The adapter: drives OpenCode turns and pushes their replies into a sink.
+ *
+ *   const adapter = new OpencodeAdapter({ baseUrl, directory }, (reply) => recorder.add(reply));
+ *   const result = await adapter.prompt("Fix the failing test");
+ *
+ * Turns on one adapter are serialized (a p-queue of concurrency 1): one turn's
+ * replies never interleave with another's, and an aborted turn has settled before
+ * the next starts. For sessions in parallel, use one adapter per session: they
+ * share one `/event` connection per (server, directory).
+ *
+ * `prompt` never throws for a turn's failure: it ends the turn with an `error`
+ * reply and resolves. It throws only for programming errors (bad options).
+ */
+import PQueue from "p-queue";
+import pino, { type Logger } from "pino";
+import { createTurnState } from "../codec/codec.js";
+import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
+import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from "./config.js";
+import { BridgeError } from "./errors.js";
+import { acquireHub, type EventHub } from "./event-hub.js";
+import { OpencodeHttp, type PromptBody } from "./http.js";
+import { Turn, type TurnResult } from "./turn.js";
+
+export interface PromptOptions {
+  readonly traceId?: string;
+  /** Resume this OpenCode session; omitted: a new session is created. */
+  readonly sessionId?: string;
+  /** Aborts the turn: the OpenCode session is aborted and the turn ends with `aborted`. */
+  readonly signal?: AbortSignal;
+  /** "provider/model", or the pair. */
+  readonly model?: string | { providerID: string; modelID: string };
+  readonly agent?: string;
+  readonly system?: string;
+}
+
+/** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
+export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 2 } as const;
+
+export function isSupportedVersion(version: string): boolean {
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if ((v[0] ?? 0) >= SUPPORTED_VERSIONS.belowMajor) return false;
+  for (let i = 0; i < 3; i++) {
+    const a = v[i] ?? 0;
+    const b = SUPPORTED_VERSIONS.min[i] ?? 0;
+    if (a !== b) return a > b;
+  }
+  return true;
+}
+
+export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
+  if (model === undefined) return undefined;
+  if (typeof model !== "string") return model;
+  const i = model.indexOf("/");
+  if (i <= 0 || i === model.length - 1) {
+    throw new BridgeError("config", `model must look like provider/model, got ${JSON.stringify(model)}`);
+  }
+  return { providerID: model.slice(0, i), modelID: model.slice(i + 1) };
+}
+
+export class OpencodeAdapter {
+  readonly config: AdapterConfig;
+  private readonly sink: SinkObject;
+  private readonly http: OpencodeHttp;
+  private readonly hub: EventHub;
+  private readonly releaseHub: () => void;
+  private readonly queue = new PQueue({ concurrency: 1 });
+  private readonly log: Logger;
+  private version: Promise<string> | undefined;
+  private closed = false;
+
+  constructor(config: AdapterConfigInput, sink: Sink) {
+    this.config = parseAdapterConfig(config);
+    this.sink = toSinkObject(sink);
+    this.log = (this.config.logger ?? pino({ enabled: false })).child({ component: "adapter" });
+    this.http = new OpencodeHttp({
+      baseUrl: this.config.baseUrl,
+      directory: this.config.directory,
+      username: this.config.username,
+      password: this.config.password,
+      requestTimeoutMs: this.config.requestTimeoutMs,
+      dispatcher: this.config.dispatcher,
+    });
+    const key = `${this.config.baseUrl}\u0000${this.config.directory}\u0000${this.http.auth ?? ""}`;
+    const shared = acquireHub(this.http, key, {
+      connectTimeoutMs: this.config.connectTimeoutMs,
+      dispatcher: this.config.dispatcher,
+      logger: this.log.child({ component: "event-hub" }),
+    });
+    this.hub = shared.hub;
+    this.releaseHub = shared.release;
+  }
+
+  /** The server's version, checked against the supported range (cached after the first success). */
+  serverVersion(): Promise<string> {
+    this.version ??= this.http.health().then(
+      ({ version }) => {
+        if (!isSupportedVersion(version)) {
+          throw new BridgeError(
+            "unsupported_version",
+            `OpenCode ${version} is not supported: opencode-bridge drives 1.x servers from ${SUPPORTED_VERSIONS.min.join(".")} on (2.x removed the routes it uses)`,
+          );
+        }
+        return version;
+      },
+      (err: unknown) => {
+        this.version = undefined; // try again next turn
+        throw err;
+      },
+    );
+    return this.version;
+  }
+
+  /** Run one turn; resolves when its terminal reply has been delivered. */
+  prompt(text: string, opts: PromptOptions = {}): Promise<TurnResult> {
+    if (typeof text !== "string" || text.trim() === "") {
+      return Promise.reject(new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`));
+    }
+    if (this.closed) return Promise.reject(new Error("the adapter is closed"));
+    const model = parseModel(opts.model);
+    return this.queue.add(() => this.runTurn(text, opts, model));
+  }
+
+  /** Close the adapter: waits for queued turns, then releases the shared event stream. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.onIdle();
+    this.releaseHub();
+    await this.sink.flush?.();
+  }
+
+  private async runTurn(text: string, opts: PromptOptions, model: PromptBody["model"]): Promise<TurnResult> {
+    const traceId = opts.traceId ?? this.config.newTraceId();
+    let log = this.log.child({ trace_id: traceId });
+    let sessionId = opts.sessionId;
+    let turn: Turn | undefined;
+    let unsubscribe: (() => void) | undefined;
+    const onAbort = () => void turn?.abortByHost("the turn was aborted by the host");
+    try {
+      if (opts.signal?.aborted) throw new BridgeError("config", "the turn was aborted before it started");
+      await this.serverVersion();
+      // Subscribe first, and check it, so that no event of the turn can be missed.
+      await this.hub.open();
+      sessionId ??= await this.http.createSession(opts.signal);
+      log = log.child({ session_id: sessionId });
+      // User messages already in a resumed session are never taken for this turn's prompt.
+      const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
+      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior });
+      turn = new Turn(state, sessionId, this.config, this.http, this.sink, log);
+      unsubscribe = this.hub.subscribe(sessionId, turn);
+      if (!this.hub.isOpen) throw new BridgeError("transport", "the OpenCode event stream closed before the prompt");
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      log.info({ chars: text.length }, "prompting");
+      await this.http.promptAsync(sessionId, {
+        parts: [{ type: "text", text }],
+        ...(model ? { model } : {}),
+        ...(opts.agent ? { agent: opts.agent } : {}),
+        ...(opts.system ? { system: opts.system } : {}),
+      });
+      turn.started();
+      if (opts.signal?.aborted) onAbort();
+    } catch (err) {
+      const e =
+        err instanceof BridgeError
+          ? err
+          : opts.signal?.aborted
+            ? new BridgeError("config", "the turn was aborted before the prompt was sent")
+            : new BridgeError("protocol", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+      const code = opts.signal?.aborted ? "aborted" : e.replyCode;
+      log.warn({ code, err: e.message }, "the turn failed before it started");
+      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", this.config, this.http, this.sink, log);
+      turn.end(code, e.message);
+    }
+    try {
+      const result = await turn.settled();
+      log.info({ status: result.status, replies: result.replies }, "turn ended");
+      return result;
+    } finally {
+      opts.signal?.removeEventListener("abort", onAbort);
+      unsubscribe?.();
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Adapter configuration, validated with zod at construction. Messages say which
+ * field is wrong, what was expected and what was received.
+ */
+import { randomUUID } from "node:crypto";
+import { isAbsolute } from "node:path";
+import type { Dispatcher } from "undici";
+import type { Logger } from "pino";
+import { z } from "zod";
+import { BridgeError } from "./errors.js";
+
+/** What OpenCode asks permission for (`permission.asked`), as the host's callback sees it. */
+export interface PermissionRequest {
+  readonly id: string;
+  readonly sessionID: string;
+  readonly permission: string;
+  readonly patterns: readonly string[];
+  readonly tool?: { readonly messageID: string; readonly callID: string };
+  readonly raw: unknown;
+}
+
+export type PermissionReply = "once" | "always" | "reject";
+export type PermissionCallback = (req: PermissionRequest, signal: AbortSignal) => PermissionReply | Promise<PermissionReply>;
+export type PermissionPolicy = "reject" | "allow" | PermissionCallback;
+
+/** A provider retry reported by OpenCode (`session.status` retry). */
+export interface RetryStatus {
+  readonly sessionId: string;
+  readonly traceId: string;
+  readonly attempt: number;
+  readonly message: string;
+}
+
+/** The time source of the adapter; tests inject a fake one. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+const ms = (what: string) =>
+  z
+    .number({ error: `${what} must be a number of milliseconds` })
+    .int(`${what} must be a whole number of milliseconds`)
+    .positive(`${what} must be greater than 0`);
+
+export const AdapterConfigSchema = z.object({
+  /** Base URL of `opencode serve`, e.g. http://127.0.0.1:4096 */
+  baseUrl: z.url({ error: "baseUrl must be an http(s) URL such as http://127.0.0.1:4096" }).refine(
+    (u) => /^https?:\/\//.test(u),
+    "baseUrl must start with http:// or https://",
+  ),
+  /** The project directory every call is scoped to (absolute). */
+  directory: z.string().refine((d) => isAbsolute(d), "directory must be an absolute path"),
+  username: z.string().min(1).optional(),
+  password: z.string().optional(),
+  /** No event of the session within this long after the prompt: timeout. */
+  firstEventTimeoutMs: ms("firstEventTimeoutMs").default(60_000),
+  /** No event of the session for this long (paused while a permission or question is pending): timeout. */
+  idleTimeoutMs: ms("idleTimeoutMs").default(120_000),
+  /** The whole turn may take at most this long. */
+  turnTimeoutMs: ms("turnTimeoutMs").default(30 * 60_000),
+  /** After aborting, how long to wait for the session to go idle. */
+  settleTimeoutMs: ms("settleTimeoutMs").default(5_000),
+  /** Each HTTP request (not the event stream) may take at most this long. */
+  requestTimeoutMs: ms("requestTimeoutMs").default(15_000),
+  /** Opening the event stream until `server.connected` may take at most this long. */
+  connectTimeoutMs: ms("connectTimeoutMs").default(10_000),
+  /** A host permission callback that does not answer within this long is taken as `reject`. */
+  permissionTimeoutMs: ms("permissionTimeoutMs").default(60_000),
+  /** Provider retries allowed before the turn is aborted with `upstream`. */
+  maxProviderRetries: z.number().int().nonnegative().default(3),
+});
+
+export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & {
+  permission?: PermissionPolicy;
+  logger?: Logger;
+  dispatcher?: Dispatcher;
+  clock?: Clock;
+  onRetry?: (status: RetryStatus) => void;
+  /** Trace ids for turns that do not bring one. */
+  newTraceId?: () => string;
+};
+
+export type AdapterConfig = z.output<typeof AdapterConfigSchema> & {
+  permission: PermissionPolicy;
+  logger: Logger | undefined;
+  dispatcher: Dispatcher | undefined;
+  clock: Clock;
+  onRetry: ((status: RetryStatus) => void) | undefined;
+  newTraceId: () => string;
+};
+
+/** Validate; throws BridgeError("config") naming every wrong field. */
+export function parseAdapterConfig(input: AdapterConfigInput, env: NodeJS.ProcessEnv = process.env): AdapterConfig {
+  if (typeof input !== "object" || input === null) {
+    throw new BridgeError("config", `adapter config must be an object, got ${input === null ? "null" : typeof input}`);
+  }
+  const parsed = AdapterConfigSchema.safeParse({
+    ...input,
+    password: input.password ?? env.OPENCODE_SERVER_PASSWORD,
+    username: input.username ?? env.OPENCODE_SERVER_USERNAME,
+  });
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => {
+      const path = i.path.join(".") || "(config)";
+      const key = String(i.path[0] ?? "");
+      const got = i.path.length ? (input as Record<string, unknown>)[key] : input;
+      return `${path}: ${i.message} (got ${key === "password" ? "a value, not shown" : describe(got)})`;
+    });
+    throw new BridgeError("config", `invalid adapter config: ${problems.join("; ")}`);
+  }
+  const permission = input.permission ?? "reject";
+  if (permission !== "reject" && permission !== "allow" && typeof permission !== "function") {
+    throw new BridgeError(
+      "config",
+      `invalid adapter config: permission must be "reject", "allow" or a function (got ${describe(permission)})`,
+    );
+  }
+  return {
+    ...parsed.data,
+    baseUrl: parsed.data.baseUrl.replace(/\/+$/, ""),
+    permission,
+    logger: input.logger,
+    dispatcher: input.dispatcher,
+    clock: input.clock ?? realClock,
+    onRetry: input.onRetry,
+    newTraceId: input.newTraceId ?? (() => randomUUID()),
+  };
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  if (typeof v === "function") return "a function";
+  return typeof v === "object" ? JSON.stringify(v)?.slice(0, 60) ?? typeof v : String(v);
+}

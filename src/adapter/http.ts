@@ -1,0 +1,181 @@
+/**
+ * OpenCode's HTTP routes the adapter uses, over undici. Every call passes the
+ * project `directory`, carries HTTP Basic auth when a password is configured,
+ * has a timeout, and fails with a BridgeError whose code says what went wrong.
+ */
+import { request, type Dispatcher } from "undici";
+import { BridgeError } from "./errors.js";
+
+export interface HttpOptions {
+  readonly baseUrl: string;
+  readonly directory: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly requestTimeoutMs: number;
+  readonly dispatcher?: Dispatcher;
+}
+
+export interface PromptBody {
+  parts: { type: "text"; text: string }[];
+  model?: { providerID: string; modelID: string };
+  agent?: string;
+  system?: string;
+}
+
+/** The `Authorization` header for OpenCode's HTTP Basic auth, or undefined without a password. */
+export function basicAuth(username: string | undefined, password: string | undefined): string | undefined {
+  if (password === undefined || password === "") return undefined;
+  return `Basic ${Buffer.from(`${username ?? "opencode"}:${password}`).toString("base64")}`;
+}
+
+/** Connection-level failures (refused, reset, DNS, timeouts) as a BridgeError. */
+export function transportError(err: unknown, url: string): BridgeError {
+  if (err instanceof BridgeError) return err;
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") {
+    return new BridgeError("timeout", `OpenCode did not answer ${url} in time`, { url, cause: err });
+  }
+  const what = e.code ?? e.name ?? "error";
+  return new BridgeError("transport", `cannot reach OpenCode at ${url}: ${what}${e.message ? ` (${e.message})` : ""}`, {
+    url,
+    cause: err,
+  });
+}
+
+export class OpencodeHttp {
+  readonly auth: string | undefined;
+
+  constructor(private readonly opts: HttpOptions) {
+    this.auth = basicAuth(opts.username, opts.password);
+  }
+
+  url(path: string, query: Record<string, string | number | undefined> = {}): string {
+    const u = new URL(path, `${this.opts.baseUrl}/`);
+    u.searchParams.set("directory", this.opts.directory);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  headers(extra: Record<string, string> = {}): Record<string, string> {
+    const h: Record<string, string> = { accept: "application/json", ...extra };
+    if (this.auth) h.authorization = this.auth;
+    return h;
+  }
+
+  /** One JSON request. Resolves with the decoded body (undefined for an empty one). */
+  async call(method: "GET" | "POST", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
+    const url = this.url(path, opts.query);
+    const signal = opts.signal
+      ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)])
+      : AbortSignal.timeout(this.opts.requestTimeoutMs);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method,
+        headers: this.headers(opts.body === undefined ? {} : { "content-type": "application/json" }),
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal,
+        dispatcher: this.opts.dispatcher,
+      });
+    } catch (err) {
+      throw transportError(err, url);
+    }
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw transportError(err, url);
+    }
+    const status = res.statusCode;
+    let body: unknown = undefined;
+    if (text !== "") {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = text;
+      }
+    }
+    if (status === 401 || status === 403) {
+      throw new BridgeError(
+        "auth",
+        `OpenCode refused the credentials (HTTP ${status} for ${method} ${path}): ${
+          this.auth ? "check the password (OPENCODE_SERVER_PASSWORD) and username" : "the server needs a password: set OPENCODE_SERVER_PASSWORD"
+        }`,
+        { status, url },
+      );
+    }
+    if ((status < 200 || status >= 300) && !(opts.okStatuses ?? []).includes(status)) {
+      throw new BridgeError("upstream", `OpenCode answered HTTP ${status} to ${method} ${path}: ${summarize(body)}`, {
+        status,
+        url,
+      });
+    }
+    return { status, body };
+  }
+
+  async health(): Promise<{ healthy: boolean; version: string }> {
+    const { body } = await this.call("GET", "/global/health");
+    const b = body as { healthy?: unknown; version?: unknown } | undefined;
+    if (typeof b !== "object" || b === null || typeof b.version !== "string") {
+      throw new BridgeError("protocol", `/global/health did not answer {healthy, version}: ${summarize(body)}`);
+    }
+    return { healthy: b.healthy === true, version: b.version };
+  }
+
+  async createSession(signal?: AbortSignal): Promise<string> {
+    const { body } = await this.call("POST", "/session", { body: {}, signal });
+    const id = (body as { id?: unknown } | undefined)?.id;
+    if (typeof id !== "string") throw new BridgeError("protocol", `POST /session answered no session id: ${summarize(body)}`);
+    return id;
+  }
+
+  /** Ids of the session's most recent messages (to tell a new prompt from republished old ones). */
+  async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {
+    const { body } = await this.call("GET", `/session/${encodeURIComponent(sessionId)}/message`, {
+      query: { limit },
+      signal,
+    });
+    if (!Array.isArray(body)) throw new BridgeError("protocol", `GET /session/${sessionId}/message did not answer a list`);
+    return body
+      .map((m: unknown) => (m as { info?: { id?: unknown } }).info?.id)
+      .filter((id): id is string => typeof id === "string");
+  }
+
+  async promptAsync(sessionId: string, body: PromptBody, signal?: AbortSignal): Promise<void> {
+    await this.call("POST", `/session/${encodeURIComponent(sessionId)}/prompt_async`, { body, signal });
+  }
+
+  async abort(sessionId: string): Promise<void> {
+    await this.call("POST", `/session/${encodeURIComponent(sessionId)}/abort`, { body: {} });
+  }
+
+  /** Status of every busy session of the directory (idle ones are absent). */
+  async sessionStatus(): Promise<Record<string, { type: string }>> {
+    const { body } = await this.call("GET", "/session/status");
+    return (typeof body === "object" && body !== null ? body : {}) as Record<string, { type: string }>;
+  }
+
+  /** Answer a permission request; falls back to the pre-1.15 route when the new one is missing. */
+  async replyPermission(sessionId: string, requestId: string, reply: "once" | "always" | "reject"): Promise<void> {
+    const r = await this.call("POST", `/permission/${encodeURIComponent(requestId)}/reply`, {
+      body: { reply },
+      okStatuses: [404],
+    });
+    if (r.status !== 404) return;
+    await this.call(
+      "POST",
+      `/session/${encodeURIComponent(sessionId)}/permissions/${encodeURIComponent(requestId)}`,
+      { body: { response: reply } },
+    );
+  }
+
+  async rejectQuestion(requestId: string): Promise<void> {
+    await this.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { body: {} });
+  }
+}
+
+function summarize(body: unknown): string {
+  if (body === undefined) return "(empty body)";
+  const s = typeof body === "string" ? body : JSON.stringify(body);
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}

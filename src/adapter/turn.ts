@@ -1,0 +1,350 @@
+/**
+ * One turn on a live server: feeds the session's events to the codec, delivers
+ * replies to the sink in order, answers permission and question requests, and
+ * runs the liveness timers. It always ends with exactly one terminal reply.
+ *
+ * Timers (all on the injected clock):
+ * - first event: armed when the prompt is sent, cleared by the session's first event;
+ * - idle: re-armed by every event of the session; paused while a permission or
+ *   question request is pending (the host may legitimately take its time);
+ * - turn: the whole turn.
+ * On expiry the OpenCode session is aborted, the turn is given `settleTimeoutMs`
+ * to wind down (text the server still sends is kept), and it ends with `timeout`.
+ */
+import type { Logger } from "pino";
+import {
+  finishTurn,
+  isTurnDone,
+  lostEventInto,
+  mapEventInto,
+  overrideEnd,
+  type TurnState,
+} from "../codec/codec.js";
+import type { ErrorCode, ErrorReply, FinalReply, Reply } from "../codec/reply.js";
+import type { StreamIssue } from "../codec/sse.js";
+import type { SinkObject } from "../sink/types.js";
+import type { AdapterConfig, PermissionReply, PermissionRequest } from "./config.js";
+import type { BridgeError } from "./errors.js";
+import type { HubListener } from "./event-hub.js";
+import type { OpencodeHttp } from "./http.js";
+
+export interface TurnResult {
+  readonly traceId: string;
+  readonly sessionId: string;
+  readonly status: "final" | "error";
+  readonly final?: FinalReply;
+  readonly error?: ErrorReply;
+  /** How many replies the turn produced (all delivered to the sink before `prompt` resolved). */
+  readonly replies: number;
+  /** Sink calls that threw or rejected. */
+  readonly sinkFailures: number;
+}
+
+interface Props {
+  readonly sessionId?: string;
+  readonly properties?: {
+    sessionID?: string;
+    id?: string;
+    status?: { type?: string; attempt?: number; message?: string };
+    part?: { sessionID?: string };
+    info?: { sessionID?: string };
+    permission?: string;
+    patterns?: string[];
+    tool?: { messageID: string; callID: string };
+    requestID?: string;
+  };
+  readonly type?: string;
+}
+
+function sessionOf(p: Props): string | undefined {
+  const pr = p.properties;
+  return pr?.sessionID ?? pr?.part?.sessionID ?? pr?.info?.sessionID;
+}
+
+export class Turn implements HubListener {
+  private readonly out: Reply[] = [];
+  private delivered = 0;
+  private delivery: Promise<void> = Promise.resolve();
+  private sinkFailures = 0;
+  private finished = false;
+  private resolveDone!: () => void;
+  readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
+  private timers: { first?: unknown; idle?: unknown; turn?: unknown } = {};
+  private pendingRequests = new Set<string>();
+  private prompted = false;
+  private sawEvent = false;
+  private ending = false;
+  private readonly answered = new Set<string>();
+
+  constructor(
+    private readonly state: TurnState,
+    private readonly sessionId: string,
+    private readonly cfg: AdapterConfig,
+    private readonly http: OpencodeHttp,
+    private readonly sink: SinkObject,
+    private readonly log: Logger,
+  ) {}
+
+  get traceId(): string {
+    return this.state.traceId;
+  }
+
+  // ---- events from the hub -------------------------------------------------
+
+  onEvent(payload: unknown): void {
+    if (this.finished) return;
+    const p = payload as Props;
+    const ours = sessionOf(p) === this.sessionId;
+    if (ours) this.sideEffects(p);
+    mapEventInto(payload, this.state, this.out);
+    if (ours && this.prompted) this.activity();
+    this.afterCodec();
+  }
+
+  onIssue(issue: StreamIssue): void {
+    if (this.finished) return;
+    lostEventInto({ type: issue.type, sessionID: issue.sessionID }, this.state, this.out);
+    this.afterCodec();
+  }
+
+  onClose(err: BridgeError): void {
+    if (this.finished) return;
+    this.log.warn({ err: err.message }, "event stream closed during the turn");
+    this.end("transport", `the OpenCode event stream closed during the turn: ${err.message}`);
+  }
+
+  // ---- lifecycle ------------------------------------------------------------
+
+  /** The prompt was accepted: start the clocks. */
+  started(): void {
+    this.prompted = true;
+    const c = this.cfg.clock;
+    this.timers.turn = c.setTimeout(
+      () => void this.expire("timeout", `the turn took longer than ${this.cfg.turnTimeoutMs} ms`),
+      this.cfg.turnTimeoutMs,
+    );
+    if (!this.sawEvent) {
+      this.timers.first = c.setTimeout(
+        () => void this.expire("timeout", `no event from OpenCode within ${this.cfg.firstEventTimeoutMs} ms of the prompt`),
+        this.cfg.firstEventTimeoutMs,
+      );
+    } else {
+      this.armIdle();
+    }
+  }
+
+  /** End the turn now with `code` (no abort of the server session). */
+  end(code: ErrorCode, message: string): void {
+    if (this.finished) return;
+    const r = finishTurn(this.state, { code, message });
+    this.out.push(...r.replies);
+    this.afterCodec();
+  }
+
+  /** The host's abort: abort the server session, let it settle, end with `aborted`. */
+  abortByHost(reason: string): Promise<void> {
+    return this.expire("aborted", reason);
+  }
+
+  /**
+   * Abort the session on the server and end with `code` once it has wound down
+   * (or after `settleTimeoutMs`).
+   */
+  async expire(code: ErrorCode, message: string): Promise<void> {
+    if (this.finished || this.ending) return;
+    this.ending = true;
+    this.log.info({ code }, message);
+    overrideEnd(this.state, { code, message });
+    this.clearTimers();
+    try {
+      await this.http.abort(this.sessionId);
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, "abort request failed");
+    }
+    const c = this.cfg.clock;
+    let handle: unknown;
+    const settled = await Promise.race([
+      this.done.then(() => true),
+      new Promise<boolean>((resolve) => {
+        handle = c.setTimeout(() => resolve(false), this.cfg.settleTimeoutMs);
+      }),
+    ]);
+    c.clearTimeout(handle);
+    if (!settled) {
+      this.log.warn({ settle_ms: this.cfg.settleTimeoutMs }, "the session did not go idle after the abort");
+      this.end(code, message);
+    }
+  }
+
+  /** Resolves when the terminal reply has been produced and every reply delivered. */
+  async settled(): Promise<TurnResult> {
+    await this.done;
+    await this.delivery;
+    const last = this.out[this.out.length - 1];
+    return {
+      traceId: this.state.traceId,
+      sessionId: this.sessionId,
+      status: last?.kind === "final" ? "final" : "error",
+      final: last?.kind === "final" ? last : undefined,
+      error: last?.kind === "error" ? last : undefined,
+      replies: this.out.length,
+      sinkFailures: this.sinkFailures,
+    };
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  private afterCodec(): void {
+    for (; this.delivered < this.out.length; this.delivered++) {
+      const reply = this.out[this.delivered] as Reply;
+      this.delivery = this.delivery.then(async () => {
+        try {
+          await this.sink.deliver(reply);
+        } catch (err) {
+          this.sinkFailures++;
+          this.log.error({ err: (err as Error)?.message, seq: reply.seq, kind: reply.kind }, "sink failed to take a reply");
+        }
+      });
+    }
+    if (!this.finished && isTurnDone(this.state)) {
+      this.finished = true;
+      this.clearTimers();
+      this.resolveDone();
+    }
+  }
+
+  private activity(): void {
+    this.sawEvent = true;
+    if (this.timers.first !== undefined) {
+      this.cfg.clock.clearTimeout(this.timers.first);
+      this.timers.first = undefined;
+    }
+    if (!this.ending) this.armIdle();
+  }
+
+  private armIdle(): void {
+    const c = this.cfg.clock;
+    if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
+    this.timers.idle = undefined;
+    if (this.pendingRequests.size > 0) return; // paused while the host or user decides
+    this.timers.idle = c.setTimeout(
+      () => void this.expire("timeout", `no event from OpenCode for ${this.cfg.idleTimeoutMs} ms`),
+      this.cfg.idleTimeoutMs,
+    );
+  }
+
+  private clearTimers(): void {
+    const c = this.cfg.clock;
+    for (const t of Object.values(this.timers)) if (t !== undefined) c.clearTimeout(t);
+    this.timers = {};
+  }
+
+  private sideEffects(p: Props): void {
+    const props = p.properties ?? {};
+    switch (p.type) {
+      case "permission.asked":
+      case "permission.updated": // the pre-1.15 name
+        if (typeof props.id === "string" && !this.answered.has(props.id)) {
+          this.answered.add(props.id);
+          this.pendingRequests.add(props.id);
+          void this.answerPermission({
+            id: props.id,
+            sessionID: this.sessionId,
+            permission: String(props.permission ?? ""),
+            patterns: Array.isArray(props.patterns) ? props.patterns : [],
+            tool: props.tool,
+            raw: props,
+          });
+        }
+        return;
+      case "permission.replied":
+        this.resolved(props.requestID ?? props.id);
+        return;
+      case "question.asked":
+        if (typeof props.id === "string" && !this.answered.has(props.id)) {
+          this.answered.add(props.id);
+          this.pendingRequests.add(props.id);
+          void this.rejectQuestion(props.id);
+        }
+        return;
+      case "question.replied":
+      case "question.rejected":
+        this.resolved(props.requestID ?? props.id);
+        return;
+      case "session.status":
+        if (props.status?.type === "retry") this.onRetry(props.status.attempt ?? 0, props.status.message ?? "");
+        return;
+      default:
+        return;
+    }
+  }
+
+  private resolved(id: string | undefined): void {
+    if (id === undefined || !this.pendingRequests.delete(id)) return;
+    if (this.prompted && !this.ending && !this.finished) this.armIdle();
+  }
+
+  private async answerPermission(req: PermissionRequest): Promise<void> {
+    const policy = this.cfg.permission;
+    let reply: PermissionReply = "reject";
+    if (policy === "allow") reply = "once";
+    else if (typeof policy === "function") {
+      const ac = new AbortController();
+      let handle: unknown;
+      try {
+        reply = await Promise.race([
+          Promise.resolve(policy(req, ac.signal)),
+          new Promise<PermissionReply>((resolve) => {
+            handle = this.cfg.clock.setTimeout(() => {
+              ac.abort();
+              this.log.warn({ permission: req.permission }, "permission callback did not answer in time: rejecting");
+              resolve("reject");
+            }, this.cfg.permissionTimeoutMs);
+          }),
+        ]);
+      } catch (err) {
+        this.log.error({ err: (err as Error)?.message }, "permission callback failed: rejecting");
+        reply = "reject";
+      } finally {
+        this.cfg.clock.clearTimeout(handle);
+      }
+      if (reply !== "once" && reply !== "always" && reply !== "reject") {
+        this.log.error({ reply }, "permission callback answered something other than once/always/reject: rejecting");
+        reply = "reject";
+      }
+    }
+    this.log.info({ permission: req.permission, patterns: req.patterns, reply }, "answering permission request");
+    try {
+      await this.http.replyPermission(this.sessionId, req.id, reply);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "could not answer the permission request");
+      this.pendingRequests.delete(req.id);
+      await this.expire("permission", `could not answer OpenCode's permission request for ${req.permission}: ${(err as Error).message}`);
+    }
+  }
+
+  private async rejectQuestion(id: string): Promise<void> {
+    this.log.info({ request: id }, "rejecting a question: the bridge runs headless");
+    try {
+      await this.http.rejectQuestion(id);
+    } catch (err) {
+      this.pendingRequests.delete(id);
+      await this.expire("permission", `could not answer OpenCode's question: ${(err as Error).message}`);
+    }
+  }
+
+  private onRetry(attempt: number, message: string): void {
+    this.log.warn({ attempt, message }, "provider retry");
+    try {
+      this.cfg.onRetry?.({ sessionId: this.sessionId, traceId: this.state.traceId, attempt, message });
+    } catch (err) {
+      this.log.error({ err: (err as Error)?.message }, "onRetry hook threw");
+    }
+    if (attempt > this.cfg.maxProviderRetries) {
+      void this.expire(
+        "upstream",
+        `the model provider kept failing (${attempt} retries, limit ${this.cfg.maxProviderRetries}): ${message}`,
+      );
+    }
+  }
+}
