@@ -60,6 +60,18 @@ export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
   return { providerID: model.slice(0, i), modelID: model.slice(i + 1) };
 }
 
+const dispatcherIds = new WeakMap<object, number>();
+let lastDispatcherId = 0;
+function dispatcherId(d: object | undefined): number {
+  if (d === undefined) return 0;
+  let id = dispatcherIds.get(d);
+  if (id === undefined) {
+    id = ++lastDispatcherId;
+    dispatcherIds.set(d, id);
+  }
+  return id;
+}
+
 export class OpencodeAdapter {
   readonly config: AdapterConfig;
   private readonly sink: SinkObject;
@@ -83,7 +95,9 @@ export class OpencodeAdapter {
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
     });
-    const key = `${this.config.baseUrl}\u0000${this.config.directory}\u0000${this.http.auth ?? ""}`;
+    // Adapters share a stream only when they would open the same one: same server,
+    // directory, credentials and dispatcher.
+    const key = `${this.config.baseUrl}\u0000${this.config.directory}\u0000${this.http.auth ?? ""}\u0000${dispatcherId(this.config.dispatcher)}`;
     const shared = acquireHub(this.http, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,
       dispatcher: this.config.dispatcher,
@@ -119,7 +133,12 @@ export class OpencodeAdapter {
       return Promise.reject(new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`));
     }
     if (this.closed) return Promise.reject(new Error("the adapter is closed"));
-    const model = parseModel(opts.model);
+    let model: PromptBody["model"];
+    try {
+      model = parseModel(opts.model);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.queue.add(() => this.runTurn(text, opts, model));
   }
 

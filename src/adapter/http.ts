@@ -28,15 +28,18 @@ export function basicAuth(username: string | undefined, password: string | undef
   return `Basic ${Buffer.from(`${username ?? "opencode"}:${password}`).toString("base64")}`;
 }
 
+/** The URL without its query (the directory), for messages. */
+const shown = (url: string) => url.split("?")[0] ?? url;
+
 /** Connection-level failures (refused, reset, DNS, timeouts) as a BridgeError. */
 export function transportError(err: unknown, url: string): BridgeError {
   if (err instanceof BridgeError) return err;
   const e = err as { code?: string; name?: string; message?: string };
   if (e.name === "TimeoutError" || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") {
-    return new BridgeError("timeout", `OpenCode did not answer ${url} in time`, { url, cause: err });
+    return new BridgeError("timeout", `OpenCode did not answer ${shown(url)} in time`, { url, cause: err });
   }
   const what = e.code ?? e.name ?? "error";
-  return new BridgeError("transport", `cannot reach OpenCode at ${url}: ${what}${e.message ? ` (${e.message})` : ""}`, {
+  return new BridgeError("transport", `cannot reach OpenCode at ${shown(url)}: ${what}${e.message ? ` (${e.message})` : ""}`, {
     url,
     cause: err,
   });

@@ -1,22 +1,13 @@
 #!/usr/bin/env node
 /**
- * opencode-bridge command line.
- *
- *   opencode-bridge replay <file.sse> [--session ID] [--trace-id ID]
- *
+ * The opencode-bridge command line. See USAGE in ./usage.ts.
  * Exit codes: 0 the turn ended `final`, 1 it ended `error`, 2 bad usage.
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { replay } from "../codec/replay.js";
-
-const USAGE = `usage:
-  opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
-      Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
-      The session defaults to the first one that receives a prompt in the file.
-`;
-
-class UsageError extends Error {}
+import { runPrompt } from "./prompt.js";
+import { USAGE, UsageError } from "./usage.js";
 
 async function runReplay(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -25,13 +16,8 @@ async function runReplay(args: string[]): Promise<number> {
     options: {
       session: { type: "string" },
       "trace-id": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
   });
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
   if (positionals.length !== 1) throw new UsageError(`replay takes one file, got ${positionals.length}`);
   const file = positionals[0] as string;
   if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
@@ -47,16 +33,24 @@ async function runReplay(args: string[]): Promise<number> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case "replay":
         return await runReplay(rest);
-      case undefined:
+      case "prompt":
+        return await runPrompt(rest);
       case "-h":
       case "--help":
       case "help":
         process.stdout.write(USAGE);
-        return command === undefined ? 2 : 0;
+        return 0;
+      case undefined:
+        process.stderr.write(USAGE);
+        return 2;
       default:
         throw new UsageError(`unknown command: ${command}`);
     }
@@ -65,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`opencode-bridge: ${(err as Error).message}\n\n${USAGE}`);
       return 2;
     }
-    throw err;
+    process.stderr.write(`opencode-bridge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
   }
 }
 

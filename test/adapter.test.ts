@@ -1,0 +1,277 @@
+/**
+ * The adapter's state machine, with an injected clock and dispatcher:
+ * - a loopback stand-in that replays real captured turns (test/support/replay-server.ts);
+ * - undici's MockAgent for request/response failures (MockAgent delivers a body
+ *   in one piece, so it cannot stand in for a live event stream).
+ */
+import { MockAgent } from "undici";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { OpencodeAdapter } from "../src/adapter/adapter.js";
+import { parseAdapterConfig } from "../src/adapter/config.js";
+import { BridgeError } from "../src/adapter/errors.js";
+import { contractViolations, type Reply } from "../src/codec/reply.js";
+import { MemorySink } from "../src/sink/memory.js";
+import { loadFixtures } from "./support/fixtures.js";
+import { framesOf, ManualClock, startReplayServer, type ReplayServer, type ScriptedTurn } from "./support/replay-server.js";
+
+const fixtures = loadFixtures();
+const fx = (name: string) => {
+  const f = fixtures.find((x) => x.name === name);
+  if (!f) throw new Error(`no fixture ${name}`);
+  return f;
+};
+const turnOf = (name: string, extra: Partial<ScriptedTurn> = {}): ScriptedTurn => {
+  const f = fx(name);
+  return { sessionId: f.golden[0]?.session_id ?? "", frames: framesOf(f.sse), ...extra };
+};
+
+let servers: ReplayServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  servers = [];
+});
+async function replayServer(turns: ScriptedTurn[], opts?: { version?: string }) {
+  const s = await startReplayServer(turns, opts);
+  servers.push(s);
+  return s;
+}
+const DIR = "/tmp/project-under-test";
+
+describe("adapter over a replayed real turn", () => {
+  it("delivers exactly the replies the codec gives for the captured stream", async () => {
+    const srv = await replayServer([turnOf("1.18.33/tool")]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR }, sink);
+    const result = await adapter.prompt("run the tool", { traceId: "trace-tool" });
+    expect(sink.replies).toEqual(fx("1.18.33/tool").golden);
+    expect(result).toMatchObject({ status: "final", replies: sink.replies.length, sinkFailures: 0 });
+    // Subscribed and connected before the prompt; the directory on every call.
+    const paths = srv.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths.indexOf("GET /event")).toBeLessThan(paths.indexOf(`POST /session/${result.sessionId}/prompt_async`));
+    expect(JSON.parse(srv.requests.find((r) => r.path.endsWith("prompt_async"))?.body ?? "{}")).toEqual({
+      parts: [{ type: "text", text: "run the tool" }],
+    });
+    await adapter.close();
+  });
+
+  it("concurrent prompt() calls on one adapter queue: the second starts after the first ended", async () => {
+    const srv = await replayServer([turnOf("1.18.33/long"), turnOf("1.15.13/two-tools")]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR }, sink);
+    const [a, b] = await Promise.all([
+      adapter.prompt("first", { traceId: "trace-long" }),
+      adapter.prompt("second", { traceId: "trace-two-tools" }),
+    ]);
+    expect(a.status).toBe("final");
+    expect(b.status).toBe("final");
+    expect(sink.turn("trace-long")).toEqual(fx("1.18.33/long").golden);
+    expect(sink.turn("trace-two-tools")).toEqual(fx("1.15.13/two-tools").golden);
+    const lastOfA = sink.replies.findIndex((r) => r.trace_id === "trace-long" && r.kind === "final");
+    const firstOfB = sink.replies.findIndex((r) => r.trace_id === "trace-two-tools");
+    expect(lastOfA).toBeLessThan(firstOfB);
+    const prompts = srv.requests.filter((r) => r.path.endsWith("prompt_async")).map((r) => JSON.parse(r.body).parts[0].text);
+    expect(prompts).toEqual(["first", "second"]);
+    expect(srv.requests.filter((r) => r.path === "/event")).toHaveLength(1); // one shared subscription
+    await adapter.close();
+  });
+
+  it("a dropped event stream mid-turn ends the turn with error transport, keeping what streamed", async () => {
+    const text = turnOf("1.18.33/text");
+    const firstDelta = text.frames.findIndex((f) => f.includes('"type":"message.part.delta"'));
+    const srv = await replayServer([{ ...text, holdAfter: firstDelta + 3 }]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR }, sink);
+    const pending = adapter.prompt("hi", { traceId: "t" });
+    await vi.waitFor(() => expect(sink.replies.some((r) => r.kind === "delta")).toBe(true));
+    srv.dropStreams();
+    const result = await pending;
+    expect(result.error).toMatchObject({ code: "transport" });
+    expect(contractViolations(sink.replies)).toEqual([]);
+    await adapter.close();
+  });
+
+  it("a sink that throws is counted and logged; the turn and the transport carry on", async () => {
+    const srv = await replayServer([turnOf("1.18.33/text")]);
+    const seen: Reply[] = [];
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR }, async (r) => {
+      seen.push(r);
+      if (r.seq % 2 === 0) throw new Error("recorder down");
+    });
+    const result = await adapter.prompt("hi", { traceId: "trace-text" });
+    expect(result.status).toBe("final");
+    expect(seen).toEqual(fx("1.18.33/text").golden);
+    expect(result.sinkFailures).toBe(Math.ceil(seen.length / 2));
+    await adapter.close();
+  });
+});
+
+describe("liveness with an injected clock", () => {
+  it("first-event timeout: aborts the session, waits to settle, ends with timeout", async () => {
+    const clock = new ManualClock();
+    const srv = await replayServer([turnOf("1.18.33/text", { holdAfter: 0 })]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter(
+      { baseUrl: srv.url, directory: DIR, clock, firstEventTimeoutMs: 1_000, settleTimeoutMs: 500 },
+      sink,
+    );
+    const pending = adapter.prompt("hi");
+    await vi.waitFor(() => expect(clock.pending).toBeGreaterThanOrEqual(2)); // turn + first-event timers armed
+    clock.advance(999);
+    expect(srv.requests.some((r) => r.path.endsWith("/abort"))).toBe(false);
+    clock.advance(1);
+    await vi.waitFor(() => expect(srv.requests.some((r) => r.path.endsWith("/abort"))).toBe(true));
+    await vi.waitFor(() => expect(clock.pending).toBe(1)); // the settle timer
+    clock.advance(500);
+    const result = await pending;
+    expect(result.error).toMatchObject({ code: "timeout" });
+    expect(result.error?.error).toContain("no event from OpenCode within 1000 ms");
+    expect(contractViolations(sink.replies)).toEqual([]);
+    await adapter.close();
+  });
+
+  it("the idle clock pauses while a permission request waits for the host, and resumes after", async () => {
+    const clock = new ManualClock();
+    const perm = turnOf("1.18.33/permission");
+    const askedAt = perm.frames.findIndex((f) => f.includes('"type":"permission.asked"'));
+    const srv = await replayServer([{ ...perm, holdAfter: askedAt + 1 }]);
+    let answer!: (r: "once" | "reject") => void;
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter(
+      {
+        baseUrl: srv.url,
+        directory: DIR,
+        clock,
+        idleTimeoutMs: 1_000,
+        permissionTimeoutMs: 1_000_000,
+        permission: () => new Promise((resolve) => (answer = resolve)),
+      },
+      sink,
+    );
+    const pending = adapter.prompt("needs permission", { traceId: "trace-permission" });
+    await vi.waitFor(() => expect(answer).toBeTypeOf("function"));
+    clock.advance(60_000); // far past the idle timeout: paused
+    expect(srv.requests.some((r) => r.path.endsWith("/abort"))).toBe(false);
+    answer("reject");
+    await vi.waitFor(() => expect(srv.requests.some((r) => r.path.includes("/permission/"))).toBe(true));
+    const reply = srv.requests.find((r) => r.path.includes("/permission/"));
+    expect(JSON.parse(reply?.body ?? "{}")).toEqual({ reply: "reject" });
+    srv.release(perm.sessionId);
+    const result = await pending;
+    expect(sink.replies).toEqual(fx("1.18.33/permission").golden);
+    expect(result.status).toBe("final");
+    await adapter.close();
+  });
+
+  it("the host's abort: POST abort, the server's own abort events, then error aborted", async () => {
+    const aborted = fx("1.18.33/abort");
+    const frames = framesOf(aborted.sse);
+    const errAt = frames.findIndex((f) => f.includes('"type":"session.error"'));
+    const srv = await replayServer([
+      { sessionId: aborted.golden[0]?.session_id ?? "", frames, holdAfter: errAt, onAbort: frames.slice(errAt) },
+    ]);
+    const sink = new MemorySink();
+    const ac = new AbortController();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR }, (r) => {
+      sink.deliver(r);
+      if (r.kind === "delta" && r.content === "w3 ") ac.abort();
+    });
+    const result = await adapter.prompt("slow", { traceId: "trace-abort", signal: ac.signal });
+    expect(result.error).toMatchObject({ code: "aborted", error: "the turn was aborted by the host" });
+    expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(aborted.golden.filter((r) => r.kind === "delta").length);
+    expect(contractViolations(sink.replies)).toEqual([]);
+    await adapter.close();
+  });
+});
+
+describe("request failures (undici MockAgent as the dispatcher)", () => {
+  const ORIGIN = "http://opencode.mock";
+  function agent(setup: (pool: ReturnType<MockAgent["get"]>) => void) {
+    const a = new MockAgent();
+    a.disableNetConnect();
+    setup(a.get(ORIGIN));
+    return a;
+  }
+  const health = (version: string) => (pool: ReturnType<MockAgent["get"]>) =>
+    pool.intercept({ path: /^\/global\/health/, method: "GET" }).reply(200, { healthy: true, version });
+
+  it("refuses a server outside the supported 1.x range, sending no prompt", async () => {
+    const a = agent((p) => health("2.0.1")(p));
+    const sink = new MemorySink();
+    const r = await new OpencodeAdapter({ baseUrl: ORIGIN, directory: DIR, dispatcher: a }, sink).prompt("x");
+    expect(r.error?.code).toBe("protocol");
+    expect(r.error?.error).toContain("OpenCode 2.0.1 is not supported");
+    expect(sink.replies.map((x) => x.kind)).toEqual(["error"]);
+  });
+
+  it("an HTML page instead of an event stream: error protocol, no session created, no prompt", async () => {
+    const a = agent((p) => {
+      health("1.18.33")(p);
+      p.intercept({ path: /^\/event/, method: "GET" }).reply(200, "<html>proxy login</html>", {
+        headers: { "content-type": "text/html" },
+      });
+    });
+    const r = await new OpencodeAdapter({ baseUrl: ORIGIN, directory: DIR, dispatcher: a }, new MemorySink()).prompt("x");
+    expect(r.error?.code).toBe("protocol");
+    expect(r.error?.error).toContain("not an event stream");
+    a.assertNoPendingInterceptors();
+  });
+
+  it("401 on the event stream: error auth naming the fix", async () => {
+    const a = agent((p) => {
+      health("1.18.33")(p);
+      p.intercept({ path: /^\/event/, method: "GET" }).reply(401, "Unauthorized");
+    });
+    const r = await new OpencodeAdapter({ baseUrl: ORIGIN, directory: DIR, dispatcher: a }, new MemorySink()).prompt("x");
+    expect(r.error).toMatchObject({ code: "auth" });
+    expect(r.error?.error).toContain("OPENCODE_SERVER_PASSWORD");
+  });
+
+  it("a 401 on /global/health is auth; the password never appears in a reply", async () => {
+    const a = agent((p) => p.intercept({ path: /^\/global\/health/, method: "GET" }).reply(401, ""));
+    const sink = new MemorySink();
+    const r = await new OpencodeAdapter(
+      { baseUrl: ORIGIN, directory: DIR, dispatcher: a, password: "hunter2-secret" },
+      sink,
+    ).prompt("x");
+    expect(r.error?.code).toBe("auth");
+    expect(JSON.stringify(sink.replies)).not.toContain("hunter2");
+  });
+});
+
+describe("configuration", () => {
+  it("says exactly which field is wrong, and never shows the password", () => {
+    const bad = () =>
+      parseAdapterConfig(
+        { baseUrl: "ftp://x", directory: "relative/dir", idleTimeoutMs: -5, password: 42 as unknown as string },
+        {},
+      );
+    expect(bad).toThrow(BridgeError);
+    try {
+      bad();
+    } catch (e) {
+      const msg = (e as Error).message;
+      expect(msg).toContain("baseUrl");
+      expect(msg).toContain('directory: directory must be an absolute path (got "relative/dir")');
+      expect(msg).toContain("idleTimeoutMs: idleTimeoutMs must be greater than 0 (got -5)");
+      expect(msg).toContain("password");
+      expect(msg).not.toContain("42");
+    }
+    expect(() => parseAdapterConfig({ baseUrl: "http://x", directory: "/d", permission: "maybe" as never }, {})).toThrow(
+      /permission must be "reject", "allow" or a function/,
+    );
+  });
+
+  it("reads the password and username from the environment", () => {
+    const c = parseAdapterConfig({ baseUrl: "http://127.0.0.1:1", directory: "/d" }, {
+      OPENCODE_SERVER_PASSWORD: "pw",
+      OPENCODE_SERVER_USERNAME: "me",
+    });
+    expect(c).toMatchObject({ password: "pw", username: "me", permission: "reject" });
+  });
+
+  it("rejects an empty prompt and a malformed model", async () => {
+    const adapter = new OpencodeAdapter({ baseUrl: "http://127.0.0.1:1", directory: "/d" }, () => {});
+    await expect(adapter.prompt("  ")).rejects.toThrow(/non-empty string/);
+    await expect(adapter.prompt("x", { model: "no-slash" })).rejects.toThrow(/provider\/model/);
+  });
+});

@@ -1,0 +1,154 @@
+/**
+ * A loopback stand-in for `opencode serve` that replays captured fixtures: the
+ * `/event` stream opens with `server.connected`, and each `prompt_async` releases
+ * the frames a real server sent for that turn (from a fixture file). It lets the
+ * adapter's state machine be tested with exact real bytes and an injected clock,
+ * including what real servers do rarely (a stall, a dropped stream).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface ScriptedTurn {
+  /** The session id the fixture's frames carry; POST /session answers it, in order. */
+  readonly sessionId: string;
+  /** `data` payloads to send after the prompt. */
+  readonly frames: readonly string[];
+  /** Send only the first N frames, then hold (a stalled server). */
+  readonly holdAfter?: number;
+  /** Frames to send when the session is aborted (e.g. the server's idle). */
+  readonly onAbort?: readonly string[];
+}
+
+export interface ReplayServer {
+  readonly url: string;
+  readonly requests: { method: string; path: string; body: string }[];
+  /** Open /event responses. */
+  readonly streams: Set<ServerResponse>;
+  /** Send raw bytes to every open /event stream. */
+  broadcast(raw: string): void;
+  /** End every open /event stream (a dropped connection). */
+  dropStreams(): void;
+  /** Send the frames a `holdAfter` turn held back. */
+  release(sessionId: string): void;
+  close(): Promise<void>;
+}
+
+export function framesOf(sse: Buffer | string): string[] {
+  return sse
+    .toString()
+    .split("\n\n")
+    .filter((f) => f.startsWith("data: "))
+    .map((f) => f.slice(6))
+    .filter((d) => !d.includes('"type":"server.connected"'));
+}
+
+export async function startReplayServer(turns: ScriptedTurn[], opts: { version?: string } = {}): Promise<ReplayServer> {
+  const requests: ReplayServer["requests"] = [];
+  const streams = new Set<ServerResponse>();
+  const queue = [...turns];
+  const bySession = new Map<string, ScriptedTurn>();
+  const broadcast = (raw: string) => {
+    for (const s of streams) s.write(raw);
+  };
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (body += c));
+    req.on("end", () => {
+      const url = new URL(req.url ?? "/", "http://x");
+      requests.push({ method: req.method ?? "", path: url.pathname, body });
+      const parts = url.pathname.split("/").filter(Boolean);
+      if (req.method === "GET" && url.pathname === "/global/health") return json(res, 200, { healthy: true, version: opts.version ?? "1.18.33" });
+      if (req.method === "GET" && url.pathname === "/event") {
+        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+        res.write(`data: {"type":"server.connected","properties":{}}\n\n`);
+        streams.add(res);
+        res.on("close", () => streams.delete(res));
+        return;
+      }
+      if (req.method === "POST" && url.pathname === "/session") {
+        const next = queue.shift();
+        if (!next) return json(res, 500, { error: "no scripted turn left" });
+        bySession.set(next.sessionId, next);
+        return json(res, 200, { id: next.sessionId });
+      }
+      if (parts[0] === "session" && parts[2] === "message" && req.method === "GET") return json(res, 200, []);
+      if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
+        const turn = bySession.get(parts[1] ?? "");
+        res.writeHead(204);
+        res.end();
+        if (turn) {
+          const frames = turn.holdAfter === undefined ? turn.frames : turn.frames.slice(0, turn.holdAfter);
+          setImmediate(() => broadcast(frames.map((f) => `data: ${f}\n\n`).join("")));
+        }
+        return;
+      }
+      if (parts[0] === "permission" && parts[2] === "reply" && req.method === "POST") return json(res, 200, true);
+      if (parts[0] === "question" && parts[2] === "reject" && req.method === "POST") return json(res, 200, true);
+      if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") {
+        const turn = bySession.get(parts[1] ?? "");
+        json(res, 200, true);
+        if (turn?.onAbort) setImmediate(() => broadcast(turn.onAbort!.map((f) => `data: ${f}\n\n`).join("")));
+        return;
+      }
+      json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    streams,
+    broadcast,
+    release: (sessionId: string) => {
+      const turn = bySession.get(sessionId);
+      if (turn?.holdAfter !== undefined) broadcast(turn.frames.slice(turn.holdAfter).map((f) => `data: ${f}\n\n`).join(""));
+    },
+    dropStreams: () => {
+      for (const s of streams) s.end();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A clock whose time only moves when the test says so. */
+export class ManualClock {
+  private t = 0;
+  private seq = 0;
+  private readonly timers = new Map<number, { at: number; fn: () => void }>();
+  now = (): number => this.t;
+  setTimeout = (fn: () => void, ms: number): unknown => {
+    const id = ++this.seq;
+    this.timers.set(id, { at: this.t + ms, fn });
+    return id;
+  };
+  clearTimeout = (h: unknown): void => {
+    this.timers.delete(h as number);
+  };
+  /** Move time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const until = this.t + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const e of this.timers) if (e[1].at <= until && (!next || e[1].at < next[1].at)) next = e;
+      if (!next) break;
+      this.timers.delete(next[0]);
+      this.t = next[1].at;
+      next[1].fn();
+    }
+    this.t = until;
+  }
+  get pending(): number {
+    return this.timers.size;
+  }
+}
