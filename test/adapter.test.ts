@@ -75,17 +75,77 @@ describe("adapter over a replayed real turn", () => {
     await adapter.close();
   });
 
-  it("a dropped event stream mid-turn ends the turn with error transport, keeping what streamed", async () => {
+  it("a drop mid-turn, the turn finishing during the gap: repaired from the record, ends with its true final", async () => {
+    const f = fx("1.18.33/tool");
+    const t = turnOf("1.18.33/tool");
+    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
+    const record = f.record[t.sessionId] ?? [];
+    const srv = await replayServer([{ ...t, holdAfter: firstDelta + 2, record, status: "busy" }]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter(
+      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 } },
+      sink,
+    );
+    const pending = adapter.prompt("run the tool", { traceId: "trace-tool" });
+    await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(2));
+    srv.update(t.sessionId, { status: "idle" }); // the turn finishes while the stream is down
+    srv.dropStreams();
+    const result = await pending;
+    expect(contractViolations(sink.replies)).toEqual([]);
+    const golden = f.golden;
+    const goldenFinal = golden[golden.length - 1];
+    expect(result.status).toBe("final");
+    expect(result.final?.content).toBe(goldenFinal?.kind === "final" ? goldenFinal.content : "");
+    expect(sink.replies.filter((r) => r.kind === "tool_call")).toHaveLength(1);
+    expect(sink.replies.filter((r) => r.kind === "tool_result")).toMatchObject([{ status: "completed", output: "bridge-tool-ok\n" }]);
+    expect(adapter.streamStats.reconnects).toBeGreaterThanOrEqual(1);
+    await adapter.close();
+  });
+
+  it("a drop mid-turn, the turn going on after the reconnect: nothing twice, nothing missing", async () => {
+    const f = fx("1.18.33/long");
+    const t = turnOf("1.18.33/long");
+    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
+    const record = f.record[t.sessionId] ?? [];
+    // The stream drops after 100 deltas; the server's record (taken at the reconnect) already
+    // has all 1,200 words, and the live stream then replays deltas the record includes.
+    const srv = await replayServer([{ ...t, holdAfter: firstDelta + 100, record, status: "busy" }]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter(
+      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 } },
+      sink,
+    );
+    const pending = adapter.prompt("long", { traceId: "trace-long" });
+    await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(100));
+    srv.dropStreams();
+    await vi.waitFor(() => expect(srv.streams.size).toBe(1)); // reconnected
+    await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
+    await new Promise((r) => setTimeout(r, 20));
+    srv.release(t.sessionId);
+    const result = await pending;
+    expect(contractViolations(sink.replies)).toEqual([]);
+    const goldenFinal = f.golden[f.golden.length - 1];
+    expect(result.final?.content).toBe(goldenFinal?.kind === "final" ? goldenFinal.content : "");
+    await adapter.close();
+  });
+
+  it("a stream that cannot come back ends the turn with error transport, keeping what streamed", async () => {
     const text = turnOf("1.18.33/text");
     const firstDelta = text.frames.findIndex((f) => f.includes('"type":"message.part.delta"'));
     const srv = await replayServer([{ ...text, holdAfter: firstDelta + 3 }]);
     const sink = new MemorySink();
-    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR }, sink);
+    const adapter = new OpencodeAdapter(
+      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 10, growFactor: 2, maxAttempts: 2 } },
+      sink,
+    );
     const pending = adapter.prompt("hi", { traceId: "t" });
     await vi.waitFor(() => expect(sink.replies.some((r) => r.kind === "delta")).toBe(true));
-    srv.dropStreams();
+    await srv.close(); // the server is gone: reconnects are refused
+    servers = servers.filter((x) => x !== srv);
     const result = await pending;
     expect(result.error).toMatchObject({ code: "transport" });
+    expect(result.error?.error).toMatch(/could not reconnect after 2 attempts/);
+    expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(3);
     expect(contractViolations(sink.replies)).toEqual([]);
     await adapter.close();
   });
@@ -105,22 +165,60 @@ describe("adapter over a replayed real turn", () => {
   });
 });
 
+describe("a slow or stuck sink", () => {
+  it("bounds the queue by coalescing text of one part; nothing is lost and seq stays gapless", async () => {
+    const srv = await replayServer([turnOf("1.18.33/long")]);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const got: Reply[] = [];
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, maxQueuedReplies: 10 }, async (r) => {
+      await gate;
+      got.push(r);
+    });
+    const pending = adapter.prompt("long", { traceId: "t" });
+    await new Promise((r) => setTimeout(r, 200)); // the whole turn arrives while the sink is blocked
+    open();
+    const result = await pending;
+    expect(contractViolations(got)).toEqual([]);
+    const golden = fx("1.18.33/long").golden;
+    const final = golden[golden.length - 1];
+    expect(result.final?.content).toBe(final?.kind === "final" ? final.content : "");
+    expect(got.length).toBeLessThan(golden.length);
+    expect(got.length).toBe(result.replies);
+    await adapter.close();
+  });
+
+  it("a sink call that never settles is timed out and counted; the turn still ends", async () => {
+    const srv = await replayServer([turnOf("1.18.33/text")]);
+    let calls = 0;
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, sinkTimeoutMs: 30 }, (r) => {
+      calls++;
+      return r.seq === 0 ? new Promise<void>(() => {}) : undefined;
+    });
+    const result = await adapter.prompt("hi", { traceId: "trace-text" });
+    expect(result.status).toBe("final");
+    expect(result.sinkFailures).toBe(1);
+    expect(calls).toBe(fx("1.18.33/text").golden.length);
+    await adapter.close();
+  });
+});
+
 describe("liveness with an injected clock", () => {
   it("first-event timeout: aborts the session, waits to settle, ends with timeout", async () => {
     const clock = new ManualClock();
     const srv = await replayServer([turnOf("1.18.33/text", { holdAfter: 0 })]);
     const sink = new MemorySink();
     const adapter = new OpencodeAdapter(
-      { baseUrl: srv.url, directory: DIR, clock, firstEventTimeoutMs: 1_000, settleTimeoutMs: 500 },
+      { baseUrl: srv.url, directory: DIR, clock, firstEventTimeoutMs: 1_000, settleTimeoutMs: 500, watchdogMs: 10_000_000 },
       sink,
     );
     const pending = adapter.prompt("hi");
-    await vi.waitFor(() => expect(clock.pending).toBeGreaterThanOrEqual(2)); // turn + first-event timers armed
+    await vi.waitFor(() => expect(clock.hasTimerIn(1_000)).toBe(true)); // the first-event timer is armed
     clock.advance(999);
     expect(srv.requests.some((r) => r.path.endsWith("/abort"))).toBe(false);
     clock.advance(1);
     await vi.waitFor(() => expect(srv.requests.some((r) => r.path.endsWith("/abort"))).toBe(true));
-    await vi.waitFor(() => expect(clock.pending).toBe(1)); // the settle timer
+    await vi.waitFor(() => expect(clock.hasTimerIn(500)).toBe(true)); // the settle timer
     clock.advance(500);
     const result = await pending;
     expect(result.error).toMatchObject({ code: "timeout" });
@@ -143,6 +241,7 @@ describe("liveness with an injected clock", () => {
         clock,
         idleTimeoutMs: 1_000,
         permissionTimeoutMs: 1_000_000,
+        watchdogMs: 10_000_000,
         permission: () => new Promise((resolve) => (answer = resolve)),
       },
       sink,

@@ -102,6 +102,9 @@ export class OpencodeAdapter {
       connectTimeoutMs: this.config.connectTimeoutMs,
       dispatcher: this.config.dispatcher,
       logger: this.log.child({ component: "event-hub" }),
+      reconnect: this.config.reconnect,
+      watchdogMs: this.config.watchdogMs,
+      clock: this.config.clock,
     });
     this.hub = shared.hub;
     this.releaseHub = shared.release;
@@ -125,6 +128,16 @@ export class OpencodeAdapter {
       },
     );
     return this.version;
+  }
+
+  /** The shared event stream's counters (connects, reconnects, drops, events, issues). */
+  get streamStats(): Readonly<EventHub["stats"]> {
+    return this.hub.stats;
+  }
+
+  /** Drop the shared event stream as a network failure would (it reconnects and repairs). */
+  dropEventStream(reason?: string): void {
+    this.hub.drop(reason);
   }
 
   /** Run one turn; resolves when its terminal reply has been delivered. */

@@ -80,6 +80,27 @@ export const AdapterConfigSchema = z.object({
   permissionTimeoutMs: ms("permissionTimeoutMs").default(60_000),
   /** Provider retries allowed before the turn is aborted with `upstream`. */
   maxProviderRetries: z.number().int().nonnegative().default(3),
+  /**
+   * No byte on the event stream for this long while a turn listens: the socket is
+   * taken for dead and reconnected. OpenCode sends `server.heartbeat` every 10 s.
+   */
+  watchdogMs: ms("watchdogMs").default(30_000),
+  /** Reconnecting the event stream after a drop. */
+  reconnect: z
+    .object({
+      initialDelayMs: ms("reconnect.initialDelayMs").default(100),
+      maxDelayMs: ms("reconnect.maxDelayMs").default(5_000),
+      growFactor: z.number().min(1).default(2),
+      maxAttempts: z.number().int().nonnegative().default(8),
+    })
+    .prefault({}),
+  /** A sink call that has not settled after this long is counted as failed and delivery moves on. */
+  sinkTimeoutMs: ms("sinkTimeoutMs").default(30_000),
+  /**
+   * Replies waiting for a slow sink, per turn, before consecutive text of one part
+   * is coalesced into one reply (nothing is dropped; deltas just get larger).
+   */
+  maxQueuedReplies: z.number().int().min(2).default(1_000),
 });
 
 export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & {

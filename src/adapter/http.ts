@@ -15,6 +15,12 @@ export interface HttpOptions {
   readonly dispatcher?: Dispatcher;
 }
 
+/** One message of `GET /session/:id/message`; read through the codec's schemas, not here. */
+export interface RecordedMessage {
+  info: { id: string } & Record<string, unknown>;
+  parts?: unknown[];
+}
+
 export interface PromptBody {
   parts: { type: "text"; text: string }[];
   model?: { providerID: string; modelID: string };
@@ -132,16 +138,22 @@ export class OpencodeHttp {
     return id;
   }
 
-  /** Ids of the session's most recent messages (to tell a new prompt from republished old ones). */
-  async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {
+  /** The server's record of the session's most recent messages, oldest first: [{info, parts}]. */
+  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {
     const { body } = await this.call("GET", `/session/${encodeURIComponent(sessionId)}/message`, {
       query: { limit },
       signal,
     });
     if (!Array.isArray(body)) throw new BridgeError("protocol", `GET /session/${sessionId}/message did not answer a list`);
-    return body
-      .map((m: unknown) => (m as { info?: { id?: unknown } }).info?.id)
-      .filter((id): id is string => typeof id === "string");
+    return body.filter(
+      (m: unknown): m is RecordedMessage =>
+        typeof m === "object" && m !== null && typeof (m as { info?: { id?: unknown } }).info?.id === "string",
+    );
+  }
+
+  /** Ids of the session's most recent messages (to tell a new prompt from republished old ones). */
+  async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {
+    return (await this.sessionMessages(sessionId, limit, signal)).map((m) => m.info.id);
   }
 
   async promptAsync(sessionId: string, body: PromptBody, signal?: AbortSignal): Promise<void> {

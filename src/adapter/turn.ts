@@ -9,10 +9,25 @@
  *   question request is pending (the host may legitimately take its time);
  * - turn: the whole turn.
  * On expiry the OpenCode session is aborted, the turn is given `settleTimeoutMs`
- * to wind down (text the server still sends is kept), and it ends with `timeout`.
+ * to wind down (text the server still sends is kept), and it ends with `timeout`
+ * (`transport` when the event stream is down at that moment).
+ *
+ * Gaps: when the shared stream drops and comes back, the turn repairs itself from
+ * the server's record (`GET /session/:id/message`, `GET /session/status`): the
+ * record is fed to the codec as full-text updates while live events wait, so
+ * whatever the gap swallowed is emitted once, and a turn that finished during the
+ * gap ends with its true terminal reply.
+ *
+ * Delivery: replies wait in a per-turn queue and reach the sink one at a time, in
+ * order, each call bounded by `sinkTimeoutMs`. When more than `maxQueuedReplies`
+ * wait, consecutive text of one part is coalesced into the waiting reply, so a
+ * slow sink costs larger deltas, never memory without bound or lost text. `seq` is
+ * assigned at delivery, so it stays gapless.
  */
 import type { Logger } from "pino";
 import {
+  beginResync,
+  endResync,
   finishTurn,
   isTurnDone,
   lostEventInto,
@@ -62,10 +77,22 @@ function sessionOf(p: Props): string | undefined {
 }
 
 export class Turn implements HubListener {
+  /** The codec's output for the current event (moved to `queue` right away). */
   private readonly out: Reply[] = [];
-  private delivered = 0;
-  private delivery: Promise<void> = Promise.resolve();
+  /** Replies waiting for the sink; `head` is the next one. */
+  private queue: Reply[] = [];
+  private head = 0;
+  private delivering = false;
+  private drained: (() => void) | undefined;
+  private seq = 0;
+  private terminal: Reply | undefined;
   private sinkFailures = 0;
+  /** How many replies were merged into a waiting one (a slow sink). */
+  coalesced = 0;
+  /** While repairing after a gap: live events wait here. */
+  private resyncBuffer: { payload?: unknown; issue?: StreamIssue }[] | undefined;
+  private gap = false;
+  repairs = 0;
   private finished = false;
   private resolveDone!: () => void;
   readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
@@ -93,6 +120,15 @@ export class Turn implements HubListener {
 
   onEvent(payload: unknown): void {
     if (this.finished) return;
+    if (this.resyncBuffer) {
+      this.resyncBuffer.push({ payload });
+      return;
+    }
+    this.take(payload);
+  }
+
+  private take(payload: unknown): void {
+    if (this.finished) return;
     const p = payload as Props;
     const ours = sessionOf(p) === this.sessionId;
     if (ours) this.sideEffects(p);
@@ -103,6 +139,10 @@ export class Turn implements HubListener {
 
   onIssue(issue: StreamIssue): void {
     if (this.finished) return;
+    if (this.resyncBuffer) {
+      this.resyncBuffer.push({ issue });
+      return;
+    }
     lostEventInto({ type: issue.type, sessionID: issue.sessionID }, this.state, this.out);
     this.afterCodec();
   }
@@ -110,7 +150,62 @@ export class Turn implements HubListener {
   onClose(err: BridgeError): void {
     if (this.finished) return;
     this.log.warn({ err: err.message }, "event stream closed during the turn");
-    this.end("transport", `the OpenCode event stream closed during the turn: ${err.message}`);
+    this.resyncBuffer = undefined;
+    this.end(err.replyCode, `the OpenCode event stream closed during the turn: ${err.message}`);
+  }
+
+  onGap(err: BridgeError): void {
+    if (this.finished) return;
+    this.gap = true;
+    this.log.warn({ err: err.message }, "gap in the event stream: will repair from the server's record");
+  }
+
+  onResync(): void {
+    if (this.finished) return;
+    this.gap = false;
+    void this.repair();
+  }
+
+  /**
+   * Recover what the gap swallowed: the server's record of the session becomes
+   * full-text updates for the codec, then the live events that arrived meanwhile
+   * are replayed, then the session's status tells whether the turn has ended.
+   */
+  private async repair(): Promise<void> {
+    if (this.resyncBuffer) return; // a repair is already running; it will see the newer events
+    this.repairs++;
+    this.resyncBuffer = [];
+    beginResync(this.state);
+    try {
+      const [messages, status] = await Promise.all([
+        this.http.sessionMessages(this.sessionId, 200),
+        this.http.sessionStatus(),
+      ]);
+      if (this.finished) return;
+      for (const m of messages) {
+        this.take({ type: "message.updated", properties: { sessionID: this.sessionId, info: m.info } });
+        for (const part of m.parts ?? []) {
+          this.take({ type: "message.part.updated", properties: { sessionID: this.sessionId, part } });
+        }
+      }
+      endResync(this.state);
+      const waiting = this.resyncBuffer ?? [];
+      this.resyncBuffer = undefined;
+      for (const w of waiting) {
+        if (w.payload !== undefined) this.take(w.payload);
+        else if (w.issue) this.onIssue(w.issue);
+      }
+      const s = status[this.sessionId];
+      if (!this.finished && (s === undefined || s.type === "idle")) {
+        // Idle now: the turn ended during the gap (its idle was lost with it).
+        this.take({ type: "session.status", properties: { sessionID: this.sessionId, status: { type: "idle" } } });
+      }
+      this.log.info({ messages: messages.length, replayed: waiting.length, done: this.finished }, "repaired after a gap");
+    } catch (err) {
+      this.resyncBuffer = undefined;
+      endResync(this.state);
+      this.end("transport", `could not recover the turn after a gap in the event stream: ${(err as Error).message}`);
+    }
   }
 
   // ---- lifecycle ------------------------------------------------------------
@@ -179,15 +274,17 @@ export class Turn implements HubListener {
   /** Resolves when the terminal reply has been produced and every reply delivered. */
   async settled(): Promise<TurnResult> {
     await this.done;
-    await this.delivery;
-    const last = this.out[this.out.length - 1];
+    if (this.delivering || this.head < this.queue.length) {
+      await new Promise<void>((resolve) => (this.drained = resolve));
+    }
+    const last = this.terminal;
     return {
       traceId: this.state.traceId,
       sessionId: this.sessionId,
       status: last?.kind === "final" ? "final" : "error",
       final: last?.kind === "final" ? last : undefined,
       error: last?.kind === "error" ? last : undefined,
-      replies: this.out.length,
+      replies: this.seq,
       sinkFailures: this.sinkFailures,
     };
   }
@@ -195,21 +292,70 @@ export class Turn implements HubListener {
   // ---- internals ------------------------------------------------------------
 
   private afterCodec(): void {
-    for (; this.delivered < this.out.length; this.delivered++) {
-      const reply = this.out[this.delivered] as Reply;
-      this.delivery = this.delivery.then(async () => {
-        try {
-          await this.sink.deliver(reply);
-        } catch (err) {
-          this.sinkFailures++;
-          this.log.error({ err: (err as Error)?.message, seq: reply.seq, kind: reply.kind }, "sink failed to take a reply");
-        }
-      });
+    const max = this.cfg.maxQueuedReplies;
+    for (const r of this.out) {
+      if (r.kind === "final" || r.kind === "error") this.terminal = r;
+      const waiting = this.queue.length - this.head;
+      const tail = waiting > 0 ? this.queue[this.queue.length - 1] : undefined;
+      if (
+        waiting >= max &&
+        tail !== undefined &&
+        (r.kind === "delta" || r.kind === "reasoning") &&
+        tail.kind === r.kind &&
+        tail.part_id === r.part_id
+      ) {
+        tail.content += r.content;
+        this.coalesced++;
+        continue;
+      }
+      this.queue.push(r);
     }
+    this.out.length = 0;
+    if (!this.delivering && this.head < this.queue.length) void this.pump();
     if (!this.finished && isTurnDone(this.state)) {
       this.finished = true;
       this.clearTimers();
       this.resolveDone();
+    }
+  }
+
+  /** Hand queued replies to the sink one at a time; `seq` is assigned here. */
+  private async pump(): Promise<void> {
+    this.delivering = true;
+    while (this.head < this.queue.length) {
+      const reply = this.queue[this.head] as Reply;
+      this.queue[this.head] = undefined as unknown as Reply;
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      reply.seq = this.seq++;
+      await this.deliverOne(reply);
+    }
+    this.delivering = false;
+    if (this.finished) this.drained?.();
+  }
+
+  private async deliverOne(reply: Reply): Promise<void> {
+    const c = this.cfg.clock;
+    let handle: unknown;
+    try {
+      const outcome = await Promise.race([
+        Promise.resolve(this.sink.deliver(reply)).then(() => "ok" as const),
+        new Promise<"timeout">((resolve) => {
+          handle = c.setTimeout(() => resolve("timeout"), this.cfg.sinkTimeoutMs);
+        }),
+      ]);
+      if (outcome === "timeout") {
+        this.sinkFailures++;
+        this.log.error({ seq: reply.seq, kind: reply.kind, timeout_ms: this.cfg.sinkTimeoutMs }, "sink did not take a reply in time: moving on");
+      }
+    } catch (err) {
+      this.sinkFailures++;
+      this.log.error({ err: (err as Error)?.message, seq: reply.seq, kind: reply.kind }, "sink failed to take a reply");
+    } finally {
+      c.clearTimeout(handle);
     }
   }
 
@@ -228,7 +374,10 @@ export class Turn implements HubListener {
     this.timers.idle = undefined;
     if (this.pendingRequests.size > 0) return; // paused while the host or user decides
     this.timers.idle = c.setTimeout(
-      () => void this.expire("timeout", `no event from OpenCode for ${this.cfg.idleTimeoutMs} ms`),
+      () =>
+        void (this.gap
+          ? this.expire("transport", `the OpenCode event stream has been down for ${this.cfg.idleTimeoutMs} ms (server gone?)`)
+          : this.expire("timeout", `no event from OpenCode for ${this.cfg.idleTimeoutMs} ms`)),
       this.cfg.idleTimeoutMs,
     );
   }

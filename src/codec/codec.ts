@@ -43,6 +43,12 @@ interface TextTrack {
   /** Whether `raw` came from explicit deltas (then updates are only checked at the end). */
   filter: TagFilter;
   ended: boolean;
+  /**
+   * After a gap in the stream, live deltas of this part can no longer be lined up
+   * with what was recorded: they are dropped, and the part's text comes from its
+   * full-text updates (the server's record, its final `message.part.updated`).
+   */
+  suspended: boolean;
 }
 
 interface ToolTrack {
@@ -102,6 +108,8 @@ export interface TurnState {
   retry: { attempt: number; message: string } | undefined;
   /** Events of this turn that could not be read (validation failures, lost frames). */
   protocolIssues: number;
+  /** Between `beginResync` and `endResync`: parts seen now are suspended too. */
+  resyncing: boolean;
 }
 
 export interface CodecResult {
@@ -131,6 +139,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     override: undefined,
     retry: undefined,
     protocolIssues: 0,
+    resyncing: false,
   };
 }
 
@@ -257,9 +266,10 @@ function handle(evt: KnownEvent, state: TurnState, out: Reply[]): void {
       // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
       const t = state.texts.get(p.partID);
       if (t) {
-        appendRaw(state, out, p.partID, t, p.delta);
+        if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
         return;
       }
+      if (state.resyncing) return; // its part will come with its full text
       // The part's type is not known yet: keep the text until its part.updated says.
       const prev = state.pending.deltas.get(p.partID);
       if (prev) prev.text += p.delta;
@@ -351,7 +361,14 @@ function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }
     const p = part as { type: "text" | "reasoning"; id: string; messageID: string; text?: string; ignored?: boolean; time?: { end?: number } };
     let t = state.texts.get(p.id);
     if (!t) {
-      t = { kind: p.type === "text" ? "delta" : "reasoning", messageID: p.messageID, raw: "", filter: createTagFilter(), ended: false };
+      t = {
+        kind: p.type === "text" ? "delta" : "reasoning",
+        messageID: p.messageID,
+        raw: "",
+        filter: createTagFilter(),
+        ended: false,
+        suspended: state.resyncing,
+      };
       state.texts.set(p.id, t);
       const early = state.pending.deltas.get(p.id);
       if (early) {
@@ -361,7 +378,7 @@ function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }
       }
     }
     const delta = evt.properties.delta;
-    if (delta !== undefined && delta !== "") {
+    if (delta !== undefined && delta !== "" && !t.suspended) {
       appendRaw(state, out, p.id, t, delta);
     } else if (p.text !== undefined) {
       reconcileText(state, out, p.id, t, p.text);
@@ -521,7 +538,15 @@ function closeOpenWork(state: TurnState, out: Reply[], toolError: string): void 
   for (const [partId, early] of state.pending.deltas) {
     // Deltas whose part never showed its type: answer text, unless its message is not this turn's.
     if (messageRole(state, early.messageID) === "other") continue;
-    emitText(state, out, partId, { kind: "delta", messageID: early.messageID ?? "", raw: "", filter: createTagFilter(), ended: true }, stripTags(early.text));
+    const track: TextTrack = {
+      kind: "delta",
+      messageID: early.messageID ?? "",
+      raw: "",
+      filter: createTagFilter(),
+      ended: true,
+      suspended: false,
+    };
+    emitText(state, out, partId, track, stripTags(early.text));
   }
   state.pending.deltas.clear();
   for (const [callId, tr] of state.tools) {
@@ -597,6 +622,28 @@ export function finishTurn(state: TurnState, reason: FinishReason): CodecResult 
  */
 export function overrideEnd(state: TurnState, cause: { code: ErrorCode; message: string }): TurnState {
   if (state.phase !== "done" && state.override === undefined) state.override = cause;
+  return state;
+}
+
+/**
+ * The stream had a gap and is back. Until `endResync`, the caller feeds the
+ * server's record of the session (as `message.updated` / `message.part.updated`
+ * events built from `GET /session/:id/message`) and then the live events that
+ * arrived meanwhile. Parts open at the gap, and parts first seen now, stop taking
+ * deltas: their text comes from full-text updates, so nothing is emitted twice and
+ * nothing recorded is missing (`final.content == concat(delta)` keeps holding).
+ */
+export function beginResync(state: TurnState): TurnState {
+  state.resyncing = true;
+  for (const t of state.texts.values()) if (!t.ended) t.suspended = true;
+  // Deltas of parts whose type never arrived: their full text will.
+  state.pending.count -= state.pending.deltas.size;
+  state.pending.deltas.clear();
+  return state;
+}
+
+export function endResync(state: TurnState): TurnState {
+  state.resyncing = false;
   return state;
 }
 

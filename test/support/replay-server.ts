@@ -17,6 +17,10 @@ export interface ScriptedTurn {
   readonly holdAfter?: number;
   /** Frames to send when the session is aborted (e.g. the server's idle). */
   readonly onAbort?: readonly string[];
+  /** What GET /session/:id/message answers (the server's record). */
+  readonly record?: readonly unknown[];
+  /** What GET /session/status says of the session (absent: idle). */
+  readonly status?: "busy" | "idle";
 }
 
 export interface ReplayServer {
@@ -30,6 +34,8 @@ export interface ReplayServer {
   dropStreams(): void;
   /** Send the frames a `holdAfter` turn held back. */
   release(sessionId: string): void;
+  /** Change what the server says of a session after the fact (its record, its status). */
+  update(sessionId: string, change: Partial<Pick<ScriptedTurn, "record" | "status">>): void;
   close(): Promise<void>;
 }
 
@@ -76,7 +82,14 @@ export async function startReplayServer(turns: ScriptedTurn[], opts: { version?:
         bySession.set(next.sessionId, next);
         return json(res, 200, { id: next.sessionId });
       }
-      if (parts[0] === "session" && parts[2] === "message" && req.method === "GET") return json(res, 200, []);
+      if (parts[0] === "session" && parts[2] === "message" && req.method === "GET") {
+        return json(res, 200, bySession.get(parts[1] ?? "")?.record ?? []);
+      }
+      if (req.method === "GET" && url.pathname === "/session/status") {
+        const busy: Record<string, { type: string }> = {};
+        for (const [id, t] of bySession) if (t.status === "busy") busy[id] = { type: "busy" };
+        return json(res, 200, busy);
+      }
       if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
         const turn = bySession.get(parts[1] ?? "");
         res.writeHead(204);
@@ -105,6 +118,10 @@ export async function startReplayServer(turns: ScriptedTurn[], opts: { version?:
     requests,
     streams,
     broadcast,
+    update: (sessionId, change) => {
+      const t = bySession.get(sessionId);
+      if (t) bySession.set(sessionId, { ...t, ...change });
+    },
     release: (sessionId: string) => {
       const turn = bySession.get(sessionId);
       if (turn?.holdAfter !== undefined) broadcast(turn.frames.slice(turn.holdAfter).map((f) => `data: ${f}\n\n`).join(""));
@@ -150,5 +167,10 @@ export class ManualClock {
   }
   get pending(): number {
     return this.timers.size;
+  }
+  /** Is a timer due exactly `ms` from now (one just armed with that delay)? */
+  hasTimerIn(ms: number): boolean {
+    for (const t of this.timers.values()) if (t.at === this.t + ms) return true;
+    return false;
   }
 }
