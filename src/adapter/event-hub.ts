@@ -205,6 +205,8 @@ export class EventHub {
         onIssue: (issue) => {
           this.stats.issues++;
           this.opts.logger?.warn({ issue: issue.code, event_type: issue.type, session_id: issue.sessionID }, issue.message);
+          // A frame cut off by the drop is part of the gap, which the listeners repair.
+          if (issue.code === "truncated") return;
           const sid = issue.sessionID;
           for (const l of sid !== undefined ? [...(this.listeners.get(sid) ?? [])] : this.allListeners()) l.onIssue(issue);
         },
