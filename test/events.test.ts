@@ -3,7 +3,7 @@
  * accepts exactly what its zod schema accepts.
  */
 import { describe, expect, it } from "vitest";
-import { isPartDeltaProps, parseEvent, PartDeltaProps } from "../src/codec/events.js";
+import { isPartDeltaProps, parseEvent, PartDeltaProps, partSchemaFor, PartUpdatedProps } from "../src/codec/events.js";
 import { loadFixtures } from "./support/fixtures.js";
 
 const deltas = loadFixtures().flatMap((f) =>
@@ -45,5 +45,49 @@ describe("message.part.delta guard", () => {
     expect(bad).toMatchObject({ ok: false, type: "message.part.delta" });
     expect(bad.ok === false && bad.reason).toMatch(/properties\.delta/);
     expect(bad.ok === false && bad.sessionID).toBe(e.properties.sessionID);
+  });
+});
+
+describe("message.part.updated by part type", () => {
+  const updates = loadFixtures().flatMap((f) =>
+    f.sse
+      .toString("utf8")
+      .split("\n\n")
+      .filter((x) => x.startsWith("data: "))
+      .map((x) => JSON.parse(x.slice(6)) as { type: string; properties: Record<string, unknown> })
+      .filter((e) => e.type === "message.part.updated"),
+  );
+
+  it("accepts exactly what the union schema accepts, with the same data, on real parts and mutations", () => {
+    expect(updates.length).toBeGreaterThan(50);
+    let checked = 0;
+    for (const e of updates.slice(0, 120)) {
+      const part = e.properties.part as Record<string, unknown>;
+      const variants: unknown[] = [e.properties];
+      for (const key of ["type", "id", "messageID", "text", "tool", "state", "callID"]) {
+        for (const v of [undefined, 1, "x", null]) {
+          const p: Record<string, unknown> = { ...part };
+          if (v === undefined) delete p[key];
+          else p[key] = v;
+          variants.push({ ...e.properties, part: p });
+        }
+      }
+      variants.push({ ...e.properties, part: undefined }, { ...e.properties, delta: 3 });
+      for (const v of variants) {
+        const ours = parseEvent({ type: "message.part.updated", properties: v });
+        const zod = PartUpdatedProps.safeParse(v);
+        if (ours.ok !== zod.success) {
+          // The only difference allowed: a text/reasoning/tool part that fails its own
+          // schema, which the union would have let through as an "other" part.
+          const p = (v as { part: { type?: unknown } }).part;
+          expect(ours.ok, JSON.stringify(v).slice(0, 200)).toBe(false);
+          expect(["text", "reasoning", "tool"]).toContain(p.type);
+          expect(partSchemaFor(p.type).safeParse(p).success).toBe(false);
+        }
+        if (ours.ok && zod.success) expect(ours.event?.properties).toEqual(zod.data);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
   });
 });
