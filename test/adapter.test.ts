@@ -129,6 +129,30 @@ describe("adapter over a replayed real turn", () => {
     await adapter.close();
   });
 
+  it("events right behind server.connected on a reconnection wait for the repair (no hole, no duplicate)", async () => {
+    const f = fx("1.18.33/long");
+    const t = turnOf("1.18.33/long");
+    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
+    const record = f.record[t.sessionId] ?? [];
+    // Deltas 100–149 are lost in the gap; 150 onwards arrive in the reconnection's first chunk.
+    const srv = await replayServer([
+      { ...t, holdAfter: firstDelta + 100, record, status: "busy", afterReconnect: t.frames.slice(firstDelta + 150) },
+    ]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter(
+      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 } },
+      sink,
+    );
+    const pending = adapter.prompt("long", { traceId: "trace-long" });
+    await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(100));
+    srv.dropStreams();
+    const result = await pending;
+    expect(contractViolations(sink.replies)).toEqual([]);
+    const goldenFinal = f.golden[f.golden.length - 1];
+    expect(result.final?.content).toBe(goldenFinal?.kind === "final" ? goldenFinal.content : "");
+    await adapter.close();
+  });
+
   it("a stream that cannot come back ends the turn with error transport, keeping what streamed", async () => {
     const text = turnOf("1.18.33/text");
     const firstDelta = text.frames.findIndex((f) => f.includes('"type":"message.part.delta"'));

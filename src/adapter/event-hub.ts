@@ -185,6 +185,7 @@ export class EventHub {
     const connectedP = new Promise<void>((r) => (connected = r));
     let sawConnected = false;
     let disposed = false;
+    const isReconnect = this.state === "reconnecting";
     const decoder = new EventStreamDecoder(
       {
         onEvent: (payload) => {
@@ -193,6 +194,12 @@ export class EventHub {
           if (!sawConnected && t === "server.connected") {
             sawConnected = true;
             connected();
+            if (isReconnect && this.abort === ac) {
+              // Tell listeners now, before the next event of this connection is
+              // dispatched: events after the gap must wait for their repair.
+              this.state = "open";
+              for (const l of this.allListeners()) l.onResync?.();
+            }
             return;
           }
           if (t === "server.instance.disposed" && !disposed) {
@@ -232,12 +239,10 @@ export class EventHub {
       if (this.state === "connecting") this.state = "idle";
       throw first;
     }
-    const wasReconnect = this.state === "reconnecting";
     this.state = "open";
     this.lastByteAt = this.clock.now();
     this.startWatchdog(ac);
-    this.opts.logger?.debug({ url: url.split("?")[0], reconnect: wasReconnect }, "event stream open");
-    if (wasReconnect) for (const l of this.allListeners()) l.onResync?.();
+    this.opts.logger?.debug({ url: url.split("?")[0], reconnect: isReconnect }, "event stream open");
     void pump.then((err) => this.dropped(ac, err));
   }
 

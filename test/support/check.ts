@@ -19,7 +19,12 @@ export async function checkTurnAgainstServer(live: Live, replies: Reply[]): Prom
   const text = replies.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
   const recorded = rec.texts.map((t) => t.text).join("");
   if (text !== recorded && text.trim() !== recorded.trim()) {
-    problems.push(`text differs from the record: ${JSON.stringify(text.slice(-80))} vs ${JSON.stringify(recorded.slice(-80))}`);
+    let i = 0;
+    while (i < text.length && text[i] === recorded[i]) i++;
+    problems.push(
+      `text differs from the record at ${i} (streamed ${text.length}, recorded ${recorded.length} chars): ` +
+        `${JSON.stringify(text.slice(Math.max(0, i - 20), i + 60))} vs ${JSON.stringify(recorded.slice(Math.max(0, i - 20), i + 60))}`,
+    );
   }
   const calls = new Map<string, number>();
   const results = new Map<string, number>();

@@ -21,6 +21,8 @@ export interface ScriptedTurn {
   readonly record?: readonly unknown[];
   /** What GET /session/status says of the session (absent: idle). */
   readonly status?: "busy" | "idle";
+  /** Frames sent in the same write as `server.connected` on a reconnection. */
+  readonly afterReconnect?: readonly string[];
 }
 
 export interface ReplayServer {
@@ -53,6 +55,7 @@ export async function startReplayServer(turns: ScriptedTurn[], opts: { version?:
   const streams = new Set<ServerResponse>();
   const queue = [...turns];
   const bySession = new Map<string, ScriptedTurn>();
+  let eventConnections = 0;
   const broadcast = (raw: string) => {
     for (const s of streams) s.write(raw);
   };
@@ -71,7 +74,10 @@ export async function startReplayServer(turns: ScriptedTurn[], opts: { version?:
       if (req.method === "GET" && url.pathname === "/global/health") return json(res, 200, { healthy: true, version: opts.version ?? "1.18.33" });
       if (req.method === "GET" && url.pathname === "/event") {
         res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-        res.write(`data: {"type":"server.connected","properties":{}}\n\n`);
+        eventConnections++;
+        const extra =
+          eventConnections > 1 ? [...bySession.values()].flatMap((t) => t.afterReconnect ?? []).map((f) => `data: ${f}\n\n`) : [];
+        res.write(`data: {"type":"server.connected","properties":{}}\n\n${extra.join("")}`);
         streams.add(res);
         res.on("close", () => streams.delete(res));
         return;
