@@ -268,7 +268,7 @@ export class EventHub {
     if (attempt > this.policy.maxAttempts) {
       this.state = "idle";
       const e = new BridgeError(
-        last.code === "auth" ? "auth" : "transport",
+        last.code === "auth" || last.code === "protocol" ? last.code : "transport",
         `lost the OpenCode event stream and could not reconnect after ${this.policy.maxAttempts} attempts: ${last.message}`,
       );
       this.opts.logger?.error({ err: e.message }, "giving up on the event stream");
