@@ -37,6 +37,28 @@ async function replayServer(turns: ScriptedTurn[], opts?: { version?: string }) 
 }
 const DIR = "/tmp/project-under-test";
 
+const FAST_RECONNECT = { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 };
+
+/**
+ * A replayed turn whose stream will drop after `deltas` deltas. The server's record
+ * of the session is the fixture's; `extra` shapes the rest (status, frames after the
+ * reconnect). Returns the running prompt once those deltas have been delivered.
+ */
+async function turnWithGap(name: string, deltas: number, extra: (t: ScriptedTurn, firstDelta: number) => Partial<ScriptedTurn>) {
+  const f = fx(name);
+  const t = turnOf(name);
+  const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
+  const srv = await replayServer([
+    { ...t, holdAfter: firstDelta + deltas, record: f.record[t.sessionId] ?? [], status: "busy", ...extra(t, firstDelta) },
+  ]);
+  const sink = new MemorySink();
+  const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: FAST_RECONNECT }, sink);
+  const pending = adapter.prompt("go", { traceId: `trace-${f.scenario}` });
+  await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(deltas));
+  const last = f.golden[f.golden.length - 1];
+  return { t, srv, sink, adapter, pending, goldenText: last?.kind === "final" ? last.content : "" };
+}
+
 describe("adapter over a replayed real turn", () => {
   it("delivers exactly the replies the codec gives for the captured stream", async () => {
     const srv = await replayServer([turnOf("1.18.33/tool")]);
@@ -76,26 +98,13 @@ describe("adapter over a replayed real turn", () => {
   });
 
   it("a drop mid-turn, the turn finishing during the gap: repaired from the record, ends with its true final", async () => {
-    const f = fx("1.18.33/tool");
-    const t = turnOf("1.18.33/tool");
-    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
-    const record = f.record[t.sessionId] ?? [];
-    const srv = await replayServer([{ ...t, holdAfter: firstDelta + 2, record, status: "busy" }]);
-    const sink = new MemorySink();
-    const adapter = new OpencodeAdapter(
-      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 } },
-      sink,
-    );
-    const pending = adapter.prompt("run the tool", { traceId: "trace-tool" });
-    await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(2));
+    const { t, srv, sink, adapter, pending, goldenText } = await turnWithGap("1.18.33/tool", 2, () => ({}));
     srv.update(t.sessionId, { status: "idle" }); // the turn finishes while the stream is down
     srv.dropStreams();
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
-    const golden = f.golden;
-    const goldenFinal = golden[golden.length - 1];
     expect(result.status).toBe("final");
-    expect(result.final?.content).toBe(goldenFinal?.kind === "final" ? goldenFinal.content : "");
+    expect(result.final?.content).toBe(goldenText);
     expect(sink.replies.filter((r) => r.kind === "tool_call")).toHaveLength(1);
     expect(sink.replies.filter((r) => r.kind === "tool_result")).toMatchObject([{ status: "completed", output: "bridge-tool-ok\n" }]);
     expect(adapter.streamStats.reconnects).toBeGreaterThanOrEqual(1);
@@ -103,20 +112,9 @@ describe("adapter over a replayed real turn", () => {
   });
 
   it("a drop mid-turn, the turn going on after the reconnect: nothing twice, nothing missing", async () => {
-    const f = fx("1.18.33/long");
-    const t = turnOf("1.18.33/long");
-    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
-    const record = f.record[t.sessionId] ?? [];
     // The stream drops after 100 deltas; the server's record (taken at the reconnect) already
     // has all 1,200 words, and the live stream then replays deltas the record includes.
-    const srv = await replayServer([{ ...t, holdAfter: firstDelta + 100, record, status: "busy" }]);
-    const sink = new MemorySink();
-    const adapter = new OpencodeAdapter(
-      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 } },
-      sink,
-    );
-    const pending = adapter.prompt("long", { traceId: "trace-long" });
-    await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(100));
+    const { t, srv, sink, adapter, pending, goldenText } = await turnWithGap("1.18.33/long", 100, () => ({}));
     srv.dropStreams();
     await vi.waitFor(() => expect(srv.streams.size).toBe(1)); // reconnected
     await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
@@ -124,32 +122,19 @@ describe("adapter over a replayed real turn", () => {
     srv.release(t.sessionId);
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
-    const goldenFinal = f.golden[f.golden.length - 1];
-    expect(result.final?.content).toBe(goldenFinal?.kind === "final" ? goldenFinal.content : "");
+    expect(result.final?.content).toBe(goldenText);
     await adapter.close();
   });
 
   it("events right behind server.connected on a reconnection wait for the repair (no hole, no duplicate)", async () => {
-    const f = fx("1.18.33/long");
-    const t = turnOf("1.18.33/long");
-    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
-    const record = f.record[t.sessionId] ?? [];
     // Deltas 100–149 are lost in the gap; 150 onwards arrive in the reconnection's first chunk.
-    const srv = await replayServer([
-      { ...t, holdAfter: firstDelta + 100, record, status: "busy", afterReconnect: t.frames.slice(firstDelta + 150) },
-    ]);
-    const sink = new MemorySink();
-    const adapter = new OpencodeAdapter(
-      { baseUrl: srv.url, directory: DIR, reconnect: { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAttempts: 5 } },
-      sink,
-    );
-    const pending = adapter.prompt("long", { traceId: "trace-long" });
-    await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(100));
+    const { srv, sink, adapter, pending, goldenText } = await turnWithGap("1.18.33/long", 100, (t, first) => ({
+      afterReconnect: t.frames.slice(first + 150),
+    }));
     srv.dropStreams();
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
-    const goldenFinal = f.golden[f.golden.length - 1];
-    expect(result.final?.content).toBe(goldenFinal?.kind === "final" ? goldenFinal.content : "");
+    expect(result.final?.content).toBe(goldenText);
     await adapter.close();
   });
 
