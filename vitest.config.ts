@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // End-to-end files start real servers: keep the two cores from being oversubscribed.
     maxWorkers: 2,
+    // The soak test forces a collection before reading the heap, so start and end compare.
+    execArgv: ["--expose-gc"],
   },
 });

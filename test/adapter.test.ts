@@ -138,6 +138,29 @@ describe("adapter over a replayed real turn", () => {
     await adapter.close();
   });
 
+  it("a gap right after the prompt, the session not yet busy: the turn is not ended empty", async () => {
+    const f = fx("1.18.33/text");
+    const t = turnOf("1.18.33/text");
+    const afterUser = t.frames.findIndex((x) => x.includes('"role":"user"')) + 2;
+    const userOnly = (f.record[t.sessionId] ?? []).filter((m) => m.info.role === "user");
+    // The record has only the prompt and the status says idle: the run has not started yet.
+    const srv = await replayServer([{ ...t, holdAfter: afterUser, record: userOnly }]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: FAST_RECONNECT }, sink);
+    const pending = adapter.prompt("go", { traceId: "trace-text" });
+    await vi.waitFor(() => expect(srv.requests.some((r) => r.path.endsWith("prompt_async"))).toBe(true));
+    await new Promise((r) => setTimeout(r, 30));
+    srv.dropStreams();
+    await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
+    await new Promise((r) => setTimeout(r, 50));
+    srv.release(t.sessionId); // the run starts and streams after all
+    const result = await pending;
+    expect(contractViolations(sink.replies)).toEqual([]);
+    const last = f.golden[f.golden.length - 1];
+    expect(result.final?.content).toBe(last?.kind === "final" ? last.content : "");
+    await adapter.close();
+  });
+
   it("a stream that cannot come back ends the turn with error transport, keeping what streamed", async () => {
     const text = turnOf("1.18.33/text");
     const firstDelta = text.frames.findIndex((f) => f.includes('"type":"message.part.delta"'));

@@ -76,6 +76,10 @@ function sessionOf(p: Props): string | undefined {
   return pr?.sessionID ?? pr?.part?.sessionID ?? pr?.info?.sessionID;
 }
 
+/** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
+const RECHECK_MS = 500;
+const MAX_RECHECKS = 6;
+
 export class Turn implements HubListener {
   /** The codec's output for the current event (moved to `queue` right away). */
   private readonly out: Reply[] = [];
@@ -93,6 +97,7 @@ export class Turn implements HubListener {
   private resyncBuffer: { payload?: unknown; issue?: StreamIssue }[] | undefined;
   private gap = false;
   repairs = 0;
+  private rechecks = 0;
   private finished = false;
   private resolveDone!: () => void;
   readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
@@ -166,6 +171,17 @@ export class Turn implements HubListener {
     void this.repair();
   }
 
+  /** Does the record hold a finished answer to this turn's prompt? */
+  private hasFinishedAnswer(messages: readonly { info: Record<string, unknown> }[]): boolean {
+    const user = this.state.userMessageId;
+    if (user === undefined) return false;
+    const answers = messages.filter((m) => m.info.role === "assistant" && m.info.parentID === user);
+    return (
+      answers.length > 0 &&
+      answers.every((m) => m.info.error != null || (m.info.time as { completed?: unknown } | undefined)?.completed != null)
+    );
+  }
+
   /**
    * Recover what the gap swallowed: the server's record of the session becomes
    * full-text updates for the codec, then the live events that arrived meanwhile
@@ -197,8 +213,16 @@ export class Turn implements HubListener {
       }
       const s = status[this.sessionId];
       if (!this.finished && (s === undefined || s.type === "idle")) {
-        // Idle now: the turn ended during the gap (its idle was lost with it).
-        this.take({ type: "session.status", properties: { sessionID: this.sessionId, status: { type: "idle" } } });
+        if (this.hasFinishedAnswer(messages) || this.rechecks >= MAX_RECHECKS) {
+          // Idle, with the answer complete in the record: the turn ended during the gap
+          // (its idle was lost with it).
+          this.take({ type: "session.status", properties: { sessionID: this.sessionId, status: { type: "idle" } } });
+        } else {
+          // Idle but no finished answer yet: the prompt may not have started running when
+          // the record was read. Look again shortly rather than end the turn empty.
+          this.rechecks++;
+          this.cfg.clock.setTimeout(() => void this.repair(), RECHECK_MS);
+        }
       }
       this.log.info({ messages: messages.length, replayed: waiting.length, done: this.finished }, "repaired after a gap");
     } catch (err) {

@@ -18,6 +18,7 @@ import { checkTurnAgainstServer } from "../support/check.js";
 const TURNS = Number(process.env.SOAK_TURNS ?? 200);
 const MIX = ["text", "tool", "two-tools", "reasoning", "tool-error", "text", "tool", "provider-error", "non-ascii", "slow"];
 
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
 const handles = () => (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().length;
 const mb = (n: number) => Math.round((n / 1024 / 1024) * 10) / 10;
 
@@ -57,6 +58,7 @@ describe("soak", () => {
     const warm = new OpencodeAdapter(config, () => {});
     await warm.prompt(scenario("text"));
     await warm.close();
+    gc();
     const start = { rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed, handles: handles() };
 
     const lanes = [new OpencodeAdapter(config, sink), new OpencodeAdapter(config, sink)];
@@ -96,6 +98,7 @@ describe("soak", () => {
     for (let waited = 0; handles() > start.handles && waited < 8_000; waited += 200) {
       await new Promise((r) => setTimeout(r, 200));
     }
+    gc();
     const end = { rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed, handles: handles() };
     const report = {
       turns: TURNS,
@@ -118,5 +121,7 @@ describe("soak", () => {
     expect(duplicates).toBe(0);
     expect(drops).toBeGreaterThanOrEqual(TURNS / 10);
     expect(end.handles).toBeLessThanOrEqual(start.handles);
+    // Nothing of the finished turns is kept: the heap after a collection stays near where it began.
+    if (globalThis.gc) expect(end.heap - start.heap).toBeLessThan(16 * 1024 * 1024);
   });
 });
