@@ -11,7 +11,8 @@ export interface ScriptedModelRequest {
   readonly scenario: string;
   readonly step: number;
   readonly stream: boolean;
-  readonly body: unknown;
+  /** How many chat messages the request carried (the bodies are not kept: OpenCode's are large). */
+  readonly messages: number;
 }
 
 export interface ScriptedModel {
@@ -169,7 +170,7 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
         const body = JSON.parse(await readBody(req)) as { messages?: ChatMessage[]; stream?: boolean };
         const plan = planRequest(body.messages ?? [], opts.extraScripts);
         const stream = body.stream === true;
-        requests.push({ scenario: plan.name, step: plan.step, stream, body });
+        requests.push({ scenario: plan.name, step: plan.step, stream, messages: body.messages?.length ?? 0 });
         // Past the end of a script the model answers with its last text step's words, never a tool call again.
         const step: Step = plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
         const id = `chatcmpl-scripted-${++counter}`;
