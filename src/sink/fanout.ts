@@ -1,0 +1,69 @@
+/**
+ * One sink made of several: each reply goes to every child, in the order the
+ * producer delivers them. Children are independent — one that throws or is slow
+ * to refuse does not keep a reply from the others — and each is counted apart.
+ */
+import type { Reply } from "../codec/reply.js";
+import { toSinkObject, type Sink, type SinkObject } from "./types.js";
+
+export interface NamedSink {
+  /** Names the child in errors and metrics, e.g. "webhook" or "jsonl". */
+  readonly name: string;
+  readonly sink: Sink;
+}
+
+/** What a child did, as the fan-out saw it. */
+export interface FanoutCounters {
+  /** `deliver` calls that resolved (for a queueing sink such as the webhook: accepted, not yet acknowledged). */
+  accepted: number;
+  /** `deliver` calls that threw or rejected. */
+  failures: number;
+}
+
+export class FanoutSink implements SinkObject {
+  private readonly children: { readonly name: string; readonly sink: SinkObject; readonly counters: FanoutCounters }[];
+
+  constructor(children: readonly NamedSink[]) {
+    const names = new Set<string>();
+    this.children = children.map(({ name, sink }) => {
+      if (names.has(name)) throw new TypeError(`fan-out sink names must be unique, got ${JSON.stringify(name)} twice`);
+      names.add(name);
+      return { name, sink: toSinkObject(sink), counters: { accepted: 0, failures: 0 } };
+    });
+  }
+
+  /** The children, for metrics: each with its own sink object and the fan-out's counters of it. */
+  entries(): readonly { readonly name: string; readonly sink: SinkObject; readonly counters: Readonly<FanoutCounters> }[] {
+    return this.children;
+  }
+
+  /** Delivers to every child at once; rejects (after all have settled) naming the children that failed. */
+  async deliver(reply: Reply): Promise<void> {
+    const results = await Promise.allSettled(this.children.map((c) => Promise.resolve().then(() => c.sink.deliver(reply))));
+    const failed: string[] = [];
+    results.forEach((r, i) => {
+      const child = this.children[i];
+      if (!child) return;
+      if (r.status === "fulfilled") child.counters.accepted++;
+      else {
+        child.counters.failures++;
+        failed.push(`${child.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`);
+      }
+    });
+    if (failed.length > 0) throw new Error(`sink failed to take reply ${reply.trace_id}:${reply.seq} (${failed.join("; ")})`);
+  }
+
+  async flush(): Promise<void> {
+    await settleAll(this.children.map((c) => c.sink.flush?.()), "flush");
+  }
+
+  async close(): Promise<void> {
+    await settleAll(this.children.map((c) => c.sink.close?.()), "close");
+  }
+}
+
+async function settleAll(ps: (Promise<void> | undefined)[], what: string): Promise<void> {
+  const results = await Promise.allSettled(ps.map((p) => p ?? Promise.resolve()));
+  const errors = results.flatMap((r) => (r.status === "rejected" ? [r.reason as unknown] : []));
+  if (errors.length > 0) throw new AggregateError(errors, `${errors.length} sink(s) failed to ${what}`);
+}

@@ -1,0 +1,404 @@
+/**
+ * A sink that POSTs every reply as JSON to an HTTP endpoint (a session recorder).
+ *
+ * Guarantee: **at-least-once, ordered per turn**.
+ * - Each reply is one `POST` with `content-type: application/json`, the reply as
+ *   the body, and `Idempotency-Key: <trace_id>:<seq>`. A reply can arrive more
+ *   than once (an acknowledgement lost on the way back is retried); the key is
+ *   what the receiver deduplicates on.
+ * - Within a turn (`trace_id`), reply `seq` n+1 is sent only after n was
+ *   acknowledged with a 2xx. Different turns deliver independently: a receiver
+ *   that is slow or failing for one turn never holds up another.
+ * - Connection errors, timeouts, 408, 429 and 5xx are retried with exponential
+ *   backoff (a `Retry-After` in seconds or as an HTTP date replaces the computed
+ *   delay); every delay is capped at `maxDelayMs`. Any other status (a 4xx) means
+ *   the receiver rejects the reply: it is not retried.
+ * - A reply is given up after `maxAttempts` attempts, or when the next attempt
+ *   would start more than `maxElapsedMs` after the first, or when it is
+ *   rejected. Since n+1 may only follow n, giving up abandons the rest of that
+ *   turn: the reply and every later reply of the turn are dropped, counted in
+ *   `failures`, and one `error` log line names the turn, the seq and the cause.
+ *
+ * Memory: at most `maxQueuedPerTurn` replies (the one in flight included) are
+ * held per turn. At the bound, `deliver` waits until the receiver acknowledges
+ * (or the reply is given up) before taking the next one: the producer — the
+ * adapter awaits `deliver` per turn — is slowed for that turn only; nothing is
+ * dropped. Nothing else grows with the length of a turn.
+ *
+ * `deliver` resolves once the reply is queued, not once it is acknowledged, so a
+ * slow receiver does not stretch a turn. `flush()` waits until everything queued
+ * was acknowledged or given up; `close()` does the same for at most
+ * `closeTimeoutMs`, then cancels what is left (counted in `failures`).
+ */
+import { request, type Dispatcher } from "undici";
+import pino, { type Logger } from "pino";
+import { z } from "zod";
+import { BridgeError } from "../adapter/errors.js";
+import { isTerminal, type Reply } from "../codec/reply.js";
+import type { SinkObject } from "./types.js";
+
+/** The time source of the sink's backoff; tests inject one that does not wait. */
+export interface WebhookClock {
+  now(): number;
+  /** Resolves after `ms`, or early when `signal` aborts. */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+export const realWebhookClock: WebhookClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener("abort", done, { once: true });
+    }),
+};
+
+const ms = (what: string) =>
+  z
+    .number({ error: `${what} must be a number of milliseconds` })
+    .int(`${what} must be a whole number of milliseconds`)
+    .nonnegative(`${what} must be 0 or more`);
+const count = (what: string, min: number) =>
+  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`);
+
+export const WebhookOptionsSchema = z.object({
+  /** Where replies are POSTed. */
+  url: z
+    .string({ error: "url must be a string such as http://127.0.0.1:8080/replies" })
+    .refine((u) => URL.canParse(u) && /^https?:$/.test(new URL(u).protocol), "url must be an http:// or https:// URL"),
+  /** Extra request headers, e.g. the receiver's own Authorization. Never logged. */
+  headers: z.record(z.string(), z.string()).default({}),
+  /** Attempts per reply, the first included. */
+  maxAttempts: count("maxAttempts", 1).default(8),
+  /** No attempt of a reply starts later than this after its first attempt. */
+  maxElapsedMs: ms("maxElapsedMs").default(60_000),
+  /** The delay before the first retry; it doubles (`backoffFactor`) after each. */
+  initialDelayMs: ms("initialDelayMs").default(250),
+  backoffFactor: z.number({ error: "backoffFactor must be a number" }).min(1, "backoffFactor must be at least 1").default(2),
+  /** The cap on any delay, a `Retry-After` included. */
+  maxDelayMs: ms("maxDelayMs").default(10_000),
+  /** Each attempt (connect, send, response headers and body) may take at most this long. */
+  requestTimeoutMs: ms("requestTimeoutMs").positive("requestTimeoutMs must be greater than 0").default(10_000),
+  /** Replies held per turn (see "Memory" above). */
+  maxQueuedPerTurn: count("maxQueuedPerTurn", 1).default(1_000),
+  /** How long `close()` waits for queued replies before cancelling them. */
+  closeTimeoutMs: ms("closeTimeoutMs").default(10_000),
+});
+
+export type WebhookOptionsInput = z.input<typeof WebhookOptionsSchema> & {
+  dispatcher?: Dispatcher;
+  logger?: Logger;
+  clock?: WebhookClock;
+  /** Jitter source in [0, 1): each computed delay is scaled into [delay/2, delay]. Default Math.random. */
+  random?: () => number;
+};
+export type WebhookOptions = z.output<typeof WebhookOptionsSchema>;
+
+/** Counters for metrics. */
+export interface WebhookCounters {
+  /** Replies acknowledged with a 2xx. */
+  delivered: number;
+  /** Attempts after a reply's first. */
+  retries: number;
+  /** Replies never acknowledged: given up, dropped after a give-up in their turn, or cancelled by close(). */
+  failures: number;
+  /** Turns whose delivery was abandoned (one per give-up). */
+  givenUp: number;
+}
+
+/** Validate; throws BridgeError("config") naming every wrong field, what was expected and what was received. */
+export function parseWebhookOptions(input: WebhookOptionsInput): WebhookOptions {
+  if (typeof input !== "object" || input === null) {
+    throw new BridgeError("config", `webhook options must be an object, got ${input === null ? "null" : typeof input}`);
+  }
+  const { dispatcher: _d, logger: _l, clock: _c, random: _r, ...plain } = input;
+  const parsed = WebhookOptionsSchema.safeParse(plain);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    const key = String(i.path[0] ?? "");
+    const got = key === "headers" ? "values not shown" : describe((plain as Record<string, unknown>)[key]);
+    return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
+  });
+  throw new BridgeError("config", `invalid webhook options: ${problems.join("; ")}`);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  return typeof v === "object" ? (JSON.stringify(v)?.slice(0, 60) ?? typeof v) : String(v);
+}
+
+/**
+ * `Retry-After` as milliseconds from `now`: delta-seconds or an HTTP date
+ * (RFC 9110 §10.2.3). Undefined when absent or unreadable.
+ */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const v = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (v === undefined || v === "") return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** The outcome of one attempt. */
+type Attempt =
+  | { readonly kind: "ok" }
+  | { readonly kind: "retry"; readonly why: string; readonly retryAfterMs?: number }
+  | { readonly kind: "reject"; readonly why: string }
+  | { readonly kind: "cancelled" };
+
+/** The delivery state of one turn. Invariant: `queue[0]` is the reply in flight while `running`. */
+interface Lane {
+  readonly traceId: string;
+  readonly queue: Reply[];
+  running: boolean;
+  /** Delivery of this turn was given up: later replies are dropped until its terminal reply. */
+  abandoned: boolean;
+  /** `deliver` calls waiting for room in `queue`. */
+  readonly roomWaiters: (() => void)[];
+}
+
+export class WebhookSink implements SinkObject {
+  readonly options: WebhookOptions;
+  private readonly counters: WebhookCounters = { delivered: 0, retries: 0, failures: 0, givenUp: 0 };
+  private readonly lanes = new Map<string, Lane>();
+  private readonly idleWaiters: (() => void)[] = [];
+  /** Aborted by close() once its grace is over: cancels requests and backoff sleeps. */
+  private readonly cancel = new AbortController();
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly log: Logger;
+  private readonly clock: WebhookClock;
+  private readonly random: () => number;
+  /** Where replies go, for logs: the origin only (webhook paths and queries often carry secrets). */
+  private readonly shownUrl: string;
+  private closed = false;
+
+  constructor(input: WebhookOptionsInput) {
+    this.options = parseWebhookOptions(input);
+    this.dispatcher = input.dispatcher;
+    this.clock = input.clock ?? realWebhookClock;
+    this.random = input.random ?? Math.random;
+    this.shownUrl = new URL(this.options.url).origin;
+    this.log = (input.logger ?? pino({ enabled: false })).child({ component: "webhook-sink", url: this.shownUrl });
+  }
+
+  /** A snapshot of the counters. */
+  stats(): Readonly<WebhookCounters> {
+    return { ...this.counters };
+  }
+
+  /** Replies held (queued or in flight) across all turns. */
+  get pending(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.queue.length;
+    return n;
+  }
+
+  async deliver(reply: Reply): Promise<void> {
+    if (this.closed) {
+      this.counters.failures++;
+      throw new BridgeError("config", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`);
+    }
+    let lane: Lane;
+    for (;;) {
+      // Looked up again after every wait: the pump drops a lane it has emptied.
+      lane = this.laneOf(reply.trace_id);
+      if (lane.queue.length < this.options.maxQueuedPerTurn || lane.abandoned || this.cancel.signal.aborted) break;
+      const l = lane;
+      await new Promise<void>((resolve) => l.roomWaiters.push(resolve));
+    }
+    if (lane.abandoned || this.cancel.signal.aborted) {
+      // n+1 never goes out without n: the rest of an abandoned turn is dropped (counted, logged once at the give-up).
+      this.counters.failures++;
+      if (isTerminal(reply) && !lane.running) this.lanes.delete(lane.traceId);
+      this.settleIfIdle();
+      return;
+    }
+    lane.queue.push(reply);
+    if (!lane.running) void this.pump(lane);
+  }
+
+  private laneOf(traceId: string): Lane {
+    let lane = this.lanes.get(traceId);
+    if (!lane) {
+      lane = { traceId, queue: [], running: false, abandoned: false, roomWaiters: [] };
+      this.lanes.set(traceId, lane);
+    }
+    return lane;
+  }
+
+  /** Resolves when every queued reply was acknowledged or given up. */
+  flush(): Promise<void> {
+    if (this.isIdle()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stop taking replies; wait up to `closeTimeoutMs` for the queued ones, then cancel the rest. */
+  async close(): Promise<void> {
+    if (this.closed) return this.flush();
+    this.closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      this.flush().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), this.options.closeTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!timedOut) return;
+    const left = this.pending;
+    this.log.error(
+      { replies: left, close_timeout_ms: this.options.closeTimeoutMs },
+      `webhook sink closed with ${left} replies not acknowledged: cancelling them`,
+    );
+    this.cancel.abort();
+    await this.flush();
+  }
+
+  // ---- internals --------------------------------------------------------------
+
+  private isIdle(): boolean {
+    for (const lane of this.lanes.values()) if (lane.running || lane.queue.length > 0 || lane.roomWaiters.length > 0) return false;
+    return true;
+  }
+
+  private settleIfIdle(): void {
+    if (!this.isIdle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Sends the lane's replies one at a time, in order, until its queue is empty. */
+  private async pump(lane: Lane): Promise<void> {
+    lane.running = true;
+    try {
+      for (;;) {
+        const reply = lane.queue[0];
+        if (reply === undefined) break;
+        const outcome = await this.send(reply);
+        lane.queue.shift();
+        if (outcome.ok) {
+          this.counters.delivered++;
+        } else {
+          // Everything still queued for the turn goes with it.
+          const dropped = lane.queue.length;
+          const sawTerminal = isTerminal(reply) || lane.queue.some(isTerminal);
+          this.counters.failures += 1 + dropped;
+          lane.queue.length = 0;
+          if (!outcome.cancelled) this.counters.givenUp++;
+          lane.abandoned = !sawTerminal;
+          this.log.error(
+            {
+              trace_id: reply.trace_id,
+              seq: reply.seq,
+              kind: reply.kind,
+              attempts: outcome.attempts,
+              elapsed_ms: outcome.elapsedMs,
+              cause: outcome.why,
+              dropped_after: dropped,
+            },
+            outcome.cancelled
+              ? `webhook delivery cancelled at close: reply ${reply.trace_id}:${reply.seq} and ${dropped} later replies of the turn were not sent`
+              : `webhook delivery gave up on reply ${reply.trace_id}:${reply.seq} after ${outcome.attempts} attempts (${outcome.why}); the rest of the turn is dropped`,
+          );
+        }
+        for (const w of lane.roomWaiters.splice(0)) w();
+      }
+    } finally {
+      lane.running = false;
+      // A lane that is empty and in good standing carries no state worth keeping; an
+      // abandoned one stays until its terminal reply has been dropped.
+      if (!lane.abandoned && lane.queue.length === 0 && lane.roomWaiters.length === 0) this.lanes.delete(lane.traceId);
+      this.settleIfIdle();
+    }
+  }
+
+  /** Delivers one reply, retrying as the options allow. */
+  private async send(
+    reply: Reply,
+  ): Promise<{ ok: true } | { ok: false; cancelled: boolean; why: string; attempts: number; elapsedMs: number }> {
+    const o = this.options;
+    const body = JSON.stringify(reply);
+    const key = `${reply.trace_id}:${reply.seq}`;
+    const started = this.clock.now();
+    for (let attempt = 1; ; attempt++) {
+      const r = await this.attempt(body, key);
+      const elapsedMs = this.clock.now() - started;
+      switch (r.kind) {
+        case "ok":
+          return { ok: true };
+        case "cancelled":
+          return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs };
+        case "reject":
+          return { ok: false, cancelled: false, why: r.why, attempts: attempt, elapsedMs };
+        case "retry": {
+          if (attempt >= o.maxAttempts) {
+            return { ok: false, cancelled: false, why: `${r.why}; ${attempt} attempts is the limit`, attempts: attempt, elapsedMs };
+          }
+          const delay = Math.min(o.maxDelayMs, r.retryAfterMs ?? this.backoff(attempt));
+          if (elapsedMs + delay > o.maxElapsedMs) {
+            return {
+              ok: false,
+              cancelled: false,
+              why: `${r.why}; retrying in ${delay} ms would pass the ${o.maxElapsedMs} ms limit`,
+              attempts: attempt,
+              elapsedMs,
+            };
+          }
+          this.counters.retries++;
+          this.log.warn({ trace_id: reply.trace_id, seq: reply.seq, attempt, delay_ms: delay, cause: r.why }, "webhook delivery failed: retrying");
+          await this.clock.sleep(delay, this.cancel.signal);
+          if (this.cancel.signal.aborted) {
+            return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs: this.clock.now() - started };
+          }
+          break;
+        }
+        default: {
+          const never: never = r;
+          return never;
+        }
+      }
+    }
+  }
+
+  /** Exponential backoff with "equal jitter": a delay in [d/2, d]. */
+  private backoff(attempt: number): number {
+    const o = this.options;
+    const d = Math.min(o.maxDelayMs, o.initialDelayMs * o.backoffFactor ** (attempt - 1));
+    return Math.round(d / 2 + (d / 2) * this.random());
+  }
+
+  private async attempt(body: string, key: string): Promise<Attempt> {
+    if (this.cancel.signal.aborted) return { kind: "cancelled" };
+    const o = this.options;
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(o.url, {
+        method: "POST",
+        headers: { ...o.headers, "content-type": "application/json", "idempotency-key": key },
+        body,
+        signal: AbortSignal.any([this.cancel.signal, AbortSignal.timeout(o.requestTimeoutMs)]),
+        dispatcher: this.dispatcher,
+      });
+      // Read (and discard) the body so the connection can be reused; a failure here is a failed attempt too.
+      await res.body.dump({ limit: 64 * 1024 });
+    } catch (err) {
+      if (this.cancel.signal.aborted) return { kind: "cancelled" };
+      const e = err as { code?: string; name?: string; message?: string };
+      const what = e.name === "TimeoutError" ? `no answer within ${o.requestTimeoutMs} ms` : (e.code ?? e.name ?? "error");
+      return { kind: "retry", why: `${what}${e.message && e.name !== "TimeoutError" ? ` (${e.message})` : ""}` };
+    }
+    const status = res.statusCode;
+    if (status >= 200 && status < 300) return { kind: "ok" };
+    if (status === 408 || status === 429 || status >= 500) {
+      const retryAfterMs = parseRetryAfter(res.headers["retry-after"], this.clock.now());
+      return { kind: "retry", why: `HTTP ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    }
+    return { kind: "reject", why: `HTTP ${status}: the receiver rejected the reply (not retried)` };
+  }
+}

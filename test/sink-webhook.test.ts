@@ -1,0 +1,314 @@
+/**
+ * The webhook sink against a real recorder on loopback that fails deliveries on
+ * purpose: 503/500, 429 with Retry-After, dropped connections, lost
+ * acknowledgements and requests that are never answered.
+ */
+import { Writable } from "node:stream";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { contractViolations, type Reply } from "../src/codec/reply.js";
+import { FanoutSink } from "../src/sink/fanout.js";
+import { parseRetryAfter, WebhookSink, type WebhookClock, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import { flakyPlan, startRecorder, type Recorder, type RecorderPlan } from "./support/recorder.js";
+
+/** A well-formed turn of `n` replies: n-1 deltas, then final. */
+function turn(traceId: string, n: number): Reply[] {
+  const out: Reply[] = [];
+  let text = "";
+  for (let seq = 0; seq < n - 1; seq++) {
+    const content = `w${seq} `;
+    text += content;
+    out.push({ kind: "delta", trace_id: traceId, session_id: `ses_${traceId}`, seq, content, part_id: "prt_1" });
+  }
+  out.push({ kind: "final", trace_id: traceId, session_id: `ses_${traceId}`, seq: n - 1, content: text });
+  return out;
+}
+
+/** Delivers as the adapter does: one reply at a time, each awaited. */
+async function produce(sink: WebhookSink, replies: Reply[]): Promise<void> {
+  for (const r of replies) await sink.deliver(r);
+}
+
+/** Captures pino output as parsed lines. */
+function captureLogs() {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString("utf8").split("\n")) if (l.trim() !== "") lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { logger: pino({ level: "debug" }, stream), lines };
+}
+
+/** A clock that never waits: sleeps are recorded and advance `now`. */
+function fakeClock(start = Date.UTC(2030, 0, 1)) {
+  let now = start;
+  const sleeps: number[] = [];
+  const clock: WebhookClock = {
+    now: () => now,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      now += ms;
+    },
+  };
+  return { clock, sleeps, start };
+}
+
+const fast: Partial<WebhookOptionsInput> = { initialDelayMs: 1, maxDelayMs: 20, requestTimeoutMs: 5_000 };
+
+/** A macrotask turn, to let anything that is ready happen (used only to show that something did not). */
+const ticks = async (n = 20) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe("WebhookSink", () => {
+  let recorder: Recorder | undefined;
+  let sink: WebhookSink | undefined;
+  afterEach(async () => {
+    await sink?.close();
+    await recorder?.close();
+    sink = undefined;
+    recorder = undefined;
+  });
+
+  const start = async (plan: RecorderPlan, opts: Partial<WebhookOptionsInput> = {}) => {
+    recorder = await startRecorder(plan);
+    sink = new WebhookSink({ url: recorder.url, ...fast, ...opts });
+    return { recorder, sink };
+  };
+
+  it("delivers every reply of every turn, in order, through 5xx, 429, dropped connections and lost acks", async () => {
+    const { recorder, sink } = await start(flakyPlan, { headers: { authorization: "Bearer recorder-secret" } });
+    const turns = ["t-a", "t-b", "t-c"].map((t) => turn(t, 13));
+    await Promise.all(turns.map((rs) => produce(sink, rs)));
+    await sink.flush();
+
+    expect(recorder.malformed).toEqual([]);
+    for (const rs of turns) {
+      const traceId = rs[0]?.trace_id ?? "";
+      // Deduplicated by Idempotency-Key, the recorder holds exactly the turn, in order.
+      expect(recorder.replies(traceId)).toEqual(rs);
+      expect(contractViolations(recorder.replies(traceId))).toEqual([]);
+      // seq n+1 was never sent before n had been acknowledged.
+      const mine = recorder.attempts.filter((a) => a.traceId === traceId);
+      const acked = new Set<number>();
+      for (const a of mine) {
+        if (a.seq > 0) expect(acked.has(a.seq - 1), `${traceId}: seq ${a.seq} sent before ${a.seq - 1} was acknowledged`).toBe(true);
+        if (a.action !== "drop" && a.action !== "drop-after-record" && a.action !== "hang" && a.action.status === 200) acked.add(a.seq);
+      }
+    }
+    // Every failure kind happened, and a lost acknowledgement produced a duplicate the key identifies.
+    const actions = recorder.attempts.map((a) => (typeof a.action === "string" ? a.action : a.action.status));
+    expect(new Set(actions)).toEqual(new Set([200, 503, 429, 500, "drop", "drop-after-record"]));
+    expect(recorder.attempts.some((a) => a.duplicate)).toBe(true);
+    expect(recorder.attempts.every((a) => a.headers.authorization === "Bearer recorder-secret")).toBe(true);
+    expect(recorder.attempts.every((a) => a.headers["content-type"] === "application/json")).toBe(true);
+
+    const stats = sink.stats();
+    expect(stats.delivered).toBe(39);
+    expect(stats.failures).toBe(0);
+    expect(stats.givenUp).toBe(0);
+    // Seqs 1-5 and 7-11 of each turn failed once: 10 retries per turn.
+    expect(stats.retries).toBe(30);
+    expect(recorder.attempts.length).toBe(39 + 30);
+    expect(sink.pending).toBe(0);
+  });
+
+  it("honours Retry-After in seconds and as an HTTP date, caps it, and backs off exponentially otherwise", async () => {
+    const { clock, sleeps, start: t0 } = fakeClock();
+    const plan: RecorderPlan = ({ seq, attempt }) => {
+      if (seq === 0 && attempt === 1) return { status: 429, retryAfter: "3" };
+      // Sent at t0+3 s: the date says t0+8 s, so 5 s from then.
+      if (seq === 0 && attempt === 2) return { status: 503, retryAfter: new Date(t0 + 8_000).toUTCString() };
+      if (seq === 1 && attempt === 1) return { status: 503, retryAfter: "3600" };
+      if (seq === 2 && attempt <= 3) return { status: 502 };
+      return { status: 200 };
+    };
+    const { recorder, sink } = await start(plan, {
+      clock,
+      random: () => 1,
+      initialDelayMs: 100,
+      backoffFactor: 3,
+      maxDelayMs: 10_000,
+      maxElapsedMs: 600_000,
+    });
+    await produce(sink, turn("t-ra", 4));
+    await sink.flush();
+    // 3 s, 5 s (the date), the cap instead of an hour, then 100, 300, 900 ms of backoff.
+    expect(sleeps).toEqual([3_000, 5_000, 10_000, 100, 300, 900]);
+    expect(recorder.replies("t-ra").map((r) => r.seq)).toEqual([0, 1, 2, 3]);
+    expect(sink.stats()).toMatchObject({ delivered: 4, retries: 6, failures: 0 });
+  });
+
+  it("jitter keeps each backoff delay within [d/2, d]", async () => {
+    const { clock, sleeps } = fakeClock();
+    const { sink } = await start(({ attempt }) => (attempt <= 3 ? { status: 503 } : { status: 200 }), {
+      clock,
+      random: () => 0,
+      initialDelayMs: 1_000,
+      maxDelayMs: 60_000,
+    });
+    await produce(sink, turn("t-j", 1));
+    await sink.flush();
+    expect(sleeps).toEqual([500, 1_000, 2_000]);
+  });
+
+  it("gives up after maxAttempts: the turn's remaining replies are dropped, counted and logged once; other turns are unaffected", async () => {
+    const { logger, lines } = captureLogs();
+    const { recorder, sink } = await start(({ traceId }) => (traceId === "doomed" ? { status: 503 } : { status: 200 }), {
+      maxAttempts: 3,
+      logger,
+      headers: { authorization: "Bearer recorder-secret" },
+    });
+    await Promise.all([produce(sink, turn("doomed", 5)), produce(sink, turn("fine", 6))]);
+    await sink.flush();
+
+    const doomed = recorder.attempts.filter((a) => a.traceId === "doomed");
+    expect(doomed.map((a) => a.seq)).toEqual([0, 0, 0]);
+    expect(recorder.replies("fine")).toEqual(turn("fine", 6));
+    expect(sink.stats()).toEqual({ delivered: 6, retries: 2, failures: 5, givenUp: 1 });
+
+    const gaveUp = lines.filter((l) => typeof l.msg === "string" && l.msg.includes("gave up"));
+    expect(gaveUp).toHaveLength(1);
+    expect(gaveUp[0]).toMatchObject({ level: 50, trace_id: "doomed", seq: 0, attempts: 3, url: new URL(recorder.url).origin });
+    expect(String(gaveUp[0]?.cause)).toMatch(/HTTP 503; 3 attempts is the limit/);
+    expect(JSON.stringify(lines)).not.toContain("recorder-secret");
+    // Nothing of the doomed turn is kept once its terminal reply has been dropped.
+    expect(sink.pending).toBe(0);
+  });
+
+  it("gives up when the next attempt would pass maxElapsedMs", async () => {
+    const { clock, sleeps } = fakeClock();
+    const { logger, lines } = captureLogs();
+    const { recorder, sink } = await start(() => ({ status: 500 }), {
+      clock,
+      random: () => 1,
+      logger,
+      maxAttempts: 100,
+      maxElapsedMs: 1_000,
+      initialDelayMs: 300,
+      maxDelayMs: 10_000,
+    });
+    await produce(sink, turn("t-el", 2));
+    await sink.flush();
+    expect(sleeps).toEqual([300, 600]);
+    expect(recorder.attempts).toHaveLength(3);
+    expect(sink.stats()).toMatchObject({ delivered: 0, failures: 2, givenUp: 1 });
+    const line = lines.find((l) => l.trace_id === "t-el" && l.level === 50);
+    expect(String(line?.cause)).toMatch(/retrying in 1200 ms would pass the 1000 ms limit/);
+  });
+
+  it("does not retry a reply the receiver rejects with a 4xx", async () => {
+    const { recorder, sink } = await start(() => ({ status: 400 }));
+    await produce(sink, turn("t-400", 3));
+    await sink.flush();
+    expect(recorder.attempts).toHaveLength(1);
+    expect(sink.stats()).toEqual({ delivered: 0, retries: 0, failures: 3, givenUp: 1 });
+  });
+
+  it("a turn whose receiver hangs does not hold up another turn", async () => {
+    const { recorder, sink } = await start(({ traceId, seq, attempt }) =>
+      traceId === "stuck" && seq === 0 && attempt === 1 ? "hang" : { status: 200 },
+    );
+    const stuck = produce(sink, turn("stuck", 4));
+    const quick = turn("quick", 8);
+    await produce(sink, quick);
+    await recorder.waitFor(() => recorder.replies("quick").length === 8, 10_000, "the quick turn");
+    expect(recorder.replies("quick")).toEqual(quick);
+    // The stuck turn sent its first reply only, and nothing after it.
+    expect(recorder.attempts.filter((a) => a.traceId === "stuck").map((a) => a.seq)).toEqual([0]);
+    recorder.release(200);
+    await stuck;
+    await sink.flush();
+    expect(recorder.replies("stuck")).toEqual(turn("stuck", 4));
+  });
+
+  it("holds at most maxQueuedPerTurn replies of a turn: deliver waits for room at the bound", async () => {
+    const { recorder, sink } = await start(({ seq, attempt }) => (seq === 0 && attempt === 1 ? "hang" : { status: 200 }), {
+      maxQueuedPerTurn: 2,
+    });
+    const rs = turn("t-bound", 4);
+    await sink.deliver(rs[0] as Reply);
+    await sink.deliver(rs[1] as Reply);
+    let thirdTaken = false;
+    const third = sink.deliver(rs[2] as Reply).then(() => (thirdTaken = true));
+    await recorder.waitFor(() => recorder.attempts.length === 1, 5_000, "the first request");
+    await ticks();
+    expect(sink.pending).toBe(2);
+    expect(thirdTaken).toBe(false);
+    recorder.release(200);
+    await third;
+    await sink.deliver(rs[3] as Reply);
+    await sink.flush();
+    expect(recorder.replies("t-bound")).toEqual(rs);
+  });
+
+  it("close() waits for queued replies up to closeTimeoutMs, then cancels them; later deliveries are refused", async () => {
+    const { logger, lines } = captureLogs();
+    const { recorder, sink } = await start(({ traceId }) => (traceId === "late" ? "hang" : { status: 200 }), {
+      closeTimeoutMs: 200,
+      logger,
+    });
+    await produce(sink, turn("ok", 2));
+    await produce(sink, turn("late", 3));
+    await recorder.waitFor(() => recorder.attempts.some((a) => a.traceId === "late"), 5_000, "the hanging request");
+    await sink.close();
+    expect(recorder.replies("ok")).toHaveLength(2);
+    expect(sink.stats()).toMatchObject({ delivered: 2, failures: 3, givenUp: 0 });
+    expect(lines.some((l) => l.level === 50 && String(l.msg).includes("cancelled"))).toBe(true);
+    await expect(sink.deliver(turn("after", 1)[0] as Reply)).rejects.toThrow(/closed/);
+  });
+
+  it("validates its options, saying what was expected and what it got", () => {
+    expect(() => new WebhookSink({ url: "ftp://example.com/x" })).toThrow(/url: url must be an http:\/\/ or https:\/\/ URL \(got "ftp:\/\/example.com\/x"\)/);
+    expect(() => new WebhookSink({ url: "http://127.0.0.1:1/", maxAttempts: 0 })).toThrow(/maxAttempts must be at least 1 \(got 0\)/);
+    expect(() => new WebhookSink({ url: "http://127.0.0.1:1/", initialDelayMs: "fast" as unknown as number })).toThrow(
+      /initialDelayMs must be a number of milliseconds \(got "fast"\)/,
+    );
+    expect(() => new WebhookSink({ url: "http://127.0.0.1:1/", headers: { a: 1 as unknown as string } })).toThrow(/values not shown/);
+  });
+
+  it("parseRetryAfter reads seconds and HTTP dates", () => {
+    const now = Date.UTC(2030, 0, 1);
+    expect(parseRetryAfter("120", now)).toBe(120_000);
+    expect(parseRetryAfter(new Date(now + 7_000).toUTCString(), now)).toBe(7_000);
+    expect(parseRetryAfter(new Date(now - 7_000).toUTCString(), now)).toBe(0);
+    expect(parseRetryAfter("soon", now)).toBeUndefined();
+    expect(parseRetryAfter(undefined, now)).toBeUndefined();
+  });
+});
+
+describe("FanoutSink", () => {
+  it("gives every reply to every child in order, counts each apart, and names the ones that failed", async () => {
+    const a: Reply[] = [];
+    const b: Reply[] = [];
+    let closed = 0;
+    const fan = new FanoutSink([
+      { name: "a", sink: (r) => void a.push(r) },
+      {
+        name: "b",
+        sink: {
+          deliver: async (r) => {
+            if (r.seq === 1) throw new Error("disk full");
+            b.push(r);
+          },
+          close: async () => void closed++,
+        },
+      },
+    ]);
+    const rs = turn("t-fan", 3);
+    await fan.deliver(rs[0] as Reply);
+    await expect(fan.deliver(rs[1] as Reply)).rejects.toThrow(/t-fan:1 \(b: disk full\)/);
+    await fan.deliver(rs[2] as Reply);
+    expect(a).toEqual(rs);
+    expect(b.map((r) => r.seq)).toEqual([0, 2]);
+    expect(fan.entries().map((e) => [e.name, e.counters])).toEqual([
+      ["a", { accepted: 3, failures: 0 }],
+      ["b", { accepted: 2, failures: 1 }],
+    ]);
+    await fan.close();
+    expect(closed).toBe(1);
+    expect(() => new FanoutSink([{ name: "x", sink: () => {} }, { name: "x", sink: () => {} }])).toThrow(/unique/);
+  });
+});
