@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 /**
  * The opencode-bridge command line. See USAGE in ./usage.ts.
- * Exit codes: 0 the turn ended `final`, 1 it ended `error`, 2 bad usage.
+ * Exit codes: 0 the turn ended `final` (serve: shut down cleanly), 1 it ended
+ * `error` (serve: could not start), 2 bad usage.
  */
 import { createReadStream, existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { replay } from "../codec/replay.js";
+import { runDemo } from "./demo.js";
 import { runPrompt } from "./prompt.js";
+import { runServe } from "./serve.js";
 import { USAGE, UsageError } from "./usage.js";
 
 async function runReplay(args: string[]): Promise<number> {
@@ -43,6 +46,10 @@ async function main(argv: string[]): Promise<number> {
         return await runReplay(rest);
       case "prompt":
         return await runPrompt(rest);
+      case "serve":
+        return await runServe(rest);
+      case "demo":
+        return await runDemo(rest);
       case "-h":
       case "--help":
       case "help":

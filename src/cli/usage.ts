@@ -19,5 +19,33 @@ export const USAGE = `usage:
       --pretty | --jsonl           output format
       --log-level LEVEL            logs go to stderr (default warn)
 
-Exit codes: 0 the turn ended final, 1 it ended error, 2 bad usage.
+  opencode-bridge serve [options]
+      An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
+      POST /v1/turns/:trace_id/abort, GET /healthz, GET /metrics (see docs/daemon.md).
+      Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
+      --host HOST                  listen address (default 127.0.0.1)
+      --port N                     listen port (default 4141; 0 picks a free one)
+      --token TOKEN                bearer token required on every route but /healthz
+                                   (env BRIDGE_TOKEN, preferred: arguments show in ps);
+                                   required to listen beyond loopback
+      --opencode-url URL           OpenCode server; password from OPENCODE_SERVER_PASSWORD
+      --directory DIR              default project directory of turns (default: the current one)
+      --webhook URL                POST every reply there (env BRIDGE_WEBHOOK_URL; repeatable)
+      --webhook-max-attempts N     --webhook-max-elapsed S     --webhook-backoff S
+      --jsonl FILE                 append every reply to FILE as JSON Lines (- for stdout; repeatable)
+      --permission reject|allow    answer to permission requests (default reject)
+      --first-event-timeout S      --idle-timeout S      --turn-timeout S
+      --retain-turns N             finished turns kept for event subscribers (default 100)
+      --max-active-turns N         turns running at once (default 32)
+      --shutdown-grace S           on SIGTERM, running turns get this long (default 10)
+      --log-level LEVEL            logs go to stderr (default info)
+
+  opencode-bridge demo [--jsonl]
+      Offline, no API key: a scripted model, a throw-away project and an owned
+      opencode serve run one turn that streams text and calls a tool, shown
+      readably (or as JSON Lines with --jsonl). Installs the pinned opencode-ai
+      into .cache/opencode on first use.
+
+Exit codes: 0 the turn ended final (serve: shut down cleanly), 1 it ended error
+(serve: could not start), 2 bad usage.
 `;

@@ -1,0 +1,181 @@
+/**
+ * `opencode-bridge serve`: the HTTP daemon (see docs/daemon.md).
+ * Resolves with the exit code once the daemon has shut down (SIGTERM/SIGINT).
+ */
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import pino, { type Logger } from "pino";
+import { BridgeError } from "../adapter/errors.js";
+import { BridgeDaemon } from "../daemon/daemon.js";
+import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
+import type { NamedSink } from "../sink/fanout.js";
+import { JsonlSink } from "../sink/jsonl.js";
+import { WebhookSink } from "../sink/webhook.js";
+import { UsageError } from "./usage.js";
+
+function seconds(name: string, v: string | undefined, min = 0): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < min || (min === 0 && n < 0)) {
+    throw new UsageError(`--${name} takes a number of seconds${min > 0 ? ` of at least ${min}` : ""}, got ${JSON.stringify(v)}`);
+  }
+  return Math.round(n * 1000);
+}
+
+function integer(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+
+export async function runServe(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: false,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      token: { type: "string" },
+      "opencode-url": { type: "string" },
+      directory: { type: "string" },
+      webhook: { type: "string", multiple: true },
+      "webhook-max-attempts": { type: "string" },
+      "webhook-max-elapsed": { type: "string" },
+      "webhook-backoff": { type: "string" },
+      jsonl: { type: "string", multiple: true },
+      permission: { type: "string" },
+      "first-event-timeout": { type: "string" },
+      "idle-timeout": { type: "string" },
+      "turn-timeout": { type: "string" },
+      "retain-turns": { type: "string" },
+      "max-active-turns": { type: "string" },
+      "shutdown-grace": { type: "string" },
+      "log-level": { type: "string" },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals.join(" "))}`);
+  const permission = values.permission ?? "reject";
+  if (permission !== "reject" && permission !== "allow") {
+    throw new UsageError(`--permission takes reject or allow, got ${JSON.stringify(permission)}`);
+  }
+  const port = integer("port", values.port, 0);
+  if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
+  const directory = resolve(values.directory ?? process.cwd());
+  const token = nonEmpty(values.token) ?? nonEmpty(process.env.BRIDGE_TOKEN);
+  const opencodeUrl = nonEmpty(values["opencode-url"]) ?? nonEmpty(process.env.OPENCODE_URL);
+  const timeouts = Object.fromEntries(
+    Object.entries({
+      firstEventTimeoutMs: seconds("first-event-timeout", values["first-event-timeout"]),
+      idleTimeoutMs: seconds("idle-timeout", values["idle-timeout"]),
+      turnTimeoutMs: seconds("turn-timeout", values["turn-timeout"]),
+    }).filter(([, v]) => v !== undefined && v > 0),
+  );
+
+  const logger = pino(
+    {
+      level: values["log-level"] ?? process.env.LOG_LEVEL ?? "info",
+      // Belt and braces: the daemon never logs these, and would not show them if it did.
+      redact: { paths: ["token", "password", "*.token", "*.password", "headers.authorization", "*.headers.authorization"], censor: "[redacted]" },
+    },
+    pino.destination(2),
+  );
+
+  const webhookUrls = values.webhook ?? (nonEmpty(process.env.BRIDGE_WEBHOOK_URL) ? [process.env.BRIDGE_WEBHOOK_URL as string] : []);
+  const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, {
+    maxAttempts: integer("webhook-max-attempts", values["webhook-max-attempts"], 1),
+    maxElapsedMs: seconds("webhook-max-elapsed", values["webhook-max-elapsed"]),
+    initialDelayMs: seconds("webhook-backoff", values["webhook-backoff"]),
+  });
+
+  const upstream: Upstream = opencodeUrl
+    ? new ExternalUpstream(
+        {
+          baseUrl: opencodeUrl,
+          password: nonEmpty(process.env.OPENCODE_SERVER_PASSWORD),
+          username: nonEmpty(process.env.OPENCODE_SERVER_USERNAME),
+        },
+        directory,
+      )
+    : new OwnedUpstream({ directory, logger: logger.child({ component: "opencode" }) });
+
+  let daemon: BridgeDaemon;
+  try {
+    daemon = new BridgeDaemon({
+      host: values.host,
+      port,
+      token,
+      directory,
+      maxTurns: integer("retain-turns", values["retain-turns"], 1),
+      maxActiveTurns: integer("max-active-turns", values["max-active-turns"], 1),
+      shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
+      upstream,
+      outputs,
+      logger,
+      adapter: { permission, ...timeouts },
+    });
+  } catch (err) {
+    await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message.replace(/^invalid daemon options: /, ""));
+    throw err;
+  }
+
+  if (upstream.mode === "owned") {
+    try {
+      await upstream.target();
+    } catch (err) {
+      process.stderr.write(
+        `opencode-bridge: could not start opencode serve (${(err as Error).message}); install opencode-ai (npm i -g opencode-ai), set OPENCODE_BIN, or pass --opencode-url\n`,
+      );
+      await daemon.shutdown("start-up failed");
+      return 1;
+    }
+  }
+  try {
+    await daemon.start();
+  } catch (err) {
+    process.stderr.write(`opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${(err as Error).message}\n`);
+    await daemon.shutdown("start-up failed");
+    return 1;
+  }
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) void daemon.shutdown(signal);
+    else daemon.abortAll(`${signal} again during shutdown`);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    await daemon.stopped;
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+  }
+  logger.flush();
+  return 0;
+}
+
+function buildOutputs(
+  webhooks: readonly string[],
+  jsonl: readonly string[],
+  logger: Logger,
+  tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number },
+): NamedSink[] {
+  const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
+  const name = (kind: string, i: number, n: number) => (n > 1 ? `${kind}-${i + 1}` : kind);
+  const out: NamedSink[] = [];
+  webhooks.forEach((url, i) => {
+    try {
+      out.push({ name: name("webhook", i, webhooks.length), sink: new WebhookSink({ url, logger, ...defined }) });
+    } catch (err) {
+      throw new UsageError(`--webhook: ${(err as Error).message.replace(/^invalid webhook options: /, "")}`);
+    }
+  });
+  jsonl.forEach((file, i) => {
+    out.push({ name: name("jsonl", i, jsonl.length), sink: new JsonlSink(file === "-" ? process.stdout : resolve(file)) });
+  });
+  return out;
+}

@@ -1,0 +1,445 @@
+/**
+ * The bridge as an HTTP daemon (node:http, no framework). See docs/daemon.md.
+ *
+ *   POST /v1/turns                       start a turn → 202 {trace_id, session_id}
+ *   GET  /v1/turns/:trace_id/events      the turn as Server-Sent Events, from seq 0
+ *   POST /v1/turns/:trace_id/abort       abort a running turn
+ *   GET  /healthz                        bridge and OpenCode status (no token needed)
+ *   GET  /metrics                        Prometheus text
+ *
+ * Every turn's replies go to the event subscribers and to the configured
+ * outputs (webhook, JSON Lines …). Turns run in the background, one adapter per
+ * OpenCode session: turns of one session are serialized, sessions run in parallel.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import pino, { type Logger } from "pino";
+import { OpencodeAdapter } from "../adapter/adapter.js";
+import type { BridgeError } from "../adapter/errors.js";
+import { OpencodeHttp } from "../adapter/http.js";
+import type { ErrorReply, Reply } from "../codec/reply.js";
+import { FanoutSink } from "../sink/fanout.js";
+import type { SinkObject } from "../sink/types.js";
+import { WebhookSink } from "../sink/webhook.js";
+import { BearerAuth } from "./auth.js";
+import { HttpError, issuesOf, readJson, sendError, sendJson, summarizeIssues } from "./http.js";
+import { Metrics, type SinkMetric } from "./metrics.js";
+import { parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
+import { AdapterPool } from "./pool.js";
+import { streamTurn } from "./sse.js";
+import { TurnStore, type TurnRecord } from "./turns.js";
+import type { OpencodeTarget, Upstream } from "./upstream.js";
+
+const BRIDGE_VERSION = readVersion();
+
+function readVersion(): string {
+  try {
+    // src/daemon and dist/daemon both sit two levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: readonly string[]) => Promise<void> | void;
+interface Route {
+  readonly pattern: RegExp;
+  readonly methods: Readonly<Partial<Record<"GET" | "POST", Handler>>>;
+}
+
+const delay = (ms: number) =>
+  new Promise<void>((r) => {
+    const t = setTimeout(r, ms);
+    t.unref();
+  });
+
+export class BridgeDaemon {
+  readonly options: DaemonOptions;
+  /** The host's logger (adapters add their own component); `log` is the daemon's child of it. */
+  private readonly rootLog: Logger;
+  private readonly log: Logger;
+  private readonly upstream: Upstream;
+  private readonly outputs: FanoutSink;
+  private readonly auth: BearerAuth | undefined;
+  private readonly store: TurnStore;
+  private readonly pool: AdapterPool;
+  private readonly metrics = new Metrics();
+  private readonly routes: readonly Route[];
+  /** Trace ids between validation and the turn's record (its session is being created). */
+  private readonly reserved = new Set<string>();
+  /** Stream reconnects seen per shared stats object (adapters of one stream share it). */
+  private readonly seenReconnects = new WeakMap<object, number>();
+  private reconnects = 0;
+  private readonly startedAt = Date.now();
+  private server: Server | undefined;
+  private draining = false;
+  private stopping: Promise<void> | undefined;
+  private resolveStopped!: () => void;
+  /** Resolves once shutdown has finished. */
+  readonly stopped = new Promise<void>((r) => (this.resolveStopped = r));
+
+  constructor(private readonly input: DaemonOptionsInput) {
+    this.options = parseDaemonOptions(input);
+    this.rootLog = input.logger ?? pino({ enabled: false });
+    this.log = this.rootLog.child({ component: "daemon" });
+    this.upstream = input.upstream;
+    this.outputs = new FanoutSink(input.outputs ?? []);
+    this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
+    this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
+    this.pool = new AdapterPool(
+      (target, directory) => this.makeAdapter(target, directory),
+      this.options.maxIdleSessions,
+      (adapter) => this.countReconnects(adapter),
+    );
+    this.routes = [
+      { pattern: /^\/v1\/turns$/, methods: { POST: (req, res) => this.postTurn(req, res) } },
+      { pattern: /^\/v1\/turns\/([^/]+)\/events$/, methods: { GET: (req, res, p) => this.getEvents(req, res, p) } },
+      { pattern: /^\/v1\/turns\/([^/]+)\/abort$/, methods: { POST: (req, res, p) => this.postAbort(req, res, p) } },
+      { pattern: /^\/metrics$/, methods: { GET: (req, res) => this.getMetrics(req, res) } },
+    ];
+  }
+
+  /** Listens; resolves with the address. */
+  async start(): Promise<{ url: string; host: string; port: number }> {
+    if (this.auth === undefined) this.log.warn("no token set: every local process can use the daemon (set BRIDGE_TOKEN)");
+    const server = createServer((req, res) => void this.handle(req, res));
+    // These bound receiving a request (slow clients), not answering it: an event
+    // stream stays open for the length of its turn.
+    server.requestTimeout = 60_000;
+    server.headersTimeout = 30_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    const addr = server.address() as AddressInfo;
+    const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+    const url = `http://${host}:${addr.port}`;
+    this.log.info({ url, opencode: this.upstream.mode, auth: this.auth ? "bearer" : "none" }, "listening");
+    return { url, host: addr.address, port: addr.port };
+  }
+
+  /**
+   * Graceful shutdown: new turns get 503; running turns get `shutdownGraceMs` to
+   * finish, then are aborted; adapters and outputs are flushed and closed, the
+   * listener is closed and an owned OpenCode is stopped. Idempotent.
+   */
+  shutdown(reason = "shutdown"): Promise<void> {
+    this.stopping ??= this.doShutdown(reason).finally(() => this.resolveStopped());
+    return this.stopping;
+  }
+
+  /** Aborts every running turn now (a second signal during shutdown). */
+  abortAll(reason: string): void {
+    for (const t of this.store.running()) {
+      this.log.warn({ trace_id: t.traceId, reason }, "aborting the turn");
+      t.controller.abort();
+    }
+  }
+
+  // ---- request handling ---------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.on("finish", () => this.metrics.request(res.statusCode));
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    try {
+      if (path === "/healthz") {
+        if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /healthz`, { allow: ["GET"] }, { allow: "GET" });
+        await this.getHealth(res);
+        return;
+      }
+      // Authentication comes before routing: without the token nothing about the API is revealed.
+      if (this.auth && !this.auth.accepts(req.headers.authorization)) {
+        throw new HttpError(
+          401,
+          "missing or wrong bearer token",
+          "send Authorization: Bearer <token> (the daemon's --token or BRIDGE_TOKEN)",
+          { "www-authenticate": 'Bearer realm="opencode-bridge"' },
+        );
+      }
+      for (const route of this.routes) {
+        const m = route.pattern.exec(path);
+        if (!m) continue;
+        const handler = route.methods[req.method as "GET" | "POST"];
+        if (!handler) {
+          const allow = Object.keys(route.methods);
+          throw new HttpError(405, `${req.method} is not allowed on ${path}`, { allow }, { allow: allow.join(", ") });
+        }
+        const params = m.slice(1).map((p) => {
+          try {
+            return decodeURIComponent(p);
+          } catch {
+            throw new HttpError(400, "the path is not valid percent-encoding", { path });
+          }
+        });
+        await handler(req, res, params);
+        return;
+      }
+      throw new HttpError(404, `no route ${path}`, { routes: ["POST /v1/turns", "GET /v1/turns/:trace_id/events", "POST /v1/turns/:trace_id/abort", "GET /healthz", "GET /metrics"] });
+    } catch (err) {
+      if (err instanceof HttpError) {
+        sendError(res, err);
+        return;
+      }
+      this.log.error({ err: (err as Error)?.message, path }, "request failed");
+      sendError(res, new HttpError(500, "internal error", (err as Error)?.message));
+    }
+  }
+
+  private async postTurn(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.draining) throw this.unavailable();
+    const body = await readJson(req, this.options.maxBodyBytes);
+    const parsed = TurnRequestSchema.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, `invalid turn request: ${summarizeIssues(parsed.error)}`, issuesOf(parsed.error));
+    const turn = parsed.data;
+    const active = this.store.running().length + this.reserved.size;
+    if (active >= this.options.maxActiveTurns) {
+      throw new HttpError(429, `too many turns in progress (the limit is ${this.options.maxActiveTurns})`, { limit: this.options.maxActiveTurns }, { "retry-after": "1" });
+    }
+    const traceId = turn.trace_id ?? randomUUID();
+    if (this.store.has(traceId) || this.reserved.has(traceId)) {
+      throw new HttpError(409, `trace_id ${traceId} is already in use`, { trace_id: traceId });
+    }
+    const directory = turn.directory ?? this.options.directory;
+    if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
+
+    this.reserved.add(traceId);
+    let record: TurnRecord;
+    let target: OpencodeTarget;
+    try {
+      try {
+        target = await this.upstream.target();
+      } catch (err) {
+        throw new HttpError(502, "OpenCode is not available", (err as Error).message);
+      }
+      const sessionId = await this.resolveSession(target, directory, turn.session_id);
+      // Shutdown may have begun while the session was being created.
+      if (this.draining) throw this.unavailable();
+      record = this.store.create(traceId, sessionId, directory, performance.now());
+    } finally {
+      this.reserved.delete(traceId);
+    }
+    this.run(record, turn, target);
+    this.log.info({ trace_id: traceId, session_id: record.sessionId }, "turn accepted");
+    sendJson(res, 202, {
+      trace_id: traceId,
+      session_id: record.sessionId,
+      events: `/v1/turns/${encodeURIComponent(traceId)}/events`,
+    });
+  }
+
+  /** The session to run in: the one named (checked to exist), or a new one. */
+  private async resolveSession(target: OpencodeTarget, directory: string, sessionId: string | undefined): Promise<string> {
+    const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+    try {
+      if (sessionId === undefined) return await http.createSession();
+      const r = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
+      if (r.status === 404) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
+      return sessionId;
+    } catch (err) {
+      if (err instanceof HttpError) throw err;
+      const e = err as BridgeError;
+      throw new HttpError(502, sessionId === undefined ? "could not create an OpenCode session" : "could not look up the OpenCode session", {
+        code: e.code,
+        reason: e.message,
+      });
+    }
+  }
+
+  /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
+  private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
+    const lease = this.pool.acquire(target, record.directory, record.sessionId);
+    const ended = (outcome: "final" | ErrorReply["code"]) => {
+      this.metrics.turnEnded(outcome);
+      this.store.finish(record, outcome);
+      this.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
+    };
+    lease.adapter
+      .prompt(turn.text, {
+        traceId: record.traceId,
+        sessionId: record.sessionId,
+        signal: record.controller.signal,
+        model: turn.model,
+        agent: turn.agent,
+        system: turn.system,
+      })
+      .then(
+        (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
+        async (err: unknown) => {
+          // prompt() rejects only for a bridge bug (bad options reaching it): end the turn as the contract requires.
+          this.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
+          const reply: ErrorReply = {
+            kind: "error",
+            trace_id: record.traceId,
+            session_id: record.sessionId,
+            seq: record.total,
+            error: `the bridge could not run the turn: ${(err as Error)?.message ?? String(err)}`,
+            code: "internal",
+          };
+          await this.recordSink.deliver(reply);
+          ended("internal");
+        },
+      )
+      .finally(() => lease.release());
+  }
+
+  private getEvents(req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): Promise<void> {
+    const record = this.store.get(traceId ?? "");
+    if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId, retained_turns: this.options.maxTurns });
+    return streamTurn(req, res, this.store, record, {
+      heartbeatMs: this.options.heartbeatMs,
+      maxBufferedBytes: this.options.maxSubscriberBufferBytes,
+      log: this.log,
+    });
+  }
+
+  private postAbort(_req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): void {
+    const record = this.store.get(traceId ?? "");
+    if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId });
+    if (record.finished) throw new HttpError(409, `turn ${traceId} has already ended`, { trace_id: traceId, outcome: record.outcome });
+    this.log.info({ trace_id: record.traceId }, "abort requested");
+    record.controller.abort();
+    sendJson(res, 202, { trace_id: record.traceId, session_id: record.sessionId, status: "aborting" });
+  }
+
+  private async getHealth(res: ServerResponse): Promise<void> {
+    const opencode = await this.upstream.health(this.options.healthTimeoutMs);
+    const status = this.draining ? "draining" : opencode.healthy && opencode.supported !== false ? "ok" : "degraded";
+    sendJson(res, status === "ok" ? 200 : 503, {
+      status,
+      bridge: {
+        version: BRIDGE_VERSION,
+        uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+        turns_in_flight: this.store.running().length,
+        turns_retained: this.store.size,
+        draining: this.draining,
+      },
+      opencode,
+    });
+  }
+
+  private async getMetrics(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const opencode = await this.upstream.health(this.options.healthTimeoutMs);
+    for (const a of this.pool.adapters()) this.countReconnects(a);
+    const text = this.metrics.render({
+      turnsInFlight: this.store.running().length,
+      turnsRetained: this.store.size,
+      sessionsCached: this.pool.size,
+      sinks: this.sinkMetrics(),
+      streamReconnects: this.reconnects,
+      opencodeRestarts: this.upstream.restarts(),
+      opencodeUp: opencode.healthy,
+    });
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
+    res.end(text);
+  }
+
+  // ---- turns, sinks, metrics --------------------------------------------------
+
+  /** What every adapter delivers to: the turn's record (and its subscribers), metrics, then the outputs. */
+  private readonly recordSink: SinkObject = {
+    deliver: async (reply: Reply) => {
+      const record = this.store.add(reply);
+      this.metrics.reply(reply);
+      if (record && reply.kind === "delta" && !record.sawDelta) {
+        record.sawDelta = true;
+        this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
+      }
+      await this.outputs.deliver(reply);
+    },
+  };
+
+  private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
+    return new OpencodeAdapter(
+      {
+        ...this.input.adapter,
+        baseUrl: target.baseUrl,
+        directory,
+        username: target.username,
+        password: target.password,
+        logger: this.rootLog,
+        onRetry: (s) => {
+          this.metrics.providerRetries++;
+          this.input.adapter?.onRetry?.(s);
+        },
+      },
+      this.recordSink,
+    );
+  }
+
+  private countReconnects(adapter: OpencodeAdapter): void {
+    const stats = adapter.streamStats;
+    const seen = this.seenReconnects.get(stats) ?? 0;
+    if (stats.reconnects > seen) {
+      this.reconnects += stats.reconnects - seen;
+      this.seenReconnects.set(stats, stats.reconnects);
+    }
+  }
+
+  private sinkMetrics(): SinkMetric[] {
+    return this.outputs.entries().map(({ name, sink, counters }) => {
+      if (sink instanceof WebhookSink) {
+        const s = sink.stats();
+        // A webhook that threw at deliver (closed) is counted by the fan-out, not by itself.
+        return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
+      }
+      return { sink: name, delivered: counters.accepted, retries: 0, failures: counters.failures };
+    });
+  }
+
+  private unavailable(): HttpError {
+    return new HttpError(503, "the bridge is shutting down and takes no new turns", undefined, { "retry-after": "5" });
+  }
+
+  private async doShutdown(reason: string): Promise<void> {
+    this.draining = true;
+    const running = this.store.running();
+    this.log.info({ reason, running: running.length, grace_ms: this.options.shutdownGraceMs }, "shutting down");
+    const allDone = () => Promise.all(this.store.running().map((t) => t.done)).then(() => undefined);
+    if (running.length > 0) {
+      await Promise.race([allDone(), delay(this.options.shutdownGraceMs)]);
+      const left = this.store.running();
+      if (left.length > 0) {
+        this.abortAll(`still running after the ${this.options.shutdownGraceMs} ms shutdown grace`);
+        // An aborted turn settles within the adapter's settle timeout; do not wait forever for one that does not.
+        await Promise.race([allDone(), delay(30_000)]);
+      }
+    }
+    // Adapters close once their turns have settled; one that never does must not hold the exit.
+    await Promise.race([this.pool.closeAll(), delay(10_000)]);
+    try {
+      await this.outputs.flush();
+      await this.outputs.close();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "an output failed to flush or close");
+    }
+    const server = this.server;
+    if (server) {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      await Promise.race([closed, delay(2_000)]);
+      server.closeAllConnections();
+      await closed;
+    }
+    try {
+      await this.upstream.stop();
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, "could not stop OpenCode");
+    }
+    this.log.info("stopped");
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

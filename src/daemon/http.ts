@@ -1,0 +1,78 @@
+/**
+ * The daemon's HTTP plumbing: one error type for every answer that is not a
+ * success, JSON bodies shaped `{error, details?}`, and a request-body reader
+ * with a size cap.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { z } from "zod";
+
+/** An answer other than success: `status`, a sentence for people, and details for programs. */
+export class HttpError extends Error {
+  override readonly name = "HttpError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details?: unknown,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": String(Buffer.byteLength(text)),
+    "cache-control": "no-store",
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, err.status, err.details === undefined ? { error: err.message } : { error: err.message, details: err.details }, {
+    ...err.headers,
+  });
+}
+
+/** Reads and parses a JSON body of at most `maxBytes`; 413 beyond it, 400 when it is not JSON. */
+export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const declared = Number(req.headers["content-length"] ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new HttpError(413, `the body is larger than ${maxBytes} bytes`, { limit_bytes: maxBytes, got_bytes: declared }, { connection: "close" });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const b = chunk as Buffer;
+    size += b.length;
+    if (size > maxBytes) {
+      throw new HttpError(413, `the body is larger than ${maxBytes} bytes`, { limit_bytes: maxBytes }, { connection: "close" });
+    }
+    chunks.push(b);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") throw new HttpError(400, "the body is empty: expected a JSON object");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new HttpError(400, "the body is not valid JSON", { reason: (err as Error).message });
+  }
+}
+
+/** Zod issues as `{path, message}` (zod's messages say what was expected and what was received). */
+export function issuesOf(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message }));
+}
+
+/** One line summing up the issues, for the `error` field. */
+export function summarizeIssues(error: z.ZodError): string {
+  return issuesOf(error)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join("; ");
+}

@@ -1,0 +1,142 @@
+/**
+ * The daemon's counters and their Prometheus text exposition (format 0.0.4).
+ * Everything is counted in-process; nothing here does I/O.
+ */
+import { REPLY_KINDS, type Reply, type ReplyKind } from "../codec/reply.js";
+
+/** A histogram with fixed upper bounds (seconds), as Prometheus expects: cumulative buckets, sum and count. */
+export class Histogram {
+  private readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(readonly bounds: readonly number[]) {
+    this.counts = bounds.map(() => 0);
+  }
+
+  observe(v: number): void {
+    this.sum += v;
+    this.count++;
+    const i = this.bounds.findIndex((b) => v <= b);
+    if (i >= 0) this.counts[i] = (this.counts[i] ?? 0) + 1;
+  }
+
+  /** Cumulative counts per bound, then +Inf. */
+  cumulative(): { le: string; count: number }[] {
+    let acc = 0;
+    const out = this.bounds.map((b, i) => {
+      acc += this.counts[i] ?? 0;
+      return { le: String(b), count: acc };
+    });
+    out.push({ le: "+Inf", count: this.count });
+    return out;
+  }
+}
+
+/** What a sink reports: replies it delivered, retries, replies it failed to deliver. */
+export interface SinkMetric {
+  readonly sink: string;
+  readonly delivered: number;
+  readonly retries: number;
+  readonly failures: number;
+}
+
+/** Values read at scrape time from the parts that own them. */
+export interface Snapshot {
+  readonly turnsInFlight: number;
+  readonly turnsRetained: number;
+  readonly sessionsCached: number;
+  readonly sinks: readonly SinkMetric[];
+  readonly streamReconnects: number | undefined;
+  readonly opencodeRestarts: number | undefined;
+  readonly opencodeUp: boolean | undefined;
+}
+
+export class Metrics {
+  private readonly turns = new Map<string, number>();
+  private readonly replies = new Map<ReplyKind, number>(REPLY_KINDS.map((k) => [k, 0]));
+  readonly timeToFirstDelta = new Histogram([0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120]);
+  providerRetries = 0;
+  httpRequests = new Map<string, number>();
+
+  turnEnded(outcome: string): void {
+    this.turns.set(outcome, (this.turns.get(outcome) ?? 0) + 1);
+  }
+
+  reply(r: Reply): void {
+    this.replies.set(r.kind, (this.replies.get(r.kind) ?? 0) + 1);
+  }
+
+  request(status: number): void {
+    const key = String(status);
+    this.httpRequests.set(key, (this.httpRequests.get(key) ?? 0) + 1);
+  }
+
+  render(s: Snapshot): string {
+    const out: string[] = [];
+    const family = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+    const sample = (name: string, labels: Record<string, string>, value: number) => {
+      const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+      out.push(`${name}${l.length ? `{${l.join(",")}}` : ""} ${formatValue(value)}`);
+    };
+
+    family("opencode_bridge_turns_total", "counter", "Turns ended, by outcome: final, or the error reply's code.");
+    for (const outcome of ["final", ...[...this.turns.keys()].filter((k) => k !== "final").sort()]) {
+      sample("opencode_bridge_turns_total", { outcome }, this.turns.get(outcome) ?? 0);
+    }
+    family("opencode_bridge_turns_in_flight", "gauge", "Turns accepted and not yet ended.");
+    sample("opencode_bridge_turns_in_flight", {}, s.turnsInFlight);
+    family("opencode_bridge_turns_retained", "gauge", "Turns whose replies are kept for event subscribers.");
+    sample("opencode_bridge_turns_retained", {}, s.turnsRetained);
+    family("opencode_bridge_sessions_cached", "gauge", "OpenCode sessions with a cached adapter.");
+    sample("opencode_bridge_sessions_cached", {}, s.sessionsCached);
+
+    family("opencode_bridge_replies_total", "counter", "Replies produced, by kind.");
+    for (const kind of REPLY_KINDS) sample("opencode_bridge_replies_total", { kind }, this.replies.get(kind) ?? 0);
+
+    family("opencode_bridge_time_to_first_delta_seconds", "histogram", "From accepting a turn to its first delta reply.");
+    for (const b of this.timeToFirstDelta.cumulative()) {
+      sample("opencode_bridge_time_to_first_delta_seconds_bucket", { le: b.le }, b.count);
+    }
+    sample("opencode_bridge_time_to_first_delta_seconds_sum", {}, this.timeToFirstDelta.sum);
+    sample("opencode_bridge_time_to_first_delta_seconds_count", {}, this.timeToFirstDelta.count);
+
+    family("opencode_bridge_sink_delivered_total", "counter", "Replies a sink delivered (for the webhook: acknowledged with 2xx).");
+    for (const m of s.sinks) sample("opencode_bridge_sink_delivered_total", { sink: m.sink }, m.delivered);
+    family("opencode_bridge_sink_retries_total", "counter", "Delivery attempts a sink repeated.");
+    for (const m of s.sinks) sample("opencode_bridge_sink_retries_total", { sink: m.sink }, m.retries);
+    family("opencode_bridge_sink_failures_total", "counter", "Replies a sink failed to deliver (gave up, dropped or threw).");
+    for (const m of s.sinks) sample("opencode_bridge_sink_failures_total", { sink: m.sink }, m.failures);
+
+    family("opencode_bridge_provider_retries_total", "counter", "Model provider retries OpenCode reported.");
+    sample("opencode_bridge_provider_retries_total", {}, this.providerRetries);
+    if (s.streamReconnects !== undefined) {
+      family("opencode_bridge_event_stream_reconnects_total", "counter", "Reconnections of OpenCode's /event stream.");
+      sample("opencode_bridge_event_stream_reconnects_total", {}, s.streamReconnects);
+    }
+    if (s.opencodeRestarts !== undefined) {
+      family("opencode_bridge_opencode_restarts_total", "counter", "Restarts of the opencode serve the bridge owns.");
+      sample("opencode_bridge_opencode_restarts_total", {}, s.opencodeRestarts);
+    }
+    if (s.opencodeUp !== undefined) {
+      family("opencode_bridge_opencode_up", "gauge", "1 when OpenCode answered its health check at this scrape.");
+      sample("opencode_bridge_opencode_up", {}, s.opencodeUp ? 1 : 0);
+    }
+    family("opencode_bridge_http_requests_total", "counter", "HTTP requests answered by the daemon, by status.");
+    for (const [status, n] of [...this.httpRequests].sort()) sample("opencode_bridge_http_requests_total", { status }, n);
+    return `${out.join("\n")}\n`;
+  }
+}
+
+function escapeLabel(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+}
+
+function formatValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Infinity) return "+Inf";
+  if (v === -Infinity) return "-Inf";
+  return String(v);
+}

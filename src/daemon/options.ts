@@ -1,0 +1,91 @@
+/**
+ * The daemon's options and the body of `POST /v1/turns`, validated with zod.
+ * Option errors are BridgeError("config") and say what was expected and what
+ * was received (a token's value is never shown).
+ */
+import { isAbsolute } from "node:path";
+import type { Logger } from "pino";
+import { z } from "zod";
+import type { AdapterConfigInput } from "../adapter/config.js";
+import { BridgeError } from "../adapter/errors.js";
+import type { NamedSink } from "../sink/fanout.js";
+import { isLoopbackHost } from "./auth.js";
+import type { Upstream } from "./upstream.js";
+
+const count = (what: string, min: number) =>
+  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`);
+
+export const DaemonOptionsSchema = z
+  .object({
+    host: z.string().min(1, "host must not be empty").default("127.0.0.1"),
+    /** 0 picks a free port. */
+    port: count("port", 0).max(65_535, "port must be at most 65535").default(4_141),
+    /** Required on every route but /healthz when set; required to bind beyond loopback. */
+    token: z.string().min(16, "token must be at least 16 characters").optional(),
+    /** The project directory turns run in unless they name another (absolute). */
+    directory: z.string().refine(isAbsolute, "directory must be an absolute path"),
+    /** Finished turns kept for event subscribers. */
+    maxTurns: count("maxTurns", 1).default(100),
+    /** Reply JSON kept per turn for late subscribers. */
+    maxReplyBytesPerTurn: count("maxReplyBytesPerTurn", 1_024).default(2 * 1024 * 1024),
+    /** Turns accepted and not yet ended, across sessions; beyond it POST /v1/turns answers 429. */
+    maxActiveTurns: count("maxActiveTurns", 1).default(32),
+    /** Idle session adapters kept. */
+    maxIdleSessions: count("maxIdleSessions", 0).default(64),
+    /** On SIGTERM, running turns get this long to finish before they are aborted. */
+    shutdownGraceMs: count("shutdownGraceMs", 0).default(10_000),
+    maxBodyBytes: count("maxBodyBytes", 1_024).default(1024 * 1024),
+    heartbeatMs: count("heartbeatMs", 10).default(15_000),
+    /** Bytes waiting for an event subscriber that does not read, before it is cut off. */
+    maxSubscriberBufferBytes: count("maxSubscriberBufferBytes", 1_024).default(8 * 1024 * 1024),
+    /** How long /healthz and /metrics wait for OpenCode's health check. */
+    healthTimeoutMs: count("healthTimeoutMs", 1).default(2_000),
+  })
+  .refine((o) => o.token !== undefined || isLoopbackHost(o.host), {
+    path: ["token"],
+    message: "a token is required to listen beyond loopback (set --token or BRIDGE_TOKEN, or bind to 127.0.0.1)",
+  });
+
+export type DaemonOptionsInput = z.input<typeof DaemonOptionsSchema> & {
+  upstream: Upstream;
+  /** Where every reply goes besides event subscribers (webhook, JSON Lines …). */
+  outputs?: readonly NamedSink[];
+  logger?: Logger;
+  /** Adapter settings (timeouts, permission policy …) for every session. */
+  adapter?: Partial<Omit<AdapterConfigInput, "baseUrl" | "directory" | "username" | "password" | "logger">>;
+};
+
+export type DaemonOptions = z.output<typeof DaemonOptionsSchema>;
+
+export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
+  const { upstream: _u, outputs: _o, logger: _l, adapter: _a, ...plain } = input;
+  const parsed = DaemonOptionsSchema.safeParse(plain);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => {
+    const key = String(i.path[0] ?? "");
+    const v = (plain as Record<string, unknown>)[key];
+    const got = key === "token" ? (v === undefined ? "nothing" : "a value, not shown") : v === undefined ? "nothing" : JSON.stringify(v);
+    return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
+  });
+  throw new BridgeError("config", `invalid daemon options: ${problems.join("; ")}`);
+}
+
+const Id = (what: string) =>
+  z
+    .string()
+    .min(1, `${what} must not be empty`)
+    .max(200, `${what} must be at most 200 characters`)
+    .regex(/^[A-Za-z0-9._:-]+$/, `${what} may hold only letters, digits and . _ : -`);
+
+/** The body of `POST /v1/turns`. Unknown keys are refused, so a misspelt field is not silently ignored. */
+export const TurnRequestSchema = z.strictObject({
+  text: z.string().refine((t) => t.trim() !== "", "text must not be empty"),
+  session_id: Id("session_id").optional(),
+  trace_id: Id("trace_id").optional(),
+  directory: z.string().refine(isAbsolute, "directory must be an absolute path").optional(),
+  model: z.string().regex(/^[^/\s]+\/\S+$/, "model must look like provider/model").optional(),
+  agent: z.string().min(1, "agent must not be empty").optional(),
+  system: z.string().optional(),
+});
+
+export type TurnRequest = z.output<typeof TurnRequestSchema>;

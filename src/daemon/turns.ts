@@ -1,0 +1,157 @@
+/**
+ * The daemon's record of turns: each turn's replies (for Server-Sent Events
+ * subscribers, who may join late and replay from seq 0), its outcome and its
+ * abort handle.
+ *
+ * Retention bound:
+ * - At most `maxTurns` finished turns are kept; when a turn finishes beyond
+ *   that, the turn that finished longest ago is forgotten (their events route answers
+ *   404). Running turns are never forgotten; how many may run at once is bounded
+ *   by the daemon (`maxActiveTurns`).
+ * - Per turn, replies are kept while their JSON totals at most
+ *   `maxReplyBytesPerTurn`. Past that, replies still reach live subscribers but
+ *   are not kept, except the terminal reply, which always is. A subscriber that
+ *   replays such a turn gets the kept replies, an `event: truncated` naming the
+ *   seqs it cannot have, then the rest live (or the terminal reply).
+ */
+import type { ErrorCode, Reply } from "../codec/reply.js";
+import { isTerminal } from "../codec/reply.js";
+
+/** How a turn ended: `final`, or the code of its `error` reply. */
+export type TurnOutcome = "final" | ErrorCode;
+
+export interface StoredReply {
+  readonly seq: number;
+  /** The reply as JSON, serialized once for every subscriber. */
+  readonly json: string;
+}
+
+export interface TurnSubscriber {
+  reply(r: StoredReply): void;
+  /** Replies `from`..`to` (inclusive) were not kept and cannot be replayed. */
+  truncated(from: number, to: number): void;
+  done(turn: TurnRecord): void;
+}
+
+export class TurnRecord {
+  readonly controller = new AbortController();
+  /** Kept replies, in seq order (a gap only before the terminal reply when truncated). */
+  readonly kept: StoredReply[] = [];
+  /** Replies seen, kept or not. */
+  total = 0;
+  keptBytes = 0;
+  /** The first seq not kept, when the byte bound was reached. */
+  truncatedFrom: number | undefined;
+  outcome: TurnOutcome | undefined;
+  sawDelta = false;
+  readonly subscribers = new Set<TurnSubscriber>();
+  private resolveDone!: () => void;
+  /** Resolves when the turn has ended and every reply has been handed on. */
+  readonly done = new Promise<void>((r) => (this.resolveDone = r));
+
+  constructor(
+    readonly traceId: string,
+    readonly sessionId: string,
+    readonly directory: string,
+    /** When the daemon accepted the turn (ms, monotonic clock). */
+    readonly acceptedAt: number,
+  ) {}
+
+  get finished(): boolean {
+    return this.outcome !== undefined;
+  }
+
+  /** @internal */
+  markDone(outcome: TurnOutcome): void {
+    this.outcome = outcome;
+    this.resolveDone();
+  }
+}
+
+export interface TurnStoreOptions {
+  readonly maxTurns: number;
+  readonly maxReplyBytesPerTurn: number;
+}
+
+export class TurnStore {
+  private readonly turns = new Map<string, TurnRecord>();
+  /** Finished turns' ids, oldest finish first (a Set keeps insertion order). */
+  private readonly finishedOrder = new Set<string>();
+
+  constructor(private readonly opts: TurnStoreOptions) {}
+
+  has(traceId: string): boolean {
+    return this.turns.has(traceId);
+  }
+
+  get(traceId: string): TurnRecord | undefined {
+    return this.turns.get(traceId);
+  }
+
+  get size(): number {
+    return this.turns.size;
+  }
+
+  running(): TurnRecord[] {
+    return [...this.turns.values()].filter((t) => !t.finished);
+  }
+
+  create(traceId: string, sessionId: string, directory: string, acceptedAt: number): TurnRecord {
+    if (this.turns.has(traceId)) throw new Error(`trace ${traceId} already exists`);
+    const t = new TurnRecord(traceId, sessionId, directory, acceptedAt);
+    this.turns.set(traceId, t);
+    return t;
+  }
+
+  /** Records a reply and passes it to the turn's subscribers. Returns the turn (undefined if unknown). */
+  add(reply: Reply): TurnRecord | undefined {
+    const t = this.turns.get(reply.trace_id);
+    if (!t || t.finished) return undefined;
+    const stored: StoredReply = { seq: reply.seq, json: JSON.stringify(reply) };
+    t.total = Math.max(t.total, reply.seq + 1);
+    const fits = t.truncatedFrom === undefined && t.keptBytes + stored.json.length <= this.opts.maxReplyBytesPerTurn;
+    if (fits || isTerminal(reply)) {
+      t.kept.push(stored);
+      t.keptBytes += stored.json.length;
+    } else {
+      t.truncatedFrom ??= reply.seq;
+    }
+    for (const s of [...t.subscribers]) s.reply(stored);
+    return t;
+  }
+
+  /** Ends the turn: subscribers get `done` and are let go; old finished turns beyond the bound are forgotten. */
+  finish(t: TurnRecord, outcome: TurnOutcome): void {
+    if (t.finished) return;
+    t.markDone(outcome);
+    for (const s of [...t.subscribers]) s.done(t);
+    t.subscribers.clear();
+    this.finishedOrder.add(t.traceId);
+    for (const id of this.finishedOrder) {
+      if (this.finishedOrder.size <= this.opts.maxTurns) break;
+      this.finishedOrder.delete(id);
+      this.turns.delete(id);
+    }
+  }
+
+  /**
+   * Replays the kept replies with seq >= `fromSeq` to `sub`, then keeps it
+   * informed until the turn ends. Returns the unsubscribe function.
+   */
+  subscribe(t: TurnRecord, sub: TurnSubscriber, fromSeq = 0): () => void {
+    let next = fromSeq;
+    for (const r of t.kept) {
+      if (r.seq < next) continue;
+      if (r.seq > next) sub.truncated(next, r.seq - 1);
+      sub.reply(r);
+      next = r.seq + 1;
+    }
+    if (t.finished) {
+      sub.done(t);
+      return () => {};
+    }
+    if (t.truncatedFrom !== undefined && next < t.total) sub.truncated(next, t.total - 1);
+    t.subscribers.add(sub);
+    return () => t.subscribers.delete(sub);
+  }
+}
