@@ -183,9 +183,12 @@ export class OpencodeAdapter {
       const state = createTurnState({ traceId, sessionId, priorMessageIds: prior });
       turn = new Turn(state, sessionId, this.config, this.http, this.sink, log);
       unsubscribe = this.hub.subscribe(sessionId, turn);
-      if (!this.hub.isOpen) throw new BridgeError("transport", "the OpenCode event stream closed before the prompt");
+      // The stream may have dropped since it was opened: wait for it to be back (or fail)
+      // before prompting, so that no event of the turn goes unseen.
+      await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       log.info({ chars: text.length }, "prompting");
+      turn.promptSent = true;
       await this.http.promptAsync(sessionId, {
         parts: [{ type: "text", text }],
         ...(model ? { model } : {}),

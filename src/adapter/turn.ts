@@ -104,6 +104,8 @@ export class Turn implements HubListener {
   private timers: { first?: unknown; idle?: unknown; turn?: unknown } = {};
   private pendingRequests = new Set<string>();
   private prompted = false;
+  /** Set just before `prompt_async` is sent: from then on a gap may hide this turn's events. */
+  promptSent = false;
   private sawEvent = false;
   private ending = false;
   private readonly answered = new Set<string>();
@@ -168,7 +170,8 @@ export class Turn implements HubListener {
   onResync(): void {
     if (this.finished) return;
     this.gap = false;
-    void this.repair();
+    // Before the prompt is on its way nothing of this turn can have been missed.
+    if (this.promptSent) void this.repair();
   }
 
   /** Does the record hold a finished answer to this turn's prompt? */
