@@ -30,7 +30,7 @@ afterEach(async () => {
   await Promise.all(servers.map((s) => s.close()));
   servers = [];
 });
-async function replayServer(turns: ScriptedTurn[], opts?: { version?: string }) {
+async function replayServer(turns: ScriptedTurn[], opts?: Parameters<typeof startReplayServer>[1]) {
   const s = await startReplayServer(turns, opts);
   servers.push(s);
   return s;
@@ -159,6 +159,40 @@ describe("adapter over a replayed real turn", () => {
     const last = f.golden[f.golden.length - 1];
     expect(result.final?.content).toBe(last?.kind === "final" ? last.content : "");
     await adapter.close();
+  });
+
+  it("a turn that starts while the stream reconnects waits for it: one connection, nothing delivered twice", async () => {
+    const f = fx("1.18.33/long");
+    const t = turnOf("1.18.33/long");
+    const firstDelta = t.frames.findIndex((x) => x.includes('"type":"message.part.delta"'));
+    const srv = await replayServer([
+      { ...t, holdAfter: firstDelta + 100, record: f.record[t.sessionId] ?? [], status: "busy" },
+      turnOf("1.18.33/text"),
+    ], { reconnectDelayMs: 400 });
+    // The reconnection attempt starts 300 ms after the drop and takes 400 ms to be answered:
+    // a turn opening the stream before that must wait for it, not start a second connection.
+    const slowReconnect = { initialDelayMs: 300, maxDelayMs: 300, growFactor: 1, maxAttempts: 5 };
+    const sinkA = new MemorySink();
+    const sinkB = new MemorySink();
+    const a = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: slowReconnect }, sinkA);
+    const b = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: slowReconnect }, sinkB);
+    const pendingA = a.prompt("long", { traceId: "trace-long" });
+    await vi.waitFor(() => expect(sinkA.replies.filter((r) => r.kind === "delta").length).toBe(100));
+    srv.dropStreams();
+    await vi.waitFor(() => expect(a.streamStats.drops).toBe(1), { interval: 5 });
+    const pendingB = b.prompt("text", { traceId: "trace-text" }); // opens the stream while it reconnects
+    await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBeGreaterThanOrEqual(1));
+    srv.release(t.sessionId);
+    const [ra, rb] = await Promise.all([pendingA, pendingB]);
+    expect(srv.requests.filter((r) => r.path === "/event")).toHaveLength(2); // the first, and one reconnection
+    expect(contractViolations(sinkA.replies)).toEqual([]);
+    expect(contractViolations(sinkB.replies)).toEqual([]);
+    const lastA = f.golden[f.golden.length - 1];
+    expect(ra.final?.content).toBe(lastA?.kind === "final" ? lastA.content : "");
+    expect(sinkB.replies).toEqual(fx("1.18.33/text").golden);
+    expect(rb.status).toBe("final");
+    await a.close();
+    await b.close();
   });
 
   it("a stream that cannot come back ends the turn with error transport, keeping what streamed", async () => {

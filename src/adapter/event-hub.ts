@@ -82,6 +82,7 @@ export class EventHub {
   private watchdog: unknown;
   private lastByteAt = 0;
   private reconnectTimer: unknown;
+  private reconnectWaiters: { resolve: () => void; reject: (err: BridgeError) => void }[] = [];
   /** Counters for /metrics and tests. */
   readonly stats = { connects: 0, reconnects: 0, drops: 0, events: 0, issues: 0 };
 
@@ -97,14 +98,29 @@ export class EventHub {
     return this.state === "open";
   }
 
-  /** Open the stream if it is not open; concurrent callers share one attempt. */
+  /**
+   * Open the stream if it is not open; concurrent callers share one attempt.
+   * While reconnecting, wait for the reconnection (never a second connection:
+   * two live connections would deliver every event twice).
+   */
   open(): Promise<void> {
     if (this.state === "open") return Promise.resolve();
-    if (this.state === "reconnecting" && this.opening) return this.opening;
+    if (this.state === "reconnecting") {
+      return new Promise<void>((resolve, reject) => this.reconnectWaiters.push({ resolve, reject }));
+    }
     this.opening ??= this.connect().finally(() => {
       this.opening = undefined;
     });
     return this.opening;
+  }
+
+  private settleWaiters(err?: BridgeError): void {
+    const waiters = this.reconnectWaiters;
+    this.reconnectWaiters = [];
+    for (const w of waiters) {
+      if (err) w.reject(err);
+      else w.resolve();
+    }
   }
 
   subscribe(sessionId: string, listener: HubListener): () => void {
@@ -123,6 +139,7 @@ export class EventHub {
   /** Close intentionally: no listener is told of an error, and nothing reconnects. */
   close(): void {
     this.state = "closed";
+    this.settleWaiters(new BridgeError("transport", "the event stream was closed"));
     this.stopWatchdog();
     if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
@@ -189,6 +206,7 @@ export class EventHub {
     const decoder = new EventStreamDecoder(
       {
         onEvent: (payload) => {
+          if (this.abort !== ac) return; // a connection that has been replaced or closed
           this.stats.events++;
           const t = (payload as { type?: unknown } | null)?.type;
           if (!sawConnected && t === "server.connected") {
@@ -199,6 +217,7 @@ export class EventHub {
               // dispatched: events after the gap must wait for their repair.
               this.state = "open";
               for (const l of this.allListeners()) l.onResync?.();
+              this.settleWaiters();
             }
             return;
           }
@@ -210,6 +229,7 @@ export class EventHub {
           this.dispatch(payload);
         },
         onIssue: (issue) => {
+          if (this.abort !== ac) return;
           this.stats.issues++;
           this.opts.logger?.warn({ issue: issue.code, event_type: issue.type, session_id: issue.sessionID }, issue.message);
           // A frame cut off by the drop is part of the gap, which the listeners repair.
@@ -273,12 +293,13 @@ export class EventHub {
       );
       this.opts.logger?.error({ err: e.message }, "giving up on the event stream");
       for (const l of this.allListeners()) l.onClose(e);
+      this.settleWaiters(e);
       return;
     }
     const delay = Math.min(this.policy.maxDelayMs, this.policy.initialDelayMs * this.policy.growFactor ** (attempt - 1));
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (this.state !== "reconnecting") return;
+      if (this.state !== "reconnecting" || this.opening) return;
       this.stats.reconnects++;
       this.opening = this.connect().finally(() => {
         this.opening = undefined;

@@ -56,7 +56,8 @@ describe("opencode-bridge prompt", () => {
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain("Let me run a command.");
     expect(ok.stdout).toContain("→ bash");
-    expect(ok.stdout).toContain("✓ bash echo bridge-tool-ok");
+    // The result line shows the tool's title (the command on 1.18, its description on older servers).
+    expect(ok.stdout).toMatch(/✓ bash (echo bridge-tool-ok|Echo a marker)/);
     expect(ok.stdout).toMatch(/— done/);
     const bad = await cli(["--pretty", "--url", live.url, "--directory", live.directory, scenario("provider-error")]);
     expect(bad.status).toBe(1);
@@ -80,8 +81,11 @@ describe("opencode-bridge prompt", () => {
     expect(pid).toBeDefined();
     // The generated password never shows in the output or the logs.
     expect(`${r.stdout}${r.stderr}`).not.toMatch(/OPENCODE_SERVER_PASSWORD=|"password"/);
-    const alive = spawnSync("ps", ["-o", "pid=", "-g", String(pid)], { encoding: "utf8" }).stdout.trim();
-    expect(alive).toBe("");
+    // Nothing of its session runs on (a zombie left for init to reap is not running).
+    const alive = spawnSync("ps", ["-o", "pid=,stat=", "-s", String(pid)], { encoding: "utf8" })
+      .stdout.split("\n")
+      .filter((l) => l.trim() !== "" && !/\bZ/.test(l.trim().split(/\s+/)[1] ?? ""));
+    expect(alive).toEqual([]);
   });
 
   it("Ctrl-C aborts the turn: error aborted, exit 1", async () => {

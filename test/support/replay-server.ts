@@ -50,7 +50,10 @@ export function framesOf(sse: Buffer | string): string[] {
     .filter((d) => !d.includes('"type":"server.connected"'));
 }
 
-export async function startReplayServer(turns: ScriptedTurn[], opts: { version?: string } = {}): Promise<ReplayServer> {
+export async function startReplayServer(
+  turns: ScriptedTurn[],
+  opts: { version?: string; /** Answer reconnections of /event this much later. */ reconnectDelayMs?: number } = {},
+): Promise<ReplayServer> {
   const requests: ReplayServer["requests"] = [];
   const streams = new Set<ServerResponse>();
   const queue = [...turns];
@@ -58,6 +61,14 @@ export async function startReplayServer(turns: ScriptedTurn[], opts: { version?:
   let eventConnections = 0;
   const broadcast = (raw: string) => {
     for (const s of streams) s.write(raw);
+  };
+  /** Answer an /event request: server.connected (and, on a reconnection, `afterReconnect` frames in the same write). */
+  const openStream = (res: ServerResponse, n: number) => {
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const extra = n > 1 ? [...bySession.values()].flatMap((t) => t.afterReconnect ?? []).map((f) => `data: ${f}\n\n`) : [];
+    res.write(`data: {"type":"server.connected","properties":{}}\n\n${extra.join("")}`);
+    streams.add(res);
+    res.on("close", () => streams.delete(res));
   };
   const json = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { "content-type": "application/json" });
@@ -73,13 +84,9 @@ export async function startReplayServer(turns: ScriptedTurn[], opts: { version?:
       const parts = url.pathname.split("/").filter(Boolean);
       if (req.method === "GET" && url.pathname === "/global/health") return json(res, 200, { healthy: true, version: opts.version ?? "1.18.33" });
       if (req.method === "GET" && url.pathname === "/event") {
-        res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
-        eventConnections++;
-        const extra =
-          eventConnections > 1 ? [...bySession.values()].flatMap((t) => t.afterReconnect ?? []).map((f) => `data: ${f}\n\n`) : [];
-        res.write(`data: {"type":"server.connected","properties":{}}\n\n${extra.join("")}`);
-        streams.add(res);
-        res.on("close", () => streams.delete(res));
+        const n = ++eventConnections;
+        if (n > 1 && opts.reconnectDelayMs) setTimeout(() => openStream(res, n), opts.reconnectDelayMs);
+        else openStream(res, n);
         return;
       }
       if (req.method === "POST" && url.pathname === "/session") {
