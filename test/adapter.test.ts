@@ -195,6 +195,23 @@ describe("adapter over a replayed real turn", () => {
     await b.close();
   });
 
+  it("a frame over the cap (a long answer's final text) is recovered from the record, not a protocol error", async () => {
+    const f = fx("1.18.33/long");
+    const t = turnOf("1.18.33/long");
+    const bigFrames = t.frames.filter((x) => x.length > 4096);
+    expect(bigFrames.length).toBeGreaterThan(0); // the part's full text, and the session record updates
+    const srv = await replayServer([{ ...t, record: f.record[t.sessionId] ?? [], status: "busy" }]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, maxFrameBytes: 4096 }, sink);
+    const result = await adapter.prompt("long", { traceId: "trace-long" });
+    expect(contractViolations(sink.replies)).toEqual([]);
+    const last = f.golden[f.golden.length - 1];
+    expect(result.status).toBe("final");
+    expect(result.final?.content).toBe(last?.kind === "final" ? last.content : "");
+    expect(srv.requests.some((r) => r.path.endsWith("/message"))).toBe(true);
+    await adapter.close();
+  });
+
   it("a stream that cannot come back ends the turn with error transport, keeping what streamed", async () => {
     const text = turnOf("1.18.33/text");
     const firstDelta = text.frames.findIndex((f) => f.includes('"type":"message.part.delta"'));

@@ -97,7 +97,13 @@ export class OpencodeAdapter {
     });
     // Adapters share a stream only when they would open the same one: same server,
     // directory, credentials and dispatcher.
-    const key = `${this.config.baseUrl}\u0000${this.config.directory}\u0000${this.http.auth ?? ""}\u0000${dispatcherId(this.config.dispatcher)}`;
+    const key = [
+      this.config.baseUrl,
+      this.config.directory,
+      this.http.auth ?? "",
+      dispatcherId(this.config.dispatcher),
+      this.config.maxFrameBytes,
+    ].join("\u0000");
     const shared = acquireHub(this.http, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,
       dispatcher: this.config.dispatcher,
@@ -105,6 +111,7 @@ export class OpencodeAdapter {
       reconnect: this.config.reconnect,
       watchdogMs: this.config.watchdogMs,
       clock: this.config.clock,
+      maxFrameBytes: this.config.maxFrameBytes,
     });
     this.hub = shared.hub;
     this.releaseHub = shared.release;

@@ -94,6 +94,12 @@ export const AdapterConfigSchema = z.object({
       maxAttempts: z.number().int().nonnegative().default(8),
     })
     .prefault({}),
+  /**
+   * Event frames larger than this are dropped unread (bounded memory). A dropped frame
+   * of a running turn — typically the full text of a very long answer — is recovered
+   * from the server's record.
+   */
+  maxFrameBytes: z.number().int().min(1024).default(1024 * 1024),
   /** A sink call that has not settled after this long is counted as failed and delivery moves on. */
   sinkTimeoutMs: ms("sinkTimeoutMs").default(30_000),
   /**

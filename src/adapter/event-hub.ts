@@ -62,13 +62,17 @@ export interface HubOptions {
 type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
 function sessionOf(payload: unknown): string | undefined {
-  const p = (payload as { properties?: Record<string, unknown> } | null)?.properties;
+  const e = payload as { type?: unknown; properties?: Record<string, unknown> } | null;
+  const p = e?.properties;
   if (typeof p !== "object" || p === null) return undefined;
   if (typeof p.sessionID === "string") return p.sessionID;
   const part = p.part as { sessionID?: unknown } | undefined;
   if (typeof part?.sessionID === "string") return part.sessionID;
-  const info = p.info as { sessionID?: unknown } | undefined;
+  const info = p.info as { sessionID?: unknown; id?: unknown } | undefined;
   if (typeof info?.sessionID === "string") return info.sessionID;
+  // 1.2.x names the session of session.created/updated only as the info's id:
+  // without this, every such event would go to every subscriber.
+  if (typeof info?.id === "string" && typeof e?.type === "string" && e.type.startsWith("session.")) return info.id;
   return undefined;
 }
 

@@ -79,6 +79,7 @@ function sessionOf(p: Props): string | undefined {
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
 const RECHECK_MS = 500;
 const MAX_RECHECKS = 6;
+const MAX_LOST_REPAIRS = 8;
 
 export class Turn implements HubListener {
   /** The codec's output for the current event (moved to `queue` right away). */
@@ -96,8 +97,11 @@ export class Turn implements HubListener {
   /** While repairing after a gap: live events wait here. */
   private resyncBuffer: { payload?: unknown; issue?: StreamIssue }[] | undefined;
   private gap = false;
+  private idleDeadline = 0;
   repairs = 0;
   private rechecks = 0;
+  /** Lost frames repaired so far; past MAX_LOST_REPAIRS one ends the turn `protocol`. */
+  private lostRepairs = 0;
   private finished = false;
   private resolveDone!: () => void;
   readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
@@ -148,6 +152,15 @@ export class Turn implements HubListener {
     if (this.finished) return;
     if (this.resyncBuffer) {
       this.resyncBuffer.push({ issue });
+      return;
+    }
+    if (this.promptSent && issue.sessionID === this.sessionId && this.lostRepairs < MAX_LOST_REPAIRS) {
+      // A frame of this session was lost (over the frame cap — a long answer's final
+      // text — or unreadable): what it carried is in the server's record, so recover
+      // it like a gap rather than give the turn up.
+      this.lostRepairs++;
+      this.log.warn({ issue: issue.code, event_type: issue.type }, "lost a frame of this turn: repairing from the server's record");
+      void this.repair();
       return;
     }
     lostEventInto({ type: issue.type, sessionID: issue.sessionID }, this.state, this.out);
@@ -365,11 +378,20 @@ export class Turn implements HubListener {
   }
 
   private async deliverOne(reply: Reply): Promise<void> {
+    let pending: void | Promise<void>;
+    try {
+      pending = this.sink.deliver(reply);
+    } catch (err) {
+      this.sinkFailed(reply, err);
+      return;
+    }
+    // A synchronous sink costs no timer and no race.
+    if (typeof (pending as { then?: unknown } | undefined)?.then !== "function") return;
     const c = this.cfg.clock;
     let handle: unknown;
     try {
       const outcome = await Promise.race([
-        Promise.resolve(this.sink.deliver(reply)).then(() => "ok" as const),
+        Promise.resolve(pending).then(() => "ok" as const),
         new Promise<"timeout">((resolve) => {
           handle = c.setTimeout(() => resolve("timeout"), this.cfg.sinkTimeoutMs);
         }),
@@ -379,11 +401,15 @@ export class Turn implements HubListener {
         this.log.error({ seq: reply.seq, kind: reply.kind, timeout_ms: this.cfg.sinkTimeoutMs }, "sink did not take a reply in time: moving on");
       }
     } catch (err) {
-      this.sinkFailures++;
-      this.log.error({ err: (err as Error)?.message, seq: reply.seq, kind: reply.kind }, "sink failed to take a reply");
+      this.sinkFailed(reply, err);
     } finally {
       c.clearTimeout(handle);
     }
+  }
+
+  private sinkFailed(reply: Reply, err: unknown): void {
+    this.sinkFailures++;
+    this.log.error({ err: (err as Error)?.message, seq: reply.seq, kind: reply.kind }, "sink failed to take a reply");
   }
 
   private activity(): void {
@@ -395,18 +421,33 @@ export class Turn implements HubListener {
     if (!this.ending) this.armIdle();
   }
 
+  /**
+   * Push the idle deadline forward. One timer serves many events: when it fires
+   * early it re-arms itself for the time left (no clear/set per streamed token).
+   */
   private armIdle(): void {
     const c = this.cfg.clock;
-    if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
+    if (this.pendingRequests.size > 0) {
+      // Paused while the host or user decides; `resolved` arms it again.
+      if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
+      this.timers.idle = undefined;
+      return;
+    }
+    this.idleDeadline = c.now() + this.cfg.idleTimeoutMs;
+    if (this.timers.idle === undefined) this.timers.idle = c.setTimeout(() => this.idleCheck(), this.cfg.idleTimeoutMs);
+  }
+
+  private idleCheck(): void {
     this.timers.idle = undefined;
-    if (this.pendingRequests.size > 0) return; // paused while the host or user decides
-    this.timers.idle = c.setTimeout(
-      () =>
-        void (this.gap
-          ? this.expire("transport", `the OpenCode event stream has been down for ${this.cfg.idleTimeoutMs} ms (server gone?)`)
-          : this.expire("timeout", `no event from OpenCode for ${this.cfg.idleTimeoutMs} ms`)),
-      this.cfg.idleTimeoutMs,
-    );
+    if (this.finished || this.ending || this.pendingRequests.size > 0) return;
+    const left = this.idleDeadline - this.cfg.clock.now();
+    if (left > 0) {
+      this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);
+      return;
+    }
+    void (this.gap
+      ? this.expire("transport", `the OpenCode event stream has been down for ${this.cfg.idleTimeoutMs} ms (server gone?)`)
+      : this.expire("timeout", `no event from OpenCode for ${this.cfg.idleTimeoutMs} ms`));
   }
 
   private clearTimers(): void {
