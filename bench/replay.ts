@@ -1,7 +1,7 @@
 /**
  * Replay throughput against the parse floor, on the same bytes in the same run.
  *
- *   npm run bench            (writes bench/results/replay.json)
+ *   npm run bench:replay     (writes bench/results/replay.json; part of `npm run bench`)
  *
  * floor:  eventsource-parser + JSON.parse of every frame, nothing else;
  * bridge: the whole replay pipeline — UTF-8 decoding, SSE framing with the frame
@@ -17,8 +17,8 @@ import { replaySync } from "../src/codec/replay.js";
 import { loadFixtures } from "../test/support/fixtures.js";
 
 const CHUNK = 16 * 1024;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 15);
-const TARGET_MS = Number(process.env.BENCH_ROUND_MS ?? 400);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
+const TARGET_MS = Number(process.env.BENCH_ROUND_MS ?? 250);
 
 interface Corpus {
   name: string;
