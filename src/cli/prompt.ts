@@ -10,14 +10,7 @@ import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
 import { OwnedServer } from "../server/owned.js";
 import { PrettySink } from "./pretty.js";
-import { UsageError } from "./usage.js";
-
-function seconds(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} takes a number of seconds greater than 0, got ${JSON.stringify(v)}`);
-  return Math.round(n * 1000);
-}
+import { secondsOption, UsageError } from "./usage.js";
 
 export async function runPrompt(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -49,9 +42,9 @@ export async function runPrompt(args: string[]): Promise<number> {
     throw new UsageError(`--model takes provider/model, got ${JSON.stringify(values.model)}`);
   }
   const timeouts = {
-    firstEventTimeoutMs: seconds("first-event-timeout", values["first-event-timeout"]),
-    idleTimeoutMs: seconds("idle-timeout", values["idle-timeout"]),
-    turnTimeoutMs: seconds("turn-timeout", values["turn-timeout"]),
+    firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
+    idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
+    turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
   };
   const directory = resolve(values.directory ?? process.cwd());
   const pretty = values.jsonl ? false : (values.pretty ?? process.stdout.isTTY === true);

@@ -11,16 +11,10 @@ import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstre
 import type { NamedSink } from "../sink/fanout.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import { WebhookSink } from "../sink/webhook.js";
-import { UsageError } from "./usage.js";
+import { secondsOption, UsageError } from "./usage.js";
 
-function seconds(name: string, v: string | undefined, min = 0): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isFinite(n) || n < min || (min === 0 && n < 0)) {
-    throw new UsageError(`--${name} takes a number of seconds${min > 0 ? ` of at least ${min}` : ""}, got ${JSON.stringify(v)}`);
-  }
-  return Math.round(n * 1000);
-}
+/** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
+const seconds = (name: string, v: string | undefined) => secondsOption(name, v, true);
 
 function integer(name: string, v: string | undefined, min: number): number | undefined {
   if (v === undefined) return undefined;

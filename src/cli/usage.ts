@@ -1,5 +1,16 @@
 export class UsageError extends Error {}
 
+/** A `--NAME S` option given in seconds, as milliseconds; undefined when absent. */
+export function secondsOption(name: string, v: string | undefined, allowZero = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) {
+    const bound = allowZero ? "of at least 0" : "greater than 0";
+    throw new UsageError(`--${name} takes a number of seconds ${bound}, got ${JSON.stringify(v)}`);
+  }
+  return Math.round(n * 1000);
+}
+
 export const USAGE = `usage:
   opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
       Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
