@@ -212,6 +212,22 @@ describe("adapter over a replayed real turn", () => {
     await adapter.close();
   });
 
+  it("an idle with the failed message never completed: the turn settles after settleTimeoutMs", async () => {
+    const t = turnOf("1.18.33/abort");
+    const errAt = t.frames.findIndex((x) => x.includes('"type":"session.error"'));
+    const idleAt = t.frames.findIndex((x, i) => i > errAt && x.includes('"type":"session.idle"'));
+    // The server stops right after its idle: the aborted message is never completed.
+    const srv = await replayServer([{ ...t, holdAfter: idleAt + 1 }]);
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, settleTimeoutMs: 100 }, sink);
+    const result = await adapter.prompt("slow", { traceId: "trace-abort" });
+    expect(result.error).toMatchObject({ code: "aborted" });
+    expect(result.error?.error).toContain("MessageAbortedError");
+    expect(contractViolations(sink.replies)).toEqual([]);
+    expect(srv.requests.some((r) => r.path.endsWith("/abort"))).toBe(false); // nothing to abort: the server ended it
+    await adapter.close();
+  });
+
   it("a stream that cannot come back ends the turn with error transport, keeping what streamed", async () => {
     const text = turnOf("1.18.33/text");
     const firstDelta = text.frames.findIndex((f) => f.includes('"type":"message.part.delta"'));

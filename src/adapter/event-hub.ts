@@ -61,7 +61,8 @@ export interface HubOptions {
 
 type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
-function sessionOf(payload: unknown): string | undefined {
+/** The session an event belongs to, wherever its version puts it; undefined when it names none. */
+export function sessionOf(payload: unknown): string | undefined {
   const e = payload as { type?: unknown; properties?: Record<string, unknown> } | null;
   const p = e?.properties;
   if (typeof p !== "object" || p === null) return undefined;

@@ -33,6 +33,7 @@ import {
   lostEventInto,
   mapEventInto,
   overrideEnd,
+  settleAfterIdle,
   type TurnState,
 } from "../codec/codec.js";
 import type { ErrorCode, ErrorReply, FinalReply, Reply } from "../codec/reply.js";
@@ -40,7 +41,7 @@ import type { StreamIssue } from "../codec/sse.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig, PermissionReply, PermissionRequest } from "./config.js";
 import type { BridgeError } from "./errors.js";
-import type { HubListener } from "./event-hub.js";
+import { sessionOf, type HubListener } from "./event-hub.js";
 import type { OpencodeHttp } from "./http.js";
 
 export interface TurnResult {
@@ -61,19 +62,12 @@ interface Props {
     sessionID?: string;
     id?: string;
     status?: { type?: string; attempt?: number; message?: string };
-    part?: { sessionID?: string };
-    info?: { sessionID?: string };
     permission?: string;
     patterns?: string[];
     tool?: { messageID: string; callID: string };
     requestID?: string;
   };
   readonly type?: string;
-}
-
-function sessionOf(p: Props): string | undefined {
-  const pr = p.properties;
-  return pr?.sessionID ?? pr?.part?.sessionID ?? pr?.info?.sessionID;
 }
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
@@ -105,7 +99,7 @@ export class Turn implements HubListener {
   private finished = false;
   private resolveDone!: () => void;
   readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
-  private timers: { first?: unknown; idle?: unknown; turn?: unknown } = {};
+  private timers: { first?: unknown; idle?: unknown; turn?: unknown; settle?: unknown } = {};
   private pendingRequests = new Set<string>();
   private prompted = false;
   /** Set just before `prompt_async` is sent: from then on a gap may hide this turn's events. */
@@ -356,6 +350,15 @@ export class Turn implements HubListener {
       this.finished = true;
       this.clearTimers();
       this.resolveDone();
+    } else if (!this.finished && this.state.idleSeen && this.timers.settle === undefined) {
+      // The session went idle with a message still open: the server normally completes
+      // it right after. If it does not within settleTimeoutMs, end as the idle said.
+      this.timers.settle = this.cfg.clock.setTimeout(() => {
+        this.timers.settle = undefined;
+        if (this.finished) return;
+        this.out.push(...settleAfterIdle(this.state).replies);
+        this.afterCodec();
+      }, this.cfg.settleTimeoutMs);
     }
   }
 
