@@ -7,7 +7,11 @@ import { isAbsolute } from "node:path";
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { realClock, type Clock } from "../util/clock.js";
+import { formatOptionIssues, describeValue as describe } from "../util/zod.js";
 import { BridgeError } from "./errors.js";
+
+export { realClock, type Clock };
 
 /** What OpenCode asks permission for (`permission.asked`), as the host's callback sees it. */
 export interface PermissionRequest {
@@ -30,23 +34,6 @@ export interface RetryStatus {
   readonly attempt: number;
   readonly message: string;
 }
-
-/** The time source of the adapter; tests inject a fake one. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 const ms = (what: string) =>
   z
@@ -139,13 +126,8 @@ export function parseAdapterConfig(input: AdapterConfigInput, env: NodeJS.Proces
     username: input.username ?? env.OPENCODE_SERVER_USERNAME,
   });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => {
-      const path = i.path.join(".") || "(config)";
-      const key = String(i.path[0] ?? "");
-      const got = i.path.length ? (input as Record<string, unknown>)[key] : input;
-      return `${path}: ${i.message} (got ${key === "password" ? "a value, not shown" : describe(got)})`;
-    });
-    throw new BridgeError("config", `invalid adapter config: ${problems.join("; ")}`);
+    const problems = formatOptionIssues(parsed.error, input, { root: "(config)", hidden: { password: "a value, not shown" } });
+    throw new BridgeError("config", `invalid adapter config: ${problems}`);
   }
   const permission = input.permission ?? "reject";
   if (permission !== "reject" && permission !== "allow" && typeof permission !== "function") {
@@ -164,11 +146,4 @@ export function parseAdapterConfig(input: AdapterConfigInput, env: NodeJS.Proces
     onRetry: input.onRetry,
     newTraceId: input.newTraceId ?? (() => randomUUID()),
   };
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  if (typeof v === "function") return "a function";
-  return typeof v === "object" ? JSON.stringify(v)?.slice(0, 60) ?? typeof v : String(v);
 }

@@ -18,7 +18,8 @@
 import { request, type Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { EventStreamDecoder, type StreamIssue } from "../codec/sse.js";
-import { realClock, type Clock } from "./config.js";
+import { backoffDelay } from "../util/backoff.js";
+import { realClock, type Clock } from "../util/clock.js";
 import { BridgeError } from "./errors.js";
 import { transportError, type OpencodeHttp } from "./http.js";
 
@@ -301,7 +302,8 @@ export class EventHub {
       this.settleWaiters(e);
       return;
     }
-    const delay = Math.min(this.policy.maxDelayMs, this.policy.initialDelayMs * this.policy.growFactor ** (attempt - 1));
+    const p = this.policy;
+    const delay = backoffDelay({ initialDelayMs: p.initialDelayMs, maxDelayMs: p.maxDelayMs, factor: p.growFactor, jitter: "none" }, attempt);
     this.reconnectTimer = this.clock.setTimeout(() => {
       this.reconnectTimer = undefined;
       if (this.state !== "reconnecting" || this.opening) return;

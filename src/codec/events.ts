@@ -8,6 +8,7 @@
  * everywhere and recovered from the part or message where needed.
  */
 import { z } from "zod";
+import { issueAt } from "../util/zod.js";
 
 const id = z.string();
 
@@ -191,7 +192,7 @@ export function isPartDeltaProps(p: unknown): p is z.infer<typeof PartDeltaProps
 
 function failure(type: string, props: unknown, error: z.ZodError, prefix = "properties"): ParsedEvent {
   const issue = error.issues[0];
-  const where = issue ? `${[prefix, ...issue.path].join(".")}: ${issue.message}` : error.message;
+  const where = issue ? issueAt(issue, prefix) : error.message;
   return { ok: false, type, sessionID: sniffSession(props), reason: where };
 }
 
@@ -218,10 +219,6 @@ export function parseEvent(raw: unknown): ParsedEvent {
   const schema = (EVENT_SCHEMAS as Record<string, z.ZodType>)[type];
   if (!schema) return { ok: true, event: undefined, type };
   const parsed = schema.safeParse(raw.properties);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const where = issue ? `properties.${issue.path.join(".")}: ${issue.message}` : parsed.error.message;
-    return { ok: false, type, sessionID: sniffSession(raw.properties), reason: where };
-  }
+  if (!parsed.success) return failure(type, raw.properties, parsed.error);
   return { ok: true, event: { type, properties: parsed.data } as KnownEvent };
 }

@@ -165,6 +165,13 @@ export class ManualClock {
   clearTimeout = (h: unknown): void => {
     this.timers.delete(h as number);
   };
+  /** Resolves when `advance` passes `ms` from now (or at once when `signal` aborts). */
+  sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const id = this.setTimeout(resolve, ms);
+      signal?.addEventListener("abort", () => (this.clearTimeout(id), resolve()), { once: true });
+    });
   /** Move time forward, firing due timers in order. */
   advance(ms: number): void {
     const until = this.t + ms;
