@@ -195,7 +195,7 @@ export class OpencodeAdapter {
       await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       log.info({ chars: text.length }, "prompting");
-      turn.promptSent = true;
+      turn.sending();
       await this.http.promptAsync(sessionId, {
         parts: [{ type: "text", text }],
         ...(model ? { model } : {}),

@@ -4,8 +4,10 @@
  *
  * `open()` is only done when the HTTP status is 2xx, the content type is
  * `text/event-stream` and `server.connected` has arrived — so a prompt is never
- * sent before its events can be seen. Events that name no session (older servers
- * omit it on some) go to every subscriber; the codec attributes them.
+ * sent before its events can be seen. Each frame is parsed once here
+ * (src/codec/events.ts: validated, its session resolved) and routed by that
+ * session; events that name no session (older servers omit it on some) go to
+ * every subscriber, and the codec attributes them.
  *
  * OpenCode's stream has no event ids, so a dropped connection cannot be resumed:
  * after any drop (error, clean end, `server.instance.disposed`, the watchdog on a
@@ -15,16 +17,19 @@
  * do listeners get `onClose`. An intentional `close()` is not an error and does
  * not reconnect.
  */
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
+import { parseEventFor, type ParsedEvent } from "../codec/events.js";
 import { EventStreamDecoder, type StreamIssue } from "../codec/sse.js";
 import { backoffDelay } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { BridgeError } from "./errors.js";
+import { openEventStream, readEvents } from "./event-stream.js";
 import { transportError, type OpencodeHttp } from "./http.js";
 
 export interface HubListener {
-  onEvent(payload: unknown): void;
+  /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
+  onEvent(evt: ParsedEvent): void;
   onIssue(issue: StreamIssue): void;
   /** The stream dropped; events may be missed until `onResync`. */
   onGap?(err: BridgeError): void;
@@ -61,22 +66,6 @@ export interface HubOptions {
 }
 
 type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
-
-/** The session an event belongs to, wherever its version puts it; undefined when it names none. */
-export function sessionOf(payload: unknown): string | undefined {
-  const e = payload as { type?: unknown; properties?: Record<string, unknown> } | null;
-  const p = e?.properties;
-  if (typeof p !== "object" || p === null) return undefined;
-  if (typeof p.sessionID === "string") return p.sessionID;
-  const part = p.part as { sessionID?: unknown } | undefined;
-  if (typeof part?.sessionID === "string") return part.sessionID;
-  const info = p.info as { sessionID?: unknown; id?: unknown } | undefined;
-  if (typeof info?.sessionID === "string") return info.sessionID;
-  // 1.2.x names the session of session.created/updated only as the info's id:
-  // without this, every such event would go to every subscriber.
-  if (typeof info?.id === "string" && typeof e?.type === "string" && e.type.startsWith("session.")) return info.id;
-  return undefined;
-}
 
 export class EventHub {
   private state: HubState = "idle";
@@ -169,53 +158,52 @@ export class EventHub {
     const ac = new AbortController();
     this.abort = ac;
     if (this.state !== "reconnecting") this.state = "connecting";
+    const isReconnect = this.state === "reconnecting";
     this.stats.connects++;
     const timer = this.clock.setTimeout(
       () => ac.abort(new BridgeError("timeout", `no server.connected from ${url.split("?")[0]} within ${this.opts.connectTimeoutMs} ms`)),
       this.opts.connectTimeoutMs,
     );
-    let res: Dispatcher.ResponseData;
+    let pump: Promise<BridgeError>;
     try {
-      res = await request(url, {
-        method: "GET",
-        headers: this.http.headers({ accept: "text/event-stream" }),
-        signal: ac.signal,
-        dispatcher: this.opts.dispatcher,
+      const res = await openEventStream(this.http, url, ac.signal, this.opts.dispatcher);
+      let connected!: () => void;
+      const connectedP = new Promise<void>((r) => (connected = r));
+      const decoder = this.decoderFor(ac, isReconnect, connected);
+      pump = readEvents(res, decoder, url, ac.signal, () => {
+        this.lastByteAt = this.clock.now();
       });
+      const first = await Promise.race([connectedP.then(() => undefined), pump]);
+      if (first !== undefined) throw first;
     } catch (err) {
-      this.clock.clearTimeout(timer);
       if (this.state === "connecting") this.state = "idle";
-      throw ac.signal.reason instanceof BridgeError ? ac.signal.reason : transportError(err, url);
-    }
-    const type = String(res.headers["content-type"] ?? "");
-    if (res.statusCode < 200 || res.statusCode >= 300 || !type.startsWith("text/event-stream")) {
+      throw err;
+    } finally {
       this.clock.clearTimeout(timer);
-      const body = await res.body.text().catch(() => "");
-      if (this.state === "connecting") this.state = "idle";
-      if (res.statusCode === 401 || res.statusCode === 403) {
-        throw new BridgeError("auth", `OpenCode refused the event stream (HTTP ${res.statusCode}): check OPENCODE_SERVER_PASSWORD`, {
-          status: res.statusCode,
-          url,
-        });
-      }
-      throw new BridgeError(
-        "protocol",
-        `GET /event answered HTTP ${res.statusCode} with content type ${JSON.stringify(type)}, not an event stream: ${body.slice(0, 200)}`,
-        { status: res.statusCode, url },
-      );
     }
-    let connected!: () => void;
-    const connectedP = new Promise<void>((r) => (connected = r));
+    this.state = "open";
+    this.lastByteAt = this.clock.now();
+    this.startWatchdog(ac);
+    this.opts.logger?.debug({ url: url.split("?")[0], reconnect: isReconnect }, "event stream open");
+    void pump.then((err) => this.dropped(ac, err));
+  }
+
+  /**
+   * The decoder of one connection: each frame becomes one parsed event (events of
+   * sessions nobody listens to are not validated), the connection's own control
+   * events are handled here, the rest are routed by session.
+   */
+  private decoderFor(ac: AbortController, isReconnect: boolean, connected: () => void): EventStreamDecoder {
     let sawConnected = false;
     let disposed = false;
-    const isReconnect = this.state === "reconnecting";
-    const decoder = new EventStreamDecoder(
+    return new EventStreamDecoder(
       {
         onEvent: (payload) => {
           if (this.abort !== ac) return; // a connection that has been replaced or closed
           this.stats.events++;
-          const t = (payload as { type?: unknown } | null)?.type;
-          if (!sawConnected && t === "server.connected") {
+          const evt = parseEventFor(payload, this.listening);
+          if (evt === undefined) return;
+          if (!sawConnected && evt.type === "server.connected") {
             sawConnected = true;
             connected();
             if (isReconnect && this.abort === ac) {
@@ -227,12 +215,12 @@ export class EventHub {
             }
             return;
           }
-          if (t === "server.instance.disposed" && !disposed) {
+          if (evt.type === "server.instance.disposed" && !disposed) {
             // The server disposed this directory's instance: this stream is finished.
             disposed = true;
             ac.abort(new BridgeError("transport", "OpenCode disposed the instance (server.instance.disposed)"));
           }
-          this.dispatch(payload);
+          this.route(evt);
         },
         onIssue: (issue) => {
           if (this.abort !== ac) return;
@@ -246,31 +234,9 @@ export class EventHub {
       },
       { maxFrameBytes: this.opts.maxFrameBytes },
     );
-    const pump = (async (): Promise<BridgeError> => {
-      try {
-        for await (const chunk of res.body) {
-          this.lastByteAt = this.clock.now();
-          decoder.push(chunk as Buffer);
-        }
-        decoder.end();
-        return new BridgeError("transport", "the OpenCode event stream ended");
-      } catch (err) {
-        decoder.end();
-        return ac.signal.reason instanceof BridgeError ? ac.signal.reason : transportError(err, url);
-      }
-    })();
-    const first = await Promise.race([connectedP.then(() => undefined), pump]);
-    this.clock.clearTimeout(timer);
-    if (first !== undefined) {
-      if (this.state === "connecting") this.state = "idle";
-      throw first;
-    }
-    this.state = "open";
-    this.lastByteAt = this.clock.now();
-    this.startWatchdog(ac);
-    this.opts.logger?.debug({ url: url.split("?")[0], reconnect: isReconnect }, "event stream open");
-    void pump.then((err) => this.dropped(ac, err));
   }
+
+  private readonly listening = (sessionId: string): boolean => this.listeners.has(sessionId);
 
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
   private dropped(ac: AbortController, err: BridgeError): void {
@@ -340,14 +306,15 @@ export class EventHub {
     this.watchdog = undefined;
   }
 
-  private dispatch(payload: unknown): void {
-    const sid = sessionOf(payload);
+  /** An event goes to the listeners of its session; one that names no session, to every listener. */
+  private route(evt: ParsedEvent): void {
+    const sid = evt.sessionID;
     if (sid !== undefined) {
       const set = this.listeners.get(sid);
-      if (set) for (const l of set) l.onEvent(payload);
+      if (set) for (const l of set) l.onEvent(evt);
       return;
     }
-    for (const set of this.listeners.values()) for (const l of set) l.onEvent(payload);
+    for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt);
   }
 }
 

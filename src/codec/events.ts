@@ -1,174 +1,59 @@
 /**
- * The OpenCode events the codec reads, validated leniently at the boundary.
+ * Frame payload → one parsed event: the only place an OpenCode event is validated.
  *
- * Schemas name only the fields the codec reads; unknown fields pass through
- * unread and unknown event types are not validated at all. Shapes are those
- * seen from real servers (1.2.27, 1.15.13, 1.18.33; see test/fixtures): older
- * servers omit the top-level `sessionID` on some events, so it is optional
- * everywhere and recovered from the part or message where needed.
+ * `parseEvent` resolves the event's session once (src/codec/session.ts) and
+ * validates its properties with the schema of its type (src/codec/schemas.ts).
+ * Everything downstream — the hub's routing, the turn's control handling, the
+ * codec — reads the `ParsedEvent` and never the raw payload.
  */
-import { z } from "zod";
+import type { z } from "zod";
 import { issueAt } from "../util/zod.js";
+import {
+  EVENT_SCHEMAS,
+  PartDeltaProps,
+  PartUpdatedEnvelope,
+  partSchemaFor,
+  type KnownEvent,
+} from "./schemas.js";
+import { sessionOf } from "./session.js";
 
-const id = z.string();
-
-export const PartDeltaProps = z.object({
-  sessionID: id.optional(),
-  messageID: id.optional(),
-  partID: id,
-  field: z.string(),
-  delta: z.string(),
-});
-
-const TimeSpan = z.object({ start: z.number().optional(), end: z.number().optional() }).optional();
-
-const TextPart = z.object({
-  type: z.enum(["text", "reasoning"]),
-  id,
-  messageID: id,
-  sessionID: id.optional(),
-  text: z.string().optional(),
-  synthetic: z.boolean().optional(),
-  ignored: z.boolean().optional(),
-  time: TimeSpan,
-});
-
-const ToolState = z.object({
-  status: z.string(),
-  input: z.unknown().optional(),
-  output: z.unknown().optional(),
-  error: z.unknown().optional(),
-  title: z.unknown().optional(),
-});
-
-const ToolPart = z.object({
-  type: z.literal("tool"),
-  id,
-  messageID: id,
-  sessionID: id.optional(),
-  callID: id.optional(),
-  tool: z.string(),
-  state: ToolState,
-});
-
-const OtherPart = z.object({
-  type: z.string(),
-  id,
-  messageID: id,
-  sessionID: id.optional(),
-});
+export { PartDeltaProps, PartUpdatedProps, partSchemaFor } from "./schemas.js";
+export type { KnownEvent, KnownEventType, OutputEvent, ServerError } from "./schemas.js";
 
 /**
- * The lenient union, kept as the reference shape. `parseEvent` validates a part
- * with the schema of its own `type` instead (faster, and stricter: the union would
- * let a malformed text or tool part through as an "other" part).
+ * One event, validated. `sessionID` is the session it belongs to (undefined when
+ * it names none). `event` is set when its type is one the bridge reads and it
+ * passed; `ok: false` when such an event failed validation (`reason` says where)
+ * or the payload was not an event at all.
  */
-export const PartUpdatedProps = z.object({
-  sessionID: id.optional(),
-  part: z.union([TextPart, ToolPart, OtherPart]),
-  /** Servers before message.part.delta existed put the increment here. */
-  delta: z.string().optional(),
-});
+export type ParsedEvent =
+  | { readonly ok: true; readonly type: string; readonly sessionID: string | undefined; readonly event: KnownEvent; readonly reason: undefined }
+  | { readonly ok: true; readonly type: string; readonly sessionID: string | undefined; readonly event: undefined; readonly reason: undefined }
+  | { readonly ok: false; readonly type: string | undefined; readonly sessionID: string | undefined; readonly event: undefined; readonly reason: string };
 
-/** The part schema for a part's `type`. */
-export function partSchemaFor(type: unknown): z.ZodType {
-  if (type === "text" || type === "reasoning") return TextPart;
-  if (type === "tool") return ToolPart;
-  return OtherPart;
+/** One class for every parsed event: a fixed shape, and a brand (`isParsedEvent`). */
+class Parsed {
+  constructor(
+    readonly ok: boolean,
+    readonly type: string | undefined,
+    readonly sessionID: string | undefined,
+    readonly event: KnownEvent | undefined,
+    readonly reason: string | undefined,
+  ) {}
 }
 
-const PartUpdatedEnvelope = z.object({
-  sessionID: id.optional(),
-  part: z.object({ type: z.string() }).loose(),
-  delta: z.string().optional(),
-});
+/** Was this made by `parseEvent` (so it needs no second validation)? */
+export function isParsedEvent(v: unknown): v is ParsedEvent {
+  return v instanceof Parsed;
+}
 
-const Tokens = z
-  .object({
-    input: z.number().optional(),
-    output: z.number().optional(),
-    reasoning: z.number().optional(),
-    cache: z.object({ read: z.number().optional(), write: z.number().optional() }).optional(),
-  })
-  .optional();
-
-export const ServerError = z.object({
-  name: z.string().optional(),
-  data: z
-    .object({
-      message: z.unknown().optional(),
-      statusCode: z.number().optional(),
-      providerID: z.string().optional(),
-    })
-    .optional(),
-});
-export type ServerError = z.infer<typeof ServerError>;
-
-export const MessageUpdatedProps = z.object({
-  sessionID: id.optional(),
-  info: z.object({
-    id,
-    sessionID: id.optional(),
-    role: z.string(),
-    parentID: id.optional(),
-    error: ServerError.optional().nullable(),
-    tokens: Tokens,
-    cost: z.number().optional(),
-    time: z.object({ created: z.number().optional(), completed: z.number().optional() }).optional(),
-  }),
-});
-
-export const SessionStatusProps = z.object({
-  sessionID: id.optional(),
-  status: z.object({
-    type: z.string(),
-    attempt: z.number().optional(),
-    message: z.string().optional(),
-    next: z.number().optional(),
-  }),
-});
-
-export const SessionIdleProps = z.object({ sessionID: id.optional() });
-
-export const SessionErrorProps = z.object({
-  sessionID: id.optional(),
-  error: ServerError.optional(),
-});
-
-/** The event types the codec reads, each with the schema of its `properties`. */
-export const EVENT_SCHEMAS = {
-  "message.part.delta": PartDeltaProps,
-  "message.part.updated": PartUpdatedProps,
-  "message.updated": MessageUpdatedProps,
-  "session.status": SessionStatusProps,
-  "session.idle": SessionIdleProps,
-  "session.error": SessionErrorProps,
-} as const;
-
-export type KnownEventType = keyof typeof EVENT_SCHEMAS;
-
-export type KnownEvent = {
-  [K in KnownEventType]: { type: K; properties: z.infer<(typeof EVENT_SCHEMAS)[K]> };
-}[KnownEventType];
-
-export type ParsedEvent =
-  | { ok: true; event: KnownEvent }
-  | { ok: true; event: undefined; type: string } // a type the codec does not read
-  | { ok: false; type: string | undefined; sessionID: string | undefined; reason: string };
+const known = (type: string, sessionID: string | undefined, event: KnownEvent | undefined) =>
+  new Parsed(true, type, sessionID, event, undefined) as ParsedEvent;
+const failed = (type: string | undefined, sessionID: string | undefined, reason: string) =>
+  new Parsed(false, type, sessionID, undefined, reason) as ParsedEvent;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** Best-effort session id of any event, for attributing one that failed validation. */
-function sniffSession(props: unknown): string | undefined {
-  if (!isRecord(props)) return undefined;
-  if (typeof props.sessionID === "string") return props.sessionID;
-  for (const k of ["part", "info"]) {
-    const inner = props[k];
-    if (isRecord(inner) && typeof inner.sessionID === "string") return inner.sessionID;
-  }
-  return undefined;
 }
 
 const optString = (v: unknown) => v === undefined || typeof v === "string";
@@ -190,35 +75,50 @@ export function isPartDeltaProps(p: unknown): p is z.infer<typeof PartDeltaProps
   );
 }
 
-function failure(type: string, props: unknown, error: z.ZodError, prefix = "properties"): ParsedEvent {
+function failure(type: string, sessionID: string | undefined, error: z.ZodError, prefix = "properties"): ParsedEvent {
   const issue = error.issues[0];
-  const where = issue ? issueAt(issue, prefix) : error.message;
-  return { ok: false, type, sessionID: sniffSession(props), reason: where };
+  return failed(type, sessionID, issue ? issueAt(issue, prefix) : error.message);
 }
 
 /** `message.part.updated`, validated as `PartUpdatedProps` would, choosing the part schema by its type. */
-function parsePartUpdated(props: unknown): ParsedEvent {
+function parsePartUpdated(props: unknown, sessionID: string | undefined): ParsedEvent {
   const type = "message.part.updated";
   const env = PartUpdatedEnvelope.safeParse(props);
-  if (!env.success) return failure(type, props, env.error);
+  if (!env.success) return failure(type, sessionID, env.error);
   const part = partSchemaFor(env.data.part.type).safeParse(env.data.part);
-  if (!part.success) return failure(type, props, part.error, "properties.part");
-  return { ok: true, event: { type, properties: { ...env.data, part: part.data } } as KnownEvent };
+  if (!part.success) return failure(type, sessionID, part.error, "properties.part");
+  return known(type, sessionID, { type, properties: { ...env.data, part: part.data } } as KnownEvent);
 }
 
 /** Validate one decoded `/event` payload. Never throws. */
 export function parseEvent(raw: unknown): ParsedEvent {
   if (!isRecord(raw) || typeof raw.type !== "string") {
-    return { ok: false, type: undefined, sessionID: undefined, reason: "not an object with a string `type`" };
+    return failed(undefined, undefined, "not an object with a string `type`");
   }
-  const type = raw.type;
+  return validate(raw.type, raw, sessionOf(raw.type, raw.properties));
+}
+
+/**
+ * The hub's form: an event of a session nobody listens to is not validated
+ * (returns undefined); nobody would read it.
+ */
+export function parseEventFor(raw: unknown, listening: (sessionID: string) => boolean): ParsedEvent | undefined {
+  if (!isRecord(raw) || typeof raw.type !== "string") {
+    return failed(undefined, undefined, "not an object with a string `type`");
+  }
+  const sessionID = sessionOf(raw.type, raw.properties);
+  if (sessionID !== undefined && !listening(sessionID)) return undefined;
+  return validate(raw.type, raw, sessionID);
+}
+
+function validate(type: string, raw: Record<string, unknown>, sessionID: string | undefined): ParsedEvent {
   if (type === "message.part.delta" && isPartDeltaProps(raw.properties)) {
-    return { ok: true, event: raw as KnownEvent };
+    return known(type, sessionID, raw as KnownEvent);
   }
-  if (type === "message.part.updated") return parsePartUpdated(raw.properties);
+  if (type === "message.part.updated") return parsePartUpdated(raw.properties, sessionID);
   const schema = (EVENT_SCHEMAS as Record<string, z.ZodType>)[type];
-  if (!schema) return { ok: true, event: undefined, type };
+  if (!schema) return known(type, sessionID, undefined);
   const parsed = schema.safeParse(raw.properties);
-  if (!parsed.success) return failure(type, raw.properties, parsed.error);
-  return { ok: true, event: { type, properties: parsed.data } as KnownEvent };
+  if (!parsed.success) return failure(type, sessionID, parsed.error);
+  return known(type, sessionID, { type, properties: parsed.data } as KnownEvent);
 }

@@ -8,6 +8,7 @@
  * decoding goes on; nothing here throws.
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
+import { sniffFrame } from "./session.js";
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -30,14 +31,6 @@ export interface DecoderOptions {
 }
 
 const HEAD = 4096;
-const TYPE_RE = /"type"\s*:\s*"([^"]{1,100})"/;
-const SESSION_RE = /"sessionID"\s*:\s*"([^"]{1,200})"/;
-
-/** Type and session of a frame that could not be decoded, read from its first bytes. */
-export function sniffFrame(head: string): { type: string | undefined; sessionID: string | undefined } {
-  const h = head.length > HEAD ? head.slice(0, HEAD) : head;
-  return { type: TYPE_RE.exec(h)?.[1], sessionID: SESSION_RE.exec(h)?.[1] };
-}
 
 /**
  * A push-based decoder: `push(chunk)` any number of times, then `end()`.

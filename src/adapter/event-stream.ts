@@ -1,0 +1,73 @@
+/**
+ * One connection to OpenCode's `GET /event`, in two steps:
+ * - `openEventStream`: the request, and the check that the answer is an event
+ *   stream (2xx, `text/event-stream`); anything else is a BridgeError that says
+ *   what came back;
+ * - `readEvents`: the body's bytes into the SSE decoder until the stream ends,
+ *   resolving with why it ended (never rejecting).
+ * Waiting for `server.connected`, routing and reconnecting are the hub's
+ * (src/adapter/event-hub.ts).
+ */
+import { request, type Dispatcher } from "undici";
+import type { EventStreamDecoder } from "../codec/sse.js";
+import { BridgeError } from "./errors.js";
+import { transportError, type OpencodeHttp } from "./http.js";
+
+/** The abort reason, when someone aborted with a BridgeError; else `err` as a transport error. */
+function why(signal: AbortSignal, err: unknown, url: string): BridgeError {
+  return signal.reason instanceof BridgeError ? signal.reason : transportError(err, url);
+}
+
+export async function openEventStream(
+  http: OpencodeHttp,
+  url: string,
+  signal: AbortSignal,
+  dispatcher: Dispatcher | undefined,
+): Promise<Dispatcher.ResponseData> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, {
+      method: "GET",
+      headers: http.headers({ accept: "text/event-stream" }),
+      signal,
+      dispatcher,
+    });
+  } catch (err) {
+    throw why(signal, err, url);
+  }
+  const type = String(res.headers["content-type"] ?? "");
+  if (res.statusCode >= 200 && res.statusCode < 300 && type.startsWith("text/event-stream")) return res;
+  const body = await res.body.text().catch(() => "");
+  if (res.statusCode === 401 || res.statusCode === 403) {
+    throw new BridgeError("auth", `OpenCode refused the event stream (HTTP ${res.statusCode}): check OPENCODE_SERVER_PASSWORD`, {
+      status: res.statusCode,
+      url,
+    });
+  }
+  throw new BridgeError(
+    "protocol",
+    `GET /event answered HTTP ${res.statusCode} with content type ${JSON.stringify(type)}, not an event stream: ${body.slice(0, 200)}`,
+    { status: res.statusCode, url },
+  );
+}
+
+/** Feed the body to `decoder` until it ends; resolves with why it ended. `onBytes` sees every chunk's arrival. */
+export async function readEvents(
+  res: Dispatcher.ResponseData,
+  decoder: EventStreamDecoder,
+  url: string,
+  signal: AbortSignal,
+  onBytes: () => void,
+): Promise<BridgeError> {
+  try {
+    for await (const chunk of res.body) {
+      onBytes();
+      decoder.push(chunk as Buffer);
+    }
+    decoder.end();
+    return new BridgeError("transport", "the OpenCode event stream ended");
+  } catch (err) {
+    decoder.end();
+    return why(signal, err, url);
+  }
+}

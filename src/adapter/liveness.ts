@@ -1,0 +1,155 @@
+/**
+ * Liveness: every rule by which a turn gives up for lack of progress, each in
+ * one method here, all on the injected clock.
+ *
+ * - first event: armed when the prompt is accepted, cleared by the session's first event;
+ * - idle: re-armed by every event of the session; paused while a permission or
+ *   question request is pending (the host may legitimately take its time); while
+ *   the stream is down (a gap) its expiry means the server is gone (`transport`);
+ * - turn: the whole turn;
+ * - settle: the session went idle with a message still open and the server did
+ *   not complete it within `settleTimeoutMs`: end as the idle said;
+ * - provider retries: more than `maxProviderRetries` retries reported by the server.
+ *
+ * On expiry the turn aborts the session and winds down (`Turn.expire`).
+ */
+import type { Logger } from "pino";
+import type { ErrorCode } from "../codec/reply.js";
+import type { AdapterConfig } from "./config.js";
+
+export interface LivenessHost {
+  /** Abort the session and end the turn with `code` once it wound down. */
+  expire(code: ErrorCode, message: string): void;
+  /** End the turn as its idle said (the settle rule). */
+  settle(): void;
+  /** The turn has ended: no rule applies any more. */
+  readonly over: boolean;
+  /** Permission/question requests waiting for an answer (the idle rule pauses meanwhile). */
+  readonly waitingRequests: number;
+}
+
+type Cfg = Pick<
+  AdapterConfig,
+  "clock" | "firstEventTimeoutMs" | "idleTimeoutMs" | "turnTimeoutMs" | "settleTimeoutMs" | "maxProviderRetries" | "onRetry"
+>;
+
+export class Liveness {
+  private timers: { first?: unknown; idle?: unknown; turn?: unknown; settle?: unknown } = {};
+  private idleDeadline = 0;
+  private prompted = false;
+  private sawEvent = false;
+  /** The turn is winding down (aborted): events no longer re-arm the idle rule. */
+  private stopped = false;
+  /** The shared stream is down: an idle expiry means the server is gone. */
+  gap = false;
+
+  constructor(
+    private readonly cfg: Cfg,
+    private readonly host: LivenessHost,
+    private readonly log: Logger,
+    private readonly ids: { sessionId: string; traceId: string },
+  ) {}
+
+  /** The prompt was accepted: start the clocks (the first-event and turn rules). */
+  started(): void {
+    this.prompted = true;
+    const c = this.cfg.clock;
+    this.timers.turn = c.setTimeout(
+      () => this.host.expire("timeout", `the turn took longer than ${this.cfg.turnTimeoutMs} ms`),
+      this.cfg.turnTimeoutMs,
+    );
+    if (!this.sawEvent) {
+      this.timers.first = c.setTimeout(
+        () => this.host.expire("timeout", `no event from OpenCode within ${this.cfg.firstEventTimeoutMs} ms of the prompt`),
+        this.cfg.firstEventTimeoutMs,
+      );
+    } else {
+      this.armIdle();
+    }
+  }
+
+  /** An event of the session arrived: it is alive. */
+  activity(): void {
+    if (!this.prompted) return;
+    this.sawEvent = true;
+    if (this.timers.first !== undefined) {
+      this.cfg.clock.clearTimeout(this.timers.first);
+      this.timers.first = undefined;
+    }
+    if (!this.stopped) this.armIdle();
+  }
+
+  /** A pending request was settled: the idle rule runs again. */
+  resume(): void {
+    if (this.prompted && !this.stopped && !this.host.over) this.armIdle();
+  }
+
+  /**
+   * Push the idle deadline forward. One timer serves many events: when it fires
+   * early it re-arms itself for the time left (no clear/set per streamed token).
+   */
+  private armIdle(): void {
+    const c = this.cfg.clock;
+    if (this.host.waitingRequests > 0) {
+      // Paused while the host or user decides; `resume` arms it again.
+      if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
+      this.timers.idle = undefined;
+      return;
+    }
+    this.idleDeadline = c.now() + this.cfg.idleTimeoutMs;
+    if (this.timers.idle === undefined) this.timers.idle = c.setTimeout(() => this.idleCheck(), this.cfg.idleTimeoutMs);
+  }
+
+  private idleCheck(): void {
+    this.timers.idle = undefined;
+    if (this.host.over || this.stopped || this.host.waitingRequests > 0) return;
+    const left = this.idleDeadline - this.cfg.clock.now();
+    if (left > 0) {
+      this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);
+      return;
+    }
+    if (this.gap) this.host.expire("transport", `the OpenCode event stream has been down for ${this.cfg.idleTimeoutMs} ms (server gone?)`);
+    else this.host.expire("timeout", `no event from OpenCode for ${this.cfg.idleTimeoutMs} ms`);
+  }
+
+  /**
+   * The session went idle with a message still open (`idleSeen`): the server
+   * normally completes it right after. If it does not within settleTimeoutMs,
+   * the turn ends as the idle said.
+   */
+  idleWithOpenMessage(): void {
+    if (this.timers.settle !== undefined) return;
+    this.timers.settle = this.cfg.clock.setTimeout(() => {
+      this.timers.settle = undefined;
+      if (!this.host.over) this.host.settle();
+    }, this.cfg.settleTimeoutMs);
+  }
+
+  /** The server reported a provider retry (`session.status` retry). */
+  providerRetry(attempt: number, message: string): void {
+    this.log.warn({ attempt, message }, "provider retry");
+    try {
+      this.cfg.onRetry?.({ sessionId: this.ids.sessionId, traceId: this.ids.traceId, attempt, message });
+    } catch (err) {
+      this.log.error({ err: (err as Error)?.message }, "onRetry hook threw");
+    }
+    if (attempt > this.cfg.maxProviderRetries) {
+      this.host.expire(
+        "upstream",
+        `the model provider kept failing (${attempt} retries, limit ${this.cfg.maxProviderRetries}): ${message}`,
+      );
+    }
+  }
+
+  /** The turn winds down (or ended): clear every timer; events no longer re-arm the idle rule. */
+  stop(): void {
+    this.stopped = true;
+    this.clear();
+  }
+
+  clear(): void {
+    const c = this.cfg.clock;
+    for (const t of Object.values(this.timers)) if (t !== undefined) c.clearTimeout(t);
+    this.timers = {};
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Repair: recover what the live stream did not deliver from the server's own
+ * record (`GET /session/:id/message`, `GET /session/status`).
+ *
+ * Two triggers: the shared stream had a gap and is back (`onResync`), or a frame
+ * of this session was lost (over the frame cap — a long answer's final text — or
+ * unreadable). The record is fed to the codec as full-text updates while live
+ * events wait, then the waiting events are replayed, so whatever was missed is
+ * emitted once; a turn that finished meanwhile ends with its true terminal reply.
+ */
+import type { Logger } from "pino";
+import { beginResync, endResync } from "../codec/reducer.js";
+import { parseEvent, type ParsedEvent } from "../codec/events.js";
+import type { ErrorCode } from "../codec/reply.js";
+import type { StreamIssue } from "../codec/sse.js";
+import type { TurnState } from "../codec/state.js";
+import type { Clock } from "../util/clock.js";
+import type { OpencodeHttp } from "./http.js";
+
+/** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
+const RECHECK_MS = 500;
+const MAX_RECHECKS = 6;
+/** Lost frames repaired per turn; past this, a lost frame ends the turn `protocol` (the codec's rule). */
+const MAX_LOST_REPAIRS = 8;
+
+export interface RepairHost {
+  /** Feed one event to the turn (as if live). */
+  take(evt: ParsedEvent): void;
+  /** Hand a lost frame to the turn (as if live). */
+  lost(issue: StreamIssue): void;
+  end(code: ErrorCode, message: string): void;
+  readonly over: boolean;
+}
+
+type Waiting = { evt: ParsedEvent; issue?: undefined } | { evt?: undefined; issue: StreamIssue };
+
+export class Repair {
+  /** While repairing: live events wait here. */
+  private buffer: Waiting[] | undefined;
+  private armed = false;
+  private rechecks = 0;
+  private lostRepairs = 0;
+  repairs = 0;
+
+  constructor(
+    private readonly state: TurnState,
+    private readonly sessionId: string,
+    private readonly http: OpencodeHttp,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    private readonly host: RepairHost,
+  ) {}
+
+  /** The prompt is about to be sent: from now on a gap may hide this turn's events. */
+  arm(): void {
+    this.armed = true;
+  }
+
+  /** While a repair runs, live events wait: true when this one was kept for later. */
+  hold(w: Waiting): boolean {
+    if (!this.buffer) return false;
+    this.buffer.push(w);
+    return true;
+  }
+
+  /** The stream is gone for good: a running repair is moot. */
+  cancel(): void {
+    this.buffer = undefined;
+  }
+
+  /** The stream is back after a gap. */
+  resynced(): void {
+    // Before the prompt is on its way nothing of this turn can have been missed.
+    if (this.armed) void this.run();
+  }
+
+  /** A frame was lost: repair from the record when it was this turn's; false when the codec must judge it. */
+  lostFrame(issue: StreamIssue): boolean {
+    if (!this.armed || issue.sessionID !== this.sessionId || this.lostRepairs >= MAX_LOST_REPAIRS) return false;
+    this.lostRepairs++;
+    this.log.warn({ issue: issue.code, event_type: issue.type }, "lost a frame of this turn: repairing from the server's record");
+    void this.run();
+    return true;
+  }
+
+  /** Does the record hold a finished answer to this turn's prompt? */
+  private hasFinishedAnswer(messages: readonly { info: Record<string, unknown> }[]): boolean {
+    const user = this.state.userMessageId;
+    if (user === undefined) return false;
+    const answers = messages.filter((m) => m.info.role === "assistant" && m.info.parentID === user);
+    return (
+      answers.length > 0 &&
+      answers.every((m) => m.info.error != null || (m.info.time as { completed?: unknown } | undefined)?.completed != null)
+    );
+  }
+
+  private record(type: string, properties: Record<string, unknown>): void {
+    this.host.take(parseEvent({ type, properties: { sessionID: this.sessionId, ...properties } }));
+  }
+
+  /**
+   * The server's record of the session becomes full-text updates for the codec,
+   * then the live events that arrived meanwhile are replayed, then the session's
+   * status tells whether the turn has ended.
+   */
+  private async run(): Promise<void> {
+    if (this.buffer) return; // a repair is already running; it will see the newer events
+    this.repairs++;
+    this.buffer = [];
+    beginResync(this.state);
+    try {
+      const [messages, status] = await Promise.all([this.http.sessionMessages(this.sessionId, 200), this.http.sessionStatus()]);
+      if (this.host.over) return;
+      for (const m of messages) {
+        this.record("message.updated", { info: m.info });
+        for (const part of m.parts ?? []) this.record("message.part.updated", { part });
+      }
+      endResync(this.state);
+      const waiting = this.buffer ?? [];
+      this.buffer = undefined;
+      for (const w of waiting) {
+        if (w.evt !== undefined) this.host.take(w.evt);
+        else this.host.lost(w.issue);
+      }
+      const s = status[this.sessionId];
+      if (!this.host.over && (s === undefined || s.type === "idle")) {
+        if (this.hasFinishedAnswer(messages) || this.rechecks >= MAX_RECHECKS) {
+          // Idle, with the answer complete in the record: the turn ended during the gap
+          // (its idle was lost with it).
+          this.record("session.status", { status: { type: "idle" } });
+        } else {
+          // Idle but no finished answer yet: the prompt may not have started running when
+          // the record was read. Look again shortly rather than end the turn empty.
+          this.rechecks++;
+          this.clock.setTimeout(() => void this.run(), RECHECK_MS);
+        }
+      }
+      this.log.info({ messages: messages.length, replayed: waiting.length, done: this.host.over }, "repaired after a gap");
+    } catch (err) {
+      this.buffer = undefined;
+      endResync(this.state);
+      this.host.end("transport", `could not recover the turn after a gap in the event stream: ${(err as Error).message}`);
+    }
+  }
+}

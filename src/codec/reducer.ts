@@ -1,0 +1,311 @@
+/**
+ * The codec's reducer: one parsed event → reply bodies of one turn.
+ *
+ * How a turn is recognised on a shared stream:
+ * - the turn's session is the one given, or else the first session whose user
+ *   message appears (what `replay` needs);
+ * - the turn starts ("is admitted") with its user message (`message.updated`
+ *   with role user, the expected message id when one is given); idles before
+ *   that belong to an earlier turn and are ignored;
+ * - only parts of assistant messages answering that user message become
+ *   replies; the user's own prompt text is a text part too and is dropped;
+ * - the turn ends at the first idle of its session after admission
+ *   (`session.status` idle or the deprecated `session.idle`, whichever comes
+ *   first), as `error` when a `session.error` or an assistant message error was
+ *   seen, otherwise as `final`.
+ *
+ * Pure: no I/O, clock, logger or randomness. Bodies are appended to `out`; the
+ * envelope (trace_id, session_id, seq) is stamped later (src/codec/envelope.ts).
+ */
+import type { ReplyBody } from "./envelope.js";
+import type { ParsedEvent } from "./events.js";
+import { describeServerError, FINISH_MESSAGES, sumUsage } from "./mappers.js";
+import { dropAllDeltas, dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
+import type { ErrorCode } from "./reply.js";
+import type { KnownEvent } from "./schemas.js";
+import { messageRole, type MessageTrack, type TurnState } from "./state.js";
+import { stripTags } from "./tags.js";
+import { appendRaw, emitText, flushText, newTextTrack, reconcileText } from "./text.js";
+import { closeOpenTools, onToolPart, type ToolPartView } from "./tools.js";
+
+/** Reduce one parsed event (a failed one counts as lost). */
+export function reduce(evt: ParsedEvent, state: TurnState, out: ReplyBody[]): void {
+  if (!evt.ok) reduceLost(evt.type, evt.sessionID, state, out);
+  else if (evt.event !== undefined) reduceKnown(evt.event, evt.sessionID, state, out);
+}
+
+/** Event types whose loss can change a turn's replies. */
+const OUTPUT_TYPES: Record<string, true> = {
+  "message.part.delta": true,
+  "message.part.updated": true,
+  "message.updated": true,
+  "session.status": true,
+  "session.idle": true,
+  "session.error": true,
+};
+
+/**
+ * An event that was lost or unreadable (invalid JSON, failed validation, over the
+ * frame cap). If it may belong to this turn and matters for its output, the turn
+ * ends with `error` code `protocol`: its replies could no longer be trusted to be complete.
+ */
+export function reduceLost(type: string | undefined, sessionID: string | undefined, state: TurnState, out: ReplyBody[]): void {
+  if (state.phase === "done") return;
+  if (sessionID !== undefined && state.sessionId !== undefined && sessionID !== state.sessionId) return;
+  if (type !== undefined && !(type in OUTPUT_TYPES)) return;
+  if (state.phase === "waiting" && sessionID === undefined) return;
+  state.protocolIssues++;
+  if (state.phase === "waiting") return;
+  const what = type === undefined ? "an unreadable event" : `a ${type} event`;
+  terminate(state, out, {
+    code: "protocol",
+    message: `OpenCode sent ${what} for this turn that could not be read; the turn's output may be incomplete`,
+  });
+}
+
+function reduceKnown(evt: KnownEvent, sessionID: string | undefined, state: TurnState, out: ReplyBody[]): void {
+  if (state.phase === "done") return;
+  let sid = sessionID;
+  if (sid === undefined && evt.type === "message.part.delta") {
+    // 1.2.x omits the session on some deltas: a delta of a part or message this turn tracks is its own.
+    const p = evt.properties;
+    if (state.texts.has(p.partID) || (p.messageID !== undefined && state.messages.has(p.messageID))) {
+      sid = state.sessionId;
+    }
+  }
+  if (state.sessionId === undefined) {
+    // Bind to the first session that receives a prompt.
+    if (evt.type === "message.updated" && evt.properties.info.role === "user" && sid !== undefined) {
+      state.sessionId = sid;
+    } else {
+      return;
+    }
+  }
+  if (sid !== state.sessionId) return;
+  handle(evt, state, out);
+}
+
+function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
+  switch (evt.type) {
+    case "message.part.delta": {
+      const p = evt.properties;
+      if (p.field !== "text") return;
+      // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
+      const t = state.texts.get(p.partID);
+      if (t) {
+        if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
+        return;
+      }
+      if (state.resyncing) return; // its part will come with its full text
+      holdDelta(state, p.partID, p.messageID, p.delta);
+      return;
+    }
+    case "message.part.updated":
+      onPartUpdated(evt, state, out);
+      return;
+    case "message.updated":
+      onMessageUpdated(evt.properties.info, state, out);
+      return;
+    case "session.error":
+      if (state.phase === "running") state.error = describeServerError(evt.properties.error ?? {});
+      return;
+    case "session.status":
+      if (evt.properties.status.type === "idle") onIdle(state, out);
+      return;
+    case "session.idle":
+      onIdle(state, out);
+      return;
+    // Control events: the adapter acts on them; they carry no output.
+    case "permission.asked":
+    case "permission.updated":
+    case "permission.replied":
+    case "question.asked":
+    case "question.replied":
+    case "question.rejected":
+    case "server.connected":
+    case "server.instance.disposed":
+      return;
+    default: {
+      const never: never = evt;
+      void never;
+    }
+  }
+}
+
+type MessageInfo = Extract<KnownEvent, { type: "message.updated" }>["properties"]["info"];
+
+function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[]): void {
+  const known = state.messages.get(info.id);
+  const track: MessageTrack = known ?? { role: info.role, parentID: info.parentID, completed: false };
+  if (!known) state.messages.set(info.id, track);
+  if (info.time?.completed !== undefined || info.error) track.completed = true;
+  if (info.role === "user") {
+    if (state.phase === "waiting" && admits(state, info.id)) {
+      state.userMessageId = info.id;
+      state.phase = "running";
+    }
+  } else if (info.role === "assistant") {
+    if (info.tokens) {
+      track.tokens = {
+        input: info.tokens.input ?? 0,
+        output: info.tokens.output ?? 0,
+        reasoning: info.tokens.reasoning ?? 0,
+        cacheRead: info.tokens.cache?.read ?? 0,
+        cacheWrite: info.tokens.cache?.write ?? 0,
+      };
+    }
+    if (info.cost !== undefined) track.cost = info.cost;
+    if (info.error && state.phase === "running" && messageRole(state, info.id) === "turn" && !state.error) {
+      state.error = describeServerError(info.error);
+    }
+  }
+  const held = takeParts(state, info.id);
+  if (held) for (const e of held) handle(e, state, out);
+  if (state.idleSeen && state.phase === "running" && !hasOpenMessage(state)) endTurn(state, out);
+}
+
+function admits(state: TurnState, messageId: string): boolean {
+  if (state.priorMessageIds.has(messageId)) return false;
+  return state.expectedUserMessageId === undefined || state.expectedUserMessageId === messageId;
+}
+
+function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }>, state: TurnState, out: ReplyBody[]) {
+  const part = evt.properties.part;
+  const role = messageRole(state, part.messageID);
+  if (role === undefined) {
+    // Role of the message not known yet: keep the update until message.updated says.
+    if (!holdPart(state, part.messageID, evt)) state.protocolIssues++;
+    return;
+  }
+  if (role === "other" || state.phase !== "running") {
+    dropDelta(state, part.id);
+    return;
+  }
+  if (part.type === "text" || part.type === "reasoning") {
+    const p = part as { type: "text" | "reasoning"; id: string; messageID: string; text?: string; time?: { end?: number } };
+    let t = state.texts.get(p.id);
+    if (!t) {
+      t = newTextTrack(p.type === "text" ? "delta" : "reasoning", p.messageID, state.resyncing);
+      state.texts.set(p.id, t);
+      const early = takeDelta(state, p.id);
+      if (early !== undefined) appendRaw(state, out, p.id, t, early);
+    }
+    const delta = evt.properties.delta;
+    if (delta !== undefined && delta !== "" && !t.suspended) {
+      appendRaw(state, out, p.id, t, delta);
+    } else if (p.text !== undefined) {
+      reconcileText(state, out, p.id, t, p.text);
+    }
+    if (p.time?.end !== undefined && !t.ended) {
+      t.ended = true;
+      flushText(state, out, p.id, t);
+    }
+    return;
+  }
+  if (part.type === "tool") onToolPart(state, out, part as ToolPartView);
+}
+
+/** Is an assistant message of this turn still open (not completed by the server)? */
+function hasOpenMessage(state: TurnState): boolean {
+  for (const [id, m] of state.messages) if (!m.completed && messageRole(state, id) === "turn") return true;
+  return false;
+}
+
+function onIdle(state: TurnState, out: ReplyBody[]): void {
+  if (state.phase !== "running") return;
+  if (hasOpenMessage(state)) state.idleSeen = true;
+  else endTurn(state, out);
+}
+
+/** The session went idle (`idleSeen`) but never completed its open message: end as the idle said. */
+export function settle(state: TurnState, out: ReplyBody[]): void {
+  if (state.phase === "running" && state.idleSeen) endTurn(state, out);
+}
+
+/** The terminal reply: the caller's override, else `error` if the server reported one, else `final`. */
+function endTurn(state: TurnState, out: ReplyBody[]): void {
+  const cause = state.override ?? state.error;
+  if (cause) {
+    terminate(state, out, cause);
+    return;
+  }
+  closeOpenWork(state, out, "the turn ended before the tool reported a result");
+  const usage = sumUsage(state);
+  const body: ReplyBody = { kind: "final", content: state.answer };
+  if (usage) {
+    body.usage = usage.usage;
+    body.cost = usage.cost;
+  }
+  out.push(body);
+  state.phase = "done";
+}
+
+/** Emit held-back text and a result for every tool call still open. */
+function closeOpenWork(state: TurnState, out: ReplyBody[], toolError: string): void {
+  for (const [partId, t] of state.texts) flushText(state, out, partId, t);
+  for (const [partId, early] of state.pending.deltas) {
+    // Deltas whose part never showed its type: answer text, unless its message is not this turn's.
+    if (messageRole(state, early.messageID) === "other") continue;
+    emitText(state, out, partId, "delta", stripTags(early.text));
+  }
+  dropAllDeltas(state);
+  closeOpenTools(state, out, toolError);
+}
+
+function terminate(state: TurnState, out: ReplyBody[], error: { message: string; code: ErrorCode }): void {
+  closeOpenWork(state, out, `the turn ended (${error.code}) before the tool reported a result`);
+  out.push({ kind: "error", error: error.message, code: error.code });
+  state.phase = "done";
+}
+
+/** How the caller ends a turn OpenCode did not end; `message` defaults by code. */
+export type FinishReason = { code: ErrorCode; message?: string };
+
+/**
+ * The finishing step: the turn must end now although OpenCode did not end it
+ * (the stream ended, a timeout expired, the host aborted). Emits held-back
+ * text, closes open tool calls and ends with exactly one `error` — unless the
+ * turn already ended, in which case it emits nothing.
+ */
+export function finish(state: TurnState, reason: FinishReason, out: ReplyBody[]): void {
+  if (state.phase === "done") return;
+  // A cause decided by the caller, then a server error already seen, is the truer cause.
+  terminate(state, out, state.override ?? state.error ?? { code: reason.code, message: reason.message ?? FINISH_MESSAGES[reason.code] });
+}
+
+/**
+ * Decide how the turn will end before it has: the next terminal reply — from the
+ * server's idle, its error, or `finish` — carries this cause. Used when the
+ * caller aborts the session (timeout, host abort) and lets it wind down first, so
+ * text the server still sends is kept and the turn is not reported as a `final`
+ * or as the server's own abort error.
+ */
+export function overrideEnd(state: TurnState, cause: { code: ErrorCode; message: string }): TurnState {
+  if (state.phase !== "done" && state.override === undefined) state.override = cause;
+  return state;
+}
+
+/**
+ * The stream had a gap and is back. Until `endResync`, the caller feeds the
+ * server's record of the session (as `message.updated` / `message.part.updated`
+ * events built from `GET /session/:id/message`) and then the live events that
+ * arrived meanwhile. Parts open at the gap, and parts first seen now, stop taking
+ * deltas: their text comes from full-text updates, so nothing is emitted twice and
+ * nothing recorded is missing (`final.content == concat(delta)` keeps holding).
+ */
+export function beginResync(state: TurnState): TurnState {
+  state.resyncing = true;
+  for (const t of state.texts.values()) if (!t.ended) t.suspended = true;
+  // Deltas of parts whose type never arrived: their full text will.
+  dropAllDeltas(state);
+  return state;
+}
+
+export function endResync(state: TurnState): TurnState {
+  state.resyncing = false;
+  return state;
+}
+
+export function isTurnDone(state: TurnState): boolean {
+  return state.phase === "done";
+}

@@ -1,0 +1,37 @@
+/**
+ * Which OpenCode session an event belongs to: decided here and nowhere else.
+ *
+ * Versions put the session in different places: the top-level `sessionID` of
+ * the properties (1.15+ on every session event), the part's or the message
+ * info's `sessionID` (message events on 1.2.x), or — for `session.created` /
+ * `session.updated` on 1.2.x — only the info's `id`. An event that names no
+ * session (server-wide events, some 1.2.x deltas) resolves to undefined.
+ */
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
+}
+
+/** The session of an event with this `type` and these `properties` (read before or without validation). */
+export function sessionOf(type: string | undefined, props: unknown): string | undefined {
+  if (!isRecord(props)) return undefined;
+  if (typeof props.sessionID === "string") return props.sessionID;
+  const part = props.part;
+  if (isRecord(part) && typeof part.sessionID === "string") return part.sessionID;
+  const info = props.info;
+  if (!isRecord(info)) return undefined;
+  if (typeof info.sessionID === "string") return info.sessionID;
+  // Without this, every 1.2.x session.created/updated would go to every listener.
+  if (typeof info.id === "string" && type !== undefined && type.startsWith("session.")) return info.id;
+  return undefined;
+}
+
+const HEAD = 4096;
+const TYPE_RE = /"type"\s*:\s*"([^"]{1,100})"/;
+const SESSION_RE = /"sessionID"\s*:\s*"([^"]{1,200})"/;
+
+/** Type and session of a frame that could not be decoded (bad JSON, over the cap), read from its first bytes. */
+export function sniffFrame(head: string): { type: string | undefined; sessionID: string | undefined } {
+  const h = head.length > HEAD ? head.slice(0, HEAD) : head;
+  return { type: TYPE_RE.exec(h)?.[1], sessionID: SESSION_RE.exec(h)?.[1] };
+}

@@ -1,0 +1,140 @@
+/**
+ * The state of one turn as the codec sees it. The codec updates it in place;
+ * every field states the invariant it keeps.
+ */
+import { Envelope } from "./envelope.js";
+import type { ErrorCode } from "./reply.js";
+import type { KnownEvent } from "./schemas.js";
+import type { TagFilter } from "./tags.js";
+
+export interface TurnOptions {
+  readonly traceId: string;
+  /** The OpenCode session of the turn; omitted: the first session that receives a prompt. */
+  readonly sessionId?: string;
+  /** The id of the turn's user message, when the caller chose it; omitted: the first new user message. */
+  readonly userMessageId?: string;
+  /** User messages that belong to earlier turns of the session (republished by the server); never admit these. */
+  readonly priorMessageIds?: Iterable<string>;
+}
+
+/** One text or reasoning part of the turn's answer. */
+export interface TextTrack {
+  readonly kind: "delta" | "reasoning";
+  readonly messageID: string;
+  /** Raw server text accounted for so far (before tag filtering). */
+  raw: string;
+  /** Appends to `raw` since it was last flattened. */
+  appends: number;
+  /** Holds back text that may be the start of a plugin tag (src/codec/tags.ts). */
+  filter: TagFilter;
+  /** The part's `time.end` arrived: its held-back text has been flushed. */
+  ended: boolean;
+  /**
+   * After a gap in the stream, live deltas of this part can no longer be lined up
+   * with what was recorded: they are dropped, and the part's text comes from its
+   * full-text updates (the server's record, its final `message.part.updated`).
+   */
+  suspended: boolean;
+}
+
+/** One tool call: `tool_call` and `tool_result` are each emitted at most once. */
+export interface ToolTrack {
+  readonly tool: string;
+  called: boolean;
+  resulted: boolean;
+}
+
+export interface MessageTrack {
+  readonly role: string;
+  readonly parentID: string | undefined;
+  /** The server stamped `time.completed` (or an error) on it: no more parts will change. */
+  completed: boolean;
+  tokens?: { input: number; output: number; reasoning: number; cacheRead: number; cacheWrite: number };
+  cost?: number;
+}
+
+/** Events that arrived before it was known whether they matter, waiting for that to be known. */
+export interface Pending {
+  /** Deltas for parts not yet seen in a `message.part.updated` (type unknown). */
+  readonly deltas: Map<string, { messageID: string | undefined; text: string }>;
+  /** Part updates of messages whose role is not known yet. */
+  readonly parts: Map<string, KnownEvent[]>;
+  /** Entries in `deltas` plus events in `parts`; never above MAX_PENDING. */
+  count: number;
+}
+
+export interface TurnState {
+  readonly traceId: string;
+  /** The envelope the codec's public functions stamp replies with (`seq` counts them). */
+  readonly envelope: Envelope;
+  sessionId: string | undefined;
+  readonly expectedUserMessageId: string | undefined;
+  readonly priorMessageIds: ReadonlySet<string>;
+  userMessageId: string | undefined;
+  phase: "waiting" | "running" | "done";
+  readonly messages: Map<string, MessageTrack>;
+  /** Part id → its text track (only parts of this turn's assistant messages). */
+  readonly texts: Map<string, TextTrack>;
+  /** Call id (or the part id, for parts that carry no callID) → its tool track. */
+  readonly tools: Map<string, ToolTrack>;
+  readonly pending: Pending;
+  /** Concatenation of every delta emitted so far (what `final.content` must equal). */
+  answer: string;
+  answerAppends: number;
+  error: { message: string; code: ErrorCode } | undefined;
+  /**
+   * An idle came while an assistant message of the turn was still open. Real servers
+   * do this on errors and aborts: they finish that message (its last text, its error)
+   * after the idle — and 1.2.x even sends the `session.error` after it. The turn ends
+   * once the message is complete, so nothing the server finished is lost and an
+   * abort is not mistaken for a `final`.
+   */
+  idleSeen: boolean;
+  /**
+   * The cause the caller already decided the turn ends with (a timeout, the host's
+   * abort): it outranks whatever the server reports while the turn winds down.
+   */
+  override: { message: string; code: ErrorCode } | undefined;
+  /** Events of this turn that could not be read (validation failures, lost frames). */
+  protocolIssues: number;
+  /** Between `beginResync` and `endResync`: parts seen now are suspended too. */
+  resyncing: boolean;
+}
+
+/** Pending events are bounded; past this, the oldest unknown-role parts are dropped (and counted). */
+export const MAX_PENDING = 10_000;
+
+export function createTurnState(opts: TurnOptions): TurnState {
+  return {
+    traceId: opts.traceId,
+    envelope: new Envelope(opts.traceId),
+    sessionId: opts.sessionId,
+    expectedUserMessageId: opts.userMessageId,
+    priorMessageIds: new Set(opts.priorMessageIds ?? []),
+    userMessageId: undefined,
+    phase: "waiting",
+    messages: new Map(),
+    texts: new Map(),
+    tools: new Map(),
+    pending: { deltas: new Map(), parts: new Map(), count: 0 },
+    answer: "",
+    answerAppends: 0,
+    error: undefined,
+    idleSeen: false,
+    override: undefined,
+    protocolIssues: 0,
+    resyncing: false,
+  };
+}
+
+/** Does this message belong to the running turn? undefined: not known yet. */
+export function messageRole(state: TurnState, messageID: string | undefined): "turn" | "other" | undefined {
+  if (messageID === undefined) return undefined;
+  const m = state.messages.get(messageID);
+  if (!m) return undefined;
+  if (m.role !== "assistant") return "other";
+  if (m.parentID !== undefined && state.userMessageId !== undefined && m.parentID !== state.userMessageId) {
+    return "other";
+  }
+  return "turn";
+}
