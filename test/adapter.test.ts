@@ -472,4 +472,16 @@ describe("configuration", () => {
     await expect(adapter.prompt("  ")).rejects.toThrow(/non-empty string/);
     await expect(adapter.prompt("x", { model: "no-slash" })).rejects.toThrow(/provider\/model/);
   });
+
+  it("a refused call still delivers its one terminal error reply before rejecting", async () => {
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter({ baseUrl: "http://127.0.0.1:1", directory: "/d" }, sink);
+    await expect(adapter.prompt("x", { model: "no-slash", traceId: "t-bad", sessionId: "ses_x" })).rejects.toThrow(/provider\/model/);
+    await expect(adapter.prompt(" ", { traceId: "t-empty" })).rejects.toThrow(/non-empty/);
+    expect(sink.replies.map((r) => [r.trace_id, r.session_id, r.seq, r.kind, r.kind === "error" && r.code])).toEqual([
+      ["t-bad", "ses_x", 0, "error", "protocol"],
+      ["t-empty", "", 0, "error", "internal"],
+    ]);
+    expect(contractViolations(sink.replies.slice(0, 1))).toEqual([]);
+  });
 });

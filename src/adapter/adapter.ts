@@ -10,7 +10,8 @@
  * share one `/event` connection per (server, directory).
  *
  * `prompt` never throws for a turn's failure: it ends the turn with an `error`
- * reply and resolves. It throws only for programming errors (bad options).
+ * reply and resolves. It rejects only for programming errors (bad options), and
+ * even then the sink gets the call's terminal `error` reply first.
  */
 import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
@@ -147,19 +148,33 @@ export class OpencodeAdapter {
     this.hub.drop(reason);
   }
 
-  /** Run one turn; resolves when its terminal reply has been delivered. */
+  /**
+   * Run one turn; resolves when its terminal reply has been delivered. A call that
+   * is refused (empty text, malformed model, closed adapter) still delivers its one
+   * terminal `error` reply, then rejects: nothing above the adapter ever has to
+   * make up a terminal reply.
+   */
   prompt(text: string, opts: PromptOptions = {}): Promise<TurnResult> {
-    if (typeof text !== "string" || text.trim() === "") {
-      return Promise.reject(new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`));
-    }
-    if (this.closed) return Promise.reject(new Error("the adapter is closed"));
     let model: PromptBody["model"];
     try {
+      if (typeof text !== "string" || text.trim() === "") {
+        throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`);
+      }
+      if (this.closed) throw new Error("the adapter is closed");
       model = parseModel(opts.model);
     } catch (err) {
-      return Promise.reject(err);
+      return this.refuse(err as Error, opts);
     }
     return this.queue.add(() => this.runTurn(text, opts, model));
+  }
+
+  private async refuse(err: Error, opts: PromptOptions): Promise<never> {
+    const traceId = opts.traceId ?? this.config.newTraceId();
+    const log = this.log.child({ trace_id: traceId });
+    const turn = new Turn(createTurnState({ traceId, sessionId: opts.sessionId }), opts.sessionId ?? "", this.config, this.http, this.sink, log);
+    turn.end(err instanceof BridgeError ? err.replyCode : "internal", `the bridge refused the turn: ${err.message}`);
+    await turn.settled();
+    throw err;
   }
 
   /** Close the adapter: waits for queued turns, then releases the shared event stream. */

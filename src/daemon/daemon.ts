@@ -271,18 +271,10 @@ export class BridgeDaemon {
       })
       .then(
         (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
-        async (err: unknown) => {
-          // prompt() rejects only for a bridge bug (bad options reaching it): end the turn as the contract requires.
+        (err: unknown) => {
+          // prompt() rejects only for a bridge bug (bad options reaching it); the adapter
+          // has already delivered the turn's terminal error reply.
           this.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
-          const reply: ErrorReply = {
-            kind: "error",
-            trace_id: record.traceId,
-            session_id: record.sessionId,
-            seq: record.total,
-            error: `the bridge could not run the turn: ${(err as Error)?.message ?? String(err)}`,
-            code: "internal",
-          };
-          await this.recordSink.deliver(reply);
           ended("internal");
         },
       )
