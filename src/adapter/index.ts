@@ -1,17 +1,15 @@
-export { OpencodeAdapter, isSupportedVersion, parseModel, SUPPORTED_VERSIONS, type PromptOptions } from "./adapter.js";
+/** `opencode-bridge/adapter`: drive live turns on `opencode serve`. */
+export { OpencodeAdapter, isSupportedVersion, SUPPORTED_VERSIONS, type PromptOptions } from "./adapter.js";
 export type { TurnResult } from "./turn.js";
-export {
-  parseAdapterConfig,
-  realClock,
-  type AdapterConfig,
-  type AdapterConfigInput,
-  type Clock,
-  type PermissionCallback,
-  type PermissionPolicy,
-  type PermissionReply,
-  type PermissionRequest,
-  type RetryStatus,
+export { parseAdapterConfig, realClock } from "./config.js";
+export type {
+  AdapterConfig,
+  AdapterConfigInput,
+  Clock,
+  PermissionCallback,
+  PermissionPolicy,
+  PermissionReply,
+  PermissionRequest,
+  RetryStatus,
 } from "./config.js";
 export { BridgeError, type BridgeErrorCode } from "./errors.js";
-export { EventHub } from "./event-hub.js";
-export { OpencodeHttp, basicAuth } from "./http.js";

@@ -1,7 +1,36 @@
-export * from "./reply.js";
-export { beginResync, createTurnState, endResync, finishTurn, isTurnDone, mapEventInto, mapOpencodeEvent, describeServerError, overrideEnd, settleAfterIdle } from "./codec.js";
+/**
+ * `opencode-bridge/codec`: the pure codec, replay and the reply contract.
+ * Loads neither pino, undici nor the adapter or daemon (test/package.test.ts checks).
+ */
+export { mapOpencodeEvent, finishTurn, createTurnState } from "./codec.js";
 export type { CodecResult, FinishReason, TurnOptions, TurnState } from "./codec.js";
-export { parseEvent, type KnownEvent, type ParsedEvent } from "./events.js";
-export { EventStreamDecoder, DEFAULT_MAX_FRAME_BYTES, type StreamIssue, type DecoderHandlers, type DecoderOptions } from "./sse.js";
-export { replay, replaySync, TurnReplayer, type ReplayOptions, type ReplayResult } from "./replay.js";
-export { stripTags } from "./tags.js";
+export { replay, replaySync, TurnReplayer } from "./replay.js";
+export type { ReplayOptions, ReplayResult } from "./replay.js";
+export { DEFAULT_MAX_FRAME_BYTES, type StreamIssue } from "./sse.js";
+export {
+  ERROR_CODES,
+  REPLY_KINDS,
+  ReplySchema,
+  DeltaReplySchema,
+  ReasoningReplySchema,
+  ToolCallReplySchema,
+  ToolResultReplySchema,
+  FinalReplySchema,
+  ErrorReplySchema,
+  UsageSchema,
+  isTerminal,
+  contractViolations,
+} from "./reply.js";
+export type {
+  ErrorCode,
+  Reply,
+  ReplyKind,
+  TerminalReply,
+  DeltaReply,
+  ReasoningReply,
+  ToolCallReply,
+  ToolResultReply,
+  FinalReply,
+  ErrorReply,
+  Usage,
+} from "./reply.js";
