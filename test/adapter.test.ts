@@ -4,6 +4,7 @@
  * - undici's MockAgent for request/response failures (MockAgent delivers a body
  *   in one piece, so it cannot stand in for a live event stream).
  */
+import pino from "pino";
 import { MockAgent } from "undici";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { OpencodeAdapter } from "../src/adapter/adapter.js";
@@ -44,6 +45,13 @@ const FAST_RECONNECT = { initialDelayMs: 5, maxDelayMs: 20, growFactor: 2, maxAt
  * of the session is the fixture's; `extra` shapes the rest (status, frames after the
  * reconnect). Returns the running prompt once those deltas have been delivered.
  */
+/** The adapter's log lines, captured through an injected destination: tests wait on what it says it did. */
+function captureLogs() {
+  const messages: string[] = [];
+  const logger = pino({ level: "info" }, { write: (line: string) => void messages.push((JSON.parse(line) as { msg: string }).msg) });
+  return { logger, said: (msg: string) => messages.filter((m) => m === msg).length };
+}
+
 async function turnWithGap(name: string, deltas: number, extra: (t: ScriptedTurn, firstDelta: number) => Partial<ScriptedTurn>) {
   const f = fx(name);
   const t = turnOf(name);
@@ -52,11 +60,12 @@ async function turnWithGap(name: string, deltas: number, extra: (t: ScriptedTurn
     { ...t, holdAfter: firstDelta + deltas, record: f.record[t.sessionId] ?? [], status: "busy", ...extra(t, firstDelta) },
   ]);
   const sink = new MemorySink();
-  const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: FAST_RECONNECT }, sink);
+  const logs = captureLogs();
+  const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: FAST_RECONNECT, logger: logs.logger }, sink);
   const pending = adapter.prompt("go", { traceId: `trace-${f.scenario}` });
   await vi.waitFor(() => expect(sink.replies.filter((r) => r.kind === "delta").length).toBe(deltas));
   const last = f.golden[f.golden.length - 1];
-  return { t, srv, sink, adapter, pending, goldenText: last?.kind === "final" ? last.content : "" };
+  return { t, srv, sink, adapter, pending, logs, goldenText: last?.kind === "final" ? last.content : "" };
 }
 
 describe("adapter over a replayed real turn", () => {
@@ -114,11 +123,11 @@ describe("adapter over a replayed real turn", () => {
   it("a drop mid-turn, the turn going on after the reconnect: nothing twice, nothing missing", async () => {
     // The stream drops after 100 deltas; the server's record (taken at the reconnect) already
     // has all 1,200 words, and the live stream then replays deltas the record includes.
-    const { t, srv, sink, adapter, pending, goldenText } = await turnWithGap("1.18.33/long", 100, () => ({}));
+    const { t, srv, sink, adapter, pending, logs, goldenText } = await turnWithGap("1.18.33/long", 100, () => ({}));
     srv.dropStreams();
     await vi.waitFor(() => expect(srv.streams.size).toBe(1)); // reconnected
     await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
-    await new Promise((r) => setTimeout(r, 20));
+    await vi.waitFor(() => expect(logs.said("repaired after a gap")).toBe(1)); // the record is applied
     srv.release(t.sessionId);
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
@@ -146,13 +155,15 @@ describe("adapter over a replayed real turn", () => {
     // The record has only the prompt and the status says idle: the run has not started yet.
     const srv = await replayServer([{ ...t, holdAfter: afterUser, record: userOnly }]);
     const sink = new MemorySink();
-    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: FAST_RECONNECT }, sink);
+    const logs = captureLogs();
+    const adapter = new OpencodeAdapter({ baseUrl: srv.url, directory: DIR, reconnect: FAST_RECONNECT, logger: logs.logger }, sink);
     const pending = adapter.prompt("go", { traceId: "trace-text" });
     await vi.waitFor(() => expect(srv.requests.some((r) => r.path.endsWith("prompt_async"))).toBe(true));
-    await new Promise((r) => setTimeout(r, 30));
+    // The frames up to the prompt (after the stream's own server.connected) have reached the hub.
+    await vi.waitFor(() => expect(adapter.streamStats.events).toBe(1 + afterUser));
     srv.dropStreams();
     await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
-    await new Promise((r) => setTimeout(r, 50));
+    await vi.waitFor(() => expect(logs.said("repaired after a gap")).toBe(1)); // repaired; a recheck is scheduled
     srv.release(t.sessionId); // the run starts and streams after all
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
@@ -275,7 +286,8 @@ describe("a slow or stuck sink", () => {
       got.push(r);
     });
     const pending = adapter.prompt("long", { traceId: "t" });
-    await new Promise((r) => setTimeout(r, 200)); // the whole turn arrives while the sink is blocked
+    // The whole turn (after the stream's own server.connected) reaches the hub while the sink is blocked.
+    await vi.waitFor(() => expect(adapter.streamStats.events).toBe(1 + turnOf("1.18.33/long").frames.length));
     open();
     const result = await pending;
     expect(contractViolations(got)).toEqual([]);
