@@ -51,6 +51,7 @@ export class Delivery {
 
   /** Queue the codec's bodies (the array is emptied) and make sure they are on their way. */
   push(bodies: ReplyBody[]): void {
+    if (bodies.length === 0) return;
     const max = this.opts.maxQueuedReplies;
     for (const r of bodies) {
       const waiting = this.queue.length - this.head;

@@ -44,44 +44,41 @@ export function mapOpencodeEvent(evt: unknown, state: TurnState): CodecResult {
  */
 export function finishTurn(state: TurnState, reason: FinishReason): CodecResult {
   const out: Reply[] = [];
-  bodies.length = 0;
-  finish(state, reason, bodies);
-  stampInto(state, out);
+  finish(state, reason, out);
+  stampFrom(state, out, 0);
   return { replies: out, state };
 }
 
 // ---- internal forms (replay, benchmarks); not part of the public API ----------
 
-/** Bodies of the current call, stamped right after (the reducer is synchronous). */
-const bodies: ReplyBody[] = [];
-
-function stampInto(state: TurnState, out: Reply[]): void {
+/** Stamp what the reducer appended to `out` since `from` (bodies are stamped in place). */
+function stampFrom(state: TurnState, out: Reply[], from: number): void {
+  const n = out.length;
+  if (n === from) return;
   const env = state.envelope;
   const sessionId = state.sessionId ?? "";
-  for (let i = 0; i < bodies.length; i++) out.push(env.stamp(bodies[i] as ReplyBody, sessionId));
-  bodies.length = 0;
+  for (let i = from; i < n; i++) env.stamp(out[i] as ReplyBody, sessionId);
 }
 
 /** `mapOpencodeEvent`, appending the replies to `out` (no array per event). */
 export function mapEventInto(evt: unknown, state: TurnState, out: Reply[]): void {
-  bodies.length = 0;
-  reduce(isParsedEvent(evt) ? evt : parseEvent(evt), state, bodies);
-  stampInto(state, out);
+  const from = out.length;
+  reduce(isParsedEvent(evt) ? evt : parseEvent(evt), state, out);
+  stampFrom(state, out, from);
 }
 
 /** A frame that was lost before it could be parsed (bad JSON, over the frame cap). */
 export function lostEventInto(info: { type: string | undefined; sessionID: string | undefined }, state: TurnState, out: Reply[]): void {
-  bodies.length = 0;
-  reduceLost(info.type, info.sessionID, state, bodies);
-  stampInto(state, out);
+  const from = out.length;
+  reduceLost(info.type, info.sessionID, state, out);
+  stampFrom(state, out, from);
 }
 
 /** The session went idle but never completed its open message: end as the idle said. */
 export function settleAfterIdle(state: TurnState): CodecResult {
   const out: Reply[] = [];
-  bodies.length = 0;
-  settle(state, bodies);
-  stampInto(state, out);
+  settle(state, out);
+  stampFrom(state, out, 0);
   return { replies: out, state };
 }
 

@@ -9,9 +9,16 @@
  */
 import type { Reply } from "./reply.js";
 
-type Body<R> = R extends Reply ? Omit<R, "trace_id" | "session_id" | "seq"> : never;
-/** A reply without its envelope: what the codec emits. */
-export type ReplyBody = Body<Reply>;
+/**
+ * A reply whose envelope is not stamped yet: what the codec emits. Its envelope
+ * fields are placeholders (`UNSTAMPED`) laid out in their final order, so stamping
+ * fills them in place — no second object per reply, and every reply of a kind
+ * keeps one shape (the hot path stays monomorphic).
+ */
+export type ReplyBody = Reply;
+
+/** The placeholder envelope of a body; spread right after `kind`. */
+export const UNSTAMPED = { trace_id: "", session_id: "", seq: -1 } as const satisfies Pick<Reply, "trace_id" | "session_id" | "seq">;
 
 export class Envelope {
   /** The seq of the next reply (so also: how many replies were stamped). */
@@ -19,11 +26,11 @@ export class Envelope {
 
   constructor(readonly traceId: string) {}
 
+  /** Stamp `body` in place (it becomes the reply) with this turn's trace, the session and the next seq. */
   stamp(body: ReplyBody, sessionId: string): Reply {
-    // The hot path: a literal of fixed shape keeps text replies monomorphic.
-    if (body.kind === "delta" || body.kind === "reasoning") {
-      return { kind: body.kind, trace_id: this.traceId, session_id: sessionId, seq: this.seq++, content: body.content, part_id: body.part_id };
-    }
-    return Object.assign({ kind: body.kind, trace_id: this.traceId, session_id: sessionId, seq: this.seq++ }, body) as Reply;
+    body.trace_id = this.traceId;
+    body.session_id = sessionId;
+    body.seq = this.seq++;
+    return body;
   }
 }

@@ -95,7 +95,12 @@ export function parseEvent(raw: unknown): ParsedEvent {
   if (!isRecord(raw) || typeof raw.type !== "string") {
     return failed(undefined, undefined, "not an object with a string `type`");
   }
-  return validate(raw.type, raw, sessionOf(raw.type, raw.properties));
+  const type = raw.type;
+  // The hot path first: a well-formed delta (its session is its own `sessionID`, or none).
+  if (type === "message.part.delta" && isPartDeltaProps(raw.properties) && raw.properties.sessionID !== undefined) {
+    return known(type, raw.properties.sessionID, raw as KnownEvent);
+  }
+  return validate(type, raw, sessionOf(type, raw.properties));
 }
 
 /**

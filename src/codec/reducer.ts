@@ -14,10 +14,11 @@
  *   first), as `error` when a `session.error` or an assistant message error was
  *   seen, otherwise as `final`.
  *
- * Pure: no I/O, clock, logger or randomness. Bodies are appended to `out`; the
- * envelope (trace_id, session_id, seq) is stamped later (src/codec/envelope.ts).
+ * Pure: no I/O, clock, logger or randomness. Bodies are appended to `out` with a
+ * placeholder envelope; trace_id, session_id and seq are stamped later, in one
+ * place (src/codec/envelope.ts).
  */
-import type { ReplyBody } from "./envelope.js";
+import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import type { ParsedEvent } from "./events.js";
 import { describeServerError, FINISH_MESSAGES, sumUsage } from "./mappers.js";
 import { dropAllDeltas, dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
@@ -231,7 +232,7 @@ function endTurn(state: TurnState, out: ReplyBody[]): void {
   }
   closeOpenWork(state, out, "the turn ended before the tool reported a result");
   const usage = sumUsage(state);
-  const body: ReplyBody = { kind: "final", content: state.answer };
+  const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: state.answer };
   if (usage) {
     body.usage = usage.usage;
     body.cost = usage.cost;
@@ -254,7 +255,7 @@ function closeOpenWork(state: TurnState, out: ReplyBody[], toolError: string): v
 
 function terminate(state: TurnState, out: ReplyBody[], error: { message: string; code: ErrorCode }): void {
   closeOpenWork(state, out, `the turn ended (${error.code}) before the tool reported a result`);
-  out.push({ kind: "error", error: error.message, code: error.code });
+  out.push({ kind: "error", ...UNSTAMPED, error: error.message, code: error.code });
   state.phase = "done";
 }
 

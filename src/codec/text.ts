@@ -23,16 +23,16 @@ export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t:
 }
 
 export function emitText(state: TurnState, out: ReplyBody[], partId: string, kind: TextTrack["kind"], text: string): void {
-  // The hot path: a literal of fixed shape (no spread) keeps bodies monomorphic.
+  // The hot path: a literal of fixed shape (no spread; the envelope placeholders inline) keeps bodies monomorphic.
   if (kind === "delta") {
     state.answer += text;
     if (++state.answerAppends >= FLATTEN_EVERY) {
       state.answerAppends = 0;
       state.answer = flatten(state.answer);
     }
-    out.push({ kind: "delta", content: text, part_id: partId });
+    out.push({ kind: "delta", trace_id: "", session_id: "", seq: -1, content: text, part_id: partId });
   } else {
-    out.push({ kind: "reasoning", content: text, part_id: partId });
+    out.push({ kind: "reasoning", trace_id: "", session_id: "", seq: -1, content: text, part_id: partId });
   }
 }
 

@@ -2,7 +2,7 @@
  * Tool tracks: a tool part's status updates become one `tool_call` (once its
  * input is complete) and at most one `tool_result` (once it completed or failed).
  */
-import type { ReplyBody } from "./envelope.js";
+import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import type { TurnState } from "./state.js";
 
 /** A tool part as validated (src/codec/schemas.ts `ToolPart`). */
@@ -24,11 +24,11 @@ export function onToolPart(state: TurnState, out: ReplyBody[], p: ToolPartView):
   // Input is complete from `running` on; `pending` carries a partial or empty one.
   if (!tr.called && (status === "running" || status === "completed" || status === "error")) {
     tr.called = true;
-    out.push({ kind: "tool_call", call_id: callId, tool: p.tool, input: p.state.input ?? {} });
+    out.push({ kind: "tool_call", ...UNSTAMPED, call_id: callId, tool: p.tool, input: p.state.input ?? {} });
   }
   if (!tr.resulted && (status === "completed" || status === "error")) {
     tr.resulted = true;
-    const r: ReplyBody = { kind: "tool_result", call_id: callId, tool: p.tool, status };
+    const r: ReplyBody = { kind: "tool_result", ...UNSTAMPED, call_id: callId, tool: p.tool, status };
     if (status === "completed" && p.state.output !== undefined) r.output = stringify(p.state.output);
     if (status === "error") r.error = stringify(p.state.error ?? "tool failed");
     if (typeof p.state.title === "string" && p.state.title !== "") r.title = p.state.title;
@@ -41,7 +41,7 @@ export function closeOpenTools(state: TurnState, out: ReplyBody[], error: string
   for (const [callId, tr] of state.tools) {
     if (tr.called && !tr.resulted) {
       tr.resulted = true;
-      out.push({ kind: "tool_result", call_id: callId, tool: tr.tool, status: "error", error });
+      out.push({ kind: "tool_result", ...UNSTAMPED, call_id: callId, tool: tr.tool, status: "error", error });
     }
   }
 }
