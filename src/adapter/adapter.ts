@@ -19,7 +19,8 @@ import { createTurnState } from "../codec/codec.js";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
 import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from "./config.js";
 import { BridgeError } from "./errors.js";
-import { acquireHub, type EventHub } from "./event-hub.js";
+import type { EventHub } from "./event-hub.js";
+import { acquireHub } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { Turn, type TurnResult } from "./turn.js";
 

@@ -26,6 +26,7 @@ import { realClock, type Clock } from "../util/clock.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
 import { transportError, type OpencodeHttp } from "./http.js";
+import { StreamWatchdog } from "./watchdog.js";
 
 export interface HubListener {
   /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
@@ -74,8 +75,7 @@ export class EventHub {
   private readonly listeners = new Map<string, Set<HubListener>>();
   private readonly policy: ReconnectPolicy;
   private readonly clock: Clock;
-  private watchdog: unknown;
-  private lastByteAt = 0;
+  private readonly watchdog: StreamWatchdog;
   private reconnectTimer: unknown;
   private reconnectWaiters: { resolve: () => void; reject: (err: BridgeError) => void }[] = [];
   /** Counters for /metrics and tests. */
@@ -87,6 +87,7 @@ export class EventHub {
   ) {
     this.policy = opts.reconnect ?? DEFAULT_RECONNECT;
     this.clock = opts.clock ?? realClock;
+    this.watchdog = new StreamWatchdog(this.clock, opts.watchdogMs ?? 0, () => this.listeners.size > 0);
   }
 
   get isOpen(): boolean {
@@ -135,7 +136,7 @@ export class EventHub {
   close(): void {
     this.state = "closed";
     this.settleWaiters(new BridgeError("transport", "the event stream was closed"));
-    this.stopWatchdog();
+    this.watchdog.stop();
     if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     this.abort?.abort();
@@ -170,9 +171,7 @@ export class EventHub {
       let connected!: () => void;
       const connectedP = new Promise<void>((r) => (connected = r));
       const decoder = this.decoderFor(ac, isReconnect, connected);
-      pump = readEvents(res, decoder, url, ac.signal, () => {
-        this.lastByteAt = this.clock.now();
-      });
+      pump = readEvents(res, decoder, url, ac.signal, () => this.watchdog.bytes());
       const first = await Promise.race([connectedP.then(() => undefined), pump]);
       if (first !== undefined) throw first;
     } catch (err) {
@@ -182,8 +181,10 @@ export class EventHub {
       this.clock.clearTimeout(timer);
     }
     this.state = "open";
-    this.lastByteAt = this.clock.now();
-    this.startWatchdog(ac);
+    this.watchdog.start(
+      () => this.abort === ac,
+      (silent) => ac.abort(new BridgeError("transport", `no byte on the event stream for ${silent} ms (watchdog)`)),
+    );
     this.opts.logger?.debug({ url: url.split("?")[0], reconnect: isReconnect }, "event stream open");
     void pump.then((err) => this.dropped(ac, err));
   }
@@ -241,7 +242,7 @@ export class EventHub {
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
   private dropped(ac: AbortController, err: BridgeError): void {
     if (this.abort !== ac || this.state === "closed") return;
-    this.stopWatchdog();
+    this.watchdog.stop();
     this.abort = undefined;
     this.stats.drops++;
     this.opts.logger?.warn({ err: err.message }, "event stream dropped");
@@ -285,27 +286,6 @@ export class EventHub {
     }, delay);
   }
 
-  private startWatchdog(ac: AbortController): void {
-    const ms = this.opts.watchdogMs ?? 0;
-    if (ms <= 0) return;
-    const check = () => {
-      if (this.abort !== ac) return;
-      const silent = this.clock.now() - this.lastByteAt;
-      if (silent >= ms && this.listeners.size > 0) {
-        ac.abort(new BridgeError("transport", `no byte on the event stream for ${silent} ms (watchdog)`));
-        return;
-      }
-      // A quiet stream with nobody listening is normal: keep watching.
-      this.watchdog = this.clock.setTimeout(check, silent >= ms ? ms : ms - silent);
-    };
-    this.watchdog = this.clock.setTimeout(check, ms);
-  }
-
-  private stopWatchdog(): void {
-    if (this.watchdog !== undefined) this.clock.clearTimeout(this.watchdog);
-    this.watchdog = undefined;
-  }
-
   /** An event goes to the listeners of its session; one that names no session, to every listener. */
   private route(evt: ParsedEvent): void {
     const sid = evt.sessionID;
@@ -316,30 +296,4 @@ export class EventHub {
     }
     for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt);
   }
-}
-
-/** Hubs shared per (server, directory, credentials, dispatcher) within the process. */
-const shared = new Map<string, { hub: EventHub; refs: number }>();
-
-export function acquireHub(http: OpencodeHttp, key: string, opts: HubOptions): { hub: EventHub; release(): void } {
-  let entry = shared.get(key);
-  if (!entry) {
-    entry = { hub: new EventHub(http, opts), refs: 0 };
-    shared.set(key, entry);
-  }
-  entry.refs++;
-  const e = entry;
-  let released = false;
-  return {
-    hub: e.hub,
-    release: () => {
-      if (released) return;
-      released = true;
-      e.refs--;
-      if (e.refs === 0) {
-        e.hub.close();
-        shared.delete(key);
-      }
-    },
-  };
 }

@@ -9,7 +9,7 @@
  * emitted once; a turn that finished meanwhile ends with its true terminal reply.
  */
 import type { Logger } from "pino";
-import { beginResync, endResync } from "../codec/reducer.js";
+import { beginResync, endResync } from "../codec/control.js";
 import { parseEvent, type ParsedEvent } from "../codec/events.js";
 import type { ErrorCode } from "../codec/reply.js";
 import type { StreamIssue } from "../codec/sse.js";

@@ -13,7 +13,8 @@
 import type { Logger } from "pino";
 import type { ReplyBody } from "../codec/envelope.js";
 import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js";
-import { finish, isTurnDone, overrideEnd, reduce, reduceLost, settle } from "../codec/reducer.js";
+import { isTurnDone, overrideEnd } from "../codec/control.js";
+import { finish, reduce, reduceLost, settle } from "../codec/reducer.js";
 import type { ErrorCode, ErrorReply, FinalReply } from "../codec/reply.js";
 import type { StreamIssue } from "../codec/sse.js";
 import type { TurnState } from "../codec/state.js";

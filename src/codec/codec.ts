@@ -21,7 +21,8 @@ import type { Reply } from "./reply.js";
 import type { TurnState } from "./state.js";
 
 export { createTurnState, type TurnOptions, type TurnState } from "./state.js";
-export { beginResync, endResync, isTurnDone, overrideEnd, type FinishReason } from "./reducer.js";
+export { type FinishReason } from "./reducer.js";
+export { beginResync, endResync, isTurnDone, overrideEnd } from "./control.js";
 export { describeServerError } from "./mappers.js";
 
 export interface CodecResult {
