@@ -9,9 +9,11 @@
  * - turn: the whole turn;
  * - settle: the session went idle with a message still open and the server did
  *   not complete it within `settleTimeoutMs`: end as the idle said;
- * - provider retries: more than `maxProviderRetries` retries reported by the server.
+ * - provider retries: more than `maxProviderRetries` retries reported by the server;
+ * - wind-down: after the turn aborted the session, it gets `settleTimeoutMs` to go idle.
  *
- * On expiry the turn aborts the session and winds down (`Turn.expire`).
+ * On expiry the turn aborts the session and winds down (`Turn.expire`). The event
+ * stream's own rule (no byte for `watchdogMs`) is src/adapter/watchdog.ts.
  */
 import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
@@ -139,6 +141,21 @@ export class Liveness {
         `the model provider kept failing (${attempt} retries, limit ${this.cfg.maxProviderRetries}): ${message}`,
       );
     }
+  }
+
+  /** The session was aborted: true once `ended` settles, false when `settleTimeoutMs` passed first. */
+  async windDown(ended: Promise<void>): Promise<boolean> {
+    const c = this.cfg.clock;
+    let handle: unknown;
+    const settled = await Promise.race([
+      ended.then(() => true),
+      new Promise<boolean>((resolve) => {
+        handle = c.setTimeout(() => resolve(false), this.cfg.settleTimeoutMs);
+      }),
+    ]);
+    c.clearTimeout(handle);
+    if (!settled) this.log.warn({ settle_ms: this.cfg.settleTimeoutMs }, "the session did not go idle after the abort");
+    return settled;
   }
 
   /** The turn winds down (or ended): clear every timer; events no longer re-arm the idle rule. */

@@ -55,7 +55,7 @@ export class Turn implements HubListener {
   constructor(
     private readonly state: TurnState,
     private readonly sessionId: string,
-    private readonly cfg: AdapterConfig,
+    cfg: AdapterConfig,
     private readonly http: OpencodeHttp,
     sink: SinkObject,
     private readonly log: Logger,
@@ -184,20 +184,7 @@ export class Turn implements HubListener {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, "abort request failed");
     }
-    const settleMs = this.cfg.settleTimeoutMs;
-    const c = this.cfg.clock;
-    let handle: unknown;
-    const settled = await Promise.race([
-      this.done.then(() => true),
-      new Promise<boolean>((resolve) => {
-        handle = c.setTimeout(() => resolve(false), settleMs);
-      }),
-    ]);
-    c.clearTimeout(handle);
-    if (!settled) {
-      this.log.warn({ settle_ms: settleMs }, "the session did not go idle after the abort");
-      this.end(code, message);
-    }
+    if (!(await this.liveness.windDown(this.done))) this.end(code, message);
   }
 
   /** Resolves when the terminal reply has been produced and every reply delivered. */

@@ -5,7 +5,9 @@
  * the properties (1.15+ on every session event), the part's or the message
  * info's `sessionID` (message events on 1.2.x), or — for `session.created` /
  * `session.updated` on 1.2.x — only the info's `id`. An event that names no
- * session (server-wide events, some 1.2.x deltas) resolves to undefined.
+ * session (server-wide events, some 1.2.x deltas) resolves to undefined: the hub
+ * gives it to every listener, and the codec keeps it only when it can tell it is
+ * its own (a delta of a part or message the turn tracks; src/codec/reducer.ts).
  */
 
 function isRecord(v: unknown): v is Record<string, unknown> {
