@@ -24,10 +24,11 @@ export interface LivenessHost {
   expire(code: ErrorCode, message: string): void;
   /** End the turn as its idle said (the settle rule). */
   settle(): void;
-  /** The turn has ended: no rule applies any more. */
-  readonly over: boolean;
-  /** Permission/question requests waiting for an answer (the idle rule pauses meanwhile). */
-  readonly waitingRequests: number;
+}
+
+/** Permission/question requests waiting for an answer (the idle rule pauses meanwhile). */
+export interface WaitingRequests {
+  readonly waiting: number;
 }
 
 type Cfg = Pick<
@@ -42,12 +43,15 @@ export class Liveness {
   private sawEvent = false;
   /** The turn is winding down (aborted): events no longer re-arm the idle rule. */
   private stopped = false;
+  /** The turn has ended: no rule applies any more. */
+  private over = false;
   /** The shared stream is down: an idle expiry means the server is gone. */
   gap = false;
 
   constructor(
     private readonly cfg: Cfg,
     private readonly host: LivenessHost,
+    private readonly requests: WaitingRequests,
     private readonly log: Logger,
     private readonly ids: { sessionId: string; traceId: string },
   ) {}
@@ -83,7 +87,7 @@ export class Liveness {
 
   /** A pending request was settled: the idle rule runs again. */
   resume(): void {
-    if (this.prompted && !this.stopped && !this.host.over) this.armIdle();
+    if (this.prompted && !this.stopped && !this.over) this.armIdle();
   }
 
   /**
@@ -92,7 +96,7 @@ export class Liveness {
    */
   private armIdle(): void {
     const c = this.cfg.clock;
-    if (this.host.waitingRequests > 0) {
+    if (this.requests.waiting > 0) {
       // Paused while the host or user decides; `resume` arms it again.
       if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
       this.timers.idle = undefined;
@@ -104,7 +108,7 @@ export class Liveness {
 
   private idleCheck(): void {
     this.timers.idle = undefined;
-    if (this.host.over || this.stopped || this.host.waitingRequests > 0) return;
+    if (this.over || this.stopped || this.requests.waiting > 0) return;
     const left = this.idleDeadline - this.cfg.clock.now();
     if (left > 0) {
       this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);
@@ -123,7 +127,7 @@ export class Liveness {
     if (this.timers.settle !== undefined) return;
     this.timers.settle = this.cfg.clock.setTimeout(() => {
       this.timers.settle = undefined;
-      if (!this.host.over) this.host.settle();
+      if (!this.over) this.host.settle();
     }, this.cfg.settleTimeoutMs);
   }
 
@@ -164,7 +168,13 @@ export class Liveness {
     this.clear();
   }
 
-  clear(): void {
+  /** The turn ended: clear every timer; no rule applies any more. */
+  ended(): void {
+    this.over = true;
+    this.clear();
+  }
+
+  private clear(): void {
     const c = this.cfg.clock;
     for (const t of Object.values(this.timers)) if (t !== undefined) c.clearTimeout(t);
     this.timers = {};

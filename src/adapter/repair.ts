@@ -56,11 +56,14 @@ export class Repair {
     this.armed = true;
   }
 
-  /** While a repair runs, live events wait: true when this one was kept for later. */
-  hold(w: Waiting): boolean {
-    if (!this.buffer) return false;
-    this.buffer.push(w);
-    return true;
+  /** A repair is running: live events must wait (`hold`). */
+  get holding(): boolean {
+    return this.buffer !== undefined;
+  }
+
+  /** Keep a live event or lost frame until the running repair is done. */
+  hold(w: Waiting): void {
+    this.buffer?.push(w);
   }
 
   /** The stream is gone for good: a running repair is moot. */

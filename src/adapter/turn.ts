@@ -66,21 +66,14 @@ export class Turn implements HubListener {
       expire: (code, message) => this.expire(code, message),
       resolved: () => this.liveness.resume(),
     });
-    const requests = this.requests;
     const liveness: LivenessHost = {
       expire: (code, message) => void this.expire(code, message),
       settle: () => {
         settle(state, this.out);
         this.afterCodec();
       },
-      get over() {
-        return over();
-      },
-      get waitingRequests() {
-        return requests.waiting;
-      },
     };
-    this.liveness = new Liveness(cfg, liveness, log, { sessionId, traceId: state.traceId });
+    this.liveness = new Liveness(cfg, liveness, this.requests, log, { sessionId, traceId: state.traceId });
     this.repair = new Repair(state, sessionId, http, cfg.clock, log, {
       take: (evt) => this.take(evt),
       lost: (issue) => this.onIssue(issue),
@@ -99,9 +92,10 @@ export class Turn implements HubListener {
 
   /** An event the hub parsed (a raw payload, from a caller without a hub, is parsed here first). */
   onEvent(payload: ParsedEvent | unknown): void {
+    if (this.finished) return;
     const evt = isParsedEvent(payload) ? payload : parseEvent(payload);
-    if (this.finished || this.repair.hold({ evt })) return;
-    this.take(evt);
+    if (this.repair.holding) this.repair.hold({ evt });
+    else this.take(evt);
   }
 
   private take(evt: ParsedEvent): void {
@@ -121,7 +115,12 @@ export class Turn implements HubListener {
   }
 
   onIssue(issue: StreamIssue): void {
-    if (this.finished || this.repair.hold({ issue }) || this.repair.lostFrame(issue)) return;
+    if (this.finished) return;
+    if (this.repair.holding) {
+      this.repair.hold({ issue });
+      return;
+    }
+    if (this.repair.lostFrame(issue)) return;
     reduceLost(issue.type, issue.sessionID, this.state, this.out);
     this.afterCodec();
   }
@@ -208,7 +207,7 @@ export class Turn implements HubListener {
     if (this.finished) return;
     if (isTurnDone(this.state)) {
       this.finished = true;
-      this.liveness.clear();
+      this.liveness.ended();
       this.resolveDone();
     } else if (this.state.idleSeen) {
       this.liveness.idleWithOpenMessage();
