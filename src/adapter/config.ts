@@ -35,6 +35,17 @@ export interface RetryStatus {
   readonly message: string;
 }
 
+/** Reconnecting the event stream after a drop: exponential backoff (no jitter), then give up. */
+export interface ReconnectPolicy {
+  readonly initialDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly growFactor: number;
+  /** Attempts before giving up; each failed connect counts, a successful one resets the count. */
+  readonly maxAttempts: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5_000, growFactor: 2, maxAttempts: 8 };
+
 const ms = (what: string) =>
   z
     .number({ error: `${what} must be a number of milliseconds` })
@@ -75,10 +86,10 @@ export const AdapterConfigSchema = z.object({
   /** Reconnecting the event stream after a drop. */
   reconnect: z
     .object({
-      initialDelayMs: ms("reconnect.initialDelayMs").default(100),
-      maxDelayMs: ms("reconnect.maxDelayMs").default(5_000),
-      growFactor: z.number().min(1).default(2),
-      maxAttempts: z.number().int().nonnegative().default(8),
+      initialDelayMs: ms("reconnect.initialDelayMs").default(DEFAULT_RECONNECT.initialDelayMs),
+      maxDelayMs: ms("reconnect.maxDelayMs").default(DEFAULT_RECONNECT.maxDelayMs),
+      growFactor: z.number().min(1).default(DEFAULT_RECONNECT.growFactor),
+      maxAttempts: z.number().int().nonnegative().default(DEFAULT_RECONNECT.maxAttempts),
     })
     .prefault({}),
   /**

@@ -20,9 +20,11 @@
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { parseEventFor, type ParsedEvent } from "../codec/events.js";
+import { deltaFrameSession } from "../codec/session.js";
 import { EventStreamDecoder, type StreamIssue } from "../codec/sse.js";
 import { backoffDelay } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
+import { DEFAULT_RECONNECT, type ReconnectPolicy } from "./config.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
 import { transportError, type OpencodeHttp } from "./http.js";
@@ -39,21 +41,6 @@ export interface HubListener {
   /** The stream is gone for good (reconnecting gave up). Not called after an intentional close. */
   onClose(err: BridgeError): void;
 }
-
-export interface ReconnectPolicy {
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly growFactor: number;
-  /** Attempts before giving up; each failed connect counts, a successful one resets the count. */
-  readonly maxAttempts: number;
-}
-
-export const DEFAULT_RECONNECT: ReconnectPolicy = {
-  initialDelayMs: 100,
-  maxDelayMs: 5_000,
-  growFactor: 2,
-  maxAttempts: 8,
-};
 
 export interface HubOptions {
   readonly connectTimeoutMs: number;
@@ -233,7 +220,17 @@ export class EventHub {
           for (const l of sid !== undefined ? [...(this.listeners.get(sid) ?? [])] : this.allListeners()) l.onIssue(issue);
         },
       },
-      { maxFrameBytes: this.opts.maxFrameBytes },
+      {
+        maxFrameBytes: this.opts.maxFrameBytes,
+        // A delta of a session nobody listens to is counted and dropped before JSON.parse.
+        skipFrame: (data) => {
+          if (this.abort !== ac) return true;
+          const sid = deltaFrameSession(data);
+          if (sid === undefined || this.listeners.has(sid)) return false;
+          this.stats.events++;
+          return true;
+        },
+      },
     );
   }
 
