@@ -20,7 +20,6 @@
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { parseEventFor, type ParsedEvent } from "../codec/events.js";
-import { deltaFrameSession } from "../codec/session.js";
 import { EventStreamDecoder, type StreamIssue } from "../codec/sse.js";
 import { backoffDelay } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
@@ -220,17 +219,7 @@ export class EventHub {
           for (const l of sid !== undefined ? [...(this.listeners.get(sid) ?? [])] : this.allListeners()) l.onIssue(issue);
         },
       },
-      {
-        maxFrameBytes: this.opts.maxFrameBytes,
-        // A delta of a session nobody listens to is counted and dropped before JSON.parse.
-        skipFrame: (data) => {
-          if (this.abort !== ac) return true;
-          const sid = deltaFrameSession(data);
-          if (sid === undefined || this.listeners.has(sid)) return false;
-          this.stats.events++;
-          return true;
-        },
-      },
+      { maxFrameBytes: this.opts.maxFrameBytes },
     );
   }
 

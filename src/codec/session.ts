@@ -37,16 +37,3 @@ export function sniffFrame(head: string): { type: string | undefined; sessionID:
   const h = head.length > HEAD ? head.slice(0, HEAD) : head;
   return { type: TYPE_RE.exec(h)?.[1], sessionID: SESSION_RE.exec(h)?.[1] };
 }
-
-/**
- * A `message.part.delta` frame in the layout every server version sends it in
- * (`{"id":…,"type":"message.part.delta","properties":{"sessionID":"…"`), read
- * without parsing it: its session. Anchored at the frame's start, so only the
- * top-level `type` and the first key of `properties` can match; anything else
- * (another layout, another type, no session) gives undefined and is parsed as usual.
- */
-const DELTA_HEAD = /^\{(?:"id":"[^"\\]*",)?"type":"message\.part\.delta","properties":\{"sessionID":"([^"\\]+)"/;
-
-export function deltaFrameSession(data: string): string | undefined {
-  return DELTA_HEAD.exec(data)?.[1];
-}

@@ -28,11 +28,6 @@ export interface DecoderHandlers {
 export interface DecoderOptions {
   /** Frames (the `data` of one event) larger than this are dropped and reported. */
   readonly maxFrameBytes?: number;
-  /**
-   * Frames for which this returns true are dropped without being JSON-decoded (the
-   * hub: deltas of sessions nobody listens to). Not called for frames over the cap.
-   */
-  readonly skipFrame?: (data: string) => boolean;
 }
 
 const HEAD = 4096;
@@ -51,7 +46,6 @@ export class EventStreamDecoder {
   private readonly parser: EventSourceParser;
   private readonly decoder = new TextDecoder("utf-8");
   private readonly max: number;
-  private readonly skipFrame: ((data: string) => boolean) | undefined;
 
   /** Characters fed since the last dispatched event (or comment). */
   private sinceDispatch = 0;
@@ -68,7 +62,6 @@ export class EventStreamDecoder {
     opts: DecoderOptions = {},
   ) {
     this.max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.skipFrame = opts.skipFrame;
     this.parser = createParser({
       onEvent: (ev) => {
         this.dispatched = true;
@@ -87,7 +80,6 @@ export class EventStreamDecoder {
       this.handlers.onIssue({ code: "frame_too_large", message: this.tooLarge(s.type), ...s });
       return;
     }
-    if (this.skipFrame?.(data)) return;
     let payload: unknown;
     try {
       payload = JSON.parse(data);
