@@ -8,7 +8,8 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { FanoutSink } from "../src/sink/fanout.js";
-import { parseRetryAfter, WebhookSink, type WebhookClock, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import { parseRetryAfter, WebhookSink, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import type { Clock } from "../src/util/clock.js";
 import { flakyPlan, startRecorder, type Recorder, type RecorderPlan } from "./support/recorder.js";
 
 /** A well-formed turn of `n` replies: n-1 deltas, then final. */
@@ -45,9 +46,13 @@ function captureLogs() {
 function fakeClock(start = Date.UTC(2030, 0, 1)) {
   let now = start;
   const sleeps: number[] = [];
-  const clock: WebhookClock = {
+  const clock: Clock = {
     now: () => now,
-    sleep: async (ms) => {
+    setTimeout: () => {
+      throw new Error("the webhook sink sets no timers through its clock");
+    },
+    clearTimeout: () => {},
+    sleep: async (ms: number) => {
       sleeps.push(ms);
       now += ms;
     },

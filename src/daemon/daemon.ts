@@ -22,7 +22,6 @@ import { OpencodeHttp } from "../adapter/http.js";
 import type { ErrorReply, Reply } from "../codec/reply.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
-import { WebhookSink } from "../sink/webhook.js";
 import { BearerAuth } from "./auth.js";
 import { HttpError, issuesOf, readJson, sendError, sendJson, summarizeIssues } from "./http.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
@@ -384,11 +383,9 @@ export class BridgeDaemon {
 
   private sinkMetrics(): SinkMetric[] {
     return this.outputs.entries().map(({ name, sink, counters }) => {
-      if (sink instanceof WebhookSink) {
-        const s = sink.stats();
-        // A webhook that threw at deliver (closed) is counted by the fan-out, not by itself.
-        return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
-      }
+      // A sink that counts for itself knows best (the webhook: acknowledged, not merely queued).
+      const s = sink.stats?.();
+      if (s) return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
       return { sink: name, delivered: counters.accepted, retries: 0, failures: counters.failures };
     });
   }

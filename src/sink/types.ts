@@ -1,18 +1,30 @@
 /**
  * Where replies go. A sink is a plain callback, or an object with `deliver` (and
- * optionally `flush`/`close`). The adapter calls it once per reply, in `seq`
- * order per turn, and waits for each call before the next of the same turn; a
- * sink that throws or rejects is logged and counted, never breaks the turn.
+ * optionally `flush`/`close`/`stats`). The adapter calls it once per reply, in
+ * `seq` order per turn, and waits for each call before the next of the same
+ * turn; a sink that throws or rejects is logged and counted, never breaks the turn.
  */
 import type { Reply } from "../codec/reply.js";
 
 export type SinkCallback = (reply: Reply) => void | Promise<void>;
+
+/** What a sink reports about itself, for metrics. */
+export interface SinkStats {
+  /** Replies that reached the destination (for the webhook: acknowledged with a 2xx). */
+  readonly delivered: number;
+  /** Delivery attempts repeated. */
+  readonly retries: number;
+  /** Replies that never reached the destination (given up, dropped, write errors). */
+  readonly failures: number;
+}
 
 export interface SinkObject {
   deliver(reply: Reply): void | Promise<void>;
   /** Resolves when everything delivered so far has reached its destination. */
   flush?(): Promise<void>;
   close?(): Promise<void>;
+  /** The sink's own counters; without it, callers count `deliver` calls that resolved or threw. */
+  stats?(): SinkStats;
 }
 
 export type Sink = SinkCallback | SinkObject;
