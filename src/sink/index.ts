@@ -1,4 +1,4 @@
-export { toSinkObject, type Sink, type SinkCallback, type SinkObject, type SinkStats } from "./types.js";
+export { toSinkObject, type Sink, type SinkCallback, type SinkObject, type SinkStats, type SinkHooks } from "./types.js";
 export { SinkError, type SinkErrorCode } from "./errors.js";
 export { MemorySink } from "./memory.js";
 export { JsonlSink } from "./jsonl.js";

@@ -18,6 +18,16 @@ export interface SinkStats {
   readonly failures: number;
 }
 
+/**
+ * What a host tells a sink that acknowledges replies (the webhook), through `bind`:
+ * the turn's id for all time (for idempotency keys), and where to report each
+ * acknowledgement (the daemon journals it, to re-send what was not acknowledged after a crash).
+ */
+export interface SinkHooks {
+  turnIdOf(reply: Reply): string | undefined;
+  acknowledged(reply: Reply): void;
+}
+
 export interface SinkObject {
   deliver(reply: Reply): void | Promise<void>;
   /** Resolves when everything delivered so far has reached its destination. */
@@ -25,6 +35,8 @@ export interface SinkObject {
   close?(): Promise<void>;
   /** The sink's own counters; without it, callers count `deliver` calls that resolved or threw. */
   stats?(): SinkStats;
+  /** Present on sinks that acknowledge replies; a host calls it once, before the first reply. */
+  bind?(hooks: SinkHooks): void;
 }
 
 export type Sink = SinkCallback | SinkObject;

@@ -44,7 +44,7 @@ import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { deadline } from "../util/deadline.js";
 import { SinkError } from "./errors.js";
-import type { SinkObject, SinkStats } from "./types.js";
+import type { SinkHooks, SinkObject, SinkStats } from "./types.js";
 
 const ms = (what: string) =>
   z
@@ -173,8 +173,8 @@ export class WebhookSink implements SinkObject {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly backoffPolicy: BackoffPolicy;
-  private readonly turnIdOf: ((reply: Reply) => string | undefined) | undefined;
-  private readonly onDelivered: ((reply: Reply) => void) | undefined;
+  private turnIdOf: ((reply: Reply) => string | undefined) | undefined;
+  private onDelivered: ((reply: Reply) => void) | undefined;
   /** Turn ids drawn by the sink, per trace, until the turn's terminal reply was queued. */
   private readonly drawnTurnIds = new Map<string, string>();
   /** Where replies go, for logs: the origin only (webhook paths and queries often carry secrets). */
@@ -192,6 +192,12 @@ export class WebhookSink implements SinkObject {
     this.backoffPolicy = { initialDelayMs: o.initialDelayMs, maxDelayMs: o.maxDelayMs, factor: o.backoffFactor, jitter: "equal" };
     this.shownUrl = new URL(this.options.url).origin;
     this.log = (input.logger ?? pino({ enabled: false })).child({ component: "webhook-sink", url: this.shownUrl });
+  }
+
+  /** Takes the host's turn ids and acknowledgement hook (options given to the constructor win). */
+  bind(hooks: SinkHooks): void {
+    this.turnIdOf ??= (r) => hooks.turnIdOf(r);
+    this.onDelivered ??= (r) => hooks.acknowledged(r);
   }
 
   /** A snapshot of the counters. */
