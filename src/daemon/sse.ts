@@ -9,11 +9,11 @@
  * (or after `Last-Event-ID`), then the rest live, then `done`, and the stream
  * ends. A comment line is sent every `heartbeatMs` so proxies keep the connection.
  *
- * Memory: frames wait in a per-subscriber queue and go to the socket only while
- * less than `SOCKET_HIGH_WATER` bytes sit in it, so a subscriber that does not
- * read holds at most that much in the socket plus its queue. Queued replies the
- * turn keeps anyway share the turn's string (they cost a pointer); the others
- * count as the subscriber's bytes. A subscriber is cut off when its bytes pass
+ * Memory: frames wait in a per-subscriber queue and go to the socket in slices
+ * of at most `SLICE` characters, only while less than `SOCKET_HIGH_WATER` bytes
+ * sit in it, so a subscriber that does not read holds at most about 128 KiB in
+ * the process, however large a reply. Queued replies the turn keeps anyway share
+ * the turn's string (they cost a pointer); the others count as the subscriber's bytes. A subscriber is cut off when its bytes pass
  * `maxBufferedBytes`, when the bytes of all subscribers pass the budget's total,
  * or when it has had bytes waiting and taken none for `drainTimeoutMs`.
  */
@@ -23,6 +23,8 @@ import type { StoredReply, TurnRecord, TurnStore, TurnSubscriber } from "./turns
 
 /** Bytes written to a subscriber's socket before waiting for it to drain. */
 export const SOCKET_HIGH_WATER = 64 * 1024;
+/** The largest piece of a frame written at once (a 3 MB reply is not copied whole per subscriber). */
+const SLICE = 64 * 1024;
 
 export type DropReason = "buffer" | "total" | "stalled";
 
@@ -74,9 +76,9 @@ export function resumeFrom(req: IncomingMessage): number {
   return v !== undefined && /^\d+$/.test(v.trim()) ? Number(v.trim()) + 1 : 0;
 }
 
-/** A frame waiting for the socket; `own` is the bytes it holds beyond what the turn keeps anyway. */
+/** A frame waiting for the socket, in parts (a reply's JSON is shared, not copied); `own` is the bytes it holds beyond what the turn keeps anyway. */
 interface Frame {
-  readonly text: () => string;
+  readonly parts: readonly string[];
   readonly own: number;
 }
 
@@ -106,8 +108,10 @@ export function streamTurn(
     let closing = false;
     let stallTimer: NodeJS.Timeout | undefined;
     let unsubscribe = () => {};
+    /** The frame being written: which part, and how far into it. */
+    let current: { frame: Frame; part: number; offset: number } | undefined;
     const heartbeat = setInterval(() => {
-      if (queue.length === 0 && res.writableLength === 0) push({ text: () => ": keep-alive\n\n", own: 0 });
+      if (queue.length === 0 && current === undefined && res.writableLength === 0) push({ parts: [": keep-alive\n\n"], own: 0 });
     }, opts.heartbeatMs);
 
     const account = () => {
@@ -121,6 +125,7 @@ export function streamTurn(
       clearInterval(heartbeat);
       clearTimeout(stallTimer);
       queue.length = 0;
+      current = undefined;
       queuedOwn = 0;
       account();
       unsubscribe();
@@ -133,11 +138,43 @@ export function streamTurn(
       res.destroy();
       finish();
     };
+    /** The next slice to write, or undefined when nothing waits. */
+    const nextSlice = (): string | undefined => {
+      for (;;) {
+        if (current === undefined) {
+          const frame = queue.shift();
+          if (frame === undefined) return undefined;
+          // A small frame goes out in one write (one chunk, one syscall), joined only now.
+          if (frame.parts.reduce((n, p) => n + p.length, 0) <= SLICE) {
+            queuedOwn -= frame.own;
+            return frame.parts.join("");
+          }
+          current = { frame, part: 0, offset: 0 };
+        }
+        const text = current.frame.parts[current.part];
+        if (text === undefined) {
+          queuedOwn -= current.frame.own;
+          current = undefined;
+          continue;
+        }
+        let end = Math.min(text.length, current.offset + SLICE);
+        // Never split a surrogate pair: each slice is encoded to UTF-8 on its own.
+        if (end < text.length && (text.charCodeAt(end - 1) & 0xfc00) === 0xd800) end--;
+        const slice = current.offset === 0 && end === text.length ? text : text.slice(current.offset, end);
+        if (end >= text.length) {
+          current.part++;
+          current.offset = 0;
+        } else {
+          current.offset = end;
+        }
+        return slice;
+      }
+    };
     const pump = () => {
-      while (!ended && queue.length > 0 && res.writableLength < SOCKET_HIGH_WATER) {
-        const f = queue.shift() as Frame;
-        queuedOwn -= f.own;
-        if (!res.write(f.text()) && stallTimer === undefined) {
+      while (!ended && res.writableLength < SOCKET_HIGH_WATER) {
+        const slice = nextSlice();
+        if (slice === undefined) break;
+        if (!res.write(slice) && stallTimer === undefined) {
           stallTimer = setTimeout(() => cut("stalled", `it took nothing for ${opts.drainTimeoutMs} ms`), opts.drainTimeoutMs);
         }
       }
@@ -145,7 +182,7 @@ export function streamTurn(
       account();
       if (accounted > opts.maxBufferedBytes) return cut("buffer", `more than ${opts.maxBufferedBytes} bytes wait for it`);
       if (budget.bytes > budget.maxBytesTotal) return cut("total", `subscribers together hold more than ${budget.maxBytesTotal} bytes`);
-      if (closing && queue.length === 0) {
+      if (closing && queue.length === 0 && current === undefined) {
         res.end();
         finish();
       }
@@ -162,12 +199,12 @@ export function streamTurn(
       pump();
     });
     const sub: TurnSubscriber = {
-      reply: (r: StoredReply) => push({ text: () => `id: ${r.seq}\nevent: reply\ndata: ${r.json}\n\n`, own: r.kept ? 0 : r.json.length }),
-      truncated: (from, to) => push({ text: () => `event: truncated\ndata: ${JSON.stringify({ from, to })}\n\n`, own: 0 }),
+      reply: (r: StoredReply) => push({ parts: [`id: ${r.seq}\nevent: reply\ndata: `, r.json, "\n\n"], own: r.kept ? 0 : r.json.length }),
+      truncated: (from, to) => push({ parts: [`event: truncated\ndata: ${JSON.stringify({ from, to })}\n\n`], own: 0 }),
       done: (t) => {
         const data = JSON.stringify({ trace_id: t.traceId, session_id: t.sessionId, outcome: t.outcome, replies: t.total });
         closing = true;
-        push({ text: () => `event: done\ndata: ${data}\n\n`, own: 0 });
+        push({ parts: [`event: done\ndata: ${data}\n\n`], own: 0 });
       },
     };
     res.on("close", finish);

@@ -112,3 +112,21 @@ export function rawRequest(
     req.end(body);
   });
 }
+
+/** Runs `serve …args` expected to exit on its own (a refused start); resolves with its exit code and stderr. */
+export function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--state-dir", tempStateDir(), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, OPENCODE_URL: "", BRIDGE_TOKEN: "", BRIDGE_WEBHOOK_URL: "", ...env },
+  });
+  let err = "";
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+  child.stdout.resume();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return new Promise((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: err });
+    }),
+  );
+}
