@@ -79,7 +79,12 @@ export async function runServe(args: string[]): Promise<number> {
   }
   // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
   if (token === undefined && !noToken && isLoopbackHost(values.host ?? "127.0.0.1")) {
-    const stored = loadOrCreateToken(stateDir);
+    let stored: ReturnType<typeof loadOrCreateToken>;
+    try {
+      stored = loadOrCreateToken(stateDir);
+    } catch (err) {
+      throw new UsageError(`--state-dir: ${(err as Error).message}`);
+    }
     token = stored.token;
     if (stored.created) {
       process.stderr.write(
