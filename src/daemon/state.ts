@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME !== "" ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
@@ -17,13 +17,37 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 /** Creates the directory owner-only if missing; throws a sentence when it cannot be used. */
 export function openStateDir(dir: string): void {
   try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    makeDirs(dir);
     const st = statSync(dir);
     if (!st.isDirectory()) throw new Error("it is not a directory");
     if (typeof process.getuid === "function" && st.uid === process.getuid() && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new Error(`cannot use the state directory ${dir}: ${e.code ?? e.message}`);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's recursive mkdirSync never returns
+ * under some pseudo file systems (a path below /proc spins forever).
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      statSync(d);
+      break;
+    } catch {
+      missing.unshift(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
   }
 }
 
