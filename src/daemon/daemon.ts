@@ -19,7 +19,7 @@ import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import type { BridgeError } from "../adapter/errors.js";
 import { OpencodeHttp } from "../adapter/http.js";
-import type { ErrorReply, Reply } from "../codec/reply.js";
+import { isTerminal, type ErrorReply, type Reply } from "../codec/reply.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";
@@ -28,6 +28,7 @@ import { Metrics, type SinkMetric } from "./metrics.js";
 import { parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
 import { Journal, type JournaledTurn } from "./journal.js";
+import { finishFromRecord } from "./reconcile.js";
 import { streamTurn, SubscriberBudget } from "./sse.js";
 import { TurnStore, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
@@ -173,65 +174,50 @@ export class BridgeDaemon {
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${host}:${addr.port}`;
     this.log.info({ url, opencode: this.upstream.mode, auth: this.auth ? "bearer" : "none", state_dir: this.options.stateDir }, "listening");
-    this.resend(recovered);
+    void this.resumeRecovered(recovered);
     return { url, host: addr.address, port: addr.port };
   }
 
   /**
-   * Reads the journal back after a restart. Finished turns come back for event
-   * subscribers; a turn that was running when the daemon died is ended with
-   * `error` `transport` (its OpenCode session is aborted, so it does not go on unobserved).
+   * Reads the journal back after a restart (before listening). Turns that had
+   * ended come back for event subscribers as they were; a turn that was running
+   * when the daemon died comes back running, to be reconciled once listening.
    */
-  private recover(): { turn: JournaledTurn; fabricated: boolean }[] {
+  private recover(): { turn: JournaledTurn; record: TurnRecord }[] {
     if (!this.journal) return [];
-    const turns = this.journal.open();
-    const out: { turn: JournaledTurn; fabricated: boolean }[] = [];
-    for (const t of turns) {
+    const recovered: { turn: JournaledTurn; record: TurnRecord }[] = [];
+    for (const t of this.journal.open()) {
       if (this.store.has(t.traceId)) continue;
       const record = this.store.create(t.traceId, t.sessionId, t.directory, performance.now(), t.id);
       for (const r of t.replies) this.store.add(r);
-      let fabricated = false;
-      if (t.outcome === undefined) {
-        const last = t.replies[t.replies.length - 1];
-        if (last && (last.kind === "final" || last.kind === "error")) {
-          t.outcome = last.kind === "final" ? "final" : last.code;
-        } else {
-          const reply: ErrorReply = {
-            kind: "error",
-            trace_id: t.traceId,
-            session_id: t.sessionId,
-            seq: t.replies.length,
-            error: "the bridge restarted while the turn was running; what OpenCode did after that is not reported",
-            code: "transport",
-          };
-          this.journal.reply(t.id, reply);
-          this.store.add(reply);
-          t.replies.push(reply);
-          t.outcome = "transport";
-          fabricated = true;
-          void this.abortOrphan(t);
-        }
+      const last = t.replies[t.replies.length - 1];
+      if (t.outcome === undefined && last && isTerminal(last)) {
+        t.outcome = last.kind === "final" ? "final" : last.code;
         this.journal.end(t.id, t.outcome);
       }
-      this.store.finish(record, t.outcome);
-      out.push({ turn: t, fabricated });
+      if (t.outcome !== undefined) this.store.finish(record, t.outcome);
+      recovered.push({ turn: t, record });
     }
-    if (out.length > 0) {
-      this.log.info({ turns: out.length, ended_by_restart: out.filter((o) => o.fabricated).length }, "turns recovered from the journal");
+    if (recovered.length > 0) {
+      this.log.info({ turns: recovered.length, running: recovered.filter((r) => !r.record.finished).length }, "turns recovered from the journal");
     }
-    return out;
+    return recovered;
   }
 
-  /** After a restart: outputs that acknowledge get what they had not acknowledged; the others get the terminal replies made at recovery. */
-  private resend(recovered: readonly { turn: JournaledTurn; fabricated: boolean }[]): void {
-    for (const { name, sink } of this.outputs.entries()) {
-      const acknowledging = typeof sink.bind === "function";
-      void (async () => {
+  /**
+   * After a restart: outputs that acknowledge get, in order, what they had not
+   * acknowledged; then each turn that was running is reconciled (its new replies
+   * go to every output, after what was re-sent).
+   */
+  private async resumeRecovered(recovered: readonly { turn: JournaledTurn; record: TurnRecord }[]): Promise<void> {
+    await Promise.all(
+      this.outputs.entries().map(async ({ name, sink }) => {
+        if (typeof sink.bind !== "function") return;
         let n = 0;
-        for (const { turn, fabricated } of recovered) {
+        for (const { turn } of recovered) {
           const acked = turn.acks.get(name) ?? -1;
-          const todo = acknowledging ? turn.replies.filter((r) => r.seq > acked) : fabricated ? turn.replies.slice(-1) : [];
-          for (const r of todo) {
+          for (const r of turn.replies) {
+            if (r.seq <= acked) continue;
             try {
               await sink.deliver(r);
               n++;
@@ -241,17 +227,41 @@ export class BridgeDaemon {
           }
         }
         if (n > 0) this.log.info({ sink: name, replies: n }, "re-sent replies not acknowledged before the restart");
-      })();
-    }
+      }),
+    );
+    await Promise.all(recovered.filter((r) => !r.record.finished).map((r) => this.reconcile(r.turn, r.record)));
   }
 
-  private async abortOrphan(t: JournaledTurn): Promise<void> {
+  /**
+   * Ends a turn that was running when the daemon died: finished from OpenCode's
+   * record when the answer is complete there (see reconcile.ts), else ended
+   * `error` `transport` — and a session still busy is aborted, so it does not go on unobserved.
+   */
+  private async reconcile(t: JournaledTurn, record: TurnRecord): Promise<void> {
+    let bodies: ReturnType<typeof finishFromRecord>;
+    let why = "the bridge restarted while the turn was running; what OpenCode did after that is not reported";
     try {
       const target = await this.upstream.target();
-      await new OpencodeHttp({ ...target, directory: t.directory, requestTimeoutMs: 5_000 }).abort(t.sessionId);
+      const http = new OpencodeHttp({ ...target, directory: t.directory, requestTimeoutMs: 10_000 });
+      const [messages, status] = await Promise.all([http.sessionMessages(t.sessionId, 200), http.sessionStatus()]);
+      const state = status[t.sessionId];
+      const idle = state === undefined || state.type === "idle";
+      bodies = finishFromRecord(t.replies, messages, t.at, idle);
+      if (!bodies && !idle) {
+        why = "the bridge restarted while the turn was running; the session was still busy and has been aborted";
+        await http.abort(t.sessionId).catch((err: unknown) => this.log.warn({ trace_id: t.traceId, err: (err as Error).message }, "could not abort the session"));
+      }
     } catch (err) {
-      this.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err: (err as Error).message }, "could not abort the session of a turn the restart ended");
+      this.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err: (err as Error).message }, "could not read OpenCode's record of a turn the restart interrupted");
     }
+    const replies = bodies ?? [{ kind: "error" as const, error: why, code: "transport" as const }];
+    let seq = t.replies.length;
+    for (const body of replies) await this.recordSink.deliver({ ...body, trace_id: t.traceId, session_id: t.sessionId, seq: seq++ } as Reply);
+    const outcome = bodies ? "final" : "transport";
+    this.log.info({ trace_id: t.traceId, outcome, replies: seq }, bodies ? "finished a turn the restart interrupted from OpenCode's record" : "ended a turn the restart interrupted");
+    this.metrics.turnEnded(outcome);
+    this.journal?.end(record.turnId, outcome);
+    this.store.finish(record, outcome);
   }
 
   /**

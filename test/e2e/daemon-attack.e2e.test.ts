@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, isTerminal, type Reply } from "../../src/codec/reply.js";
+import { OpencodeHttp } from "../../src/adapter/http.js";
 import { ensureOpencode } from "../../src/server/install.js";
 import { startRecorder, flakyPlan, type Recorder } from "../support/recorder.js";
 import { E2E_VERSION, scenario, startLive, type Live } from "../support/live.js";
@@ -272,33 +273,64 @@ describe("opencode-bridge serve under attack", () => {
     }
   });
 
-  it("SIGKILL mid-turn, restart on the same state dir: the recorder gets every seq once and one terminal; the events route replays the turn", async () => {
+  /** SIGKILLs a daemon once the recorder has `n` replies of the turn; returns the turn. */
+  async function killMidTurn(args: string[], recorder: Recorder, text: string, traceId: string, n: number) {
+    const first = await daemon(args, env());
+    const t = await startTurn(first, { text, trace_id: traceId });
+    await recorder.waitFor(() => recorder.replies(traceId).length >= n, 30_000, `${n} replies of the turn`);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    expect(recorder.replies(traceId).some(isTerminal)).toBe(false);
+    return t;
+  }
+
+  /** What a receiver deduplicating on Idempotency-Key holds: every seq once, one terminal, last; one turn id in every key. */
+  function expectWholeTurn(recorder: Recorder, traceId: string): Reply[] {
+    const got = recorder.replies(traceId);
+    expect(got.map((r) => r.seq)).toEqual(got.map((_, i) => i));
+    expect(got.filter(isTerminal)).toHaveLength(1);
+    expect(contractViolations(got)).toEqual([]);
+    expect(recorder.malformed).toEqual([]);
+    expect(new Set(recorder.attempts.filter((a) => a.traceId === traceId).map((a) => a.key.split(":").at(-1))).size).toBe(1);
+    return got;
+  }
+
+  it("SIGKILL mid-turn, restart on the same state dir, the turn still running in OpenCode: it is aborted and ends transport; every seq once", async () => {
     const recorder: Recorder = await startRecorder(flakyPlan);
     try {
-      const stateDir = tempStateDir();
-      const args = [...upstream(), "--state-dir", stateDir, "--webhook", recorder.url, "--webhook-backoff", "0.01"];
-      const first = await daemon(args, env());
-      const t = await startTurn(first, { text: scenario("slow"), trace_id: "killed" });
-      await recorder.waitFor(() => recorder.replies("killed").length >= 20, 30_000, "20 replies of the turn");
-      first.child.kill("SIGKILL");
-      await first.exited;
-      expect(recorder.replies("killed").some(isTerminal)).toBe(false);
-
+      const args = [...upstream(), "--state-dir", tempStateDir(), "--webhook", recorder.url, "--webhook-backoff", "0.01"];
+      const t = await killMidTurn(args, recorder, scenario("stall"), "killed-stalled", 1);
       const second = await daemon(args, env());
-      await recorder.waitFor(() => recorder.replies("killed").some(isTerminal), 30_000, "the terminal reply after the restart");
-      const got = recorder.replies("killed");
-      expect(got.map((r) => r.seq)).toEqual(got.map((_, i) => i));
-      expect(got.filter(isTerminal)).toHaveLength(1);
+      await recorder.waitFor(() => recorder.replies("killed-stalled").some(isTerminal), 30_000, "the terminal reply after the restart");
+      const got = expectWholeTurn(recorder, "killed-stalled");
       expect(got.at(-1)).toMatchObject({ kind: "error", code: "transport", session_id: t.session_id });
-      expect(contractViolations(got)).toEqual([]);
-      expect(recorder.malformed).toEqual([]);
-      // One turn, one id in every key, before and after the restart.
-      expect(new Set(recorder.attempts.filter((a) => a.traceId === "killed").map((a) => a.key.split(":").at(-1))).size).toBe(1);
-      const replay = await events(second, "killed");
+      expect((got.at(-1) as { error: string }).error).toMatch(/restarted[^]*aborted/);
+      const replay = await events(second, "killed-stalled");
       expect(replay.replies).toEqual(got);
       expect(replay.done?.outcome).toBe("transport");
       // The trace id of a journaled turn is still taken.
-      expect((await callDaemon(second, "POST", "/v1/turns", { text: "x", trace_id: "killed" }, auth)).status).toBe(409);
+      expect((await callDaemon(second, "POST", "/v1/turns", { text: "x", trace_id: "killed-stalled" }, auth)).status).toBe(409);
+    } finally {
+      await recorder.close();
+    }
+  });
+
+  it("SIGKILL mid-turn, the turn finishes in OpenCode meanwhile: the restart finishes it from OpenCode's record; every seq once", async () => {
+    const recorder: Recorder = await startRecorder(flakyPlan);
+    const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
+    try {
+      const args = [...upstream(), "--state-dir", tempStateDir(), "--webhook", recorder.url, "--webhook-backoff", "0.01"];
+      const t = await killMidTurn(args, recorder, scenario("slow"), "killed-slow", 20);
+      await until(async () => ((await http.sessionStatus())[t.session_id] === undefined ? true : undefined), "OpenCode to finish the turn");
+      const second = await daemon(args, env());
+      await recorder.waitFor(() => recorder.replies("killed-slow").some(isTerminal), 30_000, "the terminal reply after the restart");
+      const got = expectWholeTurn(recorder, "killed-slow");
+      expect(got.at(-1)).toMatchObject({ kind: "final", session_id: t.session_id });
+      // The whole answer: all 200 words of the scenario.
+      expect((got.at(-1) as { content: string }).content).toMatch(/^w0 w1 [^]*w199 $/);
+      const replay = await events(second, "killed-slow");
+      expect(replay.replies).toEqual(got);
+      expect(replay.done?.outcome).toBe("final");
     } finally {
       await recorder.close();
     }
