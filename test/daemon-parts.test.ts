@@ -1,4 +1,5 @@
 /** The daemon's small parts on their own: the request guard, the JSON content-type rule, the journal. */
+import { spawn } from "node:child_process";
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,7 @@ import type { Reply } from "../src/codec/reply.js";
 import { RequestGuard } from "../src/daemon/auth.js";
 import { isJsonContentType } from "../src/daemon/http.js";
 import { Journal, readJournal } from "../src/daemon/journal.js";
+import { JsonlSink } from "../src/sink/jsonl.js";
 
 describe("RequestGuard", () => {
   const guard = new RequestGuard(["bridge.internal"], ["http://app.example"]);
@@ -81,5 +83,33 @@ describe("Journal", () => {
     expect(again.turns.map((t) => t.id)).toEqual(["running", "t2", "t3"]);
     again.j.close();
     expect(readFileSync(join(again.dir, "journal.jsonl"), "utf8")).not.toContain('"t1"');
+  });
+});
+
+describe("JsonlSink write errors", () => {
+  const reply = (seq: number): Reply => ({ kind: "delta", trace_id: "j", session_id: "ses_1", seq, content: "x", part_id: "prt_1" });
+
+  it("a bad path fails at open, naming the path and the reason", () => {
+    expect(() => JsonlSink.open("/nonexistent/dir/x.jsonl")).toThrow(/cannot open \/nonexistent\/dir\/x.jsonl for appending: ENOENT/);
+  });
+
+  it("ENOSPC (/dev/full): every reply counts as a failure, the first error is reported once, nothing is thrown at the process", async () => {
+    const sink = JsonlSink.open("/dev/full");
+    const errors: Error[] = [];
+    sink.onError = (e) => errors.push(e);
+    for (let seq = 0; seq < 3; seq++) await expect(sink.deliver(reply(seq))).rejects.toMatchObject({ name: "SinkError", code: "io" });
+    expect(sink.stats()).toEqual({ delivered: 0, retries: 0, failures: 3 });
+    expect(errors.map((e) => (e as NodeJS.ErrnoException).code)).toEqual(["ENOSPC"]);
+    await sink.close();
+  });
+
+  it("EPIPE (the reader of a pipe went away) is a counted failure too", async () => {
+    const child = spawn("true", { stdio: ["pipe", "ignore", "ignore"] });
+    await new Promise((r) => child.on("exit", r));
+    const sink = new JsonlSink(child.stdin);
+    let failed = 0;
+    for (let seq = 0; seq < 3; seq++) await sink.deliver(reply(seq)).catch(() => failed++);
+    expect(failed).toBe(3);
+    expect(sink.stats().failures).toBe(3);
   });
 });

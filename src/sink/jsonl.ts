@@ -31,11 +31,7 @@ export class JsonlSink implements SinkObject {
       this.out = target;
       this.owned = false;
     }
-    this.out.on("error", (err: Error) => {
-      if (this.broken) return;
-      this.broken = err;
-      this.onError?.(err);
-    });
+    this.out.on("error", (err: Error) => this.markBroken(err));
   }
 
   /**
@@ -73,7 +69,15 @@ export class JsonlSink implements SinkObject {
     });
   }
 
+  /** The first error breaks the stream for good (a destroyed stream takes nothing more); reported once. */
+  private markBroken(err: Error): void {
+    if (this.broken) return;
+    this.broken = err;
+    this.onError?.(err);
+  }
+
   private fail(reply: Reply, err: Error): never {
+    this.markBroken(err);
     this.failures++;
     const code = (err as NodeJS.ErrnoException).code ?? err.message;
     throw new SinkError("io", `could not write reply ${reply.trace_id}:${reply.seq}: ${code}`, { cause: err });
