@@ -265,6 +265,26 @@ describe("WebhookSink", () => {
     await expect(sink.deliver(turn("after", 1)[0] as Reply)).rejects.toThrow(/closed/);
   });
 
+  it("a trace_id used by two turns never repeats an Idempotency-Key; a host's turn id and acknowledgement hook are used", async () => {
+    const { recorder, sink } = await start(() => ({ status: 200 }));
+    // Without a host: the sink draws a turn id at each turn's first reply.
+    await produce(sink, turn("again", 3));
+    await sink.flush();
+    await produce(sink, turn("again", 3));
+    await sink.flush();
+    const keys = recorder.attempts.map((a) => a.key);
+    expect(new Set(keys).size).toBe(6);
+    expect(new Set(keys.map((k) => k.split(":").at(-1))).size).toBe(2);
+    // With a host (the daemon): its turn id, and each acknowledgement reported.
+    const acked: number[] = [];
+    const bound = new WebhookSink({ url: recorder.url, ...fast });
+    bound.bind({ turnIdOf: () => "turn-42", acknowledged: (r) => acked.push(r.seq) });
+    await produce(bound, turn("hosted", 3));
+    await bound.close();
+    expect(recorder.attempts.filter((a) => a.traceId === "hosted").map((a) => a.key)).toEqual(["hosted:0:turn-42", "hosted:1:turn-42", "hosted:2:turn-42"]);
+    expect(acked).toEqual([0, 1, 2]);
+  });
+
   it("validates its options, saying what was expected and what it got", () => {
     expect(() => new WebhookSink({ url: "ftp://example.com/x" })).toThrow(/url: url must be an http:\/\/ or https:\/\/ URL \(got "ftp:\/\/example.com\/x"\)/);
     expect(() => new WebhookSink({ url: "http://127.0.0.1:1/", maxAttempts: 0 })).toThrow(/maxAttempts must be at least 1 \(got 0\)/);
