@@ -1,6 +1,6 @@
 /** The daemon's small parts on their own: the request guard, the JSON content-type rule, the journal. */
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -69,6 +69,20 @@ describe("Journal", () => {
       ["b", 0, undefined, undefined],
     ]);
     expect(statSync(join(dir, "journal.jsonl")).mode & 0o777).toBe(0o600);
+  });
+
+  it("one daemon per state directory: a live holder refuses the next, a dead one's lock is taken over", () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-"));
+    dirs.push(dir);
+    const opts = { keepFinished: 2, maxBytes: 1 << 20, syncIntervalMs: 10, onError: () => {} };
+    writeFileSync(join(dir, "daemon.pid"), `${process.ppid}\n`);
+    expect(() => new Journal(dir, opts).open()).toThrow(/in use by another daemon \(pid \d+\)/);
+    // A pid no process has (above the kernel's pid_max).
+    writeFileSync(join(dir, "daemon.pid"), "99999999\n");
+    const j = new Journal(dir, opts);
+    j.open();
+    expect(readFileSync(join(dir, "daemon.pid"), "utf8").trim()).toBe(String(process.pid));
+    j.close();
   });
 
   it("compaction at open keeps the running turns and the last keepFinished ended ones", () => {

@@ -176,7 +176,12 @@ export async function runServe(args: string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (err) {
-    process.stderr.write(`opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${(err as Error).message}\n`);
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(
+      e.syscall === "listen"
+        ? `opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}\n`
+        : `opencode-bridge: cannot start: ${e.message}\n`,
+    );
     await daemon.shutdown("start-up failed");
     return 1;
   }

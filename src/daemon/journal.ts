@@ -25,8 +25,8 @@
  * that ended, are kept (with their acknowledgements). A torn last line (the
  * process died mid-write) is ignored.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Reply } from "../codec/reply.js";
 import type { TurnOutcome } from "./turns.js";
 
@@ -114,8 +114,13 @@ export class Journal {
     this.file = join(dir, "journal.jsonl");
   }
 
-  /** Compacts the file and opens it for appending; returns the turns it holds (for recovery). */
+  /**
+   * Takes the state directory (one daemon at a time: a second one would
+   * interleave and compact the same file), compacts the journal and opens it
+   * for appending; returns the turns it holds (for recovery).
+   */
   open(): JournaledTurn[] {
+    this.lock();
     const turns = this.compact();
     this.fd = openSync(this.file, "a", 0o600);
     this.bytes = statSync(this.file).size;
@@ -139,12 +144,36 @@ export class Journal {
     this.write({ t: "ack", id, o: output, seq }, false);
   }
 
-  /** Syncs and closes the file. */
+  /** Syncs and closes the file, and lets go of the state directory. */
   close(): void {
     if (this.fd === undefined) return;
     this.sync();
     closeSync(this.fd);
     this.fd = undefined;
+    try {
+      unlinkSync(this.lockFile);
+    } catch {
+      // Gone already: nothing to let go of.
+    }
+  }
+
+  private get lockFile(): string {
+    return join(dirname(this.file), "daemon.pid");
+  }
+
+  /** `daemon.pid` names the daemon using the directory; one left by a process that is gone (killed) is taken over. */
+  private lock(): void {
+    try {
+      writeFileSync(this.lockFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+    const pid = Number(readFileSync(this.lockFile, "utf8").trim());
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
+      throw new Error(`the state directory ${dirname(this.file)} is in use by another daemon (pid ${pid}); give each daemon its own --state-dir`);
+    }
+    writeFileSync(this.lockFile, `${process.pid}\n`, { mode: 0o600 });
   }
 
   private write(e: Entry, syncNow: boolean): void {
@@ -205,5 +234,14 @@ export class Journal {
     } catch (err) {
       this.fail(err as Error);
     }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }
