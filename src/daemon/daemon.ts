@@ -19,7 +19,7 @@ import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import type { BridgeError } from "../adapter/errors.js";
 import { OpencodeHttp } from "../adapter/http.js";
-import { isTerminal, type ErrorReply, type Reply } from "../codec/reply.js";
+import type { ErrorReply, Reply } from "../codec/reply.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";
@@ -27,10 +27,10 @@ import { HttpError, issuesOf, readJson, requireJsonContentType, sendError, sendJ
 import { Metrics, type SinkMetric } from "./metrics.js";
 import { parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
-import { Journal, type JournaledTurn } from "./journal.js";
-import { finishFromRecord } from "./reconcile.js";
+import { Journal } from "./journal.js";
+import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
 import { streamTurn, SubscriberBudget } from "./sse.js";
-import { TurnStore, type TurnRecord } from "./turns.js";
+import { TurnStore, type TurnOutcome, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
 
 const BRIDGE_VERSION = readVersion();
@@ -151,7 +151,8 @@ export class BridgeDaemon {
     if (this.auth === undefined) {
       this.log.warn("running without a token (--no-token): every local process, and every user of this machine, can start turns");
     }
-    const recovered = this.recover();
+    const recovery = this.recoveryContext();
+    const recovered = recovery ? recoverJournal(recovery) : [];
     const server = createServer((req, res) => void this.handle(req, res));
     server.maxConnections = this.options.maxConnections;
     server.on("connection", (socket) => {
@@ -174,94 +175,8 @@ export class BridgeDaemon {
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${host}:${addr.port}`;
     this.log.info({ url, opencode: this.upstream.mode, auth: this.auth ? "bearer" : "none", state_dir: this.options.stateDir }, "listening");
-    void this.resumeRecovered(recovered);
+    if (recovery) void resumeRecovered(recovery, recovered);
     return { url, host: addr.address, port: addr.port };
-  }
-
-  /**
-   * Reads the journal back after a restart (before listening). Turns that had
-   * ended come back for event subscribers as they were; a turn that was running
-   * when the daemon died comes back running, to be reconciled once listening.
-   */
-  private recover(): { turn: JournaledTurn; record: TurnRecord }[] {
-    if (!this.journal) return [];
-    const recovered: { turn: JournaledTurn; record: TurnRecord }[] = [];
-    for (const t of this.journal.open()) {
-      if (this.store.has(t.traceId)) continue;
-      const record = this.store.create(t.traceId, t.sessionId, t.directory, performance.now(), t.id);
-      for (const r of t.replies) this.store.add(r);
-      const last = t.replies[t.replies.length - 1];
-      if (t.outcome === undefined && last && isTerminal(last)) {
-        t.outcome = last.kind === "final" ? "final" : last.code;
-        this.journal.end(t.id, t.outcome);
-      }
-      if (t.outcome !== undefined) this.store.finish(record, t.outcome);
-      recovered.push({ turn: t, record });
-    }
-    if (recovered.length > 0) {
-      this.log.info({ turns: recovered.length, running: recovered.filter((r) => !r.record.finished).length }, "turns recovered from the journal");
-    }
-    return recovered;
-  }
-
-  /**
-   * After a restart: outputs that acknowledge get, in order, what they had not
-   * acknowledged; then each turn that was running is reconciled (its new replies
-   * go to every output, after what was re-sent).
-   */
-  private async resumeRecovered(recovered: readonly { turn: JournaledTurn; record: TurnRecord }[]): Promise<void> {
-    await Promise.all(
-      this.outputs.entries().map(async ({ name, sink }) => {
-        if (typeof sink.bind !== "function") return;
-        let n = 0;
-        for (const { turn } of recovered) {
-          const acked = turn.acks.get(name) ?? -1;
-          for (const r of turn.replies) {
-            if (r.seq <= acked) continue;
-            try {
-              await sink.deliver(r);
-              n++;
-            } catch (err) {
-              this.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err: (err as Error).message }, "could not re-send a reply after the restart");
-            }
-          }
-        }
-        if (n > 0) this.log.info({ sink: name, replies: n }, "re-sent replies not acknowledged before the restart");
-      }),
-    );
-    await Promise.all(recovered.filter((r) => !r.record.finished).map((r) => this.reconcile(r.turn, r.record)));
-  }
-
-  /**
-   * Ends a turn that was running when the daemon died: finished from OpenCode's
-   * record when the answer is complete there (see reconcile.ts), else ended
-   * `error` `transport` — and a session still busy is aborted, so it does not go on unobserved.
-   */
-  private async reconcile(t: JournaledTurn, record: TurnRecord): Promise<void> {
-    let bodies: ReturnType<typeof finishFromRecord>;
-    let why = "the bridge restarted while the turn was running; what OpenCode did after that is not reported";
-    try {
-      const target = await this.upstream.target();
-      const http = new OpencodeHttp({ ...target, directory: t.directory, requestTimeoutMs: 10_000 });
-      const [messages, status] = await Promise.all([http.sessionMessages(t.sessionId, 200), http.sessionStatus()]);
-      const state = status[t.sessionId];
-      const idle = state === undefined || state.type === "idle";
-      bodies = finishFromRecord(t.replies, messages, t.at, idle);
-      if (!bodies && !idle) {
-        why = "the bridge restarted while the turn was running; the session was still busy and has been aborted";
-        await http.abort(t.sessionId).catch((err: unknown) => this.log.warn({ trace_id: t.traceId, err: (err as Error).message }, "could not abort the session"));
-      }
-    } catch (err) {
-      this.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err: (err as Error).message }, "could not read OpenCode's record of a turn the restart interrupted");
-    }
-    const replies = bodies ?? [{ kind: "error" as const, error: why, code: "transport" as const }];
-    let seq = t.replies.length;
-    for (const body of replies) await this.recordSink.deliver({ ...body, trace_id: t.traceId, session_id: t.sessionId, seq: seq++ } as Reply);
-    const outcome = bodies ? "final" : "transport";
-    this.log.info({ trace_id: t.traceId, outcome, replies: seq }, bodies ? "finished a turn the restart interrupted from OpenCode's record" : "ended a turn the restart interrupted");
-    this.metrics.turnEnded(outcome);
-    this.journal?.end(record.turnId, outcome);
-    this.store.finish(record, outcome);
   }
 
   /**
@@ -433,12 +348,7 @@ export class BridgeDaemon {
   /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
   private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
     const lease = this.pool.acquire(target, record.directory, record.sessionId);
-    const ended = (outcome: "final" | ErrorReply["code"]) => {
-      this.metrics.turnEnded(outcome);
-      this.journal?.end(record.turnId, outcome);
-      this.store.finish(record, outcome);
-      this.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
-    };
+    const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome);
     lease.adapter
       .prompt(turn.text, {
         traceId: record.traceId,
@@ -466,6 +376,28 @@ export class BridgeDaemon {
         },
       )
       .finally(() => lease.release());
+  }
+
+  /** A turn has ended: counted, journaled, and its subscribers told. */
+  private endTurn(record: TurnRecord, outcome: TurnOutcome): void {
+    this.metrics.turnEnded(outcome);
+    this.journal?.end(record.turnId, outcome);
+    this.store.finish(record, outcome);
+    this.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
+  }
+
+  /** What recovery after a restart works with (none without a state directory). */
+  private recoveryContext(): RecoveryContext | undefined {
+    if (!this.journal) return undefined;
+    return {
+      journal: this.journal,
+      store: this.store,
+      outputs: this.outputs,
+      upstream: this.upstream,
+      log: this.log,
+      deliver: (reply) => this.recordSink.deliver(reply) as Promise<void>,
+      end: (record, outcome) => this.endTurn(record, outcome),
+    };
   }
 
   private getEvents(req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): Promise<void> {
