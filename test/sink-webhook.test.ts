@@ -8,7 +8,8 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { FanoutSink } from "../src/sink/fanout.js";
-import { parseRetryAfter, WebhookSink, type WebhookClock, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import { parseRetryAfter, WebhookSink, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import type { Clock } from "../src/util/clock.js";
 import { flakyPlan, startRecorder, type Recorder, type RecorderPlan } from "./support/recorder.js";
 
 /** A well-formed turn of `n` replies: n-1 deltas, then final. */
@@ -45,9 +46,13 @@ function captureLogs() {
 function fakeClock(start = Date.UTC(2030, 0, 1)) {
   let now = start;
   const sleeps: number[] = [];
-  const clock: WebhookClock = {
+  const clock: Clock = {
     now: () => now,
-    sleep: async (ms) => {
+    setTimeout: () => {
+      throw new Error("the webhook sink sets no timers through its clock");
+    },
+    clearTimeout: () => {},
+    sleep: async (ms: number) => {
       sleeps.push(ms);
       now += ms;
     },
@@ -258,6 +263,26 @@ describe("WebhookSink", () => {
     expect(sink.stats()).toMatchObject({ delivered: 2, failures: 3, givenUp: 0 });
     expect(lines.some((l) => l.level === 50 && String(l.msg).includes("cancelled"))).toBe(true);
     await expect(sink.deliver(turn("after", 1)[0] as Reply)).rejects.toThrow(/closed/);
+  });
+
+  it("a trace_id used by two turns never repeats an Idempotency-Key; a host's turn id and acknowledgement hook are used", async () => {
+    const { recorder, sink } = await start(() => ({ status: 200 }));
+    // Without a host: the sink draws a turn id at each turn's first reply.
+    await produce(sink, turn("again", 3));
+    await sink.flush();
+    await produce(sink, turn("again", 3));
+    await sink.flush();
+    const keys = recorder.attempts.map((a) => a.key);
+    expect(new Set(keys).size).toBe(6);
+    expect(new Set(keys.map((k) => k.split(":").at(-1))).size).toBe(2);
+    // With a host (the daemon): its turn id, and each acknowledgement reported.
+    const acked: number[] = [];
+    const bound = new WebhookSink({ url: recorder.url, ...fast });
+    bound.bind({ turnIdOf: () => "turn-42", acknowledged: (r) => acked.push(r.seq) });
+    await produce(bound, turn("hosted", 3));
+    await bound.close();
+    expect(recorder.attempts.filter((a) => a.traceId === "hosted").map((a) => a.key)).toEqual(["hosted:0:turn-42", "hosted:1:turn-42", "hosted:2:turn-42"]);
+    expect(acked).toEqual([0, 1, 2]);
   });
 
   it("validates its options, saying what was expected and what it got", () => {

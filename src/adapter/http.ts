@@ -4,6 +4,7 @@
  * has a timeout, and fails with a BridgeError whose code says what went wrong.
  */
 import { request, type Dispatcher } from "undici";
+import { deadline } from "../util/deadline.js";
 import { BridgeError } from "./errors.js";
 
 export interface HttpOptions {
@@ -74,26 +75,25 @@ export class OpencodeHttp {
   /** One JSON request. Resolves with the decoded body (undefined for an empty one). */
   async call(method: "GET" | "POST", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
     const url = this.url(path, opts.query);
-    const signal = opts.signal
-      ? AbortSignal.any([opts.signal, AbortSignal.timeout(this.opts.requestTimeoutMs)])
-      : AbortSignal.timeout(this.opts.requestTimeoutMs);
+    // Held strongly until the request and its body settle (see util/deadline.ts: AbortSignal.any can lose a timeout to GC).
+    const limit = deadline(this.opts.requestTimeoutMs, opts.signal);
     let res: Dispatcher.ResponseData;
-    try {
-      res = await request(url, {
-        method,
-        headers: this.headers(opts.body === undefined ? {} : { "content-type": "application/json" }),
-        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal,
-        dispatcher: this.opts.dispatcher,
-      });
-    } catch (err) {
-      throw transportError(err, url);
-    }
     let text: string;
     try {
-      text = await res.body.text();
-    } catch (err) {
-      throw transportError(err, url);
+      try {
+        res = await request(url, {
+          method,
+          headers: this.headers(opts.body === undefined ? {} : { "content-type": "application/json" }),
+          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+          signal: limit.signal,
+          dispatcher: this.opts.dispatcher,
+        });
+        text = await res.body.text();
+      } catch (err) {
+        throw transportError(err, url);
+      }
+    } finally {
+      limit.clear();
     }
     const status = res.statusCode;
     let body: unknown = undefined;

@@ -6,7 +6,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import pino, { type Logger } from "pino";
 import { BridgeError } from "../adapter/errors.js";
+import { isLoopbackHost } from "../daemon/auth.js";
 import { BridgeDaemon } from "../daemon/daemon.js";
+import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
 import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { JsonlSink } from "../sink/jsonl.js";
@@ -32,6 +34,15 @@ export async function runServe(args: string[]): Promise<number> {
       host: { type: "string" },
       port: { type: "string" },
       token: { type: "string" },
+      "no-token": { type: "boolean" },
+      "allow-origin": { type: "string", multiple: true },
+      "allow-host": { type: "string", multiple: true },
+      "state-dir": { type: "string" },
+      "close-timeout": { type: "string" },
+      "max-subscribers": { type: "string" },
+      "max-subscribers-per-turn": { type: "string" },
+      "webhook-timeout": { type: "string" },
+      "max-connections": { type: "string" },
       "opencode-url": { type: "string" },
       directory: { type: "string" },
       webhook: { type: "string", multiple: true },
@@ -57,7 +68,32 @@ export async function runServe(args: string[]): Promise<number> {
   const port = integer("port", values.port, 0);
   if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
   const directory = resolve(values.directory ?? process.cwd());
-  const token = nonEmpty(values.token) ?? nonEmpty(process.env.BRIDGE_TOKEN);
+  const stateDir = resolve(values["state-dir"] ?? defaultStateDir());
+  const noToken = values["no-token"] === true;
+  let token = nonEmpty(values.token) ?? nonEmpty(process.env.BRIDGE_TOKEN);
+  if (token !== undefined && noToken) throw new UsageError("--no-token and a token (--token or BRIDGE_TOKEN) exclude each other");
+  try {
+    openStateDir(stateDir);
+  } catch (err) {
+    throw new UsageError(`--state-dir: ${(err as Error).message}`);
+  }
+  // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
+  if (token === undefined && !noToken && isLoopbackHost(values.host ?? "127.0.0.1")) {
+    let stored: ReturnType<typeof loadOrCreateToken>;
+    try {
+      stored = loadOrCreateToken(stateDir);
+    } catch (err) {
+      throw new UsageError(`--state-dir: ${(err as Error).message}`);
+    }
+    token = stored.token;
+    if (stored.created) {
+      process.stderr.write(
+        `opencode-bridge: generated a bearer token, stored readable only by you in ${stored.file}\n` +
+          `  send it with every request:  curl -H "Authorization: Bearer $(cat ${stored.file})" …\n` +
+          `  (or start serve with BRIDGE_TOKEN set; --no-token turns authentication off)\n`,
+      );
+    }
+  }
   const opencodeUrl = nonEmpty(values["opencode-url"]) ?? nonEmpty(process.env.OPENCODE_URL);
   const timeouts = Object.fromEntries(
     Object.entries({
@@ -77,10 +113,13 @@ export async function runServe(args: string[]): Promise<number> {
   );
 
   const webhookUrls = values.webhook ?? (nonEmpty(process.env.BRIDGE_WEBHOOK_URL) ? [process.env.BRIDGE_WEBHOOK_URL as string] : []);
+  const closeTimeoutMs = seconds("close-timeout", values["close-timeout"]);
   const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, {
     maxAttempts: integer("webhook-max-attempts", values["webhook-max-attempts"], 1),
     maxElapsedMs: seconds("webhook-max-elapsed", values["webhook-max-elapsed"]),
     initialDelayMs: seconds("webhook-backoff", values["webhook-backoff"]),
+    requestTimeoutMs: seconds("webhook-timeout", values["webhook-timeout"]),
+    closeTimeoutMs,
   });
 
   const upstream: Upstream = opencodeUrl
@@ -100,6 +139,14 @@ export async function runServe(args: string[]): Promise<number> {
       host: values.host,
       port,
       token,
+      noToken,
+      allowOrigins: values["allow-origin"],
+      allowHosts: values["allow-host"],
+      stateDir,
+      closeTimeoutMs,
+      maxSubscribers: integer("max-subscribers", values["max-subscribers"], 1),
+      maxSubscribersPerTurn: integer("max-subscribers-per-turn", values["max-subscribers-per-turn"], 1),
+      maxConnections: integer("max-connections", values["max-connections"], 1),
       directory,
       maxTurns: integer("retain-turns", values["retain-turns"], 1),
       maxActiveTurns: integer("max-active-turns", values["max-active-turns"], 1),
@@ -129,7 +176,12 @@ export async function runServe(args: string[]): Promise<number> {
   try {
     await daemon.start();
   } catch (err) {
-    process.stderr.write(`opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${(err as Error).message}\n`);
+    const e = err as NodeJS.ErrnoException;
+    process.stderr.write(
+      e.syscall === "listen"
+        ? `opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}\n`
+        : `opencode-bridge: cannot start: ${e.message}\n`,
+    );
     await daemon.shutdown("start-up failed");
     return 1;
   }
@@ -137,8 +189,14 @@ export async function runServe(args: string[]): Promise<number> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
-    if (signals === 1) void daemon.shutdown(signal);
-    else daemon.abortAll(`${signal} again during shutdown`);
+    if (signals === 1) {
+      void daemon.shutdown(signal);
+      return;
+    }
+    // A second signal: stop now. What was not finished is named in the log; the journal keeps it for the next start.
+    daemon.exitNow(`${signal} again during shutdown`);
+    logger.flush();
+    process.exit(signal === "SIGINT" ? 130 : 143);
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
@@ -149,6 +207,8 @@ export async function runServe(args: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
   }
   logger.flush();
+  // Shutdown is bounded; whatever a hung peer still holds open (a socket, a child) must not keep the process alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
   return 0;
 }
 
@@ -156,7 +216,7 @@ function buildOutputs(
   webhooks: readonly string[],
   jsonl: readonly string[],
   logger: Logger,
-  tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number },
+  tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number; requestTimeoutMs?: number; closeTimeoutMs?: number },
 ): NamedSink[] {
   const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
   const name = (kind: string, i: number, n: number) => (n > 1 ? `${kind}-${i + 1}` : kind);
@@ -169,7 +229,20 @@ function buildOutputs(
     }
   });
   jsonl.forEach((file, i) => {
-    out.push({ name: name("jsonl", i, jsonl.length), sink: new JsonlSink(file === "-" ? process.stdout : resolve(file)) });
+    const sinkName = name("jsonl", i, jsonl.length);
+    let sink: JsonlSink;
+    try {
+      // Opened now: a bad path refuses to start rather than failing at the first reply.
+      sink = file === "-" ? new JsonlSink(process.stdout) : JsonlSink.open(resolve(file));
+    } catch (err) {
+      throw new UsageError(`--jsonl: ${(err as Error).message}`);
+    }
+    sink.onError = (err) =>
+      logger.error(
+        { sink: sinkName, file, err: (err as NodeJS.ErrnoException).code ?? err.message },
+        "the JSON Lines output cannot be written: its replies are counted as failures from now on (the daemon goes on)",
+      );
+    out.push({ name: sinkName, sink });
   });
   return out;
 }

@@ -38,17 +38,29 @@ export const USAGE = `usage:
       --port N                     listen port (default 4141; 0 picks a free one)
       --token TOKEN                bearer token required on every route but /healthz
                                    (env BRIDGE_TOKEN, preferred: arguments show in ps);
-                                   required to listen beyond loopback
+                                   without one a token is generated once and kept in
+                                   the state directory (file token, owner-only)
+      --no-token                   no authentication (loopback only; logs a warning)
+      --state-dir DIR              token and journal (default $XDG_STATE_HOME/opencode-bridge,
+                                   else ~/.local/state/opencode-bridge)
+      --allow-origin ORIGIN        browser origin allowed to call (repeatable; others get 403)
+      --allow-host NAME            Host name accepted besides IP addresses and localhost (repeatable)
       --opencode-url URL           OpenCode server; password from OPENCODE_SERVER_PASSWORD
       --directory DIR              default project directory of turns (default: the current one)
       --webhook URL                POST every reply there (env BRIDGE_WEBHOOK_URL; repeatable)
       --webhook-max-attempts N     --webhook-max-elapsed S     --webhook-backoff S
+      --webhook-timeout S          each webhook attempt (default 10)
       --jsonl FILE                 append every reply to FILE as JSON Lines (- for stdout; repeatable)
       --permission reject|allow    answer to permission requests (default reject)
       --first-event-timeout S      --idle-timeout S      --turn-timeout S
       --retain-turns N             finished turns kept for event subscribers (default 100)
       --max-active-turns N         turns running at once (default 32)
       --shutdown-grace S           on SIGTERM, running turns get this long (default 10)
+      --close-timeout S            then everything else gets this long (default 10);
+                                   a second SIGTERM/SIGINT exits at once
+      --max-subscribers N          event subscribers in total (default 512)
+      --max-subscribers-per-turn N (default 32)
+      --max-connections N          open connections (default 1024)
       --log-level LEVEL            logs go to stderr (default info)
 
   opencode-bridge demo [--jsonl]
@@ -58,5 +70,6 @@ export const USAGE = `usage:
       into .cache/opencode on first use.
 
 Exit codes: 0 the turn ended final (serve: shut down cleanly), 1 it ended error
-(serve: could not start), 2 bad usage.
+(serve: could not start), 2 bad usage (serve: also a --jsonl file that cannot be
+opened), 130/143 serve stopped by a second SIGINT/SIGTERM.
 `;

@@ -33,3 +33,48 @@ export function isLoopbackHost(host: string): boolean {
   if (isIP(h) === 6) return h === "::1" || /^::ffff:127\./.test(h);
   return false;
 }
+
+/** The host name of a Host header (`name:port`, `[v6]:port`), lower-cased. */
+function hostnameOf(header: string): string {
+  const h = header.trim().toLowerCase();
+  if (h.startsWith("[")) return h.slice(1, h.indexOf("]") < 0 ? undefined : h.indexOf("]"));
+  const colon = h.lastIndexOf(":");
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+/**
+ * The browser-facing checks every request passes before anything else:
+ * - `Host` must be an IP address, `localhost`, or a configured name. A web page
+ *   that rebinds its own DNS name to 127.0.0.1 sends that name as Host, so it is
+ *   refused: DNS rebinding cannot read the daemon's answers.
+ * - `Origin`, when present (browsers send it on cross-origin requests and on
+ *   every POST), must be explicitly allowed. A request without one comes from a
+ *   program, not a page.
+ */
+export class RequestGuard {
+  private readonly hosts: ReadonlySet<string>;
+  private readonly origins: ReadonlySet<string>;
+
+  constructor(allowHosts: readonly string[], allowOrigins: readonly string[]) {
+    this.hosts = new Set(allowHosts.map((h) => h.toLowerCase()));
+    this.origins = new Set(allowOrigins.map((o) => o.toLowerCase().replace(/\/$/, "")));
+  }
+
+  /** Why the request is refused, or undefined when it passes. */
+  refusal(host: string | undefined, origin: string | undefined): string | undefined {
+    if (host !== undefined) {
+      const name = hostnameOf(host);
+      if (!(isIP(name) !== 0 || name === "localhost" || this.hosts.has(name))) {
+        return `Host ${JSON.stringify(host)} is not accepted: use an IP address or localhost, or start the daemon with --allow-host ${name}`;
+      }
+    }
+    if (origin !== undefined && !this.originAllowed(origin)) {
+      return `Origin ${JSON.stringify(origin)} is not allowed: start the daemon with --allow-origin ${origin} to let pages of that origin call it`;
+    }
+    return undefined;
+  }
+
+  originAllowed(origin: string): boolean {
+    return this.origins.has(origin.toLowerCase());
+  }
+}

@@ -22,14 +22,15 @@ import { OpencodeHttp } from "../adapter/http.js";
 import type { ErrorReply, Reply } from "../codec/reply.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
-import { WebhookSink } from "../sink/webhook.js";
-import { BearerAuth } from "./auth.js";
-import { HttpError, issuesOf, readJson, sendError, sendJson, summarizeIssues } from "./http.js";
+import { BearerAuth, RequestGuard } from "./auth.js";
+import { HttpError, issuesOf, readJson, requireJsonContentType, sendError, sendJson, summarizeIssues } from "./http.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
 import { parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
-import { streamTurn } from "./sse.js";
-import { TurnStore, type TurnRecord } from "./turns.js";
+import { Journal } from "./journal.js";
+import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
+import { streamTurn, SubscriberBudget } from "./sse.js";
+import { TurnStore, type TurnOutcome, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
 
 const BRIDGE_VERSION = readVersion();
@@ -52,9 +53,24 @@ interface Route {
 
 const delay = (ms: number) =>
   new Promise<void>((r) => {
-    const t = setTimeout(r, ms);
+    const t = setTimeout(r, Math.max(0, ms));
     t.unref();
   });
+
+/** Waits for `p` at most until `deadline` (performance.now() ms); resolves whether it settled in time. */
+const within = (p: Promise<unknown>, deadline: number): Promise<boolean> =>
+  Promise.race([p.then(
+    () => true,
+    () => true,
+  ), delay(deadline - performance.now()).then(() => false)]);
+
+/** What a bounded shutdown did not finish, for the log and /metrics. */
+export interface ShutdownReport {
+  /** Turns that had not settled when the deadline came (the journal keeps them for the next start). */
+  turnsUnsettled: number;
+  /** Steps cut short: "turns", "adapters", "outputs", "listener", "opencode". */
+  stepsCutShort: string[];
+}
 
 export class BridgeDaemon {
   readonly options: DaemonOptions;
@@ -64,9 +80,17 @@ export class BridgeDaemon {
   private readonly upstream: Upstream;
   private readonly outputs: FanoutSink;
   private readonly auth: BearerAuth | undefined;
+  private readonly guard: RequestGuard;
   private readonly store: TurnStore;
   private readonly pool: AdapterPool;
   private readonly metrics = new Metrics();
+  private readonly budget: SubscriberBudget;
+  private readonly journal: Journal | undefined;
+  /** Turns whose output failure was logged (once per turn). */
+  private readonly outputErrorLogged = new WeakSet<TurnRecord>();
+  private connections = 0;
+  /** Set once a shutdown has ended: what it gave up. */
+  shutdownReport: ShutdownReport | undefined;
   private readonly routes: readonly Route[];
   /** Trace ids between validation and the turn's record (its session is being created). */
   private readonly reserved = new Set<string>();
@@ -88,6 +112,26 @@ export class BridgeDaemon {
     this.upstream = input.upstream;
     this.outputs = new FanoutSink(input.outputs ?? []);
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
+    this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
+    this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
+    if (this.options.stateDir !== undefined) {
+      this.journal = new Journal(this.options.stateDir, {
+        keepFinished: this.options.maxTurns,
+        maxBytes: this.options.journalMaxBytes,
+        syncIntervalMs: 200,
+        onError: (err) =>
+          this.log.error({ err: err.message, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
+      });
+    }
+    for (const { name, sink } of this.outputs.entries()) {
+      sink.bind?.({
+        turnIdOf: (r) => this.store.get(r.trace_id)?.turnId,
+        acknowledged: (r) => {
+          const id = this.store.get(r.trace_id)?.turnId;
+          if (id !== undefined) this.journal?.ack(id, name, r.seq);
+        },
+      });
+    }
     this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
     this.pool = new AdapterPool(
       (target, directory) => this.makeAdapter(target, directory),
@@ -104,8 +148,17 @@ export class BridgeDaemon {
 
   /** Listens; resolves with the address. */
   async start(): Promise<{ url: string; host: string; port: number }> {
-    if (this.auth === undefined) this.log.warn("no token set: every local process can use the daemon (set BRIDGE_TOKEN)");
+    if (this.auth === undefined) {
+      this.log.warn("running without a token (--no-token): every local process, and every user of this machine, can start turns");
+    }
+    const recovery = this.recoveryContext();
+    const recovered = recovery ? recoverJournal(recovery) : [];
     const server = createServer((req, res) => void this.handle(req, res));
+    server.maxConnections = this.options.maxConnections;
+    server.on("connection", (socket) => {
+      this.connections++;
+      socket.once("close", () => this.connections--);
+    });
     // These bound receiving a request (slow clients), not answering it: an event
     // stream stays open for the length of its turn.
     server.requestTimeout = 60_000;
@@ -121,7 +174,8 @@ export class BridgeDaemon {
     const addr = server.address() as AddressInfo;
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${host}:${addr.port}`;
-    this.log.info({ url, opencode: this.upstream.mode, auth: this.auth ? "bearer" : "none" }, "listening");
+    this.log.info({ url, opencode: this.upstream.mode, auth: this.auth ? "bearer" : "none", state_dir: this.options.stateDir }, "listening");
+    if (recovery) void resumeRecovered(recovery, recovered);
     return { url, host: addr.address, port: addr.port };
   }
 
@@ -135,7 +189,25 @@ export class BridgeDaemon {
     return this.stopping;
   }
 
-  /** Aborts every running turn now (a second signal during shutdown). */
+  /**
+   * For a second signal: the process is about to exit. Logs what is given up;
+   * the journal (synced here) keeps it for the next start. An owned OpenCode is killed.
+   */
+  exitNow(reason: string): void {
+    const running = this.store.running();
+    this.log.warn(
+      { reason, turns_running: running.length, trace_ids: running.slice(0, 20).map((t) => t.traceId), outputs: this.sinkMetrics() },
+      "exiting now: running turns and unacknowledged replies are left to the journal",
+    );
+    try {
+      this.journal?.close();
+    } catch {
+      // Exiting anyway; what was written is in the file.
+    }
+    this.upstream.kill?.();
+  }
+
+  /** Aborts every running turn now. */
   abortAll(reason: string): void {
     for (const t of this.store.running()) {
       this.log.warn({ trace_id: t.traceId, reason }, "aborting the turn");
@@ -149,6 +221,24 @@ export class BridgeDaemon {
     res.on("finish", () => this.metrics.request(res.statusCode));
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     try {
+      // Before anything else, even /healthz: forged browser requests and DNS rebinding get nothing.
+      const origin = req.headers.origin;
+      const refusal = this.guard.refusal(req.headers.host, origin);
+      if (refusal !== undefined) throw new HttpError(403, refusal);
+      if (origin !== undefined) {
+        res.setHeader("access-control-allow-origin", origin);
+        res.setHeader("vary", "Origin");
+      }
+      if (req.method === "OPTIONS" && origin !== undefined) {
+        // The CORS preflight of an allowed origin (a JSON POST or an Authorization header needs one).
+        res.writeHead(204, {
+          "access-control-allow-methods": "GET, POST",
+          "access-control-allow-headers": "authorization, content-type, last-event-id",
+          "access-control-max-age": "600",
+        });
+        res.end();
+        return;
+      }
       if (path === "/healthz") {
         if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /healthz`, { allow: ["GET"] }, { allow: "GET" });
         await this.getHealth(res);
@@ -194,6 +284,7 @@ export class BridgeDaemon {
 
   private async postTurn(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (this.draining) throw this.unavailable();
+    requireJsonContentType(req);
     const body = await readJson(req, this.options.maxBodyBytes);
     const parsed = TurnRequestSchema.safeParse(body);
     if (!parsed.success) throw new HttpError(400, `invalid turn request: ${summarizeIssues(parsed.error)}`, issuesOf(parsed.error));
@@ -222,6 +313,8 @@ export class BridgeDaemon {
       // Shutdown may have begun while the session was being created.
       if (this.draining) throw this.unavailable();
       record = this.store.create(traceId, sessionId, directory, performance.now());
+      // Journaled (and synced) before the 202: an accepted turn outlives a crash.
+      this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now());
     } finally {
       this.reserved.delete(traceId);
     }
@@ -255,11 +348,7 @@ export class BridgeDaemon {
   /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
   private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
     const lease = this.pool.acquire(target, record.directory, record.sessionId);
-    const ended = (outcome: "final" | ErrorReply["code"]) => {
-      this.metrics.turnEnded(outcome);
-      this.store.finish(record, outcome);
-      this.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
-    };
+    const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome);
     lease.adapter
       .prompt(turn.text, {
         traceId: record.traceId,
@@ -281,17 +370,44 @@ export class BridgeDaemon {
       .finally(() => lease.release());
   }
 
+  /** A turn has ended: counted, journaled, and its subscribers told. */
+  private endTurn(record: TurnRecord, outcome: TurnOutcome): void {
+    this.metrics.turnEnded(outcome);
+    this.journal?.end(record.turnId, outcome);
+    this.store.finish(record, outcome);
+    this.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
+  }
+
+  /** What recovery after a restart works with (none without a state directory). */
+  private recoveryContext(): RecoveryContext | undefined {
+    if (!this.journal) return undefined;
+    return {
+      journal: this.journal,
+      store: this.store,
+      outputs: this.outputs,
+      upstream: this.upstream,
+      log: this.log,
+      deliver: (reply) => this.recordSink.deliver(reply) as Promise<void>,
+      end: (record, outcome) => this.endTurn(record, outcome),
+    };
+  }
+
   private getEvents(req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): Promise<void> {
     const record = this.store.get(traceId ?? "");
     if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId, retained_turns: this.options.maxTurns });
+    const refusal = this.budget.refusal(record);
+    if (refusal !== undefined) throw new HttpError(429, `too many event subscribers: ${refusal}`, undefined, { "retry-after": "5" });
     return streamTurn(req, res, this.store, record, {
       heartbeatMs: this.options.heartbeatMs,
       maxBufferedBytes: this.options.maxSubscriberBufferBytes,
+      drainTimeoutMs: this.options.subscriberDrainTimeoutMs,
+      budget: this.budget,
       log: this.log,
     });
   }
 
-  private postAbort(_req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): void {
+  private postAbort(req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): void {
+    requireJsonContentType(req, true);
     const record = this.store.get(traceId ?? "");
     if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId });
     if (record.finished) throw new HttpError(409, `turn ${traceId} has already ended`, { trace_id: traceId, outcome: record.outcome });
@@ -327,6 +443,25 @@ export class BridgeDaemon {
       streamReconnects: this.reconnects,
       opencodeRestarts: this.upstream.restarts(),
       opencodeUp: opencode.healthy,
+      subscribers: this.budget.subscribers,
+      subscriberBytes: this.budget.bytes,
+      subscribersDropped: this.budget.dropped,
+      connections: this.connections,
+      journalFailures: this.journal?.failures,
+      limits: {
+        max_active_turns: this.options.maxActiveTurns,
+        retain_turns: this.options.maxTurns,
+        max_reply_bytes_per_turn: this.options.maxReplyBytesPerTurn,
+        max_subscribers: this.options.maxSubscribers,
+        max_subscribers_per_turn: this.options.maxSubscribersPerTurn,
+        max_subscriber_buffer_bytes: this.options.maxSubscriberBufferBytes,
+        max_subscriber_bytes_total: this.options.maxSubscriberBytesTotal,
+        subscriber_drain_timeout_seconds: this.options.subscriberDrainTimeoutMs / 1000,
+        max_connections: this.options.maxConnections,
+        max_body_bytes: this.options.maxBodyBytes,
+        shutdown_grace_seconds: this.options.shutdownGraceMs / 1000,
+        close_timeout_seconds: this.options.closeTimeoutMs / 1000,
+      },
     });
     res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
     res.end(text);
@@ -337,13 +472,24 @@ export class BridgeDaemon {
   /** What every adapter delivers to: the turn's record (and its subscribers), metrics, then the outputs. */
   private readonly recordSink: SinkObject = {
     deliver: async (reply: Reply) => {
+      // In the journal before anywhere else: nothing reaches a subscriber or an output that a crash could forget.
+      const known = this.store.get(reply.trace_id);
+      if (known && !known.finished) this.journal?.reply(known.turnId, reply);
       const record = this.store.add(reply);
       this.metrics.reply(reply);
       if (record && reply.kind === "delta" && !record.sawDelta) {
         record.sawDelta = true;
         this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
       }
-      await this.outputs.deliver(reply);
+      try {
+        await this.outputs.deliver(reply);
+      } catch (err) {
+        // Counted per output (their stats); logged once per turn so a full disk does not flood the log.
+        if (record && !this.outputErrorLogged.has(record)) {
+          this.outputErrorLogged.add(record);
+          this.log.warn({ trace_id: reply.trace_id, seq: reply.seq, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
+        }
+      }
     },
   };
 
@@ -376,11 +522,9 @@ export class BridgeDaemon {
 
   private sinkMetrics(): SinkMetric[] {
     return this.outputs.entries().map(({ name, sink, counters }) => {
-      if (sink instanceof WebhookSink) {
-        const s = sink.stats();
-        // A webhook that threw at deliver (closed) is counted by the fan-out, not by itself.
-        return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
-      }
+      // A sink that counts for itself knows best (the webhook: acknowledged, not merely queued).
+      const s = sink.stats?.();
+      if (s) return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
       return { sink: name, delivered: counters.accepted, retries: 0, failures: counters.failures };
     });
   }
@@ -389,42 +533,67 @@ export class BridgeDaemon {
     return new HttpError(503, "the bridge is shutting down and takes no new turns", undefined, { "retry-after": "5" });
   }
 
+  /**
+   * Bounded: running turns get `shutdownGraceMs`; then everything else —
+   * aborting what still runs, closing adapters and outputs (the webhook's own
+   * close timeout), the listener, an owned OpenCode — shares `closeTimeoutMs`,
+   * step by step, whatever peers do. What did not finish is counted and logged.
+   */
   private async doShutdown(reason: string): Promise<void> {
     this.draining = true;
     const running = this.store.running();
-    this.log.info({ reason, running: running.length, grace_ms: this.options.shutdownGraceMs }, "shutting down");
+    this.log.info({ reason, running: running.length, grace_ms: this.options.shutdownGraceMs, close_timeout_ms: this.options.closeTimeoutMs }, "shutting down");
+    const report: ShutdownReport = { turnsUnsettled: 0, stepsCutShort: [] };
     const allDone = () => Promise.all(this.store.running().map((t) => t.done)).then(() => undefined);
-    if (running.length > 0) {
-      await Promise.race([allDone(), delay(this.options.shutdownGraceMs)]);
-      const left = this.store.running();
-      if (left.length > 0) {
-        this.abortAll(`still running after the ${this.options.shutdownGraceMs} ms shutdown grace`);
-        // An aborted turn settles within the adapter's settle timeout; do not wait forever for one that does not.
-        await Promise.race([allDone(), delay(30_000)]);
-      }
+    if (running.length > 0) await within(allDone(), performance.now() + this.options.shutdownGraceMs);
+    const end = performance.now() + this.options.closeTimeoutMs;
+    const step = async (name: string, p: Promise<unknown>, until = end) => {
+      if (!(await within(p, until))) report.stepsCutShort.push(name);
+    };
+    if (this.store.running().length > 0) {
+      this.abortAll(`still running after the ${this.options.shutdownGraceMs} ms shutdown grace`);
+      await step("turns", allDone());
+      report.turnsUnsettled = this.store.running().length;
     }
-    // Adapters close once their turns have settled; one that never does must not hold the exit.
-    await Promise.race([this.pool.closeAll(), delay(10_000)]);
-    try {
-      await this.outputs.flush();
-      await this.outputs.close();
-    } catch (err) {
-      this.log.error({ err: (err as Error).message }, "an output failed to flush or close");
-    }
+    await step("adapters", this.pool.closeAll());
+    await step(
+      "outputs",
+      (async () => {
+        try {
+          await this.outputs.close();
+        } catch (err) {
+          this.log.error({ err: (err as Error).message }, "an output failed to flush or close");
+        }
+      })(),
+    );
     const server = this.server;
     if (server) {
       const closed = new Promise<void>((r) => server.close(() => r()));
       server.closeIdleConnections();
-      await Promise.race([closed, delay(2_000)]);
+      await within(closed, Math.min(end, performance.now() + 2_000));
       server.closeAllConnections();
-      await closed;
+      await step("listener", closed, performance.now() + 1_000);
     }
+    // An owned OpenCode is stopped with TERM then KILL; it gets what is left of the budget, and at least a second.
+    await step(
+      "opencode",
+      this.upstream.stop().catch((err: unknown) => this.log.error({ err: (err as Error).message }, "could not stop OpenCode")),
+      Math.max(end, performance.now() + 1_000),
+    );
+    if (report.stepsCutShort.includes("opencode")) this.upstream.kill?.();
     try {
-      await this.upstream.stop();
+      this.journal?.close();
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, "could not stop OpenCode");
+      this.log.error({ err: (err as Error).message }, "could not close the journal");
     }
-    this.log.info("stopped");
+    this.shutdownReport = report;
+    const outputs = this.sinkMetrics();
+    if (report.stepsCutShort.length > 0) {
+      // Gave up on what did not finish in time; the journal keeps unfinished turns and unacknowledged replies.
+      this.log.warn({ turns_unsettled: report.turnsUnsettled, cut_short: report.stepsCutShort, outputs }, "stopped");
+    } else {
+      this.log.info({ outputs }, "stopped");
+    }
   }
 }
 

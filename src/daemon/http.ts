@@ -40,6 +40,29 @@ export function sendError(res: ServerResponse, err: HttpError): void {
   });
 }
 
+/** Whether a Content-Type header names JSON (`application/json`, parameters allowed). */
+export function isJsonContentType(value: string | undefined): boolean {
+  return /^application\/json\s*(;|$)/i.test(value?.trim() ?? "");
+}
+
+/**
+ * Refuses a POST whose body is not declared JSON (415). Browsers send
+ * `text/plain`, form and multipart bodies cross-origin without asking first (a
+ * CORS "simple request"); a JSON body needs their preflight, which the daemon
+ * answers only for allowed origins. `optional`: a request without any body may omit it.
+ */
+export function requireJsonContentType(req: IncomingMessage, optional = false): void {
+  const type = req.headers["content-type"];
+  const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+  if (type === undefined && optional && !hasBody) return;
+  if (!isJsonContentType(type)) {
+    throw new HttpError(415, `the body must be application/json, got ${type === undefined ? "no content-type" : JSON.stringify(type)}`, {
+      expected: "application/json",
+      got: type ?? null,
+    });
+  }
+}
+
 /** Reads and parses a JSON body of at most `maxBytes`; 413 beyond it, 400 when it is not JSON. */
 export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers["content-length"] ?? NaN);

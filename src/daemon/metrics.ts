@@ -50,6 +50,13 @@ export interface Snapshot {
   readonly streamReconnects: number | undefined;
   readonly opencodeRestarts: number | undefined;
   readonly opencodeUp: boolean | undefined;
+  readonly subscribers: number;
+  readonly subscriberBytes: number;
+  readonly subscribersDropped: Readonly<Record<string, number>>;
+  readonly connections: number;
+  readonly journalFailures: number | undefined;
+  /** The configured bounds, by name. */
+  readonly limits: Readonly<Record<string, number>>;
 }
 
 export class Metrics {
@@ -124,6 +131,20 @@ export class Metrics {
       family("opencode_bridge_opencode_up", "gauge", "1 when OpenCode answered its health check at this scrape.");
       sample("opencode_bridge_opencode_up", {}, s.opencodeUp ? 1 : 0);
     }
+    family("opencode_bridge_event_subscribers", "gauge", "Event-stream (SSE) subscribers connected.");
+    sample("opencode_bridge_event_subscribers", {}, s.subscribers);
+    family("opencode_bridge_event_subscriber_buffered_bytes", "gauge", "Bytes waiting for event subscribers (socket buffers and queued replies the turns do not keep).");
+    sample("opencode_bridge_event_subscriber_buffered_bytes", {}, s.subscriberBytes);
+    family("opencode_bridge_event_subscribers_cut_total", "counter", "Event subscribers cut off, by reason: buffer (its own bound), total (the shared bound), stalled (drain deadline).");
+    for (const [reason, n] of Object.entries(s.subscribersDropped)) sample("opencode_bridge_event_subscribers_cut_total", { reason }, n);
+    family("opencode_bridge_connections", "gauge", "Open HTTP connections to the daemon.");
+    sample("opencode_bridge_connections", {}, s.connections);
+    if (s.journalFailures !== undefined) {
+      family("opencode_bridge_journal_write_failures_total", "counter", "Journal records that could not be written.");
+      sample("opencode_bridge_journal_write_failures_total", {}, s.journalFailures);
+    }
+    family("opencode_bridge_limit", "gauge", "The daemon's configured bounds, by name.");
+    for (const [limit, v] of Object.entries(s.limits)) sample("opencode_bridge_limit", { limit }, v);
     family("opencode_bridge_http_requests_total", "counter", "HTTP requests answered by the daemon, by status.");
     for (const [status, n] of [...this.httpRequests].sort()) sample("opencode_bridge_http_requests_total", { status }, n);
     return `${out.join("\n")}\n`;

@@ -20,8 +20,14 @@ export const DaemonOptionsSchema = z
     host: z.string().min(1, "host must not be empty").default("127.0.0.1"),
     /** 0 picks a free port. */
     port: count("port", 0).max(65_535, "port must be at most 65535").default(4_141),
-    /** Required on every route but /healthz when set; required to bind beyond loopback. */
+    /** Required on every route but /healthz; required unless `noToken` (loopback only). */
     token: z.string().min(16, "token must be at least 16 characters").optional(),
+    /** Run without a token (loopback only): every local process can then use the daemon. */
+    noToken: z.boolean().default(false),
+    /** Browser origins (scheme://host[:port]) allowed to call the daemon; a request with any other Origin is refused. */
+    allowOrigins: z.array(z.string().regex(/^https?:\/\/[^/\s]+$/, "an allowed origin looks like https://app.example or http://localhost:3000")).default([]),
+    /** Host names accepted in the Host header besides IP addresses and localhost (refusing others stops DNS rebinding). */
+    allowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "an allowed host is a host name such as bridge.internal")).default([]),
     /** The project directory turns run in unless they name another (absolute). */
     directory: z.string().refine(isAbsolute, "directory must be an absolute path"),
     /** Finished turns kept for event subscribers. */
@@ -36,14 +42,33 @@ export const DaemonOptionsSchema = z
     shutdownGraceMs: count("shutdownGraceMs", 0).default(10_000),
     maxBodyBytes: count("maxBodyBytes", 1_024).default(1024 * 1024),
     heartbeatMs: count("heartbeatMs", 10).default(15_000),
-    /** Bytes waiting for an event subscriber that does not read, before it is cut off. */
-    maxSubscriberBufferBytes: count("maxSubscriberBufferBytes", 1_024).default(8 * 1024 * 1024),
+    /** Bytes waiting for one event subscriber that does not read, before it is cut off. */
+    maxSubscriberBufferBytes: count("maxSubscriberBufferBytes", 1_024).default(4 * 1024 * 1024),
+    /** Bytes waiting for all event subscribers together; the subscriber that would pass it is cut off. */
+    maxSubscriberBytesTotal: count("maxSubscriberBytesTotal", 1_024).default(64 * 1024 * 1024),
+    /** A subscriber with bytes waiting that takes none for this long is cut off. */
+    subscriberDrainTimeoutMs: count("subscriberDrainTimeoutMs", 1).default(30_000),
+    /** Event subscribers per turn, and in total; beyond them the events route answers 429. */
+    maxSubscribersPerTurn: count("maxSubscribersPerTurn", 1).default(32),
+    maxSubscribers: count("maxSubscribers", 1).default(512),
+    /** Open connections to the daemon; beyond it new ones are closed at once. */
+    maxConnections: count("maxConnections", 1).default(1_024),
+    /** After the shutdown grace, everything left (aborted turns, outputs, listener, OpenCode) gets this long. */
+    closeTimeoutMs: count("closeTimeoutMs", 0).default(10_000),
+    /** Where the journal (and a generated token) live; without it nothing survives the process. Absolute. */
+    stateDir: z.string().refine(isAbsolute, "stateDir must be an absolute path").optional(),
+    /** The journal is compacted when it grows past this. */
+    journalMaxBytes: count("journalMaxBytes", 1_024).default(64 * 1024 * 1024),
     /** How long /healthz and /metrics wait for OpenCode's health check. */
     healthTimeoutMs: count("healthTimeoutMs", 1).default(2_000),
   })
   .refine((o) => o.token !== undefined || isLoopbackHost(o.host), {
     path: ["token"],
     message: "a token is required to listen beyond loopback (set --token or BRIDGE_TOKEN, or bind to 127.0.0.1)",
+  })
+  .refine((o) => o.token !== undefined || o.noToken || !isLoopbackHost(o.host), {
+    path: ["token"],
+    message: "a token is required (give one, or set noToken: true to run without authentication on loopback)",
   });
 
 export type DaemonOptionsInput = z.input<typeof DaemonOptionsSchema> & {
@@ -75,7 +100,9 @@ const Id = (what: string) =>
     .string()
     .min(1, `${what} must not be empty`)
     .max(200, `${what} must be at most 200 characters`)
-    .regex(/^[A-Za-z0-9._:-]+$/, `${what} may hold only letters, digits and . _ : -`);
+    .regex(/^[A-Za-z0-9._:-]+$/, `${what} may hold only letters, digits and . _ : -`)
+    // "." and ".." would name a directory when put into a path (GET /session/.. is GET /).
+    .refine((v) => !/^\.+$/.test(v), `${what} must not be made only of dots`);
 
 /** The body of `POST /v1/turns`. Unknown keys are refused, so a misspelt field is not silently ignored. */
 export const TurnRequestSchema = z.strictObject({

@@ -14,6 +14,7 @@
  *   replays such a turn gets the kept replies, an `event: truncated` naming the
  *   seqs it cannot have, then the rest live (or the terminal reply).
  */
+import { randomUUID } from "node:crypto";
 import type { ErrorCode, Reply } from "../codec/reply.js";
 import { isTerminal } from "../codec/reply.js";
 
@@ -24,6 +25,8 @@ export interface StoredReply {
   readonly seq: number;
   /** The reply as JSON, serialized once for every subscriber. */
   readonly json: string;
+  /** Whether the turn keeps it (then a subscriber's queue shares the string rather than holding its own). */
+  readonly kept: boolean;
 }
 
 export interface TurnSubscriber {
@@ -55,6 +58,8 @@ export class TurnRecord {
     readonly directory: string,
     /** When the daemon accepted the turn (ms, monotonic clock). */
     readonly acceptedAt: number,
+    /** Unique to this turn for all time (a trace_id can be used again once its turn is forgotten). */
+    readonly turnId: string,
   ) {}
 
   get finished(): boolean {
@@ -96,9 +101,9 @@ export class TurnStore {
     return [...this.turns.values()].filter((t) => !t.finished);
   }
 
-  create(traceId: string, sessionId: string, directory: string, acceptedAt: number): TurnRecord {
+  create(traceId: string, sessionId: string, directory: string, acceptedAt: number, turnId: string = randomUUID()): TurnRecord {
     if (this.turns.has(traceId)) throw new Error(`trace ${traceId} already exists`);
-    const t = new TurnRecord(traceId, sessionId, directory, acceptedAt);
+    const t = new TurnRecord(traceId, sessionId, directory, acceptedAt, turnId);
     this.turns.set(traceId, t);
     return t;
   }
@@ -107,12 +112,13 @@ export class TurnStore {
   add(reply: Reply): TurnRecord | undefined {
     const t = this.turns.get(reply.trace_id);
     if (!t || t.finished) return undefined;
-    const stored: StoredReply = { seq: reply.seq, json: JSON.stringify(reply) };
+    const json = JSON.stringify(reply);
     t.total = Math.max(t.total, reply.seq + 1);
-    const fits = t.truncatedFrom === undefined && t.keptBytes + stored.json.length <= this.opts.maxReplyBytesPerTurn;
-    if (fits || isTerminal(reply)) {
+    const fits = t.truncatedFrom === undefined && t.keptBytes + json.length <= this.opts.maxReplyBytesPerTurn;
+    const stored: StoredReply = { seq: reply.seq, json, kept: fits || isTerminal(reply) };
+    if (stored.kept) {
       t.kept.push(stored);
-      t.keptBytes += stored.json.length;
+      t.keptBytes += json.length;
     } else {
       t.truncatedFrom ??= reply.seq;
     }

@@ -7,7 +7,9 @@
 import type { Logger } from "pino";
 import { isSupportedVersion } from "../adapter/adapter.js";
 import { OpencodeHttp } from "../adapter/http.js";
+import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
+import { backoffDelay } from "../util/backoff.js";
 
 export interface OpencodeTarget {
   readonly baseUrl: string;
@@ -33,6 +35,8 @@ export interface Upstream {
   /** Restarts of an owned server (undefined for an external one). */
   restarts(): number | undefined;
   stop(): Promise<void>;
+  /** Kills an owned server at once (the process is about to exit); nothing for an external one. */
+  kill?(): void;
 }
 
 async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined, directory: string, timeoutMs: number): Promise<UpstreamHealth> {
@@ -71,11 +75,22 @@ export class ExternalUpstream implements Upstream {
   }
 }
 
-/** An `opencode serve` on a free loopback port with a generated password, owned by the daemon. */
+/**
+ * An `opencode serve` on a free loopback port with a generated password, owned
+ * by the daemon. The daemon watches the child: when it dies, `/healthz` says so
+ * at once and a restart begins right away (retried with backoff: 1 s doubling to
+ * 30 s), without waiting for the next turn.
+ */
 export class OwnedUpstream implements Upstream {
   readonly mode = "owned";
   private readonly server: OwnedServer;
   private last: OpencodeTarget | undefined;
+  private current: ManagedServer | undefined;
+  /** Why the server is down, while it is. */
+  private down: string | undefined;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private failedRestarts = 0;
 
   constructor(
     private readonly opts: OwnedServerOptions & { readonly logger?: Logger },
@@ -86,10 +101,12 @@ export class OwnedUpstream implements Upstream {
   async target(): Promise<OpencodeTarget> {
     const s = await this.server.ensure();
     this.last = { baseUrl: s.url, password: this.server.password };
+    if (s !== this.current) this.watch(s);
     return this.last;
   }
 
   health(timeoutMs: number): Promise<UpstreamHealth> {
+    if (this.down !== undefined) return Promise.resolve({ mode: this.mode, healthy: false, error: this.down });
     return probe(this.mode, this.last, this.opts.directory, timeoutMs);
   }
 
@@ -97,7 +114,41 @@ export class OwnedUpstream implements Upstream {
     return this.server.restarts;
   }
 
-  stop(): Promise<void> {
-    return this.server.stop();
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    await this.server.stop();
+  }
+
+  kill(): void {
+    this.stopped = true;
+    clearTimeout(this.restartTimer);
+    this.current?.child.kill("SIGKILL");
+  }
+
+  private watch(s: ManagedServer): void {
+    this.current = s;
+    this.down = undefined;
+    this.failedRestarts = 0;
+    s.child.once("exit", (code, signal) => {
+      if (this.stopped || this.current !== s) return;
+      this.down = `opencode serve exited (${signal ?? `code ${code}`}); restarting it`;
+      this.opts.logger?.warn({ code, signal }, "opencode serve died: restarting it now");
+      this.restartSoon(0);
+    });
+  }
+
+  private restartSoon(delayMs: number): void {
+    clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      if (this.stopped) return;
+      this.target().catch((err: unknown) => {
+        this.failedRestarts++;
+        const next = backoffDelay({ initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: "equal" }, this.failedRestarts);
+        this.down = `opencode serve could not be restarted (${(err as Error).message}); retrying in ${Math.round(next / 1000)} s`;
+        this.opts.logger?.error({ err: (err as Error).message, retry_ms: next }, "could not restart opencode serve");
+        this.restartSoon(next);
+      });
+    }, delayMs);
   }
 }

@@ -171,6 +171,8 @@ export const scripts: Readonly<Record<string, Script>> = {
   ],
   /** Slow text, long enough to abort or cut in the middle. */
   slow: [{ kind: "stream", text: longText(200), chunkDelayMs: 10 }],
+  /** About 3 MB of text in 300 chunks of 10 KB: more than the daemon keeps per turn (2 MiB) and than loopback socket buffers take. */
+  huge: [{ kind: "stream", text: Array.from({ length: 300 }, (_, i) => `c${i} `.padEnd(10_000, "lorem ipsum ")) }],
 };
 
 /** Text that answers requests without a scenario marker (for example OpenCode's title generation). */

@@ -1,4 +1,5 @@
-export { toSinkObject, type Sink, type SinkCallback, type SinkObject } from "./types.js";
+export { toSinkObject, type Sink, type SinkCallback, type SinkObject, type SinkStats, type SinkHooks } from "./types.js";
+export { SinkError, type SinkErrorCode } from "./errors.js";
 export { MemorySink } from "./memory.js";
 export { JsonlSink } from "./jsonl.js";
 export { FanoutSink, type FanoutCounters, type NamedSink } from "./fanout.js";
@@ -7,8 +8,6 @@ export {
   WebhookOptionsSchema,
   parseWebhookOptions,
   parseRetryAfter,
-  realWebhookClock,
-  type WebhookClock,
   type WebhookCounters,
   type WebhookOptions,
   type WebhookOptionsInput,

@@ -1,18 +1,42 @@
 /**
  * Where replies go. A sink is a plain callback, or an object with `deliver` (and
- * optionally `flush`/`close`). The adapter calls it once per reply, in `seq`
- * order per turn, and waits for each call before the next of the same turn; a
- * sink that throws or rejects is logged and counted, never breaks the turn.
+ * optionally `flush`/`close`/`stats`). The adapter calls it once per reply, in
+ * `seq` order per turn, and waits for each call before the next of the same
+ * turn; a sink that throws or rejects is logged and counted, never breaks the turn.
  */
 import type { Reply } from "../codec/reply.js";
 
 export type SinkCallback = (reply: Reply) => void | Promise<void>;
+
+/** What a sink reports about itself, for metrics. */
+export interface SinkStats {
+  /** Replies that reached the destination (for the webhook: acknowledged with a 2xx). */
+  readonly delivered: number;
+  /** Delivery attempts repeated. */
+  readonly retries: number;
+  /** Replies that never reached the destination (given up, dropped, write errors). */
+  readonly failures: number;
+}
+
+/**
+ * What a host tells a sink that acknowledges replies (the webhook), through `bind`:
+ * the turn's id for all time (for idempotency keys), and where to report each
+ * acknowledgement (the daemon journals it, to re-send what was not acknowledged after a crash).
+ */
+export interface SinkHooks {
+  turnIdOf(reply: Reply): string | undefined;
+  acknowledged(reply: Reply): void;
+}
 
 export interface SinkObject {
   deliver(reply: Reply): void | Promise<void>;
   /** Resolves when everything delivered so far has reached its destination. */
   flush?(): Promise<void>;
   close?(): Promise<void>;
+  /** The sink's own counters; without it, callers count `deliver` calls that resolved or threw. */
+  stats?(): SinkStats;
+  /** Present on sinks that acknowledge replies; a host calls it once, before the first reply. */
+  bind?(hooks: SinkHooks): void;
 }
 
 export type Sink = SinkCallback | SinkObject;

@@ -3,7 +3,10 @@
  *
  * Guarantee: **at-least-once, ordered per turn**.
  * - Each reply is one `POST` with `content-type: application/json`, the reply as
- *   the body, and `Idempotency-Key: <trace_id>:<seq>`. A reply can arrive more
+ *   the body, and `Idempotency-Key: <trace_id>:<seq>:<turn_id>`. `turn_id` is
+ *   unique to the turn for all time (given by `turnIdOf`, e.g. the daemon's
+ *   journaled id, or else a random UUID the sink draws at the turn's first reply),
+ *   so a `trace_id` used again later never repeats a key. A reply can arrive more
  *   than once (an acknowledgement lost on the way back is retried); the key is
  *   what the receiver deduplicates on.
  * - Within a turn (`trace_id`), reply `seq` n+1 is sent only after n was
@@ -11,7 +14,9 @@
  *   that is slow or failing for one turn never holds up another.
  * - Connection errors, timeouts, 408, 429 and 5xx are retried with exponential
  *   backoff (a `Retry-After` in seconds or as an HTTP date replaces the computed
- *   delay); every delay is capped at `maxDelayMs`. Any other status (a 4xx) means
+ *   delay); every delay is capped at `maxDelayMs`. Each attempt has a deadline
+ *   (`requestTimeoutMs`) held by a plain timer, which no garbage collection can
+ *   erase (see util/deadline.ts). Any other status (a 4xx) means
  *   the receiver rejects the reply: it is not retried.
  * - A reply is given up after `maxAttempts` attempts, or when the next attempt
  *   would start more than `maxElapsedMs` after the first, or when it is
@@ -30,34 +35,16 @@
  * was acknowledged or given up; `close()` does the same for at most
  * `closeTimeoutMs`, then cancels what is left (counted in `failures`).
  */
+import { randomUUID } from "node:crypto";
 import { request, type Dispatcher } from "undici";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
-import { BridgeError } from "../adapter/errors.js";
 import { isTerminal, type Reply } from "../codec/reply.js";
-import type { SinkObject } from "./types.js";
-
-/** The time source of the sink's backoff; tests inject one that does not wait. */
-export interface WebhookClock {
-  now(): number;
-  /** Resolves after `ms`, or early when `signal` aborts. */
-  sleep(ms: number, signal: AbortSignal): Promise<void>;
-}
-
-export const realWebhookClock: WebhookClock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(t);
-        signal.removeEventListener("abort", done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      signal.addEventListener("abort", done, { once: true });
-    }),
-};
+import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
+import { realClock, type Clock } from "../util/clock.js";
+import { deadline } from "../util/deadline.js";
+import { SinkError } from "./errors.js";
+import type { SinkHooks, SinkObject, SinkStats } from "./types.js";
 
 const ms = (what: string) =>
   z
@@ -94,14 +81,19 @@ export const WebhookOptionsSchema = z.object({
 export type WebhookOptionsInput = z.input<typeof WebhookOptionsSchema> & {
   dispatcher?: Dispatcher;
   logger?: Logger;
-  clock?: WebhookClock;
+  /** The time source of backoff sleeps; tests inject one that does not wait. */
+  clock?: Clock;
+  /** The turn's id for all time, for `Idempotency-Key` (default: a UUID drawn at the turn's first reply). */
+  turnIdOf?: (reply: Reply) => string | undefined;
+  /** Called when the receiver acknowledged a reply (the daemon journals the position). */
+  onDelivered?: (reply: Reply) => void;
   /** Jitter source in [0, 1): each computed delay is scaled into [delay/2, delay]. Default Math.random. */
   random?: () => number;
 };
 export type WebhookOptions = z.output<typeof WebhookOptionsSchema>;
 
 /** Counters for metrics. */
-export interface WebhookCounters {
+export interface WebhookCounters extends SinkStats {
   /** Replies acknowledged with a 2xx. */
   delivered: number;
   /** Attempts after a reply's first. */
@@ -112,12 +104,12 @@ export interface WebhookCounters {
   givenUp: number;
 }
 
-/** Validate; throws BridgeError("config") naming every wrong field, what was expected and what was received. */
+/** Validate; throws SinkError("config") naming every wrong field, what was expected and what was received. */
 export function parseWebhookOptions(input: WebhookOptionsInput): WebhookOptions {
   if (typeof input !== "object" || input === null) {
-    throw new BridgeError("config", `webhook options must be an object, got ${input === null ? "null" : typeof input}`);
+    throw new SinkError("config", `webhook options must be an object, got ${input === null ? "null" : typeof input}`);
   }
-  const { dispatcher: _d, logger: _l, clock: _c, random: _r, ...plain } = input;
+  const { dispatcher: _d, logger: _l, clock: _c, random: _r, turnIdOf: _t, onDelivered: _o, ...plain } = input;
   const parsed = WebhookOptionsSchema.safeParse(plain);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => {
@@ -125,7 +117,7 @@ export function parseWebhookOptions(input: WebhookOptionsInput): WebhookOptions 
     const got = key === "headers" ? "values not shown" : describe((plain as Record<string, unknown>)[key]);
     return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
   });
-  throw new BridgeError("config", `invalid webhook options: ${problems.join("; ")}`);
+  throw new SinkError("config", `invalid webhook options: ${problems.join("; ")}`);
 }
 
 function describe(v: unknown): string {
@@ -153,10 +145,15 @@ type Attempt =
   | { readonly kind: "reject"; readonly why: string }
   | { readonly kind: "cancelled" };
 
+interface Queued {
+  readonly reply: Reply;
+  readonly key: string;
+}
+
 /** The delivery state of one turn. Invariant: `queue[0]` is the reply in flight while `running`. */
 interface Lane {
   readonly traceId: string;
-  readonly queue: Reply[];
+  readonly queue: Queued[];
   running: boolean;
   /** Delivery of this turn was given up: later replies are dropped until its terminal reply. */
   abandoned: boolean;
@@ -173,8 +170,13 @@ export class WebhookSink implements SinkObject {
   private readonly cancel = new AbortController();
   private readonly dispatcher: Dispatcher | undefined;
   private readonly log: Logger;
-  private readonly clock: WebhookClock;
+  private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly backoffPolicy: BackoffPolicy;
+  private turnIdOf: ((reply: Reply) => string | undefined) | undefined;
+  private onDelivered: ((reply: Reply) => void) | undefined;
+  /** Turn ids drawn by the sink, per trace, until the turn's terminal reply was queued. */
+  private readonly drawnTurnIds = new Map<string, string>();
   /** Where replies go, for logs: the origin only (webhook paths and queries often carry secrets). */
   private readonly shownUrl: string;
   private closed = false;
@@ -182,10 +184,20 @@ export class WebhookSink implements SinkObject {
   constructor(input: WebhookOptionsInput) {
     this.options = parseWebhookOptions(input);
     this.dispatcher = input.dispatcher;
-    this.clock = input.clock ?? realWebhookClock;
+    this.clock = input.clock ?? realClock;
     this.random = input.random ?? Math.random;
+    this.turnIdOf = input.turnIdOf;
+    this.onDelivered = input.onDelivered;
+    const o = this.options;
+    this.backoffPolicy = { initialDelayMs: o.initialDelayMs, maxDelayMs: o.maxDelayMs, factor: o.backoffFactor, jitter: "equal" };
     this.shownUrl = new URL(this.options.url).origin;
     this.log = (input.logger ?? pino({ enabled: false })).child({ component: "webhook-sink", url: this.shownUrl });
+  }
+
+  /** Takes the host's turn ids and acknowledgement hook (options given to the constructor win). */
+  bind(hooks: SinkHooks): void {
+    this.turnIdOf ??= (r) => hooks.turnIdOf(r);
+    this.onDelivered ??= (r) => hooks.acknowledged(r);
   }
 
   /** A snapshot of the counters. */
@@ -203,7 +215,7 @@ export class WebhookSink implements SinkObject {
   async deliver(reply: Reply): Promise<void> {
     if (this.closed) {
       this.counters.failures++;
-      throw new BridgeError("config", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`);
+      throw new SinkError("closed", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`);
     }
     let lane: Lane;
     for (;;) {
@@ -220,8 +232,21 @@ export class WebhookSink implements SinkObject {
       this.settleIfIdle();
       return;
     }
-    lane.queue.push(reply);
+    lane.queue.push({ reply, key: `${reply.trace_id}:${reply.seq}:${this.turnId(reply)}` });
     if (!lane.running) void this.pump(lane);
+  }
+
+  /** The turn's id for its idempotency keys: given, or drawn once per turn (forgotten at its terminal reply). */
+  private turnId(reply: Reply): string {
+    const given = this.turnIdOf?.(reply);
+    if (given !== undefined) return given;
+    let id = this.drawnTurnIds.get(reply.trace_id);
+    if (id === undefined) {
+      id = randomUUID();
+      this.drawnTurnIds.set(reply.trace_id, id);
+    }
+    if (isTerminal(reply)) this.drawnTurnIds.delete(reply.trace_id);
+    return id;
   }
 
   private laneOf(traceId: string): Lane {
@@ -278,16 +303,18 @@ export class WebhookSink implements SinkObject {
     lane.running = true;
     try {
       for (;;) {
-        const reply = lane.queue[0];
-        if (reply === undefined) break;
-        const outcome = await this.send(reply);
+        const head = lane.queue[0];
+        if (head === undefined) break;
+        const { reply } = head;
+        const outcome = await this.send(head);
         lane.queue.shift();
         if (outcome.ok) {
           this.counters.delivered++;
+          this.onDelivered?.(reply);
         } else {
           // Everything still queued for the turn goes with it.
           const dropped = lane.queue.length;
-          const sawTerminal = isTerminal(reply) || lane.queue.some(isTerminal);
+          const sawTerminal = isTerminal(reply) || lane.queue.some((q) => isTerminal(q.reply));
           this.counters.failures += 1 + dropped;
           lane.queue.length = 0;
           if (!outcome.cancelled) this.counters.givenUp++;
@@ -320,11 +347,10 @@ export class WebhookSink implements SinkObject {
 
   /** Delivers one reply, retrying as the options allow. */
   private async send(
-    reply: Reply,
+    { reply, key }: Queued,
   ): Promise<{ ok: true } | { ok: false; cancelled: boolean; why: string; attempts: number; elapsedMs: number }> {
     const o = this.options;
     const body = JSON.stringify(reply);
-    const key = `${reply.trace_id}:${reply.seq}`;
     const started = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       const r = await this.attempt(body, key);
@@ -340,7 +366,7 @@ export class WebhookSink implements SinkObject {
           if (attempt >= o.maxAttempts) {
             return { ok: false, cancelled: false, why: `${r.why}; ${attempt} attempts is the limit`, attempts: attempt, elapsedMs };
           }
-          const delay = Math.min(o.maxDelayMs, r.retryAfterMs ?? this.backoff(attempt));
+          const delay = Math.min(o.maxDelayMs, r.retryAfterMs ?? backoffDelay(this.backoffPolicy, attempt, this.random));
           if (elapsedMs + delay > o.maxElapsedMs) {
             return {
               ok: false,
@@ -366,32 +392,29 @@ export class WebhookSink implements SinkObject {
     }
   }
 
-  /** Exponential backoff with "equal jitter": a delay in [d/2, d]. */
-  private backoff(attempt: number): number {
-    const o = this.options;
-    const d = Math.min(o.maxDelayMs, o.initialDelayMs * o.backoffFactor ** (attempt - 1));
-    return Math.round(d / 2 + (d / 2) * this.random());
-  }
-
   private async attempt(body: string, key: string): Promise<Attempt> {
     if (this.cancel.signal.aborted) return { kind: "cancelled" };
     const o = this.options;
     let res: Dispatcher.ResponseData;
+    // Held strongly until the attempt settles: a GC cannot erase this timeout (util/deadline.ts).
+    const limit = deadline(o.requestTimeoutMs, this.cancel.signal);
     try {
       res = await request(o.url, {
         method: "POST",
         headers: { ...o.headers, "content-type": "application/json", "idempotency-key": key },
         body,
-        signal: AbortSignal.any([this.cancel.signal, AbortSignal.timeout(o.requestTimeoutMs)]),
+        signal: limit.signal,
         dispatcher: this.dispatcher,
       });
       // Read (and discard) the body so the connection can be reused; a failure here is a failed attempt too.
-      await res.body.dump({ limit: 64 * 1024 });
+      await res.body.dump({ limit: 64 * 1024, signal: limit.signal });
     } catch (err) {
       if (this.cancel.signal.aborted) return { kind: "cancelled" };
       const e = err as { code?: string; name?: string; message?: string };
       const what = e.name === "TimeoutError" ? `no answer within ${o.requestTimeoutMs} ms` : (e.code ?? e.name ?? "error");
       return { kind: "retry", why: `${what}${e.message && e.name !== "TimeoutError" ? ` (${e.message})` : ""}` };
+    } finally {
+      limit.clear();
     }
     const status = res.statusCode;
     if (status >= 200 && status < 300) return { kind: "ok" };

@@ -3,7 +3,7 @@
  * in front of a real `opencode serve` (with a password) and the scripted model,
  * delivering to a recorder that fails deliveries on purpose.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,80 +13,14 @@ import { BearerAuth, isLoopbackHost } from "../../src/daemon/auth.js";
 import { TurnStore, type TurnSubscriber } from "../../src/daemon/turns.js";
 import { flakyPlan, startRecorder, type Recorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
+import { callDaemon, startDaemon, tempStateDir, type Daemon } from "./daemon-process.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
+const call = (d: Daemon, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) => callDaemon(d, method, path, body, headers);
 const TOKEN = "e2e-bridge-token-5b0f6a1c9d";
 const OPENCODE_PASSWORD = "e2e-opencode-password-77c2";
-
-interface Daemon {
-  readonly url: string;
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly exited: Promise<number | null>;
-  stderr(): string;
-  /** Resolves when stderr matches `re`. */
-  waitForLog(re: RegExp, timeoutMs?: number): Promise<void>;
-}
-
-/** Starts the built CLI's `serve` on a free port; resolves once it listens. */
-function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", ...args], {
-    cwd: ROOT,
-    env: { ...process.env, OPENCODE_URL: "", BRIDGE_TOKEN: "", BRIDGE_WEBHOOK_URL: "", ...env },
-  });
-  let err = "";
-  const watchers = new Set<() => void>();
-  child.stderr.setEncoding("utf8").on("data", (c: string) => {
-    err += c;
-    for (const w of [...watchers]) w();
-  });
-  child.stdout.resume();
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const waitForLog = (re: RegExp, timeoutMs = 30_000) =>
-    new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (!re.test(err)) return;
-        watchers.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        watchers.delete(check);
-        reject(new Error(`no ${re} in the daemon's stderr within ${timeoutMs} ms:\n${err}`));
-      }, timeoutMs);
-      watchers.add(check);
-      void exited.then(() => {
-        if (!watchers.has(check)) return;
-        watchers.delete(check);
-        clearTimeout(timer);
-        reject(new Error(`the daemon exited before ${re}:\n${err}`));
-      });
-      check();
-    });
-  return waitForLog(/"msg":"listening"/).then(() => {
-    const url = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(err)?.[1];
-    if (!url) throw new Error(`no URL in ${err}`);
-    return { url, child, exited, stderr: () => err, waitForLog };
-  });
-}
-
 const auth = { authorization: `Bearer ${TOKEN}` };
-
-async function call(d: Daemon, method: string, path: string, body?: unknown, headers: Record<string, string> = auth) {
-  const res = await fetch(`${d.url}${path}`, {
-    method,
-    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json: json as Record<string, unknown> | undefined };
-}
 
 interface Done {
   trace_id: string;
@@ -408,7 +342,7 @@ describe("opencode-bridge serve", () => {
 
   it("refuses to listen beyond loopback without a token (exit 2)", async () => {
     const child = spawn(process.execPath, [CLI, "serve", "--host", "0.0.0.0", "--opencode-url", "http://127.0.0.1:9"], {
-      env: { ...process.env, BRIDGE_TOKEN: "" },
+      env: { ...process.env, BRIDGE_TOKEN: "", XDG_STATE_HOME: tempStateDir() },
     });
     let err = "";
     child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));

@@ -108,7 +108,7 @@ export async function startRecorder(plan: RecorderPlan = () => ({ status: 200 })
         return;
       }
       const key = String(req.headers["idempotency-key"] ?? "");
-      if (key !== `${reply.trace_id}:${reply.seq}` || req.method !== "POST") {
+      if (!key.startsWith(`${reply.trace_id}:${reply.seq}:`) || req.method !== "POST") {
         malformed.push(`${req.method} with Idempotency-Key ${JSON.stringify(key)} for ${reply.trace_id}:${reply.seq}`);
       }
       const attempt = (perKey.get(key) ?? 0) + 1;

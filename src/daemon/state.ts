@@ -1,0 +1,73 @@
+/**
+ * The daemon's state directory: its generated token and its journal. Created
+ * owner-only (0700); the token file is 0600, as notebook servers keep theirs.
+ *
+ * Default: `$XDG_STATE_HOME/opencode-bridge`, else `~/.local/state/opencode-bridge`.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME !== "" ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
+  return join(base, "opencode-bridge");
+}
+
+/** Creates the directory owner-only if missing; throws a sentence when it cannot be used. */
+export function openStateDir(dir: string): void {
+  try {
+    makeDirs(dir);
+    const st = statSync(dir);
+    if (!st.isDirectory()) throw new Error("it is not a directory");
+    if (typeof process.getuid === "function" && st.uid === process.getuid() && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`cannot use the state directory ${dir}: ${e.code ?? e.message}`);
+  }
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node 20's recursive mkdirSync never returns
+ * under some pseudo file systems (a path below /proc spins forever).
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      statSync(d);
+      break;
+    } catch {
+      missing.unshift(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    }
+  }
+}
+
+/**
+ * The token stored in `dir/token`, or a new one (32 random bytes, base64url)
+ * written there readable by the owner only. `created` says which.
+ */
+export function loadOrCreateToken(dir: string): { token: string; file: string; created: boolean } {
+  const file = join(dir, "token");
+  try {
+    const token = readFileSync(file, "utf8").trim();
+    if (token.length >= 16) {
+      chmodSync(file, 0o600);
+      return { token, file, created: false };
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${(err as Error).message}`);
+  }
+  const token = randomBytes(32).toString("base64url");
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return { token, file, created: true };
+}

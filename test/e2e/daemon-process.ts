@@ -1,0 +1,132 @@
+/**
+ * The daemon as its users run it, for end-to-end tests: the built CLI's `serve`
+ * in a child process on a free port, with its own throw-away state directory
+ * unless the test names one.
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const CLI = join(ROOT, "dist", "cli", "main.js");
+
+export interface Daemon {
+  readonly url: string;
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<number | null>;
+  readonly stateDir: string;
+  stderr(): string;
+  /** Resolves when stderr matches `re`. */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+export const tempStateDir = () => mkdtempSync(join(tmpdir(), "bridge-state-"));
+
+/** Spawns `serve --port 0 …args` (plus `--state-dir` unless given); resolves once it listens. `nodeArgs` go before the CLI. */
+export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Promise<Daemon> {
+  const given = args.indexOf("--state-dir");
+  const stateDir = given >= 0 ? (args[given + 1] as string) : tempStateDir();
+  const child = spawn(process.execPath, [...nodeArgs, CLI, "serve", "--port", "0", ...(given >= 0 ? [] : ["--state-dir", stateDir]), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, OPENCODE_URL: "", BRIDGE_TOKEN: "", BRIDGE_WEBHOOK_URL: "", ...env },
+  });
+  let err = "";
+  const watchers = new Set<() => void>();
+  child.stderr.setEncoding("utf8").on("data", (c: string) => {
+    err += c;
+    for (const w of [...watchers]) w();
+  });
+  child.stdout.resume();
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const waitForLog = (re: RegExp, timeoutMs = 30_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!re.test(err)) return;
+        watchers.delete(check);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        watchers.delete(check);
+        reject(new Error(`no ${re} in the daemon's stderr within ${timeoutMs} ms:\n${err}`));
+      }, timeoutMs);
+      watchers.add(check);
+      void exited.then(() => {
+        if (!watchers.has(check)) return;
+        watchers.delete(check);
+        clearTimeout(timer);
+        reject(new Error(`the daemon exited before ${re}:\n${err}`));
+      });
+      check();
+    });
+  return waitForLog(/"msg":"listening"/).then(() => {
+    const url = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(err)?.[1];
+    if (!url) throw new Error(`no URL in ${err}`);
+    return { url, child, exited, stateDir, stderr: () => err, waitForLog };
+  });
+}
+
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly json: Record<string, unknown> | undefined;
+}
+
+/** One request with fetch; a body is sent as JSON (a string as given). */
+export async function callDaemon(d: { url: string }, method: string, path: string, body: unknown, headers: Record<string, string>): Promise<Answer> {
+  const res = await fetch(`${d.url}${path}`, {
+    method,
+    headers: { ...headers, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json: json as Record<string, unknown> | undefined };
+}
+
+/** A request with any headers, Host included (fetch will not forge Host), as a browser or an attacker would send it. */
+export function rawRequest(
+  d: { url: string },
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string }> {
+  const u = new URL(d.url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, method, path, headers, setHost: headers.host === undefined }, (res) => {
+      let text = "";
+      res.setEncoding("utf8").on("data", (c: string) => (text += c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Runs `serve …args` expected to exit on its own (a refused start); resolves with its exit code and stderr. */
+export function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 30_000): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, "serve", "--port", "0", "--state-dir", tempStateDir(), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, OPENCODE_URL: "", BRIDGE_TOKEN: "", BRIDGE_WEBHOOK_URL: "", ...env },
+  });
+  let err = "";
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+  child.stdout.resume();
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  return new Promise((resolve) =>
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr: err });
+    }),
+  );
+}
