@@ -19,7 +19,7 @@ import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import type { BridgeError } from "../adapter/errors.js";
 import { OpencodeHttp } from "../adapter/http.js";
-import type { ErrorReply, Reply } from "../codec/reply.js";
+import type { Reply } from "../codec/reply.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { OpencodeHttp } from "../adapter/http.js";
 import { isTerminal, type Reply } from "../codec/reply.js";
+import { Envelope, UNSTAMPED } from "../codec/envelope.js";
 import type { FanoutSink } from "../sink/fanout.js";
 import type { Journal, JournaledTurn } from "./journal.js";
 import { finishFromRecord } from "./reconcile.js";
@@ -87,6 +88,12 @@ export async function resumeRecovered(ctx: RecoveryContext, recovered: readonly 
  * record when the answer is complete there, else ended `error` `transport` —
  * and a session still busy is aborted, so it does not go on unobserved.
  */
+/** A body with the envelope's fields right after `kind`, as the codec lays out its replies. */
+function withEnvelopeSlots(body: { kind: Reply["kind"] }): Reply {
+  const { kind, ...rest } = body;
+  return { kind, ...UNSTAMPED, ...rest } as Reply;
+}
+
 async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRecord): Promise<void> {
   let bodies: ReturnType<typeof finishFromRecord>;
   let why = "the bridge restarted while the turn was running; what OpenCode did after that is not reported";
@@ -105,8 +112,11 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
     ctx.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err: (err as Error).message }, "could not read OpenCode's record of a turn the restart interrupted");
   }
   const replies = bodies ?? [{ kind: "error" as const, error: why, code: "transport" as const }];
-  let seq = t.replies.length;
-  for (const body of replies) await ctx.deliver({ ...body, trace_id: t.traceId, session_id: t.sessionId, seq: seq++ } as Reply);
+  // The turn's envelope goes on where the journal left it: seq stays gapless.
+  const envelope = new Envelope(t.traceId);
+  envelope.seq = t.replies.length;
+  for (const body of replies) await ctx.deliver(envelope.stamp(withEnvelopeSlots(body), t.sessionId));
+  const seq = envelope.seq;
   const outcome = bodies ? "final" : "transport";
   ctx.log.info(
     { trace_id: t.traceId, outcome, replies: seq },
