@@ -20,6 +20,7 @@ import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from 
 import { BridgeError } from "./errors.js";
 import { acquireHub, type EventHub } from "./event-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
+import { holdProcess } from "./keep-alive.js";
 import { Turn, type TurnResult } from "./turn.js";
 
 export interface PromptOptions {
@@ -159,7 +160,9 @@ export class OpencodeAdapter {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.queue.add(() => this.runTurn(text, opts, model));
+    // An open turn keeps the process alive until it has settled, whatever it waits for.
+    const release = holdProcess();
+    return this.queue.add(() => this.runTurn(text, opts, model)).finally(release);
   }
 
   /** Close the adapter: waits for queued turns, then releases the shared event stream. */
