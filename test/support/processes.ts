@@ -10,6 +10,7 @@
  * it put in the environment every test process inherits.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { readFileSync } from "node:fs";
 
 /** Set by the global setup; inherited by every process a test starts (through process.env). */
 export const RUN_MARKER = "OPENCODE_BRIDGE_TEST_RUN";
@@ -88,4 +89,25 @@ export function runGroup(
   opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs: number },
 ): Promise<RunResult> {
   return spawnGroup(command, args, opts).done;
+}
+
+/** Whether `pid` is a running process (a zombie waiting to be reaped is not). */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // pid (comm) STATE ...: comm may hold spaces and parentheses, the state follows the last ")".
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Polls until none of `pids` runs, or `timeoutMs` has passed; returns those still running. */
+export async function waitUntilGone(pids: readonly number[], timeoutMs: number): Promise<number[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = pids.filter(isRunning);
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
