@@ -3,7 +3,6 @@
  * goes, however it goes — here, kill -9 of the CLI process alone, and of its
  * whole process group, mid-turn. And a server that fails to start says why.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startScriptedModel, type ScriptedModel } from "../../src/scripted-model/server.js";
@@ -12,7 +11,7 @@ import { ManagedServerError, startManagedServer } from "../../src/server/managed
 import { ensureOpencode } from "../../src/server/install.js";
 import { CLI } from "../support/host.js";
 import { E2E_VERSION, scenario } from "../support/live.js";
-import { isRunning, spawnGroup, waitUntilGone, type Spawned } from "../support/processes.js";
+import { groupMembers, isRunning, spawnGroup, waitUntilGone, type Spawned } from "../support/processes.js";
 
 /** Resolves with the first match of `re` in the child's stderr (its JSON log lines). */
 function waitForLog(s: Spawned, re: RegExp, timeoutMs: number): Promise<RegExpExecArray> {
@@ -137,19 +136,3 @@ describe("a server that fails to start", () => {
   });
 });
 
-/** Running processes whose process group is `pgid`. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // After the comm: state, ppid, pgrp.
-      if (Number(fields[2]) === pgid && isRunning(Number(name))) out.push(Number(name));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}

@@ -4,7 +4,7 @@
  * it finds nothing.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { RUN_MARKER, waitUntilGone } from "./processes.js";
+import { groupOf, RUN_MARKER, waitUntilGone } from "./processes.js";
 
 export interface Leftover {
   readonly pid: number;
@@ -58,14 +58,4 @@ export async function killRunLeftovers(run: string, waitMs = 5_000): Promise<Lef
     waitMs,
   );
   return left;
-}
-
-function groupOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
-  } catch {
-    return undefined;
-  }
 }

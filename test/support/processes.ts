@@ -10,7 +10,7 @@
  * it put in the environment every test process inherits.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Set by the global setup; inherited by every process a test starts (through process.env). */
 export const RUN_MARKER = "OPENCODE_BRIDGE_TEST_RUN";
@@ -91,15 +91,38 @@ export function runGroup(
   return spawnGroup(command, args, opts).done;
 }
 
-/** Whether `pid` is a running process (a zombie waiting to be reaped is not). */
-export function isRunning(pid: number): boolean {
+/** The fields of /proc/PID/stat after the command name (state, ppid, pgrp, ...); undefined when gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // pid (comm) STATE ...: comm may hold spaces and parentheses, the state follows the last ")".
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** Whether `pid` is a running process (a zombie waiting to be reaped is not). */
+export function isRunning(pid: number): boolean {
+  const state = statFields(pid)?.[0];
+  return state !== undefined && state !== "Z";
+}
+
+/** The process group of `pid`; undefined when it is gone. */
+export function groupOf(pid: number): number | undefined {
+  const pgrp = statFields(pid)?.[2];
+  return pgrp === undefined ? undefined : Number(pgrp);
+}
+
+/** Running processes of the process group `pgid` (Linux; elsewhere none are found). */
+export function groupMembers(pgid: number): number[] {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  return names.filter((n) => /^\d+$/.test(n) && groupOf(Number(n)) === pgid && isRunning(Number(n))).map(Number);
 }
 
 /** Polls until none of `pids` runs, or `timeoutMs` has passed; returns those still running. */
