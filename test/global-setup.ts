@@ -1,13 +1,43 @@
 /**
- * Installs the OpenCode version the end-to-end tests run against (once; it is
- * cached in .cache/opencode/<version>), so that `npm test` needs nothing but npm.
+ * The test run's setup and teardown.
+ *
+ * Setup installs the OpenCode version the end-to-end tests run against (once; it
+ * is cached in .cache/opencode/<version>), so that `npm test` needs nothing but npm.
+ * It then gives the run a marker and a temporary root, both through the
+ * environment every test process and everything it starts inherits:
+ * `OPENCODE_BRIDGE_TEST_RUN` names the run, and `TMPDIR` points into the run's own
+ * directory, so that every `mkdtemp(tmpdir())` of a test lands there.
+ *
+ * Teardown, after every test file has ended however it ended (failed, timed out,
+ * a hook that never ran), kills every process that still carries the run's marker
+ * — an `opencode serve`, a spawned CLI, a host script — together with its process
+ * group, says which, and removes the run's directory.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ensureOpencode } from "../src/server/install.js";
 import { E2E_VERSION } from "./support/live.js";
+import { killRunLeftovers } from "./support/leftovers.js";
+import { RUN_MARKER } from "./support/processes.js";
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<() => Promise<void>> {
   const started = Date.now();
   const bin = await ensureOpencode(E2E_VERSION);
   const took = Date.now() - started;
   if (took > 1000) console.log(`installed opencode ${E2E_VERSION} (${bin}) in ${took} ms`);
+
+  const root = mkdtempSync(join(tmpdir(), "opencode-bridge-test-run-"));
+  const run = `${process.pid}-${started}`;
+  process.env[RUN_MARKER] = run;
+  process.env.TMPDIR = root;
+  return async () => {
+    const killed = await killRunLeftovers(run);
+    if (killed.length > 0) {
+      console.warn(
+        `global teardown: killed ${killed.length} process(es) the tests left running:\n${killed.map((k) => `  ${k.pid} ${k.command}`).join("\n")}`,
+      );
+    }
+    rmSync(root, { recursive: true, force: true });
+  };
 }

@@ -22,6 +22,7 @@ import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
+import { holdProcess } from "./keep-alive.js";
 import { Turn, type TurnResult } from "./turn.js";
 
 export interface PromptOptions {
@@ -166,7 +167,9 @@ export class OpencodeAdapter {
     } catch (err) {
       return this.refuse(err as Error, opts);
     }
-    return this.queue.add(() => this.runTurn(text, opts, model));
+    // An open turn keeps the process alive until it has settled, whatever it waits for.
+    const release = holdProcess();
+    return this.queue.add(() => this.runTurn(text, opts, model)).finally(release);
   }
 
   private async refuse(err: Error, opts: PromptOptions): Promise<never> {

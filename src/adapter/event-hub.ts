@@ -54,6 +54,13 @@ export interface HubOptions {
 
 type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
 
+/**
+ * With nobody subscribed for this long, the open stream is closed quietly (no gap,
+ * no reconnect; the next `open()` connects again): an idle process holds no socket,
+ * so a host that has no turn open can exit without calling `close()`.
+ */
+const IDLE_CLOSE_MS = 1_000;
+
 export class EventHub {
   private state: HubState = "idle";
   private opening: Promise<void> | undefined;
@@ -63,6 +70,7 @@ export class EventHub {
   private readonly clock: Clock;
   private readonly watchdog: StreamWatchdog;
   private reconnectTimer: unknown;
+  private idleCloseTimer: unknown;
   private reconnectWaiters: { resolve: () => void; reject: (err: BridgeError) => void }[] = [];
   /** Counters for /metrics and tests. */
   readonly stats = { connects: 0, reconnects: 0, drops: 0, events: 0, issues: 0 };
@@ -112,15 +120,36 @@ export class EventHub {
       this.listeners.set(sessionId, set);
     }
     set.add(listener);
+    this.cancelIdleClose();
     return () => {
       set.delete(listener);
       if (set.size === 0 && this.listeners.get(sessionId) === set) this.listeners.delete(sessionId);
+      if (this.listeners.size === 0) this.scheduleIdleClose();
     };
+  }
+
+  private cancelIdleClose(): void {
+    if (this.idleCloseTimer !== undefined) this.clock.clearTimeout(this.idleCloseTimer);
+    this.idleCloseTimer = undefined;
+  }
+
+  private scheduleIdleClose(): void {
+    this.cancelIdleClose();
+    this.idleCloseTimer = this.clock.setTimeout(() => {
+      this.idleCloseTimer = undefined;
+      if (this.listeners.size > 0 || this.state !== "open") return;
+      const ac = this.abort;
+      this.abort = undefined; // not a drop: `dropped` ignores it, nobody is told
+      this.watchdog.stop();
+      this.state = "idle";
+      ac?.abort();
+    }, IDLE_CLOSE_MS);
   }
 
   /** Close intentionally: no listener is told of an error, and nothing reconnects. */
   close(): void {
     this.state = "closed";
+    this.cancelIdleClose();
     this.settleWaiters(new BridgeError("transport", "the event stream was closed"));
     this.watchdog.stop();
     if (this.reconnectTimer !== undefined) this.clock.clearTimeout(this.reconnectTimer);

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { defaultOpencodeBinary } from "./install.js";
+import { startReaper } from "./reaper.js";
 
 export interface ManagedServerOptions {
   /** Path of the `opencode` binary; see `defaultOpencodeBinary` for what is used without it. */
@@ -22,6 +23,11 @@ export interface ManagedServerOptions {
   readonly readyTimeoutMs?: number;
   /** Called with each chunk of the child's stderr/stdout (it logs there). */
   readonly onOutput?: (chunk: string) => void;
+  /**
+   * Stop the server when this process dies, however it dies (see reaper.ts).
+   * Default true; false leaves a server that outlives its starter.
+   */
+  readonly reaper?: boolean;
 }
 
 export interface ManagedServer {
@@ -29,6 +35,8 @@ export interface ManagedServer {
   readonly version: string;
   readonly pid: number | undefined;
   readonly child: ChildProcess;
+  /** The pid of the process that stops this server when its starter dies (undefined: none). */
+  readonly reaperPid: number | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -57,6 +65,9 @@ export async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** How much of a failed server's output its error message quotes. */
+const TAIL_CHARS = 2_000;
+
 export async function startManagedServer(opts: ManagedServerOptions): Promise<ManagedServer> {
   const binary = opts.binary ?? defaultOpencodeBinary();
   const port = opts.port ?? (await freePort());
@@ -71,13 +82,31 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
     // launcher script, and stopping must reach the real server too.
     detached: true,
   });
+  const reaper = child.pid !== undefined && opts.reaper !== false ? startReaper(child.pid) : undefined;
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   child.once("error", (err) => (spawnError = err));
-  child.once("exit", (code, signal) => (exited = { code, signal }));
+  child.once("exit", (code, signal) => {
+    exited = { code, signal };
+    // The reaper then stops whatever is left of the group (a launcher's real server) and exits.
+    reaper?.release();
+  });
   const onOutput = opts.onOutput;
-  child.stdout?.setEncoding("utf8").on("data", (c: string) => onOutput?.(c));
-  child.stderr?.setEncoding("utf8").on("data", (c: string) => onOutput?.(c));
+  // The last few KiB of what the server printed: a server that fails to start says why there.
+  let tail = "";
+  const keep = (c: string) => {
+    tail = (tail + c).slice(-TAIL_CHARS);
+    onOutput?.(c);
+  };
+  const outputClosed = new Promise<void>((r) => child.once("close", () => r()));
+  child.stdout?.setEncoding("utf8").on("data", keep);
+  child.stderr?.setEncoding("utf8").on("data", keep);
+  const said = () => {
+    // Without its colours: the message is read in logs and terminals alike.
+    // eslint-disable-next-line no-control-regex -- ANSI colour sequences start with ESC
+    const t = tail.replace(/\x1b\[[0-9;]*m/g, "").trim();
+    return t === "" ? " (it printed nothing)" : `; its last output:\n${t}`;
+  };
 
   const url = `http://127.0.0.1:${port}`;
   const headers: Record<string, string> = {};
@@ -93,8 +122,10 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
       });
     }
     if (exited) {
+      // Let its last output arrive: the pipes close just after the exit.
+      await Promise.race([outputClosed, sleep(1_000)]);
       throw new ManagedServerError(
-        `opencode serve exited before it was ready (code ${exited.code}, signal ${exited.signal})`,
+        `opencode serve exited before it was ready (code ${exited.code}, signal ${exited.signal})${said()}`,
         "exited",
       );
     }
@@ -107,6 +138,7 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
           version: String(body.version ?? "unknown"),
           pid: child.pid,
           child,
+          reaperPid: reaper?.pid,
           stop: (graceMs = 3_000) => stopChild(child, graceMs),
         };
         return server;
@@ -119,7 +151,7 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
   }
   await stopChild(child, 1_000);
   throw new ManagedServerError(
-    `opencode serve did not answer /global/health within ${opts.readyTimeoutMs ?? 20_000} ms (last: ${String(lastError)})`,
+    `opencode serve did not answer /global/health within ${opts.readyTimeoutMs ?? 20_000} ms (last: ${String(lastError)})${said()}`,
     "not_ready",
   );
 }

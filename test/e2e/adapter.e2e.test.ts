@@ -219,8 +219,11 @@ describe("adapter, live OpenCode (permission: ask)", () => {
 
     const slow = adapterFor(live, {
       permission: () => new Promise(() => {}),
-      permissionTimeoutMs: 500,
-      idleTimeoutMs: 300, // paused while the request is pending: must not fire
+      // The request stays unanswered for twice the idle timeout, which must not fire
+      // (it is paused while the request is pending). Both are long enough that a loaded
+      // machine's natural pauses between events do not reach them.
+      permissionTimeoutMs: 8_000,
+      idleTimeoutMs: 4_000,
     });
     const r = await slow.adapter.prompt(scenario("permission"), { traceId: "e2e-perm-slow" });
     expect(slow.sink.turn("e2e-perm-slow").find((x) => x.kind === "tool_result")).toMatchObject({ status: "error" });
