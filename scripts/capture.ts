@@ -10,16 +10,19 @@
  * the session (`GET /session/:id/message`) to <scenario>.messages.json.
  * The expected replies (<scenario>.jsonl) are then written by `npm run golden`.
  *
- * Every HTTP call the capture makes (session create, prompt, permission and
- * question replies) is logged with its status and answer to <scenario>.http.json,
- * so the reply routes each version accepts are recorded as facts too.
+ * For the scenarios added after the first fourteen, every HTTP call the capture
+ * makes (session create, prompt, permission and question replies) is logged with
+ * its status and answer to <scenario>.http.json, so the reply routes each version
+ * accepts are recorded as facts too. CAPTURE_DEBUG=1 prints each call and keeps
+ * the server's output in <scenario>.server.log (not for committing).
  *
  *   npm run capture -- --probe errors [--opencode-version V] [--out test/fixtures-pending]
  *
  * records, without a model turn's stream, how the server answers requests that
  * fail or shape a session (unknown session, missing directory, unknown request
  * ids, session create bodies, a client-chosen message id sent twice) to
- * <out>/<version>/probe-errors.http.json.
+ * <out>/<version>/probe-errors.http.json, with the /event bytes around the
+ * unknown-session and missing-directory prompts in probe-*.sse.
  */
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
@@ -43,7 +46,7 @@ const { values } = parseArgs({
     "opencode-version": { type: "string" },
     binary: { type: "string" },
     scenario: { type: "string" },
-    out: { type: "string", default: "test/fixtures" },
+    out: { type: "string" },
     probe: { type: "string" },
   },
 });
@@ -605,7 +608,13 @@ async function probeErrors(binary: string, outRoot: string) {
     await recordEvents(missing, "probe-missing-directory.sse", () =>
       call("POST", `/session/${missingSid}/prompt_async?${missing}`, text("text")),
     );
-    await call("GET", `/session/${missingSid}/message?${missing}`);
+    const missingRecord = await call("GET", `/session/${missingSid}/message?${missing}`);
+    // The record as the server sent it (the log above has the project path replaced).
+    const raw = await json(`${server.url}/session/${missingSid}/message?${missing}`, "GET");
+    writeFileSync(
+      join(outRoot, server.version, "probe-missing-directory.messages.json"),
+      `${JSON.stringify({ [missingSid]: raw.status === 200 ? raw.body : missingRecord.body }, null, 2)}\n`,
+    );
     await call("POST", `/session/${sid}/prompt_async?${missing}`, text("text"));
     const ev = await request(`${server.url}/event?${missing}`, { headersTimeout: 5_000, bodyTimeout: 2_000 }).catch(
       (e: unknown) => e as Error,
