@@ -121,6 +121,11 @@ const SPECS: Record<string, CaptureSpec> = {
     replyTwice: true,
   },
   "question-reject": { prompts: ["question"], permission: "allow", questionReply: { reject: true } },
+  "permission-external": {
+    prompts: ["external-read"],
+    permission: "allow",
+    permissionReply: { reply: "reject", message: "Stay inside the project." },
+  },
   files: {
     prompts: ["files"],
     permission: "allow",
@@ -159,6 +164,18 @@ const SPECS: Record<string, CaptureSpec> = {
 /** A valid 1×1 PNG (one opaque red pixel). */
 const PNG_1X1 =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC";
+
+/**
+ * Servers this process started and has not stopped yet. `opencode serve` runs in
+ * its own process group, so a capture killed by a signal (Ctrl-C, `timeout`) would
+ * leave it running: stop them first.
+ */
+const running = new Set<{ stop(graceMs?: number): Promise<void> }>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    void Promise.allSettled([...running].map((s) => s.stop(1_000))).then(() => process.exit(130));
+  });
+}
 
 async function opencodeBinary(version: string | undefined): Promise<string> {
   if (values.binary) return values.binary;
@@ -360,6 +377,7 @@ async function captureOne(binary: string, name: string, spec: CaptureSpec, outRo
     readyTimeoutMs: 30_000,
     onOutput: (c) => serverLog.push(c),
   });
+  running.add(server);
   const log = { entries: [] as HttpEntry[], dir: project.dir };
   try {
     const dirQ = `directory=${encodeURIComponent(project.dir)}`;
@@ -475,6 +493,7 @@ async function captureOne(binary: string, name: string, spec: CaptureSpec, outRo
     console.error(`captured ${ssePath} (sessions ${sessions.join(", ")}, ${model.requests.length} model requests)`);
   } finally {
     await server.stop();
+    running.delete(server);
     await proxy?.close();
     await model.close();
     await project.cleanup();
@@ -554,6 +573,7 @@ async function probeErrors(binary: string, outRoot: string) {
   const model = await startScriptedModel();
   const project = await createScriptedProject({ modelUrl: model.url, permission: "allow" });
   const server = await startManagedServer({ binary, cwd: project.dir, env: project.env, readyTimeoutMs: 30_000 });
+  running.add(server);
   const log = { entries: [] as HttpEntry[], dir: project.dir };
   const call = (method: string, path: string, body?: unknown) => json(`${server.url}${path}`, method, body, log);
   const d = `directory=${encodeURIComponent(project.dir)}`;
@@ -685,6 +705,7 @@ async function probeErrors(binary: string, outRoot: string) {
     console.error(`probed ${server.version}: ${log.entries.length} calls`);
   } finally {
     await server.stop();
+    running.delete(server);
     await model.close();
     await project.cleanup();
   }

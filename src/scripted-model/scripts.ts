@@ -219,6 +219,14 @@ export const scripts: Readonly<Record<string, Script>> = {
     },
     { kind: "stream", reasoning: words("It worked."), text: words("The command printed mixed-ok.") },
   ],
+  /** Reads a file outside the project: OpenCode's default `external_directory: ask` rule asks. */
+  "external-read": [
+    {
+      kind: "stream",
+      toolCalls: [{ id: "call_external_1", name: "read", arguments: { filePath: "/etc/hostname" } }],
+    },
+    { kind: "stream", text: words("Done with the outside file.") },
+  ],
   /** A plain answer to a prompt that carries files (the capture records what the model was sent). */
   files: [{ kind: "stream", text: words("I received your files.") }],
 };
