@@ -39,7 +39,7 @@ import {
   type PermissionAction,
 } from "../src/server/scripted-project.js";
 import { ensureOpencode, PINNED_OPENCODE_VERSION } from "../src/server/install.js";
-import { startManagedServer } from "../src/server/managed.js";
+import { startManagedServer, type ManagedServer } from "../src/server/managed.js";
 
 const { values } = parseArgs({
   options: {
@@ -170,11 +170,28 @@ const PNG_1X1 =
  * its own process group, so a capture killed by a signal (Ctrl-C, `timeout`) would
  * leave it running: stop them first.
  */
-const running = new Set<{ stop(graceMs?: number): Promise<void> }>();
+const running = new Map<string | symbol, { stop(graceMs?: number): Promise<void> }>();
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
-    void Promise.allSettled([...running].map((s) => s.stop(1_000))).then(() => process.exit(130));
+    void Promise.allSettled([...running.values()].map((s) => s.stop(1_000))).then(() => process.exit(130));
   });
+}
+
+/**
+ * Starts a server and registers it for the signal handler from the moment it is
+ * spawned (a signal during start-up waits for it to be ready, then stops it).
+ */
+async function startTracked(opts: Parameters<typeof startManagedServer>[0]): Promise<ManagedServer> {
+  const starting = startManagedServer(opts);
+  const key = Symbol("starting");
+  running.set(key, { stop: async (graceMs) => (await starting).stop(graceMs) });
+  try {
+    const server = await starting;
+    running.set(server.url, server);
+    return server;
+  } finally {
+    running.delete(key);
+  }
 }
 
 async function opencodeBinary(version: string | undefined): Promise<string> {
@@ -370,14 +387,13 @@ async function captureOne(binary: string, name: string, spec: CaptureSpec, outRo
   });
   if (spec.modelConfig) patchModelConfig(project.dir, spec.modelConfig);
   const serverLog: string[] = [];
-  const server = await startManagedServer({
+  const server = await startTracked({
     binary,
     cwd: project.dir,
     env: { ...project.env, ...spec.env },
     readyTimeoutMs: 30_000,
     onOutput: (c) => serverLog.push(c),
   });
-  running.add(server);
   const log = { entries: [] as HttpEntry[], dir: project.dir };
   try {
     const dirQ = `directory=${encodeURIComponent(project.dir)}`;
@@ -493,7 +509,7 @@ async function captureOne(binary: string, name: string, spec: CaptureSpec, outRo
     console.error(`captured ${ssePath} (sessions ${sessions.join(", ")}, ${model.requests.length} model requests)`);
   } finally {
     await server.stop();
-    running.delete(server);
+    running.delete(server.url);
     await proxy?.close();
     await model.close();
     await project.cleanup();
@@ -572,8 +588,7 @@ async function replyQuestion(
 async function probeErrors(binary: string, outRoot: string) {
   const model = await startScriptedModel();
   const project = await createScriptedProject({ modelUrl: model.url, permission: "allow" });
-  const server = await startManagedServer({ binary, cwd: project.dir, env: project.env, readyTimeoutMs: 30_000 });
-  running.add(server);
+  const server = await startTracked({ binary, cwd: project.dir, env: project.env, readyTimeoutMs: 30_000 });
   const log = { entries: [] as HttpEntry[], dir: project.dir };
   const call = (method: string, path: string, body?: unknown) => json(`${server.url}${path}`, method, body, log);
   const d = `directory=${encodeURIComponent(project.dir)}`;
@@ -705,7 +720,7 @@ async function probeErrors(binary: string, outRoot: string) {
     console.error(`probed ${server.version}: ${log.entries.length} calls`);
   } finally {
     await server.stop();
-    running.delete(server);
+    running.delete(server.url);
     await model.close();
     await project.cleanup();
   }
