@@ -3,15 +3,19 @@
  * Resolves with the exit code once the daemon has shut down (SIGTERM/SIGINT).
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { BridgeError } from "../adapter/errors.js";
 import { BridgeDaemon } from "../daemon/daemon.js";
 import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import { WebhookSink } from "../sink/webhook.js";
-import { secondsOption, UsageError } from "./usage.js";
+import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
+import { ensureOpencode, chooseOpencodeBinary, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
+import { howToGetOpencode, installReporter } from "./install-report.js";
+import type { CliIo, Output } from "./io.js";
+import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
 
 /** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
 const seconds = (name: string, v: string | undefined) => secondsOption(name, v, true);
@@ -24,11 +28,11 @@ function integer(name: string, v: string | undefined, min: number): number | und
 
 const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
 
-export async function runServe(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+export async function runServe(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseOptions(
+    "serve",
     args,
-    allowPositionals: false,
-    options: {
+    {
       host: { type: "string" },
       port: { type: "string" },
       token: { type: "string" },
@@ -47,18 +51,20 @@ export async function runServe(args: string[]): Promise<number> {
       "max-active-turns": { type: "string" },
       "shutdown-grace": { type: "string" },
       "log-level": { type: "string" },
+      scripted: { type: "boolean" },
     },
-  });
-  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals.join(" "))}`);
+    false,
+  );
   const permission = values.permission ?? "reject";
   if (permission !== "reject" && permission !== "allow") {
     throw new UsageError(`--permission takes reject or allow, got ${JSON.stringify(permission)}`);
   }
   const port = integer("port", values.port, 0);
   if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
-  const directory = resolve(values.directory ?? process.cwd());
-  const token = nonEmpty(values.token) ?? nonEmpty(process.env.BRIDGE_TOKEN);
-  const opencodeUrl = nonEmpty(values["opencode-url"]) ?? nonEmpty(process.env.OPENCODE_URL);
+  let directory = resolve(io.cwd, values.directory ?? ".");
+  const token = nonEmpty(values.token) ?? nonEmpty(io.env.BRIDGE_TOKEN);
+  if (values.scripted && values["opencode-url"] !== undefined) throw new UsageError("--scripted starts its own opencode: leave out --opencode-url");
+  const opencodeUrl = values.scripted ? undefined : (nonEmpty(values["opencode-url"]) ?? nonEmpty(io.env.OPENCODE_URL));
   const timeouts = Object.fromEntries(
     Object.entries({
       firstEventTimeoutMs: seconds("first-event-timeout", values["first-event-timeout"]),
@@ -67,32 +73,57 @@ export async function runServe(args: string[]): Promise<number> {
     }).filter(([, v]) => v !== undefined && v > 0),
   );
 
-  const logger = pino(
-    {
-      level: values["log-level"] ?? process.env.LOG_LEVEL ?? "info",
-      // Belt and braces: the daemon never logs these, and would not show them if it did.
-      redact: { paths: ["token", "password", "*.token", "*.password", "headers.authorization", "*.headers.authorization"], censor: "[redacted]" },
-    },
-    pino.destination(2),
-  );
+  const logger = cliLogger(logLevel(values["log-level"], io.env, "info"), io.stderr, {
+    // Belt and braces: the daemon never logs these, and would not show them if it did.
+    paths: ["token", "password", "*.token", "*.password", "headers.authorization", "*.headers.authorization"],
+    censor: "[redacted]",
+  });
 
-  const webhookUrls = values.webhook ?? (nonEmpty(process.env.BRIDGE_WEBHOOK_URL) ? [process.env.BRIDGE_WEBHOOK_URL as string] : []);
-  const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, {
+  const webhookUrls = values.webhook ?? (nonEmpty(io.env.BRIDGE_WEBHOOK_URL) ? [io.env.BRIDGE_WEBHOOK_URL as string] : []);
+  const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, io.stdout, io.cwd, {
     maxAttempts: integer("webhook-max-attempts", values["webhook-max-attempts"], 1),
     maxElapsedMs: seconds("webhook-max-elapsed", values["webhook-max-elapsed"]),
     initialDelayMs: seconds("webhook-backoff", values["webhook-backoff"]),
   });
 
+  // --scripted: the scripted model and a throw-away project wired to it, stopped and removed at the end.
+  let model: ScriptedModel | undefined;
+  let project: ScriptedProject | undefined;
+  const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
+  const cleanupScripted = async () => {
+    await model?.close().catch(() => {});
+    await project?.cleanup().catch(() => {});
+  };
+  let binary: string | undefined;
+  let env: Record<string, string> | undefined;
+  if (values.scripted) {
+    try {
+      binary = nonEmpty(io.env.OPENCODE_BIN) ?? (await ensureOpencode(PINNED_OPENCODE_VERSION, { onProgress: installReporter(say) }));
+      model = await startScriptedModel();
+      project = await createScriptedProject({ modelUrl: model.url, permission: "ask" });
+    } catch (err) {
+      say(`could not start the scripted model: ${(err as Error).message}`);
+      await cleanupScripted();
+      await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+      return 1;
+    }
+    directory = project.dir;
+    env = { ...project.env };
+    say(`scripted model on ${model.url}; project ${project.dir}`);
+  } else if (!opencodeUrl) {
+    binary = chooseOpencodeBinary(io.env).binary;
+  }
+
   const upstream: Upstream = opencodeUrl
     ? new ExternalUpstream(
         {
           baseUrl: opencodeUrl,
-          password: nonEmpty(process.env.OPENCODE_SERVER_PASSWORD),
-          username: nonEmpty(process.env.OPENCODE_SERVER_USERNAME),
+          password: nonEmpty(io.env.OPENCODE_SERVER_PASSWORD),
+          username: nonEmpty(io.env.OPENCODE_SERVER_USERNAME),
         },
         directory,
       )
-    : new OwnedUpstream({ directory, logger: logger.child({ component: "opencode" }) });
+    : new OwnedUpstream({ directory, binary, env, logger: logger.child({ component: "opencode" }) });
 
   let daemon: BridgeDaemon;
   try {
@@ -111,6 +142,7 @@ export async function runServe(args: string[]): Promise<number> {
     });
   } catch (err) {
     await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    await cleanupScripted();
     if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message.replace(/^invalid daemon options: /, ""));
     throw err;
   }
@@ -119,18 +151,18 @@ export async function runServe(args: string[]): Promise<number> {
     try {
       await upstream.target();
     } catch (err) {
-      process.stderr.write(
-        `opencode-bridge: could not start opencode serve (${(err as Error).message}); install opencode-ai (npm i -g opencode-ai), set OPENCODE_BIN, or pass --opencode-url\n`,
-      );
+      say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--opencode-url")}`);
       await daemon.shutdown("start-up failed");
+      await cleanupScripted();
       return 1;
     }
   }
   try {
     await daemon.start();
   } catch (err) {
-    process.stderr.write(`opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${(err as Error).message}\n`);
+    say(`cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${(err as Error).message}`);
     await daemon.shutdown("start-up failed");
+    await cleanupScripted();
     return 1;
   }
 
@@ -140,13 +172,12 @@ export async function runServe(args: string[]): Promise<number> {
     if (signals === 1) void daemon.shutdown(signal);
     else daemon.abortAll(`${signal} again during shutdown`);
   };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  const offSignals = io.onSignal(["SIGTERM", "SIGINT"], onSignal);
   try {
     await daemon.stopped;
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
+    offSignals();
+    await cleanupScripted();
   }
   logger.flush();
   return 0;
@@ -156,6 +187,8 @@ function buildOutputs(
   webhooks: readonly string[],
   jsonl: readonly string[],
   logger: Logger,
+  stdout: Output,
+  cwd: string,
   tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number },
 ): NamedSink[] {
   const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
@@ -169,7 +202,7 @@ function buildOutputs(
     }
   });
   jsonl.forEach((file, i) => {
-    out.push({ name: name("jsonl", i, jsonl.length), sink: new JsonlSink(file === "-" ? process.stdout : resolve(file)) });
+    out.push({ name: name("jsonl", i, jsonl.length), sink: new JsonlSink(file === "-" ? stdout : resolve(cwd, file)) });
   });
   return out;
 }
