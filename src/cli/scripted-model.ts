@@ -21,9 +21,8 @@ import { HELP, parseOptions, UsageError } from "./usage.js";
 
 HELP["scripted-model"] = (HELP["scripted-model"] as string).replace("SCENARIOS", scenarioList());
 
-/** Merge the scripted provider into DIR/opencode.json (created if missing). */
-async function writeProvider(dir: string, modelUrl: string): Promise<string> {
-  const file = join(dir, "opencode.json");
+/** DIR/opencode.json as an object (a new one when missing); a usage error when it cannot be merged into. */
+function readConfig(file: string): Record<string, unknown> {
   let config: Record<string, unknown> = { $schema: "https://opencode.ai/config.json" };
   if (existsSync(file)) {
     try {
@@ -34,10 +33,14 @@ async function writeProvider(dir: string, modelUrl: string): Promise<string> {
       throw new UsageError(`cannot add the provider to ${file}: ${(err as Error).message} (opencode.jsonc with comments is not supported)`);
     }
   }
+  return config;
+}
+
+/** Merge the scripted provider into DIR/opencode.json. */
+async function writeProvider(file: string, config: Record<string, unknown>, modelUrl: string): Promise<void> {
   const provider = (typeof config.provider === "object" && config.provider !== null ? config.provider : {}) as Record<string, unknown>;
   config.provider = { ...provider, [SCRIPTED_PROVIDER]: scriptedProvider(modelUrl) };
   await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-  return file;
 }
 
 export async function runScriptedModel(args: string[], io: CliIo): Promise<number> {
@@ -58,6 +61,8 @@ export async function runScriptedModel(args: string[], io: CliIo): Promise<numbe
   }
   const dir = values.directory === undefined ? undefined : resolve(io.cwd, values.directory);
   if (dir !== undefined && !existsSync(dir)) throw new UsageError(`--directory: no such directory: ${values.directory}`);
+  const configFile = dir === undefined ? undefined : join(dir, "opencode.json");
+  const existing = configFile === undefined ? undefined : readConfig(configFile);
 
   const say = (s: string) => io.stdout.write(`${s}\n`);
   let model;
@@ -77,9 +82,9 @@ export async function runScriptedModel(args: string[], io: CliIo): Promise<numbe
   try {
     const name = `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`;
     say(`scripted model: ${model.url}  (OpenAI-compatible chat completions; model "${name}")`);
-    if (dir !== undefined) {
-      const file = await writeProvider(dir, model.url);
-      say(`provider "${SCRIPTED_PROVIDER}" written into ${file}`);
+    if (configFile !== undefined && existing !== undefined) {
+      await writeProvider(configFile, existing, model.url);
+      say(`provider "${SCRIPTED_PROVIDER}" written into ${configFile}`);
       say(`use it with --model ${name} (opencode-bridge prompt) or "model": "${name}" in a turn`);
     } else {
       project = await createScriptedProject({ modelUrl: model.url, permission });
