@@ -275,7 +275,7 @@ describe("scripted-model", () => {
       method: "POST",
       body: JSON.stringify({ stream: false, messages: [{ role: "user", content: "[scenario:text] hi" }] }),
     });
-    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0].message.content).toBe("Hello from the scripted model. This is plain text.");
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toBe("Hello from the scripted model. This is plain text.");
     expect(f.stdout.text).toMatch(/^\s+subagent\s+the task tool runs a subagent/m);
     f.signal("SIGINT");
     expect(await done).toBe(0);
