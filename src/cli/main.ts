@@ -6,4 +6,11 @@
  */
 import { main } from "./cli.js";
 
+// A closed stdout (`opencode-bridge doctor | head -1`) ends any command quietly:
+// the reader has what it wanted, so no stack trace, and the status so far.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
 process.exitCode = await main(process.argv.slice(2));
