@@ -15,7 +15,7 @@ import { SCRIPTED_MODEL, SCRIPTED_PROVIDER } from "../server/scripted-project.js
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
 import { installReporter } from "./install-report.js";
-import { type CliIo, onInterrupt } from "./io.js";
+import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, parseOptions } from "./usage.js";
 
@@ -48,7 +48,7 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
   let opencode: ScriptedOpencode | undefined;
   let adapter: OpencodeAdapter | undefined;
   const ac = new AbortController();
-  const offInterrupt = onInterrupt(io, say, () => ac.abort());
+  const interrupt = onInterrupt(io, say, () => ac.abort());
   try {
     try {
       opencode = await startScriptedOpencode({
@@ -77,9 +77,10 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
       signal: ac.signal,
     });
     say(`the turn ended ${result.status} after ${result.replies} replies`);
+    if (interrupt.interrupted()) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } finally {
-    offInterrupt();
+    interrupt.off();
     await adapter?.close().catch(() => {});
     await opencode?.stop().catch(() => {});
     say("cleaned up");

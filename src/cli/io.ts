@@ -35,28 +35,23 @@ export function processIo(): CliIo {
   };
 }
 
+/** Exit status of a command interrupted by Ctrl-C (128 + SIGINT), the shell's convention and what npx reports. */
+export const INTERRUPTED = 130;
+
 /**
- * Ctrl-C for a one-turn command: the first press calls `abort`, a second quits at
- * once with 130. Under `npx` (and other wrappers that forward signals) one press
- * arrives twice — once from the terminal, once forwarded — so presses closer than
- * `sameWithinMs` count as one.
+ * Ctrl-C for a one-turn command: the first press calls `abort` (the turn ends
+ * `aborted` and the command exits 130); a second press quits at once with 130.
  */
-export function onInterrupt(
-  io: CliIo,
-  say: (s: string) => void,
-  abort: () => void,
-  now: () => number = Date.now,
-  sameWithinMs = 500,
-): () => void {
-  let first: number | undefined;
-  return io.onSignal(["SIGINT"], () => {
-    const t = now();
-    if (first === undefined) {
-      first = t;
+export function onInterrupt(io: CliIo, say: (s: string) => void, abort: () => void): { off: () => void; interrupted: () => boolean } {
+  let presses = 0;
+  const off = io.onSignal(["SIGINT"], () => {
+    presses++;
+    if (presses === 1) {
       say("aborting the turn (Ctrl-C again to quit at once)");
       abort();
-    } else if (t - first >= sameWithinMs) {
-      io.exit(130);
+    } else {
+      io.exit(INTERRUPTED);
     }
   });
+  return { off, interrupted: () => presses > 0 };
 }

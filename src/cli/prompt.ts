@@ -11,7 +11,7 @@ import { OwnedServer } from "../server/owned.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
 import { howToGetOpencode, installReporter } from "./install-report.js";
-import { type CliIo, onInterrupt } from "./io.js";
+import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
 
@@ -71,7 +71,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   let owned: OwnedServer | undefined;
   let scripted: ScriptedOpencode | undefined;
   const ac = new AbortController();
-  const offInterrupt = onInterrupt(io, say, () => ac.abort());
+  const interrupt = onInterrupt(io, say, () => ac.abort());
   try {
     if (values.scripted) {
       try {
@@ -119,12 +119,13 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       signal: ac.signal,
     });
     await adapter.close();
+    if (interrupt.interrupted()) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } catch (err) {
     if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message);
     throw err;
   } finally {
-    offInterrupt();
+    interrupt.off();
     await owned?.stop();
     await scripted?.stop();
   }

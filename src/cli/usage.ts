@@ -101,7 +101,7 @@ const SUMMARY: Readonly<Record<string, string>> = {
 export const COMMANDS = Object.keys(SUMMARY);
 
 const EXIT_CODES = `Exit status: 0 the turn ended final, 1 it ended error (or the command failed),
-2 bad usage; a second Ctrl-C quits at once with 130.`;
+2 bad usage, 130 interrupted (Ctrl-C; the same under npx).`;
 
 export const HELP: Record<string, string> = {
   prompt: `usage: opencode-bridge prompt [options] <text>
@@ -129,7 +129,8 @@ against the offline scripted model instead (no API key; see
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent, on stderr
                              (default warn; env LOG_LEVEL)
 
-Ctrl-C aborts the turn (and the OpenCode session): it ends error aborted, exit 1.
+Ctrl-C aborts the turn (and the OpenCode session): its last reply is error
+aborted and the exit status 130; a second Ctrl-C quits at once.
 ${EXIT_CODES}
 `,
   serve: `usage: opencode-bridge serve [options]
@@ -159,6 +160,7 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --log-level LEVEL          on stderr (default info; env LOG_LEVEL)
 
 Exit status: 0 shut down cleanly (SIGTERM/SIGINT), 1 could not start, 2 bad usage.
+(Under npx, Ctrl-C shows npm's own 130: npm reports the interrupt itself.)
 `,
   // Filled in by the replay command's owner (src/cli/replay.ts).
   replay: `usage: opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
@@ -198,7 +200,8 @@ SCENARIOS
   --permission allow|ask|deny  OpenCode's permission for edit, bash and webfetch
                              in the project (default allow)
 
-Exit status: 0 stopped by Ctrl-C/SIGTERM, 1 could not start, 2 bad usage.
+Exit status: 0 stopped by Ctrl-C/SIGTERM (under npx, Ctrl-C shows npm's 130),
+1 could not start, 2 bad usage.
 `,
   install: `usage: opencode-bridge install [--version V]
 
