@@ -15,7 +15,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
@@ -126,16 +126,29 @@ export async function ensureOpencode(
   const have = cachedOpencodeBinary(version, root);
   if (have) return have;
   const dir = cacheDir(version, root);
-  const staging = `${dir}.partial-${process.pid}-${Date.now()}`;
   const started = Date.now();
   const report = (phase: InstallProgress["phase"]) =>
     opts.onProgress?.({ phase, version, dir, elapsedMs: Date.now() - started });
   report("start");
   const timer = setInterval(() => report("waiting"), opts.progressEveryMs ?? 10_000);
+  let staging: string | undefined;
   try {
-    await mkdir(staging, { recursive: true });
+    // Unique per install, even for two in one process within one millisecond.
+    await mkdir(dirname(dir), { recursive: true });
+    staging = await mkdtemp(`${dir}.partial-`);
     await writeFile(join(staging, "package.json"), JSON.stringify({ name: `opencode-${version}`, private: true }));
-    await runNpm(opts.npm ?? "npm", ["install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error", `opencode-ai@${version}`], staging, version, opts.timeoutMs ?? 10 * 60_000);
+    await runNpm(opts.npm ?? "npm", [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--no-save",
+        "--loglevel=error",
+        // Offline, npm's defaults retry for over a minute before saying so; a few seconds is enough.
+        "--fetch-retries=2",
+        "--fetch-retry-mintimeout=1000",
+        "--fetch-retry-maxtimeout=5000",
+        `opencode-ai@${version}`,
+      ], staging, version, opts.timeoutMs ?? 10 * 60_000);
     const stagedBin = opencodeBinaryIn(join(staging, "node_modules", "opencode-ai"));
     if (!stagedBin) {
       throw new InstallError(`npm installed opencode-ai@${version}, but it holds no opencode binary for ${process.platform}-${process.arch}`, "");
@@ -148,7 +161,7 @@ export async function ensureOpencode(
     }
   } finally {
     clearInterval(timer);
-    await rm(staging, { recursive: true, force: true }).catch(() => {});
+    if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
   }
   const bin = cachedOpencodeBinary(version, root);
   if (!bin) throw new InstallError(`installed opencode-ai@${version} into ${dir}, but found no binary in it`, "");
