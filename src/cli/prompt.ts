@@ -100,6 +100,8 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         return 1;
       }
     }
+    // Ctrl-C while the server was starting: there is no turn to abort.
+    if (ac.signal.aborted) return INTERRUPTED;
     const adapter = new OpencodeAdapter(
       {
         baseUrl: url,
