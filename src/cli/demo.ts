@@ -69,6 +69,8 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
     say(`scripted model (offline, no API key) on ${opencode.model.url}`);
     say(`opencode serve ${opencode.version} on ${opencode.url}, project ${opencode.directory}`);
 
+    // Ctrl-C while the servers were starting: there is no turn to abort.
+    if (ac.signal.aborted) return INTERRUPTED;
     adapter = new OpencodeAdapter({ baseUrl: opencode.url, directory: opencode.directory, password: opencode.password, logger }, sink);
     say(`prompt: ${DEMO_PROMPT}`);
     const result = await adapter.prompt(DEMO_PROMPT, {
