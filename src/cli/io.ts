@@ -39,12 +39,13 @@ export function processIo(): CliIo {
 export const INTERRUPTED = 130;
 
 /**
- * Ctrl-C for a one-turn command: the first press calls `abort` (the turn ends
- * `aborted` and the command exits 130); a second press quits at once with 130.
+ * Ctrl-C (or SIGTERM) for a one-turn command: the first calls `abort` (the turn
+ * ends `aborted` and the command exits 130); a second quits at once with 130.
  */
 export function onInterrupt(io: CliIo, say: (s: string) => void, abort: () => void): { off: () => void; interrupted: () => boolean } {
   let presses = 0;
-  const off = io.onSignal(["SIGINT"], () => {
+  // SIGTERM too: the turn is aborted and what the command started is stopped, not orphaned.
+  const off = io.onSignal(["SIGINT", "SIGTERM"], () => {
     presses++;
     if (presses === 1) {
       say("aborting the turn (Ctrl-C again to quit at once)");

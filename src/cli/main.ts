@@ -13,4 +13,15 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   process.exit(process.exitCode ?? 0);
 });
 
+// Under npx, npm runs us through `sh -c`, and a SIGTERM to npx stops npm and that
+// shell but never reaches us: we would run on as an orphan (a daemon holding its
+// port, an owned opencode serve). So when npm started us and our parent goes away,
+// take it as the SIGTERM that was meant for us.
+if (process.env.npm_command === "exec") {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
+  }, 1_000).unref();
+}
+
 process.exitCode = await main(process.argv.slice(2));

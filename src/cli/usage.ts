@@ -160,7 +160,9 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --log-level LEVEL          on stderr (default info; env LOG_LEVEL)
 
 Exit status: 0 shut down cleanly (SIGTERM/SIGINT), 1 could not start, 2 bad usage.
-(Under npx, Ctrl-C shows npm's own 130: npm reports the interrupt itself.)
+(Under npx, Ctrl-C shows npm's own 130, and a SIGTERM to npx reaches the daemon
+through a watch on its parent; a service manager should run the installed
+node_modules/.bin/opencode-bridge directly.)
 `,
   // Filled in by the replay command's owner (src/cli/replay.ts).
   replay: `usage: opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]

@@ -6,7 +6,7 @@
  * your OpenCode; without, it starts the offline scripted model and an owned
  * `opencode serve` (no API key needed).
  *
- *   npx tsx examples/host-ts/host.ts "[scenario:tool] run the tool"
+ *   npx tsx examples/host-ts/host.mts "[scenario:tool] run the tool"
  */
 import { appendFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
