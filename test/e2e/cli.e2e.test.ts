@@ -29,9 +29,9 @@ describe("opencode-bridge prompt", () => {
   });
   // Asynchronous on purpose: the scripted model runs in this process, so a
   // synchronous spawn would block the very server the CLI talks to.
-  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
+  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd?: string) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, "prompt", ...args], { env: { ...env, ...extraEnv } });
+      const child = spawn(process.execPath, [CLI, "prompt", ...args], { env: { ...env, ...extraEnv }, cwd });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
@@ -113,21 +113,7 @@ describe("opencode-bridge prompt", () => {
   it("--scripted runs a turn with no API key from any directory, writes nothing there, and leaves nothing running", async () => {
     const cwd = mkdtempSync(join(tmpdir(), "cli-scripted-"));
     try {
-      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        const child = spawn(process.execPath, [CLI, "prompt", "--scripted", "--scenario", "tool", "--permission", "allow", "--jsonl", "--log-level", "info", "run it"], {
-          cwd,
-          env,
-        });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-        child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-        const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-        child.on("close", (status) => {
-          clearTimeout(timer);
-          resolve({ status, stdout, stderr });
-        });
-      });
+      const r = await cli(["--scripted", "--scenario", "tool", "--permission", "allow", "--jsonl", "--log-level", "info", "run it"], {}, cwd);
       expect(r.status, r.stderr).toBe(0);
       const out = lines(r.stdout);
       expect(contractViolations(out)).toEqual([]);
