@@ -121,3 +121,13 @@ describe("npmReason", () => {
     expect(npmReason("")).toBe("npm gave no reason");
   });
 });
+
+describe("an unusable cache directory", () => {
+  it("is an InstallError naming the directory", async () => {
+    const file = join(scratch, "a-file");
+    writeFileSync(file, "");
+    const err = await ensureOpencode("9.9.9", { root: join(file, "cache"), npm: fakeNpm(INSTALLS).npm }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InstallError);
+    expect((err as Error).message).toMatch(/^could not install opencode-ai@9\.9\.9 into .*a-file\/cache\/opencode\/9\.9\.9: ENOTDIR/);
+  });
+});

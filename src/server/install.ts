@@ -159,6 +159,9 @@ export async function ensureOpencode(
       // Another install finished first: use its copy.
       if (cachedOpencodeBinary(version, root) === undefined) throw err;
     }
+  } catch (err) {
+    if (err instanceof InstallError) throw err;
+    throw new InstallError(`could not install opencode-ai@${version} into ${dir}: ${(err as Error).message}`, "");
   } finally {
     clearInterval(timer);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
