@@ -4,6 +4,7 @@
 // so `npm ci && npx opencode-bridge …` works without a build step and never runs
 // a stale build.
 import { existsSync } from "node:fs";
+import { URL } from "node:url";
 
 const src = new URL("../src/cli/main.ts", import.meta.url);
 let tsx;

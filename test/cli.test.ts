@@ -1,7 +1,7 @@
 /**
  * The `opencode-bridge` command, in-process through `main(argv, io)` (output,
- * environment, working directory and signals injected), plus a few runs of the
- * built executable where the process boundary is the point.
+ * environment, working directory and signals injected); no build needed. The
+ * built executable as a real process: test/cli-process.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +15,6 @@ import { COMMANDS } from "../src/cli/usage.js";
 import { FIXTURES, loadFixtures } from "./support/fixtures.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
 const scratch = mkdtempSync(join(tmpdir(), "cli-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -298,23 +297,5 @@ describe("scripted-model", () => {
     writeFileSync(join(dir, "opencode.json"), "{ // a comment\n}");
     const bad = await run(["scripted-model", "--directory", dir]);
     expectUsage(bad, "scripted-model", /cannot add the provider to .*opencode\.json: .*opencode\.jsonc with comments is not supported/);
-  });
-});
-
-describe("the built executable (a real process)", () => {
-  const exe = (args: string[], cwd = scratch) => spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: "utf8", timeout: 20_000 });
-
-  it("runs a command, prints help, and reports usage errors with exit 2", () => {
-    const f = loadFixtures().find((x) => x.scenario === "tool" && x.version === "1.18.33");
-    if (!f) throw new Error("no tool fixture");
-    const r = exe(["replay", join(FIXTURES, f.version, "tool.sse"), "--trace-id", "trace-tool"]);
-    expect(r.status).toBe(0);
-    expect(lines(r.stdout)).toEqual(f.golden);
-    const help = exe(["serve", "--help"]);
-    expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/^usage: opencode-bridge serve/);
-    const bad = exe(["prompt", "--log-level", "verbose", "hi"]);
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toBe('opencode-bridge: --log-level takes one of fatal, error, warn, info, debug, trace, silent, got "verbose"\nsee `opencode-bridge prompt --help`\n');
   });
 });

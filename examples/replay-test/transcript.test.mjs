@@ -6,8 +6,9 @@
  *   node --test examples/replay-test/
  */
 import assert from "node:assert/strict";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { test } from "node:test";
+import { URL } from "node:url";
 import { contractViolations, replay } from "opencode-bridge";
 import { Transcript } from "./transcript.mjs";
 
@@ -28,7 +29,7 @@ test("a turn with a tool call renders as text, the tool with its output, text", 
 test("a stream cut before the turn ends shows as an error, not a hang", async () => {
   const transcript = new Transcript();
   // Only the first third of the recording: the bridge ends the turn with one error reply.
-  const bytes = await new Response(createReadStream(recording)).text();
+  const bytes = readFileSync(recording, "utf8");
   await replay([bytes.slice(0, Math.floor(bytes.length / 3))], { traceId: "t-2", onReply: transcript.onReply });
   assert.equal(transcript.end?.status, "error");
   assert.equal(transcript.end?.code, "transport");

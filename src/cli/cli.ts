@@ -26,7 +26,7 @@ const RUN: Readonly<Record<string, Command>> = {
 
 /** Control characters of user input shown in a message, escaped (a pasted escape sequence stays inert). */
 export function printable(s: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping them is the point
+  // eslint-disable-next-line no-control-regex -- escaping them is the point
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
