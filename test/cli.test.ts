@@ -43,8 +43,8 @@ function fakeIo(env: Record<string, string | undefined> = {}, cwd = ROOT) {
   const io: CliIo = {
     stdout,
     stderr,
-    // Never the developer's own cache or server: an empty cache unless a test gives one.
-    env: { PATH: process.env.PATH, HOME: scratch, OPENCODE_BRIDGE_CACHE: join(scratch, "no-cache"), ...env },
+    // Never the developer's own cache, state or server: an empty cache unless a test gives one.
+    env: { PATH: process.env.PATH, HOME: scratch, XDG_STATE_HOME: join(scratch, "state"), OPENCODE_BRIDGE_CACHE: join(scratch, "no-cache"), ...env },
     cwd,
     onSignal(_signals, handler) {
       handlers.add(handler);
