@@ -4,35 +4,11 @@
  * Exit codes: 0 the turn ended `final` (serve: shut down cleanly), 1 it ended
  * `error` (serve: could not start), 2 bad usage.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { replay } from "../codec/replay.js";
 import { runDemo } from "./demo.js";
 import { runPrompt } from "./prompt.js";
+import { runReplay } from "./replay.js";
 import { runServe } from "./serve.js";
 import { USAGE, UsageError } from "./usage.js";
-
-async function runReplay(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      session: { type: "string" },
-      "trace-id": { type: "string" },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError(`replay takes one file, got ${positionals.length}`);
-  const file = positionals[0] as string;
-  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
-  const result = await replay(createReadStream(file), {
-    sessionId: values.session,
-    traceId: values["trace-id"],
-    onReply: (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
-    onIssue: (i) => process.stderr.write(`opencode-bridge: ${i.code}: ${i.message}\n`),
-  });
-  const last = result.replies[result.replies.length - 1];
-  return last?.kind === "final" ? 0 : 1;
-}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -3,5 +3,5 @@ export { beginResync, createTurnState, endResync, finishTurn, isTurnDone, mapEve
 export type { CodecResult, FinishReason, TurnOptions, TurnState } from "./codec.js";
 export { parseEvent, type KnownEvent, type ParsedEvent } from "./events.js";
 export { EventStreamDecoder, DEFAULT_MAX_FRAME_BYTES, type StreamIssue, type DecoderHandlers, type DecoderOptions } from "./sse.js";
-export { replay, replaySync, TurnReplayer, type ReplayOptions, type ReplayResult } from "./replay.js";
+export { replay, replayEach, replayStream, replaySync, TurnReplayer, type ReplayOptions, type ReplayResult, type ReplaySummary } from "./replay.js";
 export { stripTags } from "./tags.js";
