@@ -16,15 +16,15 @@
  * peak RSS is read in the child at exit (bench/lib/max-rss.mjs). Rounds alternate
  * which goes first; medians count, the ratio is the median of per-round ratios.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { ensureBuilt, ROOT } from "./lib/build.js";
 import { writeLongFile } from "./lib/long-file.js";
 import { int, median, mb, round, writeResult } from "./lib/stats.js";
 
-const ROOT = join(import.meta.dirname, "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const { values } = parseArgs({
   options: { events: { type: "string" }, rounds: { type: "string" } },
@@ -33,28 +33,6 @@ const EVENTS = Number(values.events ?? process.env.BENCH_REPLAY_EVENTS ?? 1_000_
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_REPLAY_ROUNDS ?? 3);
 const TARGET_RATIO = 0.7;
 const TARGET_RSS_MB = 150;
-
-/** Build dist/ when any source is newer than the built CLI (the benchmark runs what users run). */
-function ensureBuilt(): void {
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(dir, e.name)) : statSync(join(dir, e.name)).mtimeMs,
-      ),
-    );
-  let built = 0;
-  try {
-    built = statSync(CLI).mtimeMs;
-  } catch {}
-  if (built >= newest(join(ROOT, "src"))) return;
-  console.log("building dist/ (tsc -p tsconfig.build.json) …");
-  const r = spawnSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
-  if (r.status !== 0) throw new Error("build failed");
-}
 
 interface Run {
   readonly seconds: number;
