@@ -234,6 +234,39 @@ export async function runReplay(args: string[], io: ReplayIo = process): Promise
   }
 }
 
+/**
+ * Feeds the input to the replayer chunk by chunk. `next` runs after each chunk and
+ * may wait (backpressure) or stop reading (false). Refuses an empty input and one
+ * that is not SSE. Leaving the loop early, by return or throw, destroys the input
+ * stream (the async iterator's contract).
+ */
+async function feedInput(
+  input: { name: string; stream: Readable },
+  r: TurnReplayer,
+  next: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const sniff = new SseSniffer();
+  const text = new TextDecoder();
+  let bytes = 0;
+  try {
+    for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
+      bytes += chunk.length;
+      if (!sniff.decided) {
+        const bad = sniff.push(typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true }));
+        if (bad) throw new InputError(`${input.name} ${bad}`);
+      }
+      r.push(chunk);
+      if (!(await next())) return;
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`cannot read ${input.name}: ${escapeControls((e as Error).message)}`);
+  }
+  if (bytes === 0) throw new InputError(`${input.name} is empty: replay reads a recorded OpenCode /event stream`);
+  const bad = sniff.end();
+  if (bad) throw new InputError(`${input.name} ${bad}`);
+}
+
 async function replayTurn(
   input: { name: string; stream: Readable },
   opts: Options,
@@ -269,31 +302,14 @@ async function replayTurn(
       if (!wantedSeen && sessionOfPayload(p) === wanted) wantedSeen = true;
     },
   });
-  const sniff = new SseSniffer();
-  const text = new TextDecoder();
-  let bytes = 0;
-  try {
-    for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
-      bytes += chunk.length;
-      if (!sniff.decided) {
-        const bad = sniff.push(typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true }));
-        if (bad) throw new InputError(`${input.name} ${bad}`);
-      }
-      r.push(chunk);
-      if (out.closed && r.done) {
-        stopped = true;
-        break;
-      }
-      if (out.needsDrain) await out.drain();
+  await feedInput(input, r, async () => {
+    if (out.closed && r.done) {
+      stopped = true;
+      return false;
     }
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`cannot read ${input.name}: ${escapeControls((e as Error).message)}`);
-  }
-  // (Leaving the loop early, by break or throw, destroys the input stream: the async iterator's contract.)
-  if (bytes === 0) throw new InputError(`${input.name} is empty: replay reads a recorded OpenCode /event stream`);
-  const bad = sniff.end();
-  if (bad) throw new InputError(`${input.name} ${bad}`);
+    if (out.needsDrain) await out.drain();
+    return true;
+  });
   if (wanted !== undefined && !wantedSeen) {
     throw new InputError(`session ${wanted} is not in ${input.name} (see replay --list-sessions ${opts.source === "-" ? "-" : input.name})`);
   }
@@ -314,25 +330,7 @@ async function replayTurn(
 async function listSessions(input: { name: string; stream: Readable }, opts: Options, io: ReplayIo): Promise<number> {
   const lister = new SessionLister();
   const r = new TurnReplayer({ retain: false, maxFrameBytes: opts.maxFrameBytes, onEvent: (p) => lister.add(p) });
-  const sniff = new SseSniffer();
-  const text = new TextDecoder();
-  let bytes = 0;
-  try {
-    for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
-      bytes += chunk.length;
-      if (!sniff.decided) {
-        const bad = sniff.push(typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true }));
-        if (bad) throw new InputError(`${input.name} ${bad}`);
-      }
-      r.push(chunk);
-    }
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(`cannot read ${input.name}: ${escapeControls((e as Error).message)}`);
-  }
-  if (bytes === 0) throw new InputError(`${input.name} is empty: replay reads a recorded OpenCode /event stream`);
-  const bad = sniff.end();
-  if (bad) throw new InputError(`${input.name} ${bad}`);
+  await feedInput(input, r, () => true);
   r.endSummary();
   const out = new BufferedOut(io.stdout);
   const sessions = lister.list();

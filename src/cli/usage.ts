@@ -12,9 +12,11 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
 }
 
 export const USAGE = `usage:
-  opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
-      Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
-      The session defaults to the first one that receives a prompt in the file.
+  opencode-bridge replay <file.sse | -> [--session <id>] [--trace-id <id>] [--pretty | --jsonl]
+                         [--list-sessions] [--max-frame-bytes N]
+      Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines
+      (- reads stdin; --pretty: the readable view). The session defaults to the first
+      one that receives a prompt; --list-sessions lists them with their first prompt.
 
   opencode-bridge prompt [options] <text>
       Run one turn against OpenCode and print its replies (JSON Lines; a readable
