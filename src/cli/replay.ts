@@ -221,6 +221,8 @@ class BufferedOut {
 
 export async function runReplay(args: string[], io: ReplayIo = process): Promise<number> {
   const opts = parseOptions(args);
+  // A closed stderr (`2>&1 | head`) must not turn a diagnostic into a crash.
+  if (io.stderr.listenerCount("error") === 0) io.stderr.on("error", () => {});
   const err = (msg: string) => io.stderr.write(`opencode-bridge replay: ${escapeControls(msg)}\n`);
   try {
     const input = openInput(opts.source, io);
