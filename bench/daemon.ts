@@ -34,7 +34,9 @@ import { ensureBuilt } from "./lib/build.js";
 import { startStandin, type StandinTurn } from "./lib/standin.js";
 import { int, median, percentile, round, writeResult } from "./lib/stats.js";
 
-const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" } } });
+const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" } } });
+/** `--no-webhook`: the daemon with SSE subscribers only (what the webhook costs the turn). */
+const WEBHOOK = values["no-webhook"] !== true;
 const SESSIONS = (values.sessions ?? process.env.BENCH_DAEMON_SESSIONS ?? "1,10,100").split(",").map(Number);
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_DAEMON_ROUNDS ?? 3);
 const TOKEN = "bench-token-0123456789abcdef";
@@ -121,7 +123,8 @@ async function runDaemon(w: Work): Promise<Measured> {
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, hookUrl, TOKEN], {
+  if (!WEBHOOK) allHooks();
+  const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
@@ -167,7 +170,7 @@ async function runDaemon(w: Work): Promise<Measured> {
     const sseSeconds = (sseDone - t0) / 1000;
     await hooksDone;
     const seconds = (performance.now() - t0) / 1000;
-    for (const t of w.turns) if (hookGot.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hookGot.get(t.sessionId)} replies, expected ${t.expected.replies}`);
+    if (WEBHOOK) for (const t of w.turns) if (hookGot.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hookGot.get(t.sessionId)} replies, expected ${t.expected.replies}`);
     const rssBytes = vmHwm(child.pid as number);
     return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hookLat, rssBytes };
   } finally {
@@ -183,7 +186,7 @@ ensureBuilt();
 const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
-console.log(`daemon: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
+console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
 console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
@@ -254,4 +257,4 @@ const targets = [
     })),
 ];
 for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
-writeResult("daemon.json", { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });
+writeResult(WEBHOOK ? "daemon.json" : "daemon-no-webhook.json", { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });

@@ -1,5 +1,5 @@
 // The daemon under benchmark, built (dist/), in its own process so that its RSS is its own:
-//   node bench/lib/daemon-child.mjs <opencode-url> <webhook-url> <token>
+//   node bench/lib/daemon-child.mjs <opencode-url> <webhook-url | -> <token>     (- : no webhook)
 // prints {"url": …} once listening; shuts down on SIGTERM.
 import { tmpdir } from "node:os";
 import { BridgeDaemon, ExternalUpstream } from "../../dist/daemon/index.js";
@@ -14,7 +14,7 @@ const daemon = new BridgeDaemon({
   directory,
   maxActiveTurns: 1000,
   upstream: new ExternalUpstream({ baseUrl: opencodeUrl }, directory),
-  outputs: [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl }) }],
+  outputs: webhookUrl === "-" ? [] : [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl }) }],
 });
 const { url } = await daemon.start();
 process.stdout.write(`${JSON.stringify({ url })}\n`);
