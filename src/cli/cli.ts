@@ -7,7 +7,7 @@ import { runDemo } from "./demo.js";
 import { runDoctor, runInstall } from "./doctor.js";
 import { type CliIo, processIo } from "./io.js";
 import { runPrompt } from "./prompt.js";
-import { runReplay } from "./replay.js";
+import { escapeControls, runReplay } from "./replay.js";
 import { runScriptedModel } from "./scripted-model.js";
 import { runServe } from "./serve.js";
 import { COMMANDS, HELP, overview, UsageError } from "./usage.js";
@@ -24,12 +24,6 @@ const RUN: Readonly<Record<string, Command>> = {
   doctor: runDoctor,
 };
 
-/** Control characters of user input shown in a message, escaped (a pasted escape sequence stays inert). */
-export function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex -- escaping them is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}
-
 export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const [command, ...rest] = argv;
   const helpOf = (c: string) => HELP[c] ?? overview();
@@ -40,7 +34,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   if (command === "help" || command === "--help" || command === "-h") {
     const topic = rest[0];
     if (topic !== undefined && HELP[topic] === undefined) {
-      io.stderr.write(`opencode-bridge: no command ${printable(topic)}\nsee \`opencode-bridge --help\`\n`);
+      io.stderr.write(`opencode-bridge: no command ${escapeControls(topic)}\nsee \`opencode-bridge --help\`\n`);
       return 2;
     }
     io.stdout.write(topic === undefined ? overview() : helpOf(topic));
@@ -50,7 +44,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   if (run === undefined) {
     const hint = COMMANDS.find((c) => c.startsWith(command) || command.startsWith(c));
     io.stderr.write(
-      `opencode-bridge: unknown command ${printable(JSON.stringify(command))}${hint ? ` (did you mean ${hint}?)` : ""}\nsee \`opencode-bridge --help\`\n`,
+      `opencode-bridge: unknown command ${escapeControls(JSON.stringify(command))}${hint ? ` (did you mean ${hint}?)` : ""}\nsee \`opencode-bridge --help\`\n`,
     );
     return 2;
   }
@@ -65,7 +59,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return await run(rest, io);
   } catch (err) {
     if (err instanceof UsageError) {
-      io.stderr.write(`opencode-bridge: ${printable(err.message)}\nsee \`opencode-bridge ${err.command ?? command} --help\`\n`);
+      io.stderr.write(`opencode-bridge: ${escapeControls(err.message)}\nsee \`opencode-bridge ${err.command ?? command} --help\`\n`);
       return 2;
     }
     io.stderr.write(`opencode-bridge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);

@@ -8,10 +8,14 @@ import { main } from "./cli.js";
 
 // A closed stdout (`opencode-bridge doctor | head -1`) ends any command quietly:
 // the reader has what it wanted, so no stack trace, and the status so far.
-process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+// A command that handles its own closed stdout (replay: it still finds out how the
+// turn ended, for its status) adds its own listener, and this one steps aside.
+function onStdoutError(err: NodeJS.ErrnoException): void {
+  if (process.stdout.listeners("error").some((l) => l !== onStdoutError)) return;
   if (err.code !== "EPIPE") throw err;
   process.exit(process.exitCode ?? 0);
-});
+}
+process.stdout.on("error", onStdoutError);
 
 // Under npx, npm runs us through `sh -c`, and a SIGTERM to npx stops npm and that
 // shell but never reaches us: we would run on as an orphan (a daemon holding its

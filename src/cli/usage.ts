@@ -178,13 +178,23 @@ Exit status: 0 shut down cleanly (SIGTERM/SIGINT), 1 could not start, 2 bad usag
 through a watch on its parent; a service manager should run the installed
 node_modules/.bin/opencode-bridge directly.)
 `,
-  // Filled in by the replay command's owner (src/cli/replay.ts).
-  replay: `usage: opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
+  replay: `usage: opencode-bridge replay <file.sse | -> [options]
 
-Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
-The session defaults to the first one that receives a prompt in the file.
+Print the replies of one turn of a recorded OpenCode /event stream (- reads stdin)
+as JSON Lines, or readably with --pretty. It streams: memory does not grow with
+the number of replies. The session defaults to the first one that receives a
+prompt in the stream.
 
-Exit status: 0 the turn ended final, 1 it ended error, 2 bad usage.
+Options:
+  --session ID            replay this session's turn (see --list-sessions)
+  --trace-id ID           trace id of the replies (default: replay)
+  --pretty | --jsonl      readable view (as \`prompt --pretty\`) or JSON Lines (the default)
+  --list-sessions         list the sessions in the stream with their first prompt, and exit
+  --max-frame-bytes N     frames larger than N bytes are dropped (default 1048576)
+
+Exit status: 0 the turn ended final, 1 it ended error (also when the reader closed
+stdout early), 2 bad usage or input that is not a recorded stream (no such file, a
+directory, an empty file, not SSE, a session that is not in the file).
 `,
   demo: `usage: opencode-bridge demo [--jsonl] [--log-level LEVEL]
 
