@@ -173,6 +173,32 @@ export const scripts: Readonly<Record<string, Script>> = {
   slow: [{ kind: "stream", text: longText(200), chunkDelayMs: 10 }],
   /** About 3 MB of text in 300 chunks of 10 KB: more than the daemon keeps per turn (2 MiB) and than loopback socket buffers take. */
   huge: [{ kind: "stream", text: Array.from({ length: 300 }, (_, i) => `c${i} `.padEnd(10_000, "lorem ipsum ")) }],
+  /** OpenCode's `question` tool: one single-choice question with two options (same as the capture branch's). */
+  question: [
+    {
+      kind: "stream",
+      text: words("I need to ask you something."),
+      toolCalls: [
+        {
+          id: "call_question_1",
+          name: "question",
+          arguments: {
+            questions: [
+              {
+                question: "Which colour should the button be?",
+                header: "Button colour",
+                options: [
+                  { label: "Blue", description: "Calm and familiar" },
+                  { label: "Red", description: "Loud and urgent" },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    },
+    { kind: "stream", text: words("Thanks for answering.") },
+  ],
 };
 
 /** Text that answers requests without a scenario marker (for example OpenCode's title generation). */
