@@ -7,6 +7,7 @@
  * `stats().failures`, and `deliver` rejects with a SinkError("io"). Use
  * `JsonlSink.open(path)` to open a file up front, so a bad path fails at start-up.
  */
+import type { RequestEvent } from "../adapter/requests.js";
 import { createWriteStream, openSync, closeSync } from "node:fs";
 import type { Writable } from "node:stream";
 import type { Reply } from "../codec/reply.js";
@@ -55,6 +56,12 @@ export class JsonlSink implements SinkObject {
     const err = await new Promise<Error | null | undefined>((resolve) => this.out.write(line, resolve));
     if (err) return this.fail(reply, err);
     this.delivered++;
+  }
+
+  /** A request event as its own line; told apart from replies by `type` (replies have `kind`). */
+  async request(evt: RequestEvent): Promise<void> {
+    if (this.broken) return;
+    await new Promise<Error | null | undefined>((resolve) => this.out.write(`${JSON.stringify(evt)}\n`, resolve));
   }
 
   stats(): SinkStats {
