@@ -62,8 +62,8 @@ export async function runServe(args: string[]): Promise<number> {
   });
   if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals.join(" "))}`);
   const permission = values.permission ?? "reject";
-  if (permission !== "reject" && permission !== "allow") {
-    throw new UsageError(`--permission takes reject or allow, got ${JSON.stringify(permission)}`);
+  if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
+    throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
   }
   const port = integer("port", values.port, 0);
   if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);

@@ -32,7 +32,9 @@ export const USAGE = `usage:
 
   opencode-bridge serve [options]
       An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
-      POST /v1/turns/:trace_id/abort, GET /healthz, GET /metrics (see docs/daemon.md).
+      POST /v1/turns/:trace_id/abort, POST /v1/turns/:trace_id/requests/:request_id,
+      GET /v1/turns[/:trace_id], GET /console (a web page), GET /healthz, GET /metrics
+      (see docs/daemon.md).
       Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
       --host HOST                  listen address (default 127.0.0.1)
       --port N                     listen port (default 4141; 0 picks a free one)
@@ -51,7 +53,8 @@ export const USAGE = `usage:
       --webhook-max-attempts N     --webhook-max-elapsed S     --webhook-backoff S
       --webhook-timeout S          each webhook attempt (default 10)
       --jsonl FILE                 append every reply to FILE as JSON Lines (- for stdout; repeatable)
-      --permission reject|allow    answer to permission requests (default reject)
+      --permission reject|allow|ask  default policy for permission requests (default reject;
+                                   ask: answered over HTTP or in the console, /console)
       --first-event-timeout S      --idle-timeout S      --turn-timeout S
       --retain-turns N             finished turns kept for event subscribers (default 100)
       --max-active-turns N         turns running at once (default 32)

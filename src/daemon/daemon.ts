@@ -29,6 +29,7 @@ import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendError, sendJson, summarizeIssues } from "./http.js";
+import { CONSOLE_HTML } from "./console.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
 import { AnswerSchema, parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
@@ -251,6 +252,19 @@ export class BridgeDaemon {
       if (path === "/healthz") {
         if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /healthz`, { allow: ["GET"] }, { allow: "GET" });
         await this.getHealth(res);
+        return;
+      }
+      if (path === "/console") {
+        // The page holds no data: what it shows it fetches with the token. Never framed (its buttons answer requests).
+        if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /console`, { allow: ["GET"] }, { allow: "GET" });
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "x-frame-options": "DENY",
+          "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+          "referrer-policy": "no-referrer",
+        });
+        res.end(CONSOLE_HTML);
         return;
       }
       // Authentication comes before routing: without the token nothing about the API is revealed.
