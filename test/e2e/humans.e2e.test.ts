@@ -129,18 +129,22 @@ describe("people answer requests through the daemon", () => {
     }
     const { chromium } = await import("playwright-core");
     const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
-    const browser = await chromium.launch({
+    // A fresh profile (--user-data-dir) per run: playwright passes it for a persistent context.
+    const browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", `--user-data-dir=${profile}`],
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      viewport: { width: 1100, height: 640 },
       timeout: 60_000,
     });
     try {
-      const page = await browser.newPage({ viewport: { width: 1100, height: 640 } });
+      const page = browser.pages()[0] ?? (await browser.newPage());
       const problems: string[] = [];
       page.on("pageerror", (e) => problems.push(e.message));
+      // The page lists the turns with the token (from #token=) as soon as it loads.
+      const listed = page.waitForResponse((r) => r.url().endsWith("/v1/turns") && r.status() === 200, { timeout: 20_000 });
       await page.goto(`${daemon.url}/console#token=${TOKEN}`);
-      await page.getByText("humans-http").first().waitFor({ timeout: 20_000 }); // the recent turn, listed with the token
+      await listed;
       const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission", "Console demo: run a command that needs permission."), trace_id: "humans-console", permission: "ask" }, auth);
       expect(started.status).toBe(202);
       await page.locator(".turn", { hasText: "humans-console" }).click({ timeout: 20_000 });
