@@ -129,7 +129,7 @@ describe("usage errors", () => {
       [["prompt", "--log-level", "verbose", "hi"], /--log-level takes one of fatal, error, warn, info, debug, trace, silent, got "verbose"/],
       [["serve", "--log-level", "loud"], /--log-level takes one of/],
       [["demo", "--log-level", "x"], /--log-level takes one of/],
-      [["prompt", "--permission", "maybe", "x"], /--permission takes reject or allow, got "maybe"/],
+      [["prompt", "--permission", "maybe", "x"], /--permission takes reject, allow or ask, got "maybe"/],
       [["prompt", "--idle-timeout=-1", "x"], /--idle-timeout takes a number of seconds greater than 0, got "-1"/],
       [["prompt", "--turn-timeout", "soon", "x"], /--turn-timeout takes a number of seconds/],
       [["prompt", "--model", "nomodel", "x"], /--model takes provider\/model, got "nomodel"/],

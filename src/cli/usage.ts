@@ -124,7 +124,9 @@ against the offline scripted model instead (no API key; see
   --first-event-timeout S    default 60
   --idle-timeout S           default 120
   --turn-timeout S           default 1800
-  --permission reject|allow  answer to permission requests (default reject)
+  --permission reject|allow|ask  permission requests: ask the person at the terminal
+                             (the default on a terminal; questions are asked too),
+                             else reject (the default otherwise) or allow
   --pretty | --jsonl         output format
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent, on stderr
                              (default warn; env LOG_LEVEL)
