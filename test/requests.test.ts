@@ -183,3 +183,34 @@ describe("requests", () => {
     await t.adapter.close();
   });
 });
+
+describe("requests as each OpenCode line sends them (real captures)", () => {
+  for (const version of ["1.2.27", "1.15.13", "1.18.33"]) {
+    it(`${version}: a question reaches the hook typed, and its answer goes to POST /question/:id/reply`, async () => {
+      const fx = loadFixtures().find((x) => x.name === `${version}/question-answer`);
+      if (!fx) throw new Error(`no fixture ${version}/question-answer`);
+      const qFrames = framesOf(fx.sse);
+      const at = qFrames.findIndex((f) => f.includes('"type":"question.asked"'));
+      const srv = await startReplayServer([{ sessionId: fx.golden[0]?.session_id ?? "", frames: qFrames, holdAfter: at + 1 }]);
+      servers.push(srv);
+      const seen: BridgeRequest[] = [];
+      const adapter = new OpencodeAdapter(
+        { baseUrl: srv.url, directory: "/tmp/project-under-test", question: "ask", watchdogMs: 10_000_000, onRequest: (req) => (seen.push(req), { answers: [["Blue"]] }) },
+        () => {},
+      );
+      const pending = adapter.prompt("ask me");
+      await vi.waitFor(() => expect(srv.requests.some((r) => r.path.includes("/question/"))).toBe(true));
+      expect(seen[0]).toMatchObject({
+        kind: "question",
+        questions: [{ question: "Which colour should the button be?", header: "Button colour", options: [{ label: "Blue", description: "Calm and familiar" }, { label: "Red" }] }],
+        tool: { call_id: "call_question_1" },
+      });
+      const reply = srv.requests.find((r) => r.path.includes("/question/"));
+      expect(reply?.path).toMatch(/^\/question\/que_[^/]+\/reply$/);
+      expect(JSON.parse(reply?.body ?? "{}")).toEqual({ answers: [["Blue"]] });
+      srv.release(fx.golden[0]?.session_id ?? "");
+      expect((await pending).status).toBe("final");
+      await adapter.close();
+    });
+  }
+});
