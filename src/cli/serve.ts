@@ -267,7 +267,8 @@ function buildOutputs(
     let sink: JsonlSink;
     try {
       // Opened now: a bad path refuses to start rather than failing at the first reply.
-      sink = file === "-" ? new JsonlSink(stdout) : JsonlSink.open(resolve(cwd, file));
+      // The daemon's JSON Lines outputs carry request events too (lines with `type`).
+      sink = file === "-" ? new JsonlSink(stdout, { requests: true }) : JsonlSink.open(resolve(cwd, file), { requests: true });
     } catch (err) {
       throw new UsageError(`--jsonl: ${(err as Error).message}`);
     }

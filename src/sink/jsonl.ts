@@ -24,7 +24,15 @@ export class JsonlSink implements SinkObject {
   /** Called once, with the first write error. */
   onError: ((err: Error) => void) | undefined;
 
-  constructor(target: Writable | string = process.stdout) {
+  /**
+   * Present with `{ requests: true }`: request events (src/adapter/requests.ts) as
+   * their own lines, told apart from replies by `type` (replies have `kind`).
+   * Off by default, so that a consumer of replies only (the CLI's stdout) gets only replies.
+   */
+  readonly request?: (evt: RequestEvent) => Promise<void>;
+
+  constructor(target: Writable | string = process.stdout, opts: { readonly requests?: boolean } = {}) {
+    if (opts.requests) this.request = (evt) => this.writeRequest(evt);
     if (typeof target === "string") {
       this.out = createWriteStream(target, { flags: "a" });
       this.owned = true;
@@ -39,14 +47,14 @@ export class JsonlSink implements SinkObject {
    * Opens `path` for appending now and checks it can be written, so a missing
    * directory or a denied permission fails here (SinkError "config"), not at the first reply.
    */
-  static open(path: string): JsonlSink {
+  static open(path: string, opts: { readonly requests?: boolean } = {}): JsonlSink {
     try {
       closeSync(openSync(path, "a"));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new SinkError("config", `cannot open ${path} for appending: ${e.code ?? e.message}`, { cause: err });
     }
-    return new JsonlSink(path);
+    return new JsonlSink(path, opts);
   }
 
   async deliver(reply: Reply): Promise<void> {
@@ -58,8 +66,7 @@ export class JsonlSink implements SinkObject {
     this.delivered++;
   }
 
-  /** A request event as its own line; told apart from replies by `type` (replies have `kind`). */
-  async request(evt: RequestEvent): Promise<void> {
+  private async writeRequest(evt: RequestEvent): Promise<void> {
     if (this.broken) return;
     await new Promise<Error | null | undefined>((resolve) => this.out.write(`${JSON.stringify(evt)}\n`, resolve));
   }
