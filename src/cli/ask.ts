@@ -24,7 +24,10 @@ async function askOne(stdin: Input, out: Output, req: BridgeRequest, signal: Abo
     rl.close();
     process.kill(process.pid, "SIGINT");
   });
-  const ask = (q: string) => rl.question(q, { signal });
+  // Ctrl-D (or a closed stdin) ends the input: no answer will come, so the request is rejected saying so.
+  const closed = new Promise<never>((_, reject) => rl.once("close", () => reject(new Error("the terminal's input ended before an answer"))));
+  closed.catch(() => undefined);
+  const ask = (q: string) => Promise.race([rl.question(q, { signal }), closed]);
   try {
     if (req.kind === "permission") {
       const what = typeof req.metadata.command === "string" ? req.metadata.command : req.patterns.join(", ");
@@ -52,7 +55,8 @@ async function askOne(stdin: Input, out: Output, req: BridgeRequest, signal: Abo
           answers.push(picks.map((n) => q.options[n - 1]?.label ?? ""));
           break;
         }
-        if (q.custom !== false) {
+        // Numbers that name no option are a slip, not an answer in the person's own words: ask again.
+        if (q.custom !== false && !/^[\d\s,]+$/.test(a)) {
           answers.push([a]);
           break;
         }
