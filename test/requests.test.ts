@@ -57,7 +57,7 @@ describe("requests", () => {
     const result = await pending;
     expect(result.status).toBe("final");
     expect(t.events.map((e) => e.type)).toEqual(["request", "request_resolved"]);
-    expect(t.events[1]).toMatchObject({ request_id: requestId, kind: "permission", by: "nobody" });
+    expect(t.events[1]).toMatchObject({ request_id: requestId, request_kind: "permission", by: "nobody" });
     // Requests are not replies: the replies are exactly the fixture's, seq untouched.
     expect(t.replies).toEqual(perm.golden);
     expect(contractViolations(t.replies)).toEqual([]);

@@ -100,7 +100,8 @@ export type RequestEvent =
       readonly trace_id: string;
       readonly session_id: string;
       readonly request_id: string;
-      readonly kind: BridgeRequest["kind"];
+      /** `permission` or `question` (not `kind`: that names reply kinds). */
+      readonly request_kind: BridgeRequest["kind"];
       readonly by: ResolvedBy;
       /** The answer given, when the bridge gave one. */
       readonly answer?: RequestAnswer;
@@ -345,7 +346,7 @@ export class Requests {
       trace_id: this.ids.traceId,
       session_id: this.ids.sessionId,
       request_id: id,
-      kind: p.req.kind,
+      request_kind: p.req.kind,
       by,
       ...(answer ? { answer } : {}),
     });
