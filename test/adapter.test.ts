@@ -467,7 +467,7 @@ describe("configuration", () => {
       expect(msg).not.toContain("42");
     }
     expect(() => parseAdapterConfig({ baseUrl: "http://x", directory: "/d", permission: "maybe" as never }, {})).toThrow(
-      /permission must be "reject", "allow" or a function/,
+      /permission must be "reject", "allow", "ask" or a function/,
     );
   });
 

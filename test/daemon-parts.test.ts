@@ -27,6 +27,13 @@ describe("RequestGuard", () => {
       expect(guard.refusal("127.0.0.1", origin), origin).toMatch(/is not allowed/);
     }
   });
+  it("takes the daemon's own origin (the console's page), and only that one", () => {
+    expect(guard.refusal("127.0.0.1:4141", "http://127.0.0.1:4141")).toBeUndefined();
+    expect(guard.refusal("localhost:4141", "http://localhost:4141")).toBeUndefined();
+    expect(guard.refusal("127.0.0.1:4141", "http://127.0.0.1:4142")).toMatch(/is not allowed/);
+    expect(guard.refusal("127.0.0.1:4141", "https://127.0.0.1:4141")).toMatch(/is not allowed/);
+    expect(guard.refusal("evil.example:4141", "http://evil.example:4141")).toMatch(/is not accepted/);
+  });
 });
 
 describe("isJsonContentType", () => {

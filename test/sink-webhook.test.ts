@@ -337,3 +337,42 @@ describe("FanoutSink", () => {
     expect(() => new FanoutSink([{ name: "x", sink: () => {} }, { name: "x", sink: () => {} }])).toThrow(/unique/);
   });
 });
+
+describe("webhook: request events", () => {
+  it("go to the same URL in the turn's order, told apart by `type`, with their own Idempotency-Key; a refused one does not stop the replies", async () => {
+    const { createServer } = await import("node:http");
+    const bodies: { key: string; body: Record<string, unknown> }[] = [];
+    const server = createServer((req, res) => {
+      let text = "";
+      req.on("data", (c: Buffer) => (text += c.toString()));
+      req.on("end", () => {
+        const body = JSON.parse(text) as Record<string, unknown>;
+        bodies.push({ key: String(req.headers["idempotency-key"]), body });
+        // The first request_resolved is refused for good: it must not take the replies with it.
+        res.writeHead(body.type === "request_resolved" ? 400 : 200).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    const sink = new WebhookSink({ url: `http://127.0.0.1:${port}/hook`, maxAttempts: 1, logger: pino({ enabled: false }) });
+    try {
+      const replies = turn("t-req", 3);
+      const request = {
+        kind: "permission" as const, request_id: "per_1", trace_id: "t-req", session_id: "ses_t-req",
+        permission: "bash", patterns: ["ls"], always: [], metadata: {},
+      };
+      await sink.deliver(replies[0] as Reply);
+      await sink.request({ type: "request", trace_id: "t-req", session_id: "ses_t-req", request });
+      await sink.request({ type: "request_resolved", trace_id: "t-req", session_id: "ses_t-req", request_id: "per_1", request_kind: "permission", by: "host", answer: { reply: "once" } });
+      await sink.deliver(replies[1] as Reply);
+      await sink.deliver(replies[2] as Reply);
+      await sink.flush();
+      expect(bodies.map((b) => b.body.type ?? b.body.kind)).toEqual(["delta", "request", "request_resolved", "delta", "final"]);
+      expect(bodies[1]?.key).toMatch(/^t-req:request:per_1:/);
+      expect(sink.stats()).toMatchObject({ delivered: 3, failures: 0 });
+    } finally {
+      await sink.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});

@@ -17,7 +17,8 @@ import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
 import { createTurnState } from "../codec/codec.js";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
-import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from "./config.js";
+import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionPolicy, type PermissionReply, type QuestionPolicy } from "./config.js";
+import type { AnswerOutcome, BridgeRequest, RequestAnswer, RequestHook } from "./requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub } from "./shared-hub.js";
@@ -35,6 +36,12 @@ export interface PromptOptions {
   readonly model?: string | { providerID: string; modelID: string };
   readonly agent?: string;
   readonly system?: string;
+  /** This turn's permission policy (default: the adapter's). */
+  readonly permission?: PermissionPolicy;
+  /** This turn's question policy (default: the adapter's). */
+  readonly question?: QuestionPolicy;
+  /** This turn's request hook (default: the adapter's `onRequest`). */
+  readonly onRequest?: RequestHook;
 }
 
 /** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
@@ -85,6 +92,8 @@ export class OpencodeAdapter {
   private readonly log: Logger;
   private version: Promise<string> | undefined;
   private closed = false;
+  /** The turn running now (turns are serialized), for answers to its requests. */
+  private current: Turn | undefined;
 
   constructor(config: AdapterConfigInput, sink: Sink) {
     this.config = parseAdapterConfig(config);
@@ -164,6 +173,13 @@ export class OpencodeAdapter {
       }
       if (this.closed) throw new Error("the adapter is closed");
       model = parseModel(opts.model);
+      const p = opts.permission;
+      if (p !== undefined && p !== "reject" && p !== "allow" && p !== "ask" && typeof p !== "function") {
+        throw new BridgeError("config", `permission must be "reject", "allow", "ask" or a function, got ${JSON.stringify(p)}`);
+      }
+      if (opts.question !== undefined && opts.question !== "reject" && opts.question !== "ask") {
+        throw new BridgeError("config", `question must be "reject" or "ask", got ${JSON.stringify(opts.question)}`);
+      }
     } catch (err) {
       return this.refuse(err as Error, opts);
     }
@@ -181,6 +197,36 @@ export class OpencodeAdapter {
     throw err;
   }
 
+  /** Permission and question requests of the running turn that wait for an answer. */
+  pendingRequests(): BridgeRequest[] {
+    return this.current?.pendingRequests() ?? [];
+  }
+
+  /** Answer a permission request of the running turn; a message goes to the model with a rejection. */
+  replyPermission(requestId: string, reply: PermissionReply, message?: string): Promise<AnswerOutcome> {
+    return this.answer(requestId, message === undefined ? { reply } : { reply, message });
+  }
+
+  /** Answer a question of the running turn: one array of chosen labels (or free text) per question. */
+  replyQuestion(requestId: string, answers: readonly (readonly string[])[]): Promise<AnswerOutcome> {
+    return this.answer(requestId, { answers });
+  }
+
+  /** Dismiss a question of the running turn. */
+  rejectQuestion(requestId: string): Promise<AnswerOutcome> {
+    return this.answer(requestId, { reply: "reject" });
+  }
+
+  /**
+   * Answer a request of the running turn. Resolves `answered`, or says why not:
+   * `unknown` (no such request now), `already_answered`, `invalid` (wrong shape for it).
+   */
+  async answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
+    const turn = this.current;
+    if (turn === undefined) return { status: "unknown", message: `no turn is running, so there is no request ${requestId}` };
+    return turn.answer(requestId, answer);
+  }
+
   /** Close the adapter: waits for queued turns, then releases the shared event stream. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -195,6 +241,12 @@ export class OpencodeAdapter {
     let log = this.log.child({ trace_id: traceId });
     let sessionId = opts.sessionId;
     let turn: Turn | undefined;
+    const cfg: AdapterConfig = {
+      ...this.config,
+      permission: opts.permission ?? this.config.permission,
+      question: opts.question ?? this.config.question,
+      onRequest: opts.onRequest ?? this.config.onRequest,
+    };
     let unsubscribe: (() => void) | undefined;
     const onAbort = () => void turn?.abortByHost("the turn was aborted by the host");
     try {
@@ -207,7 +259,8 @@ export class OpencodeAdapter {
       // User messages already in a resumed session are never taken for this turn's prompt.
       const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
       const state = createTurnState({ traceId, sessionId, priorMessageIds: prior });
-      turn = new Turn(state, sessionId, this.config, this.http, this.sink, log);
+      turn = new Turn(state, sessionId, cfg, this.http, this.sink, log);
+      this.current = turn;
       unsubscribe = this.hub.subscribe(sessionId, turn);
       // The stream may have dropped since it was opened: wait for it to be back (or fail)
       // before prompting, so that no event of the turn goes unseen.
@@ -240,6 +293,7 @@ export class OpencodeAdapter {
       log.info({ status: result.status, replies: result.replies }, "turn ended");
       return result;
     } finally {
+      if (this.current === turn) this.current = undefined;
       opts.signal?.removeEventListener("abort", onAbort);
       unsubscribe?.();
     }

@@ -10,8 +10,12 @@ import { z } from "zod";
 import { realClock, type Clock } from "../util/clock.js";
 import { formatOptionIssues, describeValue as describe } from "../util/zod.js";
 import { BridgeError } from "./errors.js";
+import type { RequestHook } from "./requests.js";
 
 export { realClock, type Clock };
+
+/** How long a request may wait for a person by default: ten minutes. */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
 /** What OpenCode asks permission for (`permission.asked`), as the host's callback sees it. */
 export interface PermissionRequest {
@@ -25,7 +29,14 @@ export interface PermissionRequest {
 
 export type PermissionReply = "once" | "always" | "reject";
 export type PermissionCallback = (req: PermissionRequest, signal: AbortSignal) => PermissionReply | Promise<PermissionReply>;
-export type PermissionPolicy = "reject" | "allow" | PermissionCallback;
+/**
+ * `reject` and `allow` answer alone; `ask` hands the request to the `onRequest`
+ * hook (or whoever calls `adapter.replyPermission`); a function is the older
+ * callback form of asking.
+ */
+export type PermissionPolicy = "reject" | "allow" | "ask" | PermissionCallback;
+/** `reject` dismisses every question; `ask` hands it to the `onRequest` hook. */
+export type QuestionPolicy = "reject" | "ask";
 
 /** A provider retry reported by OpenCode (`session.status` retry). */
 export interface RetryStatus {
@@ -74,8 +85,13 @@ export const AdapterConfigSchema = z.object({
   requestTimeoutMs: ms("requestTimeoutMs").default(15_000),
   /** Opening the event stream until `server.connected` may take at most this long. */
   connectTimeoutMs: ms("connectTimeoutMs").default(10_000),
-  /** A host permission callback that does not answer within this long is taken as `reject`. */
-  permissionTimeoutMs: ms("permissionTimeoutMs").default(60_000),
+  /**
+   * A permission or question nobody answered within this long is rejected with a
+   * message saying so (the turn's idle and turn deadlines are paused meanwhile).
+   */
+  answerTimeoutMs: ms("answerTimeoutMs").optional(),
+  /** The older name of `answerTimeoutMs` (used when that is not given). */
+  permissionTimeoutMs: ms("permissionTimeoutMs").optional(),
   /** Provider retries allowed before the turn is aborted with `upstream`. */
   maxProviderRetries: z.number().int().nonnegative().default(3),
   /**
@@ -109,6 +125,9 @@ export const AdapterConfigSchema = z.object({
 
 export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & {
   permission?: PermissionPolicy;
+  question?: QuestionPolicy;
+  /** Who answers under the `ask` policies (src/adapter/requests.ts). */
+  onRequest?: RequestHook;
   logger?: Logger;
   dispatcher?: Dispatcher;
   clock?: Clock;
@@ -117,8 +136,11 @@ export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & {
   newTraceId?: () => string;
 };
 
-export type AdapterConfig = z.output<typeof AdapterConfigSchema> & {
+export type AdapterConfig = Omit<z.output<typeof AdapterConfigSchema>, "answerTimeoutMs" | "permissionTimeoutMs"> & {
+  answerTimeoutMs: number;
   permission: PermissionPolicy;
+  question: QuestionPolicy;
+  onRequest: RequestHook | undefined;
   logger: Logger | undefined;
   dispatcher: Dispatcher | undefined;
   clock: Clock;
@@ -141,14 +163,25 @@ export function parseAdapterConfig(input: AdapterConfigInput, env: NodeJS.Proces
     throw new BridgeError("config", `invalid adapter config: ${problems}`);
   }
   const permission = input.permission ?? "reject";
-  if (permission !== "reject" && permission !== "allow" && typeof permission !== "function") {
+  if (permission !== "reject" && permission !== "allow" && permission !== "ask" && typeof permission !== "function") {
     throw new BridgeError(
       "config",
-      `invalid adapter config: permission must be "reject", "allow" or a function (got ${describe(permission)})`,
+      `invalid adapter config: permission must be "reject", "allow", "ask" or a function (got ${describe(permission)})`,
     );
   }
+  const question = input.question ?? "reject";
+  if (question !== "reject" && question !== "ask") {
+    throw new BridgeError("config", `invalid adapter config: question must be "reject" or "ask" (got ${describe(question)})`);
+  }
+  if (input.onRequest !== undefined && typeof input.onRequest !== "function") {
+    throw new BridgeError("config", `invalid adapter config: onRequest must be a function (got ${describe(input.onRequest)})`);
+  }
+  const { answerTimeoutMs, permissionTimeoutMs, ...rest } = parsed.data;
   return {
-    ...parsed.data,
+    ...rest,
+    answerTimeoutMs: answerTimeoutMs ?? permissionTimeoutMs ?? DEFAULT_ANSWER_TIMEOUT_MS,
+    question,
+    onRequest: input.onRequest,
     baseUrl: parsed.data.baseUrl.replace(/\/+$/, ""),
     permission,
     logger: input.logger,

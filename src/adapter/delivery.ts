@@ -7,11 +7,15 @@
  * part is merged into the waiting body, so a slow sink costs larger deltas, never
  * memory without bound or lost text. Because `seq` is stamped as a reply leaves
  * the queue, merging leaves no gap.
+ *
+ * Request events (src/adapter/requests.ts) travel in the same queue, so the sink's
+ * `request` sees them in order with the replies; they get no `seq`.
  */
 import type { Logger } from "pino";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import type { Reply } from "../codec/reply.js";
 import type { SinkObject } from "../sink/types.js";
+import type { RequestEvent } from "./requests.js";
 import type { Clock } from "../util/clock.js";
 
 export interface DeliveryOptions {
@@ -23,7 +27,7 @@ export interface DeliveryOptions {
 export class Delivery {
   private readonly envelope: Envelope;
   /** Bodies waiting for the sink; `head` is the next one. */
-  private queue: ReplyBody[] = [];
+  private queue: (ReplyBody | RequestEvent)[] = [];
   private head = 0;
   private delivering = false;
   private drained: (() => void) | undefined;
@@ -49,6 +53,13 @@ export class Delivery {
     return this.envelope.seq;
   }
 
+  /** Queue a request event behind the replies already queued (dropped when the sink has no `request`). */
+  pushRequest(evt: RequestEvent): void {
+    if (this.sink.request === undefined) return;
+    this.queue.push(evt);
+    if (!this.delivering) void this.pump();
+  }
+
   /** Queue the codec's bodies (the array is emptied) and make sure they are on their way. */
   push(bodies: ReplyBody[]): void {
     if (bodies.length === 0) return;
@@ -59,6 +70,7 @@ export class Delivery {
       if (
         waiting >= max &&
         tail !== undefined &&
+        !("type" in tail) &&
         (r.kind === "delta" || r.kind === "reasoning") &&
         tail.kind === r.kind &&
         tail.part_id === r.part_id
@@ -82,16 +94,20 @@ export class Delivery {
   private async pump(): Promise<void> {
     this.delivering = true;
     while (this.head < this.queue.length) {
-      const body = this.queue[this.head] as ReplyBody;
+      const body = this.queue[this.head] as ReplyBody | RequestEvent;
       this.queue[this.head] = undefined as unknown as ReplyBody;
       this.head++;
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
       }
+      if ("type" in body) {
+        await this.bounded(() => this.sink.request?.(body), body.type);
+        continue;
+      }
       const reply = this.envelope.stamp(body, this.sessionId);
       if (reply.kind === "final" || reply.kind === "error") this.terminal = reply;
-      await this.deliverOne(reply);
+      await this.bounded(() => this.sink.deliver(reply), reply.kind, reply.seq);
     }
     this.delivering = false;
     const drained = this.drained;
@@ -99,12 +115,13 @@ export class Delivery {
     drained?.();
   }
 
-  private async deliverOne(reply: Reply): Promise<void> {
+  /** One sink call, bounded by `sinkTimeoutMs`; a throw, rejection or timeout is counted and delivery moves on. */
+  private async bounded(call: () => void | Promise<void>, kind: string, seq?: number): Promise<void> {
     let pending: void | Promise<void>;
     try {
-      pending = this.sink.deliver(reply);
+      pending = call();
     } catch (err) {
-      this.failed(reply, err);
+      this.failed(kind, seq, err);
       return;
     }
     // A synchronous sink costs no timer and no race.
@@ -120,17 +137,17 @@ export class Delivery {
       ]);
       if (outcome === "timeout") {
         this.sinkFailures++;
-        this.log.error({ seq: reply.seq, kind: reply.kind, timeout_ms: this.opts.sinkTimeoutMs }, "sink did not take a reply in time: moving on");
+        this.log.error({ seq, kind, timeout_ms: this.opts.sinkTimeoutMs }, "sink did not take a reply in time: moving on");
       }
     } catch (err) {
-      this.failed(reply, err);
+      this.failed(kind, seq, err);
     } finally {
       c.clearTimeout(handle);
     }
   }
 
-  private failed(reply: Reply, err: unknown): void {
+  private failed(kind: string, seq: number | undefined, err: unknown): void {
     this.sinkFailures++;
-    this.log.error({ err: (err as Error)?.message, seq: reply.seq, kind: reply.kind }, "sink failed to take a reply");
+    this.log.error({ err: (err as Error)?.message, seq, kind }, "sink failed to take a reply");
   }
 }

@@ -170,23 +170,43 @@ export class OpencodeHttp {
     return (typeof body === "object" && body !== null ? body : {}) as Record<string, { type: string }>;
   }
 
-  /** Answer a permission request; falls back to the pre-1.15 route when the new one is missing. */
-  async replyPermission(sessionId: string, requestId: string, reply: "once" | "always" | "reject"): Promise<void> {
+  /**
+   * Answer a permission request (a message goes to the model with a rejection);
+   * falls back to the pre-1.15 route, which takes no message, when the new one is
+   * missing. Resolves false when the server no longer knows the request (answered elsewhere).
+   */
+  async replyPermission(sessionId: string, requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<boolean> {
     const r = await this.call("POST", `/permission/${encodeURIComponent(requestId)}/reply`, {
-      body: { reply },
+      body: message === undefined ? { reply } : { reply, message },
       okStatuses: [404],
     });
-    if (r.status !== 404) return;
+    if (r.status !== 404) return true;
+    if (isNotFound(r.body)) return false;
     await this.call(
       "POST",
       `/session/${encodeURIComponent(sessionId)}/permissions/${encodeURIComponent(requestId)}`,
       { body: { response: reply } },
     );
+    return true;
   }
 
-  async rejectQuestion(requestId: string): Promise<void> {
-    await this.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { body: {} });
+  /** Answer a question: one array of chosen labels per question. False when the server no longer knows it. */
+  async replyQuestion(requestId: string, answers: readonly (readonly string[])[]): Promise<boolean> {
+    const r = await this.call("POST", `/question/${encodeURIComponent(requestId)}/reply`, { body: { answers }, okStatuses: [404] });
+    return r.status !== 404;
   }
+
+  /** Dismiss a question. False when the server no longer knows it. */
+  async rejectQuestion(requestId: string): Promise<boolean> {
+    const r = await this.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { body: {}, okStatuses: [404] });
+    return r.status !== 404;
+  }
+}
+
+/** 1.15+ answers a request it no longer holds with 404 `PermissionNotFoundError`/`QuestionNotFoundError` (docs/dialects.md). */
+function isNotFound(body: unknown): boolean {
+  const tag = (body as { _tag?: unknown; name?: unknown } | undefined)?._tag ?? (body as { name?: unknown } | undefined)?.name;
+  return typeof tag === "string" && tag.endsWith("NotFoundError");
 }
 
 function summarize(body: unknown): string {

@@ -10,6 +10,21 @@ export type {
   PermissionPolicy,
   PermissionReply,
   PermissionRequest,
+  QuestionPolicy,
   RetryStatus,
 } from "./config.js";
+export { invalidAnswer } from "./requests.js";
+export type {
+  AnswerOutcome,
+  BridgeRequest,
+  PermissionAsk,
+  QuestionAsk,
+  QuestionItem,
+  QuestionOption,
+  RequestAnswer,
+  RequestEvent,
+  RequestHook,
+  RequestTool,
+  ResolvedBy,
+} from "./requests.js";
 export { BridgeError, type BridgeErrorCode } from "./errors.js";

@@ -6,7 +6,9 @@
  * - idle: re-armed by every event of the session; paused while a permission or
  *   question request is pending (the host may legitimately take its time); while
  *   the stream is down (a gap) its expiry means the server is gone (`transport`);
- * - turn: the whole turn;
+ * - turn: the whole turn, less the time spent waiting for requests (paused while
+ *   any waits: a person answering is not the turn being slow; the request's own
+ *   bound is `answerTimeoutMs`, src/adapter/requests.ts);
  * - settle: the session went idle with a message still open and the server did
  *   not complete it within `settleTimeoutMs`: end as the idle said;
  * - provider retries: more than `maxProviderRetries` retries reported by the server;
@@ -39,6 +41,9 @@ type Cfg = Pick<
 export class Liveness {
   private timers: { first?: unknown; idle?: unknown; turn?: unknown; settle?: unknown } = {};
   private idleDeadline = 0;
+  /** Turn time left when the turn timer is not running; `turnArmedAt` when it is. */
+  private turnLeft = 0;
+  private turnArmedAt = 0;
   private prompted = false;
   private sawEvent = false;
   /** The turn is winding down (aborted): events no longer re-arm the idle rule. */
@@ -60,10 +65,8 @@ export class Liveness {
   started(): void {
     this.prompted = true;
     const c = this.cfg.clock;
-    this.timers.turn = c.setTimeout(
-      () => this.host.expire("timeout", `the turn took longer than ${this.cfg.turnTimeoutMs} ms`),
-      this.cfg.turnTimeoutMs,
-    );
+    this.turnLeft = this.cfg.turnTimeoutMs;
+    if (this.requests.waiting === 0) this.armTurn();
     if (!this.sawEvent) {
       this.timers.first = c.setTimeout(
         () => this.host.expire("timeout", `no event from OpenCode within ${this.cfg.firstEventTimeoutMs} ms of the prompt`),
@@ -72,6 +75,28 @@ export class Liveness {
     } else {
       this.armIdle();
     }
+  }
+
+  private armTurn(): void {
+    if (this.timers.turn !== undefined) return;
+    const c = this.cfg.clock;
+    this.turnArmedAt = c.now();
+    this.timers.turn = c.setTimeout(
+      () => this.host.expire("timeout", `the turn took longer than ${this.cfg.turnTimeoutMs} ms (not counting time spent waiting for answers)`),
+      Math.max(1, this.turnLeft),
+    );
+  }
+
+  /** A request started waiting: the idle and turn deadlines stop until `resume`. */
+  pause(): void {
+    const c = this.cfg.clock;
+    if (this.timers.turn !== undefined) {
+      c.clearTimeout(this.timers.turn);
+      this.timers.turn = undefined;
+      this.turnLeft -= c.now() - this.turnArmedAt;
+    }
+    if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
+    this.timers.idle = undefined;
   }
 
   /** An event of the session arrived: it is alive. */
@@ -85,9 +110,11 @@ export class Liveness {
     if (!this.stopped) this.armIdle();
   }
 
-  /** A pending request was settled: the idle rule runs again. */
+  /** The last pending request was settled: the idle rule runs again, the turn clock goes on. */
   resume(): void {
-    if (this.prompted && !this.stopped && !this.over) this.armIdle();
+    if (!this.prompted || this.stopped || this.over) return;
+    this.armTurn();
+    this.armIdle();
   }
 
   /**

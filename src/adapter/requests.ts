@@ -1,9 +1,20 @@
 /**
  * Requests: OpenCode's permission and question requests for the turn's session,
- * answered once each. Permissions follow the configured policy (a host callback
- * is bounded by `permissionTimeoutMs`; no answer means reject); questions are
- * rejected (the bridge runs headless). While a request waits, the idle rule is
- * paused (src/adapter/liveness.ts reads `waiting`).
+ * each answered exactly once.
+ *
+ * Every request is announced to the sink (`request`) and its end too
+ * (`request_resolved`), in order with the turn's replies. Who answers follows the
+ * policy: `allow`/`reject` answer at once; `ask` hands the request to the
+ * `onRequest` hook, which answers by returning, or later through
+ * `adapter.replyPermission`/`replyQuestion`/`rejectQuestion`; with no hook
+ * nobody can answer, so the request is rejected with a message saying why. A
+ * request still waiting after `answerTimeoutMs` is rejected with a message
+ * (never a hang). A request answered elsewhere (`*.replied`, or the server no
+ * longer knows it) is settled without being answered again.
+ *
+ * Invariant: an id is in `pending` from its first `*.asked` until it is settled;
+ * while `pending` is not empty the turn's idle and turn deadlines are paused
+ * (src/adapter/liveness.ts).
  */
 import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
@@ -11,20 +22,128 @@ import type { KnownEvent } from "../codec/schemas.js";
 import type { AdapterConfig, PermissionReply, PermissionRequest } from "./config.js";
 import type { OpencodeHttp } from "./http.js";
 
+/** The tool call a request belongs to. */
+export interface RequestTool {
+  readonly message_id: string;
+  readonly call_id: string;
+}
+
+/** OpenCode asks to run a tool: `permission` is what (bash, edit, external_directory …), `patterns` on what. */
+export interface PermissionAsk {
+  readonly kind: "permission";
+  readonly request_id: string;
+  readonly trace_id: string;
+  readonly session_id: string;
+  readonly tool?: RequestTool;
+  readonly permission: string;
+  readonly patterns: readonly string[];
+  /** What an `always` answer would allow from now on (e.g. `echo *`). */
+  readonly always: readonly string[];
+  /** 1.18 sends `{ command }` for bash; older lines `{}`. */
+  readonly metadata: Readonly<Record<string, unknown>>;
+}
+
+export interface QuestionOption {
+  readonly label: string;
+  readonly description?: string;
+}
+
+export interface QuestionItem {
+  readonly question: string;
+  readonly header?: string;
+  readonly options: readonly QuestionOption[];
+  /** Several labels may be chosen. */
+  readonly multiple?: boolean;
+  /** Free text is allowed besides the options (OpenCode's default). */
+  readonly custom?: boolean;
+}
+
+/** The model's `question` tool asks the user to choose. */
+export interface QuestionAsk {
+  readonly kind: "question";
+  readonly request_id: string;
+  readonly trace_id: string;
+  readonly session_id: string;
+  readonly tool?: RequestTool;
+  readonly questions: readonly QuestionItem[];
+}
+
+export type BridgeRequest = PermissionAsk | QuestionAsk;
+
+/**
+ * An answer. To a permission: `{ reply, message? }` (a message goes to the model
+ * with a rejection). To a question: `{ answers }`, one array of chosen labels (or
+ * free text) per question, or `{ reply: "reject" }` to dismiss it.
+ */
+export type RequestAnswer =
+  | { readonly reply: PermissionReply; readonly message?: string }
+  | { readonly answers: readonly (readonly string[])[] };
+
+/**
+ * The host's hook under the `ask` policies. Return the answer (or a promise of
+ * it), or nothing to answer later through the adapter. `signal` aborts when the
+ * request is settled otherwise (timeout, answered elsewhere, turn over).
+ */
+export type RequestHook = (
+  req: BridgeRequest,
+  signal: AbortSignal,
+) => RequestAnswer | undefined | void | Promise<RequestAnswer | undefined | void>;
+
+/** Who settled a request. */
+export type ResolvedBy = "policy" | "host" | "nobody" | "timeout" | "elsewhere" | "ended";
+
+/** What the sink's optional `request` method receives; not replies (no `seq`). */
+export type RequestEvent =
+  | { readonly type: "request"; readonly trace_id: string; readonly session_id: string; readonly request: BridgeRequest }
+  | {
+      readonly type: "request_resolved";
+      readonly trace_id: string;
+      readonly session_id: string;
+      readonly request_id: string;
+      /** `permission` or `question` (not `kind`: that names reply kinds). */
+      readonly request_kind: BridgeRequest["kind"];
+      readonly by: ResolvedBy;
+      /** The answer given, when the bridge gave one. */
+      readonly answer?: RequestAnswer;
+    };
+
+/** What answering through the adapter did. */
+export type AnswerOutcome =
+  | { readonly status: "answered" }
+  | { readonly status: "unknown" | "already_answered" | "invalid"; readonly message: string };
+
 export interface RequestsHost {
   /** A request could not be answered: abort and end the turn with `code`. */
   expire(code: ErrorCode, message: string): Promise<void>;
-  /** A waiting request was settled (the idle rule may run again). */
+  /** The first request started waiting: pause the deadlines. */
+  waiting(): void;
+  /** The last waiting request was settled: the deadlines run again. */
   resolved(): void;
+  /** Tell the sink, in order with the replies. */
+  notify(evt: RequestEvent): void;
 }
 
+interface Pending {
+  readonly req: BridgeRequest;
+  readonly ac: AbortController;
+  timer: unknown;
+  /** An answer is on its way to the server. */
+  answering: boolean;
+}
+
+type Cfg = Pick<AdapterConfig, "permission" | "question" | "onRequest" | "answerTimeoutMs" | "clock">;
+
+const reject = (message: string): RequestAnswer => ({ reply: "reject", message });
+
 export class Requests {
-  private readonly waitingIds = new Set<string>();
-  private readonly answered = new Set<string>();
+  private readonly pending = new Map<string, Pending>();
+  /** Every id ever seen by this turn (to tell "already answered" from "unknown"). */
+  private readonly seen = new Set<string>();
+  private over = false;
 
   constructor(
-    private readonly sessionId: string,
-    private readonly cfg: Pick<AdapterConfig, "permission" | "permissionTimeoutMs" | "clock">,
+    private readonly ids: { sessionId: string; traceId: string },
+    private readonly cfg: Cfg,
     private readonly http: OpencodeHttp,
     private readonly log: Logger,
     private readonly host: RequestsHost,
@@ -32,98 +151,258 @@ export class Requests {
 
   /** Requests asked and not yet settled. */
   get waiting(): number {
-    return this.waitingIds.size;
+    return this.pending.size;
+  }
+
+  /** The requests waiting, oldest first. */
+  list(): BridgeRequest[] {
+    return [...this.pending.values()].map((p) => p.req);
   }
 
   /** A control event of the turn's session. */
   onEvent(evt: KnownEvent): void {
+    if (this.over) return;
     switch (evt.type) {
       case "permission.asked":
       case "permission.updated": {
         const p = evt.properties;
-        if (!this.ask(p.id)) return;
-        void this.answerPermission({
-          id: p.id,
-          sessionID: this.sessionId,
-          permission: p.permission ?? "",
-          patterns: p.patterns ?? [],
-          tool: p.tool,
-          raw: p,
-        });
+        const raw = p as Record<string, unknown>;
+        this.open({
+          kind: "permission",
+          request_id: p.id,
+          trace_id: this.ids.traceId,
+          session_id: this.ids.sessionId,
+          ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
+          permission: p.permission ?? (typeof raw.type === "string" ? raw.type : ""),
+          patterns: p.patterns ?? (typeof raw.pattern === "string" ? [raw.pattern] : Array.isArray(raw.pattern) ? strings(raw.pattern) : []),
+          always: Array.isArray(raw.always) ? strings(raw.always) : [],
+          metadata: isRecord(raw.metadata) ? raw.metadata : {},
+        }, raw);
         return;
       }
-      case "question.asked":
-        if (this.ask(evt.properties.id)) void this.rejectQuestion(evt.properties.id);
+      case "question.asked": {
+        const p = evt.properties;
+        this.open({
+          kind: "question",
+          request_id: p.id,
+          trace_id: this.ids.traceId,
+          session_id: this.ids.sessionId,
+          ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
+          questions: (p.questions ?? []).flatMap(toQuestion),
+        }, p);
         return;
+      }
       case "permission.replied":
       case "question.replied":
-      case "question.rejected":
-        this.settled(evt.properties.requestID ?? evt.properties.id);
+      case "question.rejected": {
+        const id = evt.properties.requestID ?? evt.properties.id;
+        const p = id === undefined ? undefined : this.pending.get(id);
+        // Our own answer is settled when its POST returns; anything else was answered elsewhere.
+        if (p !== undefined && !p.answering) {
+          this.log.info({ request: id }, "request answered elsewhere");
+          this.close(p, "elsewhere");
+        }
         return;
+      }
       default:
         return;
     }
   }
 
-  /** First time this request is seen? Then it waits for its answer. */
-  private ask(id: string): boolean {
-    if (this.answered.has(id)) return false;
-    this.answered.add(id);
-    this.waitingIds.add(id);
-    return true;
-  }
-
-  private settled(id: string | undefined): void {
-    if (id === undefined || !this.waitingIds.delete(id)) return;
-    this.host.resolved();
-  }
-
-  private async answerPermission(req: PermissionRequest): Promise<void> {
-    const policy = this.cfg.permission;
-    let reply: PermissionReply = "reject";
-    if (policy === "allow") reply = "once";
-    else if (typeof policy === "function") {
-      const ac = new AbortController();
-      let handle: unknown;
-      try {
-        reply = await Promise.race([
-          Promise.resolve(policy(req, ac.signal)),
-          new Promise<PermissionReply>((resolve) => {
-            handle = this.cfg.clock.setTimeout(() => {
-              ac.abort();
-              this.log.warn({ permission: req.permission }, "permission callback did not answer in time: rejecting");
-              resolve("reject");
-            }, this.cfg.permissionTimeoutMs);
-          }),
-        ]);
-      } catch (err) {
-        this.log.error({ err: (err as Error)?.message }, "permission callback failed: rejecting");
-        reply = "reject";
-      } finally {
-        this.cfg.clock.clearTimeout(handle);
-      }
-      if (reply !== "once" && reply !== "always" && reply !== "reject") {
-        this.log.error({ reply }, "permission callback answered something other than once/always/reject: rejecting");
-        reply = "reject";
-      }
+  /** The host answers (`adapter.replyPermission` and friends, or the hook's return). */
+  async answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
+    const p = this.pending.get(requestId);
+    if (p === undefined || p.answering) {
+      return this.seen.has(requestId)
+        ? { status: "already_answered", message: `request ${requestId} has already been answered` }
+        : { status: "unknown", message: `no pending request ${requestId} in this turn` };
     }
-    this.log.info({ permission: req.permission, patterns: req.patterns, reply }, "answering permission request");
+    const problem = invalidAnswer(p.req, answer);
+    if (problem !== undefined) return { status: "invalid", message: problem };
+    await this.send(p, answer, "host");
+    return { status: "answered" };
+  }
+
+  /** The turn ended: whatever still waits is settled as `ended` (OpenCode drops it with the aborted session). */
+  stop(): void {
+    if (this.over) return;
+    this.over = true;
+    for (const p of [...this.pending.values()]) this.close(p, "ended");
+  }
+
+  private open(req: BridgeRequest, raw: unknown): void {
+    if (this.seen.has(req.request_id)) return;
+    this.seen.add(req.request_id);
+    const p: Pending = { req, ac: new AbortController(), timer: undefined, answering: false };
+    this.pending.set(req.request_id, p);
+    if (this.pending.size === 1) this.host.waiting();
+    this.host.notify({ type: "request", trace_id: this.ids.traceId, session_id: this.ids.sessionId, request: req });
+    p.timer = this.cfg.clock.setTimeout(() => {
+      p.timer = undefined;
+      if (p.answering || this.pending.get(req.request_id) !== p) return;
+      const msg = `nobody answered this ${req.kind} request within ${this.cfg.answerTimeoutMs} ms (opencode-bridge answerTimeoutMs), so it was rejected`;
+      this.log.warn({ request: req.request_id }, msg);
+      void this.send(p, reject(msg), "timeout");
+    }, this.cfg.answerTimeoutMs);
+    this.decide(p, raw);
+  }
+
+  private decide(p: Pending, raw: unknown): void {
+    const req = p.req;
+    const policy = req.kind === "permission" ? this.cfg.permission : this.cfg.question;
+    if (policy === "allow") {
+      void this.send(p, { reply: "once" }, "policy");
+      return;
+    }
+    if (policy === "reject") {
+      const msg = `opencode-bridge's ${req.kind} policy is "reject": nobody was asked (the host can set ${req.kind}: "ask" to answer itself${req.kind === "permission" ? ' or "allow"' : ""})`;
+      void this.send(p, reject(msg), "policy");
+      return;
+    }
+    if (typeof policy === "function") {
+      // The older callback form: it answers with a bare reply.
+      if (req.kind !== "permission") return;
+      const legacy: PermissionRequest = {
+        id: req.request_id,
+        sessionID: req.session_id,
+        permission: req.permission,
+        patterns: req.patterns,
+        ...(req.tool ? { tool: { messageID: req.tool.message_id, callID: req.tool.call_id } } : {}),
+        raw,
+      };
+      this.hear(p, () => policy(legacy, p.ac.signal), (reply) =>
+        reply === "once" || reply === "always" || reply === "reject" ? { reply } : undefined,
+      );
+      return;
+    }
+    const hook = this.cfg.onRequest;
+    if (hook === undefined) {
+      const msg = `opencode-bridge's ${req.kind} policy is "ask" but nobody can answer (no onRequest hook, no client, no terminal), so it was rejected`;
+      void this.send(p, reject(msg), "nobody");
+      return;
+    }
+    this.hear(p, () => hook(req, p.ac.signal), (a) => a ?? undefined);
+  }
+
+  /** Call the host's hook; a returned answer is sent, nothing means "later", a throw or a wrong answer rejects. */
+  private hear<T>(p: Pending, call: () => T | Promise<T>, toAnswer: (v: T) => RequestAnswer | undefined): void {
+    const fail = (why: string) => {
+      if (p.answering || this.pending.get(p.req.request_id) !== p) return;
+      this.log.error({ request: p.req.request_id }, why);
+      void this.send(p, reject(`opencode-bridge rejected this ${p.req.kind} request: ${why}`), "host");
+    };
+    let out: T | Promise<T>;
     try {
-      await this.http.replyPermission(this.sessionId, req.id, reply);
+      out = call();
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, "could not answer the permission request");
-      this.waitingIds.delete(req.id);
-      await this.host.expire("permission", `could not answer OpenCode's permission request for ${req.permission}: ${(err as Error).message}`);
+      fail(`the host's request hook threw: ${(err as Error)?.message ?? String(err)}`);
+      return;
+    }
+    void Promise.resolve(out).then(
+      (v) => {
+        if (v === undefined || v === null) return;
+        const a = toAnswer(v);
+        const problem = a === undefined ? `the host's hook answered ${JSON.stringify(v)}` : invalidAnswer(p.req, a);
+        if (problem !== undefined) fail(problem);
+        else if (a !== undefined && !p.answering && this.pending.get(p.req.request_id) === p) void this.send(p, a, "host");
+      },
+      (err: unknown) => fail(`the host's request hook failed: ${(err as Error)?.message ?? String(err)}`),
+    );
+  }
+
+  /** Send the answer to OpenCode; the request is settled when the server took it (or no longer knows it). */
+  private async send(p: Pending, answer: RequestAnswer, by: ResolvedBy): Promise<void> {
+    p.answering = true;
+    this.cfg.clock.clearTimeout(p.timer);
+    p.ac.abort();
+    const req = p.req;
+    this.log.info({ request: req.request_id, kind: req.kind, by, ...("reply" in answer ? { reply: answer.reply } : {}) }, `answering a ${req.kind} request`);
+    try {
+      let took: boolean;
+      if (req.kind === "permission") {
+        const a = answer as { reply: PermissionReply; message?: string };
+        took = await this.http.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
+      } else if ("answers" in answer) {
+        took = await this.http.replyQuestion(req.request_id, answer.answers);
+      } else {
+        took = await this.http.rejectQuestion(req.request_id);
+      }
+      this.close(p, took ? by : "elsewhere", took ? answer : undefined);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, `could not answer the ${req.kind} request`);
+      this.close(p, by, answer);
+      await this.host.expire("permission", `could not answer OpenCode's ${req.kind} request: ${(err as Error).message}`);
     }
   }
 
-  private async rejectQuestion(id: string): Promise<void> {
-    this.log.info({ request: id }, "rejecting a question: the bridge runs headless");
-    try {
-      await this.http.rejectQuestion(id);
-    } catch (err) {
-      this.waitingIds.delete(id);
-      await this.host.expire("permission", `could not answer OpenCode's question: ${(err as Error).message}`);
-    }
+  private close(p: Pending, by: ResolvedBy, answer?: RequestAnswer): void {
+    const id = p.req.request_id;
+    if (this.pending.get(id) !== p) return;
+    this.pending.delete(id);
+    this.cfg.clock.clearTimeout(p.timer);
+    p.ac.abort();
+    this.host.notify({
+      type: "request_resolved",
+      trace_id: this.ids.traceId,
+      session_id: this.ids.sessionId,
+      request_id: id,
+      request_kind: p.req.kind,
+      by,
+      ...(answer ? { answer } : {}),
+    });
+    if (this.pending.size === 0 && !this.over) this.host.resolved();
   }
+}
+
+/** Why `answer` cannot answer `req`, or undefined when it can. */
+export function invalidAnswer(req: BridgeRequest, answer: unknown): string | undefined {
+  if (!isRecord(answer)) return `an answer must be an object, got ${JSON.stringify(answer)}`;
+  if ("answers" in answer) {
+    if (req.kind !== "question") return `request ${req.request_id} is a permission: answer it with {"reply": "once" | "always" | "reject"}`;
+    const a = answer.answers;
+    if (!Array.isArray(a) || !a.every((x) => Array.isArray(x) && x.every((s) => typeof s === "string"))) {
+      return `answers must be an array with one array of strings per question, got ${JSON.stringify(a)}`;
+    }
+    if (a.length !== req.questions.length) return `answers must have one entry per question (${req.questions.length}), got ${a.length}`;
+    return undefined;
+  }
+  if ("reply" in answer) {
+    const r = answer.reply;
+    if (req.kind === "question" && r !== "reject") return `a question takes {"answers": [[…]]} or {"reply": "reject"}, got reply ${JSON.stringify(r)}`;
+    if (r !== "once" && r !== "always" && r !== "reject") return `reply must be "once", "always" or "reject", got ${JSON.stringify(r)}`;
+    if (answer.message !== undefined && typeof answer.message !== "string") return `message must be a string, got ${JSON.stringify(answer.message)}`;
+    return undefined;
+  }
+  return req.kind === "permission"
+    ? `a permission takes {"reply": "once" | "always" | "reject", "message"?: string}`
+    : `a question takes {"answers": [[…]]} or {"reply": "reject"}`;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function strings(v: unknown[]): string[] {
+  return v.filter((x): x is string => typeof x === "string");
+}
+
+/** One of OpenCode's `QuestionInfo`s, read defensively (an unreadable one is left out). */
+function toQuestion(q: unknown): QuestionItem[] {
+  if (!isRecord(q) || typeof q.question !== "string") return [];
+  const options = Array.isArray(q.options)
+    ? q.options.flatMap((o) =>
+        isRecord(o) && typeof o.label === "string"
+          ? [{ label: o.label, ...(typeof o.description === "string" ? { description: o.description } : {}) }]
+          : [],
+      )
+    : [];
+  return [
+    {
+      question: q.question,
+      ...(typeof q.header === "string" ? { header: q.header } : {}),
+      options,
+      ...(typeof q.multiple === "boolean" ? { multiple: q.multiple } : {}),
+      ...(typeof q.custom === "boolean" ? { custom: q.custom } : {}),
+    },
+  ];
 }

@@ -26,7 +26,7 @@ import type { HubListener } from "./event-hub.js";
 import type { OpencodeHttp } from "./http.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
-import { Requests } from "./requests.js";
+import { Requests, type AnswerOutcome, type BridgeRequest, type RequestAnswer } from "./requests.js";
 
 export interface TurnResult {
   readonly traceId: string;
@@ -62,9 +62,11 @@ export class Turn implements HubListener {
   ) {
     this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log);
     const over = () => this.finished;
-    this.requests = new Requests(sessionId, cfg, http, log, {
+    this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, http, log, {
       expire: (code, message) => this.expire(code, message),
+      waiting: () => this.liveness.pause(),
       resolved: () => this.liveness.resume(),
+      notify: (evt) => this.delivery.pushRequest(evt),
     });
     const liveness: LivenessHost = {
       expire: (code, message) => void this.expire(code, message),
@@ -144,6 +146,18 @@ export class Turn implements HubListener {
     this.repair.resynced();
   }
 
+  // ---- requests ------------------------------------------------------------
+
+  /** Permission and question requests waiting for an answer. */
+  pendingRequests(): BridgeRequest[] {
+    return this.requests.list();
+  }
+
+  /** Answer one of this turn's requests. */
+  answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
+    return this.requests.answer(requestId, answer);
+  }
+
   // ---- lifecycle ------------------------------------------------------------
 
   /** The prompt is about to be sent: from now on a gap may hide this turn's events. */
@@ -203,6 +217,8 @@ export class Turn implements HubListener {
   }
 
   private afterCodec(): void {
+    // Requests still waiting are settled before the terminal reply goes out.
+    if (!this.finished && isTurnDone(this.state)) this.requests.stop();
     this.delivery.push(this.out);
     if (this.finished) return;
     if (isTurnDone(this.state)) {

@@ -3,13 +3,16 @@
  * in-process in tests: output streams, environment, working directory, and
  * interrupt/termination signals.
  */
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 
 export type Output = Writable & { isTTY?: boolean };
+export type Input = Readable & { isTTY?: boolean };
 
 export interface CliIo {
   readonly stdout: Output;
   readonly stderr: Output;
+  /** Where a person answers requests (`prompt` on a terminal); absent: nobody can. */
+  readonly stdin?: Input;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   /** Run `handler` on each of these signals until the returned function is called. */
@@ -23,6 +26,7 @@ export function processIo(): CliIo {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
+    stdin: process.stdin,
     env: process.env,
     cwd: process.cwd(),
     onSignal(signals, handler) {

@@ -11,6 +11,7 @@ import { OwnedServer } from "../server/owned.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
 import { howToGetOpencode, installReporter } from "./install-report.js";
+import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
@@ -40,9 +41,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   );
   let text = positionals.join(" ").trim();
   if (text === "") throw new UsageError("prompt needs the text to send");
-  const permission = values.permission ?? "reject";
-  if (permission !== "reject" && permission !== "allow") {
-    throw new UsageError(`--permission takes reject or allow, got ${JSON.stringify(permission)}`);
+  // On a terminal a person is there to answer; otherwise nobody is.
+  const person = io.stdin?.isTTY === true && io.stderr.isTTY === true ? io.stdin : undefined;
+  const permission = values.permission ?? (person ? "ask" : "reject");
+  if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
+    throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
   }
   if (values.model !== undefined && !/^[^/]+\/.+$/.test(values.model)) {
     throw new UsageError(`--model takes provider/model, got ${JSON.stringify(values.model)}`);
@@ -108,6 +111,8 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         directory,
         password,
         permission,
+        question: person ? "ask" : "reject",
+        ...(person ? { onRequest: terminalAsker(person, io.stderr) } : {}),
         logger,
         ...Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
       },

@@ -78,8 +78,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
   };
   const permission = values.permission ?? "reject";
-  if (permission !== "reject" && permission !== "allow") {
-    throw new UsageError(`--permission takes reject or allow, got ${JSON.stringify(permission)}`);
+  if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
+    throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
   }
   const port = integer("port", values.port, 0);
   if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
@@ -267,7 +267,8 @@ function buildOutputs(
     let sink: JsonlSink;
     try {
       // Opened now: a bad path refuses to start rather than failing at the first reply.
-      sink = file === "-" ? new JsonlSink(stdout) : JsonlSink.open(resolve(cwd, file));
+      // The daemon's JSON Lines outputs carry request events too (lines with `type`).
+      sink = file === "-" ? new JsonlSink(stdout, { requests: true }) : JsonlSink.open(resolve(cwd, file), { requests: true });
     } catch (err) {
       throw new UsageError(`--jsonl: ${(err as Error).message}`);
     }

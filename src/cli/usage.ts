@@ -124,7 +124,9 @@ against the offline scripted model instead (no API key; see
   --first-event-timeout S    default 60
   --idle-timeout S           default 120
   --turn-timeout S           default 1800
-  --permission reject|allow  answer to permission requests (default reject)
+  --permission reject|allow|ask  permission requests: ask the person at the terminal
+                             (the default on a terminal; questions are asked too),
+                             else reject (the default otherwise) or allow
   --pretty | --jsonl         output format
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent, on stderr
                              (default warn; env LOG_LEVEL)
@@ -136,7 +138,9 @@ ${EXIT_CODES}
   serve: `usage: opencode-bridge serve [options]
 
 An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
-POST /v1/turns/:trace_id/abort, GET /healthz, GET /metrics (docs/daemon.md).
+POST /v1/turns/:trace_id/abort, POST /v1/turns/:trace_id/requests/:request_id,
+GET /v1/turns[/:trace_id], GET /console (a web page for operators), GET /healthz,
+GET /metrics (docs/daemon.md).
 Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
 
   --host HOST                listen address (default 127.0.0.1)
@@ -160,7 +164,8 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --webhook-timeout S        each webhook attempt (default 10)
   --jsonl FILE               append every reply to FILE as JSON Lines (- for stdout;
                              repeatable)
-  --permission reject|allow  answer to permission requests (default reject)
+  --permission reject|allow|ask  default policy for permission requests (default reject;
+                             ask: answered over HTTP or in the console, GET /console)
   --first-event-timeout S    --idle-timeout S      --turn-timeout S
   --retain-turns N           finished turns kept for event subscribers (default 100)
   --max-active-turns N       turns running at once (default 32)

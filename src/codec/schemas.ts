@@ -159,7 +159,15 @@ export const RequestSettledProps = z.object({
   id: id.optional(),
 });
 
-export const QuestionAskedProps = z.object({ id, sessionID: id.optional() });
+/** `question.asked`: `questions` stay unread here (the adapter reads them defensively, src/adapter/requests.ts). */
+export const QuestionAskedProps = z
+  .object({
+    id,
+    sessionID: id.optional(),
+    questions: z.array(z.unknown()).optional(),
+    tool: z.object({ messageID: id, callID: id }).optional(),
+  })
+  .loose();
 
 /** `server.connected` (every stream starts with it), `server.instance.disposed` (this stream is finished). */
 export const ServerEventProps = z.object({ directory: z.string().optional() }).loose().optional();

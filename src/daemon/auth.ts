@@ -68,7 +68,9 @@ export class RequestGuard {
         return `Host ${JSON.stringify(host)} is not accepted: use an IP address or localhost, or start the daemon with --allow-host ${name}`;
       }
     }
-    if (origin !== undefined && !this.originAllowed(origin)) {
+    // The console (GET /console) is served by the daemon itself: its own origin is the Host it was loaded from (checked above).
+    const ownOrigin = origin !== undefined && host !== undefined && origin.toLowerCase() === `http://${host.trim().toLowerCase()}`;
+    if (origin !== undefined && !ownOrigin && !this.originAllowed(origin)) {
       return `Origin ${JSON.stringify(origin)} is not allowed: start the daemon with --allow-origin ${origin} to let pages of that origin call it`;
     }
     return undefined;

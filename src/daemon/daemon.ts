@@ -4,6 +4,10 @@
  *   POST /v1/turns                       start a turn → 202 {trace_id, session_id}
  *   GET  /v1/turns/:trace_id/events      the turn as Server-Sent Events, from seq 0
  *   POST /v1/turns/:trace_id/abort       abort a running turn
+ *   GET  /v1/turns                       turns in flight and recent ones
+ *   GET  /v1/turns/:trace_id             one turn, with its pending requests
+ *   POST /v1/turns/:trace_id/requests/:request_id   answer a permission or question
+ *   GET  /console                        the operator's web page (src/daemon/console.ts)
  *   GET  /healthz                        bridge and OpenCode status (no token needed)
  *   GET  /metrics                        Prometheus text
  *
@@ -20,12 +24,14 @@ import { OpencodeAdapter } from "../adapter/adapter.js";
 import type { BridgeError } from "../adapter/errors.js";
 import { OpencodeHttp } from "../adapter/http.js";
 import type { Reply } from "../codec/reply.js";
+import type { RequestAnswer, RequestEvent } from "../adapter/requests.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendError, sendJson, summarizeIssues } from "./http.js";
+import { CONSOLE_HTML } from "./console.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
-import { parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
+import { AnswerSchema, parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
 import { Journal } from "./journal.js";
 import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
@@ -89,6 +95,8 @@ export class BridgeDaemon {
   /** Turns whose output failure was logged (once per turn). */
   private readonly outputErrorLogged = new WeakSet<TurnRecord>();
   private connections = 0;
+  /** When a client last listed the turns (GET /v1/turns: the console polls it). */
+  private lastListed = -Infinity;
   /** Set once a shutdown has ended: what it gave up. */
   shutdownReport: ShutdownReport | undefined;
   private readonly routes: readonly Route[];
@@ -139,9 +147,11 @@ export class BridgeDaemon {
       (adapter) => this.countReconnects(adapter),
     );
     this.routes = [
-      { pattern: /^\/v1\/turns$/, methods: { POST: (req, res) => this.postTurn(req, res) } },
+      { pattern: /^\/v1\/turns$/, methods: { POST: (req, res) => this.postTurn(req, res), GET: (req, res) => this.getTurns(req, res) } },
       { pattern: /^\/v1\/turns\/([^/]+)\/events$/, methods: { GET: (req, res, p) => this.getEvents(req, res, p) } },
       { pattern: /^\/v1\/turns\/([^/]+)\/abort$/, methods: { POST: (req, res, p) => this.postAbort(req, res, p) } },
+      { pattern: /^\/v1\/turns\/([^/]+)\/requests\/([^/]+)$/, methods: { POST: (req, res, p) => this.postAnswer(req, res, p) } },
+      { pattern: /^\/v1\/turns\/([^/]+)$/, methods: { GET: (req, res, p) => this.getTurn(req, res, p) } },
       { pattern: /^\/metrics$/, methods: { GET: (req, res) => this.getMetrics(req, res) } },
     ];
   }
@@ -244,6 +254,19 @@ export class BridgeDaemon {
         await this.getHealth(res);
         return;
       }
+      if (path === "/console") {
+        // The page holds no data: what it shows it fetches with the token. Never framed (its buttons answer requests).
+        if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /console`, { allow: ["GET"] }, { allow: "GET" });
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "x-frame-options": "DENY",
+          "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+          "referrer-policy": "no-referrer",
+        });
+        res.end(CONSOLE_HTML);
+        return;
+      }
       // Authentication comes before routing: without the token nothing about the API is revealed.
       if (this.auth && !this.auth.accepts(req.headers.authorization)) {
         throw new HttpError(
@@ -271,7 +294,19 @@ export class BridgeDaemon {
         await handler(req, res, params);
         return;
       }
-      throw new HttpError(404, `no route ${path}`, { routes: ["POST /v1/turns", "GET /v1/turns/:trace_id/events", "POST /v1/turns/:trace_id/abort", "GET /healthz", "GET /metrics"] });
+      throw new HttpError(404, `no route ${path}`, {
+        routes: [
+          "POST /v1/turns",
+          "GET /v1/turns",
+          "GET /v1/turns/:trace_id",
+          "GET /v1/turns/:trace_id/events",
+          "POST /v1/turns/:trace_id/abort",
+          "POST /v1/turns/:trace_id/requests/:request_id",
+          "GET /healthz",
+          "GET /metrics",
+          "GET /console",
+        ],
+      });
     } catch (err) {
       if (err instanceof HttpError) {
         sendError(res, err);
@@ -313,6 +348,11 @@ export class BridgeDaemon {
       // Shutdown may have begun while the session was being created.
       if (this.draining) throw this.unavailable();
       record = this.store.create(traceId, sessionId, directory, performance.now());
+      record.info = {
+        text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
+        ...(turn.permission ? { permission: turn.permission } : {}),
+        ...(turn.question ? { question: turn.question } : {}),
+      };
       // Journaled (and synced) before the 202: an accepted turn outlives a crash.
       this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now());
     } finally {
@@ -348,6 +388,7 @@ export class BridgeDaemon {
   /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
   private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
     const lease = this.pool.acquire(target, record.directory, record.sessionId);
+    record.answerer = (id, answer) => lease.adapter.answer(id, answer);
     const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome);
     lease.adapter
       .prompt(turn.text, {
@@ -357,6 +398,9 @@ export class BridgeDaemon {
         model: turn.model,
         agent: turn.agent,
         system: turn.system,
+        ...(turn.permission ? { permission: turn.permission } : {}),
+        ...(turn.question ? { question: turn.question } : {}),
+        onRequest: () => this.nobodyToAnswer(record),
       })
       .then(
         (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
@@ -404,6 +448,57 @@ export class BridgeDaemon {
       budget: this.budget,
       log: this.log,
     });
+  }
+
+  /**
+   * Under `ask`, a request waits for a client's answer over HTTP, unless nobody
+   * could give one: no event subscriber of the turn, no output (webhook, JSON
+   * Lines) that carries requests to a host, no client that listed turns in the
+   * last minute (the console polls). Then it is rejected at once, saying why.
+   */
+  private nobodyToAnswer(record: TurnRecord): RequestAnswer | undefined {
+    const watched = performance.now() - this.lastListed < 60_000;
+    if (record.subscribers.size > 0 || this.outputs.takesRequests || watched) return undefined;
+    return {
+      reply: "reject",
+      message: "opencode-bridge's policy is \"ask\" but no client of the daemon could answer (no event subscriber of the turn, no output, no console open)",
+    };
+  }
+
+  private getTurns(_req: IncomingMessage, res: ServerResponse): void {
+    this.lastListed = performance.now();
+    const turns = this.store.all();
+    sendJson(res, 200, { turns: turns.map((t) => t.summary()) });
+  }
+
+  private getTurn(_req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): void {
+    const record = this.store.get(traceId ?? "");
+    if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId });
+    sendJson(res, 200, record.summary());
+  }
+
+  private async postAnswer(req: IncomingMessage, res: ServerResponse, [traceId, requestId]: readonly string[]): Promise<void> {
+    requireJsonContentType(req);
+    const record = this.store.get(traceId ?? "");
+    if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId });
+    const body = await readJson(req, this.options.maxBodyBytes);
+    const parsed = AnswerSchema.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, `invalid answer: ${summarizeIssues(parsed.error)}`, issuesOf(parsed.error));
+    const id = requestId ?? "";
+    if (!record.pending.has(id)) {
+      if (record.requestIds.has(id)) throw new HttpError(409, `request ${id} has already been answered`, { trace_id: record.traceId, request_id: id });
+      throw new HttpError(404, `turn ${record.traceId} has no request ${id}`, { trace_id: record.traceId, request_id: id });
+    }
+    const answerer = record.answerer;
+    if (answerer === undefined) throw new HttpError(409, `turn ${record.traceId} has ended`, { trace_id: record.traceId, request_id: id });
+    const outcome = await answerer(id, parsed.data);
+    if (outcome.status === "answered") {
+      this.log.info({ trace_id: record.traceId, request_id: id }, "request answered over HTTP");
+      sendJson(res, 200, { trace_id: record.traceId, request_id: id, status: "answered" });
+      return;
+    }
+    const status = outcome.status === "invalid" ? 400 : outcome.status === "unknown" ? 404 : 409;
+    throw new HttpError(status, outcome.message, { trace_id: record.traceId, request_id: id });
   }
 
   private postAbort(req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): void {
@@ -471,6 +566,14 @@ export class BridgeDaemon {
 
   /** What every adapter delivers to: the turn's record (and its subscribers), metrics, then the outputs. */
   private readonly recordSink: SinkObject = {
+    request: async (evt: RequestEvent) => {
+      this.store.request(evt);
+      try {
+        await this.outputs.request(evt);
+      } catch (err) {
+        this.log.warn({ trace_id: evt.trace_id, err: (err as Error).message }, "an output failed to take a request event");
+      }
+    },
     deliver: async (reply: Reply) => {
       // In the journal before anywhere else: nothing reaches a subscriber or an output that a crash could forget.
       const known = this.store.get(reply.trace_id);

@@ -113,6 +113,16 @@ export const TurnRequestSchema = z.strictObject({
   model: z.string().regex(/^[^/\s]+\/\S+$/, "model must look like provider/model").optional(),
   agent: z.string().min(1, "agent must not be empty").optional(),
   system: z.string().optional(),
+  /** This turn's permission policy; `ask` waits for an answer over HTTP (POST …/requests/:request_id). */
+  permission: z.enum(["reject", "allow", "ask"], { error: 'permission must be "reject", "allow" or "ask"' }).optional(),
+  /** This turn's question policy. */
+  question: z.enum(["reject", "ask"], { error: 'question must be "reject" or "ask"' }).optional(),
 });
+
+/** The body of `POST /v1/turns/:trace_id/requests/:request_id`. */
+export const AnswerSchema = z.union([
+  z.strictObject({ reply: z.enum(["once", "always", "reject"], { error: 'reply must be "once", "always" or "reject"' }), message: z.string().max(4000).optional() }),
+  z.strictObject({ answers: z.array(z.array(z.string().max(4000)).max(100)).min(1).max(20) }),
+], { error: 'send {"reply": "once" | "always" | "reject", "message"?: string} or {"answers": [["label", …], …]}' });
 
 export type TurnRequest = z.output<typeof TurnRequestSchema>;

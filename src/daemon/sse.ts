@@ -3,10 +3,13 @@
  *
  *   id: <seq>            event: reply      data: <reply JSON>
  *   event: truncated     data: {"from": a, "to": b}     (replies the daemon did not keep)
+ *   event: request       data: {"type":"request", "request": {kind, request_id, …}}   (a permission/question waits)
+ *   event: request_resolved  data: {"type":"request_resolved", "request_id", "by", "answer"?}
  *   event: done          data: {"trace_id", "session_id", "outcome", "replies"}
  *
  * A subscriber that joins late first gets the turn's kept replies from seq 0
- * (or after `Last-Event-ID`), then the rest live, then `done`, and the stream
+ * (or after `Last-Event-ID`), then the requests still waiting, then the rest
+ * live (request frames in order between the replies), then `done`, and the stream
  * ends. A comment line is sent every `heartbeatMs` so proxies keep the connection.
  *
  * Memory: frames wait in a per-subscriber queue and go to the socket in slices
@@ -200,6 +203,7 @@ export function streamTurn(
     });
     const sub: TurnSubscriber = {
       reply: (r: StoredReply) => push({ parts: [`id: ${r.seq}\nevent: reply\ndata: `, r.json, "\n\n"], own: r.kept ? 0 : r.json.length }),
+      request: (type, json) => push({ parts: [`event: ${type}\ndata: `, json, "\n\n"], own: 0 }),
       truncated: (from, to) => push({ parts: [`event: truncated\ndata: ${JSON.stringify({ from, to })}\n\n`], own: 0 }),
       done: (t) => {
         const data = JSON.stringify({ trace_id: t.traceId, session_id: t.sessionId, outcome: t.outcome, replies: t.total });

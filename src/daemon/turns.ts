@@ -17,6 +17,7 @@
 import { randomUUID } from "node:crypto";
 import type { ErrorCode, Reply } from "../codec/reply.js";
 import { isTerminal } from "../codec/reply.js";
+import type { AnswerOutcome, BridgeRequest, RequestAnswer, RequestEvent } from "../adapter/requests.js";
 
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
@@ -33,6 +34,8 @@ export interface TurnSubscriber {
   reply(r: StoredReply): void;
   /** Replies `from`..`to` (inclusive) were not kept and cannot be replayed. */
   truncated(from: number, to: number): void;
+  /** A request event (`request` / `request_resolved`), as JSON. */
+  request?(type: RequestEvent["type"], json: string): void;
   done(turn: TurnRecord): void;
 }
 
@@ -48,6 +51,16 @@ export class TurnRecord {
   outcome: TurnOutcome | undefined;
   sawDelta = false;
   readonly subscribers = new Set<TurnSubscriber>();
+  /** Requests waiting for an answer, oldest first (replayed to late subscribers). */
+  readonly pending = new Map<string, { readonly request: BridgeRequest; readonly json: string }>();
+  /** Every request id the turn has seen (to tell 409 "already answered" from 404). */
+  readonly requestIds = new Set<string>();
+  /** Answers one of the turn's requests (set while the adapter runs it). */
+  answerer: ((requestId: string, answer: RequestAnswer) => Promise<AnswerOutcome>) | undefined;
+  /** What the daemon was asked (for GET /v1/turns and the console). */
+  info: { text?: string; permission?: string; question?: string } = {};
+  /** When the daemon accepted the turn (ms since the epoch). */
+  readonly acceptedWall = Date.now();
   private resolveDone!: () => void;
   /** Resolves when the turn has ended and every reply has been handed on. */
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
@@ -66,9 +79,27 @@ export class TurnRecord {
     return this.outcome !== undefined;
   }
 
+  /** What GET /v1/turns/:trace_id shows. */
+  summary(): Record<string, unknown> {
+    return {
+      trace_id: this.traceId,
+      session_id: this.sessionId,
+      state: this.finished ? "finished" : "running",
+      outcome: this.outcome ?? null,
+      replies: this.total,
+      accepted_at: new Date(this.acceptedWall).toISOString(),
+      directory: this.directory,
+      ...this.info,
+      pending_requests: [...this.pending.values()].map((p) => p.request),
+      events: `/v1/turns/${encodeURIComponent(this.traceId)}/events`,
+    };
+  }
+
   /** @internal */
   markDone(outcome: TurnOutcome): void {
     this.outcome = outcome;
+    this.pending.clear();
+    this.answerer = undefined;
     this.resolveDone();
   }
 }
@@ -97,6 +128,11 @@ export class TurnStore {
     return this.turns.size;
   }
 
+  /** Every retained turn, newest accepted first. */
+  all(): TurnRecord[] {
+    return [...this.turns.values()].sort((a, b) => b.acceptedWall - a.acceptedWall);
+  }
+
   running(): TurnRecord[] {
     return [...this.turns.values()].filter((t) => !t.finished);
   }
@@ -123,6 +159,21 @@ export class TurnStore {
       t.truncatedFrom ??= reply.seq;
     }
     for (const s of [...t.subscribers]) s.reply(stored);
+    return t;
+  }
+
+  /** Records a request event of a running turn and passes it to the turn's subscribers. */
+  request(evt: RequestEvent): TurnRecord | undefined {
+    const t = this.turns.get(evt.trace_id);
+    if (!t || t.finished) return undefined;
+    const json = JSON.stringify(evt);
+    if (evt.type === "request") {
+      t.requestIds.add(evt.request.request_id);
+      t.pending.set(evt.request.request_id, { request: evt.request, json });
+    } else {
+      t.pending.delete(evt.request_id);
+    }
+    for (const s of [...t.subscribers]) s.request?.(evt.type, json);
     return t;
   }
 
@@ -157,6 +208,8 @@ export class TurnStore {
       return () => {};
     }
     if (t.truncatedFrom !== undefined && next < t.total) sub.truncated(next, t.total - 1);
+    // Requests still waiting, so that a late subscriber can answer them.
+    for (const p of t.pending.values()) sub.request?.("request", p.json);
     t.subscribers.add(sub);
     return () => t.subscribers.delete(sub);
   }

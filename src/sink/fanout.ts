@@ -3,6 +3,7 @@
  * producer delivers them. Children are independent — one that throws or is slow
  * to refuse does not keep a reply from the others — and each is counted apart.
  */
+import type { RequestEvent } from "../adapter/requests.js";
 import type { Reply } from "../codec/reply.js";
 import { toSinkObject, type Sink, type SinkObject } from "./types.js";
 
@@ -51,6 +52,19 @@ export class FanoutSink implements SinkObject {
       }
     });
     if (failed.length > 0) throw new Error(`sink failed to take reply ${reply.trace_id}:${reply.seq} (${failed.join("; ")})`);
+  }
+
+  /** Request events go to the children that take them (`request`); a failure is thrown after all were tried. */
+  async request(evt: RequestEvent): Promise<void> {
+    const takers = this.children.filter((c) => typeof c.sink.request === "function");
+    const results = await Promise.allSettled(takers.map((c) => Promise.resolve().then(() => c.sink.request?.(evt))));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${takers[i]?.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+    if (failed.length > 0) throw new Error(`sink failed to take a ${evt.type} event (${failed.join("; ")})`);
+  }
+
+  /** Children that take request events. */
+  get takesRequests(): boolean {
+    return this.children.some((c) => typeof c.sink.request === "function");
   }
 
   async flush(): Promise<void> {

@@ -7,6 +7,7 @@
  * `stats().failures`, and `deliver` rejects with a SinkError("io"). Use
  * `JsonlSink.open(path)` to open a file up front, so a bad path fails at start-up.
  */
+import type { RequestEvent } from "../adapter/requests.js";
 import { createWriteStream, openSync, closeSync } from "node:fs";
 import type { Writable } from "node:stream";
 import type { Reply } from "../codec/reply.js";
@@ -23,7 +24,15 @@ export class JsonlSink implements SinkObject {
   /** Called once, with the first write error. */
   onError: ((err: Error) => void) | undefined;
 
-  constructor(target: Writable | string = process.stdout) {
+  /**
+   * Present with `{ requests: true }`: request events (src/adapter/requests.ts) as
+   * their own lines, told apart from replies by `type` (replies have `kind`).
+   * Off by default, so that a consumer of replies only (the CLI's stdout) gets only replies.
+   */
+  readonly request?: (evt: RequestEvent) => Promise<void>;
+
+  constructor(target: Writable | string = process.stdout, opts: { readonly requests?: boolean } = {}) {
+    if (opts.requests) this.request = (evt) => this.writeRequest(evt);
     if (typeof target === "string") {
       this.out = createWriteStream(target, { flags: "a" });
       this.owned = true;
@@ -38,14 +47,14 @@ export class JsonlSink implements SinkObject {
    * Opens `path` for appending now and checks it can be written, so a missing
    * directory or a denied permission fails here (SinkError "config"), not at the first reply.
    */
-  static open(path: string): JsonlSink {
+  static open(path: string, opts: { readonly requests?: boolean } = {}): JsonlSink {
     try {
       closeSync(openSync(path, "a"));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       throw new SinkError("config", `cannot open ${path} for appending: ${e.code ?? e.message}`, { cause: err });
     }
-    return new JsonlSink(path);
+    return new JsonlSink(path, opts);
   }
 
   async deliver(reply: Reply): Promise<void> {
@@ -55,6 +64,11 @@ export class JsonlSink implements SinkObject {
     const err = await new Promise<Error | null | undefined>((resolve) => this.out.write(line, resolve));
     if (err) return this.fail(reply, err);
     this.delivered++;
+  }
+
+  private async writeRequest(evt: RequestEvent): Promise<void> {
+    if (this.broken) return;
+    await new Promise<Error | null | undefined>((resolve) => this.out.write(`${JSON.stringify(evt)}\n`, resolve));
   }
 
   stats(): SinkStats {

@@ -5,6 +5,7 @@
  * turn; a sink that throws or rejects is logged and counted, never breaks the turn.
  */
 import type { Reply } from "../codec/reply.js";
+import type { RequestEvent } from "../adapter/requests.js";
 
 export type SinkCallback = (reply: Reply) => void | Promise<void>;
 
@@ -30,6 +31,11 @@ export interface SinkHooks {
 
 export interface SinkObject {
   deliver(reply: Reply): void | Promise<void>;
+  /**
+   * A permission/question request of the turn started or ended waiting (not a
+   * reply: no `seq`). Called in order with `deliver`, after the replies before it.
+   */
+  request?(evt: RequestEvent): void | Promise<void>;
   /** Resolves when everything delivered so far has reached its destination. */
   flush?(): Promise<void>;
   close?(): Promise<void>;

@@ -40,6 +40,7 @@ import { request, type Dispatcher } from "undici";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import { isTerminal, type Reply } from "../codec/reply.js";
+import type { RequestEvent } from "../adapter/requests.js";
 import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { deadline } from "../util/deadline.js";
@@ -148,6 +149,8 @@ type Attempt =
 interface Queued {
   readonly reply: Reply;
   readonly key: string;
+  /** A request event travelling in the turn's lane, in order with the replies (`reply` is then the last reply before it, for logs). */
+  readonly event?: RequestEvent;
 }
 
 /** The delivery state of one turn. Invariant: `queue[0]` is the reply in flight while `running`. */
@@ -236,6 +239,24 @@ export class WebhookSink implements SinkObject {
     if (!lane.running) void this.pump(lane);
   }
 
+  /**
+   * A request event (src/adapter/requests.ts) goes to the same URL in the turn's
+   * order, retried like a reply; its body has `type` (`request` | `request_resolved`)
+   * where replies have `kind`, and its Idempotency-Key is `trace_id:type:request_id:turn`.
+   * It is not acknowledged to the daemon's journal, and a failed one does not end the turn's delivery.
+   */
+  async request(evt: RequestEvent): Promise<void> {
+    if (this.closed) return;
+    const lane = this.laneOf(evt.trace_id);
+    if (lane.abandoned || this.cancel.signal.aborted) return;
+    const id = evt.type === "request" ? evt.request.request_id : evt.request_id;
+    const last = lane.queue.at(-1)?.reply;
+    const stand: Reply = last ?? { kind: "delta", trace_id: evt.trace_id, session_id: evt.session_id, seq: -1, content: "", part_id: "" };
+    const turnId = this.turnIdOf?.(stand) ?? this.drawnTurnIds.get(evt.trace_id) ?? "-";
+    lane.queue.push({ reply: stand, key: `${evt.trace_id}:${evt.type}:${id}:${turnId}`, event: evt });
+    if (!lane.running) void this.pump(lane);
+  }
+
   /** The turn's id for its idempotency keys: given, or drawn once per turn (forgotten at its terminal reply). */
   private turnId(reply: Reply): string {
     const given = this.turnIdOf?.(reply);
@@ -308,13 +329,19 @@ export class WebhookSink implements SinkObject {
         const { reply } = head;
         const outcome = await this.send(head);
         lane.queue.shift();
+        if (head.event !== undefined) {
+          // A request event that could not be delivered is logged; the turn's replies go on.
+          if (!outcome.ok) this.log.error({ trace_id: head.event.trace_id, type: head.event.type, cause: outcome.why }, "webhook delivery gave up on a request event");
+          for (const w of lane.roomWaiters.splice(0)) w();
+          continue;
+        }
         if (outcome.ok) {
           this.counters.delivered++;
           this.onDelivered?.(reply);
         } else {
           // Everything still queued for the turn goes with it.
           const dropped = lane.queue.length;
-          const sawTerminal = isTerminal(reply) || lane.queue.some((q) => isTerminal(q.reply));
+          const sawTerminal = isTerminal(reply) || lane.queue.some((q) => q.event === undefined && isTerminal(q.reply));
           this.counters.failures += 1 + dropped;
           lane.queue.length = 0;
           if (!outcome.cancelled) this.counters.givenUp++;
@@ -347,10 +374,10 @@ export class WebhookSink implements SinkObject {
 
   /** Delivers one reply, retrying as the options allow. */
   private async send(
-    { reply, key }: Queued,
+    { reply, key, event }: Queued,
   ): Promise<{ ok: true } | { ok: false; cancelled: boolean; why: string; attempts: number; elapsedMs: number }> {
     const o = this.options;
-    const body = JSON.stringify(reply);
+    const body = JSON.stringify(event ?? reply);
     const started = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       const r = await this.attempt(body, key);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpencodeAdapter } from "../../src/adapter/adapter.js";
 import type { AdapterConfigInput, PermissionRequest } from "../../src/adapter/config.js";
+import type { BridgeRequest, RequestEvent } from "../../src/adapter/requests.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { MemorySink } from "../../src/sink/memory.js";
 import { OpencodeHttp } from "../../src/adapter/http.js";
@@ -231,6 +232,94 @@ describe("adapter, live OpenCode (permission: ask)", () => {
     await slow.adapter.close();
   });
 });
+
+describe("adapter, live OpenCode (bash: ask): people answer requests", () => {
+  let live: Live;
+  beforeAll(async () => {
+    live = await startLive({ permission: "ask" });
+  });
+  afterAll(async () => {
+    await live?.stop();
+  });
+
+  it("the onRequest hook allows: the command runs (tool_result completed)", async () => {
+    const asked: BridgeRequest[] = [];
+    const events: RequestEvent[] = [];
+    const sink = new MemorySink();
+    const adapter = new OpencodeAdapter(
+      { baseUrl: live.url, directory: live.directory, permission: "ask", onRequest: (req) => (asked.push(req), { reply: "once" }) },
+      { deliver: (r) => sink.deliver(r), request: (e) => void events.push(e) },
+    );
+    const result = await adapter.prompt(scenario("permission"), { traceId: "e2e-hook-allow" });
+    expect(asked).toEqual([expect.objectContaining({ kind: "permission", permission: "bash", patterns: ["echo needs-permission"], tool: expect.objectContaining({ call_id: "call_write_1" }) })]);
+    expect(sink.turn("e2e-hook-allow").find((r) => r.kind === "tool_result")).toMatchObject({ status: "completed", output: "needs-permission\n" });
+    expect(result.final?.content).toBe("After the permission decision.");
+    expect(events.map((e) => e.type)).toEqual(["request", "request_resolved"]);
+    expect(events[1]).toMatchObject({ by: "host", answer: { reply: "once" } });
+    expect(contractViolations(sink.turn("e2e-hook-allow"))).toEqual([]);
+    await adapter.close();
+  });
+
+  it("a rejection with a message: tool_result error carrying it, and the model answers to end the turn", async () => {
+    const { adapter, sink } = adapterFor(live, { permission: "ask", onRequest: () => undefined });
+    const pending = adapter.prompt(scenario("permission"), { traceId: "e2e-reply-reject" });
+    const id = await waitFor(() => adapter.pendingRequests()[0]?.request_id);
+    expect(await adapter.replyPermission(id, "reject", "not on this machine, please")).toEqual({ status: "answered" });
+    expect(await adapter.replyPermission(id, "once")).toMatchObject({ status: "already_answered" });
+    const result = await pending;
+    const tr = sink.turn("e2e-reply-reject").find((r) => r.kind === "tool_result");
+    expect(tr).toMatchObject({ status: "error" });
+    expect(tr?.kind === "tool_result" && tr.error).toContain("not on this machine, please");
+    expect(result.status).toBe("final");
+    expect(result.final?.content).toBe("After the permission decision.");
+    await adapter.close();
+  });
+
+  it("a question answered with one of its options reaches the model", async () => {
+    const asked: BridgeRequest[] = [];
+    const { adapter, sink } = adapterFor(live, {
+      question: "ask",
+      onRequest: (req) => {
+        asked.push(req);
+        return req.kind === "question" ? { answers: [[req.questions[0]?.options[0]?.label ?? "?"]] } : undefined;
+      },
+    });
+    const before = live.model.requests.filter((r) => r.scenario === "question").length;
+    const result = await adapter.prompt(scenario("question"), { traceId: "e2e-question" });
+    expect(asked[0]).toMatchObject({
+      kind: "question",
+      questions: [{ question: "Which colour should the button be?", header: "Button colour", options: [{ label: "Blue" }, { label: "Red" }] }],
+    });
+    const tr = sink.turn("e2e-question").find((r) => r.kind === "tool_result");
+    expect(tr).toMatchObject({ tool: "question", status: "completed" });
+    expect(tr?.kind === "tool_result" && tr.output).toContain("Blue");
+    // The model was called again, with the tool's output (the answer) in its conversation.
+    const steps = live.model.requests.filter((r) => r.scenario === "question").slice(before).map((r) => r.step);
+    expect(steps).toContain(1);
+    expect(result.final?.content).toContain("Thanks for answering.");
+    await adapter.close();
+  });
+
+  it("a request nobody answers within answerTimeoutMs is rejected with a message; the turn deadline did not fire meanwhile", async () => {
+    const { adapter, sink } = adapterFor(live, { permission: "ask", onRequest: () => undefined, answerTimeoutMs: 10_000, turnTimeoutMs: 5_000, idleTimeoutMs: 5_000 });
+    const result = await adapter.prompt(scenario("permission"), { traceId: "e2e-answer-timeout" });
+    const tr = sink.turn("e2e-answer-timeout").find((r) => r.kind === "tool_result");
+    expect(tr?.kind === "tool_result" && tr.error).toMatch(/nobody answered this permission request within 10000 ms/);
+    expect(result.status).toBe("final");
+    await adapter.close();
+  });
+});
+
+/** Polls `get` until it gives a value (bounded). */
+async function waitFor<T>(get: () => T | undefined, ms = 20_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`nothing within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe("adapter, password-protected and unreachable servers", () => {
   let live: Live;

@@ -166,9 +166,9 @@ describe("opencode-bridge serve", () => {
     expect(noSession.status).toBe(404);
     expect(noSession.json?.error).toMatch(/no session ses_doesnotexist000/);
 
-    const wrongMethod = await call(daemon, "GET", "/v1/turns");
+    const wrongMethod = await call(daemon, "DELETE", "/v1/turns");
     expect(wrongMethod.status).toBe(405);
-    expect(wrongMethod.headers.get("allow")).toBe("POST");
+    expect(wrongMethod.headers.get("allow")).toBe("POST, GET");
     expect((await call(daemon, "POST", "/healthz", undefined, {})).status).toBe(405);
     expect((await call(daemon, "GET", "/v1/nothing")).status).toBe(404);
     expect((await call(daemon, "GET", "/v1/turns/never-started/events")).status).toBe(404);

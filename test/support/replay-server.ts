@@ -114,7 +114,7 @@ export async function startReplayServer(
         return;
       }
       if (parts[0] === "permission" && parts[2] === "reply" && req.method === "POST") return json(res, 200, true);
-      if (parts[0] === "question" && parts[2] === "reject" && req.method === "POST") return json(res, 200, true);
+      if (parts[0] === "question" && (parts[2] === "reject" || parts[2] === "reply") && req.method === "POST") return json(res, 200, true);
       if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") {
         const turn = bySession.get(parts[1] ?? "");
         json(res, 200, true);

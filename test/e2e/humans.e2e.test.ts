@@ -1,0 +1,168 @@
+/**
+ * People answer OpenCode's requests through the daemon as its users run it: the
+ * built CLI's `serve` (token required) in front of a real `opencode serve` whose
+ * bash permission is `ask`, and the scripted model.
+ * - over HTTP: `event: request` frames, a late subscriber, GET /v1/turns/:id,
+ *   POST …/requests/:request_id (400/404/409), the turn ends `final`;
+ * - in the console (GET /console) driven in real headless Chromium: a live turn,
+ *   "Allow once" on a real pending permission, the turn finishes. Screenshots
+ *   go to docs/img/. Chromium is Debian's (`npm run setup:browser` installs it);
+ *   without it that test is skipped with a loud message.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createParser } from "eventsource-parser";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Reply } from "../../src/codec/reply.js";
+import { scenario, startLive, type Live } from "../support/live.js";
+import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
+
+const TOKEN = "e2e-humans-token-3f9a7c21";
+const auth = { authorization: `Bearer ${TOKEN}` };
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const IMG = join(import.meta.dirname, "..", "..", "docs", "img");
+
+interface Frame {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Follows a turn's event stream; `frames` fills as they come, `ended` resolves at the stream's end. */
+function follow(d: Daemon, traceId: string): { frames: Frame[]; ended: Promise<void> } {
+  const frames: Frame[] = [];
+  const ended = (async () => {
+    const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, { headers: auth });
+    expect(res.status).toBe(200);
+    const parser = createParser({ onEvent: (e) => void frames.push({ event: e.event ?? "message", data: JSON.parse(e.data) as Record<string, unknown> }) });
+    const decoder = new TextDecoder();
+    if (!res.body) throw new Error("no body");
+    for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }));
+  })();
+  return { frames, ended };
+}
+
+async function until<T>(get: () => T | undefined, what: string, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("people answer requests through the daemon", () => {
+  let live: Live;
+  let daemon: Daemon;
+  beforeAll(async () => {
+    live = await startLive({ permission: "ask" });
+    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], { BRIDGE_TOKEN: TOKEN });
+  });
+  afterAll(async () => {
+    daemon?.child.kill("SIGKILL");
+    await daemon?.exited;
+    await live?.stop();
+  });
+
+  it("a client sees event: request, a late subscriber sees it pending, it is answered once (409 twice), the turn ends final", async () => {
+    const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "humans-http", permission: "ask" }, auth);
+    expect(started.status, started.text).toBe(202);
+    const first = follow(daemon, "humans-http");
+    const asked = await until(() => first.frames.find((f) => f.event === "request"), "event: request");
+    const req = asked.data.request as { request_id: string; kind: string; permission: string; patterns: string[] };
+    expect(req).toMatchObject({ kind: "permission", permission: "bash", patterns: ["echo needs-permission"] });
+    // Requests are not replies: every reply before it has its own seq, gapless.
+    const before = first.frames.filter((f) => f.event === "reply").map((f) => f.data.seq);
+    expect(before).toEqual(before.map((_, i) => i));
+
+    const late = follow(daemon, "humans-http");
+    await until(() => late.frames.find((f) => f.event === "request"), "the pending request for a late subscriber");
+
+    const turn = await callDaemon(daemon, "GET", "/v1/turns/humans-http", undefined, auth);
+    expect(turn.json).toMatchObject({ trace_id: "humans-http", state: "running", permission: "ask", pending_requests: [{ request_id: req.request_id }] });
+    const listed = await callDaemon(daemon, "GET", "/v1/turns", undefined, auth);
+    expect((listed.json?.turns as { trace_id: string }[]).map((t) => t.trace_id)).toContain("humans-http");
+
+    const path = `/v1/turns/humans-http/requests/${req.request_id}`;
+    expect((await callDaemon(daemon, "POST", path, { reply: "sure" }, auth)).status).toBe(400);
+    expect((await callDaemon(daemon, "POST", path, { answers: [["Blue"]] }, auth)).status).toBe(400);
+    expect((await callDaemon(daemon, "POST", path, "{not json", auth)).status).toBe(400);
+    expect((await callDaemon(daemon, "POST", "/v1/turns/humans-http/requests/per_nope", { reply: "once" }, auth)).status).toBe(404);
+    expect((await callDaemon(daemon, "POST", `/v1/turns/nope/requests/${req.request_id}`, { reply: "once" }, auth)).status).toBe(404);
+    expect((await callDaemon(daemon, "POST", path, { reply: "once" }, {})).status).toBe(401);
+    const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
+    expect(ok.status, ok.text).toBe(200);
+    expect((await callDaemon(daemon, "POST", path, { reply: "reject" }, auth)).status).toBe(409);
+
+    await first.ended;
+    await late.ended;
+    const names = first.frames.map((f) => f.event);
+    expect(names.filter((n) => n === "request")).toHaveLength(1);
+    expect(names.indexOf("request_resolved")).toBeGreaterThan(names.indexOf("request"));
+    expect(names.at(-1)).toBe("done");
+    const replies = first.frames.filter((f) => f.event === "reply").map((f) => f.data as unknown as Reply);
+    expect(replies.find((r) => r.kind === "tool_result")).toMatchObject({ status: "completed", output: "needs-permission\n" });
+    expect(replies.at(-1)).toMatchObject({ kind: "final", content: "After the permission decision." });
+    expect(replies.map((r) => r.seq)).toEqual(replies.map((_, i) => i));
+    expect(first.frames.find((f) => f.event === "request_resolved")?.data).toMatchObject({ by: "host", answer: { reply: "once" } });
+    const after = await callDaemon(daemon, "GET", "/v1/turns/humans-http", undefined, auth);
+    expect(after.json).toMatchObject({ state: "finished", outcome: "final", pending_requests: [] });
+  });
+
+  it("a turn's own permission policy (reject) overrides the daemon's ask: rejected with a message, the model answers", async () => {
+    const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "humans-nobody", permission: "reject" }, auth);
+    expect(started.status).toBe(202);
+    const s = follow(daemon, "humans-nobody");
+    await s.ended;
+    const replies = s.frames.filter((f) => f.event === "reply").map((f) => f.data as unknown as Reply);
+    const tr = replies.find((r) => r.kind === "tool_result");
+    expect(tr?.kind === "tool_result" && tr.error).toMatch(/policy is "reject"/);
+    expect(replies.at(-1)).toMatchObject({ kind: "final" });
+  });
+
+  it("the console in headless Chromium: sees the live turn, Allow once on a real pending permission, the turn finishes", async (ctx) => {
+    if (!existsSync(CHROMIUM)) {
+      console.warn(`\n\n*** SKIPPED the console test: no Chromium at ${CHROMIUM}. Run \`npm run setup:browser\` (apt-get install chromium) or set CHROMIUM_PATH. ***\n\n`);
+      ctx.skip();
+      return;
+    }
+    const { chromium } = await import("playwright-core");
+    const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
+    // A fresh profile (--user-data-dir) per run: playwright passes it for a persistent context.
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+      viewport: { width: 1100, height: 640 },
+      timeout: 60_000,
+    });
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      const problems: string[] = [];
+      page.on("pageerror", (e) => problems.push(e.message));
+      // The page lists the turns with the token (from #token=) as soon as it loads.
+      const listed = page.waitForResponse((r) => r.url().endsWith("/v1/turns") && r.status() === 200, { timeout: 20_000 });
+      await page.goto(`${daemon.url}/console#token=${TOKEN}`);
+      await listed;
+      const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission", "Console demo: run a command that needs permission."), trace_id: "humans-console", permission: "ask" }, auth);
+      expect(started.status).toBe(202);
+      await page.locator(".turn", { hasText: "humans-console" }).click({ timeout: 20_000 });
+      const allow = page.getByRole("button", { name: "Allow once" });
+      await allow.waitFor({ timeout: 30_000 });
+      await expect(page.locator(".request").first().textContent()).resolves.toContain("echo needs-permission");
+      mkdirSync(IMG, { recursive: true });
+      await page.screenshot({ path: join(IMG, "console-permission.png") });
+      await allow.click();
+      await page.getByText("Turn finished (final).").waitFor({ timeout: 30_000 });
+      await expect(page.locator(".tool.completed").first().textContent()).resolves.toContain("needs-permission");
+      await page.screenshot({ path: join(IMG, "console-finished.png") });
+      expect(problems).toEqual([]);
+      const after = await callDaemon(daemon, "GET", "/v1/turns/humans-console", undefined, auth);
+      expect(after.json).toMatchObject({ state: "finished", outcome: "final" });
+    } finally {
+      await browser.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
