@@ -165,6 +165,7 @@ describe("adapter over a replayed real turn", () => {
     await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
     await vi.waitFor(() => expect(logs.said("repaired after a gap")).toBe(1)); // repaired; a recheck is scheduled
     srv.release(t.sessionId); // the run starts and streams after all
+    srv.update(t.sessionId, { record: f.record[t.sessionId] ?? [] }); // and the server records it
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
     const last = f.golden[f.golden.length - 1];

@@ -206,7 +206,7 @@ export class OpencodeAdapter {
       log = log.child({ session_id: sessionId });
       // User messages already in a resumed session are never taken for this turn's prompt.
       const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
-      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior });
+      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, holdFinal: this.config.verifyAtEnd });
       turn = new Turn(state, sessionId, this.config, this.http, this.sink, log);
       unsubscribe = this.hub.subscribe(sessionId, turn);
       // The stream may have dropped since it was opened: wait for it to be back (or fail)
