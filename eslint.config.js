@@ -19,5 +19,5 @@ export default tseslint.config(
   },
   // bench/ belongs to the benchmark work in flight; these two rules are relaxed there until it is cleaned up.
   { files: ["bench/**/*.ts"], rules: { "@typescript-eslint/no-explicit-any": "off", "prefer-const": "off" } },
-  { files: ["**/*.js", "**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly" } } },
+  { files: ["**/*.js", "**/*.mjs"], languageOptions: { globals: { process: "readonly", console: "readonly", TextDecoder: "readonly", URL: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly" } } },
 );

@@ -8,13 +8,23 @@
  *   stream      loopback /event: floor vs @opencode-ai/sdk vs bridge, throughput and latency
  *   scale       1 … 1,000 concurrent sessions on one stream; memory per idle session
  *   long-turn   a 1,000,000-delta turn: memory (three variants)
+ *   replay-cli  `opencode-bridge replay` of a 1,000,000-event file vs the file floor, time and RSS
+ *   daemon      N = 1, 10, 100 concurrent turns through the daemon to SSE + webhook vs the adapter in-process
+ *
+ * `npm run bench -- --quick`: the same ratios from smaller runs (fewer rounds, a
+ * 200,000-event replay file, 1 and 10 daemon sessions, no scale or long-turn
+ * steps), in well under a minute — to check a change before it lands. The
+ * README's figures come from the full run.
  */
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { RESULTS, int, round, writeResult } from "./lib/stats.js";
 
+const { values: flags } = parseArgs({ options: { quick: { type: "boolean" } } });
+const QUICK = flags.quick === true;
 const started = performance.now();
 const BENCH = import.meta.dirname;
 const load0 = loadavg();
@@ -24,11 +34,14 @@ interface Step {
   readonly script: string;
   readonly args?: string[];
   readonly gc?: boolean;
+  readonly env?: Record<string, string>;
 }
 const CAP16 = String(16 * 1024 * 1024);
-const steps: Step[] = [
+const full: Step[] = [
   { name: "replay", script: "replay.ts" },
   { name: "stream", script: "stream.ts" },
+  { name: "replay-cli", script: "replay-cli.ts" },
+  { name: "daemon", script: "daemon.ts" },
   { name: "scale", script: "scale.ts", gc: true },
   { name: "long-turn codec", script: "long-turn.ts", args: ["--listener", "codec"], gc: true },
   { name: "long-turn codec, 16 MiB frame cap", script: "long-turn.ts", args: ["--listener", "codec", "--max-frame-bytes", CAP16], gc: true },
@@ -36,12 +49,23 @@ const steps: Step[] = [
   // this benchmark's stand-in server keeps no record, so the adapter runs with the larger cap.
   { name: "long-turn adapter, 16 MiB frame cap", script: "long-turn.ts", args: ["--listener", "adapter", "--max-frame-bytes", CAP16], gc: true },
 ];
+const quick: Step[] = [
+  { name: "replay", script: "replay.ts", env: { BENCH_ROUNDS: "3", BENCH_ROUND_MS: "100" } },
+  {
+    name: "stream",
+    script: "stream.ts",
+    env: { BENCH_STREAM_REPS: "30", BENCH_STREAM_WARMUP: "1", BENCH_STREAM_ROUNDS: "3", BENCH_LATENCY_ROUNDS: "1" },
+  },
+  { name: "replay-cli", script: "replay-cli.ts", args: ["--events", "200000", "--rounds", "1"] },
+  { name: "daemon", script: "daemon.ts", args: ["--sessions", "1,10", "--rounds", "1"] },
+];
+const steps = QUICK ? quick : full;
 
 function runStep(s: Step): Promise<{ code: number | null; ms: number }> {
   const t0 = performance.now();
   const argv = [...(s.gc ? ["--expose-gc"] : []), "--import", "tsx", join(BENCH, s.script), ...(s.args ?? [])];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { stdio: "inherit" });
+    const child = spawn(process.execPath, argv, { stdio: "inherit", env: { ...process.env, ...s.env } });
     child.once("error", () => resolve({ code: -1, ms: performance.now() - t0 }));
     child.once("exit", (code) => resolve({ code, ms: performance.now() - t0 }));
   });
@@ -49,7 +73,7 @@ function runStep(s: Step): Promise<{ code: number | null; ms: number }> {
 
 // Results of an earlier run must not pass for this run's (only this script's own files:
 // other tools write into bench/results too).
-const OURS = /^(replay|stream|scale|summary|long-turn-.+)\.json$/;
+const OURS = /^(replay|replay-cli|daemon|stream|scale|summary|long-turn-.+)\.json$/;
 if (existsSync(RESULTS)) for (const f of readdirSync(RESULTS)) if (OURS.test(f)) rmSync(join(RESULTS, f));
 
 const ran: { name: string; exit: number | null; seconds: number }[] = [];
@@ -65,11 +89,13 @@ const read = (f: string): any => (existsSync(join(RESULTS, f)) ? JSON.parse(read
 const stream = read("stream.json");
 const replay = read("replay.json");
 const scale = read("scale.json");
+const replayCli = read("replay-cli.json");
+const daemon = read("daemon.json");
 const longs = ["codec-cap1024k", "codec-cap16384k", "adapter-cap16384k"].map((v) => ({ v, r: read(`long-turn-${v}.json`) }));
 const failed = ran.filter((r) => r.exit !== 0);
 const total = (performance.now() - started) / 1000;
 
-console.log(`\n=== summary: node ${process.version}, ${cpus().length} cores, load average ${load0[0]?.toFixed(2)} at start, ${loadavg()[0]?.toFixed(2)} at end ===`);
+console.log(`\n=== summary${QUICK ? " (--quick: smaller runs, ratios only indicative)" : ""}: node ${process.version}, ${cpus().length} cores, load average ${load0[0]?.toFixed(2)} at start, ${loadavg()[0]?.toFixed(2)} at end ===`);
 if (replay && !failed.some((f) => f.name === "replay")) {
   for (const r of replay.results) console.log(`replay (in-process)  ${r.corpus}: bridge/floor ${r.ratio_bridge_over_floor.toFixed(2)}`);
 }
@@ -92,6 +118,21 @@ if (scale && !failed.some((f) => f.name === "scale")) {
   }
   for (const m of scale.idle_memory) console.log(`idle session         ${m.listener === "codec" ? "codec listener" : "adapter Turn"}, ${int(m.sessions)} sessions: ${int(m.bytes_per_session)} B each`);
 }
+if (replayCli && !failed.some((f) => f.name === "replay-cli")) {
+  const r = replayCli;
+  console.log(
+    `replay CLI          ${int(r.events)} events: floor ${r.floor.median_s} s, replay ${r.replay.median_s} s (${r.replay.max_rss_mb} MB RSS): replay/floor ${r.ratio_replay_over_floor.toFixed(2)}`,
+  );
+  for (const x of r.targets) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
+}
+if (daemon && !failed.some((f) => f.name === "daemon")) {
+  for (const r of daemon.rows) {
+    console.log(
+      `daemon ${String(r.sessions).padStart(3)} sessions  replies/s adapter ${int(r.adapter_replies_per_s)}, SSE ${int(r.daemon_sse_replies_per_s)} (x${r.ratio_daemon_over_adapter.toFixed(2)}), webhook ${int(r.daemon_webhook_replies_per_s)}; added p50/p99 ms SSE ${r.added_sse_ms.p50}/${r.added_sse_ms.p99}, webhook ${r.added_webhook_ms.p50}/${r.added_webhook_ms.p99}; RSS ${r.daemon_rss_mb} MB`,
+    );
+  }
+  for (const x of daemon.targets ?? []) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
+}
 for (const { v, r } of longs) {
   if (!r) continue;
   const term = r.terminal.kind === "error" ? `error ${r.terminal.code}` : r.terminal.kind;
@@ -109,6 +150,7 @@ writeResult("summary.json", {
   load_average: { start: load0, end: loadavg() },
   steps: ran,
   total_seconds: round(total, 1),
-  targets: stream?.targets,
+  quick: QUICK,
+  targets: [...(stream?.targets ?? []), ...(replayCli?.targets ?? []), ...(daemon?.targets ?? [])],
 });
 process.exitCode = failed.length > 0 ? 1 : 0;

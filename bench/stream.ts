@@ -99,6 +99,23 @@ async function runOnce(c: Contender, bytes: Buffer, work: BridgeWork, expectFram
 const tp = build(REPS);
 const tpBytes = toBytes(tp.frames);
 const tpFrames = tp.frames.length;
+
+/**
+ * `BENCH_STREAM_PROFILE=bridge` (or floor, sdk, adapter): run only that contender,
+ * WARMUP + ROUNDS times, and exit — for `node --cpu-prof` (docs/performance.md, "Where the time goes").
+ */
+const only = process.env.BENCH_STREAM_PROFILE as Contender | undefined;
+if (only !== undefined) {
+  if (!CONTENDERS.includes(only)) throw new Error(`BENCH_STREAM_PROFILE must be one of ${CONTENDERS.join(", ")}`);
+  const ms: number[] = [];
+  for (let r = 0; r < WARMUP + ROUNDS; r++) {
+    server.next({ kind: "bulk", bytes: tpBytes });
+    ms.push(await runOnce(only, tpBytes, tp.work, tpFrames));
+  }
+  console.log(`${only}: ${WARMUP + ROUNDS} runs of ${tpFrames} frames, median ${median(ms.slice(WARMUP)).toFixed(1)} ms`);
+  await server.close();
+  process.exit(0);
+}
 const times: Record<Contender, number[]> = { floor: [], sdk: [], bridge: [], adapter: [] };
 const pairs = { bridgeOverFloor: [] as number[], bridgeOverSdk: [] as number[], adapterOverFloor: [] as number[] };
 

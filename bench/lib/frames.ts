@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES } from "../../test/support/fixtures.js";
 import type { Reply } from "../../src/codec/reply.js";
+import { sessionOfPayload } from "../../src/cli/replay-sessions.js";
 
 /** One frame as it was on the wire, without its terminating blank line. */
 export type Frame = string;
@@ -32,19 +33,6 @@ export interface Template {
 
 const ID = /\b(ses|msg|prt|evt)_([0-9A-Za-z]{26})\b/g;
 const B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-/** Session a payload belongs to, by any field a server version uses for it. */
-function sessionOfPayload(p: { type?: string; properties?: Record<string, unknown> }): string | undefined {
-  const pr = p.properties ?? {};
-  if (typeof pr.sessionID === "string") return pr.sessionID;
-  const part = pr.part as { sessionID?: unknown } | undefined;
-  if (typeof part?.sessionID === "string") return part.sessionID;
-  const info = pr.info as { sessionID?: unknown; id?: unknown } | undefined;
-  if (typeof info?.sessionID === "string") return info.sessionID;
-  // 1.2.x: session.created / session.updated carry the session only as info.id.
-  if (p.type?.startsWith("session.") && typeof info?.id === "string") return info.id;
-  return undefined;
-}
 
 /** Split a captured stream into frames; every frame must be one `data:` line of JSON. */
 export function splitFrames(sse: string, what: string): Frame[] {

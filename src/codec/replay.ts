@@ -1,6 +1,14 @@
 /**
  * Replay a recorded `/event` stream through the whole pipeline
- * (bytes → SSE → JSON → validation → codec) and collect one turn's replies.
+ * (bytes → SSE → JSON → validation → codec) and get one turn's replies.
+ *
+ * Two forms:
+ * - collecting: `replay` / `replaySync` return every reply and issue in arrays
+ *   (tests, small files);
+ * - streaming: `replayEach` hands each reply to a callback and `replayStream`
+ *   yields them; neither keeps a reply or an issue after handing it on, so memory
+ *   does not grow with the number of replies — only with what the turn itself
+ *   must keep (the answer text for `final`).
  */
 import { createTurnState, finishTurn, lostEventInto, mapEventInto, type TurnOptions, type TurnState } from "./codec.js";
 import type { Reply } from "./reply.js";
@@ -11,6 +19,8 @@ export interface ReplayOptions extends Partial<TurnOptions>, DecoderOptions {
   readonly onReply?: (reply: Reply) => void;
   /** Called with every problem in the stream (bad JSON, oversized frames …). */
   readonly onIssue?: (issue: StreamIssue) => void;
+  /** Called with every decoded event payload before the codec reads it (counting, listing sessions …). */
+  readonly onEvent?: (payload: unknown) => void;
 }
 
 export interface ReplayResult {
@@ -19,38 +29,73 @@ export interface ReplayResult {
   readonly state: TurnState;
 }
 
+/** What a streaming replay leaves behind: counts and the terminal reply, no arrays. */
+export interface ReplaySummary {
+  /** The turn's terminal reply (`final` or `error`); there is always exactly one. */
+  readonly terminal: Reply;
+  readonly replies: number;
+  readonly issues: number;
+  /** Decoded events (frames that were valid JSON). */
+  readonly events: number;
+  readonly state: TurnState;
+}
+
+const MESSAGE_ENDED = "the recorded stream ended before the turn finished";
+
 /**
  * A push-based turn pipeline: feed chunks with `push`, then call `end`.
  * At the end, a turn that did not finish gets its terminal `error` (transport).
+ *
+ * Retention invariant: with `retain: false` the replayer holds no reply or issue
+ * once its callback returned — replies pass through one scratch array that is
+ * emptied after every event — so a stream of any length replays in the memory
+ * of one turn state.
  */
 export class TurnReplayer {
-  private readonly state: TurnState;
+  readonly state: TurnState;
+  /** Every reply so far (collecting form); stays empty with `retain: false`. */
   readonly replies: Reply[] = [];
+  /** Every issue so far (collecting form); stays empty with `retain: false`. */
   readonly issues: StreamIssue[] = [];
   private readonly decoder: EventStreamDecoder;
+  private readonly retain: boolean;
+  /** Where the codec appends: `replies` when retaining, else a scratch array emptied after each event. */
+  private readonly out: Reply[];
+  private count = 0;
+  private issueCount = 0;
+  private events = 0;
+  private last: Reply | undefined;
 
-  constructor(private readonly opts: ReplayOptions = {}) {
+  constructor(
+    private readonly opts: ReplayOptions & { readonly retain?: boolean } = {},
+  ) {
+    this.retain = opts.retain ?? true;
+    this.out = this.retain ? this.replies : [];
     this.state = createTurnState({
       traceId: opts.traceId ?? "replay",
       sessionId: opts.sessionId,
       userMessageId: opts.userMessageId,
       priorMessageIds: opts.priorMessageIds,
     });
+    const onEvent = opts.onEvent;
     this.decoder = new EventStreamDecoder(
       {
         onEvent: (payload) => {
-          const from = this.replies.length;
-          mapEventInto(payload, this.state, this.replies);
-          this.announce(from);
+          this.events++;
+          if (onEvent) onEvent(payload);
+          const from = this.out.length;
+          mapEventInto(payload, this.state, this.out);
+          if (this.out.length !== from) this.announce(from);
         },
         onIssue: (issue) => {
-          this.issues.push(issue);
+          this.issueCount++;
+          if (this.retain) this.issues.push(issue);
           this.opts.onIssue?.(issue);
           // A frame cut off by the end of the stream is the end's business (finishTurn, transport).
           if (issue.code === "truncated") return;
-          const from = this.replies.length;
-          lostEventInto({ type: issue.type, sessionID: issue.sessionID }, this.state, this.replies);
-          this.announce(from);
+          const from = this.out.length;
+          lostEventInto({ type: issue.type, sessionID: issue.sessionID }, this.state, this.out);
+          if (this.out.length !== from) this.announce(from);
         },
       },
       opts,
@@ -58,35 +103,106 @@ export class TurnReplayer {
   }
 
   private announce(from: number): void {
+    const out = this.out;
     const onReply = this.opts.onReply;
-    if (onReply) for (let i = from; i < this.replies.length; i++) onReply(this.replies[i] as Reply);
+    if (onReply) for (let i = from; i < out.length; i++) onReply(out[i] as Reply);
+    this.count += out.length - from;
+    this.last = out[out.length - 1];
+    if (!this.retain) out.length = 0;
+  }
+
+  /** Whether the turn has ended (its terminal reply was produced); later input cannot change the replies. */
+  get done(): boolean {
+    return this.state.phase === "done";
+  }
+
+  /** Decoded events so far. */
+  get eventCount(): number {
+    return this.events;
   }
 
   push(chunk: Uint8Array | string): void {
     this.decoder.push(chunk);
   }
 
+  /** End the input; returns the collected result (arrays empty with `retain: false`). */
   end(): ReplayResult {
-    this.decoder.end();
-    const from = this.replies.length;
-    this.replies.push(
-      ...finishTurn(this.state, { code: "transport", message: "the recorded stream ended before the turn finished" }).replies,
-    );
-    this.announce(from);
+    this.finish();
     return { replies: this.replies, issues: this.issues, state: this.state };
+  }
+
+  /** End the input; returns counts and the terminal reply. */
+  endSummary(): ReplaySummary {
+    this.finish();
+    return {
+      terminal: this.last as Reply,
+      replies: this.count,
+      issues: this.issueCount,
+      events: this.events,
+      state: this.state,
+    };
+  }
+
+  private finish(): void {
+    this.decoder.end();
+    const tail = finishTurn(this.state, { code: "transport", message: MESSAGE_ENDED }).replies;
+    if (tail.length === 0) return;
+    const from = this.out.length;
+    for (const r of tail) this.out.push(r);
+    this.announce(from);
   }
 }
 
-/** Replay whole bytes, or any (async) iterable of chunks. */
-export async function replay(
-  input: Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>,
-  opts: ReplayOptions = {},
-): Promise<ReplayResult> {
+type Input = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
+
+/** Replay whole bytes, or any (async) iterable of chunks, collecting every reply. */
+export async function replay(input: Input, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const r = new TurnReplayer(opts);
-  if (typeof input === "string" || input instanceof Uint8Array) r.push(input);
-  else if (Symbol.asyncIterator in input) for await (const c of input) r.push(c);
-  else for (const c of input) r.push(c);
+  await feed(r, input);
   return r.end();
+}
+
+/**
+ * Streaming replay: every reply goes to `onReply` as it is produced and is not
+ * kept. Resolves with counts and the terminal reply.
+ */
+export async function replayEach(
+  input: Input,
+  opts: ReplayOptions & { readonly onReply: (reply: Reply) => void },
+): Promise<ReplaySummary> {
+  const r = new TurnReplayer({ ...opts, retain: false });
+  await feed(r, input);
+  return r.endSummary();
+}
+
+/**
+ * Streaming replay as an async iterator of replies; its return value (what
+ * `for await` drops, `next()` gives at `done`) is the summary. Input is read one
+ * chunk ahead of the consumer at most: replies of one chunk are buffered, no more.
+ */
+export async function* replayStream(input: Input, opts: ReplayOptions = {}): AsyncGenerator<Reply, ReplaySummary> {
+  let batch: Reply[] = [];
+  const user = opts.onReply;
+  const r = new TurnReplayer({
+    ...opts,
+    retain: false,
+    onReply: (reply) => {
+      batch.push(reply);
+      user?.(reply);
+    },
+  });
+  const drain = function* (): Generator<Reply> {
+    const b = batch;
+    batch = [];
+    yield* b;
+  };
+  for await (const chunk of chunks(input)) {
+    r.push(chunk);
+    if (batch.length > 0) yield* drain();
+  }
+  const summary = r.endSummary();
+  yield* drain();
+  return summary;
 }
 
 /** Synchronous replay of chunks already in memory (tests, benchmarks). */
@@ -94,4 +210,15 @@ export function replaySync(chunks: Iterable<Uint8Array | string>, opts: ReplayOp
   const r = new TurnReplayer(opts);
   for (const c of chunks) r.push(c);
   return r.end();
+}
+
+async function feed(r: TurnReplayer, input: Input): Promise<void> {
+  if (typeof input === "string" || input instanceof Uint8Array) r.push(input);
+  else if (Symbol.asyncIterator in input) for await (const c of input) r.push(c);
+  else for (const c of input) r.push(c);
+}
+
+async function* chunks(input: Input): AsyncGenerator<Uint8Array | string> {
+  if (typeof input === "string" || input instanceof Uint8Array) yield input;
+  else yield* input;
 }

@@ -1,0 +1,260 @@
+/**
+ * The daemon measured: N concurrent turns (1, 10, 100) of real captured streams
+ * from a stand-in OpenCode, through `BridgeDaemon` to an SSE subscriber per turn
+ * and a webhook receiver, all on loopback — against the adapter in-process on the
+ * same turns.
+ *
+ *   npm run bench:daemon [-- --sessions 1,10,100]   (writes bench/results/daemon.json)
+ *
+ * Turns: fresh-id copies of the 1.18.33 captures, turn i being
+ * [long, tool, reasoning, text, two-tools][i % 5] (a long turn is 1,200 deltas).
+ * The stand-in writes a turn's frames as soon as it is prompted.
+ *
+ * adapter (in-process): this process runs the stand-in and N `OpencodeAdapter`s
+ *   (one per session, sharing the stream), replies to a callback sink;
+ * daemon: the built daemon in a child process (bench/lib/daemon-child.mjs, token, JSON
+ *   bodies, loopback Host); this process runs the stand-in, posts the N turns,
+ *   reads each turn's `GET /v1/turns/:id/events` and receives the webhook POSTs.
+ * Latency of a reply = when its consumer got it − when the stand-in wrote its
+ * turn, both `performance.now()` of this process. replies/s = replies / (last
+ * terminal − first request). Daemon RSS: the child's peak (VmHWM).
+ */
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { createParser } from "eventsource-parser";
+import { request } from "undici";
+import { OpencodeAdapter } from "../src/adapter/index.js";
+import type { Reply } from "../src/codec/reply.js";
+import { expectedOf, IdMint, loadTemplate, mismatch, sessionOfInstance, type Expected } from "./lib/frames.js";
+import { ensureBuilt } from "./lib/build.js";
+import { startStandin, type StandinTurn } from "./lib/standin.js";
+import { int, median, percentile, round, writeResult } from "./lib/stats.js";
+
+const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" } } });
+/** `--no-webhook`: the daemon with SSE subscribers only (what the webhook costs the turn). */
+const WEBHOOK = values["no-webhook"] !== true;
+const SESSIONS = (values.sessions ?? process.env.BENCH_DAEMON_SESSIONS ?? "1,10,100").split(",").map(Number);
+const ROUNDS = Number(values.rounds ?? process.env.BENCH_DAEMON_ROUNDS ?? 3);
+const TOKEN = "bench-token-0123456789abcdef";
+const MIX = ["long", "tool", "reasoning", "text", "two-tools"].map((s) => loadTemplate("1.18.33", s));
+
+interface Work {
+  readonly turns: (StandinTurn & { expected: Expected })[];
+  readonly replies: number;
+}
+
+function work(n: number, mint: IdMint): Work {
+  const turns = Array.from({ length: n }, (_, i) => {
+    const t = MIX[i % MIX.length]!;
+    const inst = mint.instance(t.turn);
+    return { sessionId: sessionOfInstance(t, inst.ids), frames: inst.frames, expected: expectedOf(t) };
+  });
+  return { turns, replies: turns.reduce((a, t) => a + t.expected.replies, 0) };
+}
+
+interface Measured {
+  /** Until the last terminal reached the consumer (daemon: the SSE subscribers). */
+  readonly seconds: number;
+  /** Daemon: until the webhook receiver had every terminal too. */
+  readonly webhookSeconds?: number;
+  readonly latencies: number[];
+  readonly webhookLatencies?: number[];
+  readonly rssBytes?: number;
+}
+
+/** Check one consumer's replies of one turn against the capture. */
+function check(what: string, exp: Expected, got: Reply[]): void {
+  const why = mismatch(exp, { replies: got.length, terminal: got[got.length - 1] });
+  if (why) throw new Error(`${what}: ${why}`);
+}
+
+async function runAdapter(w: Work): Promise<Measured> {
+  const standin = await startStandin(w.turns);
+  const latencies: number[] = [];
+  const got = new Map<string, Reply[]>();
+  const adapters = w.turns.map(
+    () =>
+      new OpencodeAdapter({ baseUrl: standin.url, directory: "/tmp" }, (r: Reply) => {
+        const t = performance.now();
+        latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+        let l = got.get(r.session_id);
+        if (!l) got.set(r.session_id, (l = []));
+        l.push(r);
+      }),
+  );
+  const t0 = performance.now();
+  await Promise.all(adapters.map((a, i) => a.prompt("bench", { traceId: `t${i}` })));
+  const seconds = (performance.now() - t0) / 1000;
+  for (const t of w.turns) check(`adapter ${t.sessionId}`, t.expected, got.get(t.sessionId) ?? []);
+  await Promise.all(adapters.map((a) => a.close()));
+  await standin.close();
+  return { seconds, latencies };
+}
+
+function vmHwm(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+async function runDaemon(w: Work): Promise<Measured> {
+  const standin = await startStandin(w.turns);
+  // The webhook receiver: one POST per reply, acknowledged at once.
+  const hookLat: number[] = [];
+  const hookGot = new Map<string, number>();
+  let hookTerminals = 0;
+  let allHooks!: () => void;
+  const hooksDone = new Promise<void>((r) => (allHooks = r));
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (c: string) => (body += c));
+    req.on("end", () => {
+      const t = performance.now();
+      const r = JSON.parse(body) as Reply;
+      hookLat.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+      hookGot.set(r.session_id, (hookGot.get(r.session_id) ?? 0) + 1);
+      res.writeHead(204).end();
+      if ((r.kind === "final" || r.kind === "error") && ++hookTerminals === w.turns.length) allHooks();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  if (!WEBHOOK) allHooks();
+  const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const daemonUrl = await new Promise<string>((resolve, reject) => {
+      child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)));
+      child.stdout.once("data", (b: Buffer) => resolve((JSON.parse(b.toString()) as { url: string }).url));
+    });
+    const host = new URL(daemonUrl).host;
+    const headers = { authorization: `Bearer ${TOKEN}`, host };
+    const latencies: number[] = [];
+    let sseDone = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      w.turns.map(async (_turn, i) => {
+        const trace = `bench-${i}`;
+        const post = await request(`${daemonUrl}/v1/turns`, {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/json" },
+          body: JSON.stringify({ text: "bench", trace_id: trace }),
+        });
+        const posted = (await post.body.json()) as { session_id?: string; error?: string };
+        if (post.statusCode !== 202) throw new Error(`POST /v1/turns: ${post.statusCode} ${JSON.stringify(posted)}`);
+        const ev = await request(`${daemonUrl}/v1/turns/${trace}/events`, { headers: { ...headers, accept: "text/event-stream" } });
+        const got: Reply[] = [];
+        const parser = createParser({
+          onEvent: (e) => {
+            if (e.event !== "reply") return;
+            const t = performance.now();
+            const r = JSON.parse(e.data) as Reply;
+            latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+            got.push(r);
+          },
+        });
+        const dec = new TextDecoder();
+        for await (const c of ev.body) parser.feed(dec.decode(c as Buffer, { stream: true }));
+        // Concurrent POSTs reach the stand-in's POST /session in any order: the session says which turn it is.
+        const exp = w.turns.find((t) => t.sessionId === posted.session_id)?.expected;
+        if (!exp) throw new Error(`POST /v1/turns answered an unknown session ${posted.session_id}`);
+        check(`daemon SSE ${trace}`, exp, got);
+        sseDone = performance.now();
+      }),
+    );
+    const sseSeconds = (sseDone - t0) / 1000;
+    await hooksDone;
+    const seconds = (performance.now() - t0) / 1000;
+    if (WEBHOOK) for (const t of w.turns) if (hookGot.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hookGot.get(t.sessionId)} replies, expected ${t.expected.replies}`);
+    const rssBytes = vmHwm(child.pid as number);
+    return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hookLat, rssBytes };
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    receiver.closeAllConnections();
+    await new Promise((r) => receiver.close(r));
+    await standin.close();
+  }
+}
+
+ensureBuilt();
+const ms = (x: number) => round(x, 2);
+const mint = new IdMint();
+const rows: Record<string, unknown>[] = [];
+console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
+console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}`);
+for (const n of SESSIONS) {
+  const a: Measured[] = [];
+  const d: Measured[] = [];
+  let replies = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const wa = work(n, mint);
+    const wd = work(n, mint);
+    replies = wa.replies;
+    if (r % 2 === 0) {
+      a.push(await runAdapter(wa));
+      d.push(await runDaemon(wd));
+    } else {
+      d.push(await runDaemon(wd));
+      a.push(await runAdapter(wa));
+    }
+  }
+  const lat = (xs: Measured[], pick: (m: Measured) => number[] | undefined) => {
+    const all = xs.flatMap((m) => pick(m) ?? []);
+    return { p50: percentile(all, 50), p99: percentile(all, 99) };
+  };
+  const aRate = replies / median(a.map((m) => m.seconds));
+  const dRate = replies / median(d.map((m) => m.seconds));
+  const hRate = replies / median(d.map((m) => m.webhookSeconds ?? NaN));
+  const al = lat(a, (m) => m.latencies);
+  const sl = lat(d, (m) => m.latencies);
+  const wl = lat(d, (m) => m.webhookLatencies);
+  const rss = Math.max(...d.map((m) => m.rssBytes ?? 0));
+  const row = {
+    sessions: n,
+    replies,
+    adapter_replies_per_s: Math.round(aRate),
+    daemon_sse_replies_per_s: Math.round(dRate),
+    daemon_webhook_replies_per_s: Math.round(hRate),
+    ratio_daemon_over_adapter: round(dRate / aRate),
+    adapter_ms: { p50: ms(al.p50), p99: ms(al.p99) },
+    sse_ms: { p50: ms(sl.p50), p99: ms(sl.p99) },
+    webhook_ms: { p50: ms(wl.p50), p99: ms(wl.p99) },
+    added_sse_ms: { p50: ms(sl.p50 - al.p50), p99: ms(sl.p99 - al.p99) },
+    added_webhook_ms: { p50: ms(wl.p50 - al.p50), p99: ms(wl.p99 - al.p99) },
+    daemon_rss_mb: round(rss / (1024 * 1024), 1),
+  };
+  rows.push(row);
+  console.log(
+    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}`,
+  );
+}
+/**
+ * The targets we set: a host reading the daemon's SSE loses at most half the
+ * adapter's in-process throughput at every N (one loopback hop and one JSON
+ * encoding per reply should cost less than the whole pipeline before it), and
+ * the daemon adds at most 50 ms at p99 to a reply's latency up to 10 sessions.
+ */
+const TARGET_RATIO = 0.5;
+const TARGET_ADDED_P99_MS = 50;
+const targets = [
+  ...rows.map((r: any) => ({
+    target: `daemon SSE >= ${TARGET_RATIO} x adapter in-process replies/s, ${r.sessions} sessions`,
+    value: r.ratio_daemon_over_adapter,
+    pass: r.ratio_daemon_over_adapter >= TARGET_RATIO,
+  })),
+  ...rows
+    .filter((r: any) => r.sessions <= 10)
+    .map((r: any) => ({
+      target: `daemon SSE added p99 <= ${TARGET_ADDED_P99_MS} ms, ${r.sessions} sessions`,
+      value: r.added_sse_ms.p99,
+      pass: r.added_sse_ms.p99 <= TARGET_ADDED_P99_MS,
+    })),
+];
+for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
+writeResult(WEBHOOK ? "daemon.json" : "daemon-no-webhook.json", { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });

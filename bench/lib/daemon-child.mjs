@@ -1,0 +1,21 @@
+// The daemon under benchmark, built (dist/), in its own process so that its RSS is its own:
+//   node bench/lib/daemon-child.mjs <opencode-url> <webhook-url | -> <token>     (- : no webhook)
+// prints {"url": …} once listening; shuts down on SIGTERM.
+import { tmpdir } from "node:os";
+import { BridgeDaemon, ExternalUpstream } from "../../dist/daemon/index.js";
+import { WebhookSink } from "../../dist/sink/webhook.js";
+
+const [opencodeUrl, webhookUrl, token] = process.argv.slice(2);
+const directory = tmpdir();
+const daemon = new BridgeDaemon({
+  host: "127.0.0.1",
+  port: 0,
+  token,
+  directory,
+  maxActiveTurns: 1000,
+  upstream: new ExternalUpstream({ baseUrl: opencodeUrl }, directory),
+  outputs: webhookUrl === "-" ? [] : [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl }) }],
+});
+const { url } = await daemon.start();
+process.stdout.write(`${JSON.stringify({ url })}\n`);
+process.once("SIGTERM", () => void daemon.shutdown("SIGTERM").then(() => process.exit(0)));

@@ -1,0 +1,352 @@
+/**
+ * `opencode-bridge replay`: the replies of one turn of a recorded OpenCode
+ * `/event` stream (a file, or `-` for stdin), as JSON Lines or the readable view.
+ *
+ * It streams: replies are written as they are produced, through a buffer that
+ * batches lines into large writes and waits when the reader is slower (the next
+ * chunk of input is read only once stdout has drained), and none is kept after
+ * it is written — memory does not grow with the number of replies.
+ *
+ * Exit codes: 0 the turn ended `final`, 1 it ended `error` (also when the reader
+ * closed stdout early: the replay still finds out how the turn ended, without
+ * printing), 2 bad usage or input that is not a recorded stream (no such file,
+ * a directory, an empty file, not SSE, a session that is not in the file).
+ */
+import { once } from "node:events";
+import { createReadStream, statSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Readable, Writable } from "node:stream";
+import { Writable as WritableStream } from "node:stream";
+import { TurnReplayer } from "../codec/replay.js";
+import type { Reply } from "../codec/reply.js";
+import { PrettySink } from "./pretty.js";
+import { SessionLister, sessionOfPayload } from "./replay-sessions.js";
+import { parseOptions, UsageError } from "./usage.js";
+
+// Its help text is HELP.replay in ./usage.ts.
+
+/** Where the command reads and writes (the process's own streams, or test doubles). */
+export interface ReplayIo {
+  /** Default: the process's stdin. */
+  readonly stdin?: Readable;
+  readonly stdout: Writable;
+  readonly stderr: Writable;
+  /** Relative paths are resolved against this (default: the process's cwd). */
+  readonly cwd?: string;
+}
+
+/** A problem with the input that makes the replay pointless: one line on stderr, exit 2. */
+class InputError extends Error {}
+
+/** Control characters (C0, DEL, C1, line separators) as visible escapes, so input cannot drive the terminal. */
+export function escapeControls(s: string): string {
+  // eslint-disable-next-line no-control-regex -- escaping them is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
+    if (c === "\n") return "\\n";
+    if (c === "\r") return "\\r";
+    if (c === "\t") return "\\t";
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
+interface Options {
+  readonly source: string;
+  readonly sessionId: string | undefined;
+  readonly traceId: string | undefined;
+  readonly pretty: boolean;
+  readonly listSessions: boolean;
+  readonly maxFrameBytes: number | undefined;
+}
+
+function readOptions(args: string[]): Options {
+  const { values, positionals } = parseOptions(
+    "replay",
+    args,
+    {
+      session: { type: "string" },
+      "trace-id": { type: "string" },
+      pretty: { type: "boolean" },
+      jsonl: { type: "boolean" },
+      "list-sessions": { type: "boolean" },
+      "max-frame-bytes": { type: "string" },
+    },
+    true,
+  );
+  if (positionals.length !== 1) {
+    throw new UsageError(`replay takes one file (or - for stdin), got ${positionals.length === 0 ? "none" : positionals.length}`);
+  }
+  const nonEmpty = (name: string, v: string | undefined) => {
+    if (v !== undefined && v.trim() === "") throw new UsageError(`--${name} takes a non-empty value, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  let maxFrameBytes: number | undefined;
+  const cap = values["max-frame-bytes"];
+  if (cap !== undefined) {
+    maxFrameBytes = Number(cap);
+    if (!/^\s*\d+\s*$/.test(cap) || !Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) {
+      throw new UsageError(`--max-frame-bytes takes a whole number of bytes greater than 0, got ${escapeControls(JSON.stringify(cap))}`);
+    }
+  }
+  if (values.pretty && values.jsonl) throw new UsageError("--pretty and --jsonl exclude each other");
+  const listSessions = values["list-sessions"] === true;
+  if (listSessions) {
+    const extra = (["session", "trace-id", "pretty", "jsonl"] as const).find((k) => values[k] !== undefined);
+    if (extra) throw new UsageError(`--list-sessions takes no --${extra}`);
+  }
+  return {
+    source: positionals[0] as string,
+    sessionId: nonEmpty("session", values.session),
+    traceId: nonEmpty("trace-id", values["trace-id"]),
+    pretty: values.pretty === true,
+    listSessions,
+    maxFrameBytes,
+  };
+}
+
+/** The input as a stream of chunks, or an InputError for a path that cannot be a recorded stream. */
+function openInput(source: string, io: ReplayIo): { name: string; stream: Readable } {
+  if (source === "-") return { name: "stdin", stream: io.stdin ?? process.stdin };
+  const name = escapeControls(source);
+  const path = resolve(io.cwd ?? process.cwd(), source);
+  let st;
+  try {
+    st = statSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new InputError(`no such file: ${name}`);
+    throw new InputError(`cannot read ${name}: ${escapeControls((err as Error).message)}`);
+  }
+  if (st.isDirectory()) throw new InputError(`${name} is a directory; replay reads a recorded /event stream (a .sse file, or - for stdin)`);
+  return { name, stream: createReadStream(path, { highWaterMark: 256 * 1024 }) };
+}
+
+/**
+ * Decides from the first bytes whether the input is an SSE stream at all: its
+ * first non-blank line must be an SSE field (`data:`, `event:`, `id:`, `retry:`)
+ * or a comment (`:`). Anything else (JSON Lines, a log, binary) is refused before
+ * it can be misread as a stream that "ended before the turn finished".
+ */
+class SseSniffer {
+  private head = "";
+  decided = false;
+
+  /** Returns an error message when the input is not SSE; undefined while undecided or when it is. */
+  push(text: string): string | undefined {
+    if (this.decided) return undefined;
+    this.head += text;
+    const t = this.head.replace(/^\uFEFF/, "").replace(/^[\r\n]+/, "");
+    if (t.length < 8 && !/[\r\n]/.test(t)) return undefined;
+    return this.decide(t);
+  }
+
+  /** At the end of input: a short input is decided on what there is. */
+  end(): string | undefined {
+    if (this.decided) return undefined;
+    const t = this.head.replace(/^\uFEFF/, "").replace(/^[\r\n]+/, "");
+    return t === "" ? undefined : this.decide(t);
+  }
+
+  private decide(t: string): string | undefined {
+    this.decided = true;
+    this.head = "";
+    if (/^(?:data|event|id|retry)(?::|[\r\n]|$)|^:/.test(t)) return undefined;
+    const line = t.split(/\r\n|\r|\n/, 1)[0] ?? "";
+    const shown = escapeControls(line.length > 60 ? `${line.slice(0, 60)}…` : line);
+    const looksJsonl = /^\s*\{.*"kind"\s*:/.test(line);
+    return looksJsonl
+      ? `is JSON Lines (replies?), not a recorded /event stream: replay reads the SSE stream OpenCode sends (data: {…} frames), e.g. test/fixtures/*/*.sse; its first line is ${shown}`
+      : `is not a recorded /event stream (SSE): its first line is ${shown}`;
+  }
+}
+
+/**
+ * Batches lines into writes of about 64 KiB. Backpressure: `needsDrain` tells
+ * the reader loop to wait for 'drain' before reading more input.
+ */
+class BufferedOut {
+  private buf = "";
+  /** The reader closed stdout (EPIPE …): nothing more is written. */
+  closed = false;
+  failure: Error | undefined;
+
+  constructor(private readonly out: Writable) {
+    out.on("error", (err: NodeJS.ErrnoException) => {
+      this.closed = true;
+      this.buf = "";
+      // A reader that went away (`| head`) is normal; anything else is reported at the end.
+      if (err.code !== "EPIPE" && err.code !== "ERR_STREAM_DESTROYED") this.failure = err;
+    });
+  }
+
+  write(s: string): void {
+    if (this.closed) return;
+    this.buf += s;
+    if (this.buf.length >= 65536) this.flush();
+  }
+
+  flush(): void {
+    if (this.closed || this.buf === "") return;
+    const b = this.buf;
+    this.buf = "";
+    this.out.write(b);
+  }
+
+  get needsDrain(): boolean {
+    return !this.closed && this.out.writableNeedDrain;
+  }
+
+  /** Waits until stdout drained, closed or failed. */
+  async drain(): Promise<void> {
+    if (!this.needsDrain) return;
+    const ac = new AbortController();
+    try {
+      await Promise.race([once(this.out, "drain", { signal: ac.signal }), once(this.out, "close", { signal: ac.signal })]);
+    } catch {
+      // an 'error' rejects once(): the error handler above has recorded it
+    } finally {
+      ac.abort();
+    }
+  }
+
+  /** Flushes what is left and waits until it is handed to the OS. */
+  async end(): Promise<void> {
+    this.flush();
+    await this.drain();
+  }
+}
+
+export async function runReplay(args: string[], io: ReplayIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const opts = readOptions(args);
+  // A closed stderr (`2>&1 | head`) must not turn a diagnostic into a crash.
+  if (io.stderr.listenerCount("error") === 0) io.stderr.on("error", () => {});
+  const err = (msg: string) => io.stderr.write(`opencode-bridge replay: ${escapeControls(msg)}\n`);
+  try {
+    const input = openInput(opts.source, io);
+    return opts.listSessions ? await listSessions(input, opts, io) : await replayTurn(input, opts, io, err);
+  } catch (e) {
+    if (e instanceof InputError) {
+      err(e.message);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/**
+ * Feeds the input to the replayer chunk by chunk. `next` runs after each chunk and
+ * may wait (backpressure) or stop reading (false). Refuses an empty input and one
+ * that is not SSE. Leaving the loop early, by return or throw, destroys the input
+ * stream (the async iterator's contract).
+ */
+async function feedInput(
+  input: { name: string; stream: Readable },
+  r: TurnReplayer,
+  next: () => boolean | Promise<boolean>,
+): Promise<void> {
+  const sniff = new SseSniffer();
+  const text = new TextDecoder();
+  let bytes = 0;
+  try {
+    for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
+      bytes += chunk.length;
+      if (!sniff.decided) {
+        const bad = sniff.push(typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true }));
+        if (bad) throw new InputError(`${input.name} ${bad}`);
+      }
+      r.push(chunk);
+      if (!(await next())) return;
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`cannot read ${input.name}: ${escapeControls((e as Error).message)}`);
+  }
+  if (bytes === 0) throw new InputError(`${input.name} is empty: replay reads a recorded OpenCode /event stream`);
+  const bad = sniff.end();
+  if (bad) throw new InputError(`${input.name} ${bad}`);
+}
+
+async function replayTurn(
+  input: { name: string; stream: Readable },
+  opts: Options,
+  io: ReplayIo,
+  err: (msg: string) => void,
+): Promise<number> {
+  const out = new BufferedOut(io.stdout);
+  let deliver: (r: Reply) => void;
+  if (opts.pretty) {
+    const color = (io.stdout as { isTTY?: boolean }).isTTY === true;
+    const view = new PrettySink(
+      new WritableStream({ decodeStrings: false, write: (chunk: string, _enc, cb) => (out.write(chunk), cb()) }),
+      color,
+    );
+    deliver = (r) => view.deliver(r);
+  } else {
+    deliver = (r) => out.write(`${JSON.stringify(r)}\n`);
+  }
+  const wanted = opts.sessionId;
+  let wantedSeen = wanted === undefined;
+  /** Set once stdout closed and the turn is over: nothing left to learn or print. */
+  let stopped = false;
+  const r = new TurnReplayer({
+    retain: false,
+    traceId: opts.traceId,
+    sessionId: wanted,
+    maxFrameBytes: opts.maxFrameBytes,
+    onReply: deliver,
+    onIssue: (i) => {
+      if (!stopped) err(`${input.name}: ${i.code}: ${i.message}`);
+    },
+    onEvent: wantedSeen ? undefined : (p) => {
+      if (!wantedSeen && sessionOfPayload(p) === wanted) wantedSeen = true;
+    },
+  });
+  await feedInput(input, r, async () => {
+    if (out.closed && r.done) {
+      stopped = true;
+      return false;
+    }
+    if (out.needsDrain) await out.drain();
+    return true;
+  });
+  if (wanted !== undefined && !wantedSeen) {
+    throw new InputError(`session ${wanted} is not in ${input.name} (see replay --list-sessions ${opts.source === "-" ? "-" : input.name})`);
+  }
+  const summary = r.endSummary();
+  if (summary.events === 0) {
+    err(`${input.name} holds no OpenCode event (no data: frame with JSON)`);
+  } else if (summary.state.userMessageId === undefined && !stopped) {
+    err(`${input.name}: no turn found: no${wanted === undefined ? "" : ` ${wanted}`} session receives a prompt in it (see --list-sessions)`);
+  }
+  await out.end();
+  if (out.failure) {
+    err(`cannot write the replies: ${out.failure.message}`);
+    return 1;
+  }
+  return summary.terminal.kind === "final" ? 0 : 1;
+}
+
+async function listSessions(input: { name: string; stream: Readable }, opts: Options, io: ReplayIo): Promise<number> {
+  const lister = new SessionLister();
+  const r = new TurnReplayer({ retain: false, maxFrameBytes: opts.maxFrameBytes, onEvent: (p) => lister.add(p) });
+  await feedInput(input, r, () => true);
+  r.endSummary();
+  const out = new BufferedOut(io.stdout);
+  const sessions = lister.list();
+  if (sessions.length === 0) {
+    io.stderr.write(`opencode-bridge replay: ${input.name}: no session in it\n`);
+    return 1;
+  }
+  for (const s of sessions) {
+    const prompt = s.firstPrompt === undefined ? "(no prompt text)" : oneLine(s.firstPrompt);
+    const parent = s.parentId === undefined ? "" : `  (subagent of ${escapeControls(s.parentId)})`;
+    const n = `${s.prompts} prompt${s.prompts === 1 ? "" : "s"}`;
+    out.write(`${escapeControls(s.id)}  ${n.padEnd(10)}  ${prompt}${parent}\n`);
+  }
+  await out.end();
+  return 0;
+}
+
+function oneLine(s: string, max = 100): string {
+  const flat = escapeControls(s.replace(/\s+/g, " ").trim());
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
