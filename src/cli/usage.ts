@@ -124,6 +124,8 @@ against the offline scripted model instead (no API key; see
   --first-event-timeout S    default 60
   --idle-timeout S           default 120
   --turn-timeout S           default 1800
+  --tool-timeout S           one tool may run at most this long (default: no
+                             bound; the idle clock pauses while a tool runs)
   --permission reject|allow  answer to permission requests (default reject)
   --pretty | --jsonl         output format
   --log-level LEVEL          fatal|error|warn|info|debug|trace|silent, on stderr
