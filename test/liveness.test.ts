@@ -11,19 +11,18 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { OpencodeAdapter } from "../src/adapter/adapter.js";
 import { contractViolations } from "../src/codec/reply.js";
 import { MemorySink } from "../src/sink/memory.js";
-import { loadFixtures, type RecordMessage } from "./support/fixtures.js";
-import { framesOf, ManualClock, startReplayServer, type ReplayServer, type ScriptedTurn } from "./support/replay-server.js";
+import type { RecordMessage } from "./support/fixtures.js";
+import {
+  fixtureNamed,
+  ManualClock,
+  scriptedTurnOf,
+  startReplayServer,
+  type ReplayServer,
+  type ScriptedTurn,
+} from "./support/replay-server.js";
 
-const fixtures = loadFixtures();
-const fx = (name: string) => {
-  const f = fixtures.find((x) => x.name === name);
-  if (!f) throw new Error(`no fixture ${name}`);
-  return f;
-};
-const turnOf = (name: string, extra: Partial<ScriptedTurn> = {}): ScriptedTurn => {
-  const f = fx(name);
-  return { sessionId: f.golden[0]?.session_id ?? "", frames: framesOf(f.sse), ...extra };
-};
+const fx = fixtureNamed;
+const turnOf = scriptedTurnOf;
 
 let servers: ReplayServer[] = [];
 let adapters: OpencodeAdapter[] = [];

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { loadFixtures, type Fixture } from "./fixtures.js";
 
 export interface ScriptedTurn {
   /** The session id the fixture's frames carry; POST /session answers it, in order. */
@@ -51,6 +52,22 @@ export function framesOf(sse: Buffer | string): string[] {
     .filter((f) => f.startsWith("data: "))
     .map((f) => f.slice(6))
     .filter((d) => !d.includes('"type":"server.connected"'));
+}
+
+let loaded: Fixture[] | undefined;
+
+/** The captured fixture `version/scenario` (loaded once). */
+export function fixtureNamed(name: string): Fixture {
+  loaded ??= loadFixtures();
+  const f = loaded.find((x) => x.name === name);
+  if (!f) throw new Error(`no fixture ${name}`);
+  return f;
+}
+
+/** The stand-in's turn for a captured fixture: its session id and frames. */
+export function scriptedTurnOf(name: string, extra: Partial<ScriptedTurn> = {}): ScriptedTurn {
+  const f = fixtureNamed(name);
+  return { sessionId: f.golden[0]?.session_id ?? "", frames: framesOf(f.sse), ...extra };
 }
 
 interface FoldedMessage {
