@@ -12,19 +12,18 @@ import { parseAdapterConfig } from "../src/adapter/config.js";
 import { BridgeError } from "../src/adapter/errors.js";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { MemorySink } from "../src/sink/memory.js";
-import { loadFixtures } from "./support/fixtures.js";
-import { framesOf, ManualClock, startReplayServer, type ReplayServer, type ScriptedTurn } from "./support/replay-server.js";
+import {
+  fixtureNamed,
+  framesOf,
+  ManualClock,
+  scriptedTurnOf,
+  startReplayServer,
+  type ReplayServer,
+  type ScriptedTurn,
+} from "./support/replay-server.js";
 
-const fixtures = loadFixtures();
-const fx = (name: string) => {
-  const f = fixtures.find((x) => x.name === name);
-  if (!f) throw new Error(`no fixture ${name}`);
-  return f;
-};
-const turnOf = (name: string, extra: Partial<ScriptedTurn> = {}): ScriptedTurn => {
-  const f = fx(name);
-  return { sessionId: f.golden[0]?.session_id ?? "", frames: framesOf(f.sse), ...extra };
-};
+const fx = fixtureNamed;
+const turnOf = scriptedTurnOf;
 
 let servers: ReplayServer[] = [];
 afterEach(async () => {
@@ -165,6 +164,7 @@ describe("adapter over a replayed real turn", () => {
     await vi.waitFor(() => expect(srv.requests.filter((r) => r.path.endsWith("/message")).length).toBe(1));
     await vi.waitFor(() => expect(logs.said("repaired after a gap")).toBe(1)); // repaired; a recheck is scheduled
     srv.release(t.sessionId); // the run starts and streams after all
+    srv.update(t.sessionId, { record: f.record[t.sessionId] ?? [] }); // and the server records it
     const result = await pending;
     expect(contractViolations(sink.replies)).toEqual([]);
     const last = f.golden[f.golden.length - 1];

@@ -258,7 +258,7 @@ export class OpencodeAdapter {
       log = log.child({ session_id: sessionId });
       // User messages already in a resumed session are never taken for this turn's prompt.
       const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
-      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior });
+      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, holdFinal: cfg.verifyAtEnd });
       turn = new Turn(state, sessionId, cfg, this.http, this.sink, log);
       this.current = turn;
       unsubscribe = this.hub.subscribe(sessionId, turn);

@@ -77,6 +77,18 @@ export const AdapterConfigSchema = z.object({
   firstEventTimeoutMs: ms("firstEventTimeoutMs").default(60_000),
   /** No event of the session for this long (paused while a permission or question is pending): timeout. */
   idleTimeoutMs: ms("idleTimeoutMs").default(120_000),
+  /**
+   * One tool (a bash command, a subagent's task) may run at most this long; unset:
+   * no bound but the turn's. While a tool runs the idle rule is paused, so a quiet
+   * build or test suite is not taken for a stall.
+   */
+  toolTimeoutMs: ms("toolTimeoutMs").optional(),
+  /**
+   * Before a `final`, read the turn's record (`GET /session/:id/message`) once:
+   * repair what the stream missed, and end `error` (`transport`) when the record
+   * shows the answer never finished (the server lost the turn). false: trust the stream.
+   */
+  verifyAtEnd: z.boolean({ error: "verifyAtEnd must be true or false" }).default(true),
   /** The whole turn may take at most this long. */
   turnTimeoutMs: ms("turnTimeoutMs").default(30 * 60_000),
   /** After aborting, how long to wait for the session to go idle. */

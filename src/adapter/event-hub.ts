@@ -7,7 +7,10 @@
  * sent before its events can be seen. Each frame is parsed once here
  * (src/codec/events.ts: validated, its session resolved) and routed by that
  * session; events that name no session (older servers omit it on some) go to
- * every subscriber, and the codec attributes them.
+ * every subscriber, and the codec attributes them. Events of a listened session's
+ * child sessions (subagents that `task` starts: `session.created` with its
+ * `parentID`, or the task part's `metadata.sessionId`; recursively) go to the
+ * root session's listeners as `onChildEvent` — life for the turn, never its replies.
  *
  * OpenCode's stream has no event ids, so a dropped connection cannot be resumed:
  * after any drop (error, clean end, `server.instance.disposed`, the watchdog on a
@@ -33,6 +36,8 @@ export interface HubListener {
   /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
   onEvent(evt: ParsedEvent): void;
   onIssue(issue: StreamIssue): void;
+  /** An event of a child session (a subagent) of the listener's session. */
+  onChildEvent?(evt: ParsedEvent): void;
   /** The stream dropped; events may be missed until `onResync`. */
   onGap?(err: BridgeError): void;
   /** The stream is back (server.connected seen); what was missed must be recovered. */
@@ -61,11 +66,17 @@ type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
  */
 const IDLE_CLOSE_MS = 1_000;
 
+/** Child sessions remembered at most (oldest forgotten first), and nesting followed at most. */
+const MAX_CHILDREN = 10_000;
+const MAX_DEPTH = 16;
+
 export class EventHub {
   private state: HubState = "idle";
   private opening: Promise<void> | undefined;
   private abort: AbortController | undefined;
   private readonly listeners = new Map<string, Set<HubListener>>();
+  /** Child session → its parent session (only for trees rooted in a listened session). */
+  private readonly parents = new Map<string, string>();
   private readonly policy: ReconnectPolicy;
   private readonly clock: Clock;
   private readonly watchdog: StreamWatchdog;
@@ -123,7 +134,11 @@ export class EventHub {
     this.cancelIdleClose();
     return () => {
       set.delete(listener);
-      if (set.size === 0 && this.listeners.get(sessionId) === set) this.listeners.delete(sessionId);
+      if (set.size === 0 && this.listeners.get(sessionId) === set) {
+        this.listeners.delete(sessionId);
+        // Forget the tree under a session nobody listens to any more.
+        for (const child of [...this.parents.keys()]) if (this.rootOf(child) === undefined) this.parents.delete(child);
+      }
       if (this.listeners.size === 0) this.scheduleIdleClose();
     };
   }
@@ -217,6 +232,7 @@ export class EventHub {
         onEvent: (payload) => {
           if (this.abort !== ac) return; // a connection that has been replaced or closed
           this.stats.events++;
+          this.noteChild(payload);
           const evt = parseEventFor(payload, this.listening);
           if (evt === undefined) return;
           if (!sawConnected && evt.type === "server.connected") {
@@ -252,7 +268,36 @@ export class EventHub {
     );
   }
 
-  private readonly listening = (sessionId: string): boolean => this.listeners.has(sessionId);
+  private readonly listening = (sessionId: string): boolean =>
+    this.listeners.has(sessionId) || this.rootOf(sessionId) !== undefined;
+
+  /** The listened session at the root of `sessionId`'s tree (itself when listened); undefined: none. */
+  private rootOf(sessionId: string): string | undefined {
+    let id: string | undefined = sessionId;
+    for (let depth = 0; id !== undefined && depth <= MAX_DEPTH; depth++) {
+      if (this.listeners.has(id)) return id;
+      id = this.parents.get(id);
+    }
+    return undefined;
+  }
+
+  /** Remember that `child` is a subagent session of `parent` when `parent` is in a listened tree. */
+  private adopt(child: string, parent: string): void {
+    if (child === parent || this.parents.has(child) || this.rootOf(parent) === undefined) return;
+    if (this.parents.size >= MAX_CHILDREN) {
+      const oldest = this.parents.keys().next().value;
+      if (oldest !== undefined) this.parents.delete(oldest);
+    }
+    this.parents.set(child, parent);
+  }
+
+  /** `session.created` / `session.updated` of a session with a `parentID` (read before validation; cheap). */
+  private noteChild(payload: unknown): void {
+    const p = payload as { type?: unknown; properties?: { info?: { id?: unknown; parentID?: unknown } } } | null;
+    if (p?.type !== "session.created" && p?.type !== "session.updated") return;
+    const info = p.properties?.info;
+    if (typeof info?.id === "string" && typeof info.parentID === "string") this.adopt(info.id, info.parentID);
+  }
 
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
   private dropped(ac: AbortController, err: BridgeError): void {
@@ -305,8 +350,21 @@ export class EventHub {
   private route(evt: ParsedEvent): void {
     const sid = evt.sessionID;
     if (sid !== undefined) {
+      // A task tool names its subagent's session before (or instead of) session.created.
+      const e = evt.event;
+      if (e?.type === "message.part.updated" && e.properties.part.type === "tool") {
+        const meta = (e.properties.part as { state: { metadata?: unknown } }).state.metadata;
+        const child = typeof meta === "object" && meta !== null ? (meta as { sessionId?: unknown }).sessionId : undefined;
+        if (typeof child === "string") this.adopt(child, sid);
+      }
       const set = this.listeners.get(sid);
-      if (set) for (const l of set) l.onEvent(evt);
+      if (set) {
+        for (const l of set) l.onEvent(evt);
+        return;
+      }
+      const root = this.rootOf(sid);
+      const parents = root === undefined ? undefined : this.listeners.get(root);
+      if (parents) for (const l of parents) l.onChildEvent?.(evt);
       return;
     }
     for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt);

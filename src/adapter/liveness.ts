@@ -3,9 +3,16 @@
  * one method here, all on the injected clock.
  *
  * - first event: armed when the prompt is accepted, cleared by the session's first event;
- * - idle: re-armed by every event of the session; paused while a permission or
- *   question request is pending (the host may legitimately take its time); while
- *   the stream is down (a gap) its expiry means the server is gone (`transport`);
+ * - idle: re-armed by every event of the session and of its child sessions
+ *   (subagents started by `task`: the parent hears nothing while they work);
+ *   paused while a permission or question request is pending (the host may
+ *   legitimately take its time) and while a tool of the turn is running (a build,
+ *   a test suite can be quiet for minutes) — except a `task` whose child session
+ *   is known: the child's own events (and its running tools) are its life, so a
+ *   wedged subagent still times out. While the stream is down (a gap) its expiry
+ *   means the server is gone (`transport`);
+ * - tool: with `toolTimeoutMs`, one tool running longer than that (off by default:
+ *   a tool may legitimately run long, and `turnTimeoutMs` bounds the whole turn);
  * - turn: the whole turn, less the time spent waiting for requests (paused while
  *   any waits: a person answering is not the turn being slow; the request's own
  *   bound is `answerTimeoutMs`, src/adapter/requests.ts);
@@ -35,7 +42,14 @@ export interface WaitingRequests {
 
 type Cfg = Pick<
   AdapterConfig,
-  "clock" | "firstEventTimeoutMs" | "idleTimeoutMs" | "turnTimeoutMs" | "settleTimeoutMs" | "maxProviderRetries" | "onRetry"
+  | "clock"
+  | "firstEventTimeoutMs"
+  | "idleTimeoutMs"
+  | "turnTimeoutMs"
+  | "settleTimeoutMs"
+  | "maxProviderRetries"
+  | "onRetry"
+  | "toolTimeoutMs"
 >;
 
 export class Liveness {
@@ -52,6 +66,10 @@ export class Liveness {
   private over = false;
   /** The shared stream is down: an idle expiry means the server is gone. */
   gap = false;
+  /** Tools running now (session + call id) that pause the idle rule, each with its `toolTimeoutMs` timer. */
+  private readonly running = new Map<string, unknown>();
+  /** Tools running now whose life is a child session's events (a `task` with a known child): no pause. */
+  private readonly delegated = new Map<string, unknown>();
 
   constructor(
     private readonly cfg: Cfg,
@@ -110,6 +128,52 @@ export class Liveness {
     if (!this.stopped) this.armIdle();
   }
 
+  /**
+   * A tool part of the turn (or of a child session) changed status. `child`: the
+   * session a `task` tool runs its subagent in, when the part names it.
+   */
+  tool(key: string, name: string, status: string, child: string | undefined): void {
+    if (this.over || this.stopped) return;
+    const isRunning = status === "running" || status === "pending";
+    if (!isRunning) {
+      // A tool ended: the idle clock runs again (unless a request or another tool
+      // still holds it). The turn clock is the requests' business, not the tools'.
+      if (this.untrack(key) && this.prompted) this.armIdle();
+      return;
+    }
+    if (status === "pending") return; // not started yet: the model is still writing its input
+    const paused = child === undefined;
+    const mine = paused ? this.running : this.delegated;
+    if (mine.has(key)) return;
+    this.untrack(key); // a task whose child became known moves from paused to delegated
+    const limit = this.cfg.toolTimeoutMs;
+    const timer =
+      limit === undefined
+        ? undefined
+        : this.cfg.clock.setTimeout(
+            () => this.host.expire("timeout", `the ${name} tool ran for longer than ${limit} ms (toolTimeoutMs)`),
+            limit,
+          );
+    mine.set(key, timer);
+    if (paused) this.armIdle();
+  }
+
+  private untrack(key: string): boolean {
+    for (const m of [this.running, this.delegated]) {
+      if (!m.has(key)) continue;
+      const t = m.get(key);
+      if (t !== undefined) this.cfg.clock.clearTimeout(t);
+      m.delete(key);
+      return true;
+    }
+    return false;
+  }
+
+  /** How many tools of the turn are running (paused or delegated). */
+  get toolsRunning(): number {
+    return this.running.size + this.delegated.size;
+  }
+
   /** The last pending request was settled: the idle rule runs again, the turn clock goes on. */
   resume(): void {
     if (!this.prompted || this.stopped || this.over) return;
@@ -123,8 +187,8 @@ export class Liveness {
    */
   private armIdle(): void {
     const c = this.cfg.clock;
-    if (this.requests.waiting > 0) {
-      // Paused while the host or user decides; `resume` arms it again.
+    if (this.requests.waiting > 0 || this.running.size > 0) {
+      // Paused while the host or user decides, or a tool runs; `resume` arms it again.
       if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
       this.timers.idle = undefined;
       return;
@@ -135,7 +199,7 @@ export class Liveness {
 
   private idleCheck(): void {
     this.timers.idle = undefined;
-    if (this.over || this.stopped || this.requests.waiting > 0) return;
+    if (this.over || this.stopped || this.requests.waiting > 0 || this.running.size > 0) return;
     const left = this.idleDeadline - this.cfg.clock.now();
     if (left > 0) {
       this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);
@@ -205,5 +269,9 @@ export class Liveness {
     const c = this.cfg.clock;
     for (const t of Object.values(this.timers)) if (t !== undefined) c.clearTimeout(t);
     this.timers = {};
+    for (const m of [this.running, this.delegated]) {
+      for (const t of m.values()) if (t !== undefined) c.clearTimeout(t);
+      m.clear();
+    }
   }
 }

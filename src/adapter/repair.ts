@@ -15,7 +15,7 @@ import type { ErrorCode } from "../codec/reply.js";
 import type { StreamIssue } from "../codec/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
-import type { OpencodeHttp } from "./http.js";
+import type { OpencodeHttp, RecordedMessage } from "./http.js";
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
 const RECHECK_MS = 500;
@@ -40,6 +40,8 @@ export class Repair {
   private armed = false;
   private rechecks = 0;
   private lostRepairs = 0;
+  /** The record being read and fed, while it is. */
+  private current: Promise<unknown> | undefined;
   repairs = 0;
 
   constructor(
@@ -102,22 +104,32 @@ export class Repair {
   }
 
   /**
-   * The server's record of the session becomes full-text updates for the codec,
-   * then the live events that arrived meanwhile are replayed, then the session's
-   * status tells whether the turn has ended.
+   * Read the server's record and feed it to the codec as full-text updates while
+   * live events wait, then replay the waiting events. Returns the record read
+   * (undefined when the turn ended meanwhile). Throws when the record cannot be read.
    */
-  private async run(): Promise<void> {
-    if (this.buffer) return; // a repair is already running; it will see the newer events
-    this.repairs++;
+  private applyRecord(): Promise<RecordedMessage[] | undefined> {
+    const p = this.readAndFeed();
+    this.current = p;
+    const clear = () => {
+      if (this.current === p) this.current = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  private async readAndFeed(): Promise<RecordedMessage[] | undefined> {
     this.buffer = [];
     beginResync(this.state);
     try {
-      const [messages, status] = await Promise.all([this.http.sessionMessages(this.sessionId, 200), this.http.sessionStatus()]);
-      if (this.host.over) return;
+      const messages = await this.http.sessionMessages(this.sessionId, 200);
+      if (this.host.over) return undefined;
       for (const m of messages) {
         this.record("message.updated", { info: m.info });
         for (const part of m.parts ?? []) this.record("message.part.updated", { part });
       }
+      return messages;
+    } finally {
       endResync(this.state);
       const waiting = this.buffer ?? [];
       this.buffer = undefined;
@@ -125,6 +137,20 @@ export class Repair {
         if (w.evt !== undefined) this.host.take(w.evt);
         else this.host.lost(w.issue);
       }
+    }
+  }
+
+  /**
+   * The server's record of the session becomes full-text updates for the codec,
+   * then the live events that arrived meanwhile are replayed, then the session's
+   * status tells whether the turn has ended.
+   */
+  private async run(): Promise<void> {
+    if (this.buffer) return; // a repair is already running; it will see the newer events
+    this.repairs++;
+    try {
+      const [messages, status] = await Promise.all([this.applyRecord(), this.http.sessionStatus()]);
+      if (messages === undefined || this.host.over) return;
       const s = status[this.sessionId];
       if (!this.host.over && (s === undefined || s.type === "idle")) {
         if (this.hasFinishedAnswer(messages) || this.rechecks >= MAX_RECHECKS) {
@@ -138,11 +164,29 @@ export class Repair {
           this.clock.setTimeout(() => void this.run(), RECHECK_MS);
         }
       }
-      this.log.info({ messages: messages.length, replayed: waiting.length, done: this.host.over }, "repaired after a gap");
+      this.log.info({ messages: messages.length, done: this.host.over }, "repaired after a gap");
     } catch (err) {
-      this.buffer = undefined;
-      endResync(this.state);
       this.host.end("transport", `could not recover the turn after a gap in the event stream: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The stream says the turn ended well (the codec holds its `final`): read the
+   * server's record once, repair from it what the stream missed (text, reasoning,
+   * tool calls and results), and say whether the record shows the answer finished.
+   * - "finished": every assistant message answering the prompt is completed (or failed);
+   * - "running": not finished, and the server says the session is still busy;
+   * - "lost": not finished and the session is idle: no event will ever finish it
+   *   (the server restarted mid-turn, or lost the run).
+   */
+  async verifyEnd(): Promise<"finished" | "running" | "lost" | "over"> {
+    // A repair that is running finishes first (its record is older than the one read here).
+    while (this.current) await this.current.catch(() => undefined);
+    this.repairs++;
+    const messages = await this.applyRecord();
+    if (messages === undefined || this.host.over) return "over";
+    if (this.hasFinishedAnswer(messages)) return "finished";
+    const s = (await this.http.sessionStatus())[this.sessionId];
+    return s === undefined || s.type === "idle" ? "lost" : "running";
   }
 }

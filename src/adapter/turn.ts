@@ -14,7 +14,7 @@ import type { Logger } from "pino";
 import type { ReplyBody } from "../codec/envelope.js";
 import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js";
 import { isTurnDone, overrideEnd } from "../codec/control.js";
-import { finish, reduce, reduceLost, settle } from "../codec/reducer.js";
+import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
 import type { ErrorCode, ErrorReply, FinalReply } from "../codec/reply.js";
 import type { StreamIssue } from "../codec/sse.js";
 import type { TurnState } from "../codec/state.js";
@@ -40,6 +40,9 @@ export interface TurnResult {
   readonly sinkFailures: number;
 }
 
+/** A held `final` whose record says "still running" is checked again at most this many times in all. */
+const MAX_VERIFICATIONS = 4;
+
 export class Turn implements HubListener {
   /** The codec's bodies for the current event (handed to delivery right away). */
   private readonly out: ReplyBody[] = [];
@@ -49,6 +52,11 @@ export class Turn implements HubListener {
   private readonly repair: Repair;
   private finished = false;
   private ending = false;
+  /** The codec holds a `final` and the server's record is being checked (`verify`). */
+  private verifying = false;
+  private verifications = 0;
+  /** Child sessions of the turn (subagents), as the hub routed their events here. */
+  private readonly children = new Set<string>();
   private resolveDone!: () => void;
   private readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -112,8 +120,36 @@ export class Turn implements HubListener {
       }
     }
     reduce(evt, this.state, this.out);
-    if (ours) this.liveness.activity();
+    if (ours) {
+      this.toolStatus(evt);
+      this.liveness.activity();
+    }
     this.afterCodec();
+  }
+
+  /**
+   * An event of a child session of this turn (a subagent): life for the turn's
+   * liveness, never a reply (the child's text is not the turn's answer).
+   */
+  onChildEvent(evt: ParsedEvent): void {
+    if (this.finished || evt.sessionID === undefined) return;
+    this.children.add(evt.sessionID);
+    this.toolStatus(evt);
+    this.liveness.activity();
+  }
+
+  /** A tool part's status, for the liveness rules (running tools pause the idle rule). */
+  private toolStatus(evt: ParsedEvent): void {
+    const e = evt.event;
+    if (e?.type !== "message.part.updated" || e.properties.part.type !== "tool") return;
+    const part = e.properties.part as { id: string; callID?: string; tool: string; state: { status: string; metadata?: unknown } };
+    const meta = part.state.metadata;
+    const child =
+      typeof meta === "object" && meta !== null && typeof (meta as { sessionId?: unknown }).sessionId === "string"
+        ? (meta as { sessionId: string }).sessionId
+        : undefined;
+    if (child !== undefined) this.children.add(child);
+    this.liveness.tool(`${evt.sessionID ?? ""}/${part.callID ?? part.id}`, part.tool, part.state.status, child);
   }
 
   onIssue(issue: StreamIssue): void {
@@ -192,11 +228,16 @@ export class Turn implements HubListener {
     this.log.info({ code }, message);
     overrideEnd(this.state, { code, message });
     this.liveness.stop();
-    try {
-      await this.http.abort(this.sessionId);
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, "abort request failed");
-    }
+    // Its subagents too: an aborted turn leaves nothing running on the server.
+    await Promise.all(
+      [this.sessionId, ...this.children].map(async (id) => {
+        try {
+          await this.http.abort(id);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, session: id }, "abort request failed");
+        }
+      }),
+    );
     if (!(await this.liveness.windDown(this.done))) this.end(code, message);
   }
 
@@ -225,7 +266,46 @@ export class Turn implements HubListener {
       this.finished = true;
       this.liveness.ended();
       this.resolveDone();
+    } else if (this.state.finalHeld) {
+      if (!this.verifying) void this.verify();
     } else if (this.state.idleSeen) {
+      this.liveness.idleWithOpenMessage();
+    }
+  }
+
+  /**
+   * The stream says the turn ended well: before the `final`, the server's record
+   * must show the answer finished (src/adapter/repair.ts `verifyEnd`, which also
+   * repairs what the stream missed). Never a `final` the server did not finish.
+   */
+  private async verify(): Promise<void> {
+    this.verifying = true;
+    this.verifications++;
+    let verdict: Awaited<ReturnType<Repair["verifyEnd"]>>;
+    try {
+      verdict = await this.repair.verifyEnd();
+    } catch (err) {
+      this.verifying = false;
+      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${(err as Error).message}`);
+      return;
+    }
+    this.verifying = false;
+    if (this.finished || verdict === "over") return;
+    if (verdict === "finished") {
+      releaseFinal(this.state, this.out);
+      this.afterCodec();
+    } else if (verdict === "lost" || this.verifications >= MAX_VERIFICATIONS) {
+      this.end(
+        "transport",
+        verdict === "lost"
+          ? "OpenCode lost the turn: its record shows the answer never finished and the session is idle (was the server restarted mid-turn?)"
+          : `OpenCode said the turn was idle, but after ${this.verifications} checks its record still shows the answer running`,
+      );
+    } else {
+      // The idle came before the answer finished (the server still runs it): wait for
+      // its completion, or check again after settleTimeoutMs.
+      this.state.finalHeld = false;
+      this.state.idleSeen = true;
       this.liveness.idleWithOpenMessage();
     }
   }

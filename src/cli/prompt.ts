@@ -32,6 +32,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       "first-event-timeout": { type: "string" },
       "idle-timeout": { type: "string" },
       "turn-timeout": { type: "string" },
+      "tool-timeout": { type: "string" },
       permission: { type: "string" },
       pretty: { type: "boolean" },
       jsonl: { type: "boolean" },
@@ -61,6 +62,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
     idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
     turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
+    toolTimeoutMs: secondsOption("tool-timeout", values["tool-timeout"]),
   };
   const level = logLevel(values["log-level"], io.env, "warn");
   let directory = resolve(io.cwd, values.directory ?? ".");

@@ -124,6 +124,8 @@ against the offline scripted model instead (no API key; see
   --first-event-timeout S    default 60
   --idle-timeout S           default 120
   --turn-timeout S           default 1800
+  --tool-timeout S           one tool may run at most this long (default: no
+                             bound; the idle clock pauses while a tool runs)
   --permission reject|allow|ask  permission requests: ask the person at the terminal
                              (the default on a terminal; questions are asked too),
                              else reject (the default otherwise) or allow

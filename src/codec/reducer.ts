@@ -230,6 +230,11 @@ function endTurn(state: TurnState, out: ReplyBody[]): void {
     terminate(state, out, cause);
     return;
   }
+  if (state.holdFinal) {
+    // The caller checks the server's record before a `final` (src/adapter/repair.ts `verifyEnd`).
+    state.finalHeld = true;
+    return;
+  }
   closeOpenWork(state, out, "the turn ended before the tool reported a result");
   const usage = sumUsage(state);
   const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: state.answer };
@@ -257,6 +262,15 @@ function terminate(state: TurnState, out: ReplyBody[], error: { message: string;
   closeOpenWork(state, out, `the turn ended (${error.code}) before the tool reported a result`);
   out.push({ kind: "error", ...UNSTAMPED, error: error.message, code: error.code });
   state.phase = "done";
+}
+
+/**
+ * The server's record confirmed the held `final` (`holdFinal`): end the turn as
+ * the idle said — `final`, or the cause decided meanwhile (an abort, a timeout).
+ */
+export function releaseFinal(state: TurnState, out: ReplyBody[]): void {
+  state.holdFinal = false;
+  if (state.phase === "running" && state.finalHeld) endTurn(state, out);
 }
 
 /** How the caller ends a turn OpenCode did not end; `message` defaults by code. */

@@ -38,6 +38,8 @@ const ToolState = z.object({
   output: z.unknown().optional(),
   error: z.unknown().optional(),
   title: z.unknown().optional(),
+  /** 1.18: a `task` tool names its subagent's session here (`sessionId`). */
+  metadata: z.unknown().optional(),
 });
 
 const ToolPart = z.object({

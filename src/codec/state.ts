@@ -15,6 +15,11 @@ export interface TurnOptions {
   readonly userMessageId?: string;
   /** User messages that belong to earlier turns of the session (republished by the server); never admit these. */
   readonly priorMessageIds?: Iterable<string>;
+  /**
+   * Hold a `final` until the caller has checked the server's record (`releaseFinal`):
+   * the adapter's end-of-turn verification. Off for replays of a recorded stream.
+   */
+  readonly holdFinal?: boolean;
 }
 
 /** One text or reasoning part of the turn's answer. */
@@ -99,6 +104,10 @@ export interface TurnState {
   protocolIssues: number;
   /** Between `beginResync` and `endResync`: parts seen now are suspended too. */
   resyncing: boolean;
+  /** A `final` must wait for `releaseFinal` (the caller verifies it against the server's record first). */
+  holdFinal: boolean;
+  /** The turn would have ended `final` and waits for `releaseFinal` (only with `holdFinal`). */
+  finalHeld: boolean;
 }
 
 /** Pending events are bounded; past this, the oldest unknown-role parts are dropped (and counted). */
@@ -124,6 +133,8 @@ export function createTurnState(opts: TurnOptions): TurnState {
     override: undefined,
     protocolIssues: 0,
     resyncing: false,
+    holdFinal: opts.holdFinal ?? false,
+    finalHeld: false,
   };
 }
 

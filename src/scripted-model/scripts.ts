@@ -157,6 +157,34 @@ export const scripts: Readonly<Record<string, Script>> = {
     },
     { kind: "stream", text: words("The subagent said hello.") },
   ],
+  /** A subagent that works for about 8 s (its parent session hears nothing meanwhile), then the parent answers. */
+  "slow-subagent": [
+    {
+      kind: "stream",
+      toolCalls: [
+        {
+          id: "call_task_slow",
+          name: "task",
+          arguments: {
+            description: "Work slowly",
+            prompt: "[scenario:slow-child] Work slowly as the subagent.",
+            subagent_type: "general",
+          },
+        },
+      ],
+    },
+    { kind: "stream", text: words("The slow subagent finished its work.") },
+  ],
+  /** The slow subagent's own script: 40 words, 200 ms apart. */
+  "slow-child": [{ kind: "stream", text: longText(40), chunkDelayMs: 200 }],
+  /** A quiet tool: a command that prints nothing for 8 s (a build, a test suite), then the answer. */
+  "quiet-tool": [
+    {
+      kind: "stream",
+      toolCalls: [{ id: "call_quiet_1", name: "bash", arguments: { command: "sleep 8 && echo quiet-done", description: "Quiet work" } }],
+    },
+    { kind: "stream", text: words("The quiet command finished.") },
+  ],
   /** The provider answers 503 twice (OpenCode retries), then streams. */
   retry: [
     {

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { loadFixtures, type Fixture } from "./fixtures.js";
 
 export interface ScriptedTurn {
   /** The session id the fixture's frames carry; POST /session answers it, in order. */
@@ -17,7 +18,10 @@ export interface ScriptedTurn {
   readonly holdAfter?: number;
   /** Frames to send when the session is aborted (e.g. the server's idle). */
   readonly onAbort?: readonly string[];
-  /** What GET /session/:id/message answers (the server's record). */
+  /**
+   * What GET /session/:id/message answers (the server's record). Absent: the record
+   * folded from the frames sent so far (`recordOf`), as a real server keeps it.
+   */
   readonly record?: readonly unknown[];
   /** What GET /session/status says of the session (absent: idle). */
   readonly status?: "busy" | "idle";
@@ -50,6 +54,66 @@ export function framesOf(sse: Buffer | string): string[] {
     .filter((d) => !d.includes('"type":"server.connected"'));
 }
 
+let loaded: Fixture[] | undefined;
+
+/** The captured fixture `version/scenario` (loaded once). */
+export function fixtureNamed(name: string): Fixture {
+  loaded ??= loadFixtures();
+  const f = loaded.find((x) => x.name === name);
+  if (!f) throw new Error(`no fixture ${name}`);
+  return f;
+}
+
+/** The stand-in's turn for a captured fixture: its session id and frames. */
+export function scriptedTurnOf(name: string, extra: Partial<ScriptedTurn> = {}): ScriptedTurn {
+  const f = fixtureNamed(name);
+  return { sessionId: f.golden[0]?.session_id ?? "", frames: framesOf(f.sse), ...extra };
+}
+
+interface FoldedMessage {
+  info: Record<string, unknown>;
+  parts: Map<string, Record<string, unknown>>;
+}
+
+/**
+ * The record a server that sent these frames would hold: each message's latest
+ * info, each part's latest state, with streamed deltas appended to its field.
+ */
+export function recordOf(frames: readonly string[]): unknown[] {
+  const messages = new Map<string, FoldedMessage>();
+  const partsById = new Map<string, Record<string, unknown>>();
+  const message = (id: string) => {
+    let m = messages.get(id);
+    if (!m) {
+      m = { info: { id }, parts: new Map() };
+      messages.set(id, m);
+    }
+    return m;
+  };
+  for (const f of frames) {
+    let e: { type?: string; properties?: Record<string, unknown> };
+    try {
+      e = JSON.parse(f) as typeof e;
+    } catch {
+      continue;
+    }
+    const p = e.properties ?? {};
+    if (e.type === "message.updated") {
+      const info = p.info as Record<string, unknown>;
+      message(String(info.id)).info = info;
+    } else if (e.type === "message.part.updated") {
+      const part = { ...(p.part as Record<string, unknown>) };
+      message(String(part.messageID)).parts.set(String(part.id), part);
+      partsById.set(String(part.id), part);
+    } else if (e.type === "message.part.delta") {
+      const part = partsById.get(String(p.partID));
+      const field = String(p.field);
+      if (part) part[field] = String(part[field] ?? "") + String(p.delta);
+    }
+  }
+  return [...messages.values()].map((m) => ({ info: m.info, parts: [...m.parts.values()] }));
+}
+
 export async function startReplayServer(
   turns: ScriptedTurn[],
   opts: { version?: string; /** Answer reconnections of /event this much later. */ reconnectDelayMs?: number } = {},
@@ -58,6 +122,12 @@ export async function startReplayServer(
   const streams = new Set<ServerResponse>();
   const queue = [...turns];
   const bySession = new Map<string, ScriptedTurn>();
+  /** Frames sent for each session (its record, when the turn gives none). */
+  const sent = new Map<string, string[]>();
+  const sendFor = (sessionId: string, frames: readonly string[]) => {
+    sent.set(sessionId, [...(sent.get(sessionId) ?? []), ...frames]);
+    broadcast(frames.map((f) => `data: ${f}\n\n`).join(""));
+  };
   let eventConnections = 0;
   const broadcast = (raw: string) => {
     for (const s of streams) s.write(raw);
@@ -96,7 +166,8 @@ export async function startReplayServer(
         return json(res, 200, { id: next.sessionId });
       }
       if (parts[0] === "session" && parts[2] === "message" && req.method === "GET") {
-        return json(res, 200, bySession.get(parts[1] ?? "")?.record ?? []);
+        const id = parts[1] ?? "";
+        return json(res, 200, bySession.get(id)?.record ?? recordOf(sent.get(id) ?? []));
       }
       if (req.method === "GET" && url.pathname === "/session/status") {
         const busy: Record<string, { type: string }> = {};
@@ -109,7 +180,7 @@ export async function startReplayServer(
         res.end();
         if (turn) {
           const frames = turn.holdAfter === undefined ? turn.frames : turn.frames.slice(0, turn.holdAfter);
-          setImmediate(() => broadcast(frames.map((f) => `data: ${f}\n\n`).join("")));
+          setImmediate(() => sendFor(turn.sessionId, frames));
         }
         return;
       }
@@ -118,7 +189,7 @@ export async function startReplayServer(
       if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") {
         const turn = bySession.get(parts[1] ?? "");
         json(res, 200, true);
-        if (turn?.onAbort) setImmediate(() => broadcast(turn.onAbort!.map((f) => `data: ${f}\n\n`).join("")));
+        if (turn?.onAbort) setImmediate(() => sendFor(turn.sessionId, turn.onAbort!));
         return;
       }
       json(res, 404, { error: `no route ${req.method} ${url.pathname}` });
@@ -137,7 +208,7 @@ export async function startReplayServer(
     },
     release: (sessionId: string) => {
       const turn = bySession.get(sessionId);
-      if (turn?.holdAfter !== undefined) broadcast(turn.frames.slice(turn.holdAfter).map((f) => `data: ${f}\n\n`).join(""));
+      if (turn?.holdAfter !== undefined) sendFor(sessionId, turn.frames.slice(turn.holdAfter));
     },
     dropStreams: () => {
       for (const s of streams) s.end();

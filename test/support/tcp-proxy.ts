@@ -114,3 +114,66 @@ export function afterMatches(pattern: string, n: number, mode: CutMode): Cutter 
     return undefined;
   };
 }
+
+export interface FrameDropProxy {
+  readonly url: string;
+  /** Frames of `/event` dropped so far. */
+  readonly dropped: number;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTP proxy that silently drops chosen frames of the `/event` stream and keeps
+ * the connection open (what a server whose stream stops carrying `message.part.*`
+ * events for a while looks like); every other request passes through unchanged.
+ * HTTP-level, not TCP: the stream's chunked encoding must be re-framed once frames go.
+ */
+export async function startFrameDropProxy(
+  target: { host: string; port: number },
+  drop: (frame: string) => boolean,
+): Promise<FrameDropProxy> {
+  const { createServer: createHttpServer, request } = await import("node:http");
+  let dropped = 0;
+  const server = createHttpServer((req, res) => {
+    const up = request(
+      { host: target.host, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        if (!(req.url ?? "").startsWith("/event")) {
+          upRes.pipe(res);
+          return;
+        }
+        let buf = "";
+        upRes.setEncoding("utf8");
+        upRes.on("data", (chunk: string) => {
+          buf += chunk;
+          let end = buf.indexOf("\n\n");
+          while (end >= 0) {
+            const frame = buf.slice(0, end + 2);
+            buf = buf.slice(end + 2);
+            if (drop(frame)) dropped++;
+            else res.write(frame);
+            end = buf.indexOf("\n\n");
+          }
+        });
+        upRes.on("end", () => res.end(buf));
+      },
+    );
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+    res.on("close", () => up.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get dropped() {
+      return dropped;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
