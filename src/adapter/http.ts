@@ -5,6 +5,7 @@
  */
 import { request, type Dispatcher } from "undici";
 import { deadline } from "../util/deadline.js";
+import { withoutStack } from "../codec/mappers.js";
 import { BridgeError } from "./errors.js";
 
 export interface HttpOptions {
@@ -114,7 +115,7 @@ export class OpencodeHttp {
       );
     }
     if ((status < 200 || status >= 300) && !(opts.okStatuses ?? []).includes(status)) {
-      throw new BridgeError("upstream", `OpenCode answered HTTP ${status} to ${method} ${path}: ${summarize(body)}`, {
+      throw new BridgeError(status === 404 ? "not_found" : "server", `OpenCode answered HTTP ${status} to ${method} ${path}: ${summarize(body)}`, {
         status,
         url,
       });
@@ -189,8 +190,17 @@ export class OpencodeHttp {
   }
 }
 
+/** An answer body for a message: OpenCode's own `data.message` when it has one (without stack frames), else the body. */
 function summarize(body: unknown): string {
   if (body === undefined) return "(empty body)";
-  const s = typeof body === "string" ? body : JSON.stringify(body);
+  const b = body as { name?: unknown; _tag?: unknown; message?: unknown; data?: { message?: unknown } } | null;
+  const words = typeof b === "object" && b !== null ? (typeof b.data?.message === "string" ? b.data.message : b.message) : undefined;
+  const name = typeof b === "object" && b !== null ? (b.name ?? b._tag) : undefined;
+  const s =
+    typeof words === "string"
+      ? `${typeof name === "string" ? `${name}: ` : ""}${withoutStack(words)}`
+      : typeof body === "string"
+        ? body
+        : JSON.stringify(body);
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }

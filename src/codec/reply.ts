@@ -14,6 +14,8 @@ import { z } from "zod";
 
 export const ERROR_CODES = [
   "upstream", // the model provider failed (HTTP error, bad key, overloaded, context overflow …)
+  "server", // OpenCode itself failed (HTTP 5xx, an UnknownError of its own)
+  "not_found", // something the turn names does not exist (the session, the project directory)
   "auth", // the OpenCode server refused the bridge's credentials
   "timeout", // a first-event, idle or turn timeout expired
   "aborted", // the turn was aborted (by the host or on the server)
