@@ -23,6 +23,7 @@ import type { EventHub } from "./event-hub.js";
 import { acquireHub } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { holdProcess } from "./keep-alive.js";
+import { newMessageId } from "./message-id.js";
 import { Turn, type TurnResult } from "./turn.js";
 
 export interface PromptOptions {
@@ -206,7 +207,9 @@ export class OpencodeAdapter {
       log = log.child({ session_id: sessionId });
       // User messages already in a resumed session are never taken for this turn's prompt.
       const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
-      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior });
+      // The turn's own user message id: exactly that message is admitted as this turn's prompt.
+      const messageID = newMessageId(traceId, this.config.clock.now());
+      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, userMessageId: messageID });
       turn = new Turn(state, sessionId, this.config, this.http, this.sink, log);
       unsubscribe = this.hub.subscribe(sessionId, turn);
       // The stream may have dropped since it was opened: wait for it to be back (or fail)
@@ -216,6 +219,7 @@ export class OpencodeAdapter {
       log.info({ chars: text.length }, "prompting");
       turn.sending();
       await this.http.promptAsync(sessionId, {
+        messageID,
         parts: [{ type: "text", text }],
         ...(model ? { model } : {}),
         ...(opts.agent ? { agent: opts.agent } : {}),

@@ -24,6 +24,8 @@ export interface RecordedMessage {
 }
 
 export interface PromptBody {
+  /** The turn's user message id (src/adapter/message-id.ts). */
+  messageID?: string;
   parts: { type: "text"; text: string }[];
   model?: { providerID: string; modelID: string };
   agent?: string;
