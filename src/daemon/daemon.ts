@@ -25,7 +25,7 @@ import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendError, sendJson, summarizeIssues } from "./http.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
-import { parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
+import { parseDaemonOptions, requestHash, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
 import { Journal } from "./journal.js";
 import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
@@ -294,8 +294,21 @@ export class BridgeDaemon {
       throw new HttpError(429, `too many turns in progress (the limit is ${this.options.maxActiveTurns})`, { limit: this.options.maxActiveTurns }, { "retry-after": "1" });
     }
     const traceId = turn.trace_id ?? randomUUID();
-    if (this.store.has(traceId) || this.reserved.has(traceId)) {
-      throw new HttpError(409, `trace_id ${traceId} is already in use`, { trace_id: traceId });
+    const hash = requestHash(turn);
+    const existing = this.store.get(traceId);
+    if (existing && existing.requestHash === hash) {
+      // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt.
+      sendJson(res, 200, { trace_id: traceId, session_id: existing.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+      return;
+    }
+    if (existing || this.reserved.has(traceId)) {
+      throw new HttpError(
+        409,
+        existing
+          ? `trace_id ${traceId} is already in use by a turn with a different request`
+          : `trace_id ${traceId} is being started by another request right now; retry to get its turn`,
+        { trace_id: traceId },
+      );
     }
     const directory = turn.directory ?? this.options.directory;
     if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
@@ -313,8 +326,9 @@ export class BridgeDaemon {
       // Shutdown may have begun while the session was being created.
       if (this.draining) throw this.unavailable();
       record = this.store.create(traceId, sessionId, directory, performance.now());
+      record.requestHash = hash;
       // Journaled (and synced) before the 202: an accepted turn outlives a crash.
-      this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now());
+      this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
     } finally {
       this.reserved.delete(traceId);
     }

@@ -3,6 +3,7 @@
  * Option errors are BridgeError("config") and say what was expected and what
  * was received (a token's value is never shown).
  */
+import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -116,3 +117,23 @@ export const TurnRequestSchema = z.strictObject({
 });
 
 export type TurnRequest = z.output<typeof TurnRequestSchema>;
+
+/**
+ * A turn request's identity for idempotent retries: the SHA-256 of its parsed
+ * fields as canonical JSON (keys sorted), so the same request with its keys in
+ * another order or with other whitespace is the same request.
+ */
+export function requestHash(req: TurnRequest): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : typeof v === "object" && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([, x]) => x !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
+        : v;
+  return createHash("sha256").update(JSON.stringify(canonical(req))).digest("hex");
+}

@@ -47,6 +47,8 @@ export class TurnRecord {
   truncatedFrom: number | undefined;
   outcome: TurnOutcome | undefined;
   sawDelta = false;
+  /** The hash of the request body that started the turn (src/daemon/options.ts `requestHash`); undefined for old journal entries. */
+  requestHash: string | undefined;
   readonly subscribers = new Set<TurnSubscriber>();
   private resolveDone!: () => void;
   /** Resolves when the turn has ended and every reply has been handed on. */
