@@ -24,6 +24,7 @@ import { acquireHub } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { holdProcess } from "./keep-alive.js";
 import { newMessageId } from "./message-id.js";
+import { MemorySessionStore, SessionKeys, type SessionOptions, type SessionStore } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
 
 export interface PromptOptions {
@@ -36,6 +37,21 @@ export interface PromptOptions {
   readonly model?: string | { providerID: string; modelID: string };
   readonly agent?: string;
   readonly system?: string;
+  /**
+   * Run in the host's keyed session (see src/adapter/sessions.ts): created on first
+   * use with `session` options and this prompt's model and agent, reused while they
+   * stay the same. Exclusive with `sessionId`.
+   */
+  readonly sessionKey?: string;
+  /** How a keyed session is created (title, permission rules, parent). */
+  readonly session?: Omit<SessionOptions, "model" | "agent">;
+}
+
+export interface AdapterOptions {
+  /** Where session keys are kept; default: in memory. */
+  readonly sessionStore?: SessionStore;
+  /** On `close()`, delete every session this adapter created (keyed or not). Default false. */
+  readonly deleteSessionsOnClose?: boolean;
 }
 
 /** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
@@ -86,8 +102,9 @@ export class OpencodeAdapter {
   private readonly log: Logger;
   private version: Promise<string> | undefined;
   private closed = false;
+  private readonly keys: SessionKeys;
 
-  constructor(config: AdapterConfigInput, sink: Sink) {
+  constructor(config: AdapterConfigInput, sink: Sink, private readonly options: AdapterOptions = {}) {
     this.config = parseAdapterConfig(config);
     this.sink = toSinkObject(sink);
     this.log = (this.config.logger ?? pino({ enabled: false })).child({ component: "adapter" });
@@ -119,6 +136,22 @@ export class OpencodeAdapter {
     });
     this.hub = shared.hub;
     this.releaseHub = shared.release;
+    this.keys = new SessionKeys(this.http, options.sessionStore ?? new MemorySessionStore());
+  }
+
+  /**
+   * The OpenCode session for the host's `key`: reused while its configuration is the
+   * same and its last turn did not end `transport`/`timeout`, else created (with the
+   * title, default `bridge: <key>`, parent and permission rules). Resolves its id.
+   */
+  async ensureSession(key: string, opts: SessionOptions = {}): Promise<string> {
+    await this.serverVersion();
+    return (await this.keys.ensure(key, opts)).sessionId;
+  }
+
+  /** Delete a keyed session (by its key) or any session (by its id) on the server; false when it did not exist. */
+  deleteSession(keyOrSessionId: string): Promise<boolean> {
+    return this.keys.delete(keyOrSessionId);
   }
 
   /** The server's version, checked against the supported range (cached after the first success). */
@@ -164,6 +197,12 @@ export class OpencodeAdapter {
         throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`);
       }
       if (this.closed) throw new Error("the adapter is closed");
+      if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
+        throw new BridgeError("config", "give either sessionKey or sessionId, not both");
+      }
+      if (opts.sessionKey !== undefined && (typeof opts.sessionKey !== "string" || opts.sessionKey === "")) {
+        throw new BridgeError("config", `sessionKey must be a non-empty string, got ${JSON.stringify(opts.sessionKey)}`);
+      }
       model = parseModel(opts.model);
     } catch (err) {
       return this.refuse(err as Error, opts);
@@ -187,6 +226,11 @@ export class OpencodeAdapter {
     if (this.closed) return;
     this.closed = true;
     await this.queue.onIdle();
+    if (this.options.deleteSessionsOnClose) {
+      for (const id of [...this.keys.created]) {
+        await this.keys.delete(id).catch((err: unknown) => this.log.warn({ session_id: id, err: (err as Error)?.message }, "could not delete a session on close"));
+      }
+    }
     this.releaseHub();
     await this.sink.flush?.();
   }
@@ -203,10 +247,24 @@ export class OpencodeAdapter {
       await this.serverVersion();
       // Subscribe first, and check it, so that no event of the turn can be missed.
       await this.hub.open();
-      sessionId ??= await this.http.createSession(opts.signal);
+      let resumed = opts.sessionId !== undefined;
+      if (opts.sessionKey !== undefined) {
+        const keyed = await this.keys.ensure(
+          opts.sessionKey,
+          { ...opts.session, ...(model ? { model: `${model.providerID}/${model.modelID}` } : {}), ...(opts.agent ? { agent: opts.agent } : {}) },
+          opts.signal,
+        );
+        sessionId = keyed.sessionId;
+        resumed = !keyed.created;
+      }
+      if (sessionId === undefined) {
+        sessionId = await this.http.createSession(opts.signal);
+        this.keys.created.add(sessionId);
+      }
       log = log.child({ session_id: sessionId });
-      // User messages already in a resumed session are never taken for this turn's prompt.
-      const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
+      // User messages already in a resumed session are never taken for this turn's prompt
+      // (and an unknown session fails here, 404 → not_found, even on 1.2.x whose prompt_async answers 204).
+      const prior = resumed ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
       // The turn's own user message id: exactly that message is admitted as this turn's prompt.
       const messageID = newMessageId(traceId, this.config.clock.now());
       const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, userMessageId: messageID });
@@ -242,6 +300,11 @@ export class OpencodeAdapter {
     try {
       const result = await turn.settled();
       log.info({ status: result.status, replies: result.replies }, "turn ended");
+      if (opts.sessionKey !== undefined && sessionId !== undefined) {
+        await this.keys
+          .ended(opts.sessionKey, sessionId, result.status === "final" ? "final" : (result.error?.code ?? "internal"))
+          .catch((err: unknown) => log.warn({ err: (err as Error)?.message }, "could not record how the keyed session's turn ended"));
+      }
       return result;
     } finally {
       opts.signal?.removeEventListener("abort", onAbort);

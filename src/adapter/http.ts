@@ -76,7 +76,7 @@ export class OpencodeHttp {
   }
 
   /** One JSON request. Resolves with the decoded body (undefined for an empty one). */
-  async call(method: "GET" | "POST", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
+  async call(method: "GET" | "POST" | "DELETE", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
     const url = this.url(path, opts.query);
     // Held strongly until the request and its body settle (see util/deadline.ts: AbortSignal.any can lose a timeout to GC).
     const limit = deadline(this.opts.requestTimeoutMs, opts.signal);
@@ -134,11 +134,24 @@ export class OpencodeHttp {
     return { healthy: b.healthy === true, version: b.version };
   }
 
-  async createSession(signal?: AbortSignal): Promise<string> {
-    const { body } = await this.call("POST", "/session", { body: {}, signal });
+  /** `POST /session`; `body` may carry `title`, `parentID`, `permission` rules (all 1.2+). */
+  async createSession(signal?: AbortSignal, create: Record<string, unknown> = {}): Promise<string> {
+    const { body } = await this.call("POST", "/session", { body: create, signal });
     const id = (body as { id?: unknown } | undefined)?.id;
     if (typeof id !== "string") throw new BridgeError("protocol", `POST /session answered no session id: ${summarize(body)}`);
     return id;
+  }
+
+  /** Does the session exist? (`GET /session/:id`: 404 is no.) */
+  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.call("GET", `/session/${encodeURIComponent(sessionId)}`, { signal, okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  /** `DELETE /session/:id`: true when it was deleted, false when it did not exist. */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const r = await this.call("DELETE", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
+    return r.status !== 404;
   }
 
   /** The server's record of the session's most recent messages, oldest first: [{info, parts}]. */

@@ -11,6 +11,7 @@
  * outputs (webhook, JSON Lines …). Turns run in the background, one adapter per
  * OpenCode session: turns of one session are serialized, sessions run in parallel.
  */
+import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -28,6 +29,7 @@ import { Metrics, type SinkMetric } from "./metrics.js";
 import { parseDaemonOptions, requestHash, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
 import { Journal } from "./journal.js";
+import { defaultTitle, FileSessionStore, MemorySessionStore, SessionKeys, type SessionStore } from "../adapter/sessions.js";
 import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
 import { streamTurn, SubscriberBudget } from "./sse.js";
 import { TurnStore, type TurnOutcome, type TurnRecord } from "./turns.js";
@@ -86,6 +88,8 @@ export class BridgeDaemon {
   private readonly metrics = new Metrics();
   private readonly budget: SubscriberBudget;
   private readonly journal: Journal | undefined;
+  /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
+  private readonly sessionStore: SessionStore;
   /** Turns whose output failure was logged (once per turn). */
   private readonly outputErrorLogged = new WeakSet<TurnRecord>();
   private connections = 0;
@@ -114,6 +118,7 @@ export class BridgeDaemon {
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
+    this.sessionStore = this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
     if (this.options.stateDir !== undefined) {
       this.journal = new Journal(this.options.stateDir, {
         keepFinished: this.options.maxTurns,
@@ -322,7 +327,7 @@ export class BridgeDaemon {
       } catch (err) {
         throw new HttpError(502, "OpenCode is not available", (err as Error).message);
       }
-      const sessionId = await this.resolveSession(target, directory, turn.session_id);
+      const sessionId = await this.resolveSession(target, directory, turn);
       // Shutdown may have begun while the session was being created.
       if (this.draining) throw this.unavailable();
       record = this.store.create(traceId, sessionId, directory, performance.now());
@@ -341,10 +346,16 @@ export class BridgeDaemon {
     });
   }
 
-  /** The session to run in: the one named (checked to exist), or a new one. */
-  private async resolveSession(target: OpencodeTarget, directory: string, sessionId: string | undefined): Promise<string> {
+  /** The session to run in: the one named (checked to exist), the key's, or a new one. */
+  private async resolveSession(target: OpencodeTarget, directory: string, turn: TurnRequest): Promise<string> {
     const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+    const sessionId = turn.session_id;
     try {
+      if (turn.session_key !== undefined) {
+        const keys = new SessionKeys(http, this.sessionStore);
+        const opts = { ...(turn.title ? { title: turn.title } : {}), ...(turn.model ? { model: turn.model } : {}), ...(turn.agent ? { agent: turn.agent } : {}) };
+        return (await keys.ensure(keyIn(directory, turn.session_key), { title: defaultTitle(turn.session_key), ...opts })).sessionId;
+      }
       if (sessionId === undefined) return await http.createSession();
       const r = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
       if (r.status === 404) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
@@ -362,7 +373,7 @@ export class BridgeDaemon {
   /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
   private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
     const lease = this.pool.acquire(target, record.directory, record.sessionId);
-    const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome);
+    const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome, turn.session_key);
     lease.adapter
       .prompt(turn.text, {
         traceId: record.traceId,
@@ -385,7 +396,13 @@ export class BridgeDaemon {
   }
 
   /** A turn has ended: counted, journaled, and its subscribers told. */
-  private endTurn(record: TurnRecord, outcome: TurnOutcome): void {
+  private endTurn(record: TurnRecord, outcome: TurnOutcome, sessionKey?: string): void {
+    if (sessionKey !== undefined) {
+      const known = this.sessionStore.get(keyIn(record.directory, sessionKey));
+      void Promise.resolve(known).then((k) => {
+        if (k?.sessionId === record.sessionId) return this.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
+      }).catch((err: unknown) => this.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+    }
     this.metrics.turnEnded(outcome);
     this.journal?.end(record.turnId, outcome);
     this.store.finish(record, outcome);
@@ -618,3 +635,6 @@ function isDirectory(p: string): boolean {
     return false;
   }
 }
+
+/** A session key as the daemon stores it: scoped by the turn's directory. */
+const keyIn = (directory: string, key: string) => `${directory}\u0000${key}`;

@@ -109,12 +109,16 @@ const Id = (what: string) =>
 export const TurnRequestSchema = z.strictObject({
   text: z.string().refine((t) => t.trim() !== "", "text must not be empty"),
   session_id: Id("session_id").optional(),
+  /** The host's name for a conversation: one OpenCode session per key (src/adapter/sessions.ts). */
+  session_key: Id("session_key").optional(),
+  /** Title of a keyed session when it is created (default `bridge: <key>`). */
+  title: z.string().min(1).max(500).optional(),
   trace_id: Id("trace_id").optional(),
   directory: z.string().refine(isAbsolute, "directory must be an absolute path").optional(),
   model: z.string().regex(/^[^/\s]+\/\S+$/, "model must look like provider/model").optional(),
   agent: z.string().min(1, "agent must not be empty").optional(),
   system: z.string().optional(),
-});
+}).refine((r) => !(r.session_id !== undefined && r.session_key !== undefined), "give either session_id or session_key, not both");
 
 export type TurnRequest = z.output<typeof TurnRequestSchema>;
 
