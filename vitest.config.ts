@@ -7,7 +7,7 @@ import { defineConfig } from "vitest/config";
  * - e2e:     `npm run test:e2e` — real `opencode serve` with the scripted model;
  * - soak:    `npm run test:soak` — the long run under faults.
  */
-const DIST = ["test/package.test.ts", "test/cli.test.ts"];
+const DIST = ["test/package.test.ts", "test/cli-process.test.ts"];
 
 export default defineConfig({
   test: {

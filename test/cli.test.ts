@@ -1,53 +1,301 @@
 /**
- * `opencode-bridge replay` as a user runs it: the built CLI in a child process.
+ * The `opencode-bridge` command, in-process through `main(argv, io)` (output,
+ * environment, working directory and signals injected); no build needed. The
+ * built executable as a real process: test/cli-process.test.ts.
  */
 import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { Writable } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { main } from "../src/cli/cli.js";
+import { type CliIo, onInterrupt } from "../src/cli/io.js";
+import { COMMANDS } from "../src/cli/usage.js";
 import { FIXTURES, loadFixtures } from "./support/fixtures.js";
 
 const ROOT = join(import.meta.dirname, "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
+const scratch = mkdtempSync(join(tmpdir(), "cli-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+class Capture extends Writable {
+  text = "";
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: () => void) {
+    this.text += chunk.toString();
+    this.onText?.(this.text);
+    cb();
+  }
+  onText?: (text: string) => void;
 }
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** An io whose signals the test fires itself. */
+function fakeIo(env: Record<string, string | undefined> = {}, cwd = ROOT) {
+  const stdout = new Capture();
+  const stderr = new Capture();
+  const handlers = new Set<(s: NodeJS.Signals) => void>();
+  const exits: number[] = [];
+  const io: CliIo = {
+    stdout,
+    stderr,
+    // Never the developer's own cache, state or server: an empty cache unless a test gives one.
+    env: { PATH: process.env.PATH, HOME: scratch, XDG_STATE_HOME: join(scratch, "state"), OPENCODE_BRIDGE_CACHE: join(scratch, "no-cache"), ...env },
+    cwd,
+    onSignal(_signals, handler) {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+    exit: (code) => exits.push(code),
+  };
+  return { io, stdout, stderr, exits, signal: (s: NodeJS.Signals) => [...handlers].forEach((h) => h(s)) };
+}
+
+async function run(argv: string[], env?: Record<string, string | undefined>, cwd?: string): Promise<Run> {
+  const f = fakeIo(env, cwd);
+  const code = await main(argv, f.io);
+  return { code, stdout: f.stdout.text, stderr: f.stderr.text };
+}
+
 const lines = (s: string) => s.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
 
-describe("opencode-bridge replay", () => {
+/** A usage error: exit 2, nothing on stdout, one line in our words and the pointer to the command's help. */
+function expectUsage(r: Run, command: string | undefined, pattern: RegExp) {
+  expect(r.code, r.stderr).toBe(2);
+  expect(r.stdout).toBe("");
+  const [first, second, ...more] = r.stderr.split("\n");
+  expect(first).toMatch(/^opencode-bridge: /);
+  expect(first).toMatch(pattern);
+  expect(second).toBe(`see \`opencode-bridge ${command === undefined ? "" : `${command} `}--help\``);
+  expect(more.join("")).toBe("");
+  // Node's parser text never leaks through.
+  expect(r.stderr).not.toMatch(/To specify|positional|ERR_PARSE_ARGS|at .*\.js:\d+/);
+}
+
+describe("help", () => {
+  it("each command has its own help, on stdout, exit 0", async () => {
+    for (const c of COMMANDS) {
+      for (const argv of [[c, "--help"], [c, "-h"], ["help", c], [c, "--bogus", "--help"]]) {
+        const r = await run(argv);
+        expect(r.code, argv.join(" ")).toBe(0);
+        expect(r.stdout).toMatch(new RegExp(`^usage: opencode-bridge ${c}\\b`));
+        expect(r.stderr).toBe("");
+      }
+    }
+    const prompt = (await run(["prompt", "--help"])).stdout;
+    expect(prompt).toContain("--scripted");
+    expect(prompt).not.toContain("--webhook"); // serve's, not prompt's
+    expect((await run(["scripted-model", "--help"])).stdout).toMatch(/^\s+provider-error\s+the provider answers HTTP 401/m);
+  });
+
+  it("the overview lists every command; no command is a usage error with the overview", async () => {
+    const r = await run(["--help"]);
+    expect(r.code).toBe(0);
+    for (const c of COMMANDS) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, "m"));
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain("opencode-bridge <command> --help");
+  });
+
+  it("--help after -- is prompt text, not a request for help", async () => {
+    const r = await run(["prompt", "--url", "not a url", "--", "--help"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+  });
+});
+
+describe("usage errors", () => {
+  it("unknown commands and options, missing values, stray arguments", async () => {
+    expectUsage(await run(["frobnicate"]), undefined, /unknown command "frobnicate"/);
+    expectUsage(await run(["help", "frobnicate"]), undefined, /no command frobnicate/);
+    expectUsage(await run(["replay", "--bogus", "x.sse"]), "replay", /replay has no option --bogus/);
+    expectUsage(await run(["prompt", "--bogus", "x"]), "prompt", /prompt has no option --bogus/);
+    expectUsage(await run(["prompt", "-x", "hi"]), "prompt", /prompt has no option -x/);
+    expectUsage(await run(["prompt", "hi", "--url"]), "prompt", /--url needs a value$/);
+    expectUsage(await run(["prompt", "--url", "--jsonl", "hi"]), "prompt", /--url needs a value \(for one that starts with a dash, write --url=VALUE\)/);
+    expectUsage(await run(["prompt", "--jsonl=yes", "hi"]), "prompt", /--jsonl takes no value/);
+    expectUsage(await run(["prompt"]), "prompt", /prompt needs the text to send/);
+    expectUsage(await run(["demo", "now"]), "demo", /demo takes no arguments, got "now"/);
+    expectUsage(await run(["serve", "extra"]), "serve", /serve takes no arguments, got "extra"/);
+    expectUsage(await run(["doctor", "--fix"]), "doctor", /doctor has no option --fix/);
+  });
+
+  it("every bad option value is exit 2", async () => {
+    const bad: [string[], RegExp][] = [
+      [["prompt", "--log-level", "verbose", "hi"], /--log-level takes one of fatal, error, warn, info, debug, trace, silent, got "verbose"/],
+      [["serve", "--log-level", "loud"], /--log-level takes one of/],
+      [["demo", "--log-level", "x"], /--log-level takes one of/],
+      [["prompt", "--permission", "maybe", "x"], /--permission takes reject or allow, got "maybe"/],
+      [["prompt", "--idle-timeout=-1", "x"], /--idle-timeout takes a number of seconds greater than 0, got "-1"/],
+      [["prompt", "--turn-timeout", "soon", "x"], /--turn-timeout takes a number of seconds/],
+      [["prompt", "--model", "nomodel", "x"], /--model takes provider\/model, got "nomodel"/],
+      [["prompt", "--scenario", "tool", "x"], /--scenario goes with --scripted/],
+      [["prompt", "--scripted", "--scenario", "nope", "x"], /--scenario takes one of text, .*got "nope"/],
+      [["prompt", "--scripted", "--url", "http://127.0.0.1:9", "x"], /--scripted starts its own server/],
+      [["prompt", "--url", "not a url", "x"], /url/i],
+      [["serve", "--port", "70000"], /--port takes 0 to 65535, got 70000/],
+      [["serve", "--port", "http"], /--port takes a whole number/],
+      [["serve", "--retain-turns", "0"], /--retain-turns takes a whole number of at least 1/],
+      [["serve", "--permission", "ask"], /--permission takes reject or allow/],
+      [["serve", "--scripted", "--opencode-url", "http://127.0.0.1:9"], /--scripted starts its own opencode/],
+      [["scripted-model", "--permission", "sometimes"], /--permission takes allow, ask or deny/],
+      [["scripted-model", "--port", "-3"], /--port/],
+      [["scripted-model", "--directory", "/no/such/dir"], /no such directory/],
+      [["install", "--version", "latest"], /--version takes a version such as 1\.18\.33, got "latest"/],
+    ];
+    for (const [argv, pattern] of bad) expectUsage(await run(argv), argv[0], pattern);
+    // LOG_LEVEL from the environment is checked too, and named.
+    expectUsage(await run(["prompt", "--url", "http://127.0.0.1:9", "x"], { LOG_LEVEL: "chatty" }), "prompt", /LOG_LEVEL takes one of/);
+  });
+
+  it("control characters of the input are escaped in messages", async () => {
+    const r = await run(["\u001b[31mred"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).not.toContain("\u001b");
+    expect(r.stderr).toContain("\\u001b[31mred");
+  });
+});
+
+describe("replay (in-process)", () => {
   const fixtures = loadFixtures();
 
-  it.each(fixtures.map((f) => [f.name, f] as const))("%s prints the golden replies as JSON Lines", (_n, f) => {
-    const r = cli(["replay", join(FIXTURES, f.version, `${f.scenario}.sse`), "--trace-id", `trace-${f.scenario}`]);
+  it.each(fixtures.map((f) => [f.name, f] as const))("%s prints the golden replies as JSON Lines", async (_n, f) => {
+    const r = await run(["replay", join(FIXTURES, f.version, `${f.scenario}.sse`), "--trace-id", `trace-${f.scenario}`]);
     expect(lines(r.stdout)).toEqual(f.golden);
     const last = f.golden[f.golden.length - 1];
     expect(r.code).toBe(last?.kind === "final" ? 0 : 1);
   });
 
-  it("--session selects another session of the stream", () => {
+  it("--session selects another session of the stream; paths are relative to the working directory", async () => {
     const f = fixtures.find((x) => x.scenario === "interleaved");
     if (!f) throw new Error("no interleaved fixture");
-    const sessions = Object.keys(f.record);
-    for (const s of sessions) {
-      const r = cli(["replay", join(FIXTURES, f.version, "interleaved.sse"), "--session", s]);
+    for (const s of Object.keys(f.record)) {
+      const r = await run(["replay", "interleaved.sse", "--session", s], {}, join(FIXTURES, f.version));
       const out = lines(r.stdout);
       expect(out.length).toBeGreaterThan(1);
       expect(new Set(out.map((x) => x.session_id))).toEqual(new Set([s]));
       expect(out.map((x) => x.trace_id)[0]).toBe("replay");
     }
   });
+});
 
-  it("bad usage exits 2 with a message on stderr", () => {
-    expect(cli([]).code).toBe(2);
-    const missing = cli(["replay", "no/such/file.sse"]);
-    expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain("no such file: no/such/file.sse");
-    const unknownFlag = cli(["replay", "--bogus", "x.sse"]);
-    expect(unknownFlag.code).toBe(2);
-    expect(unknownFlag.stderr).toMatch(/bogus/);
-    const unknownCmd = cli(["frobnicate"]);
-    expect(unknownCmd.code).toBe(2);
-    expect(unknownCmd.stderr).toContain("unknown command: frobnicate");
+describe("doctor", () => {
+  it("with nothing installed: says so, where the cache is, how to get one; exit 1", async () => {
+    const cache = join(scratch, "empty");
+    const r = await run(["doctor"], { OPENCODE_BRIDGE_CACHE: cache, PATH: "/nonexistent" });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("would run:        nothing found");
+    expect(r.stdout).toContain(`cache:            ${cache} (from $OPENCODE_BRIDGE_CACHE)`);
+    expect(r.stdout).toContain(`would first install opencode-ai@1.18.33 into ${join(cache, "opencode", "1.18.33")}`);
+    expect(r.stdout).toContain("opencode-bridge install");
+    expect(existsSync(cache)).toBe(false); // looking writes nothing
+  });
+
+  it("names the binary it would run and where it came from", async () => {
+    const root = join(scratch, "doctor-cache");
+    const bin = fakeOpencodePackage(join(root, "opencode", "1.18.33"), "1.18.33");
+    const xdg = await run(["doctor"], { OPENCODE_BRIDGE_CACHE: undefined, XDG_CACHE_HOME: join(scratch, "xdg"), PATH: "/nonexistent" });
+    expect(xdg.stdout).toContain(`cache:            ${join(scratch, "xdg", "opencode-bridge")} (from $XDG_CACHE_HOME;`);
+    const cached = await run(["doctor"], { OPENCODE_BRIDGE_CACHE: root });
+    expect(cached.code).toBe(0);
+    expect(cached.stdout).toContain(`would run:        ${bin} (from cache, version 1.18.33)`);
+    expect(cached.stdout).toContain("cached versions:  1.18.33");
+    const own = await run(["doctor"], { OPENCODE_BRIDGE_CACHE: root, OPENCODE_BIN: "/no/such/opencode" });
+    expect(own.code).toBe(1);
+    expect(own.stdout).toContain("OPENCODE_BIN is /no/such/opencode, which does not exist");
+  });
+});
+
+/** A directory laid out as npm installs opencode-ai, with a script that answers --version. */
+function fakeOpencodePackage(dir: string, version: string): string {
+  const pkg = join(dir, "node_modules", "opencode-ai");
+  const binDir = join(pkg, "bin");
+  spawnSync("mkdir", ["-p", binDir]);
+  writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "opencode-ai", version, bin: { opencode: "./bin/opencode" } }));
+  writeFileSync(join(binDir, "opencode"), `#!/bin/sh\necho ${version}\n`, { mode: 0o755 });
+  return join(binDir, "opencode");
+}
+
+describe("prompt without a server", () => {
+  it("with no --url and no opencode anywhere: one clear line, exit 1, nothing written to the working directory", async () => {
+    const cwd = mkdtempSync(join(scratch, "cwd-"));
+    const r = await run(["prompt", "hi"], { PATH: "/nonexistent" }, cwd);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^opencode-bridge: no opencode to start and no --url: run `opencode-bridge install` \(opencode-ai@1\.18\.33 into .*\), set OPENCODE_BIN to an opencode binary, or pass --url\n$/);
+    expect(r.stderr).not.toMatch(/npm i -g opencode-ai(?!@)/);
+    expect(spawnSync("ls", ["-A", cwd], { encoding: "utf8" }).stdout).toBe("");
+  });
+
+  it("an unreachable server ends the turn error transport, exit 1; log lines carry no duplicate key", async () => {
+    const r = await run(["prompt", "--jsonl", "--log-level", "info", "--url", "http://127.0.0.1:9", "hi"]);
+    expect(r.code).toBe(1);
+    expect(lines(r.stdout).pop()).toMatchObject({ kind: "error", code: "transport" });
+    for (const l of r.stderr.split("\n").filter((x) => x.startsWith("{"))) {
+      const keys = [...l.matchAll(/[{,]"([a-z_]+)":/g)].map((m) => m[1]);
+      expect(new Set(keys).size, l).toBe(keys.length);
+    }
+  });
+});
+
+describe("Ctrl-C", () => {
+  it("the first press aborts the turn; a second quits at once with 130", () => {
+    const f = fakeIo();
+    let aborts = 0;
+    const said: string[] = [];
+    const interrupt = onInterrupt(f.io, (s) => said.push(s), () => aborts++);
+    expect(interrupt.interrupted()).toBe(false);
+    f.signal("SIGINT");
+    expect([aborts, f.exits, interrupt.interrupted()]).toEqual([1, [], true]);
+    expect(said).toEqual(["aborting the turn (Ctrl-C again to quit at once)"]);
+    f.signal("SIGINT");
+    expect([aborts, f.exits]).toEqual([1, [130]]);
+    interrupt.off();
+    f.signal("SIGINT");
+    expect(f.exits).toEqual([130]);
+  });
+});
+
+describe("scripted-model", () => {
+  it("prints its URL and a ready project, answers as the scripts say, and removes the project on Ctrl-C", async () => {
+    const f = fakeIo();
+    const ready = new Promise<void>((r) => (f.stdout.onText = (t) => t.includes("Ctrl-C stops") && r()));
+    const done = main(["scripted-model"], f.io);
+    await ready;
+    const url = /scripted model: (\S+)/.exec(f.stdout.text)?.[1] as string;
+    const project = /project: +(\S+)/.exec(f.stdout.text)?.[1] as string;
+    const config = JSON.parse(readFileSync(join(project, "opencode.json"), "utf8"));
+    expect(config.provider.scripted.options.baseURL).toBe(url);
+    expect(config.model).toBe("scripted/scripted-model");
+    const res = await fetch(`${url}/chat/completions`, {
+      method: "POST",
+      body: JSON.stringify({ stream: false, messages: [{ role: "user", content: "[scenario:text] hi" }] }),
+    });
+    expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toBe("Hello from the scripted model. This is plain text.");
+    expect(f.stdout.text).toMatch(/^\s+subagent\s+the task tool runs a subagent/m);
+    f.signal("SIGINT");
+    expect(await done).toBe(0);
+    expect(existsSync(project)).toBe(false);
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
+  it("--directory merges the provider into an existing opencode.json and keeps the rest", async () => {
+    const dir = mkdtempSync(join(scratch, "proj-"));
+    writeFileSync(join(dir, "opencode.json"), JSON.stringify({ theme: "dark", provider: { mine: { name: "Mine" } } }));
+    const f = fakeIo();
+    const ready = new Promise<void>((r) => (f.stdout.onText = (t) => t.includes("Ctrl-C stops") && r()));
+    const done = main(["scripted-model", "--directory", dir], f.io);
+    await ready;
+    const config = JSON.parse(readFileSync(join(dir, "opencode.json"), "utf8"));
+    expect(config.theme).toBe("dark");
+    expect(Object.keys(config.provider)).toEqual(["mine", "scripted"]);
+    f.signal("SIGTERM");
+    expect(await done).toBe(0);
+    writeFileSync(join(dir, "opencode.json"), "{ // a comment\n}");
+    const bad = await run(["scripted-model", "--directory", dir]);
+    expectUsage(bad, "scripted-model", /cannot add the provider to .*opencode\.json: .*opencode\.jsonc with comments is not supported/);
   });
 });

@@ -200,6 +200,48 @@ describe("scenario specifics", () => {
     },
   );
 
+  it.each(byScenario("permission-reject-message").map((f) => [f.name, f] as const))(
+    "%s: a rejection with a message reaches the model as the tool's error, and the turn ends by the model's answer",
+    (_n, f) => {
+      const replies = run([f.sse], f).replies;
+      const result = replies.find((r) => r.kind === "tool_result");
+      expect(result).toMatchObject({ status: "error" });
+      expect(result?.kind === "tool_result" && result.error).toContain("Not on this machine");
+      expect(replies[replies.length - 1]).toMatchObject({ kind: "final", content: "After the permission decision." });
+    },
+  );
+
+  it.each([...byScenario("permission-once"), ...byScenario("permission-always")].map((f) => [f.name, f] as const))(
+    "%s: both permitted commands complete; `once` is asked twice, `always` once",
+    (_n, f) => {
+      const replies = run([f.sse], f).replies;
+      const results = replies.filter((r) => r.kind === "tool_result");
+      expect(results.map((r) => r.kind === "tool_result" && r.status)).toEqual(["completed", "completed"]);
+      const asks = f.sse.toString("utf8").split('"type":"permission.asked"').length - 1;
+      expect(asks).toBe(f.scenario === "permission-once" ? 2 : 1);
+    },
+  );
+
+  it.each(byScenario("question-answer").map((f) => [f.name, f] as const))(
+    "%s: the chosen option reaches the model as the question tool's output",
+    (_n, f) => {
+      const replies = run([f.sse], f).replies;
+      const result = replies.find((r) => r.kind === "tool_result");
+      expect(result).toMatchObject({ tool: "question", status: "completed" });
+      expect(result?.kind === "tool_result" && result.output).toContain('"Blue"');
+      expect(replies[replies.length - 1]).toMatchObject({ kind: "final" });
+    },
+  );
+
+  it.each(byScenario("question-reject").map((f) => [f.name, f] as const))(
+    "%s: a rejected question is the question tool's error",
+    (_n, f) => {
+      const result = run([f.sse], f).replies.find((r) => r.kind === "tool_result");
+      expect(result).toMatchObject({ tool: "question", status: "error" });
+      expect(result?.kind === "tool_result" && result.error).toMatch(/dismissed|QuestionRejectedError/);
+    },
+  );
+
   it.each(byScenario("interleaved").map((f) => [f.name, f] as const))(
     "%s: two sessions on one stream never mix",
     (_n, f) => {

@@ -1,24 +1,23 @@
 /**
  * `opencode-bridge demo`: one command, offline, no API key. It starts the
  * scripted model, a throw-away project wired to it and an `opencode serve` the
- * demo owns (installing the pinned opencode-ai into .cache on first use), runs
+ * demo owns (installing the pinned opencode-ai into the per-user cache on first use), runs
  * one turn that streams text and calls a tool, shows it, and removes everything.
  *
  * The turn's view goes to stdout (readable, or JSON Lines with --jsonl); what
  * the demo is doing goes to stderr, so stdout stays clean for --jsonl.
  */
-import { parseArgs } from "node:util";
-import pino from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
+import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
 import type { Script } from "../scripted-model/scripts.js";
-import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
-import { cachedOpencodeBinary, cacheDir, ensureOpencode, PINNED_OPENCODE_VERSION } from "../server/install.js";
-import { OwnedServer } from "../server/owned.js";
-import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
+import { InstallError, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { SCRIPTED_MODEL, SCRIPTED_PROVIDER } from "../server/scripted-project.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
+import { installReporter } from "./install-report.js";
+import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
-import { UsageError } from "./usage.js";
+import { cliLogger, logLevel, parseOptions } from "./usage.js";
 
 const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
 
@@ -39,79 +38,53 @@ export const DEMO_SCRIPT: Script = [
 
 export const DEMO_PROMPT = "[scenario:demo] Show me what the bridge does.";
 
-export async function runDemo(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: false,
-    options: {
-      jsonl: { type: "boolean" },
-      "log-level": { type: "string" },
-    },
-  });
-  if (positionals.length > 0) throw new UsageError(`demo takes no arguments, got ${JSON.stringify(positionals.join(" "))}`);
-  const say = (s: string) => process.stderr.write(`demo: ${s}\n`);
-  const logger = pino({ level: values["log-level"] ?? process.env.LOG_LEVEL ?? "warn" }, pino.destination(2));
-  const sink: SinkObject = values.jsonl ? new JsonlSink(process.stdout) : new PrettySink(process.stdout);
+export async function runDemo(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseOptions("demo", args, { jsonl: { type: "boolean" }, "log-level": { type: "string" } }, false);
+  const level = logLevel(values["log-level"], io.env, "warn");
+  const say = (s: string) => io.stderr.write(`demo: ${s}\n`);
+  const logger = cliLogger(level, io.stderr);
+  const sink: SinkObject = values.jsonl ? new JsonlSink(io.stdout) : new PrettySink(io.stdout);
 
-  let model: ScriptedModel | undefined;
-  let project: ScriptedProject | undefined;
-  let owned: OwnedServer | undefined;
+  let opencode: ScriptedOpencode | undefined;
   let adapter: OpencodeAdapter | undefined;
   const ac = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      say("aborting the turn (Ctrl-C again to quit at once)");
-      ac.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = onInterrupt(io, say, () => ac.abort());
   try {
-    let binary = process.env.OPENCODE_BIN;
-    if (binary === undefined) {
-      if (cachedOpencodeBinary(PINNED_OPENCODE_VERSION) === undefined) {
-        say(
-          `installing opencode-ai@${PINNED_OPENCODE_VERSION} into ${cacheDir(PINNED_OPENCODE_VERSION)} (first run only; this needs npm and the network, and can take a minute)`,
-        );
+    try {
+      opencode = await startScriptedOpencode({
+        binary: io.env.OPENCODE_BIN || undefined,
+        permission: "allow",
+        files: { "greeting.txt": "hello from opencode-bridge\n" },
+        extraScripts: { demo: DEMO_SCRIPT },
+        logger,
+        onInstall: installReporter(say),
+      });
+    } catch (err) {
+      say((err as Error).message.split("\n")[0] ?? "");
+      if (err instanceof InstallError) {
+        say(`or install it yourself (npm i -g opencode-ai@${PINNED_OPENCODE_VERSION}) and set OPENCODE_BIN to its opencode binary`);
       }
-      try {
-        binary = await ensureOpencode(PINNED_OPENCODE_VERSION);
-      } catch (err) {
-        say(`could not install opencode-ai@${PINNED_OPENCODE_VERSION}: ${(err as Error).message.split("\n")[0]}`);
-        say("install it yourself (npm i -g opencode-ai) and set OPENCODE_BIN to its binary, then run the demo again");
-        return 1;
-      }
+      return 1;
     }
+    say(`scripted model (offline, no API key) on ${opencode.model.url}`);
+    say(`opencode serve ${opencode.version} on ${opencode.url}, project ${opencode.directory}`);
 
-    model = await startScriptedModel({ extraScripts: { demo: DEMO_SCRIPT } });
-    say(`scripted model (offline, no API key) on ${model.url}`);
-    project = await createScriptedProject({
-      modelUrl: model.url,
-      permission: "allow",
-      files: { "greeting.txt": "hello from opencode-bridge\n" },
-    });
-    owned = new OwnedServer({ directory: project.dir, binary, env: project.env, logger, readyTimeoutMs: 60_000 });
-    const server = await owned.ensure();
-    say(`opencode serve ${server.version} on ${server.url}, project ${project.dir}`);
-
-    adapter = new OpencodeAdapter({ baseUrl: server.url, directory: project.dir, password: owned.password, logger }, sink);
+    // Ctrl-C while the servers were starting: there is no turn to abort.
+    if (ac.signal.aborted) return INTERRUPTED;
+    adapter = new OpencodeAdapter({ baseUrl: opencode.url, directory: opencode.directory, password: opencode.password, logger }, sink);
     say(`prompt: ${DEMO_PROMPT}`);
     const result = await adapter.prompt(DEMO_PROMPT, {
       traceId: "demo",
-      model: project.model,
+      model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
       signal: ac.signal,
     });
     say(`the turn ended ${result.status} after ${result.replies} replies`);
+    if (interrupt.interrupted()) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupt.off();
     await adapter?.close().catch(() => {});
-    await owned?.stop().catch(() => {});
-    await model?.close().catch(() => {});
-    await project?.cleanup().catch(() => {});
+    await opencode?.stop().catch(() => {});
     say("cleaned up");
   }
 }

@@ -1,74 +1,27 @@
 #!/usr/bin/env node
 /**
- * The opencode-bridge command line. See USAGE in ./usage.ts.
- * Exit codes: 0 the turn ended `final` (serve: shut down cleanly), 1 it ended
- * `error` (serve: could not start), 2 bad usage.
+ * The `opencode-bridge` executable: runs `main` (./cli.ts) on this process.
+ * Exit status: 0 the turn ended `final` (serve: shut down cleanly), 1 it ended
+ * `error` or the command failed, 2 bad usage, 130 a second Ctrl-C.
  */
-import { createReadStream, existsSync, statSync } from "node:fs";
-import { parseArgs } from "node:util";
-import { replay } from "../codec/replay.js";
-import { runDemo } from "./demo.js";
-import { runPrompt } from "./prompt.js";
-import { runServe } from "./serve.js";
-import { USAGE, UsageError } from "./usage.js";
+import { main } from "./cli.js";
 
-async function runReplay(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      session: { type: "string" },
-      "trace-id": { type: "string" },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError(`replay takes one file, got ${positionals.length}`);
-  const file = positionals[0] as string;
-  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`no such file: ${file}`);
-  const result = await replay(createReadStream(file), {
-    sessionId: values.session,
-    traceId: values["trace-id"],
-    onReply: (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
-    onIssue: (i) => process.stderr.write(`opencode-bridge: ${i.code}: ${i.message}\n`),
-  });
-  const last = result.replies[result.replies.length - 1];
-  return last?.kind === "final" ? 0 : 1;
-}
+// A closed stdout (`opencode-bridge doctor | head -1`) ends any command quietly:
+// the reader has what it wanted, so no stack trace, and the status so far.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code !== "EPIPE") throw err;
+  process.exit(process.exitCode ?? 0);
+});
 
-async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (rest.includes("--help") || rest.includes("-h")) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
-  try {
-    switch (command) {
-      case "replay":
-        return await runReplay(rest);
-      case "prompt":
-        return await runPrompt(rest);
-      case "serve":
-        return await runServe(rest);
-      case "demo":
-        return await runDemo(rest);
-      case "-h":
-      case "--help":
-      case "help":
-        process.stdout.write(USAGE);
-        return 0;
-      case undefined:
-        process.stderr.write(USAGE);
-        return 2;
-      default:
-        throw new UsageError(`unknown command: ${command}`);
-    }
-  } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      process.stderr.write(`opencode-bridge: ${(err as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    process.stderr.write(`opencode-bridge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-    return 1;
-  }
+// Under npx, npm runs us through `sh -c`, and a SIGTERM to npx stops npm and that
+// shell but never reaches us: we would run on as an orphan (a daemon holding its
+// port, an owned opencode serve). So when npm started us and our parent goes away,
+// take it as the SIGTERM that was meant for us.
+if (process.env.npm_command === "exec") {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
+  }, 1_000).unref();
 }
 
 process.exitCode = await main(process.argv.slice(2));

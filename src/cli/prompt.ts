@@ -2,23 +2,28 @@
  * `opencode-bridge prompt`: one turn against an OpenCode server, replies on stdout.
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import pino from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import { BridgeError } from "../adapter/errors.js";
+import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
+import { scripts } from "../scripted-model/scripts.js";
+import { chooseOpencodeBinary } from "../server/install.js";
+import { OwnedServer } from "../server/owned.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
-import { OwnedServer } from "../server/owned.js";
+import { howToGetOpencode, installReporter } from "./install-report.js";
+import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
-import { secondsOption, UsageError } from "./usage.js";
+import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
 
-export async function runPrompt(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+export async function runPrompt(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseOptions(
+    "prompt",
     args,
-    allowPositionals: true,
-    options: {
+    {
       url: { type: "string" },
       directory: { type: "string" },
+      scripted: { type: "boolean" },
+      scenario: { type: "string" },
       session: { type: "string" },
       "trace-id": { type: "string" },
       model: { type: "string" },
@@ -31,8 +36,9 @@ export async function runPrompt(args: string[]): Promise<number> {
       jsonl: { type: "boolean" },
       "log-level": { type: "string" },
     },
-  });
-  const text = positionals.join(" ").trim();
+    true,
+  );
+  let text = positionals.join(" ").trim();
   if (text === "") throw new UsageError("prompt needs the text to send");
   const permission = values.permission ?? "reject";
   if (permission !== "reject" && permission !== "allow") {
@@ -41,48 +47,61 @@ export async function runPrompt(args: string[]): Promise<number> {
   if (values.model !== undefined && !/^[^/]+\/.+$/.test(values.model)) {
     throw new UsageError(`--model takes provider/model, got ${JSON.stringify(values.model)}`);
   }
+  if (values.scenario !== undefined) {
+    if (!values.scripted) throw new UsageError("--scenario goes with --scripted");
+    if (scripts[values.scenario] === undefined) {
+      throw new UsageError(`--scenario takes one of ${Object.keys(scripts).join(", ")}, got ${JSON.stringify(values.scenario)}`);
+    }
+  }
+  if (values.scripted && values.url !== undefined) throw new UsageError("--scripted starts its own server: leave out --url");
   const timeouts = {
     firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
     idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
     turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
   };
-  const directory = resolve(values.directory ?? process.cwd());
-  const pretty = values.jsonl ? false : (values.pretty ?? process.stdout.isTTY === true);
-  const logger = pino(
-    { level: values["log-level"] ?? process.env.LOG_LEVEL ?? "warn", redact: ["password", "headers.authorization"] },
-    pino.destination(2),
-  );
-  const sink: SinkObject = pretty ? new PrettySink(process.stdout) : new JsonlSink(process.stdout);
+  const level = logLevel(values["log-level"], io.env, "warn");
+  let directory = resolve(io.cwd, values.directory ?? ".");
+  const pretty = values.jsonl ? false : (values.pretty ?? io.stdout.isTTY === true);
+  const logger = cliLogger(level, io.stderr, ["password", "headers.authorization"]);
+  const sink: SinkObject = pretty ? new PrettySink(io.stdout) : new JsonlSink(io.stdout);
+  const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
 
-  let url = values.url ?? process.env.OPENCODE_URL;
-  let password = process.env.OPENCODE_SERVER_PASSWORD;
+  let url = values.scripted ? undefined : (values.url ?? io.env.OPENCODE_URL);
+  let password = io.env.OPENCODE_SERVER_PASSWORD;
   let owned: OwnedServer | undefined;
+  let scripted: ScriptedOpencode | undefined;
   const ac = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
-      process.stderr.write("opencode-bridge: aborting the turn (Ctrl-C again to quit at once)\n");
-      ac.abort();
-    } else {
-      process.exit(130);
-    }
-  };
-  process.on("SIGINT", onSigint);
+  const interrupt = onInterrupt(io, say, () => ac.abort());
   try {
-    if (url === undefined) {
-      owned = new OwnedServer({ directory, logger });
+    if (values.scripted) {
+      try {
+        scripted = await startScriptedOpencode({ permission: "ask", logger, onInstall: installReporter(say) });
+      } catch (err) {
+        say(`could not start the scripted OpenCode: ${(err as Error).message}`);
+        return 1;
+      }
+      url = scripted.url;
+      password = scripted.password;
+      directory = scripted.directory;
+      if (!/\[scenario:[a-z0-9-]+\]/.test(text)) text = `[scenario:${values.scenario ?? "text"}] ${text}`;
+    } else if (url === undefined) {
+      const choice = chooseOpencodeBinary(io.env);
+      if (!choice.found) {
+        say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
+        return 1;
+      }
+      owned = new OwnedServer({ directory, binary: choice.binary, logger });
       try {
         const s = await owned.ensure();
         url = s.url;
         password = owned.password;
       } catch (err) {
-        process.stderr.write(
-          `opencode-bridge: could not start opencode serve (${(err as Error).message}); install opencode-ai (npm i -g opencode-ai), set OPENCODE_BIN, or pass --url\n`,
-        );
+        say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--url")}`);
         return 1;
       }
     }
+    // Ctrl-C while the server was starting: there is no turn to abort.
+    if (ac.signal.aborted) return INTERRUPTED;
     const adapter = new OpencodeAdapter(
       {
         baseUrl: url,
@@ -102,12 +121,14 @@ export async function runPrompt(args: string[]): Promise<number> {
       signal: ac.signal,
     });
     await adapter.close();
+    if (interrupt.interrupted()) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } catch (err) {
     if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message);
     throw err;
   } finally {
-    process.off("SIGINT", onSigint);
+    interrupt.off();
     await owned?.stop();
+    await scripted?.stop();
   }
 }

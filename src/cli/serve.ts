@@ -3,8 +3,7 @@
  * Resolves with the exit code once the daemon has shut down (SIGTERM/SIGINT).
  */
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { BridgeError } from "../adapter/errors.js";
 import { isLoopbackHost } from "../daemon/auth.js";
 import { BridgeDaemon } from "../daemon/daemon.js";
@@ -13,7 +12,12 @@ import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstre
 import type { NamedSink } from "../sink/fanout.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import { WebhookSink } from "../sink/webhook.js";
-import { secondsOption, UsageError } from "./usage.js";
+import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
+import { ensureOpencode, chooseOpencodeBinary, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
+import { howToGetOpencode, installReporter } from "./install-report.js";
+import type { CliIo, Output } from "./io.js";
+import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
 
 /** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
 const seconds = (name: string, v: string | undefined) => secondsOption(name, v, true);
@@ -26,11 +30,11 @@ function integer(name: string, v: string | undefined, min: number): number | und
 
 const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
 
-export async function runServe(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+export async function runServe(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseOptions(
+    "serve",
     args,
-    allowPositionals: false,
-    options: {
+    {
       host: { type: "string" },
       port: { type: "string" },
       token: { type: "string" },
@@ -58,19 +62,31 @@ export async function runServe(args: string[]): Promise<number> {
       "max-active-turns": { type: "string" },
       "shutdown-grace": { type: "string" },
       "log-level": { type: "string" },
+      scripted: { type: "boolean" },
     },
-  });
-  if (positionals.length > 0) throw new UsageError(`serve takes no arguments, got ${JSON.stringify(positionals.join(" "))}`);
+    false,
+  );
+  // Every option is checked before anything is written (the state directory, a generated token).
+  const level = logLevel(values["log-level"], io.env, "info");
+  if (values.scripted && values["opencode-url"] !== undefined) throw new UsageError("--scripted starts its own opencode: leave out --opencode-url");
+  const limits = {
+    maxSubscribers: integer("max-subscribers", values["max-subscribers"], 1),
+    maxSubscribersPerTurn: integer("max-subscribers-per-turn", values["max-subscribers-per-turn"], 1),
+    maxConnections: integer("max-connections", values["max-connections"], 1),
+    maxTurns: integer("retain-turns", values["retain-turns"], 1),
+    maxActiveTurns: integer("max-active-turns", values["max-active-turns"], 1),
+    shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
+  };
   const permission = values.permission ?? "reject";
   if (permission !== "reject" && permission !== "allow") {
     throw new UsageError(`--permission takes reject or allow, got ${JSON.stringify(permission)}`);
   }
   const port = integer("port", values.port, 0);
   if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
-  const directory = resolve(values.directory ?? process.cwd());
-  const stateDir = resolve(values["state-dir"] ?? defaultStateDir());
+  let directory = resolve(io.cwd, values.directory ?? ".");
+  const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
   const noToken = values["no-token"] === true;
-  let token = nonEmpty(values.token) ?? nonEmpty(process.env.BRIDGE_TOKEN);
+  let token = nonEmpty(values.token) ?? nonEmpty(io.env.BRIDGE_TOKEN);
   if (token !== undefined && noToken) throw new UsageError("--no-token and a token (--token or BRIDGE_TOKEN) exclude each other");
   try {
     openStateDir(stateDir);
@@ -87,14 +103,14 @@ export async function runServe(args: string[]): Promise<number> {
     }
     token = stored.token;
     if (stored.created) {
-      process.stderr.write(
+      io.stderr.write(
         `opencode-bridge: generated a bearer token, stored readable only by you in ${stored.file}\n` +
           `  send it with every request:  curl -H "Authorization: Bearer $(cat ${stored.file})" …\n` +
           `  (or start serve with BRIDGE_TOKEN set; --no-token turns authentication off)\n`,
       );
     }
   }
-  const opencodeUrl = nonEmpty(values["opencode-url"]) ?? nonEmpty(process.env.OPENCODE_URL);
+  const opencodeUrl = values.scripted ? undefined : (nonEmpty(values["opencode-url"]) ?? nonEmpty(io.env.OPENCODE_URL));
   const timeouts = Object.fromEntries(
     Object.entries({
       firstEventTimeoutMs: seconds("first-event-timeout", values["first-event-timeout"]),
@@ -103,18 +119,15 @@ export async function runServe(args: string[]): Promise<number> {
     }).filter(([, v]) => v !== undefined && v > 0),
   );
 
-  const logger = pino(
-    {
-      level: values["log-level"] ?? process.env.LOG_LEVEL ?? "info",
-      // Belt and braces: the daemon never logs these, and would not show them if it did.
-      redact: { paths: ["token", "password", "*.token", "*.password", "headers.authorization", "*.headers.authorization"], censor: "[redacted]" },
-    },
-    pino.destination(2),
-  );
+  const logger = cliLogger(level, io.stderr, {
+    // Belt and braces: the daemon never logs these, and would not show them if it did.
+    paths: ["token", "password", "*.token", "*.password", "headers.authorization", "*.headers.authorization"],
+    censor: "[redacted]",
+  });
 
-  const webhookUrls = values.webhook ?? (nonEmpty(process.env.BRIDGE_WEBHOOK_URL) ? [process.env.BRIDGE_WEBHOOK_URL as string] : []);
+  const webhookUrls = values.webhook ?? (nonEmpty(io.env.BRIDGE_WEBHOOK_URL) ? [io.env.BRIDGE_WEBHOOK_URL as string] : []);
   const closeTimeoutMs = seconds("close-timeout", values["close-timeout"]);
-  const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, {
+  const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, io.stdout, io.cwd, {
     maxAttempts: integer("webhook-max-attempts", values["webhook-max-attempts"], 1),
     maxElapsedMs: seconds("webhook-max-elapsed", values["webhook-max-elapsed"]),
     initialDelayMs: seconds("webhook-backoff", values["webhook-backoff"]),
@@ -122,16 +135,44 @@ export async function runServe(args: string[]): Promise<number> {
     closeTimeoutMs,
   });
 
+  // --scripted: the scripted model and a throw-away project wired to it, stopped and removed at the end.
+  let model: ScriptedModel | undefined;
+  let project: ScriptedProject | undefined;
+  const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
+  const cleanupScripted = async () => {
+    await model?.close().catch(() => {});
+    await project?.cleanup().catch(() => {});
+  };
+  let binary: string | undefined;
+  let env: Record<string, string> | undefined;
+  if (values.scripted) {
+    try {
+      binary = nonEmpty(io.env.OPENCODE_BIN) ?? (await ensureOpencode(PINNED_OPENCODE_VERSION, { onProgress: installReporter(say) }));
+      model = await startScriptedModel();
+      project = await createScriptedProject({ modelUrl: model.url, permission: "ask" });
+    } catch (err) {
+      say(`could not start the scripted model: ${(err as Error).message}`);
+      await cleanupScripted();
+      await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+      return 1;
+    }
+    directory = project.dir;
+    env = { ...project.env };
+    say(`scripted model on ${model.url}; project ${project.dir}`);
+  } else if (!opencodeUrl) {
+    binary = chooseOpencodeBinary(io.env).binary;
+  }
+
   const upstream: Upstream = opencodeUrl
     ? new ExternalUpstream(
         {
           baseUrl: opencodeUrl,
-          password: nonEmpty(process.env.OPENCODE_SERVER_PASSWORD),
-          username: nonEmpty(process.env.OPENCODE_SERVER_USERNAME),
+          password: nonEmpty(io.env.OPENCODE_SERVER_PASSWORD),
+          username: nonEmpty(io.env.OPENCODE_SERVER_USERNAME),
         },
         directory,
       )
-    : new OwnedUpstream({ directory, logger: logger.child({ component: "opencode" }) });
+    : new OwnedUpstream({ directory, binary, env, logger: logger.child({ component: "opencode" }) });
 
   let daemon: BridgeDaemon;
   try {
@@ -144,13 +185,8 @@ export async function runServe(args: string[]): Promise<number> {
       allowHosts: values["allow-host"],
       stateDir,
       closeTimeoutMs,
-      maxSubscribers: integer("max-subscribers", values["max-subscribers"], 1),
-      maxSubscribersPerTurn: integer("max-subscribers-per-turn", values["max-subscribers-per-turn"], 1),
-      maxConnections: integer("max-connections", values["max-connections"], 1),
+      ...limits,
       directory,
-      maxTurns: integer("retain-turns", values["retain-turns"], 1),
-      maxActiveTurns: integer("max-active-turns", values["max-active-turns"], 1),
-      shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
       upstream,
       outputs,
       logger,
@@ -158,6 +194,7 @@ export async function runServe(args: string[]): Promise<number> {
     });
   } catch (err) {
     await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    await cleanupScripted();
     if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message.replace(/^invalid daemon options: /, ""));
     throw err;
   }
@@ -166,10 +203,9 @@ export async function runServe(args: string[]): Promise<number> {
     try {
       await upstream.target();
     } catch (err) {
-      process.stderr.write(
-        `opencode-bridge: could not start opencode serve (${(err as Error).message}); install opencode-ai (npm i -g opencode-ai), set OPENCODE_BIN, or pass --opencode-url\n`,
-      );
+      say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--opencode-url")}`);
       await daemon.shutdown("start-up failed");
+      await cleanupScripted();
       return 1;
     }
   }
@@ -177,12 +213,9 @@ export async function runServe(args: string[]): Promise<number> {
     await daemon.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    process.stderr.write(
-      e.syscall === "listen"
-        ? `opencode-bridge: cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}\n`
-        : `opencode-bridge: cannot start: ${e.message}\n`,
-    );
+    say(e.syscall === "listen" ? `cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`);
     await daemon.shutdown("start-up failed");
+    await cleanupScripted();
     return 1;
   }
 
@@ -196,19 +229,18 @@ export async function runServe(args: string[]): Promise<number> {
     // A second signal: stop now. What was not finished is named in the log; the journal keeps it for the next start.
     daemon.exitNow(`${signal} again during shutdown`);
     logger.flush();
-    process.exit(signal === "SIGINT" ? 130 : 143);
+    io.exit(signal === "SIGINT" ? 130 : 143);
   };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  const offSignals = io.onSignal(["SIGTERM", "SIGINT"], onSignal);
   try {
     await daemon.stopped;
   } finally {
-    process.off("SIGTERM", onSignal);
-    process.off("SIGINT", onSignal);
+    offSignals();
+    await cleanupScripted();
   }
   logger.flush();
   // Shutdown is bounded; whatever a hung peer still holds open (a socket, a child) must not keep the process alive.
-  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+  setTimeout(() => io.exit(0), 500).unref();
   return 0;
 }
 
@@ -216,6 +248,8 @@ function buildOutputs(
   webhooks: readonly string[],
   jsonl: readonly string[],
   logger: Logger,
+  stdout: Output,
+  cwd: string,
   tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number; requestTimeoutMs?: number; closeTimeoutMs?: number },
 ): NamedSink[] {
   const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
@@ -233,7 +267,7 @@ function buildOutputs(
     let sink: JsonlSink;
     try {
       // Opened now: a bad path refuses to start rather than failing at the first reply.
-      sink = file === "-" ? new JsonlSink(process.stdout) : JsonlSink.open(resolve(file));
+      sink = file === "-" ? new JsonlSink(stdout) : JsonlSink.open(resolve(cwd, file));
     } catch (err) {
       throw new UsageError(`--jsonl: ${(err as Error).message}`);
     }

@@ -1,4 +1,21 @@
-export class UsageError extends Error {}
+/**
+ * Usage of the `opencode-bridge` command: per-command help, the option parser
+ * (Node's parseArgs, with its errors put in our own words) and usage errors.
+ */
+import { parseArgs } from "node:util";
+import pino from "pino";
+import type { Output } from "./io.js";
+
+/** Bad usage: exit 2 with one line and a pointer to the command's help. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    public command?: string,
+  ) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
 
 /** A `--NAME S` option given in seconds, as milliseconds; undefined when absent. */
 export function secondsOption(name: string, v: string | undefined, allowZero = false): number | undefined {
@@ -11,65 +28,223 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
   return Math.round(n * 1000);
 }
 
-export const USAGE = `usage:
-  opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
-      Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
-      The session defaults to the first one that receives a prompt in the file.
+type OptionSpec = { readonly type: "string" | "boolean"; readonly multiple?: boolean; readonly short?: string };
+type Values<T extends Record<string, OptionSpec>> = {
+  -readonly [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : T[K] extends { multiple: true } ? string[] : string;
+};
 
-  opencode-bridge prompt [options] <text>
-      Run one turn against OpenCode and print its replies (JSON Lines; a readable
-      view with --pretty, the default on a terminal). Without --url (or OPENCODE_URL)
-      it starts and owns an opencode serve for --directory.
-      --url URL                    OpenCode server (env OPENCODE_URL); password from OPENCODE_SERVER_PASSWORD
-      --directory DIR              project directory (default: the current one)
-      --session ID                 resume this session (default: a new one)
-      --trace-id ID                trace id of the turn's replies
-      --model provider/model       --agent NAME
-      --first-event-timeout S      --idle-timeout S      --turn-timeout S
-      --permission reject|allow    answer to permission requests (default reject)
-      --pretty | --jsonl           output format
-      --log-level LEVEL            logs go to stderr (default warn)
+/**
+ * parseArgs in strict mode, its errors rewritten as one short UsageError
+ * (Node's own text suggests quoting that does not apply to us).
+ */
+export function parseOptions<T extends Record<string, OptionSpec>>(
+  command: string,
+  args: readonly string[],
+  options: T,
+  allowPositionals: boolean,
+): { values: Values<T>; positionals: string[] } {
+  try {
+    const r = parseArgs({ args: [...args], options, allowPositionals, strict: true });
+    return { values: r.values as Values<T>, positionals: r.positionals };
+  } catch (err) {
+    const e = err as { code?: string; message?: string };
+    const msg = e.message ?? "";
+    const opt = /'(-{1,2}[^' <]+)/.exec(msg)?.[1];
+    switch (e.code) {
+      case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
+        throw new UsageError(`${command} has no option ${opt ?? msg}`, command);
+      case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE":
+        if (/does not take an argument/.test(msg)) throw new UsageError(`${opt} takes no value`, command);
+        if (/ambiguous/.test(msg)) throw new UsageError(`${opt} needs a value (for one that starts with a dash, write ${opt}=VALUE)`, command);
+        throw new UsageError(`${opt} needs a value`, command);
+      case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL": {
+        const arg = /'([^']*)'/.exec(msg)?.[1];
+        throw new UsageError(`${command} takes no arguments, got ${JSON.stringify(arg)}`, command);
+      }
+      default:
+        throw err;
+    }
+  }
+}
 
-  opencode-bridge serve [options]
-      An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
-      POST /v1/turns/:trace_id/abort, GET /healthz, GET /metrics (see docs/daemon.md).
-      Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
-      --host HOST                  listen address (default 127.0.0.1)
-      --port N                     listen port (default 4141; 0 picks a free one)
-      --token TOKEN                bearer token required on every route but /healthz
-                                   (env BRIDGE_TOKEN, preferred: arguments show in ps);
-                                   without one a token is generated once and kept in
-                                   the state directory (file token, owner-only)
-      --no-token                   no authentication (loopback only; logs a warning)
-      --state-dir DIR              token and journal (default $XDG_STATE_HOME/opencode-bridge,
-                                   else ~/.local/state/opencode-bridge)
-      --allow-origin ORIGIN        browser origin allowed to call (repeatable; others get 403)
-      --allow-host NAME            Host name accepted besides IP addresses and localhost (repeatable)
-      --opencode-url URL           OpenCode server; password from OPENCODE_SERVER_PASSWORD
-      --directory DIR              default project directory of turns (default: the current one)
-      --webhook URL                POST every reply there (env BRIDGE_WEBHOOK_URL; repeatable)
-      --webhook-max-attempts N     --webhook-max-elapsed S     --webhook-backoff S
-      --webhook-timeout S          each webhook attempt (default 10)
-      --jsonl FILE                 append every reply to FILE as JSON Lines (- for stdout; repeatable)
-      --permission reject|allow    answer to permission requests (default reject)
-      --first-event-timeout S      --idle-timeout S      --turn-timeout S
-      --retain-turns N             finished turns kept for event subscribers (default 100)
-      --max-active-turns N         turns running at once (default 32)
-      --shutdown-grace S           on SIGTERM, running turns get this long (default 10)
-      --close-timeout S            then everything else gets this long (default 10);
-                                   a second SIGTERM/SIGINT exits at once
-      --max-subscribers N          event subscribers in total (default 512)
-      --max-subscribers-per-turn N (default 32)
-      --max-connections N          open connections (default 1024)
-      --log-level LEVEL            logs go to stderr (default info)
+const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-  opencode-bridge demo [--jsonl]
-      Offline, no API key: a scripted model, a throw-away project and an owned
-      opencode serve run one turn that streams text and calls a tool, shown
-      readably (or as JSON Lines with --jsonl). Installs the pinned opencode-ai
-      into .cache/opencode on first use.
+/** The log level from --log-level, else $LOG_LEVEL, else `fallback`; anything else is a usage error. */
+export function logLevel(option: string | undefined, env: Readonly<Record<string, string | undefined>>, fallback: string): string {
+  const [v, from] = option !== undefined ? [option, "--log-level"] : env.LOG_LEVEL ? [env.LOG_LEVEL, "LOG_LEVEL"] : [fallback, ""];
+  if (!(LEVELS as readonly string[]).includes(v)) {
+    throw new UsageError(`${from} takes one of ${LEVELS.join(", ")}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
 
-Exit codes: 0 the turn ended final (serve: shut down cleanly), 1 it ended error
-(serve: could not start), 2 bad usage (serve: also a --jsonl file that cannot be
-opened), 130/143 serve stopped by a second SIGINT/SIGTERM.
+/**
+ * The CLI's logger: JSON lines on stderr. No `pid`/`hostname` base fields: the
+ * lines come from this one process, and the `pid` key is left to the children
+ * they report on (an owned opencode serve), so a line never carries it twice.
+ */
+export function cliLogger(level: string, dest: Output, redact?: pino.LoggerOptions["redact"]): pino.Logger {
+  return pino({ level, base: undefined, ...(redact ? { redact } : {}) }, dest);
+}
+
+/** The first line of each command's help, for the overview. */
+const SUMMARY: Readonly<Record<string, string>> = {
+  prompt: "run one turn against OpenCode and print its replies",
+  serve: "the HTTP daemon: turns over HTTP, replies as Server-Sent Events",
+  replay: "print the replies of a recorded OpenCode /event stream",
+  demo: "one offline turn with a scripted model (no API key)",
+  "scripted-model": "run the scripted model for your own OpenCode, host or tests",
+  install: "install the pinned opencode-ai into the per-user cache",
+  doctor: "say which opencode would run, from where, and what is cached",
+};
+
+export const COMMANDS = Object.keys(SUMMARY);
+
+const EXIT_CODES = `Exit status: 0 the turn ended final, 1 it ended error (or the command failed),
+2 bad usage, 130 interrupted (Ctrl-C; the same under npx).`;
+
+export const HELP: Record<string, string> = {
+  prompt: `usage: opencode-bridge prompt [options] <text>
+
+Run one turn against OpenCode and print its replies: JSON Lines, or a readable
+view with --pretty (the default on a terminal). Without --url (or OPENCODE_URL)
+it starts and owns an opencode serve for --directory; with --scripted it runs
+against the offline scripted model instead (no API key; see
+\`opencode-bridge scripted-model --help\` for its scenarios).
+
+  --url URL                  OpenCode server (env OPENCODE_URL); password from
+                             OPENCODE_SERVER_PASSWORD
+  --directory DIR            project directory (default: the current one)
+  --scripted                 the scripted model, a throw-away project and an
+                             owned opencode serve (installed on first use)
+  --scenario NAME            with --scripted: the script to play (default text)
+  --session ID               resume this session (default: a new one)
+  --trace-id ID              trace id of the turn's replies
+  --model provider/model     --agent NAME
+  --first-event-timeout S    default 60
+  --idle-timeout S           default 120
+  --turn-timeout S           default 1800
+  --permission reject|allow  answer to permission requests (default reject)
+  --pretty | --jsonl         output format
+  --log-level LEVEL          fatal|error|warn|info|debug|trace|silent, on stderr
+                             (default warn; env LOG_LEVEL)
+
+Ctrl-C aborts the turn (and the OpenCode session): its last reply is error
+aborted and the exit status 130; a second Ctrl-C quits at once.
+${EXIT_CODES}
+`,
+  serve: `usage: opencode-bridge serve [options]
+
+An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
+POST /v1/turns/:trace_id/abort, GET /healthz, GET /metrics (docs/daemon.md).
+Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
+
+  --host HOST                listen address (default 127.0.0.1)
+  --port N                   listen port (default 4141; 0 picks a free one)
+  --token TOKEN              bearer token required on every route but /healthz
+                             (env BRIDGE_TOKEN, preferred: arguments show in ps);
+                             without one a token is generated once and kept in
+                             the state directory (file token, owner-only)
+  --no-token                 no authentication (loopback only; logs a warning)
+  --state-dir DIR            token and journal (default $XDG_STATE_HOME/opencode-bridge,
+                             else ~/.local/state/opencode-bridge)
+  --allow-origin ORIGIN      browser origin allowed to call (repeatable; others get 403)
+  --allow-host NAME          Host name accepted besides IP addresses and localhost
+                             (repeatable)
+  --opencode-url URL         OpenCode server; password from OPENCODE_SERVER_PASSWORD
+  --scripted                 run turns against the offline scripted model (no API
+                             key) and an owned opencode serve in a throw-away project
+  --directory DIR            default project directory of turns (default: current)
+  --webhook URL              POST every reply there (env BRIDGE_WEBHOOK_URL; repeatable)
+  --webhook-max-attempts N   --webhook-max-elapsed S     --webhook-backoff S
+  --webhook-timeout S        each webhook attempt (default 10)
+  --jsonl FILE               append every reply to FILE as JSON Lines (- for stdout;
+                             repeatable)
+  --permission reject|allow  answer to permission requests (default reject)
+  --first-event-timeout S    --idle-timeout S      --turn-timeout S
+  --retain-turns N           finished turns kept for event subscribers (default 100)
+  --max-active-turns N       turns running at once (default 32)
+  --shutdown-grace S         on SIGTERM, running turns get this long (default 10)
+  --close-timeout S          then everything else gets this long (default 10);
+                             a second SIGTERM/SIGINT exits at once
+  --max-subscribers N        event subscribers in total (default 512)
+  --max-subscribers-per-turn N  (default 32)
+  --max-connections N        open connections (default 1024)
+  --log-level LEVEL          on stderr (default info; env LOG_LEVEL)
+
+Exit status: 0 shut down cleanly (SIGTERM/SIGINT), 1 could not start, 2 bad usage
+(also a --jsonl file that cannot be opened), 130/143 stopped by a second SIGINT/SIGTERM.
+(Under npx, Ctrl-C shows npm's own 130, and a SIGTERM to npx reaches the daemon
+through a watch on its parent; a service manager should run the installed
+node_modules/.bin/opencode-bridge directly.)
+`,
+  // Filled in by the replay command's owner (src/cli/replay.ts).
+  replay: `usage: opencode-bridge replay <file.sse> [--session <id>] [--trace-id <id>]
+
+Print the replies of one turn of a recorded OpenCode /event stream as JSON Lines.
+The session defaults to the first one that receives a prompt in the file.
+
+Exit status: 0 the turn ended final, 1 it ended error, 2 bad usage.
+`,
+  demo: `usage: opencode-bridge demo [--jsonl] [--log-level LEVEL]
+
+Offline, no API key: the scripted model, a throw-away project and an owned
+opencode serve run one turn that streams text and calls a tool, shown readably
+(or as JSON Lines with --jsonl). The first run installs the pinned opencode-ai
+into the per-user cache (see \`opencode-bridge doctor\`); later runs, from any
+directory, use it and need no network.
+
+${EXIT_CODES}
+`,
+  "scripted-model": `usage: opencode-bridge scripted-model [--port N] [--directory DIR] [--permission allow|ask|deny]
+
+Run the scripted model: a small OpenAI-compatible server on loopback that plays
+deterministic scripts, for trying the bridge, a host or its tests with no API key.
+It prints its base URL and a ready OpenCode project directory wired to it (an
+opencode.json naming the "scripted" provider, and an isolated HOME), then runs
+until Ctrl-C and removes that project. With --directory DIR it writes the
+provider block into DIR/opencode.json instead (merged with what is there).
+
+A prompt chooses its script with a marker anywhere in its text, e.g.
+"[scenario:tool] run it"; without one the model answers "Scripted session".
+
+Scenarios:
+SCENARIOS
+
+  --port N                   listen port (default: a free one)
+  --directory DIR            write the provider into DIR/opencode.json
+  --permission allow|ask|deny  OpenCode's permission for edit, bash and webfetch
+                             in the project (default allow)
+
+Exit status: 0 stopped by Ctrl-C/SIGTERM (under npx, Ctrl-C shows npm's 130),
+1 could not start, 2 bad usage.
+`,
+  install: `usage: opencode-bridge install [--version V]
+
+Install opencode-ai (default: the pinned version) with npm into the per-user
+cache, unless it is there. demo and --scripted do this on first use.
+The cache is $OPENCODE_BRIDGE_CACHE, else $XDG_CACHE_HOME/opencode-bridge, else
+~/.cache/opencode-bridge.
+
+Exit status: 0 installed (or already there), 1 the install failed, 2 bad usage.
+`,
+  doctor: `usage: opencode-bridge doctor
+
+Say which opencode binary prompt and serve would start (and where it was found:
+OPENCODE_BIN, an installed opencode-ai package, the cache, or PATH), where the
+cache is, which versions it holds, and whether npm is there to install into it.
+
+Exit status: 0 a binary is available, 1 none is, 2 bad usage.
+`,
+};
+
+export function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.length));
+  return `usage: opencode-bridge <command> [options]
+
+${COMMANDS.map((c) => `  ${c.padEnd(width)}  ${SUMMARY[c]}`).join("\n")}
+
+\`opencode-bridge <command> --help\` describes a command and its options.
+${EXIT_CODES}
 `;
+}

@@ -173,6 +173,64 @@ export const scripts: Readonly<Record<string, Script>> = {
   slow: [{ kind: "stream", text: longText(200), chunkDelayMs: 10 }],
   /** About 3 MB of text in 300 chunks of 10 KB: more than the daemon keeps per turn (2 MiB) and than loopback socket buffers take. */
   huge: [{ kind: "stream", text: Array.from({ length: 300 }, (_, i) => `c${i} `.padEnd(10_000, "lorem ipsum ")) }],
+  /** Two governed commands one after the other: "once" asks twice, "always" (pattern `echo *`) asks once. */
+  "permission-twice": [
+    {
+      kind: "stream",
+      toolCalls: [{ id: "call_perm_a", name: "bash", arguments: { command: "echo first-permitted", description: "First" } }],
+    },
+    {
+      kind: "stream",
+      toolCalls: [{ id: "call_perm_b", name: "bash", arguments: { command: "echo second-permitted", description: "Second" } }],
+    },
+    { kind: "stream", text: words("Both permitted commands ran.") },
+  ],
+  /** OpenCode's `question` tool: one single-choice question with two options. */
+  question: [
+    {
+      kind: "stream",
+      text: words("I need to ask you something."),
+      toolCalls: [
+        {
+          id: "call_question_1",
+          name: "question",
+          arguments: {
+            questions: [
+              {
+                question: "Which colour should the button be?",
+                header: "Button colour",
+                options: [
+                  { label: "Blue", description: "Calm and familiar" },
+                  { label: "Red", description: "Loud and urgent" },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    },
+    { kind: "stream", text: words("Thanks for answering.") },
+  ],
+  /** Reasoning, text and a tool call in one step, then text: one of each kind of output. */
+  "mixed-turn": [
+    {
+      kind: "stream",
+      reasoning: words("I should run a command first."),
+      text: words("Running a command."),
+      toolCalls: [{ id: "call_mixed_1", name: "bash", arguments: { command: "echo mixed-ok", description: "Echo" } }],
+    },
+    { kind: "stream", reasoning: words("It worked."), text: words("The command printed mixed-ok.") },
+  ],
+  /** Reads a file outside the project: OpenCode's default `external_directory: ask` rule asks. */
+  "external-read": [
+    {
+      kind: "stream",
+      toolCalls: [{ id: "call_external_1", name: "read", arguments: { filePath: "/etc/hostname" } }],
+    },
+    { kind: "stream", text: words("Done with the outside file.") },
+  ],
+  /** A plain answer to a prompt that carries files (the capture records what the model was sent). */
+  files: [{ kind: "stream", text: words("I received your files.") }],
 };
 
 /** Text that answers requests without a scenario marker (for example OpenCode's title generation). */

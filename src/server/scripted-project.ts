@@ -32,29 +32,36 @@ export interface ScriptedProject {
 export const SCRIPTED_PROVIDER = "scripted";
 export const SCRIPTED_MODEL = "scripted-model";
 
+/** The `provider` entry of an opencode.json that names the scripted model at `modelUrl`. */
+export function scriptedProvider(modelUrl: string): Record<string, unknown> {
+  return {
+    npm: "@ai-sdk/openai-compatible",
+    name: "Scripted",
+    options: { baseURL: modelUrl, apiKey: "sk-scripted-not-a-secret" },
+    models: { [SCRIPTED_MODEL]: { name: "Scripted model" } },
+  };
+}
+
+/** A whole opencode.json for a project that uses only the scripted model. */
+export function scriptedOpencodeConfig(modelUrl: string, permission: PermissionAction): Record<string, unknown> {
+  return {
+    $schema: "https://opencode.ai/config.json",
+    autoupdate: false,
+    share: "disabled",
+    model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
+    small_model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
+    provider: { [SCRIPTED_PROVIDER]: scriptedProvider(modelUrl) },
+    permission: { edit: permission, bash: permission, webfetch: permission },
+  };
+}
+
 export async function createScriptedProject(opts: ScriptedProjectOptions): Promise<ScriptedProject> {
   const root = await mkdtemp(join(tmpdir(), "opencode-bridge-"));
   const dir = join(root, "project");
   const home = join(root, "home");
   await mkdir(dir, { recursive: true });
   await mkdir(home, { recursive: true });
-  const permission = opts.permission ?? "allow";
-  const config = {
-    $schema: "https://opencode.ai/config.json",
-    autoupdate: false,
-    share: "disabled",
-    model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-    small_model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-    provider: {
-      [SCRIPTED_PROVIDER]: {
-        npm: "@ai-sdk/openai-compatible",
-        name: "Scripted",
-        options: { baseURL: opts.modelUrl, apiKey: "sk-scripted-not-a-secret" },
-        models: { [SCRIPTED_MODEL]: { name: "Scripted model" } },
-      },
-    },
-    permission: { edit: permission, bash: permission, webfetch: permission },
-  };
+  const config = scriptedOpencodeConfig(opts.modelUrl, opts.permission ?? "allow");
   await writeFile(join(dir, "opencode.json"), JSON.stringify(config, null, 2));
   for (const [name, content] of Object.entries(opts.files ?? {})) {
     await writeFile(join(dir, name), content);

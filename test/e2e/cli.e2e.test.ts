@@ -3,6 +3,8 @@
  * against a real opencode serve (given with --url, or started and owned by the CLI).
  */
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
@@ -27,9 +29,9 @@ describe("opencode-bridge prompt", () => {
   });
   // Asynchronous on purpose: the scripted model runs in this process, so a
   // synchronous spawn would block the very server the CLI talks to.
-  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) =>
+  const cli = (args: string[], extraEnv: NodeJS.ProcessEnv = {}, cwd?: string) =>
     new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, "prompt", ...args], { env: { ...env, ...extraEnv } });
+      const child = spawn(process.execPath, [CLI, "prompt", ...args], { env: { ...env, ...extraEnv }, cwd });
       let stdout = "";
       let stderr = "";
       child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
@@ -88,7 +90,7 @@ describe("opencode-bridge prompt", () => {
     expect(alive).toEqual([]);
   });
 
-  it("Ctrl-C aborts the turn: error aborted, exit 1", async () => {
+  it("Ctrl-C aborts the turn: error aborted, exit 130", async () => {
     const child = spawn(process.execPath, [CLI, "prompt", "--jsonl", "--url", live.url, "--directory", live.directory, scenario("slow")], {
       env,
     });
@@ -102,10 +104,28 @@ describe("opencode-bridge prompt", () => {
       }
     });
     const code = await new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-    expect(code).toBe(1);
+    expect(code).toBe(130);
     const replies = lines(out);
     expect(replies[replies.length - 1]).toMatchObject({ kind: "error", code: "aborted" });
     expect(contractViolations(replies)).toEqual([]);
+  });
+
+  it("--scripted runs a turn with no API key from any directory, writes nothing there, and leaves nothing running", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "cli-scripted-"));
+    try {
+      const r = await cli(["--scripted", "--scenario", "tool", "--permission", "allow", "--jsonl", "--log-level", "info", "run it"], {}, cwd);
+      expect(r.status, r.stderr).toBe(0);
+      const out = lines(r.stdout);
+      expect(contractViolations(out)).toEqual([]);
+      expect(out.find((x) => x.kind === "tool_result")).toMatchObject({ status: "completed", output: "bridge-tool-ok\n" });
+      expect(out.pop()).toMatchObject({ kind: "final", content: "Let me run a command.The command printed bridge-tool-ok." });
+      expect(readdirSync(cwd)).toEqual([]);
+      const pid = Number(/"pid":(\d+)[^\n]*opencode serve ready/.exec(r.stderr)?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      expect(() => process.kill(-pid, 0)).toThrow();
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
   });
 
   it("bad usage exits 2; an unreachable server exits 1 with error transport", async () => {

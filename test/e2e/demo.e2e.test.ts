@@ -1,9 +1,10 @@
 /**
  * `opencode-bridge demo` as a user runs it: the built CLI, offline, with the
- * pinned opencode-ai from .cache (installed by the global setup).
+ * pinned opencode-ai from the per-user cache (installed by the global setup).
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
@@ -12,12 +13,12 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
 
 // Asynchronous on purpose, and bounded: the demo starts servers of its own.
-function demo(args: string[]) {
+function demo(args: string[], cwd = ROOT) {
   return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
     const env: NodeJS.ProcessEnv = { ...process.env };
     delete env.OPENCODE_URL;
     delete env.OPENCODE_SERVER_PASSWORD;
-    const child = spawn(process.execPath, [CLI, "demo", ...args], { cwd: ROOT, env });
+    const child = spawn(process.execPath, [CLI, "demo", ...args], { cwd, env });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
@@ -42,7 +43,11 @@ function groupAlive(pid: number): boolean {
 
 describe("opencode-bridge demo", () => {
   it("streams text and a tool call readably, exits 0, and leaves nothing behind", async () => {
-    const r = await demo(["--log-level", "info"]);
+    // From a directory of its own: the demo finds the cached opencode and writes nothing there.
+    const cwd = mkdtempSync(join(tmpdir(), "demo-cwd-"));
+    const r = await demo(["--log-level", "info"], cwd);
+    expect(readdirSync(cwd)).toEqual([]);
+    rmSync(cwd, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain("Hello! I am a scripted model running on your machine. Let me look at the project with a tool.");
     expect(r.stdout).toContain("→ bash");

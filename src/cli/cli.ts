@@ -1,0 +1,74 @@
+/**
+ * The `opencode-bridge` command, runnable in-process: `main(argv, io)` resolves
+ * with the exit status. Usage errors are one line plus a pointer to the
+ * command's help, exit 2; `--help`/`-h` anywhere prints the command's help.
+ */
+import { runDemo } from "./demo.js";
+import { runDoctor, runInstall } from "./doctor.js";
+import { type CliIo, processIo } from "./io.js";
+import { runPrompt } from "./prompt.js";
+import { runReplay } from "./replay.js";
+import { runScriptedModel } from "./scripted-model.js";
+import { runServe } from "./serve.js";
+import { COMMANDS, HELP, overview, UsageError } from "./usage.js";
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const RUN: Readonly<Record<string, Command>> = {
+  prompt: runPrompt,
+  serve: runServe,
+  replay: runReplay,
+  demo: runDemo,
+  "scripted-model": runScriptedModel,
+  install: runInstall,
+  doctor: runDoctor,
+};
+
+/** Control characters of user input shown in a message, escaped (a pasted escape sequence stays inert). */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex -- escaping them is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+export async function main(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  const helpOf = (c: string) => HELP[c] ?? overview();
+  if (command === undefined) {
+    io.stderr.write(overview());
+    return 2;
+  }
+  if (command === "help" || command === "--help" || command === "-h") {
+    const topic = rest[0];
+    if (topic !== undefined && HELP[topic] === undefined) {
+      io.stderr.write(`opencode-bridge: no command ${printable(topic)}\nsee \`opencode-bridge --help\`\n`);
+      return 2;
+    }
+    io.stdout.write(topic === undefined ? overview() : helpOf(topic));
+    return 0;
+  }
+  const run = RUN[command];
+  if (run === undefined) {
+    const hint = COMMANDS.find((c) => c.startsWith(command) || command.startsWith(c));
+    io.stderr.write(
+      `opencode-bridge: unknown command ${printable(JSON.stringify(command))}${hint ? ` (did you mean ${hint}?)` : ""}\nsee \`opencode-bridge --help\`\n`,
+    );
+    return 2;
+  }
+  // Help wins over everything else on the line, but not after `--` (where it may be prompt text).
+  const end = rest.indexOf("--");
+  const options = end === -1 ? rest : rest.slice(0, end);
+  if (options.includes("--help") || options.includes("-h")) {
+    io.stdout.write(helpOf(command));
+    return 0;
+  }
+  try {
+    return await run(rest, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`opencode-bridge: ${printable(err.message)}\nsee \`opencode-bridge ${err.command ?? command} --help\`\n`);
+      return 2;
+    }
+    io.stderr.write(`opencode-bridge: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+    return 1;
+  }
+}

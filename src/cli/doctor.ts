@@ -1,0 +1,74 @@
+/**
+ * `opencode-bridge doctor`: which opencode the CLI would start and from where,
+ * the cache and what it holds; `opencode-bridge install`: fill the cache.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import {
+  cacheRootSource,
+  CACHE_ENV,
+  cachedOpencodeBinary,
+  chooseOpencodeBinary,
+  ensureOpencode,
+  InstallError,
+  PINNED_OPENCODE_VERSION,
+} from "../server/install.js";
+import { installReporter } from "./install-report.js";
+import type { CliIo } from "./io.js";
+import { parseOptions, UsageError } from "./usage.js";
+
+/** `opencode --version` of a binary, bounded; undefined when it does not answer. */
+function versionOf(binary: string, env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const r = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 15_000, env: { ...env } as NodeJS.ProcessEnv });
+  return r.status === 0 ? r.stdout.trim().split("\n").pop() : undefined;
+}
+
+export async function runDoctor(args: string[], io: CliIo): Promise<number> {
+  parseOptions("doctor", args, {}, false);
+  const out = (s: string) => io.stdout.write(`${s}\n`);
+  const { root, from } = cacheRootSource(io.env);
+  const choice = chooseOpencodeBinary(io.env);
+  out(`pinned opencode:  opencode-ai@${PINNED_OPENCODE_VERSION}`);
+  if (choice.found) {
+    const version = versionOf(choice.binary, io.env);
+    out(`would run:        ${choice.binary} (from ${choice.from}${version ? `, version ${version}` : ", its --version did not answer"})`);
+  } else if (choice.from === "OPENCODE_BIN") {
+    out(`would run:        nothing: OPENCODE_BIN is ${choice.binary}, which does not exist`);
+  } else {
+    out("would run:        nothing found (no OPENCODE_BIN, no opencode-ai package, nothing cached, no opencode on PATH)");
+  }
+  out(`cache:            ${root} (from ${from}${from === `$${CACHE_ENV}` ? "" : `; override with $${CACHE_ENV}`})`);
+  const pinned = cachedOpencodeBinary(PINNED_OPENCODE_VERSION, root);
+  out(
+    `demo, --scripted: ${pinned ?? `would first install opencode-ai@${PINNED_OPENCODE_VERSION} into ${join(root, "opencode", PINNED_OPENCODE_VERSION)} (needs npm and the registry)`}`,
+  );
+  const dir = join(root, "opencode");
+  const versions = existsSync(dir)
+    ? readdirSync(dir).filter((v) => !v.includes(".partial-") && cachedOpencodeBinary(v, root) !== undefined)
+    : [];
+  out(`cached versions:  ${versions.length > 0 ? versions.join(", ") : "none"}`);
+  const npm = spawnSync("npm", ["--version"], { encoding: "utf8", timeout: 15_000 });
+  out(`npm:              ${npm.status === 0 ? npm.stdout.trim() : "not found (needed only to install into the cache)"}`);
+  out(`node:             ${process.versions.node}`);
+  if (!choice.found) out(`\nTo get one: opencode-bridge install (or set OPENCODE_BIN, or pass --url / --opencode-url).`);
+  return choice.found ? 0 : 1;
+}
+
+export async function runInstall(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseOptions("install", args, { version: { type: "string" } }, false);
+  const version = values.version ?? PINNED_OPENCODE_VERSION;
+  if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(version)) throw new UsageError(`--version takes a version such as ${PINNED_OPENCODE_VERSION}, got ${JSON.stringify(version)}`);
+  const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
+  const root = cacheRootSource(io.env).root;
+  const had = cachedOpencodeBinary(version, root);
+  try {
+    const bin = await ensureOpencode(version, { root, onProgress: installReporter(say) });
+    io.stdout.write(`${bin}\n`);
+    if (had) say(`opencode-ai@${version} is already in the cache`);
+    return 0;
+  } catch (err) {
+    say(err instanceof InstallError ? err.message : `could not install opencode-ai@${version}: ${(err as Error).message}`);
+    return 1;
+  }
+}

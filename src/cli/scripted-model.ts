@@ -1,0 +1,110 @@
+/**
+ * `opencode-bridge scripted-model`: the offline scripted model for your own
+ * OpenCode, host or tests. Prints where it is and a ready project, then runs
+ * until Ctrl-C/SIGTERM and removes what it made.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { scenarioList } from "../scripted-model/scenarios.js";
+import { startScriptedModel } from "../scripted-model/server.js";
+import {
+  createScriptedProject,
+  type PermissionAction,
+  type ScriptedProject,
+  SCRIPTED_MODEL,
+  SCRIPTED_PROVIDER,
+  scriptedProvider,
+} from "../server/scripted-project.js";
+import type { CliIo } from "./io.js";
+import { HELP, parseOptions, UsageError } from "./usage.js";
+
+HELP["scripted-model"] = (HELP["scripted-model"] as string).replace("SCENARIOS", scenarioList());
+
+/** DIR/opencode.json as an object (a new one when missing); a usage error when it cannot be merged into. */
+function readConfig(file: string): Record<string, unknown> {
+  let config: Record<string, unknown> = { $schema: "https://opencode.ai/config.json" };
+  if (existsSync(file)) {
+    try {
+      const parsed = JSON.parse(readFileSync(file, "utf8")) as unknown;
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("it is not a JSON object");
+      config = parsed as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`cannot add the provider to ${file}: ${(err as Error).message} (opencode.jsonc with comments is not supported)`);
+    }
+  }
+  return config;
+}
+
+/** Merge the scripted provider into DIR/opencode.json. */
+async function writeProvider(file: string, config: Record<string, unknown>, modelUrl: string): Promise<void> {
+  const provider = (typeof config.provider === "object" && config.provider !== null ? config.provider : {}) as Record<string, unknown>;
+  config.provider = { ...provider, [SCRIPTED_PROVIDER]: scriptedProvider(modelUrl) };
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+export async function runScriptedModel(args: string[], io: CliIo): Promise<number> {
+  const { values } = parseOptions(
+    "scripted-model",
+    args,
+    { port: { type: "string" }, directory: { type: "string" }, permission: { type: "string" } },
+    false,
+  );
+  const port = values.port === undefined ? 0 : Number(values.port);
+  if (!/^\d+$/.test(values.port ?? "0") || port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${JSON.stringify(values.port)}`);
+  const permission = (values.permission ?? "allow") as PermissionAction;
+  if (!["allow", "ask", "deny"].includes(permission)) {
+    throw new UsageError(`--permission takes allow, ask or deny, got ${JSON.stringify(values.permission)}`);
+  }
+  if (values.directory !== undefined && values.permission !== undefined) {
+    throw new UsageError("--permission applies to the project this command makes; with --directory, set it in your opencode.json");
+  }
+  const dir = values.directory === undefined ? undefined : resolve(io.cwd, values.directory);
+  if (dir !== undefined && !existsSync(dir)) throw new UsageError(`--directory: no such directory: ${values.directory}`);
+  const configFile = dir === undefined ? undefined : join(dir, "opencode.json");
+  const existing = configFile === undefined ? undefined : readConfig(configFile);
+
+  const say = (s: string) => io.stdout.write(`${s}\n`);
+  let model;
+  try {
+    model = await startScriptedModel({ port });
+  } catch (err) {
+    io.stderr.write(`opencode-bridge: could not start the scripted model: ${(err as Error).message}\n`);
+    return 1;
+  }
+  let project: ScriptedProject | undefined;
+  const stopped = new Promise<void>((r) => {
+    const off = io.onSignal(["SIGINT", "SIGTERM"], () => {
+      off();
+      r();
+    });
+  });
+  try {
+    const name = `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`;
+    say(`scripted model: ${model.url}  (OpenAI-compatible chat completions; model "${name}")`);
+    if (configFile !== undefined && existing !== undefined) {
+      await writeProvider(configFile, existing, model.url);
+      say(`provider "${SCRIPTED_PROVIDER}" written into ${configFile}`);
+      say(`use it with --model ${name} (opencode-bridge prompt) or "model": "${name}" in a turn`);
+    } else {
+      project = await createScriptedProject({ modelUrl: model.url, permission });
+      const env = Object.entries(project.env).map(([k, v]) => `${k}=${v}`).join(" ");
+      say(`project:        ${project.dir}  (opencode.json uses only the scripted model; permission ${permission})`);
+      say(`environment:    ${env}`);
+      say("");
+      say("Start OpenCode on it, then drive it with the bridge:");
+      say(`  (cd ${project.dir} && env ${env} opencode serve --port 4096)`);
+      say(`  opencode-bridge prompt --url http://127.0.0.1:4096 --directory ${project.dir} "[scenario:tool] hello"`);
+    }
+    say("");
+    say("Scenarios (choose one with [scenario:NAME] in the prompt):");
+    say(scenarioList());
+    say("");
+    say("Ctrl-C stops the model" + (project ? " and removes the project." : "."));
+    await stopped;
+    return 0;
+  } finally {
+    await model.close().catch(() => {});
+    await project?.cleanup().catch(() => {});
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Installing the pinned opencode-ai into the per-user cache, with a stand-in
+ * npm (a shell script) so that no test touches the registry: where it goes,
+ * progress, one-sentence failures with npm's own reason, nothing half-made left.
+ */
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { cacheDir, cacheRoot, ensureOpencode, InstallError, type InstallProgress, npmReason } from "../src/server/install.js";
+
+const scratch = mkdtempSync(join(tmpdir(), "install-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let n = 0;
+
+/** A stand-in npm: appends its arguments to a log, then runs `body` in the install directory. */
+function fakeNpm(body: string): { npm: string; calls: () => string[] } {
+  const dir = join(scratch, `npm-${++n}`);
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(join(scratch, `npm-${n}.sh`), "");
+  const log = join(scratch, `npm-${n}.log`);
+  const npm = join(scratch, `npm-${n}.sh`);
+  writeFileSync(npm, `#!/bin/sh\necho "$*" >> '${log}'\n${body}\n`);
+  chmodSync(npm, 0o755);
+  return { npm, calls: () => (existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : []) };
+}
+
+const INSTALLS = `mkdir -p node_modules/opencode-ai/bin
+printf '{"name":"opencode-ai","bin":{"opencode":"./bin/opencode"}}' > node_modules/opencode-ai/package.json
+printf '#!/bin/sh\\necho 9.9.9\\n' > node_modules/opencode-ai/bin/opencode
+chmod +x node_modules/opencode-ai/bin/opencode`;
+
+const OFFLINE = `echo 'npm error code ENOTFOUND' >&2
+echo 'npm error syscall getaddrinfo' >&2
+echo 'npm error errno ENOTFOUND' >&2
+echo 'npm error network request to https://registry.npmjs.org/opencode-ai failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org' >&2
+echo 'npm error A complete log of this run can be found in: /root/.npm/_logs/x.log' >&2
+mkdir -p node_modules/half-made
+exit 1`;
+
+describe("the cache root", () => {
+  it("is $OPENCODE_BRIDGE_CACHE, else $XDG_CACHE_HOME/opencode-bridge (if absolute), else ~/.cache/opencode-bridge — never the working directory", () => {
+    expect(cacheRoot({ OPENCODE_BRIDGE_CACHE: "/c", XDG_CACHE_HOME: "/x" })).toBe("/c");
+    expect(cacheRoot({ XDG_CACHE_HOME: "/x" })).toBe("/x/opencode-bridge");
+    expect(cacheRoot({ XDG_CACHE_HOME: "relative" })).toMatch(/\/\.cache\/opencode-bridge$/);
+    expect(cacheRoot({})).toMatch(/\/\.cache\/opencode-bridge$/);
+    expect(cacheDir("1.2.3", "/c")).toBe("/c/opencode/1.2.3");
+  });
+});
+
+describe("ensureOpencode", () => {
+  it("installs the pinned version once, reporting progress, and finds it afterwards", async () => {
+    const root = join(scratch, "ok");
+    const npm = fakeNpm(INSTALLS);
+    const seen: InstallProgress["phase"][] = [];
+    const bin = await ensureOpencode("9.9.9", { root, npm: npm.npm, onProgress: (p) => seen.push(p.phase) });
+    expect(bin).toBe(join(root, "opencode", "9.9.9", "node_modules", "opencode-ai", "bin", "opencode"));
+    expect(seen).toEqual(["start", "done"]);
+    expect(npm.calls()).toHaveLength(1);
+    expect(npm.calls()[0]).toContain("install");
+    expect(npm.calls()[0]).toContain("opencode-ai@9.9.9");
+    expect(await ensureOpencode("9.9.9", { root, npm: npm.npm })).toBe(bin);
+    expect(npm.calls()).toHaveLength(1);
+    expect(readdirSync(join(root, "opencode"))).toEqual(["9.9.9"]);
+    // The old signature (version, root) still works.
+    expect(await ensureOpencode("9.9.9", root)).toBe(bin);
+  });
+
+  it("reports progress while npm runs", async () => {
+    const root = join(scratch, "slow");
+    const npm = fakeNpm(`sleep 0.3\n${INSTALLS}`);
+    const seen: InstallProgress["phase"][] = [];
+    await ensureOpencode("9.9.9", { root, npm: npm.npm, progressEveryMs: 50, onProgress: (p) => seen.push(p.phase) });
+    expect(seen[0]).toBe("start");
+    expect(seen).toContain("waiting");
+    expect(seen[seen.length - 1]).toBe("done");
+  });
+
+  it("offline: one sentence with npm's own reason, and nothing half-made left", async () => {
+    const root = join(scratch, "offline");
+    const npm = fakeNpm(OFFLINE);
+    const err = await ensureOpencode("9.9.9", { root, npm: npm.npm }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InstallError);
+    expect((err as Error).message).toBe(
+      "could not install opencode-ai@9.9.9: npm could not reach the registry: ENOTFOUND: network request to https://registry.npmjs.org/opencode-ai failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org",
+    );
+    expect((err as Error).message).not.toContain("\n");
+    expect(readdirSync(join(root, "opencode"))).toEqual([]);
+  });
+
+  it("an install without a binary, or no npm at all, fails clearly and leaves nothing", async () => {
+    const root = join(scratch, "nobin");
+    const empty = fakeNpm("mkdir -p node_modules/opencode-ai && echo '{}' > node_modules/opencode-ai/package.json");
+    await expect(ensureOpencode("9.9.9", { root, npm: empty.npm })).rejects.toThrow(/npm installed opencode-ai@9\.9\.9, but it holds no opencode binary for/);
+    expect(readdirSync(join(root, "opencode"))).toEqual([]);
+    await expect(ensureOpencode("9.9.9", { root, npm: join(scratch, "no-such-npm") })).rejects.toThrow(/could not run npm to install opencode-ai@9\.9\.9 \(spawn .*ENOENT\)/);
+    expect(readdirSync(join(root, "opencode"))).toEqual([]);
+  });
+
+  it("two installs at once both end with the one complete copy", async () => {
+    const root = join(scratch, "race");
+    const npm = fakeNpm(`sleep 0.2\n${INSTALLS}`);
+    const [a, b] = await Promise.all([ensureOpencode("9.9.9", { root, npm: npm.npm }), ensureOpencode("9.9.9", { root, npm: npm.npm })]);
+    expect(a).toBe(b);
+    expect(readdirSync(join(root, "opencode"))).toEqual(["9.9.9"]);
+  });
+
+  it("a timeout stops npm and says so", async () => {
+    const root = join(scratch, "timeout");
+    const npm = fakeNpm("sleep 5");
+    await expect(ensureOpencode("9.9.9", { root, npm: npm.npm, timeoutMs: 200 })).rejects.toThrow(/did not finish within 0 s/);
+    expect(readdirSync(join(root, "opencode"))).toEqual([]);
+  });
+});
+
+describe("npmReason", () => {
+  it("takes npm's code and first message line, old and new prefixes alike", () => {
+    expect(npmReason("npm ERR! code E404\nnpm ERR! 404 Not Found - GET https://registry.npmjs.org/opencode-ai/-/x.tgz\n")).toBe(
+      "E404: 404 Not Found - GET https://registry.npmjs.org/opencode-ai/-/x.tgz",
+    );
+    expect(npmReason("")).toBe("npm gave no reason");
+  });
+});
+
+describe("an unusable cache directory", () => {
+  it("is an InstallError naming the directory", async () => {
+    const file = join(scratch, "a-file");
+    writeFileSync(file, "");
+    const err = await ensureOpencode("9.9.9", { root: join(file, "cache"), npm: fakeNpm(INSTALLS).npm }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InstallError);
+    expect((err as Error).message).toMatch(/^could not install opencode-ai@9\.9\.9 into .*a-file\/cache\/opencode\/9\.9\.9: ENOTDIR/);
+  });
+});
