@@ -24,6 +24,7 @@ import { acquireHub } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { holdProcess } from "./keep-alive.js";
 import { newMessageId } from "./message-id.js";
+import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions, type SessionStore } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
 
@@ -45,6 +46,14 @@ export interface PromptOptions {
   readonly sessionKey?: string;
   /** How a keyed session is created (title, permission rules, parent). */
   readonly session?: Omit<SessionOptions, "model" | "agent">;
+  /** Store the prompt without running the model; the turn ends `final` with no content once OpenCode has stored it. */
+  readonly noReply?: boolean;
+  /** Enable/disable tools by name for this prompt (OpenCode writes these into the session's permission rules). */
+  readonly tools?: Record<string, boolean>;
+  /** The model variant (e.g. a reasoning effort the provider defines). */
+  readonly variant?: string;
+  /** Timeouts for this turn, overriding the adapter's. */
+  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number };
 }
 
 export interface AdapterOptions {
@@ -190,11 +199,14 @@ export class OpencodeAdapter {
    * terminal `error` reply, then rejects: nothing above the adapter ever has to
    * make up a terminal reply.
    */
-  prompt(text: string, opts: PromptOptions = {}): Promise<TurnResult> {
+  prompt(input: string | readonly PromptInputPart[], opts: PromptOptions = {}): Promise<TurnResult> {
     let model: PromptBody["model"];
     try {
-      if (typeof text !== "string" || text.trim() === "") {
-        throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`);
+      if (typeof input !== "string" && !Array.isArray(input)) {
+        throw new TypeError(`prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
+      }
+      if (typeof input === "string" && input.trim() === "") {
+        throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
       }
       if (this.closed) throw new Error("the adapter is closed");
       if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
@@ -204,12 +216,24 @@ export class OpencodeAdapter {
         throw new BridgeError("config", `sessionKey must be a non-empty string, got ${JSON.stringify(opts.sessionKey)}`);
       }
       model = parseModel(opts.model);
+      withTimeouts(this.config, opts.timeouts); // checks them
     } catch (err) {
       return this.refuse(err as Error, opts);
     }
     // An open turn keeps the process alive until it has settled, whatever it waits for.
     const release = holdProcess();
-    return this.queue.add(() => this.runTurn(text, opts, model)).finally(release);
+    // Files are read now, but the turn keeps its place in the queue (turns run in call order).
+    const parts = toWireParts(input).then(
+      (p) => ({ ok: true as const, parts: p }),
+      (err: unknown) => ({ ok: false as const, err: err as Error }),
+    );
+    return this.queue
+      .add(async () => {
+        const p = await parts;
+        return p.ok ? this.runTurn(p.parts, opts, model) : p;
+      })
+      .then((r) => ("ok" in r ? this.refuse(r.err, opts) : r))
+      .finally(release);
   }
 
   private async refuse(err: Error, opts: PromptOptions): Promise<never> {
@@ -235,7 +259,8 @@ export class OpencodeAdapter {
     await this.sink.flush?.();
   }
 
-  private async runTurn(text: string, opts: PromptOptions, model: PromptBody["model"]): Promise<TurnResult> {
+  private async runTurn(parts: WirePart[], opts: PromptOptions, model: PromptBody["model"]): Promise<TurnResult> {
+    const config = withTimeouts(this.config, opts.timeouts);
     const traceId = opts.traceId ?? this.config.newTraceId();
     let log = this.log.child({ trace_id: traceId });
     let sessionId = opts.sessionId;
@@ -268,17 +293,20 @@ export class OpencodeAdapter {
       // The turn's own user message id: exactly that message is admitted as this turn's prompt.
       const messageID = newMessageId(traceId, this.config.clock.now());
       const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, userMessageId: messageID });
-      turn = new Turn(state, sessionId, this.config, this.http, this.sink, log);
+      turn = new Turn(state, sessionId, config, this.http, this.sink, log);
       unsubscribe = this.hub.subscribe(sessionId, turn);
       // The stream may have dropped since it was opened: wait for it to be back (or fail)
       // before prompting, so that no event of the turn goes unseen.
       await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      log.info({ chars: text.length }, "prompting");
+      log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
       turn.sending();
       await this.http.promptAsync(sessionId, {
         messageID,
-        parts: [{ type: "text", text }],
+        parts,
+        ...(opts.noReply ? { noReply: true } : {}),
+        ...(opts.tools ? { tools: opts.tools } : {}),
+        ...(opts.variant ? { variant: opts.variant } : {}),
         ...(model ? { model } : {}),
         ...(opts.agent ? { agent: opts.agent } : {}),
         ...(opts.system ? { system: opts.system } : {}),
@@ -294,7 +322,7 @@ export class OpencodeAdapter {
             : new BridgeError("protocol", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       const code = opts.signal?.aborted ? "aborted" : e.replyCode;
       log.warn({ code, err: e.message }, "the turn failed before it started");
-      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", this.config, this.http, this.sink, log);
+      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", config, this.http, this.sink, log);
       turn.end(code, e.message);
     }
     try {
@@ -311,4 +339,20 @@ export class OpencodeAdapter {
       unsubscribe?.();
     }
   }
+}
+
+/** The adapter's configuration with one prompt's timeouts in place of its own. */
+function withTimeouts(config: AdapterConfig, t: PromptOptions["timeouts"]): AdapterConfig {
+  if (t === undefined) return config;
+  for (const [k, v] of Object.entries(t)) {
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v <= 0)) {
+      throw new BridgeError("config", `timeouts.${k} must be a whole number of milliseconds greater than 0, got ${JSON.stringify(v)}`);
+    }
+  }
+  return {
+    ...config,
+    ...(t.firstEventMs !== undefined ? { firstEventTimeoutMs: t.firstEventMs } : {}),
+    ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
+    ...(t.turnMs !== undefined ? { turnTimeoutMs: t.turnMs } : {}),
+  };
 }

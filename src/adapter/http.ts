@@ -7,6 +7,7 @@ import { request, type Dispatcher } from "undici";
 import { deadline } from "../util/deadline.js";
 import { withoutStack } from "../codec/mappers.js";
 import { BridgeError } from "./errors.js";
+import type { WirePart } from "./parts.js";
 
 export interface HttpOptions {
   readonly baseUrl: string;
@@ -26,7 +27,10 @@ export interface RecordedMessage {
 export interface PromptBody {
   /** The turn's user message id (src/adapter/message-id.ts). */
   messageID?: string;
-  parts: { type: "text"; text: string }[];
+  parts: WirePart[];
+  noReply?: boolean;
+  tools?: Record<string, boolean>;
+  variant?: string;
   model?: { providerID: string; modelID: string };
   agent?: string;
   system?: string;
