@@ -34,3 +34,82 @@ describe("error codes", () => {
     expect(withoutStack(raw)).toBe("PlatformError: NotFound: FileSystem.realPath (/x) [cause]: Error: ENOENT: no such file");
   });
 });
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
+
+describe("dialects", () => {
+  it('SYNTHETIC: `field: "reasoning"` deltas (no checked server sends them, docs/dialects.md) give the same replies as the captured field:"text" ones', () => {
+    // Derived from the real 1.18.33 reasoning capture: every delta of a reasoning part is relabelled field:"reasoning".
+    const sse = fixture("1.18.33/reasoning.sse");
+    const reasoningParts = new Set<string>();
+    for (const m of sse.matchAll(/"part":\{[^]*?"type":"reasoning"[^]*?\}/g)) {
+      const id = /"id":"(prt_[^"]+)"/.exec(m[0])?.[1];
+      if (id) reasoningParts.add(id);
+    }
+    expect(reasoningParts.size).toBeGreaterThan(0);
+    let relabelled = 0;
+    const synthetic = sse
+      .split("\n")
+      .map((line) => {
+        const pid = /"partID":"(prt_[^"]+)"/.exec(line)?.[1];
+        if (line.includes('"type":"message.part.delta"') && pid && reasoningParts.has(pid)) {
+          relabelled++;
+          return line.replace('"field":"text"', '"field":"reasoning"');
+        }
+        return line;
+      })
+      .join("\n");
+    expect(relabelled).toBeGreaterThan(0);
+    const real = replaySync([sse], { traceId: "t" }).replies;
+    const syn = replaySync([synthetic], { traceId: "t" }).replies;
+    expect(syn).toEqual(real);
+    expect(syn.some((r) => r.kind === "reasoning")).toBe(true);
+  });
+
+  it('SYNTHETIC: a field:"reasoning" delta of a part never typed is reasoning, not answer text', () => {
+    const sse = fixture("1.18.33/text.sse");
+    const assistant = /"info":\{"id":"(msg_[^"]+)"[^}]*?"role":"assistant"|"role":"assistant"[^}]*?"id":"(msg_[^"]+)"/.exec(sse);
+    const messageID = assistant?.[1] ?? assistant?.[2] ?? "";
+    const session = /"sessionID":"(ses_[^"]+)"/.exec(sse)?.[1] ?? "";
+    expect(messageID).toMatch(/^msg_/);
+    const lines = sse.split("\n");
+    const firstDelta = lines.findIndex((l) => l.includes('"type":"message.part.delta"'));
+    const injected = `data: ${JSON.stringify({ type: "message.part.delta", properties: { sessionID: session, messageID, partID: "prt_synthetic_reasoning", field: "reasoning", delta: "thinking…" } })}`;
+    lines.splice(firstDelta, 0, injected, "");
+    const replies = replaySync([lines.join("\n")], { traceId: "t" }).replies;
+    expect(replies.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("")).toBe("thinking…");
+    const final = replies.at(-1);
+    expect(final?.kind === "final" && final.content).not.toContain("thinking");
+    expect(contractViolations(replies)).toEqual([]);
+  });
+
+  it("final carries the model and agent in effect (1.15.13 capture: session.next.*.switched and message info agree)", () => {
+    for (const v of ["1.2.27", "1.15.13", "1.18.33"]) {
+      const r = replaySync([fixture(`${v}/text.sse`)], { traceId: "t" }).replies;
+      expect(r.at(-1)).toMatchObject({ kind: "final", model: "scripted/scripted-model", agent: "build" });
+    }
+  });
+
+  it("session.next.model.switched alone sets the model (the 1.15.13 capture, its messages' model fields removed)", () => {
+    // Derived from the real capture, edited as parsed JSON: the switched event names another model, messages name none.
+    const sse = fixture("1.15.13/text.sse")
+      .split("\n")
+      .map((line) => {
+        if (!line.startsWith("data: ")) return line;
+        const e = JSON.parse(line.slice(6)) as { type: string; properties: { model?: { id: string }; info?: unknown } };
+        if (e.type === "session.next.model.switched" && e.properties.model) e.properties.model.id = "switched-model";
+        if (e.type === "message.updated") {
+          const info = e.properties.info as Record<string, unknown>;
+          delete info.model;
+          delete info.modelID;
+          delete info.providerID;
+        }
+        return `data: ${JSON.stringify(e)}`;
+      })
+      .join("\n");
+    expect(sse).toContain("switched-model");
+    const sid = /"sessionID":"(ses_[^"]+)"/.exec(sse)?.[1];
+    const r = replaySync([sse], { traceId: "t", sessionId: sid }).replies;
+    expect(r.at(-1)).toMatchObject({ kind: "final", model: "scripted/switched-model", agent: "build" });
+  });
+});

@@ -71,6 +71,10 @@ export const FinalReplySchema = z.object({
   content: z.string(),
   usage: UsageSchema.optional(),
   cost: z.number().optional(),
+  /** The model that answered, "provider/model" (from the answering message, or `session.next.model.switched`). */
+  model: z.string().optional(),
+  /** The agent that answered. */
+  agent: z.string().optional(),
 });
 export const ErrorReplySchema = z.object({
   kind: z.literal("error"),

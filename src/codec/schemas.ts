@@ -114,8 +114,24 @@ export const MessageUpdatedProps = z.object({
     tokens: Tokens,
     cost: z.number().optional(),
     time: z.object({ created: z.number().optional(), completed: z.number().optional() }).optional(),
+    /** Assistant messages: the model and agent that answered (`mode` is the pre-1.x name of agent). */
+    providerID: z.string().optional(),
+    modelID: z.string().optional(),
+    agent: z.string().optional(),
+    mode: z.string().optional(),
+    /** User messages: the model and agent the prompt asked for. */
+    model: z.object({ providerID: z.string(), modelID: z.string() }).optional().catch(undefined),
   }),
 });
+
+/** 1.15.13: `session.next.model.switched` (captured: test/fixtures/1.15.13/*.sse). */
+export const ModelSwitchedProps = z.object({
+  sessionID: id,
+  model: z.object({ id: z.string(), providerID: z.string(), variant: z.string().optional() }),
+});
+
+/** 1.15.13: `session.next.agent.switched`. */
+export const AgentSwitchedProps = z.object({ sessionID: id, agent: z.string() });
 
 export const SessionStatusProps = z.object({
   sessionID: id.optional(),
@@ -180,6 +196,8 @@ export const EVENT_SCHEMAS = {
   "question.rejected": RequestSettledProps,
   "server.connected": ServerEventProps,
   "server.instance.disposed": ServerEventProps,
+  "session.next.model.switched": ModelSwitchedProps,
+  "session.next.agent.switched": AgentSwitchedProps,
 } as const;
 
 export type KnownEventType = keyof typeof EVENT_SCHEMAS;

@@ -99,6 +99,9 @@ export interface TurnState {
   protocolIssues: number;
   /** Between `beginResync` and `endResync`: parts seen now are suspended too. */
   resyncing: boolean;
+  /** The model ("provider/model") and agent in effect: from `session.next.*.switched`, the prompt, then the answering message. */
+  model: string | undefined;
+  agent: string | undefined;
 }
 
 /** Pending events are bounded; past this, the oldest unknown-role parts are dropped (and counted). */
@@ -124,6 +127,8 @@ export function createTurnState(opts: TurnOptions): TurnState {
     override: undefined,
     protocolIssues: 0,
     resyncing: false,
+    model: undefined,
+    agent: undefined,
   };
 }
 
