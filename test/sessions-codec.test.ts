@@ -112,4 +112,54 @@ describe("dialects", () => {
     const r = replaySync([sse], { traceId: "t", sessionId: sid }).replies;
     expect(r.at(-1)).toMatchObject({ kind: "final", model: "scripted/switched-model", agent: "build" });
   });
+
+  it("session.next.* with message.part.* (1.15.13 experimental captures): deduplicated, the replies are message.part's", () => {
+    for (const name of ["mixed-experimental", "tool-error-experimental"]) {
+      const sse = fixture(`1.15.13/${name}.sse`);
+      expect(sse).toContain("session.next.tool.called");
+      const withoutNext = sse.split("\n").filter((l) => !l.includes('"type":"session.next.')).join("\n");
+      expect(replaySync([sse], { traceId: "t" }).replies).toEqual(replaySync([withoutNext], { traceId: "t" }).replies);
+    }
+  });
+
+  it("session.next.* alone (the 1.15.13 capture with its assistant message.part.* events removed) gives the turn's text, reasoning and tool", () => {
+    const sse = fixture("1.15.13/mixed-experimental.sse");
+    const assistant = new Set<string>();
+    for (const l of sse.split("\n")) {
+      if (!l.startsWith("data: ")) continue;
+      const e = JSON.parse(l.slice(6)) as { type: string; properties: { info?: { id: string; role: string } } };
+      if (e.type === "message.updated" && e.properties.info?.role === "assistant") assistant.add(e.properties.info.id);
+    }
+    const nextOnly = sse
+      .split("\n")
+      .filter((l) => {
+        if (!l.startsWith("data: ")) return true;
+        const e = JSON.parse(l.slice(6)) as { type: string; properties: { messageID?: string; part?: { messageID: string } } };
+        if (e.type !== "message.part.delta" && e.type !== "message.part.updated") return true;
+        return !assistant.has(e.properties.messageID ?? e.properties.part?.messageID ?? "");
+      })
+      .join("\n");
+    const full = replaySync([sse], { traceId: "t" }).replies;
+    const next = replaySync([nextOnly], { traceId: "t" }).replies;
+    expect(contractViolations(next)).toEqual([]);
+    const pick = (rs: typeof full) =>
+      rs.map((r) =>
+        r.kind === "delta" || r.kind === "reasoning"
+          ? `${r.kind}:${r.content}`
+          : r.kind === "tool_call"
+            ? `call:${r.call_id}:${JSON.stringify(r.input)}`
+            : r.kind === "tool_result"
+              ? `result:${r.call_id}:${r.status}:${r.output ?? r.error}`
+              : r.kind === "final"
+                ? `final:${r.content}`
+                : r.kind,
+      );
+    const join = (xs: string[]) => xs.join("|");
+    // The same content, whole parts instead of deltas.
+    expect(next.at(-1)).toMatchObject({ kind: "final", content: "Running a command.The command printed mixed-ok." });
+    expect(pick(next)).toContain("call:call_mixed_1:" + JSON.stringify({ command: "echo mixed-ok", description: "Echo" }));
+    expect(pick(next)).toContain("result:call_mixed_1:completed:mixed-ok\n");
+    expect(join(pick(next).filter((x) => x.startsWith("reasoning:")))).toBe("reasoning:I should run a command first.|reasoning:It worked.");
+    expect(full.at(-1)).toMatchObject({ kind: "final", content: "Running a command.The command printed mixed-ok." });
+  });
 });

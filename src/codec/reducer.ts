@@ -20,6 +20,7 @@
  */
 import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import type { ParsedEvent } from "./events.js";
+import { flushNext, onNextEvent } from "./next.js";
 import { describeServerError, FINISH_MESSAGES, sumUsage } from "./mappers.js";
 import { dropAllDeltas, dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
 import type { ErrorCode } from "./reply.js";
@@ -138,6 +139,15 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
     }
     case "session.next.agent.switched":
       state.agent = evt.properties.agent;
+      return;
+    case "session.next.step.started":
+    case "session.next.step.ended":
+    case "session.next.text.ended":
+    case "session.next.reasoning.ended":
+    case "session.next.tool.called":
+    case "session.next.tool.success":
+    case "session.next.tool.failed":
+      onNextEvent(evt, state, out);
       return;
     default: {
       const never: never = evt;
@@ -269,6 +279,7 @@ function endTurn(state: TurnState, out: ReplyBody[]): void {
     terminate(state, out, cause);
     return;
   }
+  flushNext(state, out);
   closeOpenWork(state, out, "the turn ended before the tool reported a result");
   const usage = sumUsage(state);
   const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: state.answer };

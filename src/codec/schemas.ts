@@ -133,6 +133,21 @@ export const ModelSwitchedProps = z.object({
 /** 1.15.13: `session.next.agent.switched`. */
 export const AgentSwitchedProps = z.object({ sessionID: id, agent: z.string() });
 
+/** 1.15.13 with OPENCODE_EXPERIMENTAL_EVENT_SYSTEM (captured: test/fixtures/1.15.13/*-experimental.sse). */
+export const NextStepProps = z.object({ sessionID: id });
+export const NextTextEndedProps = z.object({ sessionID: id, text: z.string() });
+export const NextToolCalledProps = z.object({ sessionID: id, callID: z.string(), tool: z.string(), input: z.unknown() });
+export const NextToolSuccessProps = z.object({
+  sessionID: id,
+  callID: z.string(),
+  content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()).optional(),
+});
+export const NextToolFailedProps = z.object({
+  sessionID: id,
+  callID: z.string(),
+  error: z.object({ message: z.string().optional() }).loose().optional(),
+});
+
 export const SessionStatusProps = z.object({
   sessionID: id.optional(),
   status: z.object({
@@ -198,6 +213,13 @@ export const EVENT_SCHEMAS = {
   "server.instance.disposed": ServerEventProps,
   "session.next.model.switched": ModelSwitchedProps,
   "session.next.agent.switched": AgentSwitchedProps,
+  "session.next.step.started": NextStepProps,
+  "session.next.step.ended": NextStepProps,
+  "session.next.text.ended": NextTextEndedProps,
+  "session.next.reasoning.ended": NextTextEndedProps,
+  "session.next.tool.called": NextToolCalledProps,
+  "session.next.tool.success": NextToolSuccessProps,
+  "session.next.tool.failed": NextToolFailedProps,
 } as const;
 
 export type KnownEventType = keyof typeof EVENT_SCHEMAS;

@@ -3,6 +3,7 @@
  * every field states the invariant it keeps.
  */
 import { Envelope } from "./envelope.js";
+import type { NextStep } from "./next.js";
 import type { ErrorCode } from "./reply.js";
 import type { KnownEvent } from "./schemas.js";
 import type { TagFilter } from "./tags.js";
@@ -102,6 +103,8 @@ export interface TurnState {
   /** The model ("provider/model") and agent in effect: from `session.next.*.switched`, the prompt, then the answering message. */
   model: string | undefined;
   agent: string | undefined;
+  /** What the current step's `session.next.*` events carried (src/codec/next.ts); undefined until one came. */
+  next: NextStep | undefined;
 }
 
 /** Pending events are bounded; past this, the oldest unknown-role parts are dropped (and counted). */
@@ -129,6 +132,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     resyncing: false,
     model: undefined,
     agent: undefined,
+    next: undefined,
   };
 }
 
