@@ -292,7 +292,7 @@ export class OpencodeAdapter {
       const prior = resumed ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
       // The turn's own user message id: exactly that message is admitted as this turn's prompt.
       const messageID = newMessageId(traceId, this.config.clock.now());
-      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, userMessageId: messageID });
+      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, userMessageId: messageID, noReply: opts.noReply });
       turn = new Turn(state, sessionId, config, this.http, this.sink, log);
       unsubscribe = this.hub.subscribe(sessionId, turn);
       // The stream may have dropped since it was opened: wait for it to be back (or fail)

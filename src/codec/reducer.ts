@@ -167,6 +167,13 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
     if (state.phase === "waiting" && admits(state, info.id)) {
       state.userMessageId = info.id;
       state.phase = "running";
+      if (state.noReply) {
+        // Stored, and nothing will answer it (OpenCode sends no idle either): the turn is done.
+        if (info.model) state.model = `${info.model.providerID}/${info.model.modelID}`;
+        if (info.agent) state.agent = info.agent;
+        endTurn(state, out);
+        return;
+      }
     }
     if (state.userMessageId === info.id) {
       if (info.model) state.model = `${info.model.providerID}/${info.model.modelID}`;

@@ -16,6 +16,8 @@ export interface TurnOptions {
   readonly userMessageId?: string;
   /** User messages that belong to earlier turns of the session (republished by the server); never admit these. */
   readonly priorMessageIds?: Iterable<string>;
+  /** The prompt was sent with `noReply`: the model does not run, the turn ends `final` (empty) once its user message is stored. */
+  readonly noReply?: boolean;
 }
 
 /** One text or reasoning part of the turn's answer. */
@@ -71,6 +73,7 @@ export interface TurnState {
   sessionId: string | undefined;
   readonly expectedUserMessageId: string | undefined;
   readonly priorMessageIds: ReadonlySet<string>;
+  readonly noReply: boolean;
   userMessageId: string | undefined;
   phase: "waiting" | "running" | "done";
   readonly messages: Map<string, MessageTrack>;
@@ -117,6 +120,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     sessionId: opts.sessionId,
     expectedUserMessageId: opts.userMessageId,
     priorMessageIds: new Set(opts.priorMessageIds ?? []),
+    noReply: opts.noReply === true,
     userMessageId: undefined,
     phase: "waiting",
     messages: new Map(),

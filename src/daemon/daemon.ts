@@ -374,14 +374,21 @@ export class BridgeDaemon {
   private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
     const lease = this.pool.acquire(target, record.directory, record.sessionId);
     const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome, turn.session_key);
+    const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
     lease.adapter
-      .prompt(turn.text, {
+      .prompt(input, {
         traceId: record.traceId,
         sessionId: record.sessionId,
         signal: record.controller.signal,
         model: turn.model,
         agent: turn.agent,
         system: turn.system,
+        noReply: turn.no_reply,
+        tools: turn.tools,
+        variant: turn.variant,
+        ...(turn.timeouts
+          ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms } }
+          : {}),
       })
       .then(
         (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),

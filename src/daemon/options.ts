@@ -118,6 +118,34 @@ export const TurnRequestSchema = z.strictObject({
   model: z.string().regex(/^[^/\s]+\/\S+$/, "model must look like provider/model").optional(),
   agent: z.string().min(1, "agent must not be empty").optional(),
   system: z.string().optional(),
+  /** More parts after `text`: text, and files as base64 bytes with their MIME type (bounded by the body limit). */
+  parts: z
+    .array(
+      z.discriminatedUnion("type", [
+        z.strictObject({ type: z.literal("text"), text: z.string().min(1, "a text part must not be empty") }),
+        z.strictObject({
+          type: z.literal("file"),
+          data: z.base64({ error: "a file part's data must be base64" }),
+          mime: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, "mime must look like type/subtype"),
+          filename: z.string().min(1).max(255).optional(),
+        }),
+      ]),
+    )
+    .max(64, "at most 64 parts")
+    .optional(),
+  /** Store the prompt without running the model. */
+  no_reply: z.boolean().optional(),
+  /** Enable/disable tools by name for this prompt. */
+  tools: z.record(z.string(), z.boolean()).optional(),
+  variant: z.string().min(1).optional(),
+  /** This turn's timeouts (ms), overriding the daemon's. */
+  timeouts: z
+    .strictObject({
+      first_event_ms: z.number().int().positive().optional(),
+      idle_ms: z.number().int().positive().optional(),
+      turn_ms: z.number().int().positive().optional(),
+    })
+    .optional(),
 }).refine((r) => !(r.session_id !== undefined && r.session_key !== undefined), "give either session_id or session_key, not both");
 
 export type TurnRequest = z.output<typeof TurnRequestSchema>;

@@ -120,6 +120,17 @@ describe("rich prompts", () => {
     await adapter.close();
   });
 
+  it("noReply stores the prompt without running the model", async () => {
+    const { adapter } = adapterFor();
+    const before = model.requests.length;
+    const r = await adapter.prompt(scenario("text"), { noReply: true, traceId: "noreply", timeouts: { firstEventMs: 10_000, idleMs: 10_000 } });
+    expect(r.status, JSON.stringify(r.error)).toBe("final");
+    expect(r.final?.content).toBe("");
+    expect(await userMessages(r.sessionId)).toBe(1);
+    expect(model.requests.slice(before).filter((q) => q.scenario === "text")).toEqual([]);
+    await adapter.close();
+  });
+
   it("a file that cannot be read is refused before any request, with one terminal error reply", async () => {
     const { adapter, sink } = adapterFor();
     await expect(adapter.prompt([{ type: "text", text: "x" }, { type: "file", path: "/nope/missing.txt" }], { traceId: "nofile" })).rejects.toThrow(/cannot read \/nope\/missing.txt: ENOENT/);
@@ -189,6 +200,19 @@ describe("idempotent daemon turns", () => {
     const late = await callDaemon(daemon, "POST", "/v1/turns", body, {});
     expect(late.status).toBe(200);
     expect(await userMessages(String(first.json?.session_id))).toBe(1);
+  });
+
+  it("parts: a text file as base64 reaches the model through the daemon", async () => {
+    const before = model.requests.length;
+    const data = Buffer.from("daemon-notes: forty-two\n").toString("base64");
+    const a = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("files"), parts: [{ type: "file", data, mime: "text/plain", filename: "d.txt" }] }, {});
+    expect(a.status, a.text).toBe(202);
+    const text = await (await fetch(`${daemon.url}/v1/turns/${String(a.json?.trace_id)}/events`)).text();
+    expect(text).toMatch(/"outcome":"final"/);
+    const asked = model.requests.slice(before).find((q) => q.scenario === "files");
+    expect(asked?.userParts.some((p) => p.text?.includes("daemon-notes: forty-two"))).toBe(true);
+    const bad = await callDaemon(daemon, "POST", "/v1/turns", { text: "x", parts: [{ type: "file", data: "%%%", mime: "text/plain" }] }, {});
+    expect(bad.status).toBe(400);
   });
 
   it("session_key: two turns land in one session", async () => {
