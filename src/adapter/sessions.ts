@@ -67,17 +67,34 @@ export class MemorySessionStore implements SessionStore {
   }
 }
 
-/** A JSON file, rewritten atomically (write a copy, rename) on every change. Owner-only. */
+/**
+ * A JSON file, rewritten atomically (write a copy, rename) on every change. Owner-only.
+ * A file that cannot be parsed is moved aside (`<file>.corrupt-<ms>`, said in
+ * `recovered`) and the store starts empty: keys then get new sessions, nothing else breaks.
+ */
 export class FileSessionStore extends MemorySessionStore {
+  /** Set when the file was unreadable and moved aside. */
+  readonly recovered: string | undefined;
+
   constructor(readonly file: string) {
     super();
+    let text: string | undefined;
     try {
-      const data = JSON.parse(readFileSync(file, "utf8")) as Record<string, SessionEntry>;
+      text = readFileSync(file, "utf8");
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the session keys in ${file}: ${(err as Error).message}`);
+    }
+    if (text === undefined) return;
+    try {
+      const data = JSON.parse(text) as Record<string, SessionEntry>;
+      if (typeof data !== "object" || data === null || Array.isArray(data)) throw new Error("not a JSON object");
       for (const [k, v] of Object.entries(data)) {
         if (typeof v?.sessionId === "string" && typeof v.configHash === "string") super.set(k, v);
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the session keys in ${file}: ${(err as Error).message}`);
+      const aside = `${file}.corrupt-${Date.now()}`;
+      renameSync(file, aside);
+      this.recovered = `the session keys in ${file} could not be read (${(err as Error).message}); moved to ${aside}, starting with none`;
     }
   }
   override set(key: string, entry: SessionEntry): void {

@@ -119,6 +119,7 @@ export class BridgeDaemon {
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
     this.sessionStore = this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
+    if (this.sessionStore instanceof FileSessionStore && this.sessionStore.recovered) this.log.warn(this.sessionStore.recovered);
     if (this.options.stateDir !== undefined) {
       this.journal = new Journal(this.options.stateDir, {
         keepFinished: this.options.maxTurns,

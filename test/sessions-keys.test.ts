@@ -1,0 +1,97 @@
+/**
+ * The keyed-session policy (src/adapter/sessions.ts) over real HTTP on loopback: a
+ * tiny stand-in for OpenCode's session routes (create, get, delete), and the store.
+ */
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpencodeHttp } from "../src/adapter/http.js";
+import { FileSessionStore, MemorySessionStore, SessionKeys } from "../src/adapter/sessions.js";
+
+let server: Server;
+let http: OpencodeHttp;
+const sessions = new Map<string, Record<string, unknown>>();
+let n = 0;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      const path = new URL(req.url ?? "/", "http://x").pathname;
+      const id = path.split("/")[2] ?? "";
+      const send = (status: number, b: unknown) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(b));
+      };
+      if (req.method === "POST" && path === "/session") {
+        const s = { id: `ses_${String(++n).padStart(4, "0")}`, ...(JSON.parse(body) as object) };
+        sessions.set(s.id, s);
+        return send(200, s);
+      }
+      if (req.method === "GET" && sessions.has(id)) return send(200, sessions.get(id));
+      if (req.method === "DELETE" && sessions.delete(id)) return send(200, true);
+      send(404, { name: "NotFoundError", data: { message: `Session not found: ${id}` } });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  http = new OpencodeHttp({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, directory: "/tmp", requestTimeoutMs: 5_000 });
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe("SessionKeys", () => {
+  it("reuses a key's session; a new one after another model, after transport/timeout, or when it was deleted; not after other endings", async () => {
+    const keys = new SessionKeys(http, new MemorySessionStore());
+    const a = await keys.ensure("k", { model: "p/m" });
+    expect(a.created).toBe(true);
+    expect(sessions.get(a.sessionId)).toMatchObject({ title: "bridge: k" });
+    expect(await keys.ensure("k", { model: "p/m" })).toEqual({ sessionId: a.sessionId, created: false });
+    for (const outcome of ["final", "upstream", "aborted", "permission", "not_found", "server"]) {
+      await keys.ended("k", a.sessionId, outcome);
+      expect((await keys.ensure("k", { model: "p/m" })).sessionId, outcome).toBe(a.sessionId);
+    }
+    const b = await keys.ensure("k", { model: "p/other" });
+    expect(b.sessionId).not.toBe(a.sessionId);
+    for (const outcome of ["transport", "timeout"]) {
+      const before = (await keys.ensure("k", { model: "p/other" })).sessionId;
+      await keys.ended("k", before, outcome);
+      expect((await keys.ensure("k", { model: "p/other" })).sessionId, outcome).not.toBe(before);
+    }
+    const c = (await keys.ensure("k", { model: "p/other" })).sessionId;
+    sessions.delete(c); // deleted behind the bridge's back
+    expect((await keys.ensure("k", { model: "p/other" })).sessionId).not.toBe(c);
+    // An outcome recorded for a session the key no longer maps to changes nothing.
+    const d = (await keys.ensure("k", { model: "p/other" })).sessionId;
+    await keys.ended("k", a.sessionId, "timeout");
+    expect((await keys.ensure("k", { model: "p/other" })).sessionId).toBe(d);
+  });
+
+  it("creates with title, parent and permission rules; delete by key or id", async () => {
+    const keys = new SessionKeys(http, new MemorySessionStore());
+    const rules = [{ permission: "bash", pattern: "*", action: "deny" as const }];
+    const { sessionId } = await keys.ensure("job", { title: "Job", parentID: "ses_parent", permission: rules });
+    expect(sessions.get(sessionId)).toMatchObject({ title: "Job", parentID: "ses_parent", permission: rules });
+    expect(await keys.delete("job")).toBe(true);
+    expect(sessions.has(sessionId)).toBe(false);
+    expect(await keys.delete("job")).toBe(false);
+    await expect(keys.ensure("", {})).rejects.toThrow(/non-empty/);
+  });
+
+  it("FileSessionStore survives a restart, and moves an unreadable file aside", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bridge-keys-"));
+    const file = join(dir, "sessions.json");
+    const keys = new SessionKeys(http, new FileSessionStore(file));
+    const { sessionId } = await keys.ensure("persisted", {});
+    const again = new SessionKeys(http, new FileSessionStore(file));
+    expect(await again.ensure("persisted", {})).toEqual({ sessionId, created: false });
+    writeFileSync(file, "{not json");
+    const store = new FileSessionStore(file);
+    expect(store.recovered).toMatch(/could not be read/);
+    expect(store.get("persisted")).toBeUndefined();
+    expect(readdirSync(dir).some((f) => f.startsWith("sessions.json.corrupt-"))).toBe(true);
+    expect(readFileSync(readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes("corrupt")) ?? "", "utf8")).toBe("{not json");
+  });
+});
