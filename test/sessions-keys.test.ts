@@ -95,3 +95,21 @@ describe("SessionKeys", () => {
     expect(readFileSync(readdirSync(dir).map((f) => join(dir, f)).find((f) => f.includes("corrupt")) ?? "", "utf8")).toBe("{not json");
   });
 });
+
+describe("message ids", () => {
+  it("OpenCode's ascending format; after every known id of the session; decoded like OpenCode's own", async () => {
+    const { newMessageId, idTick } = await import("../src/adapter/message-id.js");
+    // A real pair from the 1.18.33 missing-directory capture: session created, then its user message.
+    expect(idTick("ses_dff3a4fdcffellH0qPom0KZNWe")! <= idTick("msg_200c5b0d0001JjxDA6ITKpHj5x")!).toBe(true);
+    const now = 1795309285584;
+    const a = newMessageId("t", now);
+    const b = newMessageId("t", now);
+    expect(a).toMatch(/^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/);
+    expect(a < b).toBe(true);
+    // A host clock behind the newest message it knows: the id still sorts after it.
+    const newest = "msg_200c5baae001xfPU3SR2dJwrTo";
+    const c = newMessageId("t", now - 60_000, ["ses_dff3a4fdcffellH0qPom0KZNWe", newest]);
+    expect(c > newest).toBe(true);
+    expect(c.slice(0, 16) < "msg_200c5baae003").toBe(true);
+  });
+});

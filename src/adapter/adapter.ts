@@ -291,7 +291,9 @@ export class OpencodeAdapter {
       // (and an unknown session fails here, 404 → not_found, even on 1.2.x whose prompt_async answers 204).
       const prior = resumed ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
       // The turn's own user message id: exactly that message is admitted as this turn's prompt.
-      const messageID = newMessageId(traceId, this.config.clock.now());
+      // On the server's clock when it runs behind ours (never ahead of it), after every id known of the session.
+      const offset = Math.min(0, this.http.serverClockOffsetMs ?? 0);
+      const messageID = newMessageId(traceId, this.config.clock.now() + offset, [sessionId, ...prior]);
       const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, userMessageId: messageID, noReply: opts.noReply });
       turn = new Turn(state, sessionId, config, this.http, this.sink, log);
       unsubscribe = this.hub.subscribe(sessionId, turn);

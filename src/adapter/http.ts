@@ -61,6 +61,12 @@ export function transportError(err: unknown, url: string): BridgeError {
 
 export class OpencodeHttp {
   readonly auth: string | undefined;
+  /**
+   * The server's clock minus ours, as far as its `Date` headers tell: the largest
+   * (serverDate − local receipt time) seen. `Date` is floored to the second, so this
+   * never puts the server's clock ahead of where it is (at most ~1 s behind). Undefined before any.
+   */
+  serverClockOffsetMs: number | undefined;
 
   constructor(private readonly opts: HttpOptions) {
     this.auth = basicAuth(opts.username, opts.password);
@@ -103,6 +109,14 @@ export class OpencodeHttp {
       limit.clear();
     }
     const status = res.statusCode;
+    const date = res.headers.date;
+    if (typeof date === "string") {
+      const server = Date.parse(date);
+      if (!Number.isNaN(server)) {
+        const offset = server - Date.now();
+        if (this.serverClockOffsetMs === undefined || offset > this.serverClockOffsetMs) this.serverClockOffsetMs = offset;
+      }
+    }
     let body: unknown = undefined;
     if (text !== "") {
       try {
