@@ -113,3 +113,27 @@ describe("message ids", () => {
     expect(c.slice(0, 16) < "msg_200c5baae003").toBe(true);
   });
 });
+
+describe("idempotent daemon turns across a restart", () => {
+  it("the journal keeps each turn's request hash through a reopen (compaction) for the next daemon", async () => {
+    const { Journal } = await import("../src/daemon/journal.js");
+    const { requestHash } = await import("../src/daemon/options.js");
+    const dir = mkdtempSync(join(tmpdir(), "journal-h-"));
+    const h = requestHash({ text: "x", trace_id: "t1" });
+    expect(requestHash({ trace_id: "t1", text: "x" })).toBe(h);
+    expect(requestHash({ trace_id: "t1", text: "y" })).not.toBe(h);
+    const opts = { keepFinished: 5, maxBytes: 1 << 20, syncIntervalMs: 10, onError: () => {} };
+    const j = new Journal(dir, opts);
+    j.open();
+    j.turn("id-1", "t1", "ses_1", "/p", 1, h);
+    j.end("id-1", "final");
+    j.close();
+    const again = new Journal(dir, opts);
+    const turns = again.open(); // compacts: rewrites the file from what it read
+    again.close();
+    expect(turns.find((t) => t.traceId === "t1")?.requestHash).toBe(h);
+    const third = new Journal(dir, opts);
+    expect(third.open().find((t) => t.traceId === "t1")?.requestHash).toBe(h);
+    third.close();
+  });
+});
