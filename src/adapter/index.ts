@@ -8,6 +8,7 @@ export {
   type SessionOptions,
   type SessionStore,
 } from "./sessions.js";
+export { MAX_FILE_BYTES, type PromptInputPart } from "./parts.js";
 export type { TurnResult } from "./turn.js";
 export { parseAdapterConfig, realClock } from "./config.js";
 export type {
