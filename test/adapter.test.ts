@@ -79,6 +79,8 @@ describe("adapter over a replayed real turn", () => {
     const paths = srv.requests.map((r) => `${r.method} ${r.path}`);
     expect(paths.indexOf("GET /event")).toBeLessThan(paths.indexOf(`POST /session/${result.sessionId}/prompt_async`));
     expect(JSON.parse(srv.requests.find((r) => r.path.endsWith("prompt_async"))?.body ?? "{}")).toEqual({
+      // Issue 13: the turn's own user message id, in OpenCode's ascending format.
+      messageID: expect.stringMatching(/^msg_[0-9a-f]{12}[0-9A-Za-z]{14}$/),
       parts: [{ type: "text", text: "run the tool" }],
     });
     await adapter.close();

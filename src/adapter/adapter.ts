@@ -24,6 +24,9 @@ import type { EventHub } from "./event-hub.js";
 import { acquireHub } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { holdProcess } from "./keep-alive.js";
+import { newMessageId } from "./message-id.js";
+import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
+import { MemorySessionStore, SessionKeys, type SessionOptions, type SessionStore } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
 
 export interface PromptOptions {
@@ -42,6 +45,29 @@ export interface PromptOptions {
   readonly question?: QuestionPolicy;
   /** This turn's request hook (default: the adapter's `onRequest`). */
   readonly onRequest?: RequestHook;
+  /**
+   * Run in the host's keyed session (see src/adapter/sessions.ts): created on first
+   * use with `session` options and this prompt's model and agent, reused while they
+   * stay the same. Exclusive with `sessionId`.
+   */
+  readonly sessionKey?: string;
+  /** How a keyed session is created (title, permission rules, parent). */
+  readonly session?: Omit<SessionOptions, "model" | "agent">;
+  /** Store the prompt without running the model; the turn ends `final` with no content once OpenCode has stored it. */
+  readonly noReply?: boolean;
+  /** Enable/disable tools by name for this prompt (OpenCode writes these into the session's permission rules). */
+  readonly tools?: Record<string, boolean>;
+  /** The model variant (e.g. a reasoning effort the provider defines). */
+  readonly variant?: string;
+  /** Timeouts for this turn, overriding the adapter's. */
+  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number };
+}
+
+export interface AdapterOptions {
+  /** Where session keys are kept; default: in memory. */
+  readonly sessionStore?: SessionStore;
+  /** On `close()`, delete every session this adapter created (keyed or not). Default false. */
+  readonly deleteSessionsOnClose?: boolean;
 }
 
 /** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
@@ -94,8 +120,9 @@ export class OpencodeAdapter {
   private closed = false;
   /** The turn running now (turns are serialized), for answers to its requests. */
   private current: Turn | undefined;
+  private readonly keys: SessionKeys;
 
-  constructor(config: AdapterConfigInput, sink: Sink) {
+  constructor(config: AdapterConfigInput, sink: Sink, private readonly options: AdapterOptions = {}) {
     this.config = parseAdapterConfig(config);
     this.sink = toSinkObject(sink);
     this.log = (this.config.logger ?? pino({ enabled: false })).child({ component: "adapter" });
@@ -127,6 +154,22 @@ export class OpencodeAdapter {
     });
     this.hub = shared.hub;
     this.releaseHub = shared.release;
+    this.keys = new SessionKeys(this.http, options.sessionStore ?? new MemorySessionStore());
+  }
+
+  /**
+   * The OpenCode session for the host's `key`: reused while its configuration is the
+   * same and its last turn did not end `transport`/`timeout`, else created (with the
+   * title, default `bridge: <key>`, parent and permission rules). Resolves its id.
+   */
+  async ensureSession(key: string, opts: SessionOptions = {}): Promise<string> {
+    await this.serverVersion();
+    return (await this.keys.ensure(key, opts)).sessionId;
+  }
+
+  /** Delete a keyed session (by its key) or any session (by its id) on the server; false when it did not exist. */
+  deleteSession(keyOrSessionId: string): Promise<boolean> {
+    return this.keys.delete(keyOrSessionId);
   }
 
   /** The server's version, checked against the supported range (cached after the first success). */
@@ -165,13 +208,22 @@ export class OpencodeAdapter {
    * terminal `error` reply, then rejects: nothing above the adapter ever has to
    * make up a terminal reply.
    */
-  prompt(text: string, opts: PromptOptions = {}): Promise<TurnResult> {
+  prompt(input: string | readonly PromptInputPart[], opts: PromptOptions = {}): Promise<TurnResult> {
     let model: PromptBody["model"];
     try {
-      if (typeof text !== "string" || text.trim() === "") {
-        throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(text)}`);
+      if (typeof input !== "string" && !Array.isArray(input)) {
+        throw new TypeError(`prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
+      }
+      if (typeof input === "string" && input.trim() === "") {
+        throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
       }
       if (this.closed) throw new Error("the adapter is closed");
+      if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
+        throw new BridgeError("config", "give either sessionKey or sessionId, not both");
+      }
+      if (opts.sessionKey !== undefined && (typeof opts.sessionKey !== "string" || opts.sessionKey === "")) {
+        throw new BridgeError("config", `sessionKey must be a non-empty string, got ${JSON.stringify(opts.sessionKey)}`);
+      }
       model = parseModel(opts.model);
       const p = opts.permission;
       if (p !== undefined && p !== "reject" && p !== "allow" && p !== "ask" && typeof p !== "function") {
@@ -180,12 +232,24 @@ export class OpencodeAdapter {
       if (opts.question !== undefined && opts.question !== "reject" && opts.question !== "ask") {
         throw new BridgeError("config", `question must be "reject" or "ask", got ${JSON.stringify(opts.question)}`);
       }
+      withTimeouts(this.config, opts.timeouts); // checks them
     } catch (err) {
       return this.refuse(err as Error, opts);
     }
     // An open turn keeps the process alive until it has settled, whatever it waits for.
     const release = holdProcess();
-    return this.queue.add(() => this.runTurn(text, opts, model)).finally(release);
+    // Files are read now, but the turn keeps its place in the queue (turns run in call order).
+    const parts = toWireParts(input).then(
+      (p) => ({ ok: true as const, parts: p }),
+      (err: unknown) => ({ ok: false as const, err: err as Error }),
+    );
+    return this.queue
+      .add(async () => {
+        const p = await parts;
+        return p.ok ? this.runTurn(p.parts, opts, model) : p;
+      })
+      .then((r) => ("ok" in r ? this.refuse(r.err, opts) : r))
+      .finally(release);
   }
 
   private async refuse(err: Error, opts: PromptOptions): Promise<never> {
@@ -232,17 +296,23 @@ export class OpencodeAdapter {
     if (this.closed) return;
     this.closed = true;
     await this.queue.onIdle();
+    if (this.options.deleteSessionsOnClose) {
+      for (const id of [...this.keys.created]) {
+        await this.keys.delete(id).catch((err: unknown) => this.log.warn({ session_id: id, err: (err as Error)?.message }, "could not delete a session on close"));
+      }
+    }
     this.releaseHub();
     await this.sink.flush?.();
   }
 
-  private async runTurn(text: string, opts: PromptOptions, model: PromptBody["model"]): Promise<TurnResult> {
+  private async runTurn(parts: WirePart[], opts: PromptOptions, model: PromptBody["model"]): Promise<TurnResult> {
     const traceId = opts.traceId ?? this.config.newTraceId();
     let log = this.log.child({ trace_id: traceId });
     let sessionId = opts.sessionId;
     let turn: Turn | undefined;
+    // This turn's configuration: the adapter's, with the prompt's timeouts and request policies.
     const cfg: AdapterConfig = {
-      ...this.config,
+      ...withTimeouts(this.config, opts.timeouts),
       permission: opts.permission ?? this.config.permission,
       question: opts.question ?? this.config.question,
       onRequest: opts.onRequest ?? this.config.onRequest,
@@ -254,11 +324,36 @@ export class OpencodeAdapter {
       await this.serverVersion();
       // Subscribe first, and check it, so that no event of the turn can be missed.
       await this.hub.open();
-      sessionId ??= await this.http.createSession(opts.signal);
+      let resumed = opts.sessionId !== undefined;
+      if (opts.sessionKey !== undefined) {
+        const keyed = await this.keys.ensure(
+          opts.sessionKey,
+          { ...opts.session, ...(model ? { model: `${model.providerID}/${model.modelID}` } : {}), ...(opts.agent ? { agent: opts.agent } : {}) },
+          opts.signal,
+        );
+        sessionId = keyed.sessionId;
+        resumed = !keyed.created;
+      }
+      if (sessionId === undefined) {
+        sessionId = await this.http.createSession(opts.signal);
+        this.keys.created.add(sessionId);
+      }
       log = log.child({ session_id: sessionId });
-      // User messages already in a resumed session are never taken for this turn's prompt.
-      const prior = opts.sessionId ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
-      const state = createTurnState({ traceId, sessionId, priorMessageIds: prior, holdFinal: cfg.verifyAtEnd });
+      // User messages already in a resumed session are never taken for this turn's prompt
+      // (and an unknown session fails here, 404 → not_found, even on 1.2.x whose prompt_async answers 204).
+      const prior = resumed ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
+      // The turn's own user message id: exactly that message is admitted as this turn's prompt.
+      // On the server's clock when it runs behind ours (never ahead of it), after every id known of the session.
+      const offset = Math.min(0, this.http.serverClockOffsetMs ?? 0);
+      const messageID = newMessageId(traceId, this.config.clock.now() + offset, [sessionId, ...prior]);
+      const state = createTurnState({
+        traceId,
+        sessionId,
+        priorMessageIds: prior,
+        userMessageId: messageID,
+        noReply: opts.noReply,
+        holdFinal: cfg.verifyAtEnd,
+      });
       turn = new Turn(state, sessionId, cfg, this.http, this.sink, log);
       this.current = turn;
       unsubscribe = this.hub.subscribe(sessionId, turn);
@@ -266,10 +361,14 @@ export class OpencodeAdapter {
       // before prompting, so that no event of the turn goes unseen.
       await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
-      log.info({ chars: text.length }, "prompting");
+      log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
       turn.sending();
       await this.http.promptAsync(sessionId, {
-        parts: [{ type: "text", text }],
+        messageID,
+        parts,
+        ...(opts.noReply ? { noReply: true } : {}),
+        ...(opts.tools ? { tools: opts.tools } : {}),
+        ...(opts.variant ? { variant: opts.variant } : {}),
         ...(model ? { model } : {}),
         ...(opts.agent ? { agent: opts.agent } : {}),
         ...(opts.system ? { system: opts.system } : {}),
@@ -285,12 +384,17 @@ export class OpencodeAdapter {
             : new BridgeError("protocol", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       const code = opts.signal?.aborted ? "aborted" : e.replyCode;
       log.warn({ code, err: e.message }, "the turn failed before it started");
-      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", this.config, this.http, this.sink, log);
+      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", cfg, this.http, this.sink, log);
       turn.end(code, e.message);
     }
     try {
       const result = await turn.settled();
       log.info({ status: result.status, replies: result.replies }, "turn ended");
+      if (opts.sessionKey !== undefined && sessionId !== undefined) {
+        await this.keys
+          .ended(opts.sessionKey, sessionId, result.status === "final" ? "final" : (result.error?.code ?? "internal"))
+          .catch((err: unknown) => log.warn({ err: (err as Error)?.message }, "could not record how the keyed session's turn ended"));
+      }
       return result;
     } finally {
       if (this.current === turn) this.current = undefined;
@@ -298,4 +402,20 @@ export class OpencodeAdapter {
       unsubscribe?.();
     }
   }
+}
+
+/** The adapter's configuration with one prompt's timeouts in place of its own. */
+function withTimeouts(config: AdapterConfig, t: PromptOptions["timeouts"]): AdapterConfig {
+  if (t === undefined) return config;
+  for (const [k, v] of Object.entries(t)) {
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v <= 0)) {
+      throw new BridgeError("config", `timeouts.${k} must be a whole number of milliseconds greater than 0, got ${JSON.stringify(v)}`);
+    }
+  }
+  return {
+    ...config,
+    ...(t.firstEventMs !== undefined ? { firstEventTimeoutMs: t.firstEventMs } : {}),
+    ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
+    ...(t.turnMs !== undefined ? { turnTimeoutMs: t.turnMs } : {}),
+  };
 }

@@ -11,7 +11,8 @@ export type BridgeErrorCode =
   | "protocol" // OpenCode answered something unexpected (status, content type, body)
   | "unsupported_version" // the server is outside the supported 1.x range
   | "timeout" // a request or the subscription did not answer in time
-  | "upstream"; // OpenCode reported a failure of its own for a request
+  | "not_found" // OpenCode answered 404: the session (or another named thing) does not exist
+  | "server"; // OpenCode failed on a request: HTTP 5xx, or a 4xx other than 401/403/404
 
 export class BridgeError extends Error {
   override readonly name = "BridgeError";
@@ -32,8 +33,10 @@ export class BridgeError extends Error {
         return "transport";
       case "timeout":
         return "timeout";
-      case "upstream":
-        return "upstream";
+      case "not_found":
+        return "not_found";
+      case "server":
+        return "server";
       case "config":
       case "protocol":
       case "unsupported_version":

@@ -5,7 +5,9 @@
  */
 import { request, type Dispatcher } from "undici";
 import { deadline } from "../util/deadline.js";
+import { withoutStack } from "../codec/mappers.js";
 import { BridgeError } from "./errors.js";
+import type { WirePart } from "./parts.js";
 
 export interface HttpOptions {
   readonly baseUrl: string;
@@ -23,7 +25,12 @@ export interface RecordedMessage {
 }
 
 export interface PromptBody {
-  parts: { type: "text"; text: string }[];
+  /** The turn's user message id (src/adapter/message-id.ts). */
+  messageID?: string;
+  parts: WirePart[];
+  noReply?: boolean;
+  tools?: Record<string, boolean>;
+  variant?: string;
   model?: { providerID: string; modelID: string };
   agent?: string;
   system?: string;
@@ -54,6 +61,12 @@ export function transportError(err: unknown, url: string): BridgeError {
 
 export class OpencodeHttp {
   readonly auth: string | undefined;
+  /**
+   * The server's clock minus ours, as far as its `Date` headers tell: the largest
+   * (serverDate − local receipt time) seen. `Date` is floored to the second, so this
+   * never puts the server's clock ahead of where it is (at most ~1 s behind). Undefined before any.
+   */
+  serverClockOffsetMs: number | undefined;
 
   constructor(private readonly opts: HttpOptions) {
     this.auth = basicAuth(opts.username, opts.password);
@@ -73,7 +86,7 @@ export class OpencodeHttp {
   }
 
   /** One JSON request. Resolves with the decoded body (undefined for an empty one). */
-  async call(method: "GET" | "POST", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
+  async call(method: "GET" | "POST" | "DELETE", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
     const url = this.url(path, opts.query);
     // Held strongly until the request and its body settle (see util/deadline.ts: AbortSignal.any can lose a timeout to GC).
     const limit = deadline(this.opts.requestTimeoutMs, opts.signal);
@@ -96,6 +109,14 @@ export class OpencodeHttp {
       limit.clear();
     }
     const status = res.statusCode;
+    const date = res.headers.date;
+    if (typeof date === "string") {
+      const server = Date.parse(date);
+      if (!Number.isNaN(server)) {
+        const offset = server - Date.now();
+        if (this.serverClockOffsetMs === undefined || offset > this.serverClockOffsetMs) this.serverClockOffsetMs = offset;
+      }
+    }
     let body: unknown = undefined;
     if (text !== "") {
       try {
@@ -114,7 +135,7 @@ export class OpencodeHttp {
       );
     }
     if ((status < 200 || status >= 300) && !(opts.okStatuses ?? []).includes(status)) {
-      throw new BridgeError("upstream", `OpenCode answered HTTP ${status} to ${method} ${path}: ${summarize(body)}`, {
+      throw new BridgeError(status === 404 ? "not_found" : "server", `OpenCode answered HTTP ${status} to ${method} ${path}: ${summarize(body)}`, {
         status,
         url,
       });
@@ -131,11 +152,24 @@ export class OpencodeHttp {
     return { healthy: b.healthy === true, version: b.version };
   }
 
-  async createSession(signal?: AbortSignal): Promise<string> {
-    const { body } = await this.call("POST", "/session", { body: {}, signal });
+  /** `POST /session`; `body` may carry `title`, `parentID`, `permission` rules (all 1.2+). */
+  async createSession(signal?: AbortSignal, create: Record<string, unknown> = {}): Promise<string> {
+    const { body } = await this.call("POST", "/session", { body: create, signal });
     const id = (body as { id?: unknown } | undefined)?.id;
     if (typeof id !== "string") throw new BridgeError("protocol", `POST /session answered no session id: ${summarize(body)}`);
     return id;
+  }
+
+  /** Does the session exist? (`GET /session/:id`: 404 is no.) */
+  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.call("GET", `/session/${encodeURIComponent(sessionId)}`, { signal, okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  /** `DELETE /session/:id`: true when it was deleted, false when it did not exist. */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const r = await this.call("DELETE", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
+    return r.status !== 404;
   }
 
   /** The server's record of the session's most recent messages, oldest first: [{info, parts}]. */
@@ -209,8 +243,17 @@ function isNotFound(body: unknown): boolean {
   return typeof tag === "string" && tag.endsWith("NotFoundError");
 }
 
+/** An answer body for a message: OpenCode's own `data.message` when it has one (without stack frames), else the body. */
 function summarize(body: unknown): string {
   if (body === undefined) return "(empty body)";
-  const s = typeof body === "string" ? body : JSON.stringify(body);
+  const b = body as { name?: unknown; _tag?: unknown; message?: unknown; data?: { message?: unknown } } | null;
+  const words = typeof b === "object" && b !== null ? (typeof b.data?.message === "string" ? b.data.message : b.message) : undefined;
+  const name = typeof b === "object" && b !== null ? (b.name ?? b._tag) : undefined;
+  const s =
+    typeof words === "string"
+      ? `${typeof name === "string" ? `${name}: ` : ""}${withoutStack(words)}`
+      : typeof body === "string"
+        ? body
+        : JSON.stringify(body);
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }

@@ -1,5 +1,14 @@
 /** `opencode-bridge/adapter`: drive live turns on `opencode serve`. */
-export { OpencodeAdapter, isSupportedVersion, SUPPORTED_VERSIONS, type PromptOptions } from "./adapter.js";
+export { OpencodeAdapter, isSupportedVersion, SUPPORTED_VERSIONS, type AdapterOptions, type PromptOptions } from "./adapter.js";
+export {
+  FileSessionStore,
+  MemorySessionStore,
+  type PermissionRule,
+  type SessionEntry,
+  type SessionOptions,
+  type SessionStore,
+} from "./sessions.js";
+export { MAX_FILE_BYTES, type PromptInputPart } from "./parts.js";
 export type { TurnResult } from "./turn.js";
 export { parseAdapterConfig, realClock } from "./config.js";
 export type {

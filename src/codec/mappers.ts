@@ -3,15 +3,49 @@ import type { ErrorCode, Usage } from "./reply.js";
 import type { ServerError } from "./schemas.js";
 import type { TurnState } from "./state.js";
 
+/**
+ * Errors a model provider reports through OpenCode (`MessageV2` error names of
+ * 1.2–1.18): the turn ends `upstream`. Every other name is OpenCode's own failure.
+ */
+const PROVIDER_ERRORS: ReadonlySet<string> = new Set([
+  "APIError",
+  "ProviderAuthError",
+  "MessageOutputLengthError",
+  "ContextOverflowError",
+  "StructuredOutputError",
+]);
+
+/**
+ * OpenCode's words without its internals: stack frames (`    at f (/$bunfs/…:1:2)`)
+ * are dropped and the remaining lines joined, so `[cause]: …` lines stay.
+ */
+export function withoutStack(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/^at\s/.test(l) && l !== "}" && l !== "{")
+    .join(" ");
+}
+
+/** OpenCode's own `UnknownError` for a project directory that does not exist (1.18: `FileSystem.realPath`, ENOENT). */
+const MISSING_PATH = /\bNotFound\b.*FileSystem\.|ENOENT/;
+
 /** The server's error in its own words, with a stable code. */
 export function describeServerError(err: ServerError): { message: string; code: ErrorCode } {
   const name = err.name ?? "UnknownError";
   const raw = err.data?.message;
-  const words = typeof raw === "string" ? raw : raw === undefined ? "" : JSON.stringify(raw);
+  const words = withoutStack(typeof raw === "string" ? raw : raw === undefined ? "" : JSON.stringify(raw));
   const status = err.data?.statusCode !== undefined ? ` (HTTP ${err.data.statusCode})` : "";
   const provider = err.data?.providerID !== undefined ? ` [provider ${err.data.providerID}]` : "";
   const message = `${name}${status}${provider}: ${words || "no message"}`;
-  const code: ErrorCode = name === "MessageAbortedError" ? "aborted" : "upstream";
+  const code: ErrorCode =
+    name === "MessageAbortedError"
+      ? "aborted"
+      : PROVIDER_ERRORS.has(name) || err.data?.providerID !== undefined || err.data?.statusCode !== undefined
+        ? "upstream"
+        : MISSING_PATH.test(words)
+          ? "not_found"
+          : "server";
   return { message, code };
 }
 
@@ -44,5 +78,7 @@ export const FINISH_MESSAGES: Readonly<Record<ErrorCode, string>> = {
   permission: "a permission request could not be answered",
   auth: "OpenCode refused the credentials",
   upstream: "the model provider failed",
+  server: "OpenCode failed",
+  not_found: "the session or directory does not exist",
   internal: "internal error in opencode-bridge",
 };

@@ -20,6 +20,7 @@
  */
 import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import type { ParsedEvent } from "./events.js";
+import { flushNext, onNextEvent } from "./next.js";
 import { describeServerError, FINISH_MESSAGES, sumUsage } from "./mappers.js";
 import { dropAllDeltas, dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
 import type { ErrorCode } from "./reply.js";
@@ -90,6 +91,11 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
   switch (evt.type) {
     case "message.part.delta": {
       const p = evt.properties;
+      if (p.field === "reasoning") {
+        // No checked server sends it (docs/dialects.md); the taOS adapter reads it as reasoning: so do we.
+        onReasoningDelta(p, state, out);
+        return;
+      }
       if (p.field !== "text") return;
       // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
       const t = state.texts.get(p.partID);
@@ -126,6 +132,23 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
     case "server.connected":
     case "server.instance.disposed":
       return;
+    case "session.next.model.switched": {
+      const m = evt.properties.model;
+      state.model = `${m.providerID}/${m.id}`;
+      return;
+    }
+    case "session.next.agent.switched":
+      state.agent = evt.properties.agent;
+      return;
+    case "session.next.step.started":
+    case "session.next.step.ended":
+    case "session.next.text.ended":
+    case "session.next.reasoning.ended":
+    case "session.next.tool.called":
+    case "session.next.tool.success":
+    case "session.next.tool.failed":
+      onNextEvent(evt, state, out);
+      return;
     default: {
       const never: never = evt;
       void never;
@@ -144,8 +167,24 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
     if (state.phase === "waiting" && admits(state, info.id)) {
       state.userMessageId = info.id;
       state.phase = "running";
+      if (state.noReply) {
+        // Stored, and nothing will answer it (OpenCode sends no idle either): the turn is done.
+        if (info.model) state.model = `${info.model.providerID}/${info.model.modelID}`;
+        if (info.agent) state.agent = info.agent;
+        endTurn(state, out);
+        return;
+      }
+    }
+    if (state.userMessageId === info.id) {
+      if (info.model) state.model = `${info.model.providerID}/${info.model.modelID}`;
+      if (info.agent) state.agent = info.agent;
     }
   } else if (info.role === "assistant") {
+    if (state.phase === "running" && messageRole(state, info.id) === "turn") {
+      if (info.providerID && info.modelID) state.model = `${info.providerID}/${info.modelID}`;
+      const agent = info.agent ?? info.mode;
+      if (agent) state.agent = agent;
+    }
     if (info.tokens) {
       track.tokens = {
         input: info.tokens.input ?? 0,
@@ -163,6 +202,23 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
   const held = takeParts(state, info.id);
   if (held) for (const e of held) handle(e, state, out);
   if (state.idleSeen && state.phase === "running" && !hasOpenMessage(state)) endTurn(state, out);
+}
+
+/** A `field: "reasoning"` delta: reasoning text of the part, never answer text. */
+function onReasoningDelta(p: { partID: string; messageID?: string; delta: string }, state: TurnState, out: ReplyBody[]): void {
+  let t = state.texts.get(p.partID);
+  if (!t) {
+    if (state.resyncing || state.phase !== "running") return;
+    const role = messageRole(state, p.messageID);
+    if (role !== "turn") {
+      // Its message is not known yet: held like a text delta; the part's update gives its type.
+      if (role === undefined) holdDelta(state, p.partID, p.messageID, p.delta);
+      return;
+    }
+    t = newTextTrack("reasoning", p.messageID ?? "", false);
+    state.texts.set(p.partID, t);
+  }
+  if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
 }
 
 function admits(state: TurnState, messageId: string): boolean {
@@ -235,6 +291,7 @@ function endTurn(state: TurnState, out: ReplyBody[]): void {
     state.finalHeld = true;
     return;
   }
+  flushNext(state, out);
   closeOpenWork(state, out, "the turn ended before the tool reported a result");
   const usage = sumUsage(state);
   const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: state.answer };
@@ -242,6 +299,8 @@ function endTurn(state: TurnState, out: ReplyBody[]): void {
     body.usage = usage.usage;
     body.cost = usage.cost;
   }
+  if (state.model !== undefined) body.model = state.model;
+  if (state.agent !== undefined) body.agent = state.agent;
   out.push(body);
   state.phase = "done";
 }

@@ -14,6 +14,8 @@ import { z } from "zod";
 
 export const ERROR_CODES = [
   "upstream", // the model provider failed (HTTP error, bad key, overloaded, context overflow …)
+  "server", // OpenCode itself failed (HTTP 5xx, an UnknownError of its own)
+  "not_found", // something the turn names does not exist (the session, the project directory)
   "auth", // the OpenCode server refused the bridge's credentials
   "timeout", // a first-event, idle or turn timeout expired
   "aborted", // the turn was aborted (by the host or on the server)
@@ -69,6 +71,10 @@ export const FinalReplySchema = z.object({
   content: z.string(),
   usage: UsageSchema.optional(),
   cost: z.number().optional(),
+  /** The model that answered, "provider/model" (from the answering message, or `session.next.model.switched`). */
+  model: z.string().optional(),
+  /** The agent that answered. */
+  agent: z.string().optional(),
 });
 export const ErrorReplySchema = z.object({
   kind: z.literal("error"),

@@ -116,7 +116,38 @@ export const MessageUpdatedProps = z.object({
     tokens: Tokens,
     cost: z.number().optional(),
     time: z.object({ created: z.number().optional(), completed: z.number().optional() }).optional(),
+    /** Assistant messages: the model and agent that answered (`mode` is the pre-1.x name of agent). */
+    providerID: z.string().optional(),
+    modelID: z.string().optional(),
+    agent: z.string().optional(),
+    mode: z.string().optional(),
+    /** User messages: the model and agent the prompt asked for. */
+    model: z.object({ providerID: z.string(), modelID: z.string() }).optional().catch(undefined),
   }),
+});
+
+/** 1.15.13: `session.next.model.switched` (captured: test/fixtures/1.15.13/*.sse). */
+export const ModelSwitchedProps = z.object({
+  sessionID: id,
+  model: z.object({ id: z.string(), providerID: z.string(), variant: z.string().optional() }),
+});
+
+/** 1.15.13: `session.next.agent.switched`. */
+export const AgentSwitchedProps = z.object({ sessionID: id, agent: z.string() });
+
+/** 1.15.13 with OPENCODE_EXPERIMENTAL_EVENT_SYSTEM (captured: test/fixtures/1.15.13/*-experimental.sse). */
+export const NextStepProps = z.object({ sessionID: id });
+export const NextTextEndedProps = z.object({ sessionID: id, text: z.string() });
+export const NextToolCalledProps = z.object({ sessionID: id, callID: z.string(), tool: z.string(), input: z.unknown() });
+export const NextToolSuccessProps = z.object({
+  sessionID: id,
+  callID: z.string(),
+  content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()).optional(),
+});
+export const NextToolFailedProps = z.object({
+  sessionID: id,
+  callID: z.string(),
+  error: z.object({ message: z.string().optional() }).loose().optional(),
 });
 
 export const SessionStatusProps = z.object({
@@ -190,6 +221,15 @@ export const EVENT_SCHEMAS = {
   "question.rejected": RequestSettledProps,
   "server.connected": ServerEventProps,
   "server.instance.disposed": ServerEventProps,
+  "session.next.model.switched": ModelSwitchedProps,
+  "session.next.agent.switched": AgentSwitchedProps,
+  "session.next.step.started": NextStepProps,
+  "session.next.step.ended": NextStepProps,
+  "session.next.text.ended": NextTextEndedProps,
+  "session.next.reasoning.ended": NextTextEndedProps,
+  "session.next.tool.called": NextToolCalledProps,
+  "session.next.tool.success": NextToolSuccessProps,
+  "session.next.tool.failed": NextToolFailedProps,
 } as const;
 
 export type KnownEventType = keyof typeof EVENT_SCHEMAS;

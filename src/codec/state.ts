@@ -3,6 +3,7 @@
  * every field states the invariant it keeps.
  */
 import { Envelope } from "./envelope.js";
+import type { NextStep } from "./next.js";
 import type { ErrorCode } from "./reply.js";
 import type { KnownEvent } from "./schemas.js";
 import type { TagFilter } from "./tags.js";
@@ -20,6 +21,8 @@ export interface TurnOptions {
    * the adapter's end-of-turn verification. Off for replays of a recorded stream.
    */
   readonly holdFinal?: boolean;
+  /** The prompt was sent with `noReply`: the model does not run, the turn ends `final` (empty) once its user message is stored. */
+  readonly noReply?: boolean;
 }
 
 /** One text or reasoning part of the turn's answer. */
@@ -75,6 +78,7 @@ export interface TurnState {
   sessionId: string | undefined;
   readonly expectedUserMessageId: string | undefined;
   readonly priorMessageIds: ReadonlySet<string>;
+  readonly noReply: boolean;
   userMessageId: string | undefined;
   phase: "waiting" | "running" | "done";
   readonly messages: Map<string, MessageTrack>;
@@ -108,6 +112,11 @@ export interface TurnState {
   holdFinal: boolean;
   /** The turn would have ended `final` and waits for `releaseFinal` (only with `holdFinal`). */
   finalHeld: boolean;
+  /** The model ("provider/model") and agent in effect: from `session.next.*.switched`, the prompt, then the answering message. */
+  model: string | undefined;
+  agent: string | undefined;
+  /** What the current step's `session.next.*` events carried (src/codec/next.ts); undefined until one came. */
+  next: NextStep | undefined;
 }
 
 /** Pending events are bounded; past this, the oldest unknown-role parts are dropped (and counted). */
@@ -120,6 +129,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     sessionId: opts.sessionId,
     expectedUserMessageId: opts.userMessageId,
     priorMessageIds: new Set(opts.priorMessageIds ?? []),
+    noReply: opts.noReply === true,
     userMessageId: undefined,
     phase: "waiting",
     messages: new Map(),
@@ -135,6 +145,9 @@ export function createTurnState(opts: TurnOptions): TurnState {
     resyncing: false,
     holdFinal: opts.holdFinal ?? false,
     finalHeld: false,
+    model: undefined,
+    agent: undefined,
+    next: undefined,
   };
 }
 

@@ -15,6 +15,7 @@
  * outputs (webhook, JSON Lines …). Turns run in the background, one adapter per
  * OpenCode session: turns of one session are serialized, sessions run in parallel.
  */
+import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -31,9 +32,10 @@ import { BearerAuth, RequestGuard } from "./auth.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendError, sendJson, summarizeIssues } from "./http.js";
 import { CONSOLE_HTML } from "./console.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
-import { AnswerSchema, parseDaemonOptions, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
+import { AnswerSchema, parseDaemonOptions, requestHash, TurnRequestSchema, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
 import { AdapterPool } from "./pool.js";
 import { Journal } from "./journal.js";
+import { defaultTitle, FileSessionStore, MemorySessionStore, SessionKeys, type SessionStore } from "../adapter/sessions.js";
 import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
 import { streamTurn, SubscriberBudget } from "./sse.js";
 import { TurnStore, type TurnOutcome, type TurnRecord } from "./turns.js";
@@ -92,6 +94,8 @@ export class BridgeDaemon {
   private readonly metrics = new Metrics();
   private readonly budget: SubscriberBudget;
   private readonly journal: Journal | undefined;
+  /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
+  private readonly sessionStore: SessionStore;
   /** Turns whose output failure was logged (once per turn). */
   private readonly outputErrorLogged = new WeakSet<TurnRecord>();
   private connections = 0;
@@ -122,6 +126,8 @@ export class BridgeDaemon {
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
+    this.sessionStore = this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
+    if (this.sessionStore instanceof FileSessionStore && this.sessionStore.recovered) this.log.warn(this.sessionStore.recovered);
     if (this.options.stateDir !== undefined) {
       this.journal = new Journal(this.options.stateDir, {
         keepFinished: this.options.maxTurns,
@@ -329,8 +335,21 @@ export class BridgeDaemon {
       throw new HttpError(429, `too many turns in progress (the limit is ${this.options.maxActiveTurns})`, { limit: this.options.maxActiveTurns }, { "retry-after": "1" });
     }
     const traceId = turn.trace_id ?? randomUUID();
-    if (this.store.has(traceId) || this.reserved.has(traceId)) {
-      throw new HttpError(409, `trace_id ${traceId} is already in use`, { trace_id: traceId });
+    const hash = requestHash(turn);
+    const existing = this.store.get(traceId);
+    if (existing && existing.requestHash === hash) {
+      // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt.
+      sendJson(res, 200, { trace_id: traceId, session_id: existing.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+      return;
+    }
+    if (existing || this.reserved.has(traceId)) {
+      throw new HttpError(
+        409,
+        existing
+          ? `trace_id ${traceId} is already in use by a turn with a different request`
+          : `trace_id ${traceId} is being started by another request right now; retry to get its turn`,
+        { trace_id: traceId },
+      );
     }
     const directory = turn.directory ?? this.options.directory;
     if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
@@ -344,7 +363,7 @@ export class BridgeDaemon {
       } catch (err) {
         throw new HttpError(502, "OpenCode is not available", (err as Error).message);
       }
-      const sessionId = await this.resolveSession(target, directory, turn.session_id);
+      const sessionId = await this.resolveSession(target, directory, turn);
       // Shutdown may have begun while the session was being created.
       if (this.draining) throw this.unavailable();
       record = this.store.create(traceId, sessionId, directory, performance.now());
@@ -353,8 +372,9 @@ export class BridgeDaemon {
         ...(turn.permission ? { permission: turn.permission } : {}),
         ...(turn.question ? { question: turn.question } : {}),
       };
+      record.requestHash = hash;
       // Journaled (and synced) before the 202: an accepted turn outlives a crash.
-      this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now());
+      this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
     } finally {
       this.reserved.delete(traceId);
     }
@@ -367,10 +387,16 @@ export class BridgeDaemon {
     });
   }
 
-  /** The session to run in: the one named (checked to exist), or a new one. */
-  private async resolveSession(target: OpencodeTarget, directory: string, sessionId: string | undefined): Promise<string> {
+  /** The session to run in: the one named (checked to exist), the key's, or a new one. */
+  private async resolveSession(target: OpencodeTarget, directory: string, turn: TurnRequest): Promise<string> {
     const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+    const sessionId = turn.session_id;
     try {
+      if (turn.session_key !== undefined) {
+        const keys = new SessionKeys(http, this.sessionStore);
+        const opts = { ...(turn.title ? { title: turn.title } : {}), ...(turn.model ? { model: turn.model } : {}), ...(turn.agent ? { agent: turn.agent } : {}) };
+        return (await keys.ensure(keyIn(directory, turn.session_key), { title: defaultTitle(turn.session_key), ...opts })).sessionId;
+      }
       if (sessionId === undefined) return await http.createSession();
       const r = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
       if (r.status === 404) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
@@ -389,9 +415,10 @@ export class BridgeDaemon {
   private run(record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
     const lease = this.pool.acquire(target, record.directory, record.sessionId);
     record.answerer = (id, answer) => lease.adapter.answer(id, answer);
-    const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome);
+    const ended = (outcome: TurnOutcome) => this.endTurn(record, outcome, turn.session_key);
+    const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
     lease.adapter
-      .prompt(turn.text, {
+      .prompt(input, {
         traceId: record.traceId,
         sessionId: record.sessionId,
         signal: record.controller.signal,
@@ -401,6 +428,12 @@ export class BridgeDaemon {
         ...(turn.permission ? { permission: turn.permission } : {}),
         ...(turn.question ? { question: turn.question } : {}),
         onRequest: () => this.nobodyToAnswer(record),
+        noReply: turn.no_reply,
+        tools: turn.tools,
+        variant: turn.variant,
+        ...(turn.timeouts
+          ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms } }
+          : {}),
       })
       .then(
         (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
@@ -415,7 +448,13 @@ export class BridgeDaemon {
   }
 
   /** A turn has ended: counted, journaled, and its subscribers told. */
-  private endTurn(record: TurnRecord, outcome: TurnOutcome): void {
+  private endTurn(record: TurnRecord, outcome: TurnOutcome, sessionKey?: string): void {
+    if (sessionKey !== undefined) {
+      const known = this.sessionStore.get(keyIn(record.directory, sessionKey));
+      void Promise.resolve(known).then((k) => {
+        if (k?.sessionId === record.sessionId) return this.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
+      }).catch((err: unknown) => this.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+    }
     this.metrics.turnEnded(outcome);
     this.journal?.end(record.turnId, outcome);
     this.store.finish(record, outcome);
@@ -707,3 +746,6 @@ function isDirectory(p: string): boolean {
     return false;
   }
 }
+
+/** A session key as the daemon stores it: scoped by the turn's directory. */
+const keyIn = (directory: string, key: string) => `${directory}\u0000${key}`;

@@ -37,6 +37,8 @@ export interface JournaledTurn {
   readonly directory: string;
   /** Wall-clock ms when the turn was accepted. */
   readonly at: number;
+  /** The hash of the request that started it (a repeated request is recognised across a restart). */
+  readonly requestHash?: string;
   readonly replies: Reply[];
   outcome: TurnOutcome | undefined;
   /** Per output: the highest seq it acknowledged. */
@@ -44,7 +46,7 @@ export interface JournaledTurn {
 }
 
 type Entry =
-  | { t: "turn"; id: string; trace_id: string; session_id: string; directory: string; at: number }
+  | { t: "turn"; id: string; trace_id: string; session_id: string; directory: string; at: number; h?: string }
   | { t: "reply"; id: string; r: Reply }
   | { t: "end"; id: string; outcome: TurnOutcome }
   | { t: "ack"; id: string; o: string; seq: number };
@@ -70,7 +72,7 @@ export function readJournal(file: string): JournaledTurn[] {
       continue;
     }
     if (e.t === "turn") {
-      turns.set(e.id, { id: e.id, traceId: e.trace_id, sessionId: e.session_id, directory: e.directory, at: e.at, replies: [], outcome: undefined, acks: new Map() });
+      turns.set(e.id, { id: e.id, traceId: e.trace_id, sessionId: e.session_id, directory: e.directory, at: e.at, ...(e.h ? { requestHash: e.h } : {}), replies: [], outcome: undefined, acks: new Map() });
       continue;
     }
     const t = turns.get(e.id);
@@ -91,7 +93,7 @@ function retained(turns: readonly JournaledTurn[], keepFinished: number): Journa
 }
 
 function entriesOf(t: JournaledTurn): Entry[] {
-  const out: Entry[] = [{ t: "turn", id: t.id, trace_id: t.traceId, session_id: t.sessionId, directory: t.directory, at: t.at }];
+  const out: Entry[] = [{ t: "turn", id: t.id, trace_id: t.traceId, session_id: t.sessionId, directory: t.directory, at: t.at, ...(t.requestHash ? { h: t.requestHash } : {}) }];
   for (const r of t.replies) out.push({ t: "reply", id: t.id, r });
   if (t.outcome !== undefined) out.push({ t: "end", id: t.id, outcome: t.outcome });
   for (const [o, seq] of t.acks) out.push({ t: "ack", id: t.id, o, seq });
@@ -127,8 +129,8 @@ export class Journal {
     return turns;
   }
 
-  turn(id: string, traceId: string, sessionId: string, directory: string, at: number): void {
-    this.write({ t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at }, true);
+  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string): void {
+    this.write({ t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at, ...(requestHash ? { h: requestHash } : {}) }, true);
   }
 
   reply(id: string, r: Reply): void {

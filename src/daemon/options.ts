@@ -3,6 +3,7 @@
  * Option errors are BridgeError("config") and say what was expected and what
  * was received (a token's value is never shown).
  */
+import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
@@ -108,6 +109,10 @@ const Id = (what: string) =>
 export const TurnRequestSchema = z.strictObject({
   text: z.string().refine((t) => t.trim() !== "", "text must not be empty"),
   session_id: Id("session_id").optional(),
+  /** The host's name for a conversation: one OpenCode session per key (src/adapter/sessions.ts). */
+  session_key: Id("session_key").optional(),
+  /** Title of a keyed session when it is created (default `bridge: <key>`). */
+  title: z.string().min(1).max(500).optional(),
   trace_id: Id("trace_id").optional(),
   directory: z.string().refine(isAbsolute, "directory must be an absolute path").optional(),
   model: z.string().regex(/^[^/\s]+\/\S+$/, "model must look like provider/model").optional(),
@@ -117,7 +122,35 @@ export const TurnRequestSchema = z.strictObject({
   permission: z.enum(["reject", "allow", "ask"], { error: 'permission must be "reject", "allow" or "ask"' }).optional(),
   /** This turn's question policy. */
   question: z.enum(["reject", "ask"], { error: 'question must be "reject" or "ask"' }).optional(),
-});
+  /** More parts after `text`: text, and files as base64 bytes with their MIME type (bounded by the body limit). */
+  parts: z
+    .array(
+      z.discriminatedUnion("type", [
+        z.strictObject({ type: z.literal("text"), text: z.string().min(1, "a text part must not be empty") }),
+        z.strictObject({
+          type: z.literal("file"),
+          data: z.base64({ error: "a file part's data must be base64" }),
+          mime: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, "mime must look like type/subtype"),
+          filename: z.string().min(1).max(255).optional(),
+        }),
+      ]),
+    )
+    .max(64, "at most 64 parts")
+    .optional(),
+  /** Store the prompt without running the model. */
+  no_reply: z.boolean().optional(),
+  /** Enable/disable tools by name for this prompt. */
+  tools: z.record(z.string(), z.boolean()).optional(),
+  variant: z.string().min(1).optional(),
+  /** This turn's timeouts (ms), overriding the daemon's. */
+  timeouts: z
+    .strictObject({
+      first_event_ms: z.number().int().positive().optional(),
+      idle_ms: z.number().int().positive().optional(),
+      turn_ms: z.number().int().positive().optional(),
+    })
+    .optional(),
+}).refine((r) => !(r.session_id !== undefined && r.session_key !== undefined), "give either session_id or session_key, not both");
 
 /** The body of `POST /v1/turns/:trace_id/requests/:request_id`. */
 export const AnswerSchema = z.union([
@@ -126,3 +159,23 @@ export const AnswerSchema = z.union([
 ], { error: 'send {"reply": "once" | "always" | "reject", "message"?: string} or {"answers": [["label", …], …]}' });
 
 export type TurnRequest = z.output<typeof TurnRequestSchema>;
+
+/**
+ * A turn request's identity for idempotent retries: the SHA-256 of its parsed
+ * fields as canonical JSON (keys sorted), so the same request with its keys in
+ * another order or with other whitespace is the same request.
+ */
+export function requestHash(req: TurnRequest): string {
+  const canonical = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(canonical)
+      : typeof v === "object" && v !== null
+        ? Object.fromEntries(
+            Object.entries(v)
+              .filter(([, x]) => x !== undefined)
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([k, x]) => [k, canonical(x)]),
+          )
+        : v;
+  return createHash("sha256").update(JSON.stringify(canonical(req))).digest("hex");
+}

@@ -40,6 +40,7 @@ export function recoverJournal(ctx: RecoveryContext): Recovered[] {
   for (const t of ctx.journal.open()) {
     if (ctx.store.has(t.traceId)) continue;
     const record = ctx.store.create(t.traceId, t.sessionId, t.directory, performance.now(), t.id);
+    record.requestHash = t.requestHash;
     for (const r of t.replies) ctx.store.add(r);
     const last = t.replies[t.replies.length - 1];
     if (t.outcome === undefined && last && isTerminal(last)) {

@@ -50,6 +50,8 @@ export class TurnRecord {
   truncatedFrom: number | undefined;
   outcome: TurnOutcome | undefined;
   sawDelta = false;
+  /** The hash of the request body that started the turn (src/daemon/options.ts `requestHash`); undefined for old journal entries. */
+  requestHash: string | undefined;
   readonly subscribers = new Set<TurnSubscriber>();
   /** Requests waiting for an answer, oldest first (replayed to late subscribers). */
   readonly pending = new Map<string, { readonly request: BridgeRequest; readonly json: string }>();

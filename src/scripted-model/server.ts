@@ -13,6 +13,37 @@ export interface ScriptedModelRequest {
   readonly stream: boolean;
   /** How many chat messages the request carried (the bodies are not kept: OpenCode's are large). */
   readonly messages: number;
+  /**
+   * The content parts of the user messages since the last assistant message (what
+   * the model was just asked), shortened: `text` up to 2,000 characters, an image's
+   * `url` up to 100 (its data URL's start). Lets tests check what reached the model.
+   */
+  readonly userParts: readonly ReceivedPart[];
+}
+
+export interface ReceivedPart {
+  readonly type: string;
+  readonly text?: string;
+  readonly url?: string;
+}
+
+function receivedParts(messages: readonly ChatMessage[]): ReceivedPart[] {
+  let from = messages.length;
+  while (from > 0 && messages[from - 1]?.role === "user") from--;
+  const out: ReceivedPart[] = [];
+  for (const m of messages.slice(from)) {
+    const parts: unknown[] = typeof m.content === "string" ? [{ type: "text", text: m.content }] : Array.isArray(m.content) ? m.content : [];
+    for (const p of parts) {
+      const q = p as { type?: unknown; text?: unknown; image_url?: { url?: unknown } | string };
+      const url = typeof q.image_url === "string" ? q.image_url : q.image_url?.url;
+      out.push({
+        type: typeof q.type === "string" ? q.type : "unknown",
+        ...(typeof q.text === "string" ? { text: q.text.slice(0, 2000) } : {}),
+        ...(typeof url === "string" ? { url: url.slice(0, 100) } : {}),
+      });
+    }
+  }
+  return out;
 }
 
 export interface ScriptedModel {
@@ -170,7 +201,7 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
         const body = JSON.parse(await readBody(req)) as { messages?: ChatMessage[]; stream?: boolean };
         const plan = planRequest(body.messages ?? [], opts.extraScripts);
         const stream = body.stream === true;
-        requests.push({ scenario: plan.name, step: plan.step, stream, messages: body.messages?.length ?? 0 });
+        requests.push({ scenario: plan.name, step: plan.step, stream, messages: body.messages?.length ?? 0, userParts: receivedParts(body.messages ?? []) });
         // Past the end of a script the model answers with its last text step's words, never a tool call again.
         const step: Step = plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
         const id = `chatcmpl-scripted-${++counter}`;

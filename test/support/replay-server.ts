@@ -175,7 +175,8 @@ export async function startReplayServer(
         return json(res, 200, busy);
       }
       if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
-        const turn = bySession.get(parts[1] ?? "");
+        const turn = withMessageId(bySession.get(parts[1] ?? ""), body);
+        if (turn) bySession.set(turn.sessionId, turn);
         res.writeHead(204);
         res.end();
         if (turn) {
@@ -219,6 +220,39 @@ export async function startReplayServer(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/**
+ * A real server stores the user message under the `messageID` the prompt chose:
+ * the fixture's first user message id of the session is replaced by it everywhere.
+ */
+function withMessageId(turn: ScriptedTurn | undefined, body: string): ScriptedTurn | undefined {
+  if (!turn) return turn;
+  let chosen: unknown;
+  try {
+    chosen = (JSON.parse(body) as { messageID?: unknown }).messageID;
+  } catch {
+    return turn;
+  }
+  if (typeof chosen !== "string") return turn;
+  let original: string | undefined;
+  for (const f of turn.frames) {
+    const e = JSON.parse(f) as { type?: string; properties?: { info?: { id?: string; role?: string; sessionID?: string } } };
+    const info = e.properties?.info;
+    if (e.type === "message.updated" && info?.role === "user" && (info.sessionID ?? turn.sessionId) === turn.sessionId) {
+      original = info.id;
+      break;
+    }
+  }
+  if (original === undefined || original === chosen) return turn;
+  const swap = (f: string) => f.split(original).join(chosen);
+  return {
+    ...turn,
+    frames: turn.frames.map(swap),
+    ...(turn.onAbort ? { onAbort: turn.onAbort.map(swap) } : {}),
+    ...(turn.afterReconnect ? { afterReconnect: turn.afterReconnect.map(swap) } : {}),
+    ...(turn.record ? { record: JSON.parse(swap(JSON.stringify(turn.record))) as unknown[] } : {}),
   };
 }
 
