@@ -122,6 +122,8 @@ export async function startReplayServer(
   const streams = new Set<ServerResponse>();
   const queue = [...turns];
   const bySession = new Map<string, ScriptedTurn>();
+  /** Per session: the fixture's user message id replaced by the one the prompt chose (see withMessageId). */
+  const swaps = new Map<string, (s: string) => string>();
   /** Frames sent for each session (its record, when the turn gives none). */
   const sent = new Map<string, string[]>();
   const sendFor = (sessionId: string, frames: readonly string[]) => {
@@ -175,7 +177,7 @@ export async function startReplayServer(
         return json(res, 200, busy);
       }
       if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
-        const turn = withMessageId(bySession.get(parts[1] ?? ""), body);
+        const turn = withMessageId(bySession.get(parts[1] ?? ""), body, swaps);
         if (turn) bySession.set(turn.sessionId, turn);
         res.writeHead(204);
         res.end();
@@ -205,7 +207,10 @@ export async function startReplayServer(
     broadcast,
     update: (sessionId, change) => {
       const t = bySession.get(sessionId);
-      if (t) bySession.set(sessionId, { ...t, ...change });
+      // A record given after the prompt names the user message as the prompt chose it too.
+      const swap = swaps.get(sessionId);
+      const record = change.record && swap ? (JSON.parse(swap(JSON.stringify(change.record))) as unknown[]) : change.record;
+      if (t) bySession.set(sessionId, { ...t, ...change, ...(record ? { record } : {}) });
     },
     release: (sessionId: string) => {
       const turn = bySession.get(sessionId);
@@ -227,7 +232,11 @@ export async function startReplayServer(
  * A real server stores the user message under the `messageID` the prompt chose:
  * the fixture's first user message id of the session is replaced by it everywhere.
  */
-function withMessageId(turn: ScriptedTurn | undefined, body: string): ScriptedTurn | undefined {
+function withMessageId(
+  turn: ScriptedTurn | undefined,
+  body: string,
+  swaps: Map<string, (s: string) => string>,
+): ScriptedTurn | undefined {
   if (!turn) return turn;
   let chosen: unknown;
   try {
@@ -247,6 +256,7 @@ function withMessageId(turn: ScriptedTurn | undefined, body: string): ScriptedTu
   }
   if (original === undefined || original === chosen) return turn;
   const swap = (f: string) => f.split(original).join(chosen);
+  swaps.set(turn.sessionId, swap);
   return {
     ...turn,
     frames: turn.frames.map(swap),
