@@ -215,6 +215,40 @@ class BufferedOut {
   }
 }
 
+/**
+ * A reply as one JSON line, byte for byte `JSON.stringify(reply) + "\n"`.
+ * `delta` and `reasoning` replies (nearly all of a long turn) are written by hand:
+ * the codec makes them from one literal (`emitText` in src/codec/text.ts) with
+ * the keys in this order, strings go through `JSON.stringify` (the same escaping),
+ * and the turn's trace, session and current part are encoded once rather than
+ * per reply. test/replay-command.test.ts holds every fixture's output to its golden.
+ */
+export class JsonLines {
+  private trace = "";
+  private traceJson = '""';
+  private session = "";
+  private sessionJson = '""';
+  private part = "";
+  private partJson = '""';
+
+  line(r: Reply): string {
+    if (r.kind !== "delta" && r.kind !== "reasoning") return `${JSON.stringify(r)}\n`;
+    if (r.trace_id !== this.trace) {
+      this.trace = r.trace_id;
+      this.traceJson = JSON.stringify(r.trace_id);
+    }
+    if (r.session_id !== this.session) {
+      this.session = r.session_id;
+      this.sessionJson = JSON.stringify(r.session_id);
+    }
+    if (r.part_id !== this.part) {
+      this.part = r.part_id;
+      this.partJson = JSON.stringify(r.part_id);
+    }
+    return `{"kind":"${r.kind}","trace_id":${this.traceJson},"session_id":${this.sessionJson},"seq":${r.seq},"content":${JSON.stringify(r.content)},"part_id":${this.partJson}}\n`;
+  }
+}
+
 export async function runReplay(args: string[], io: ReplayIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const opts = readOptions(args);
   // A closed stderr (`2>&1 | head`) must not turn a diagnostic into a crash.
@@ -281,7 +315,8 @@ async function replayTurn(
     );
     deliver = (r) => view.deliver(r);
   } else {
-    deliver = (r) => out.write(`${JSON.stringify(r)}\n`);
+    const lines = new JsonLines();
+    deliver = (r) => out.write(lines.line(r));
   }
   const wanted = opts.sessionId;
   let wantedSeen = wanted === undefined;

@@ -14,7 +14,7 @@ export function newTextTrack(kind: TextTrack["kind"], messageID: string, suspend
 /** Append server text to a part and emit what the tag filter lets through. */
 export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, raw: string): void {
   t.raw += raw;
-  if (++t.appends >= FLATTEN_EVERY) {
+  if (++t.appends >= flattenAfter(t.raw.length)) {
     t.appends = 0;
     t.raw = flatten(t.raw);
   }
@@ -26,7 +26,7 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
   // The hot path: a literal of fixed shape (no spread; the envelope placeholders inline) keeps bodies monomorphic.
   if (kind === "delta") {
     state.answer += text;
-    if (++state.answerAppends >= FLATTEN_EVERY) {
+    if (++state.answerAppends >= flattenAfter(state.answer.length)) {
       state.answerAppends = 0;
       state.answer = flatten(state.answer);
     }
@@ -41,8 +41,16 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
  * character of a long answer. Flattening them now and then keeps a 1,000,000-delta
  * turn near the size of its text. A regular-expression match flattens its subject
  * in V8 (Node 20–24); the result is the same string.
+ *
+ * Schedule: a string of length n is flattened after max(4096, n/32) appends since
+ * the last flatten. Each flatten copies n characters, and at least n/32 appends
+ * (one character or more each) come between two of them, so the copies cost O(1)
+ * amortised per appended character — a fixed period (every 4,096 appends) made
+ * them O(n²) — while the rope between two flattens holds at most n/32 nodes
+ * (about one byte per character of the text).
  */
 const FLATTEN_EVERY = 4096;
+const flattenAfter = (length: number) => Math.max(FLATTEN_EVERY, length >>> 5);
 const ANY = /^/;
 function flatten(s: string): string {
   ANY.test(s);
