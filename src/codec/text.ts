@@ -8,15 +8,17 @@ import type { TextTrack, TurnState } from "./state.js";
 import { createTagFilter, flushTagFilter, pushTagFilter } from "./tags.js";
 
 export function newTextTrack(kind: TextTrack["kind"], messageID: string, suspended: boolean, ended = false): TextTrack {
-  return { kind, messageID, raw: "", appends: 0, filter: createTagFilter(), ended, suspended };
+  return { kind, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
 }
 
 /** Append server text to a part and emit what the tag filter lets through. */
 export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, raw: string): void {
   t.raw += raw;
-  if (++t.appends >= flattenAfter(t.raw.length)) {
+  t.rawTail += raw;
+  if (++t.appends >= CHECKPOINT_EVERY) {
     t.appends = 0;
-    t.raw = flatten(t.raw);
+    t.raw = t.rawBase += flatten(t.rawTail);
+    t.rawTail = "";
   }
   const text = pushTagFilter(t.filter, raw);
   if (text !== "") emitText(state, out, partId, t.kind, text);
@@ -26,9 +28,11 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
   // The hot path: a literal of fixed shape (no spread; the envelope placeholders inline) keeps bodies monomorphic.
   if (kind === "delta") {
     state.answer += text;
-    if (++state.answerAppends >= flattenAfter(state.answer.length)) {
+    state.answerTail += text;
+    if (++state.answerAppends >= CHECKPOINT_EVERY) {
       state.answerAppends = 0;
-      state.answer = flatten(state.answer);
+      state.answer = state.answerBase += flatten(state.answerTail);
+      state.answerTail = "";
     }
     out.push({ kind: "delta", trace_id: "", session_id: "", seq: -1, content: text, part_id: partId });
   } else {
@@ -38,19 +42,16 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
 
 /**
  * Strings built by `+=` are ropes: one node per append, about 11 bytes per
- * character of a long answer. Flattening them now and then keeps a 1,000,000-delta
- * turn near the size of its text. A regular-expression match flattens its subject
- * in V8 (Node 20–24); the result is the same string.
- *
- * Schedule: a string of length n is flattened after max(4096, n/32) appends since
- * the last flatten. Each flatten copies n characters, and at least n/32 appends
- * (one character or more each) come between two of them, so the copies cost O(1)
- * amortised per appended character — a fixed period (every 4,096 appends) made
- * them O(n²) — while the rope between two flattens holds at most n/32 nodes
- * (about one byte per character of the text).
+ * character of a long answer. So a growing text is kept as a checkpoint (`base`)
+ * plus what came since (`tail`): every 4,096 appends the tail — a few KB — is
+ * flattened and joined to the base with one node, and the text becomes that
+ * join. The text is then a rope of flat pieces (one node per 4,096 appends:
+ * ~1 byte per character); nothing ever re-copies the whole text (flattening the
+ * whole text at a fixed period cost O(n²)), and the per-append nodes die young.
+ * A regular-expression match flattens its subject in V8 (Node 20–24); the result
+ * is the same string.
  */
-const FLATTEN_EVERY = 4096;
-const flattenAfter = (length: number) => Math.max(FLATTEN_EVERY, length >>> 5);
+const CHECKPOINT_EVERY = 4096;
 const ANY = /^/;
 function flatten(s: string): string {
   ANY.test(s);
