@@ -1,0 +1,79 @@
+/**
+ * The daemon's outputs (webhook, JSON Lines …) at their own pace.
+ *
+ * A turn's replies reach its record and SSE subscribers as the adapter produces
+ * them; the outputs get them through one lane per turn: a queue emptied in order,
+ * one reply handed on after the outputs took the previous one. So a slow webhook
+ * delays the webhook, not the turn or its subscribers.
+ *
+ * Invariants: per turn, the outputs see every reply, in the order pushed; a lane
+ * holds at most `maxLag` replies — at that bound `push` returns a promise that
+ * resolves when there is room (the adapter waits, as it used to wait for the
+ * webhook's own queue), so memory stays bounded; a lane is forgotten once empty.
+ */
+import type { Reply } from "../codec/reply.js";
+
+interface Lane {
+  readonly traceId: string;
+  /** The turn's id, pinned while its replies wait here (its record may be forgotten meanwhile). */
+  readonly turnId: string | undefined;
+  readonly queue: Reply[];
+  /** `push` calls waiting for room. */
+  readonly waiters: (() => void)[];
+  running: boolean;
+}
+
+export class OutputLanes {
+  private readonly lanes = new Map<string, Lane>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    /** Hands one reply to the outputs; must not reject (the caller logs and counts). */
+    private readonly deliver: (reply: Reply) => Promise<void>,
+    private readonly maxLag: number,
+  ) {}
+
+  /** Queues the reply on its turn's lane; returns a promise only when the lane is full. */
+  push(reply: Reply, turnId: string | undefined): void | Promise<void> {
+    let lane = this.lanes.get(reply.trace_id);
+    if (!lane) {
+      lane = { traceId: reply.trace_id, turnId, queue: [], waiters: [], running: false };
+      this.lanes.set(reply.trace_id, lane);
+    }
+    lane.queue.push(reply);
+    if (!lane.running) void this.pump(lane);
+    if (lane.queue.length < this.maxLag) return undefined;
+    const l = lane;
+    return new Promise<void>((resolve) => l.waiters.push(resolve));
+  }
+
+  /** The turn id pinned by a lane that still holds replies of this trace. */
+  turnIdOf(traceId: string): string | undefined {
+    return this.lanes.get(traceId)?.turnId;
+  }
+
+  /** Replies waiting across all lanes. */
+  get waiting(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.queue.length;
+    return n;
+  }
+
+  /** Resolves when every lane has handed all its replies to the outputs. */
+  idle(): Promise<void> {
+    if (this.lanes.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async pump(lane: Lane): Promise<void> {
+    lane.running = true;
+    while (lane.queue.length > 0) {
+      await this.deliver(lane.queue[0] as Reply);
+      lane.queue.shift();
+      if (lane.queue.length < this.maxLag) for (const w of lane.waiters.splice(0)) w();
+    }
+    lane.running = false;
+    this.lanes.delete(lane.traceId);
+    if (this.lanes.size === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
