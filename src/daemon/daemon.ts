@@ -576,8 +576,10 @@ export class BridgeDaemon {
       "outputs",
       (async () => {
         try {
-          // Replies still in the lanes go to the outputs first (within the close timeout); the outputs' close bounds the rest.
-          await within(this.lanes.idle(), end);
+          // Replies still in the lanes go to the outputs first, for at most half of what is
+          // left of the close timeout (a hung receiver must not use it all); then the outputs
+          // close, and what a lane still holds reaches a closed output and counts as its failure.
+          await within(this.lanes.idle(), performance.now() + (end - performance.now()) / 2);
           await this.outputs.close();
         } catch (err) {
           this.log.error({ err: (err as Error).message }, "an output failed to flush or close");
