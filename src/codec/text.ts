@@ -66,6 +66,7 @@ function flatten(s: string): string {
  * concatenation of the deltas either way.
  */
 export function reconcileText(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, full: string): void {
+  rebase(t);
   if (full.length <= t.raw.length && t.raw.startsWith(full)) return;
   if (full.startsWith(t.raw)) {
     appendRaw(state, out, partId, t, full.slice(t.raw.length));
@@ -75,6 +76,18 @@ export function reconcileText(state: TurnState, out: ReplyBody[], partId: string
   const n = Math.min(full.length, t.raw.length);
   while (i < n && full.charCodeAt(i) === t.raw.charCodeAt(i)) i++;
   if (full.length > t.raw.length) appendRaw(state, out, partId, t, full.slice(Math.max(i, t.raw.length)));
+}
+
+/**
+ * Comparing `t.raw` below flattens it into one new string; the checkpoint still
+ * holds the old pieces. Make the flat string the checkpoint, so the part's text is
+ * held once (a 7.9 MB closing text would otherwise be kept twice).
+ */
+function rebase(t: TextTrack): void {
+  flatten(t.raw);
+  t.rawBase = t.raw;
+  t.rawTail = "";
+  t.appends = 0;
 }
 
 /** Emit what the tag filter still holds back (the part ended, or the turn did). */
