@@ -117,7 +117,10 @@ function openInput(source: string, io: ReplayIo): { name: string; stream: Readab
     throw new InputError(`cannot read ${name}: ${escapeControls((err as Error).message)}`);
   }
   if (st.isDirectory()) throw new InputError(`${name} is a directory; replay reads a recorded /event stream (a .sse file, or - for stdin)`);
-  return { name, stream: createReadStream(path, { highWaterMark: 256 * 1024 }) };
+  // 64 KiB reads: each chunk decodes to a string that lives and dies in the young
+  // generation; 256 KiB ones went to the large-object space and piled up there
+  // until a full GC (~50 MB more peak RSS over a 253 MB file).
+  return { name, stream: createReadStream(path, { highWaterMark: 64 * 1024 }) };
 }
 
 /**
@@ -215,6 +218,40 @@ class BufferedOut {
   }
 }
 
+/**
+ * A reply as one JSON line, byte for byte `JSON.stringify(reply) + "\n"`.
+ * `delta` and `reasoning` replies (nearly all of a long turn) are written by hand:
+ * the codec makes them from one literal (`emitText` in src/codec/text.ts) with
+ * the keys in this order, strings go through `JSON.stringify` (the same escaping),
+ * and the turn's trace, session and current part are encoded once rather than
+ * per reply. test/replay-command.test.ts holds every fixture's output to its golden.
+ */
+export class JsonLines {
+  private trace = "";
+  private traceJson = '""';
+  private session = "";
+  private sessionJson = '""';
+  private part = "";
+  private partJson = '""';
+
+  line(r: Reply): string {
+    if (r.kind !== "delta" && r.kind !== "reasoning") return `${JSON.stringify(r)}\n`;
+    if (r.trace_id !== this.trace) {
+      this.trace = r.trace_id;
+      this.traceJson = JSON.stringify(r.trace_id);
+    }
+    if (r.session_id !== this.session) {
+      this.session = r.session_id;
+      this.sessionJson = JSON.stringify(r.session_id);
+    }
+    if (r.part_id !== this.part) {
+      this.part = r.part_id;
+      this.partJson = JSON.stringify(r.part_id);
+    }
+    return `{"kind":"${r.kind}","trace_id":${this.traceJson},"session_id":${this.sessionJson},"seq":${r.seq},"content":${JSON.stringify(r.content)},"part_id":${this.partJson}}\n`;
+  }
+}
+
 export async function runReplay(args: string[], io: ReplayIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const opts = readOptions(args);
   // A closed stderr (`2>&1 | head`) must not turn a diagnostic into a crash.
@@ -281,7 +318,8 @@ async function replayTurn(
     );
     deliver = (r) => view.deliver(r);
   } else {
-    deliver = (r) => out.write(`${JSON.stringify(r)}\n`);
+    const lines = new JsonLines();
+    deliver = (r) => out.write(lines.line(r));
   }
   const wanted = opts.sessionId;
   let wantedSeen = wanted === undefined;

@@ -31,8 +31,12 @@ export interface TextTrack {
   readonly messageID: string;
   /** Raw server text accounted for so far (before tag filtering). */
   raw: string;
-  /** Appends to `raw` since it was last flattened. */
+  /** Appends to `raw` since the last checkpoint (src/codec/text.ts). */
   appends: number;
+  /** `raw` at the last checkpoint; `raw` is always `rawBase + rawTail`. */
+  rawBase: string;
+  /** Text appended to `raw` since the last checkpoint. */
+  rawTail: string;
   /** Holds back text that may be the start of a plugin tag (src/codec/tags.ts). */
   filter: TagFilter;
   /** The part's `time.end` arrived: its held-back text has been flushed. */
@@ -90,6 +94,9 @@ export interface TurnState {
   /** Concatenation of every delta emitted so far (what `final.content` must equal). */
   answer: string;
   answerAppends: number;
+  /** `answer` at the last checkpoint; `answer` is always `answerBase + answerTail` (src/codec/text.ts). */
+  answerBase: string;
+  answerTail: string;
   error: { message: string; code: ErrorCode } | undefined;
   /**
    * An idle came while an assistant message of the turn was still open. Real servers
@@ -138,6 +145,8 @@ export function createTurnState(opts: TurnOptions): TurnState {
     pending: { deltas: new Map(), parts: new Map(), count: 0 },
     answer: "",
     answerAppends: 0,
+    answerBase: "",
+    answerTail: "",
     error: undefined,
     idleSeen: false,
     override: undefined,

@@ -8,15 +8,17 @@ import type { TextTrack, TurnState } from "./state.js";
 import { createTagFilter, flushTagFilter, pushTagFilter } from "./tags.js";
 
 export function newTextTrack(kind: TextTrack["kind"], messageID: string, suspended: boolean, ended = false): TextTrack {
-  return { kind, messageID, raw: "", appends: 0, filter: createTagFilter(), ended, suspended };
+  return { kind, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
 }
 
 /** Append server text to a part and emit what the tag filter lets through. */
 export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, raw: string): void {
   t.raw += raw;
-  if (++t.appends >= FLATTEN_EVERY) {
+  t.rawTail += raw;
+  if (++t.appends >= CHECKPOINT_EVERY) {
     t.appends = 0;
-    t.raw = flatten(t.raw);
+    t.raw = t.rawBase += flatten(t.rawTail);
+    t.rawTail = "";
   }
   const text = pushTagFilter(t.filter, raw);
   if (text !== "") emitText(state, out, partId, t.kind, text);
@@ -26,9 +28,11 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
   // The hot path: a literal of fixed shape (no spread; the envelope placeholders inline) keeps bodies monomorphic.
   if (kind === "delta") {
     state.answer += text;
-    if (++state.answerAppends >= FLATTEN_EVERY) {
+    state.answerTail += text;
+    if (++state.answerAppends >= CHECKPOINT_EVERY) {
       state.answerAppends = 0;
-      state.answer = flatten(state.answer);
+      state.answer = state.answerBase += flatten(state.answerTail);
+      state.answerTail = "";
     }
     out.push({ kind: "delta", trace_id: "", session_id: "", seq: -1, content: text, part_id: partId });
   } else {
@@ -38,11 +42,16 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
 
 /**
  * Strings built by `+=` are ropes: one node per append, about 11 bytes per
- * character of a long answer. Flattening them now and then keeps a 1,000,000-delta
- * turn near the size of its text. A regular-expression match flattens its subject
- * in V8 (Node 20–24); the result is the same string.
+ * character of a long answer. So a growing text is kept as a checkpoint (`base`)
+ * plus what came since (`tail`): every 4,096 appends the tail — a few KB — is
+ * flattened and joined to the base with one node, and the text becomes that
+ * join. The text is then a rope of flat pieces (one node per 4,096 appends:
+ * ~1 byte per character); nothing ever re-copies the whole text (flattening the
+ * whole text at a fixed period cost O(n²)), and the per-append nodes die young.
+ * A regular-expression match flattens its subject in V8 (Node 20–24); the result
+ * is the same string.
  */
-const FLATTEN_EVERY = 4096;
+const CHECKPOINT_EVERY = 4096;
 const ANY = /^/;
 function flatten(s: string): string {
   ANY.test(s);
@@ -57,6 +66,7 @@ function flatten(s: string): string {
  * concatenation of the deltas either way.
  */
 export function reconcileText(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, full: string): void {
+  rebase(t);
   if (full.length <= t.raw.length && t.raw.startsWith(full)) return;
   if (full.startsWith(t.raw)) {
     appendRaw(state, out, partId, t, full.slice(t.raw.length));
@@ -66,6 +76,18 @@ export function reconcileText(state: TurnState, out: ReplyBody[], partId: string
   const n = Math.min(full.length, t.raw.length);
   while (i < n && full.charCodeAt(i) === t.raw.charCodeAt(i)) i++;
   if (full.length > t.raw.length) appendRaw(state, out, partId, t, full.slice(Math.max(i, t.raw.length)));
+}
+
+/**
+ * Comparing `t.raw` below flattens it into one new string; the checkpoint still
+ * holds the old pieces. Make the flat string the checkpoint, so the part's text is
+ * held once (a 7.9 MB closing text would otherwise be kept twice).
+ */
+function rebase(t: TextTrack): void {
+  flatten(t.raw);
+  t.rawBase = t.raw;
+  t.rawTail = "";
+  t.appends = 0;
 }
 
 /** Emit what the tag filter still holds back (the part ended, or the turn did). */

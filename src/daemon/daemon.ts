@@ -36,6 +36,7 @@ import { AnswerSchema, parseDaemonOptions, requestHash, TurnRequestSchema, type 
 import { AdapterPool } from "./pool.js";
 import { Journal } from "./journal.js";
 import { defaultTitle, FileSessionStore, MemorySessionStore, SessionKeys, type SessionStore } from "../adapter/sessions.js";
+import { OutputLanes } from "./output-lanes.js";
 import { recoverJournal, resumeRecovered, type RecoveryContext } from "./recovery.js";
 import { streamTurn, SubscriberBudget } from "./sse.js";
 import { TurnStore, type TurnOutcome, type TurnRecord } from "./turns.js";
@@ -66,6 +67,9 @@ const delay = (ms: number) =>
   });
 
 /** Waits for `p` at most until `deadline` (performance.now() ms); resolves whether it settled in time. */
+/** Replies of one turn that may wait for the outputs before the turn itself waits (docs/daemon.md, the memory bound). */
+const OUTPUT_LAG = 10_000;
+
 const within = (p: Promise<unknown>, deadline: number): Promise<boolean> =>
   Promise.race([p.then(
     () => true,
@@ -87,6 +91,7 @@ export class BridgeDaemon {
   private readonly log: Logger;
   private readonly upstream: Upstream;
   private readonly outputs: FanoutSink;
+  private readonly lanes: OutputLanes<Reply | RequestEvent>;
   private readonly auth: BearerAuth | undefined;
   private readonly guard: RequestGuard;
   private readonly store: TurnStore;
@@ -123,6 +128,7 @@ export class BridgeDaemon {
     this.log = this.rootLog.child({ component: "daemon" });
     this.upstream = input.upstream;
     this.outputs = new FanoutSink(input.outputs ?? []);
+    this.lanes = new OutputLanes((r) => this.toOutputs(r), OUTPUT_LAG);
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
@@ -139,9 +145,9 @@ export class BridgeDaemon {
     }
     for (const { name, sink } of this.outputs.entries()) {
       sink.bind?.({
-        turnIdOf: (r) => this.store.get(r.trace_id)?.turnId,
+        turnIdOf: (r) => this.lanes.turnIdOf(r.trace_id) ?? this.store.get(r.trace_id)?.turnId,
         acknowledged: (r) => {
-          const id = this.store.get(r.trace_id)?.turnId;
+          const id = this.lanes.turnIdOf(r.trace_id) ?? this.store.get(r.trace_id)?.turnId;
           if (id !== undefined) this.journal?.ack(id, name, r.seq);
         },
       });
@@ -603,17 +609,19 @@ export class BridgeDaemon {
 
   // ---- turns, sinks, metrics --------------------------------------------------
 
-  /** What every adapter delivers to: the turn's record (and its subscribers), metrics, then the outputs. */
+  /**
+   * What every adapter delivers to: the journal, the turn's record (and its
+   * subscribers) and metrics at once, then the outputs through the turn's lane
+   * (./output-lanes.ts): a slow webhook does not pace the turn or its SSE
+   * subscribers, until its lane holds `OUTPUT_LAG` replies.
+   */
   private readonly recordSink: SinkObject = {
-    request: async (evt: RequestEvent) => {
+    request: (evt: RequestEvent) => {
       this.store.request(evt);
-      try {
-        await this.outputs.request(evt);
-      } catch (err) {
-        this.log.warn({ trace_id: evt.trace_id, err: (err as Error).message }, "an output failed to take a request event");
-      }
+      // In the turn's lane, so the outputs see it in its place among the replies.
+      return this.lanes.push(evt, this.store.get(evt.trace_id)?.turnId);
     },
-    deliver: async (reply: Reply) => {
+    deliver: (reply: Reply) => {
       // In the journal before anywhere else: nothing reaches a subscriber or an output that a crash could forget.
       const known = this.store.get(reply.trace_id);
       if (known && !known.finished) this.journal?.reply(known.turnId, reply);
@@ -623,16 +631,22 @@ export class BridgeDaemon {
         record.sawDelta = true;
         this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
       }
-      try {
-        await this.outputs.deliver(reply);
-      } catch (err) {
-        // Counted per output (their stats); logged once per turn so a full disk does not flood the log.
-        if (record && !this.outputErrorLogged.has(record)) {
-          this.outputErrorLogged.add(record);
-          this.log.warn({ trace_id: reply.trace_id, seq: reply.seq, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
-        }
-      }
+      return this.lanes.push(reply, known?.turnId);
     },
+  };
+
+  /** Hands one reply of a lane to every output; never rejects (a failure is counted by the output and logged once per turn). */
+  private readonly toOutputs = async (reply: Reply | RequestEvent): Promise<void> => {
+    try {
+      if ("type" in reply) await this.outputs.request(reply);
+      else await this.outputs.deliver(reply);
+    } catch (err) {
+      const record = this.store.get(reply.trace_id);
+      if (record && !this.outputErrorLogged.has(record)) {
+        this.outputErrorLogged.add(record);
+        this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
+      }
+    }
   };
 
   private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
@@ -702,6 +716,10 @@ export class BridgeDaemon {
       "outputs",
       (async () => {
         try {
+          // Replies still in the lanes go to the outputs first, for at most half of what is
+          // left of the close timeout (a hung receiver must not use it all); then the outputs
+          // close, and what a lane still holds reaches a closed output and counts as its failure.
+          await within(this.lanes.idle(), performance.now() + (end - performance.now()) / 2);
           await this.outputs.close();
         } catch (err) {
           this.log.error({ err: (err as Error).message }, "an output failed to flush or close");
