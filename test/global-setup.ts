@@ -27,7 +27,11 @@ export default async function setup(): Promise<() => Promise<void>> {
   const took = Date.now() - started;
   if (took > 1000) console.log(`installed opencode ${E2E_VERSION} (${bin}) in ${took} ms`);
 
-  const root = mkdtempSync(join(tmpdir(), "opencode-bridge-test-run-"));
+  // Beside, not inside, a run directory an earlier project's setup made (each vitest
+  // project runs this setup), and a short name: Chromium's socket paths under TMPDIR
+  // must stay within the 107 bytes a Unix socket path may have.
+  const base = (process.env.OPENCODE_BRIDGE_TEST_TMP_BASE ??= tmpdir());
+  const root = mkdtempSync(join(base, "ocb-run-"));
   const run = `${process.pid}-${started}`;
   process.env[RUN_MARKER] = run;
   process.env.TMPDIR = root;

@@ -352,7 +352,8 @@ export class OpencodeAdapter {
         priorMessageIds: prior,
         userMessageId: messageID,
         noReply: opts.noReply,
-        holdFinal: cfg.verifyAtEnd,
+        // A noReply prompt has no answer to verify: its `final` comes once the prompt is stored.
+        holdFinal: cfg.verifyAtEnd && opts.noReply !== true,
       });
       turn = new Turn(state, sessionId, cfg, this.http, this.sink, log);
       this.current = turn;

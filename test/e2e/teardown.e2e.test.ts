@@ -30,7 +30,7 @@ it("a run whose test leaks processes and times out leaves no process and no temp
     expect(leaked.pids).toHaveLength(2);
     expect(out).toMatch(/global teardown: killed \d+ process\(es\) the tests left running/);
     expect(leaked.pids.filter(isRunning)).toEqual([]);
-    expect(leaked.tmp).toContain("opencode-bridge-test-run-");
+    expect(leaked.tmp).toContain("ocb-run-");
     expect([...leaked.dirs, leaked.tmp].filter((d) => existsSync(d))).toEqual([]);
   } finally {
     // This run's own teardown would not find them: they carry the inner run's marker.
