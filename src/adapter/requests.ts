@@ -19,65 +19,31 @@
 import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
-import type { AdapterConfig, PermissionReply, PermissionRequest } from "./config.js";
+import type { AdapterConfig, PermissionRequest } from "./config.js";
 import type { OpencodeHttp } from "./http.js";
 
-/** The tool call a request belongs to. */
-export interface RequestTool {
-  readonly message_id: string;
-  readonly call_id: string;
-}
+import type {
+  BridgeRequest,
+  PermissionReply,
+  QuestionItem,
+  RequestAnswer,
+  RequestEvent,
+  ResolvedBy,
+} from "../codec/requests.js";
 
-/** OpenCode asks to run a tool: `permission` is what (bash, edit, external_directory …), `patterns` on what. */
-export interface PermissionAsk {
-  readonly kind: "permission";
-  readonly request_id: string;
-  readonly trace_id: string;
-  readonly session_id: string;
-  readonly tool?: RequestTool;
-  readonly permission: string;
-  readonly patterns: readonly string[];
-  /** What an `always` answer would allow from now on (e.g. `echo *`). */
-  readonly always: readonly string[];
-  /** 1.18 sends `{ command }` for bash; older lines `{}`. */
-  readonly metadata: Readonly<Record<string, unknown>>;
-}
-
-export interface QuestionOption {
-  readonly label: string;
-  readonly description?: string;
-}
-
-export interface QuestionItem {
-  readonly question: string;
-  readonly header?: string;
-  readonly options: readonly QuestionOption[];
-  /** Several labels may be chosen. */
-  readonly multiple?: boolean;
-  /** Free text is allowed besides the options (OpenCode's default). */
-  readonly custom?: boolean;
-}
-
-/** The model's `question` tool asks the user to choose. */
-export interface QuestionAsk {
-  readonly kind: "question";
-  readonly request_id: string;
-  readonly trace_id: string;
-  readonly session_id: string;
-  readonly tool?: RequestTool;
-  readonly questions: readonly QuestionItem[];
-}
-
-export type BridgeRequest = PermissionAsk | QuestionAsk;
-
-/**
- * An answer. To a permission: `{ reply, message? }` (a message goes to the model
- * with a rejection). To a question: `{ answers }`, one array of chosen labels (or
- * free text) per question, or `{ reply: "reject" }` to dismiss it.
- */
-export type RequestAnswer =
-  | { readonly reply: PermissionReply; readonly message?: string }
-  | { readonly answers: readonly (readonly string[])[] };
+// The request vocabulary lives in the codec (shared with the sinks); re-exported
+// here so `opencode-bridge/adapter` keeps exporting it.
+export type {
+  BridgeRequest,
+  PermissionAsk,
+  QuestionAsk,
+  QuestionItem,
+  QuestionOption,
+  RequestAnswer,
+  RequestEvent,
+  RequestTool,
+  ResolvedBy,
+} from "../codec/requests.js";
 
 /**
  * The host's hook under the `ask` policies. Return the answer (or a promise of
@@ -88,24 +54,6 @@ export type RequestHook = (
   req: BridgeRequest,
   signal: AbortSignal,
 ) => RequestAnswer | undefined | void | Promise<RequestAnswer | undefined | void>;
-
-/** Who settled a request. */
-export type ResolvedBy = "policy" | "host" | "nobody" | "timeout" | "elsewhere" | "ended";
-
-/** What the sink's optional `request` method receives; not replies (no `seq`). */
-export type RequestEvent =
-  | { readonly type: "request"; readonly trace_id: string; readonly session_id: string; readonly request: BridgeRequest }
-  | {
-      readonly type: "request_resolved";
-      readonly trace_id: string;
-      readonly session_id: string;
-      readonly request_id: string;
-      /** `permission` or `question` (not `kind`: that names reply kinds). */
-      readonly request_kind: BridgeRequest["kind"];
-      readonly by: ResolvedBy;
-      /** The answer given, when the bridge gave one. */
-      readonly answer?: RequestAnswer;
-    };
 
 /** What answering through the adapter did. */
 export type AnswerOutcome =
