@@ -21,11 +21,11 @@ import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
 import type { AdapterConfig, PermissionRequest } from "./config.js";
 import type { OpencodeHttp } from "./http.js";
+import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
 
 import type {
   BridgeRequest,
   PermissionReply,
-  QuestionItem,
   RequestAnswer,
   RequestEvent,
   ResolvedBy,
@@ -33,6 +33,7 @@ import type {
 
 // The request vocabulary lives in the codec (shared with the sinks); re-exported
 // here so `opencode-bridge/adapter` keeps exporting it.
+export { invalidAnswer } from "./answers.js";
 export type {
   BridgeRequest,
   PermissionAsk,
@@ -80,8 +81,6 @@ interface Pending {
 }
 
 type Cfg = Pick<AdapterConfig, "permission" | "question" | "onRequest" | "answerTimeoutMs" | "clock">;
-
-const reject = (message: string): RequestAnswer => ({ reply: "reject", message });
 
 export class Requests {
   private readonly pending = new Map<string, Pending>();
@@ -300,57 +299,4 @@ export class Requests {
     });
     if (this.pending.size === 0 && !this.over) this.host.resolved();
   }
-}
-
-/** Why `answer` cannot answer `req`, or undefined when it can. */
-export function invalidAnswer(req: BridgeRequest, answer: unknown): string | undefined {
-  if (!isRecord(answer)) return `an answer must be an object, got ${JSON.stringify(answer)}`;
-  if ("answers" in answer) {
-    if (req.kind !== "question") return `request ${req.request_id} is a permission: answer it with {"reply": "once" | "always" | "reject"}`;
-    const a = answer.answers;
-    if (!Array.isArray(a) || !a.every((x) => Array.isArray(x) && x.every((s) => typeof s === "string"))) {
-      return `answers must be an array with one array of strings per question, got ${JSON.stringify(a)}`;
-    }
-    if (a.length !== req.questions.length) return `answers must have one entry per question (${req.questions.length}), got ${a.length}`;
-    return undefined;
-  }
-  if ("reply" in answer) {
-    const r = answer.reply;
-    if (req.kind === "question" && r !== "reject") return `a question takes {"answers": [[…]]} or {"reply": "reject"}, got reply ${JSON.stringify(r)}`;
-    if (r !== "once" && r !== "always" && r !== "reject") return `reply must be "once", "always" or "reject", got ${JSON.stringify(r)}`;
-    if (answer.message !== undefined && typeof answer.message !== "string") return `message must be a string, got ${JSON.stringify(answer.message)}`;
-    return undefined;
-  }
-  return req.kind === "permission"
-    ? `a permission takes {"reply": "once" | "always" | "reject", "message"?: string}`
-    : `a question takes {"answers": [[…]]} or {"reply": "reject"}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function strings(v: unknown[]): string[] {
-  return v.filter((x): x is string => typeof x === "string");
-}
-
-/** One of OpenCode's `QuestionInfo`s, read defensively (an unreadable one is left out). */
-function toQuestion(q: unknown): QuestionItem[] {
-  if (!isRecord(q) || typeof q.question !== "string") return [];
-  const options = Array.isArray(q.options)
-    ? q.options.flatMap((o) =>
-        isRecord(o) && typeof o.label === "string"
-          ? [{ label: o.label, ...(typeof o.description === "string" ? { description: o.description } : {}) }]
-          : [],
-      )
-    : [];
-  return [
-    {
-      question: q.question,
-      ...(typeof q.header === "string" ? { header: q.header } : {}),
-      options,
-      ...(typeof q.multiple === "boolean" ? { multiple: q.multiple } : {}),
-      ...(typeof q.custom === "boolean" ? { custom: q.custom } : {}),
-    },
-  ];
 }
