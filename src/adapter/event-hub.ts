@@ -31,6 +31,7 @@ import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
 import { transportError, type OpencodeHttp } from "./http.js";
 import { StreamWatchdog } from "./watchdog.js";
+import { ChildSessions } from "./child-sessions.js";
 
 export interface HubListener {
   /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
@@ -66,17 +67,13 @@ type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
  */
 const IDLE_CLOSE_MS = 1_000;
 
-/** Child sessions remembered at most (oldest forgotten first), and nesting followed at most. */
-const MAX_CHILDREN = 10_000;
-const MAX_DEPTH = 16;
-
 export class EventHub {
   private state: HubState = "idle";
   private opening: Promise<void> | undefined;
   private abort: AbortController | undefined;
   private readonly listeners = new Map<string, Set<HubListener>>();
-  /** Child session → its parent session (only for trees rooted in a listened session). */
-  private readonly parents = new Map<string, string>();
+  /** Subagent sessions under the listened ones (their events are life for the root's turn). */
+  private readonly children = new ChildSessions((id) => this.listeners.has(id));
   private readonly policy: ReconnectPolicy;
   private readonly clock: Clock;
   private readonly watchdog: StreamWatchdog;
@@ -137,7 +134,7 @@ export class EventHub {
       if (set.size === 0 && this.listeners.get(sessionId) === set) {
         this.listeners.delete(sessionId);
         // Forget the tree under a session nobody listens to any more.
-        for (const child of [...this.parents.keys()]) if (this.rootOf(child) === undefined) this.parents.delete(child);
+        this.children.forgetUnlistened();
       }
       if (this.listeners.size === 0) this.scheduleIdleClose();
     };
@@ -232,7 +229,7 @@ export class EventHub {
         onEvent: (payload) => {
           if (this.abort !== ac) return; // a connection that has been replaced or closed
           this.stats.events++;
-          this.noteChild(payload);
+          this.children.noteCreated(payload);
           const evt = parseEventFor(payload, this.listening);
           if (evt === undefined) return;
           if (!sawConnected && evt.type === "server.connected") {
@@ -269,35 +266,7 @@ export class EventHub {
   }
 
   private readonly listening = (sessionId: string): boolean =>
-    this.listeners.has(sessionId) || this.rootOf(sessionId) !== undefined;
-
-  /** The listened session at the root of `sessionId`'s tree (itself when listened); undefined: none. */
-  private rootOf(sessionId: string): string | undefined {
-    let id: string | undefined = sessionId;
-    for (let depth = 0; id !== undefined && depth <= MAX_DEPTH; depth++) {
-      if (this.listeners.has(id)) return id;
-      id = this.parents.get(id);
-    }
-    return undefined;
-  }
-
-  /** Remember that `child` is a subagent session of `parent` when `parent` is in a listened tree. */
-  private adopt(child: string, parent: string): void {
-    if (child === parent || this.parents.has(child) || this.rootOf(parent) === undefined) return;
-    if (this.parents.size >= MAX_CHILDREN) {
-      const oldest = this.parents.keys().next().value;
-      if (oldest !== undefined) this.parents.delete(oldest);
-    }
-    this.parents.set(child, parent);
-  }
-
-  /** `session.created` / `session.updated` of a session with a `parentID` (read before validation; cheap). */
-  private noteChild(payload: unknown): void {
-    const p = payload as { type?: unknown; properties?: { info?: { id?: unknown; parentID?: unknown } } } | null;
-    if (p?.type !== "session.created" && p?.type !== "session.updated") return;
-    const info = p.properties?.info;
-    if (typeof info?.id === "string" && typeof info.parentID === "string") this.adopt(info.id, info.parentID);
-  }
+    this.listeners.has(sessionId) || this.children.rootOf(sessionId) !== undefined;
 
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
   private dropped(ac: AbortController, err: BridgeError): void {
@@ -350,19 +319,13 @@ export class EventHub {
   private route(evt: ParsedEvent): void {
     const sid = evt.sessionID;
     if (sid !== undefined) {
-      // A task tool names its subagent's session before (or instead of) session.created.
-      const e = evt.event;
-      if (e?.type === "message.part.updated" && e.properties.part.type === "tool") {
-        const meta = (e.properties.part as { state: { metadata?: unknown } }).state.metadata;
-        const child = typeof meta === "object" && meta !== null ? (meta as { sessionId?: unknown }).sessionId : undefined;
-        if (typeof child === "string") this.adopt(child, sid);
-      }
+      this.children.noteTask(evt.event, sid);
       const set = this.listeners.get(sid);
       if (set) {
         for (const l of set) l.onEvent(evt);
         return;
       }
-      const root = this.rootOf(sid);
+      const root = this.children.rootOf(sid);
       const parents = root === undefined ? undefined : this.listeners.get(root);
       if (parents) for (const l of parents) l.onChildEvent?.(evt);
       return;
