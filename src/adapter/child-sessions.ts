@@ -55,9 +55,8 @@ export class ChildSessions {
   /** A task tool names its subagent's session before (or instead of) session.created. */
   noteTask(e: ParsedEvent["event"], sid: string): void {
     if (e?.type === "message.part.updated" && e.properties.part.type === "tool") {
-      const meta = (e.properties.part as { state: { metadata?: unknown } }).state.metadata;
-      const child = typeof meta === "object" && meta !== null ? (meta as { sessionId?: unknown }).sessionId : undefined;
-      if (typeof child === "string") this.adopt(child, sid);
+      const child = taskSessionOf((e.properties.part as { state: { metadata?: unknown } }).state.metadata);
+      if (child !== undefined) this.adopt(child, sid);
     }
   }
 
@@ -65,4 +64,10 @@ export class ChildSessions {
   forgetUnlistened(): void {
     for (const child of [...this.parents.keys()]) if (this.rootOf(child) === undefined) this.parents.delete(child);
   }
+}
+
+/** The subagent session a task tool part names in its `metadata.sessionId`, if any. */
+export function taskSessionOf(metadata: unknown): string | undefined {
+  const id = typeof metadata === "object" && metadata !== null ? (metadata as { sessionId?: unknown }).sessionId : undefined;
+  return typeof id === "string" ? id : undefined;
 }
