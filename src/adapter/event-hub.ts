@@ -22,8 +22,8 @@
  */
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
-import { parseEventFor, type ParsedEvent } from "../codec/events.js";
-import { EventStreamDecoder, type StreamIssue } from "../codec/sse.js";
+import { parseEventFor } from "../codec/events.js";
+import { EventStreamDecoder } from "../codec/sse.js";
 import { backoffDelay } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { DEFAULT_RECONNECT, type ReconnectPolicy } from "./config.js";
@@ -31,21 +31,10 @@ import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
 import { transportError, type OpencodeHttp } from "./http.js";
 import { StreamWatchdog } from "./watchdog.js";
-import { ChildSessions } from "./child-sessions.js";
+import { SessionRouter, type HubListener } from "./router.js";
 
-export interface HubListener {
-  /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
-  onEvent(evt: ParsedEvent): void;
-  onIssue(issue: StreamIssue): void;
-  /** An event of a child session (a subagent) of the listener's session. */
-  onChildEvent?(evt: ParsedEvent): void;
-  /** The stream dropped; events may be missed until `onResync`. */
-  onGap?(err: BridgeError): void;
-  /** The stream is back (server.connected seen); what was missed must be recovered. */
-  onResync?(): void;
-  /** The stream is gone for good (reconnecting gave up). Not called after an intentional close. */
-  onClose(err: BridgeError): void;
-}
+// Who listens to which session, and how an event finds them: src/adapter/router.ts.
+export type { HubListener } from "./router.js";
 
 export interface HubOptions {
   readonly connectTimeoutMs: number;
@@ -71,9 +60,7 @@ export class EventHub {
   private state: HubState = "idle";
   private opening: Promise<void> | undefined;
   private abort: AbortController | undefined;
-  private readonly listeners = new Map<string, Set<HubListener>>();
-  /** Subagent sessions under the listened ones (their events are life for the root's turn). */
-  private readonly children = new ChildSessions((id) => this.listeners.has(id));
+  private readonly router = new SessionRouter();
   private readonly policy: ReconnectPolicy;
   private readonly clock: Clock;
   private readonly watchdog: StreamWatchdog;
@@ -89,7 +76,7 @@ export class EventHub {
   ) {
     this.policy = opts.reconnect ?? DEFAULT_RECONNECT;
     this.clock = opts.clock ?? realClock;
-    this.watchdog = new StreamWatchdog(this.clock, opts.watchdogMs ?? 0, () => this.listeners.size > 0);
+    this.watchdog = new StreamWatchdog(this.clock, opts.watchdogMs ?? 0, () => this.router.size > 0);
   }
 
   get isOpen(): boolean {
@@ -122,21 +109,11 @@ export class EventHub {
   }
 
   subscribe(sessionId: string, listener: HubListener): () => void {
-    let set = this.listeners.get(sessionId);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(sessionId, set);
-    }
-    set.add(listener);
+    const remove = this.router.add(sessionId, listener);
     this.cancelIdleClose();
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(sessionId) === set) {
-        this.listeners.delete(sessionId);
-        // Forget the tree under a session nobody listens to any more.
-        this.children.forgetUnlistened();
-      }
-      if (this.listeners.size === 0) this.scheduleIdleClose();
+      remove();
+      if (this.router.size === 0) this.scheduleIdleClose();
     };
   }
 
@@ -149,7 +126,7 @@ export class EventHub {
     this.cancelIdleClose();
     this.idleCloseTimer = this.clock.setTimeout(() => {
       this.idleCloseTimer = undefined;
-      if (this.listeners.size > 0 || this.state !== "open") return;
+      if (this.router.size > 0 || this.state !== "open") return;
       const ac = this.abort;
       this.abort = undefined; // not a drop: `dropped` ignores it, nobody is told
       this.watchdog.stop();
@@ -173,12 +150,6 @@ export class EventHub {
   /** Drop the current connection as if the network had (for tests and operators). */
   drop(reason = "dropped on request"): void {
     this.abort?.abort(new BridgeError("transport", reason));
-  }
-
-  private allListeners(): HubListener[] {
-    const all: HubListener[] = [];
-    for (const set of this.listeners.values()) all.push(...set);
-    return all;
   }
 
   private async connect(): Promise<void> {
@@ -229,8 +200,8 @@ export class EventHub {
         onEvent: (payload) => {
           if (this.abort !== ac) return; // a connection that has been replaced or closed
           this.stats.events++;
-          this.children.noteCreated(payload);
-          const evt = parseEventFor(payload, this.listening);
+          this.router.noteCreated(payload);
+          const evt = parseEventFor(payload, this.router.listening);
           if (evt === undefined) return;
           if (!sawConnected && evt.type === "server.connected") {
             sawConnected = true;
@@ -239,7 +210,7 @@ export class EventHub {
               // Tell listeners now, before the next event of this connection is
               // dispatched: events after the gap must wait for their repair.
               this.state = "open";
-              for (const l of this.allListeners()) l.onResync?.();
+              for (const l of this.router.all()) l.onResync?.();
               this.settleWaiters();
             }
             return;
@@ -249,7 +220,7 @@ export class EventHub {
             disposed = true;
             ac.abort(new BridgeError("transport", "OpenCode disposed the instance (server.instance.disposed)"));
           }
-          this.route(evt);
+          this.router.route(evt);
         },
         onIssue: (issue) => {
           if (this.abort !== ac) return;
@@ -257,16 +228,12 @@ export class EventHub {
           this.opts.logger?.warn({ issue: issue.code, event_type: issue.type, session_id: issue.sessionID }, issue.message);
           // A frame cut off by the drop is part of the gap, which the listeners repair.
           if (issue.code === "truncated") return;
-          const sid = issue.sessionID;
-          for (const l of sid !== undefined ? [...(this.listeners.get(sid) ?? [])] : this.allListeners()) l.onIssue(issue);
+          this.router.issue(issue);
         },
       },
       { maxFrameBytes: this.opts.maxFrameBytes },
     );
   }
-
-  private readonly listening = (sessionId: string): boolean =>
-    this.listeners.has(sessionId) || this.children.rootOf(sessionId) !== undefined;
 
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
   private dropped(ac: AbortController, err: BridgeError): void {
@@ -275,13 +242,13 @@ export class EventHub {
     this.abort = undefined;
     this.stats.drops++;
     this.opts.logger?.warn({ err: err.message }, "event stream dropped");
-    if (this.listeners.size === 0) {
+    if (this.router.size === 0) {
       // Nobody is waiting: reconnect lazily, on the next open().
       this.state = "idle";
       return;
     }
     this.state = "reconnecting";
-    for (const l of this.allListeners()) l.onGap?.(err);
+    for (const l of this.router.all()) l.onGap?.(err);
     this.scheduleReconnect(1, err);
   }
 
@@ -294,7 +261,7 @@ export class EventHub {
         `lost the OpenCode event stream and could not reconnect after ${this.policy.maxAttempts} attempts: ${last.message}`,
       );
       this.opts.logger?.error({ err: e.message }, "giving up on the event stream");
-      for (const l of this.allListeners()) l.onClose(e);
+      for (const l of this.router.all()) l.onClose(e);
       this.settleWaiters(e);
       return;
     }
@@ -315,21 +282,5 @@ export class EventHub {
     }, delay);
   }
 
-  /** An event goes to the listeners of its session; one that names no session, to every listener. */
-  private route(evt: ParsedEvent): void {
-    const sid = evt.sessionID;
-    if (sid !== undefined) {
-      this.children.noteTask(evt.event, sid);
-      const set = this.listeners.get(sid);
-      if (set) {
-        for (const l of set) l.onEvent(evt);
-        return;
-      }
-      const root = this.children.rootOf(sid);
-      const parents = root === undefined ? undefined : this.listeners.get(root);
-      if (parents) for (const l of parents) l.onChildEvent?.(evt);
-      return;
-    }
-    for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt);
-  }
+
 }
