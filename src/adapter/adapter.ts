@@ -21,7 +21,7 @@ import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type P
 import type { AnswerOutcome, BridgeRequest, RequestAnswer } from "./requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
-import { acquireHub } from "./shared-hub.js";
+import { acquireHub, hubKey } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { holdProcess } from "./keep-alive.js";
 import { newMessageId } from "./message-id.js";
@@ -31,7 +31,6 @@ import { Turn, type TurnResult } from "./turn.js";
 import {
   SUPPORTED_VERSIONS,
   checkPrompt,
-  dispatcherId,
   isSupportedVersion,
   turnConfig,
   type AdapterOptions,
@@ -68,15 +67,7 @@ export class OpencodeAdapter {
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
     });
-    // Adapters share a stream only when they would open the same one: same server,
-    // directory, credentials and dispatcher.
-    const key = [
-      this.config.baseUrl,
-      this.config.directory,
-      this.http.auth ?? "",
-      dispatcherId(this.config.dispatcher),
-      this.config.maxFrameBytes,
-    ].join("\u0000");
+    const key = hubKey(this.config, this.http.auth);
     const shared = acquireHub(this.http, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,
       dispatcher: this.config.dispatcher,

@@ -78,19 +78,6 @@ export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
   return { providerID: model.slice(0, i), modelID: model.slice(i + 1) };
 }
 
-const dispatcherIds = new WeakMap<object, number>();
-let lastDispatcherId = 0;
-/** A stable number per undici dispatcher, for the shared-hub key (0: the global one). */
-export function dispatcherId(d: object | undefined): number {
-  if (d === undefined) return 0;
-  let id = dispatcherIds.get(d);
-  if (id === undefined) {
-    id = ++lastDispatcherId;
-    dispatcherIds.set(d, id);
-  }
-  return id;
-}
-
 /**
  * Check one prompt call before it is queued; throws what `prompt` turns into the
  * call's terminal `error` reply. Resolves the model.
