@@ -17,96 +17,29 @@ import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
 import { createTurnState } from "../codec/codec.js";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
-import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionPolicy, type PermissionReply, type QuestionPolicy } from "./config.js";
-import type { AnswerOutcome, BridgeRequest, RequestAnswer, RequestHook } from "./requests.js";
+import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionReply } from "./config.js";
+import type { AnswerOutcome, BridgeRequest, RequestAnswer } from "./requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
-import { acquireHub } from "./shared-hub.js";
+import { acquireHub, hubKey } from "./shared-hub.js";
 import { OpencodeHttp, type PromptBody } from "./http.js";
 import { holdProcess } from "./keep-alive.js";
 import { newMessageId } from "./message-id.js";
 import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
-import { MemorySessionStore, SessionKeys, type SessionOptions, type SessionStore } from "./sessions.js";
+import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
+import {
+  SUPPORTED_VERSIONS,
+  checkPrompt,
+  isSupportedVersion,
+  turnConfig,
+  type AdapterOptions,
+  type PromptOptions,
+} from "./prompt-options.js";
 
-export interface PromptOptions {
-  readonly traceId?: string;
-  /** Resume this OpenCode session; omitted: a new session is created. */
-  readonly sessionId?: string;
-  /** Aborts the turn: the OpenCode session is aborted and the turn ends with `aborted`. */
-  readonly signal?: AbortSignal;
-  /** "provider/model", or the pair. */
-  readonly model?: string | { providerID: string; modelID: string };
-  readonly agent?: string;
-  readonly system?: string;
-  /** This turn's permission policy (default: the adapter's). */
-  readonly permission?: PermissionPolicy;
-  /** This turn's question policy (default: the adapter's). */
-  readonly question?: QuestionPolicy;
-  /** This turn's request hook (default: the adapter's `onRequest`). */
-  readonly onRequest?: RequestHook;
-  /**
-   * Run in the host's keyed session (see src/adapter/sessions.ts): created on first
-   * use with `session` options and this prompt's model and agent, reused while they
-   * stay the same. Exclusive with `sessionId`.
-   */
-  readonly sessionKey?: string;
-  /** How a keyed session is created (title, permission rules, parent). */
-  readonly session?: Omit<SessionOptions, "model" | "agent">;
-  /** Store the prompt without running the model; the turn ends `final` with no content once OpenCode has stored it. */
-  readonly noReply?: boolean;
-  /** Enable/disable tools by name for this prompt (OpenCode writes these into the session's permission rules). */
-  readonly tools?: Record<string, boolean>;
-  /** The model variant (e.g. a reasoning effort the provider defines). */
-  readonly variant?: string;
-  /** Timeouts for this turn, overriding the adapter's. */
-  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number };
-}
-
-export interface AdapterOptions {
-  /** Where session keys are kept; default: in memory. */
-  readonly sessionStore?: SessionStore;
-  /** On `close()`, delete every session this adapter created (keyed or not). Default false. */
-  readonly deleteSessionsOnClose?: boolean;
-}
-
-/** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
-export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 2 } as const;
-
-export function isSupportedVersion(version: string): boolean {
-  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
-  if (!m) return false;
-  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if ((v[0] ?? 0) >= SUPPORTED_VERSIONS.belowMajor) return false;
-  for (let i = 0; i < 3; i++) {
-    const a = v[i] ?? 0;
-    const b = SUPPORTED_VERSIONS.min[i] ?? 0;
-    if (a !== b) return a > b;
-  }
-  return true;
-}
-
-export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
-  if (model === undefined) return undefined;
-  if (typeof model !== "string") return model;
-  const i = model.indexOf("/");
-  if (i <= 0 || i === model.length - 1) {
-    throw new BridgeError("config", `model must look like provider/model, got ${JSON.stringify(model)}`);
-  }
-  return { providerID: model.slice(0, i), modelID: model.slice(i + 1) };
-}
-
-const dispatcherIds = new WeakMap<object, number>();
-let lastDispatcherId = 0;
-function dispatcherId(d: object | undefined): number {
-  if (d === undefined) return 0;
-  let id = dispatcherIds.get(d);
-  if (id === undefined) {
-    id = ++lastDispatcherId;
-    dispatcherIds.set(d, id);
-  }
-  return id;
-}
+// The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
+// re-exported so the adapter's public names stay where they were.
+export { SUPPORTED_VERSIONS, isSupportedVersion, parseModel, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 export class OpencodeAdapter {
   readonly config: AdapterConfig;
@@ -134,15 +67,7 @@ export class OpencodeAdapter {
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
     });
-    // Adapters share a stream only when they would open the same one: same server,
-    // directory, credentials and dispatcher.
-    const key = [
-      this.config.baseUrl,
-      this.config.directory,
-      this.http.auth ?? "",
-      dispatcherId(this.config.dispatcher),
-      this.config.maxFrameBytes,
-    ].join("\u0000");
+    const key = hubKey(this.config, this.http.auth);
     const shared = acquireHub(this.http, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,
       dispatcher: this.config.dispatcher,
@@ -211,28 +136,7 @@ export class OpencodeAdapter {
   prompt(input: string | readonly PromptInputPart[], opts: PromptOptions = {}): Promise<TurnResult> {
     let model: PromptBody["model"];
     try {
-      if (typeof input !== "string" && !Array.isArray(input)) {
-        throw new TypeError(`prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
-      }
-      if (typeof input === "string" && input.trim() === "") {
-        throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
-      }
-      if (this.closed) throw new Error("the adapter is closed");
-      if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
-        throw new BridgeError("config", "give either sessionKey or sessionId, not both");
-      }
-      if (opts.sessionKey !== undefined && (typeof opts.sessionKey !== "string" || opts.sessionKey === "")) {
-        throw new BridgeError("config", `sessionKey must be a non-empty string, got ${JSON.stringify(opts.sessionKey)}`);
-      }
-      model = parseModel(opts.model);
-      const p = opts.permission;
-      if (p !== undefined && p !== "reject" && p !== "allow" && p !== "ask" && typeof p !== "function") {
-        throw new BridgeError("config", `permission must be "reject", "allow", "ask" or a function, got ${JSON.stringify(p)}`);
-      }
-      if (opts.question !== undefined && opts.question !== "reject" && opts.question !== "ask") {
-        throw new BridgeError("config", `question must be "reject" or "ask", got ${JSON.stringify(opts.question)}`);
-      }
-      withTimeouts(this.config, opts.timeouts); // checks them
+      model = checkPrompt(this.config, input, opts, this.closed);
     } catch (err) {
       return this.refuse(err as Error, opts);
     }
@@ -310,13 +214,7 @@ export class OpencodeAdapter {
     let log = this.log.child({ trace_id: traceId });
     let sessionId = opts.sessionId;
     let turn: Turn | undefined;
-    // This turn's configuration: the adapter's, with the prompt's timeouts and request policies.
-    const cfg: AdapterConfig = {
-      ...withTimeouts(this.config, opts.timeouts),
-      permission: opts.permission ?? this.config.permission,
-      question: opts.question ?? this.config.question,
-      onRequest: opts.onRequest ?? this.config.onRequest,
-    };
+    const cfg = turnConfig(this.config, opts);
     let unsubscribe: (() => void) | undefined;
     const onAbort = () => void turn?.abortByHost("the turn was aborted by the host");
     try {
@@ -403,20 +301,4 @@ export class OpencodeAdapter {
       unsubscribe?.();
     }
   }
-}
-
-/** The adapter's configuration with one prompt's timeouts in place of its own. */
-function withTimeouts(config: AdapterConfig, t: PromptOptions["timeouts"]): AdapterConfig {
-  if (t === undefined) return config;
-  for (const [k, v] of Object.entries(t)) {
-    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v <= 0)) {
-      throw new BridgeError("config", `timeouts.${k} must be a whole number of milliseconds greater than 0, got ${JSON.stringify(v)}`);
-    }
-  }
-  return {
-    ...config,
-    ...(t.firstEventMs !== undefined ? { firstEventTimeoutMs: t.firstEventMs } : {}),
-    ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
-    ...(t.turnMs !== undefined ? { turnTimeoutMs: t.turnMs } : {}),
-  };
 }

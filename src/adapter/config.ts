@@ -10,6 +10,7 @@ import { z } from "zod";
 import { realClock, type Clock } from "../util/clock.js";
 import { formatOptionIssues, describeValue as describe } from "../util/zod.js";
 import { BridgeError } from "./errors.js";
+import type { PermissionReply } from "../codec/requests.js";
 import type { RequestHook } from "./requests.js";
 
 export { realClock, type Clock };
@@ -27,7 +28,7 @@ export interface PermissionRequest {
   readonly raw: unknown;
 }
 
-export type PermissionReply = "once" | "always" | "reject";
+export type { PermissionReply };
 export type PermissionCallback = (req: PermissionRequest, signal: AbortSignal) => PermissionReply | Promise<PermissionReply>;
 /**
  * `reject` and `allow` answer alone; `ask` hands the request to the `onRequest`

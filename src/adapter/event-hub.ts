@@ -22,8 +22,8 @@
  */
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
-import { parseEventFor, type ParsedEvent } from "../codec/events.js";
-import { EventStreamDecoder, type StreamIssue } from "../codec/sse.js";
+import { parseEventFor } from "../codec/events.js";
+import { EventStreamDecoder } from "../codec/sse.js";
 import { backoffDelay } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { DEFAULT_RECONNECT, type ReconnectPolicy } from "./config.js";
@@ -31,20 +31,10 @@ import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
 import { transportError, type OpencodeHttp } from "./http.js";
 import { StreamWatchdog } from "./watchdog.js";
+import { SessionRouter, type HubListener } from "./router.js";
 
-export interface HubListener {
-  /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
-  onEvent(evt: ParsedEvent): void;
-  onIssue(issue: StreamIssue): void;
-  /** An event of a child session (a subagent) of the listener's session. */
-  onChildEvent?(evt: ParsedEvent): void;
-  /** The stream dropped; events may be missed until `onResync`. */
-  onGap?(err: BridgeError): void;
-  /** The stream is back (server.connected seen); what was missed must be recovered. */
-  onResync?(): void;
-  /** The stream is gone for good (reconnecting gave up). Not called after an intentional close. */
-  onClose(err: BridgeError): void;
-}
+// Who listens to which session, and how an event finds them: src/adapter/router.ts.
+export type { HubListener } from "./router.js";
 
 export interface HubOptions {
   readonly connectTimeoutMs: number;
@@ -66,17 +56,11 @@ type HubState = "idle" | "connecting" | "open" | "reconnecting" | "closed";
  */
 const IDLE_CLOSE_MS = 1_000;
 
-/** Child sessions remembered at most (oldest forgotten first), and nesting followed at most. */
-const MAX_CHILDREN = 10_000;
-const MAX_DEPTH = 16;
-
 export class EventHub {
   private state: HubState = "idle";
   private opening: Promise<void> | undefined;
   private abort: AbortController | undefined;
-  private readonly listeners = new Map<string, Set<HubListener>>();
-  /** Child session → its parent session (only for trees rooted in a listened session). */
-  private readonly parents = new Map<string, string>();
+  private readonly router = new SessionRouter();
   private readonly policy: ReconnectPolicy;
   private readonly clock: Clock;
   private readonly watchdog: StreamWatchdog;
@@ -92,7 +76,7 @@ export class EventHub {
   ) {
     this.policy = opts.reconnect ?? DEFAULT_RECONNECT;
     this.clock = opts.clock ?? realClock;
-    this.watchdog = new StreamWatchdog(this.clock, opts.watchdogMs ?? 0, () => this.listeners.size > 0);
+    this.watchdog = new StreamWatchdog(this.clock, opts.watchdogMs ?? 0, () => this.router.size > 0);
   }
 
   get isOpen(): boolean {
@@ -125,21 +109,11 @@ export class EventHub {
   }
 
   subscribe(sessionId: string, listener: HubListener): () => void {
-    let set = this.listeners.get(sessionId);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(sessionId, set);
-    }
-    set.add(listener);
+    const remove = this.router.add(sessionId, listener);
     this.cancelIdleClose();
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(sessionId) === set) {
-        this.listeners.delete(sessionId);
-        // Forget the tree under a session nobody listens to any more.
-        for (const child of [...this.parents.keys()]) if (this.rootOf(child) === undefined) this.parents.delete(child);
-      }
-      if (this.listeners.size === 0) this.scheduleIdleClose();
+      remove();
+      if (this.router.size === 0) this.scheduleIdleClose();
     };
   }
 
@@ -152,7 +126,7 @@ export class EventHub {
     this.cancelIdleClose();
     this.idleCloseTimer = this.clock.setTimeout(() => {
       this.idleCloseTimer = undefined;
-      if (this.listeners.size > 0 || this.state !== "open") return;
+      if (this.router.size > 0 || this.state !== "open") return;
       const ac = this.abort;
       this.abort = undefined; // not a drop: `dropped` ignores it, nobody is told
       this.watchdog.stop();
@@ -176,12 +150,6 @@ export class EventHub {
   /** Drop the current connection as if the network had (for tests and operators). */
   drop(reason = "dropped on request"): void {
     this.abort?.abort(new BridgeError("transport", reason));
-  }
-
-  private allListeners(): HubListener[] {
-    const all: HubListener[] = [];
-    for (const set of this.listeners.values()) all.push(...set);
-    return all;
   }
 
   private async connect(): Promise<void> {
@@ -232,8 +200,8 @@ export class EventHub {
         onEvent: (payload) => {
           if (this.abort !== ac) return; // a connection that has been replaced or closed
           this.stats.events++;
-          this.noteChild(payload);
-          const evt = parseEventFor(payload, this.listening);
+          this.router.noteCreated(payload);
+          const evt = parseEventFor(payload, this.router.listening);
           if (evt === undefined) return;
           if (!sawConnected && evt.type === "server.connected") {
             sawConnected = true;
@@ -242,7 +210,7 @@ export class EventHub {
               // Tell listeners now, before the next event of this connection is
               // dispatched: events after the gap must wait for their repair.
               this.state = "open";
-              for (const l of this.allListeners()) l.onResync?.();
+              for (const l of this.router.all()) l.onResync?.();
               this.settleWaiters();
             }
             return;
@@ -252,7 +220,7 @@ export class EventHub {
             disposed = true;
             ac.abort(new BridgeError("transport", "OpenCode disposed the instance (server.instance.disposed)"));
           }
-          this.route(evt);
+          this.router.route(evt);
         },
         onIssue: (issue) => {
           if (this.abort !== ac) return;
@@ -260,43 +228,11 @@ export class EventHub {
           this.opts.logger?.warn({ issue: issue.code, event_type: issue.type, session_id: issue.sessionID }, issue.message);
           // A frame cut off by the drop is part of the gap, which the listeners repair.
           if (issue.code === "truncated") return;
-          const sid = issue.sessionID;
-          for (const l of sid !== undefined ? [...(this.listeners.get(sid) ?? [])] : this.allListeners()) l.onIssue(issue);
+          this.router.issue(issue);
         },
       },
       { maxFrameBytes: this.opts.maxFrameBytes },
     );
-  }
-
-  private readonly listening = (sessionId: string): boolean =>
-    this.listeners.has(sessionId) || this.rootOf(sessionId) !== undefined;
-
-  /** The listened session at the root of `sessionId`'s tree (itself when listened); undefined: none. */
-  private rootOf(sessionId: string): string | undefined {
-    let id: string | undefined = sessionId;
-    for (let depth = 0; id !== undefined && depth <= MAX_DEPTH; depth++) {
-      if (this.listeners.has(id)) return id;
-      id = this.parents.get(id);
-    }
-    return undefined;
-  }
-
-  /** Remember that `child` is a subagent session of `parent` when `parent` is in a listened tree. */
-  private adopt(child: string, parent: string): void {
-    if (child === parent || this.parents.has(child) || this.rootOf(parent) === undefined) return;
-    if (this.parents.size >= MAX_CHILDREN) {
-      const oldest = this.parents.keys().next().value;
-      if (oldest !== undefined) this.parents.delete(oldest);
-    }
-    this.parents.set(child, parent);
-  }
-
-  /** `session.created` / `session.updated` of a session with a `parentID` (read before validation; cheap). */
-  private noteChild(payload: unknown): void {
-    const p = payload as { type?: unknown; properties?: { info?: { id?: unknown; parentID?: unknown } } } | null;
-    if (p?.type !== "session.created" && p?.type !== "session.updated") return;
-    const info = p.properties?.info;
-    if (typeof info?.id === "string" && typeof info.parentID === "string") this.adopt(info.id, info.parentID);
   }
 
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
@@ -306,13 +242,13 @@ export class EventHub {
     this.abort = undefined;
     this.stats.drops++;
     this.opts.logger?.warn({ err: err.message }, "event stream dropped");
-    if (this.listeners.size === 0) {
+    if (this.router.size === 0) {
       // Nobody is waiting: reconnect lazily, on the next open().
       this.state = "idle";
       return;
     }
     this.state = "reconnecting";
-    for (const l of this.allListeners()) l.onGap?.(err);
+    for (const l of this.router.all()) l.onGap?.(err);
     this.scheduleReconnect(1, err);
   }
 
@@ -325,7 +261,7 @@ export class EventHub {
         `lost the OpenCode event stream and could not reconnect after ${this.policy.maxAttempts} attempts: ${last.message}`,
       );
       this.opts.logger?.error({ err: e.message }, "giving up on the event stream");
-      for (const l of this.allListeners()) l.onClose(e);
+      for (const l of this.router.all()) l.onClose(e);
       this.settleWaiters(e);
       return;
     }
@@ -346,27 +282,5 @@ export class EventHub {
     }, delay);
   }
 
-  /** An event goes to the listeners of its session; one that names no session, to every listener. */
-  private route(evt: ParsedEvent): void {
-    const sid = evt.sessionID;
-    if (sid !== undefined) {
-      // A task tool names its subagent's session before (or instead of) session.created.
-      const e = evt.event;
-      if (e?.type === "message.part.updated" && e.properties.part.type === "tool") {
-        const meta = (e.properties.part as { state: { metadata?: unknown } }).state.metadata;
-        const child = typeof meta === "object" && meta !== null ? (meta as { sessionId?: unknown }).sessionId : undefined;
-        if (typeof child === "string") this.adopt(child, sid);
-      }
-      const set = this.listeners.get(sid);
-      if (set) {
-        for (const l of set) l.onEvent(evt);
-        return;
-      }
-      const root = this.rootOf(sid);
-      const parents = root === undefined ? undefined : this.listeners.get(root);
-      if (parents) for (const l of parents) l.onChildEvent?.(evt);
-      return;
-    }
-    for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt);
-  }
+
 }

@@ -19,65 +19,32 @@
 import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
-import type { AdapterConfig, PermissionReply, PermissionRequest } from "./config.js";
+import type { AdapterConfig, PermissionRequest } from "./config.js";
 import type { OpencodeHttp } from "./http.js";
+import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
 
-/** The tool call a request belongs to. */
-export interface RequestTool {
-  readonly message_id: string;
-  readonly call_id: string;
-}
+import type {
+  BridgeRequest,
+  PermissionReply,
+  RequestAnswer,
+  RequestEvent,
+  ResolvedBy,
+} from "../codec/requests.js";
 
-/** OpenCode asks to run a tool: `permission` is what (bash, edit, external_directory …), `patterns` on what. */
-export interface PermissionAsk {
-  readonly kind: "permission";
-  readonly request_id: string;
-  readonly trace_id: string;
-  readonly session_id: string;
-  readonly tool?: RequestTool;
-  readonly permission: string;
-  readonly patterns: readonly string[];
-  /** What an `always` answer would allow from now on (e.g. `echo *`). */
-  readonly always: readonly string[];
-  /** 1.18 sends `{ command }` for bash; older lines `{}`. */
-  readonly metadata: Readonly<Record<string, unknown>>;
-}
-
-export interface QuestionOption {
-  readonly label: string;
-  readonly description?: string;
-}
-
-export interface QuestionItem {
-  readonly question: string;
-  readonly header?: string;
-  readonly options: readonly QuestionOption[];
-  /** Several labels may be chosen. */
-  readonly multiple?: boolean;
-  /** Free text is allowed besides the options (OpenCode's default). */
-  readonly custom?: boolean;
-}
-
-/** The model's `question` tool asks the user to choose. */
-export interface QuestionAsk {
-  readonly kind: "question";
-  readonly request_id: string;
-  readonly trace_id: string;
-  readonly session_id: string;
-  readonly tool?: RequestTool;
-  readonly questions: readonly QuestionItem[];
-}
-
-export type BridgeRequest = PermissionAsk | QuestionAsk;
-
-/**
- * An answer. To a permission: `{ reply, message? }` (a message goes to the model
- * with a rejection). To a question: `{ answers }`, one array of chosen labels (or
- * free text) per question, or `{ reply: "reject" }` to dismiss it.
- */
-export type RequestAnswer =
-  | { readonly reply: PermissionReply; readonly message?: string }
-  | { readonly answers: readonly (readonly string[])[] };
+// The request vocabulary lives in the codec (shared with the sinks); re-exported
+// here so `opencode-bridge/adapter` keeps exporting it.
+export { invalidAnswer } from "./answers.js";
+export type {
+  BridgeRequest,
+  PermissionAsk,
+  QuestionAsk,
+  QuestionItem,
+  QuestionOption,
+  RequestAnswer,
+  RequestEvent,
+  RequestTool,
+  ResolvedBy,
+} from "../codec/requests.js";
 
 /**
  * The host's hook under the `ask` policies. Return the answer (or a promise of
@@ -88,24 +55,6 @@ export type RequestHook = (
   req: BridgeRequest,
   signal: AbortSignal,
 ) => RequestAnswer | undefined | void | Promise<RequestAnswer | undefined | void>;
-
-/** Who settled a request. */
-export type ResolvedBy = "policy" | "host" | "nobody" | "timeout" | "elsewhere" | "ended";
-
-/** What the sink's optional `request` method receives; not replies (no `seq`). */
-export type RequestEvent =
-  | { readonly type: "request"; readonly trace_id: string; readonly session_id: string; readonly request: BridgeRequest }
-  | {
-      readonly type: "request_resolved";
-      readonly trace_id: string;
-      readonly session_id: string;
-      readonly request_id: string;
-      /** `permission` or `question` (not `kind`: that names reply kinds). */
-      readonly request_kind: BridgeRequest["kind"];
-      readonly by: ResolvedBy;
-      /** The answer given, when the bridge gave one. */
-      readonly answer?: RequestAnswer;
-    };
 
 /** What answering through the adapter did. */
 export type AnswerOutcome =
@@ -132,8 +81,6 @@ interface Pending {
 }
 
 type Cfg = Pick<AdapterConfig, "permission" | "question" | "onRequest" | "answerTimeoutMs" | "clock">;
-
-const reject = (message: string): RequestAnswer => ({ reply: "reject", message });
 
 export class Requests {
   private readonly pending = new Map<string, Pending>();
@@ -352,57 +299,4 @@ export class Requests {
     });
     if (this.pending.size === 0 && !this.over) this.host.resolved();
   }
-}
-
-/** Why `answer` cannot answer `req`, or undefined when it can. */
-export function invalidAnswer(req: BridgeRequest, answer: unknown): string | undefined {
-  if (!isRecord(answer)) return `an answer must be an object, got ${JSON.stringify(answer)}`;
-  if ("answers" in answer) {
-    if (req.kind !== "question") return `request ${req.request_id} is a permission: answer it with {"reply": "once" | "always" | "reject"}`;
-    const a = answer.answers;
-    if (!Array.isArray(a) || !a.every((x) => Array.isArray(x) && x.every((s) => typeof s === "string"))) {
-      return `answers must be an array with one array of strings per question, got ${JSON.stringify(a)}`;
-    }
-    if (a.length !== req.questions.length) return `answers must have one entry per question (${req.questions.length}), got ${a.length}`;
-    return undefined;
-  }
-  if ("reply" in answer) {
-    const r = answer.reply;
-    if (req.kind === "question" && r !== "reject") return `a question takes {"answers": [[…]]} or {"reply": "reject"}, got reply ${JSON.stringify(r)}`;
-    if (r !== "once" && r !== "always" && r !== "reject") return `reply must be "once", "always" or "reject", got ${JSON.stringify(r)}`;
-    if (answer.message !== undefined && typeof answer.message !== "string") return `message must be a string, got ${JSON.stringify(answer.message)}`;
-    return undefined;
-  }
-  return req.kind === "permission"
-    ? `a permission takes {"reply": "once" | "always" | "reject", "message"?: string}`
-    : `a question takes {"answers": [[…]]} or {"reply": "reject"}`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function strings(v: unknown[]): string[] {
-  return v.filter((x): x is string => typeof x === "string");
-}
-
-/** One of OpenCode's `QuestionInfo`s, read defensively (an unreadable one is left out). */
-function toQuestion(q: unknown): QuestionItem[] {
-  if (!isRecord(q) || typeof q.question !== "string") return [];
-  const options = Array.isArray(q.options)
-    ? q.options.flatMap((o) =>
-        isRecord(o) && typeof o.label === "string"
-          ? [{ label: o.label, ...(typeof o.description === "string" ? { description: o.description } : {}) }]
-          : [],
-      )
-    : [];
-  return [
-    {
-      question: q.question,
-      ...(typeof q.header === "string" ? { header: q.header } : {}),
-      options,
-      ...(typeof q.multiple === "boolean" ? { multiple: q.multiple } : {}),
-      ...(typeof q.custom === "boolean" ? { custom: q.custom } : {}),
-    },
-  ];
 }

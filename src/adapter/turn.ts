@@ -15,7 +15,7 @@ import type { ReplyBody } from "../codec/envelope.js";
 import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js";
 import { isTurnDone, overrideEnd } from "../codec/control.js";
 import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
-import type { ErrorCode, ErrorReply, FinalReply } from "../codec/reply.js";
+import type { ErrorCode } from "../codec/reply.js";
 import type { StreamIssue } from "../codec/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
@@ -27,18 +27,11 @@ import type { OpencodeHttp } from "./http.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
 import { Requests, type AnswerOutcome, type BridgeRequest, type RequestAnswer } from "./requests.js";
+import { taskSessionOf } from "./child-sessions.js";
+import { turnResult, type TurnResult } from "./turn-result.js";
 
-export interface TurnResult {
-  readonly traceId: string;
-  readonly sessionId: string;
-  readonly status: "final" | "error";
-  readonly final?: FinalReply;
-  readonly error?: ErrorReply;
-  /** How many replies the turn produced (all delivered to the sink before `prompt` resolved). */
-  readonly replies: number;
-  /** Sink calls that threw or rejected. */
-  readonly sinkFailures: number;
-}
+// What a settled turn reports is in src/adapter/turn-result.ts.
+export type { TurnResult } from "./turn-result.js";
 
 /** A held `final` whose record says "still running" is checked again at most this many times in all. */
 const MAX_VERIFICATIONS = 4;
@@ -143,11 +136,7 @@ export class Turn implements HubListener {
     const e = evt.event;
     if (e?.type !== "message.part.updated" || e.properties.part.type !== "tool") return;
     const part = e.properties.part as { id: string; callID?: string; tool: string; state: { status: string; metadata?: unknown } };
-    const meta = part.state.metadata;
-    const child =
-      typeof meta === "object" && meta !== null && typeof (meta as { sessionId?: unknown }).sessionId === "string"
-        ? (meta as { sessionId: string }).sessionId
-        : undefined;
+    const child = taskSessionOf(part.state.metadata);
     if (child !== undefined) this.children.add(child);
     this.liveness.tool(`${evt.sessionID ?? ""}/${part.callID ?? part.id}`, part.tool, part.state.status, child);
   }
@@ -245,16 +234,7 @@ export class Turn implements HubListener {
   async settled(): Promise<TurnResult> {
     await this.done;
     await this.delivery.drain();
-    const last = this.delivery.terminal;
-    return {
-      traceId: this.state.traceId,
-      sessionId: this.sessionId,
-      status: last?.kind === "final" ? "final" : "error",
-      final: last?.kind === "final" ? last : undefined,
-      error: last?.kind === "error" ? last : undefined,
-      replies: this.delivery.count,
-      sinkFailures: this.delivery.sinkFailures,
-    };
+    return turnResult(this.state.traceId, this.sessionId, this.delivery);
   }
 
   private afterCodec(): void {

@@ -18,17 +18,19 @@
  * placeholder envelope; trace_id, session_id and seq are stamped later, in one
  * place (src/codec/envelope.ts).
  */
-import { UNSTAMPED, type ReplyBody } from "./envelope.js";
+import type { ReplyBody } from "./envelope.js";
+import { endTurn, hasOpenMessage, onIdle, terminate } from "./ending.js";
 import type { ParsedEvent } from "./events.js";
-import { flushNext, onNextEvent } from "./next.js";
-import { describeServerError, FINISH_MESSAGES, sumUsage } from "./mappers.js";
-import { dropAllDeltas, dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
-import type { ErrorCode } from "./reply.js";
+import { onNextEvent } from "./next.js";
+import { describeServerError } from "./mappers.js";
+import { dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
 import type { KnownEvent } from "./schemas.js";
 import { messageRole, type MessageTrack, type TurnState } from "./state.js";
-import { stripTags } from "./tags.js";
-import { appendRaw, emitText, flushText, newTextTrack, reconcileText } from "./text.js";
-import { closeOpenTools, onToolPart, type ToolPartView } from "./tools.js";
+import { appendRaw, flushText, newTextTrack, reconcileText } from "./text.js";
+import { onToolPart, type ToolPartView } from "./tools.js";
+
+// How a turn ends (idle, the held final, the finishing step) is in src/codec/ending.ts.
+export { finish, releaseFinal, settle, type FinishReason } from "./ending.js";
 
 /** Reduce one parsed event (a failed one counts as lost). */
 export function reduce(evt: ParsedEvent, state: TurnState, out: ReplyBody[]): void {
@@ -260,89 +262,4 @@ function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }
     return;
   }
   if (part.type === "tool") onToolPart(state, out, part as ToolPartView);
-}
-
-/** Is an assistant message of this turn still open (not completed by the server)? */
-function hasOpenMessage(state: TurnState): boolean {
-  for (const [id, m] of state.messages) if (!m.completed && messageRole(state, id) === "turn") return true;
-  return false;
-}
-
-function onIdle(state: TurnState, out: ReplyBody[]): void {
-  if (state.phase !== "running") return;
-  if (hasOpenMessage(state)) state.idleSeen = true;
-  else endTurn(state, out);
-}
-
-/** The session went idle (`idleSeen`) but never completed its open message: end as the idle said. */
-export function settle(state: TurnState, out: ReplyBody[]): void {
-  if (state.phase === "running" && state.idleSeen) endTurn(state, out);
-}
-
-/** The terminal reply: the caller's override, else `error` if the server reported one, else `final`. */
-function endTurn(state: TurnState, out: ReplyBody[]): void {
-  const cause = state.override ?? state.error;
-  if (cause) {
-    terminate(state, out, cause);
-    return;
-  }
-  if (state.holdFinal) {
-    // The caller checks the server's record before a `final` (src/adapter/repair.ts `verifyEnd`).
-    state.finalHeld = true;
-    return;
-  }
-  flushNext(state, out);
-  closeOpenWork(state, out, "the turn ended before the tool reported a result");
-  const usage = sumUsage(state);
-  const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: state.answer };
-  if (usage) {
-    body.usage = usage.usage;
-    body.cost = usage.cost;
-  }
-  if (state.model !== undefined) body.model = state.model;
-  if (state.agent !== undefined) body.agent = state.agent;
-  out.push(body);
-  state.phase = "done";
-}
-
-/** Emit held-back text and a result for every tool call still open. */
-function closeOpenWork(state: TurnState, out: ReplyBody[], toolError: string): void {
-  for (const [partId, t] of state.texts) flushText(state, out, partId, t);
-  for (const [partId, early] of state.pending.deltas) {
-    // Deltas whose part never showed its type: answer text, unless its message is not this turn's.
-    if (messageRole(state, early.messageID) === "other") continue;
-    emitText(state, out, partId, "delta", stripTags(early.text));
-  }
-  dropAllDeltas(state);
-  closeOpenTools(state, out, toolError);
-}
-
-function terminate(state: TurnState, out: ReplyBody[], error: { message: string; code: ErrorCode }): void {
-  closeOpenWork(state, out, `the turn ended (${error.code}) before the tool reported a result`);
-  out.push({ kind: "error", ...UNSTAMPED, error: error.message, code: error.code });
-  state.phase = "done";
-}
-
-/**
- * The server's record confirmed the held `final` (`holdFinal`): end the turn as
- * the idle said — `final`, or the cause decided meanwhile (an abort, a timeout).
- */
-export function releaseFinal(state: TurnState, out: ReplyBody[]): void {
-  state.holdFinal = false;
-  if (state.phase === "running" && state.finalHeld) endTurn(state, out);
-}
-
-/** How the caller ends a turn OpenCode did not end; `message` defaults by code. */
-export type FinishReason = { code: ErrorCode; message?: string };
-
-/**
- * The finishing step: the turn must end now although OpenCode did not end it
- * (the stream ended, a timeout expired, the host aborted). Emits held-back
- * text, closes open tool calls and ends with exactly one `error` — unless the
- * turn already ended, in which case it emits nothing.
- */
-export function finish(state: TurnState, reason: FinishReason, out: ReplyBody[]): void {
-  if (state.phase === "done") return;
-  // A cause decided by the caller, then a server error already seen, is the truer cause.
-  terminate(state, out, state.override ?? state.error ?? { code: reason.code, message: reason.message ?? FINISH_MESSAGES[reason.code] });
 }

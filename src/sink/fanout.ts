@@ -3,7 +3,7 @@
  * producer delivers them. Children are independent — one that throws or is slow
  * to refuse does not keep a reply from the others — and each is counted apart.
  */
-import type { RequestEvent } from "../adapter/requests.js";
+import type { RequestEvent } from "../codec/requests.js";
 import type { Reply } from "../codec/reply.js";
 import { toSinkObject, type Sink, type SinkObject } from "./types.js";
 

@@ -7,7 +7,7 @@
  * `stats().failures`, and `deliver` rejects with a SinkError("io"). Use
  * `JsonlSink.open(path)` to open a file up front, so a bad path fails at start-up.
  */
-import type { RequestEvent } from "../adapter/requests.js";
+import type { RequestEvent } from "../codec/requests.js";
 import { createWriteStream, openSync, closeSync } from "node:fs";
 import type { Writable } from "node:stream";
 import type { Reply } from "../codec/reply.js";

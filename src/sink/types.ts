@@ -5,7 +5,7 @@
  * turn; a sink that throws or rejects is logged and counted, never breaks the turn.
  */
 import type { Reply } from "../codec/reply.js";
-import type { RequestEvent } from "../adapter/requests.js";
+import type { RequestEvent } from "../codec/requests.js";
 
 export type SinkCallback = (reply: Reply) => void | Promise<void>;
 

@@ -40,7 +40,7 @@ import { request, type Dispatcher } from "undici";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import { isTerminal, type Reply } from "../codec/reply.js";
-import type { RequestEvent } from "../adapter/requests.js";
+import type { RequestEvent } from "../codec/requests.js";
 import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { deadline } from "../util/deadline.js";
