@@ -5,7 +5,7 @@
  */
 import { PassThrough } from "node:stream";
 import { describe, expect, it, vi } from "vitest";
-import type { PermissionAsk, QuestionAsk } from "../src/adapter/requests.js";
+import type { PermissionAsk, QuestionAsk } from "../src/codec/requests.js";
 import { terminalAsker } from "../src/cli/ask.js";
 
 const perm: PermissionAsk = {

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { OpencodeAdapter } from "../src/adapter/adapter.js";
 import type { AdapterConfigInput } from "../src/adapter/config.js";
-import type { BridgeRequest, RequestEvent } from "../src/adapter/requests.js";
+import type { BridgeRequest, RequestEvent } from "../src/codec/requests.js";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { loadFixtures } from "./support/fixtures.js";
 import { framesOf, ManualClock, startReplayServer, type ReplayServer } from "./support/replay-server.js";

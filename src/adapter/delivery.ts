@@ -15,7 +15,7 @@ import type { Logger } from "pino";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import type { Reply } from "../codec/reply.js";
 import type { SinkObject } from "../sink/types.js";
-import type { RequestEvent } from "./requests.js";
+import type { RequestEvent } from "../codec/requests.js";
 import type { Clock } from "../util/clock.js";
 
 export interface DeliveryOptions {

@@ -22,9 +22,9 @@ export type {
   QuestionPolicy,
   RetryStatus,
 } from "./config.js";
-export { invalidAnswer } from "./requests.js";
+export { invalidAnswer } from "./answers.js";
+export type { AnswerOutcome, RequestHook } from "./requests.js";
 export type {
-  AnswerOutcome,
   BridgeRequest,
   PermissionAsk,
   QuestionAsk,
@@ -32,8 +32,7 @@ export type {
   QuestionOption,
   RequestAnswer,
   RequestEvent,
-  RequestHook,
   RequestTool,
   ResolvedBy,
-} from "./requests.js";
+} from "../codec/requests.js";
 export { BridgeError, type BridgeErrorCode } from "./errors.js";

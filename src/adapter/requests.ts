@@ -31,20 +31,6 @@ import type {
   ResolvedBy,
 } from "../codec/requests.js";
 
-// The request vocabulary lives in the codec (shared with the sinks); re-exported
-// here so `opencode-bridge/adapter` keeps exporting it.
-export { invalidAnswer } from "./answers.js";
-export type {
-  BridgeRequest,
-  PermissionAsk,
-  QuestionAsk,
-  QuestionItem,
-  QuestionOption,
-  RequestAnswer,
-  RequestEvent,
-  RequestTool,
-  ResolvedBy,
-} from "../codec/requests.js";
 
 /**
  * The host's hook under the `ask` policies. Return the answer (or a promise of

@@ -26,7 +26,8 @@ import type { HubListener } from "./event-hub.js";
 import type { OpencodeHttp } from "./http.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
-import { Requests, type AnswerOutcome, type BridgeRequest, type RequestAnswer } from "./requests.js";
+import { Requests, type AnswerOutcome } from "./requests.js";
+import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { taskSessionOf } from "./child-sessions.js";
 import { turnResult, type TurnResult } from "./turn-result.js";
 

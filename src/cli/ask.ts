@@ -6,7 +6,8 @@
  * on as SIGINT to the command's own handler).
  */
 import { createInterface } from "node:readline/promises";
-import type { BridgeRequest, RequestAnswer, RequestHook } from "../adapter/requests.js";
+import type { RequestHook } from "../adapter/requests.js";
+import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import type { Input, Output } from "./io.js";
 
 export function terminalAsker(stdin: Input, out: Output): RequestHook {

@@ -25,7 +25,7 @@ import { OpencodeAdapter } from "../adapter/adapter.js";
 import type { BridgeError } from "../adapter/errors.js";
 import { OpencodeHttp } from "../adapter/http.js";
 import type { Reply } from "../codec/reply.js";
-import type { RequestAnswer, RequestEvent } from "../adapter/requests.js";
+import type { RequestAnswer, RequestEvent } from "../codec/requests.js";
 import { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
 import { BearerAuth, RequestGuard } from "./auth.js";

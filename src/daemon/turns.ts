@@ -17,7 +17,8 @@
 import { randomUUID } from "node:crypto";
 import type { ErrorCode, Reply } from "../codec/reply.js";
 import { isTerminal } from "../codec/reply.js";
-import type { AnswerOutcome, BridgeRequest, RequestAnswer, RequestEvent } from "../adapter/requests.js";
+import type { AnswerOutcome } from "../adapter/requests.js";
+import type { BridgeRequest, RequestAnswer, RequestEvent } from "../codec/requests.js";
 
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;

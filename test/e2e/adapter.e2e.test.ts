@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpencodeAdapter } from "../../src/adapter/adapter.js";
 import type { AdapterConfigInput, PermissionRequest } from "../../src/adapter/config.js";
-import type { BridgeRequest, RequestEvent } from "../../src/adapter/requests.js";
+import type { BridgeRequest, RequestEvent } from "../../src/codec/requests.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { MemorySink } from "../../src/sink/memory.js";
 import { OpencodeHttp } from "../../src/adapter/http.js";
