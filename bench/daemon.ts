@@ -29,7 +29,7 @@ import { createParser } from "eventsource-parser";
 import { request } from "undici";
 import { OpencodeAdapter } from "../src/adapter/index.js";
 import type { Reply } from "../src/codec/reply.js";
-import { expectedOf, IdMint, loadTemplate, mismatch, sessionOfInstance, type Expected } from "./lib/frames.js";
+import { expectedOf, IdMint, loadTemplate, mismatch, recordOf, sessionOfInstance, type Expected } from "./lib/frames.js";
 import { ensureBuilt } from "./lib/build.js";
 import { startStandin, type StandinTurn } from "./lib/standin.js";
 import { int, median, percentile, round, writeResult } from "./lib/stats.js";
@@ -51,7 +51,7 @@ function work(n: number, mint: IdMint): Work {
   const turns = Array.from({ length: n }, (_, i) => {
     const t = MIX[i % MIX.length]!;
     const inst = mint.instance(t.turn);
-    return { sessionId: sessionOfInstance(t, inst.ids), frames: inst.frames, expected: expectedOf(t) };
+    return { sessionId: sessionOfInstance(t, inst.ids), frames: inst.frames, record: recordOf(t, inst.ids), expected: expectedOf(t) };
   });
   return { turns, replies: turns.reduce((a, t) => a + t.expected.replies, 0) };
 }
@@ -69,7 +69,7 @@ interface Measured {
 /** Check one consumer's replies of one turn against the capture. */
 function check(what: string, exp: Expected, got: Reply[]): void {
   const why = mismatch(exp, { replies: got.length, terminal: got[got.length - 1] });
-  if (why) throw new Error(`${what}: ${why}`);
+  if (why) throw new Error(`${what}: ${why} (${JSON.stringify(got[got.length - 1]).slice(0, 300)})`);
 }
 
 async function runAdapter(w: Work): Promise<Measured> {
@@ -78,7 +78,8 @@ async function runAdapter(w: Work): Promise<Measured> {
   const got = new Map<string, Reply[]>();
   const adapters = w.turns.map(
     () =>
-      new OpencodeAdapter({ baseUrl: standin.url, directory: "/tmp" }, (r: Reply) => {
+      // Short first-event and idle limits: a turn the stand-in does not serve fails the run in seconds.
+      new OpencodeAdapter({ baseUrl: standin.url, directory: "/tmp", firstEventTimeoutMs: 20_000, idleTimeoutMs: 20_000 }, (r: Reply) => {
         const t = performance.now();
         latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
         let l = got.get(r.session_id);

@@ -61,13 +61,23 @@ const quick: Step[] = [
 ];
 const steps = QUICK ? quick : full;
 
+/** A step that runs longer than this is killed and counts as failed: a benchmark never hangs the run. */
+const STEP_LIMIT_MS = (QUICK ? 3 : 15) * 60_000;
+
 function runStep(s: Step): Promise<{ code: number | null; ms: number }> {
   const t0 = performance.now();
   const argv = [...(s.gc ? ["--expose-gc"] : []), "--import", "tsx", join(BENCH, s.script), ...(s.args ?? [])];
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { stdio: "inherit", env: { ...process.env, ...s.env } });
+    const limit = setTimeout(() => {
+      console.error(`ERROR  ${s.name} ran over ${STEP_LIMIT_MS / 60_000} min: killed`);
+      child.kill("SIGKILL");
+    }, STEP_LIMIT_MS);
     child.once("error", () => resolve({ code: -1, ms: performance.now() - t0 }));
-    child.once("exit", (code) => resolve({ code, ms: performance.now() - t0 }));
+    child.once("exit", (code) => {
+      clearTimeout(limit);
+      resolve({ code, ms: performance.now() - t0 });
+    });
   });
 }
 

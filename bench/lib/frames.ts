@@ -110,6 +110,18 @@ export class IdMint {
   }
 }
 
+/**
+ * The server's record of a template's turn (its session's list in
+ * `<scenario>.messages.json`: what `GET /session/:id/message` answered after the
+ * capture) with the ids of an instance, as JSON text.
+ */
+export function recordOf(template: Template, ids: Map<string, string>): string {
+  const bySession = JSON.parse(readFileSync(join(FIXTURES, `${template.name}.messages.json`), "utf8")) as Record<string, unknown>;
+  const messages = bySession[sessionOfTemplate(template)];
+  if (!Array.isArray(messages)) throw new Error(`${template.name}.messages.json: no record of the turn's session`);
+  return JSON.stringify(messages).replace(ID, (whole: string) => ids.get(whole) ?? whole);
+}
+
 /** The session id of a template's turn (as captured). */
 export function sessionOfTemplate(template: Template): string {
   const sid = sessionOfPayload(payloadOf(template.turn[0] as Frame));

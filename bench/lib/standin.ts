@@ -13,6 +13,8 @@ import type { Frame } from "./frames.js";
 export interface StandinTurn {
   readonly sessionId: string;
   readonly frames: readonly Frame[];
+  /** What `GET /session/:id/message` answers once the turn is written (JSON text); `[]` if not given. */
+  readonly record?: string;
 }
 
 export interface Standin {
@@ -22,10 +24,36 @@ export interface Standin {
   close(): Promise<void>;
 }
 
+/** The `messageID` a prompt body asks for (the adapter chooses its user message's id), if any. */
+function messageIdOf(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { messageID?: unknown }).messageID;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The turn as a server would send it for a prompt with this `messageID`: the
+ * captured user message's id replaced by it everywhere (the user message, its
+ * parts, the assistant messages' `parentID`). Both ids are 30 characters, so
+ * no frame changes length.
+ */
+function withUserMessageId(t: StandinTurn, id: string): StandinTurn {
+  const user = t.frames
+    .map((f) => /"type":"message\.updated","properties":\{.*?"info":\{"id":"(msg_[^"]+)","role":"user"/.exec(f)?.[1])
+    .find((x) => x !== undefined);
+  if (user === undefined) throw new Error(`stand-in: no user message in the turn of ${t.sessionId}`);
+  return { ...t, frames: t.frames.map((f) => f.replaceAll(user, id)), record: t.record?.replaceAll(user, id) };
+}
+
 export async function startStandin(turns: readonly StandinTurn[], version = "1.18.33"): Promise<Standin> {
   const queue = [...turns];
   const bySession = new Map(turns.map((t) => [t.sessionId, t]));
   const writtenAt = new Map<string, number>();
+  /** Session id → the turn as written (with the prompt's user message id), for its record. */
+  const prompted = new Map<string, StandinTurn>();
   const streams = new Set<ServerResponse>();
   /** Writes are chained so that turns prompted together do not interleave mid-frame, and wait for drain. */
   let chain = Promise.resolve();
@@ -41,7 +69,8 @@ export async function startStandin(turns: readonly StandinTurn[], version = "1.1
     res.end(JSON.stringify(body));
   };
   const server = createServer((req, res) => {
-    req.resume();
+    const body: Buffer[] = [];
+    req.on("data", (b: Buffer) => body.push(b));
     req.on("end", () => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       const parts = path.split("/").filter(Boolean);
@@ -58,11 +87,20 @@ export async function startStandin(turns: readonly StandinTurn[], version = "1.1
         return next ? json(res, 200, { id: next.sessionId }) : json(res, 500, { error: "no turn left" });
       }
       if (req.method === "GET" && path === "/session/status") return json(res, 200, {});
-      if (parts[0] === "session" && parts[2] === "message" && req.method === "GET") return json(res, 200, []);
+      if (parts[0] === "session" && parts[2] === "message" && req.method === "GET") {
+        const record = prompted.get(parts[1] ?? "")?.record;
+        res.writeHead(200, { "content-type": "application/json" });
+        return res.end(record ?? "[]");
+      }
       if (parts[0] === "session" && parts[2] === "prompt_async" && req.method === "POST") {
         res.writeHead(204).end();
         const t = bySession.get(parts[1] ?? "");
-        if (t) setImmediate(() => send(t));
+        if (t) {
+          const id = messageIdOf(Buffer.concat(body).toString("utf8"));
+          const turn = id === undefined ? t : withUserMessageId(t, id);
+          prompted.set(turn.sessionId, turn);
+          setImmediate(() => send(turn));
+        }
         return;
       }
       if (parts[0] === "session" && parts[2] === "abort" && req.method === "POST") return json(res, 200, true);
