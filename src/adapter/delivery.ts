@@ -26,9 +26,16 @@ export interface DeliveryOptions {
 
 export class Delivery {
   private readonly envelope: Envelope;
-  /** Bodies waiting for the sink; `head` is the next one. */
-  private queue: (ReplyBody | RequestEvent)[] = [];
+  /**
+   * Bodies waiting for the sink: `queue[head]` up to `queue[tail - 1]`. Indices
+   * rather than `push`/`length = 0`: both ends go back to 0 whenever the queue
+   * empties, so a sink that keeps up reuses the same few slots (V8 frees an
+   * array's backing store when its length is set to 0, and the next `push`
+   * allocates a new one — a ~150-byte array per reply).
+   */
+  private queue: (ReplyBody | RequestEvent | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   private delivering = false;
   private drained: (() => void) | undefined;
   /** The terminal reply, once delivered (stamped). */
@@ -56,17 +63,18 @@ export class Delivery {
   /** Queue a request event behind the replies already queued (dropped when the sink has no `request`). */
   pushRequest(evt: RequestEvent): void {
     if (this.sink.request === undefined) return;
-    this.queue.push(evt);
-    if (!this.delivering) void this.pump();
+    this.queue[this.tail++] = evt;
+    if (!this.delivering) this.pump();
   }
 
   /** Queue the codec's bodies (the array is emptied) and make sure they are on their way. */
   push(bodies: ReplyBody[]): void {
     if (bodies.length === 0) return;
     const max = this.opts.maxQueuedReplies;
-    for (const r of bodies) {
-      const waiting = this.queue.length - this.head;
-      const tail = waiting > 0 ? this.queue[this.queue.length - 1] : undefined;
+    for (let i = 0; i < bodies.length; i++) {
+      const r = bodies[i] as ReplyBody;
+      const waiting = this.tail - this.head;
+      const tail = waiting > 0 ? this.queue[this.tail - 1] : undefined;
       if (
         waiting >= max &&
         tail !== undefined &&
@@ -79,35 +87,53 @@ export class Delivery {
         this.coalesced++;
         continue;
       }
-      this.queue.push(r);
+      this.queue[this.tail++] = r;
     }
-    bodies.length = 0;
-    if (!this.delivering && this.head < this.queue.length) void this.pump();
+    // Emptied with pop, not `length = 0`, for the reason above (the codec's array is reused per event).
+    while (bodies.length > 0) bodies.pop();
+    if (!this.delivering && this.head < this.tail) this.pump();
   }
 
   /** Resolves once nothing waits and nothing is being delivered. */
   drain(): Promise<void> {
-    if (!this.delivering && this.head >= this.queue.length) return Promise.resolve();
+    if (!this.delivering && this.head >= this.tail) return Promise.resolve();
     return new Promise<void>((resolve) => (this.drained = resolve));
   }
 
-  private async pump(): Promise<void> {
+  /**
+   * Hand the waiting bodies to the sink, in order. A synchronous sink is called in
+   * a plain loop — no promise, closure or timer per reply; the first call that
+   * returns a promise hands the rest of the queue to `resume`, which waits for it
+   * (bounded by `sinkTimeoutMs`) and then continues here.
+   */
+  private pump(): void {
     this.delivering = true;
-    while (this.head < this.queue.length) {
+    while (this.head < this.tail) {
       const body = this.queue[this.head] as ReplyBody | RequestEvent;
-      this.queue[this.head] = undefined as unknown as ReplyBody;
+      this.queue[this.head] = undefined;
       this.head++;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
+      if (this.head === this.tail) {
+        this.head = 0;
+        this.tail = 0;
+      } else if (this.head > 1024 && this.head * 2 > this.tail) {
+        this.queue = this.queue.slice(this.head, this.tail);
+        this.tail -= this.head;
         this.head = 0;
       }
-      if ("type" in body) {
-        await this.bounded(() => this.sink.request?.(body), body.type);
+      const request = "type" in body ? body : undefined;
+      const reply = request === undefined ? this.envelope.stamp(body as ReplyBody, this.sessionId) : undefined;
+      if (reply !== undefined && (reply.kind === "final" || reply.kind === "error")) this.terminal = reply;
+      let pending: void | Promise<void>;
+      try {
+        pending = reply !== undefined ? this.sink.deliver(reply) : this.sink.request?.(request as RequestEvent);
+      } catch (err) {
+        this.failed(reply?.kind ?? (request as RequestEvent).type, reply?.seq, err);
         continue;
       }
-      const reply = this.envelope.stamp(body, this.sessionId);
-      if (reply.kind === "final" || reply.kind === "error") this.terminal = reply;
-      await this.bounded(() => this.sink.deliver(reply), reply.kind, reply.seq);
+      if (typeof (pending as { then?: unknown } | undefined)?.then === "function") {
+        void this.resume(pending as Promise<void>, reply?.kind ?? (request as RequestEvent).type, reply?.seq);
+        return;
+      }
     }
     this.delivering = false;
     const drained = this.drained;
@@ -115,17 +141,14 @@ export class Delivery {
     drained?.();
   }
 
-  /** One sink call, bounded by `sinkTimeoutMs`; a throw, rejection or timeout is counted and delivery moves on. */
-  private async bounded(call: () => void | Promise<void>, kind: string, seq?: number): Promise<void> {
-    let pending: void | Promise<void>;
-    try {
-      pending = call();
-    } catch (err) {
-      this.failed(kind, seq, err);
-      return;
-    }
-    // A synchronous sink costs no timer and no race.
-    if (typeof (pending as { then?: unknown } | undefined)?.then !== "function") return;
+  /** Wait for an asynchronous sink call (bounded), then deliver the rest. */
+  private async resume(pending: Promise<void>, kind: string, seq: number | undefined): Promise<void> {
+    await this.bounded(pending, kind, seq);
+    this.pump();
+  }
+
+  /** One asynchronous sink call, bounded by `sinkTimeoutMs`; a rejection or timeout is counted and delivery moves on. */
+  private async bounded(pending: Promise<void>, kind: string, seq: number | undefined): Promise<void> {
     const c = this.opts.clock;
     let handle: unknown;
     try {
