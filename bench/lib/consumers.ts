@@ -223,8 +223,9 @@ class AdapterTurn implements HubListener {
     this.turn.started();
   }
 
-  onEvent(payload: unknown): void {
-    this.turn.onEvent(payload);
+  // As the adapter subscribes its Turn: with the hub's arrival time of the event.
+  onEvent(payload: unknown, receivedAt?: number): void {
+    this.turn.onEvent(payload, receivedAt);
     this.after();
     const recv = this.d.recv;
     if (recv) recv[this.d.hub.stats.events - 1] = performance.now();

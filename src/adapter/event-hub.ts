@@ -60,7 +60,7 @@ export class EventHub {
   private state: HubState = "idle";
   private opening: Promise<void> | undefined;
   private abort: AbortController | undefined;
-  private readonly router = new SessionRouter();
+  private readonly router = new SessionRouter(() => this.watchdog.receivedAt);
   private readonly policy: ReconnectPolicy;
   private readonly clock: Clock;
   private readonly watchdog: StreamWatchdog;

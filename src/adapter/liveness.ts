@@ -117,15 +117,18 @@ export class Liveness {
     this.timers.idle = undefined;
   }
 
-  /** An event of the session arrived: it is alive. */
-  activity(): void {
+  /**
+   * An event of the session arrived (at `at` on the clock; default now): it is alive.
+   * The hub says when an event arrived, so a streamed token costs no clock read.
+   */
+  activity(at?: number): void {
     if (!this.prompted) return;
     this.sawEvent = true;
     if (this.timers.first !== undefined) {
       this.cfg.clock.clearTimeout(this.timers.first);
       this.timers.first = undefined;
     }
-    if (!this.stopped) this.armIdle();
+    if (!this.stopped) this.armIdle(at);
   }
 
   /**
@@ -185,7 +188,7 @@ export class Liveness {
    * Push the idle deadline forward. One timer serves many events: when it fires
    * early it re-arms itself for the time left (no clear/set per streamed token).
    */
-  private armIdle(): void {
+  private armIdle(at?: number): void {
     const c = this.cfg.clock;
     if (this.requests.waiting > 0 || this.running.size > 0) {
       // Paused while the host or user decides, or a tool runs; `resume` arms it again.
@@ -193,7 +196,7 @@ export class Liveness {
       this.timers.idle = undefined;
       return;
     }
-    this.idleDeadline = c.now() + this.cfg.idleTimeoutMs;
+    this.idleDeadline = (at ?? c.now()) + this.cfg.idleTimeoutMs;
     if (this.timers.idle === undefined) this.timers.idle = c.setTimeout(() => this.idleCheck(), this.cfg.idleTimeoutMs);
   }
 

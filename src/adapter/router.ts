@@ -14,11 +14,16 @@ import { ChildSessions } from "./child-sessions.js";
 import type { BridgeError } from "./errors.js";
 
 export interface HubListener {
-  /** An event of the listener's session, or one that names no session (parsed once, by the hub). */
-  onEvent(evt: ParsedEvent): void;
+  /**
+   * An event of the listener's session, or one that names no session (parsed once,
+   * by the hub). `receivedAt`: when its bytes arrived, on the hub's clock — which is
+   * the adapter's (src/adapter/shared-hub.ts shares a hub only between adapters with
+   * the same clock), so a listener need not read the clock per event.
+   */
+  onEvent(evt: ParsedEvent, receivedAt: number): void;
   onIssue(issue: StreamIssue): void;
   /** An event of a child session (a subagent) of the listener's session. */
-  onChildEvent?(evt: ParsedEvent): void;
+  onChildEvent?(evt: ParsedEvent, receivedAt: number): void;
   /** The stream dropped; events may be missed until `onResync`. */
   onGap?(err: BridgeError): void;
   /** The stream is back (server.connected seen); what was missed must be recovered. */
@@ -29,6 +34,12 @@ export interface HubListener {
 
 export class SessionRouter {
   private readonly listeners = new Map<string, Set<HubListener>>();
+
+  /**
+   * `receivedAt`: when the bytes of the event being routed arrived (events are
+   * routed synchronously as their chunk is decoded, right after its arrival is noted).
+   */
+  constructor(private readonly receivedAt: () => number) {}
   /** Subagent sessions under the listened ones (their events are life for the root's turn). */
   private readonly children = new ChildSessions((id) => this.listeners.has(id));
 
@@ -79,18 +90,19 @@ export class SessionRouter {
   /** An event goes to the listeners of its session; one that names no session, to every listener. */
   route(evt: ParsedEvent): void {
     const sid = evt.sessionID;
+    const at = this.receivedAt();
     if (sid !== undefined) {
       this.children.noteTask(evt.event, sid);
       const set = this.listeners.get(sid);
       if (set) {
-        for (const l of set) l.onEvent(evt);
+        for (const l of set) l.onEvent(evt, at);
         return;
       }
       const root = this.children.rootOf(sid);
       const parents = root === undefined ? undefined : this.listeners.get(root);
-      if (parents) for (const l of parents) l.onChildEvent?.(evt);
+      if (parents) for (const l of parents) l.onChildEvent?.(evt, at);
       return;
     }
-    for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt);
+    for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt, at);
   }
 }

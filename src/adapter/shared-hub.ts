@@ -1,4 +1,4 @@
-/** One hub per (server, directory, credentials, dispatcher, frame cap) in the process, released by reference count. */
+/** One hub per (server, directory, credentials, dispatcher, frame cap, clock) in the process, released by reference count. */
 import { EventHub, type HubOptions } from "./event-hub.js";
 import type { AdapterConfig } from "./config.js";
 import type { OpencodeHttp } from "./http.js";
@@ -31,25 +31,27 @@ export function acquireHub(http: OpencodeHttp, key: string, opts: HubOptions): {
 
 /**
  * The key adapters share a hub by: they share a stream only when they would open
- * the same one (same server, directory, credentials, dispatcher and frame cap).
+ * the same one (same server, directory, credentials, dispatcher and frame cap) and
+ * keep time alike (same clock: the hub tells listeners when each event arrived, on
+ * its clock, and the turns' deadlines are set from that).
  */
 export function hubKey(
-  config: Pick<AdapterConfig, "baseUrl" | "directory" | "dispatcher" | "maxFrameBytes">,
+  config: Pick<AdapterConfig, "baseUrl" | "directory" | "dispatcher" | "maxFrameBytes" | "clock">,
   auth: string | undefined,
 ): string {
-  return [config.baseUrl, config.directory, auth ?? "", dispatcherId(config.dispatcher), config.maxFrameBytes].join("\u0000");
+  return [config.baseUrl, config.directory, auth ?? "", objectId(config.dispatcher), config.maxFrameBytes, objectId(config.clock)].join("\u0000");
 }
 
-const dispatcherIds = new WeakMap<object, number>();
-let lastDispatcherId = 0;
+const objectIds = new WeakMap<object, number>();
+let lastObjectId = 0;
 
-/** A stable number per undici dispatcher, for the shared-hub key (0: the global one). */
-function dispatcherId(d: object | undefined): number {
+/** A stable number per object (an undici dispatcher, a clock), for the shared-hub key (0: none, the default). */
+function objectId(d: object | undefined): number {
   if (d === undefined) return 0;
-  let id = dispatcherIds.get(d);
+  let id = objectIds.get(d);
   if (id === undefined) {
-    id = ++lastDispatcherId;
-    dispatcherIds.set(d, id);
+    id = ++lastObjectId;
+    objectIds.set(d, id);
   }
   return id;
 }

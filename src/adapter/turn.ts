@@ -94,15 +94,19 @@ export class Turn implements HubListener {
 
   // ---- events from the hub -------------------------------------------------
 
-  /** An event the hub parsed (a raw payload, from a caller without a hub, is parsed here first). */
-  onEvent(payload: ParsedEvent | unknown): void {
+  /**
+   * An event the hub parsed (a raw payload, from a caller without a hub, is parsed
+   * here first). `receivedAt`: when it arrived, on the turn's clock (the hub's);
+   * without it, now.
+   */
+  onEvent(payload: ParsedEvent | unknown, receivedAt?: number): void {
     if (this.finished) return;
     const evt = isParsedEvent(payload) ? payload : parseEvent(payload);
     if (this.repair.holding) this.repair.hold({ evt });
-    else this.take(evt);
+    else this.take(evt, receivedAt);
   }
 
-  private take(evt: ParsedEvent): void {
+  private take(evt: ParsedEvent, receivedAt?: number): void {
     if (this.finished) return;
     const ours = evt.sessionID === this.sessionId;
     const e = evt.event;
@@ -116,7 +120,7 @@ export class Turn implements HubListener {
     reduce(evt, this.state, this.out);
     if (ours) {
       this.toolStatus(evt);
-      this.liveness.activity();
+      this.liveness.activity(receivedAt);
     }
     this.afterCodec();
   }
@@ -125,11 +129,11 @@ export class Turn implements HubListener {
    * An event of a child session of this turn (a subagent): life for the turn's
    * liveness, never a reply (the child's text is not the turn's answer).
    */
-  onChildEvent(evt: ParsedEvent): void {
+  onChildEvent(evt: ParsedEvent, receivedAt?: number): void {
     if (this.finished || evt.sessionID === undefined) return;
     this.children.add(evt.sessionID);
     this.toolStatus(evt);
-    this.liveness.activity();
+    this.liveness.activity(receivedAt);
   }
 
   /** A tool part's status, for the liveness rules (running tools pause the idle rule). */

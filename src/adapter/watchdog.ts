@@ -22,6 +22,11 @@ export class StreamWatchdog {
     this.lastByteAt = this.clock.now();
   }
 
+  /** When the stream's last bytes arrived (on the hub's clock): the events being decoded now arrived then. */
+  get receivedAt(): number {
+    return this.lastByteAt;
+  }
+
   /** Watch the connection that just opened; `isCurrent` false once it was replaced or closed. */
   start(isCurrent: () => boolean, onSilent: (silentMs: number) => void): void {
     this.bytes();
