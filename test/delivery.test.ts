@@ -55,19 +55,20 @@ describe("delivery", () => {
     const events = bodiesPerEvent("1.18.33/tool");
     const got: string[] = [];
     let calls = 0;
-    let d!: Delivery;
+    const self: { d?: Delivery } = {};
     const extra = bodiesPerEvent("1.18.33/tool").flat().slice(0, 3);
     const sink: SinkObject = {
       deliver: (r) => {
         calls++;
         got.push(shape(r));
         if (calls === 2) throw new Error("sink broke");
-        if (calls === 3) d.push([...extra]); // re-entrant: queued behind what waits
+        if (calls === 3) self.d?.push([...extra]); // re-entrant: queued behind what waits
         if (calls % 5 === 0) return new Promise<void>((resolve) => setTimeout(resolve, 1));
         if (calls === 7) return Promise.reject(new Error("rejected"));
       },
     };
-    d = new Delivery("t", "ses", sink, opts, log);
+    const d = new Delivery("t", "ses", sink, opts, log);
+    self.d = d;
     for (const bodies of events) d.push(bodies);
     await d.drain();
     expect(got.map((s) => Number(s.split(" ")[0]))).toEqual([...Array(total + extra.length).keys()]);
