@@ -31,7 +31,7 @@ import { SseServer } from "./lib/sse-server.js";
 import { BridgeRun, failures, floor, type BridgeWork, type ListenerKind, type TurnSpec } from "./lib/consumers.js";
 import { gcNow, int, median, pad, padEnd, rotate, round, writeResult } from "./lib/stats.js";
 
-const VERSIONS = (process.env.BENCH_SCALE_VERSIONS ?? "1.18.33,1.2.27").split(",");
+const VERSIONS = (process.env.BENCH_SCALE_VERSIONS ?? "1.18.33,1.15.13,1.2.27").split(",");
 const SESSIONS = (process.env.BENCH_SCALE_SESSIONS ?? "1,10,100,1000").split(",").map(Number);
 const TURNS = Number(process.env.BENCH_SCALE_TURNS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_SCALE_ROUNDS ?? 5);

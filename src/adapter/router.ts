@@ -32,16 +32,38 @@ export interface HubListener {
   onClose(err: BridgeError): void;
 }
 
+/**
+ * A session's listeners: the listener itself when there is one (the usual case:
+ * one turn per session), else an array of them. No `Set` per session: with a
+ * thousand sessions live, each event would touch the Set and its table too.
+ * An array is never changed in place (a listener may unsubscribe while the
+ * array is being walked): adding or removing makes a new one.
+ */
+type Listeners = HubListener | readonly HubListener[];
+
+function forEach(ls: Listeners, fn: (l: HubListener) => void): void {
+  if (Array.isArray(ls)) for (const l of ls as readonly HubListener[]) fn(l);
+  else fn(ls as HubListener);
+}
+
 export class SessionRouter {
-  private readonly listeners = new Map<string, Set<HubListener>>();
+  private readonly listeners = new Map<string, Listeners>();
+  /**
+   * The session of the event being decoded and its listeners, as `listening` found
+   * them (the decoder asks before validating, `route` follows): one map lookup per
+   * event. Cleared whenever a listener is added or removed.
+   */
+  private lastId: string | undefined;
+  private lastListeners: Listeners | undefined;
+
+  /** Subagent sessions under the listened ones (their events are life for the root's turn). */
+  private readonly children = new ChildSessions((id) => this.listeners.has(id));
 
   /**
    * `receivedAt`: when the bytes of the event being routed arrived (events are
    * routed synchronously as their chunk is decoded, right after its arrival is noted).
    */
   constructor(private readonly receivedAt: () => number) {}
-  /** Subagent sessions under the listened ones (their events are life for the root's turn). */
-  private readonly children = new ChildSessions((id) => this.listeners.has(id));
 
   /** How many sessions have a listener. */
   get size(): number {
@@ -50,31 +72,54 @@ export class SessionRouter {
 
   /** Listen to `sessionId`; returns the function that stops listening. */
   add(sessionId: string, listener: HubListener): () => void {
-    let set = this.listeners.get(sessionId);
-    if (!set) {
-      set = new Set();
-      this.listeners.set(sessionId, set);
-    }
-    set.add(listener);
+    this.forget();
+    const ls = this.listeners.get(sessionId);
+    if (ls === undefined) this.listeners.set(sessionId, listener);
+    else if (!Array.isArray(ls)) {
+      if (ls !== listener) this.listeners.set(sessionId, [ls as HubListener, listener]);
+    } else if (!(ls as readonly HubListener[]).includes(listener)) this.listeners.set(sessionId, [...(ls as readonly HubListener[]), listener]);
+    let removed = false;
     return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(sessionId) === set) {
-        this.listeners.delete(sessionId);
-        // Forget the tree under a session nobody listens to any more.
-        this.children.forgetUnlistened();
+      const now = this.listeners.get(sessionId);
+      if (removed || now === undefined) return;
+      removed = true;
+      let rest: Listeners | undefined;
+      if (!Array.isArray(now)) {
+        if (now !== listener) return;
+      } else {
+        const others = (now as readonly HubListener[]).filter((l) => l !== listener);
+        if (others.length === now.length) return;
+        rest = others.length === 1 ? others[0] : others;
       }
+      this.forget();
+      if (rest !== undefined) {
+        this.listeners.set(sessionId, rest);
+        return;
+      }
+      this.listeners.delete(sessionId);
+      // Forget the tree under a session nobody listens to any more.
+      this.children.forgetUnlistened();
     };
+  }
+
+  private forget(): void {
+    this.lastId = undefined;
+    this.lastListeners = undefined;
   }
 
   /** Every listener, of every session. */
   all(): HubListener[] {
     const all: HubListener[] = [];
-    for (const set of this.listeners.values()) all.push(...set);
+    for (const ls of this.listeners.values()) forEach(ls, (l) => all.push(l));
     return all;
   }
 
-  readonly listening = (sessionId: string): boolean =>
-    this.listeners.has(sessionId) || this.children.rootOf(sessionId) !== undefined;
+  readonly listening = (sessionId: string): boolean => {
+    const ls = this.listeners.get(sessionId);
+    this.lastId = sessionId;
+    this.lastListeners = ls;
+    return ls !== undefined || this.children.rootOf(sessionId) !== undefined;
+  };
 
   /** A frame's `session.created`/`session.updated`, read before validation for child sessions. */
   noteCreated(payload: unknown): void {
@@ -84,7 +129,12 @@ export class SessionRouter {
   /** A stream issue goes to the listeners of its session, or to every listener. */
   issue(issue: StreamIssue): void {
     const sid = issue.sessionID;
-    for (const l of sid !== undefined ? [...(this.listeners.get(sid) ?? [])] : this.all()) l.onIssue(issue);
+    if (sid === undefined) {
+      for (const l of this.all()) l.onIssue(issue);
+      return;
+    }
+    const ls = this.listeners.get(sid);
+    if (ls !== undefined) forEach(ls, (l) => l.onIssue(issue));
   }
 
   /** An event goes to the listeners of its session; one that names no session, to every listener. */
@@ -93,16 +143,17 @@ export class SessionRouter {
     const at = this.receivedAt();
     if (sid !== undefined) {
       this.children.noteTask(evt.event, sid);
-      const set = this.listeners.get(sid);
-      if (set) {
-        for (const l of set) l.onEvent(evt, at);
+      const ls = sid === this.lastId ? this.lastListeners : this.listeners.get(sid);
+      if (ls !== undefined) {
+        if (!Array.isArray(ls)) (ls as HubListener).onEvent(evt, at);
+        else for (const l of ls as readonly HubListener[]) l.onEvent(evt, at);
         return;
       }
       const root = this.children.rootOf(sid);
       const parents = root === undefined ? undefined : this.listeners.get(root);
-      if (parents) for (const l of parents) l.onChildEvent?.(evt, at);
+      if (parents !== undefined) forEach(parents, (l) => l.onChildEvent?.(evt, at));
       return;
     }
-    for (const set of this.listeners.values()) for (const l of set) l.onEvent(evt, at);
+    for (const ls of this.listeners.values()) forEach(ls, (l) => l.onEvent(evt, at));
   }
 }
