@@ -37,7 +37,8 @@ export interface HubListener {
  * one turn per session), else an array of them. No `Set` per session: with a
  * thousand sessions live, each event would touch the Set and its table too.
  * An array is never changed in place (a listener may unsubscribe while the
- * array is being walked): adding or removing makes a new one.
+ * array is being walked): adding or removing makes a new one, so listeners added
+ * or removed while an event is being dispatched take effect from the next event.
  */
 type Listeners = HubListener | readonly HubListener[];
 
