@@ -54,7 +54,8 @@ type Cfg = Pick<
 
 export class Liveness {
   private timers: { first?: unknown; idle?: unknown; turn?: unknown; settle?: unknown } = {};
-  private idleDeadline = 0;
+  /** When the idle rule last heard from the session (its deadline is this + idleTimeoutMs: no sum per event). */
+  private lastLifeAt = 0;
   /** Turn time left when the turn timer is not running; `turnArmedAt` when it is. */
   private turnLeft = 0;
   private turnArmedAt = 0;
@@ -196,14 +197,14 @@ export class Liveness {
       this.timers.idle = undefined;
       return;
     }
-    this.idleDeadline = (at ?? c.now()) + this.cfg.idleTimeoutMs;
+    this.lastLifeAt = at ?? c.now();
     if (this.timers.idle === undefined) this.timers.idle = c.setTimeout(() => this.idleCheck(), this.cfg.idleTimeoutMs);
   }
 
   private idleCheck(): void {
     this.timers.idle = undefined;
     if (this.over || this.stopped || this.requests.waiting > 0 || this.running.size > 0) return;
-    const left = this.idleDeadline - this.cfg.clock.now();
+    const left = this.lastLifeAt + this.cfg.idleTimeoutMs - this.cfg.clock.now();
     if (left > 0) {
       this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);
       return;
