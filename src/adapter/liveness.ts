@@ -67,10 +67,13 @@ export class Liveness {
   private over = false;
   /** The shared stream is down: an idle expiry means the server is gone. */
   gap = false;
-  /** Tools running now (session + call id) that pause the idle rule, each with its `toolTimeoutMs` timer. */
-  private readonly running = new Map<string, unknown>();
+  /**
+   * Tools running now (session + call id) that pause the idle rule, each with its `toolTimeoutMs` timer.
+   * Made on the first tool (as `delegated`): a thousand idle sessions hold no empty maps.
+   */
+  private running: Map<string, unknown> | undefined;
   /** Tools running now whose life is a child session's events (a `task` with a known child): no pause. */
-  private readonly delegated = new Map<string, unknown>();
+  private delegated: Map<string, unknown> | undefined;
 
   constructor(
     private readonly cfg: Cfg,
@@ -147,7 +150,7 @@ export class Liveness {
     }
     if (status === "pending") return; // not started yet: the model is still writing its input
     const paused = child === undefined;
-    const mine = paused ? this.running : this.delegated;
+    const mine = paused ? (this.running ??= new Map()) : (this.delegated ??= new Map());
     if (mine.has(key)) return;
     this.untrack(key); // a task whose child became known moves from paused to delegated
     const limit = this.cfg.toolTimeoutMs;
@@ -164,7 +167,7 @@ export class Liveness {
 
   private untrack(key: string): boolean {
     for (const m of [this.running, this.delegated]) {
-      if (!m.has(key)) continue;
+      if (m === undefined || !m.has(key)) continue;
       const t = m.get(key);
       if (t !== undefined) this.cfg.clock.clearTimeout(t);
       m.delete(key);
@@ -173,9 +176,14 @@ export class Liveness {
     return false;
   }
 
+  /** A running tool pauses the idle rule. */
+  private toolPaused(): boolean {
+    return this.running !== undefined && this.running.size > 0;
+  }
+
   /** How many tools of the turn are running (paused or delegated). */
   get toolsRunning(): number {
-    return this.running.size + this.delegated.size;
+    return (this.running?.size ?? 0) + (this.delegated?.size ?? 0);
   }
 
   /** The last pending request was settled: the idle rule runs again, the turn clock goes on. */
@@ -191,7 +199,7 @@ export class Liveness {
    */
   private armIdle(at?: number): void {
     const c = this.cfg.clock;
-    if (this.requests.waiting > 0 || this.running.size > 0) {
+    if (this.requests.waiting > 0 || this.toolPaused()) {
       // Paused while the host or user decides, or a tool runs; `resume` arms it again.
       if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
       this.timers.idle = undefined;
@@ -203,7 +211,7 @@ export class Liveness {
 
   private idleCheck(): void {
     this.timers.idle = undefined;
-    if (this.over || this.stopped || this.requests.waiting > 0 || this.running.size > 0) return;
+    if (this.over || this.stopped || this.requests.waiting > 0 || this.toolPaused()) return;
     const left = this.lastLifeAt + this.cfg.idleTimeoutMs - this.cfg.clock.now();
     if (left > 0) {
       this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);
@@ -274,6 +282,7 @@ export class Liveness {
     for (const t of Object.values(this.timers)) if (t !== undefined) c.clearTimeout(t);
     this.timers = {};
     for (const m of [this.running, this.delegated]) {
+      if (m === undefined) continue;
       for (const t of m.values()) if (t !== undefined) c.clearTimeout(t);
       m.clear();
     }

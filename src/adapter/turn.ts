@@ -49,8 +49,8 @@ export class Turn implements HubListener {
   /** The codec holds a `final` and the server's record is being checked (`verify`). */
   private verifying = false;
   private verifications = 0;
-  /** Child sessions of the turn (subagents), as the hub routed their events here. */
-  private readonly children = new Set<string>();
+  /** Child sessions of the turn (subagents), as the hub routed their events here (made on the first). */
+  private children: Set<string> | undefined;
   private resolveDone!: () => void;
   private readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -131,7 +131,7 @@ export class Turn implements HubListener {
    */
   onChildEvent(evt: ParsedEvent, receivedAt?: number): void {
     if (this.finished || evt.sessionID === undefined) return;
-    this.children.add(evt.sessionID);
+    (this.children ??= new Set()).add(evt.sessionID);
     this.toolStatus(evt);
     this.liveness.activity(receivedAt);
   }
@@ -142,7 +142,7 @@ export class Turn implements HubListener {
     if (e?.type !== "message.part.updated" || e.properties.part.type !== "tool") return;
     const part = e.properties.part as { id: string; callID?: string; tool: string; state: { status: string; metadata?: unknown } };
     const child = taskSessionOf(part.state.metadata);
-    if (child !== undefined) this.children.add(child);
+    if (child !== undefined) (this.children ??= new Set()).add(child);
     this.liveness.tool(`${evt.sessionID ?? ""}/${part.callID ?? part.id}`, part.tool, part.state.status, child);
   }
 
@@ -224,7 +224,7 @@ export class Turn implements HubListener {
     this.liveness.stop();
     // Its subagents too: an aborted turn leaves nothing running on the server.
     await Promise.all(
-      [this.sessionId, ...this.children].map(async (id) => {
+      [this.sessionId, ...(this.children ?? [])].map(async (id) => {
         try {
           await this.http.abort(id);
         } catch (err) {
