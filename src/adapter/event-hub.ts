@@ -222,6 +222,13 @@ export class EventHub {
           }
           this.router.route(evt);
         },
+        // A delta in its captured form, parsed without JSON.parse: what parseEventFor gives it.
+        onParsed: (evt) => {
+          if (this.abort !== ac) return;
+          this.stats.events++;
+          if (evt.sessionID !== undefined && !this.router.listening(evt.sessionID)) return;
+          this.router.route(evt);
+        },
         onIssue: (issue) => {
           if (this.abort !== ac) return;
           this.stats.issues++;
