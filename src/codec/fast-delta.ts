@@ -29,6 +29,7 @@ import { knownEvent, type ParsedEvent } from "./events.js";
  * (no quote, backslash or control character), or a backslash and the character
  * after it (checked by JSON.parse below).
  */
+// eslint-disable-next-line no-control-regex -- excluding raw control characters (JSON forbids them in strings) is the point
 const FRAME =
   /^\{(?:"id":"([A-Za-z0-9_-]+)",)?"type":"message\.part\.delta","properties":\{"sessionID":"([A-Za-z0-9_-]+)","messageID":"([A-Za-z0-9_-]+)","partID":"([A-Za-z0-9_-]+)","field":"([A-Za-z0-9_-]+)","delta":"([^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*)"\}\}$/;
 
