@@ -29,8 +29,8 @@ import { knownEvent, type ParsedEvent } from "./events.js";
  * (no quote, backslash or control character), or a backslash and the character
  * after it (checked by JSON.parse below).
  */
-// eslint-disable-next-line no-control-regex -- excluding raw control characters (JSON forbids them in strings) is the point
 const FRAME =
+  // eslint-disable-next-line no-control-regex -- excluding raw control characters (JSON forbids them in strings) is the point
   /^\{(?:"id":"([A-Za-z0-9_-]+)",)?"type":"message\.part\.delta","properties":\{"sessionID":"([A-Za-z0-9_-]+)","messageID":"([A-Za-z0-9_-]+)","partID":"([A-Za-z0-9_-]+)","field":"([A-Za-z0-9_-]+)","delta":"([^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*)"\}\}$/;
 
 /** The delta's string value: its characters as they are, or JSON.parse of the literal when it has escapes. */
