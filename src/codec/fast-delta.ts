@@ -35,12 +35,24 @@ const FRAME =
 
 /** The delta's string value: its characters as they are, or JSON.parse of the literal when it has escapes. */
 function unescape(raw: string): string | undefined {
-  if (!raw.includes("\\")) return raw;
+  if (!raw.includes("\\")) return detach(raw);
   try {
     return JSON.parse(`"${raw}"`) as string;
   } catch {
     return undefined; // not a valid escape (`\x`, a short `\u`): the generic path reports the frame
   }
+}
+
+/**
+ * A copy of `s` that does not keep `data` alive. A regular expression's captures
+ * (13 characters or more) are slices of their subject, and the subject is a slice
+ * of the decoded input chunk (16–64 KiB): kept, one 20-character delta would keep
+ * its whole chunk (JSON.parse copies its strings). What the codec keeps of a delta
+ * beyond the event — its text, in replies and the answer; a part id it starts
+ * tracking — goes through this.
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (" " + s).slice(1);
 }
 
 /** The parsed event of a delta frame in the exact captured form; undefined: take the generic path. */
@@ -49,7 +61,7 @@ export function parseDeltaFrame(data: string): ParsedEvent | undefined {
   if (data.charCodeAt(data.length - 1) !== 125 /* } */ || !data.endsWith('"}}')) return undefined;
   const m = FRAME.exec(data);
   if (m === null) return undefined;
-  const delta = unescape(m[6] as string);
+  const delta = unescape(m[6] as string); // its own string either way (JSON.parse or detach)
   if (delta === undefined) return undefined;
   const sessionID = m[2] as string;
   const properties = { sessionID, messageID: m[3] as string, partID: m[4] as string, field: m[5] as string, delta };

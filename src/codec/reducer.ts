@@ -21,6 +21,7 @@
 import type { ReplyBody } from "./envelope.js";
 import { endTurn, hasOpenMessage, onIdle, terminate } from "./ending.js";
 import type { ParsedEvent } from "./events.js";
+import { detach } from "./fast-delta.js";
 import { onNextEvent } from "./next.js";
 import { describeServerError } from "./mappers.js";
 import { dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
@@ -102,7 +103,8 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
       // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
       const t = state.texts.get(p.partID);
       if (t) {
-        if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
+        // The track's own id (the delta's may be a slice of the frame: src/codec/fast-delta.ts).
+        if (!t.suspended) appendRaw(state, out, t.partId, t, p.delta);
         return;
       }
       if (state.resyncing) return; // its part will come with its full text
@@ -217,10 +219,10 @@ function onReasoningDelta(p: { partID: string; messageID?: string; delta: string
       if (role === undefined) holdDelta(state, p.partID, p.messageID, p.delta);
       return;
     }
-    t = newTextTrack("reasoning", p.messageID ?? "", false);
-    state.texts.set(p.partID, t);
+    t = newTextTrack("reasoning", detach(p.partID), detach(p.messageID ?? ""), false);
+    state.texts.set(t.partId, t);
   }
-  if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
+  if (!t.suspended) appendRaw(state, out, t.partId, t, p.delta);
 }
 
 function admits(state: TurnState, messageId: string): boolean {
@@ -244,7 +246,7 @@ function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }
     const p = part as { type: "text" | "reasoning"; id: string; messageID: string; text?: string; time?: { end?: number } };
     let t = state.texts.get(p.id);
     if (!t) {
-      t = newTextTrack(p.type === "text" ? "delta" : "reasoning", p.messageID, state.resyncing);
+      t = newTextTrack(p.type === "text" ? "delta" : "reasoning", p.id, p.messageID, state.resyncing);
       state.texts.set(p.id, t);
       const early = takeDelta(state, p.id);
       if (early !== undefined) appendRaw(state, out, p.id, t, early);

@@ -28,6 +28,8 @@ export interface TurnOptions {
 /** One text or reasoning part of the turn's answer. */
 export interface TextTrack {
   readonly kind: "delta" | "reasoning";
+  /** The part's id: its key in `texts`, and the `part_id` of its replies. */
+  readonly partId: string;
   readonly messageID: string;
   /** Raw server text accounted for so far (before tag filtering). */
   raw: string;

@@ -7,8 +7,8 @@ import type { ReplyBody } from "./envelope.js";
 import type { TextTrack, TurnState } from "./state.js";
 import { createTagFilter, flushTagFilter, pushTagFilter } from "./tags.js";
 
-export function newTextTrack(kind: TextTrack["kind"], messageID: string, suspended: boolean, ended = false): TextTrack {
-  return { kind, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
+export function newTextTrack(kind: TextTrack["kind"], partId: string, messageID: string, suspended: boolean, ended = false): TextTrack {
+  return { kind, partId, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
 }
 
 /** Append server text to a part and emit what the tag filter lets through. */
