@@ -226,7 +226,8 @@ export class EventHub {
         onParsed: (evt) => {
           if (this.abort !== ac) return;
           this.stats.events++;
-          if (evt.sessionID !== undefined && !this.router.listening(evt.sessionID)) return;
+          // Its session is named; unlistened, the router drops it (or gives it to the root of a child
+          // session) exactly as after parseEventFor's check: a delta teaches it no child session.
           this.router.route(evt);
         },
         onIssue: (issue) => {
