@@ -59,6 +59,22 @@ function flatten(s: string): string {
 }
 
 /**
+ * The answer for `final.content`, checkpointed: the tail (up to 4,096 appended
+ * pieces, one rope node each) flattened into the base. A host keeps `final`; kept
+ * as a rope, each answer would be thousands of small objects for the collector to
+ * copy and promote (the stream benchmark, which keeps every turn's `final` for its
+ * check, spent a third of its time in scavenges that way). Same string.
+ */
+export function finalAnswer(state: TurnState): string {
+  if (state.answerTail !== "") {
+    state.answerAppends = 0;
+    state.answer = state.answerBase += flatten(state.answerTail);
+    state.answerTail = "";
+  }
+  return state.answer;
+}
+
+/**
  * A full text from `message.part.updated`. When it extends what was streamed,
  * the rest is emitted. When it is shorter (1.2.x trims the finished text) nothing
  * is taken back. When it diverges, what it has beyond the common prefix is
