@@ -26,7 +26,7 @@ import { onNextEvent } from "./next.js";
 import { describeServerError } from "./mappers.js";
 import { dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
 import type { KnownEvent } from "./schemas.js";
-import { messageRole, type MessageTrack, type TurnState } from "./state.js";
+import { messageRole, type MessageTrack, type TextTrack, type TurnState } from "./state.js";
 import { appendRaw, flushText, newTextTrack, reconcileText } from "./text.js";
 import { onToolPart, type ToolPartView } from "./tools.js";
 
@@ -101,7 +101,7 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
       }
       if (p.field !== "text") return;
       // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
-      const t = state.texts.get(p.partID);
+      const t = trackOf(state, p.partID);
       if (t) {
         // The track's own id (the delta's may be a slice of the frame: src/codec/fast-delta.ts).
         if (!t.suspended) appendRaw(state, out, t.partId, t, p.delta);
@@ -206,6 +206,15 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
   const held = takeParts(state, info.id);
   if (held) for (const e of held) handle(e, state, out);
   if (state.idleSeen && state.phase === "running" && !hasOpenMessage(state)) endTurn(state, out);
+}
+
+/** The text track of a part, if tracked; the last one found is compared before the map is looked up. */
+function trackOf(state: TurnState, partId: string): TextTrack | undefined {
+  const last = state.lastText;
+  if (last !== undefined && last.partId === partId) return last;
+  const t = state.texts.get(partId);
+  if (t !== undefined) state.lastText = t;
+  return t;
 }
 
 /** A `field: "reasoning"` delta: reasoning text of the part, never answer text. */
