@@ -67,7 +67,7 @@ const deltaFrames = allFrames.filter((d) => d.includes('"message.part.delta"'));
 
 describe("delta fast path", () => {
   it("parses every frame of every fixture as the generic path does, and takes every captured delta", () => {
-    expect(files.length).toBeGreaterThan(40);
+    expect(files.length).toBeGreaterThan(70);
     expect(files.some((f) => f.name.startsWith("fixtures-pending/"))).toBe(true);
     let accepted = 0;
     for (const data of allFrames) {
