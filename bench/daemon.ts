@@ -64,6 +64,8 @@ interface Measured {
   readonly latencies: number[];
   readonly webhookLatencies?: number[];
   readonly rssBytes?: number;
+  /** The daemon's CPU time (ms) from the first request to the end of the run. */
+  readonly cpuMs?: number;
 }
 
 /** Check one consumer's replies of one turn against the capture. */
@@ -96,6 +98,13 @@ async function runAdapter(w: Work): Promise<Measured> {
   return { seconds, latencies };
 }
 
+/** CPU time (user + system, ms) a process has used so far (/proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const after = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(after[11]) + Number(after[12])) * 10;
+}
+
 function vmHwm(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : NaN;
@@ -125,7 +134,9 @@ async function runDaemon(w: Work): Promise<Measured> {
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   if (!WEBHOOK) allHooks();
-  const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
+  // BENCH_DAEMON_NODE_ARGS: node flags for the daemon's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/daemon-prof".
+  const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
@@ -137,6 +148,7 @@ async function runDaemon(w: Work): Promise<Measured> {
     const headers = { authorization: `Bearer ${TOKEN}`, host };
     const latencies: number[] = [];
     let sseDone = 0;
+    const cpu0 = cpuMs(child.pid as number);
     const t0 = performance.now();
     await Promise.all(
       w.turns.map(async (_turn, i) => {
@@ -173,7 +185,7 @@ async function runDaemon(w: Work): Promise<Measured> {
     const seconds = (performance.now() - t0) / 1000;
     if (WEBHOOK) for (const t of w.turns) if (hookGot.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hookGot.get(t.sessionId)} replies, expected ${t.expected.replies}`);
     const rssBytes = vmHwm(child.pid as number);
-    return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hookLat, rssBytes };
+    return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hookLat, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0 };
   } finally {
     child.kill("SIGTERM");
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
@@ -188,7 +200,7 @@ const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
 console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
-console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}`);
+console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
   const d: Measured[] = [];
@@ -216,6 +228,7 @@ for (const n of SESSIONS) {
   const sl = lat(d, (m) => m.latencies);
   const wl = lat(d, (m) => m.webhookLatencies);
   const rss = Math.max(...d.map((m) => m.rssBytes ?? 0));
+  const cpuPerReply = (median(d.map((m) => m.cpuMs ?? NaN)) * 1000) / replies;
   const row = {
     sessions: n,
     replies,
@@ -229,10 +242,11 @@ for (const n of SESSIONS) {
     added_sse_ms: { p50: ms(sl.p50 - al.p50), p99: ms(sl.p99 - al.p99) },
     added_webhook_ms: { p50: ms(wl.p50 - al.p50), p99: ms(wl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
+    daemon_cpu_us_per_reply: round(cpuPerReply, 1),
   };
   rows.push(row);
   console.log(
-    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}`,
+    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}`,
   );
 }
 /**

@@ -265,6 +265,34 @@ describe("WebhookSink", () => {
     await expect(sink.deliver(turn("after", 1)[0] as Reply)).rejects.toThrow(/closed/);
   });
 
+  it("many turns in flight, in backoff or hanging, add no listener to a shared signal, and close() cancels every one", async () => {
+    // Node warns at 11 listeners on one signal: each attempt used to add one to the sink's cancel signal.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      // Half the turns hang on their first reply, half are answered 503 for ever (so they sleep in backoff).
+      const { recorder, sink } = await start(({ traceId }) => (Number(traceId.slice(2)) % 2 === 0 ? "hang" : { status: 503 }), {
+        closeTimeoutMs: 100,
+        initialDelayMs: 60_000,
+        maxDelayMs: 60_000,
+        maxElapsedMs: 600_000,
+      });
+      const turns = Array.from({ length: 40 }, (_, i) => turn(`t-${i}`, 2));
+      for (const rs of turns) for (const r of rs) await sink.deliver(r);
+      await recorder.waitFor(() => new Set(recorder.attempts.map((a) => a.traceId)).size === 40, 5_000, "a first attempt of every turn");
+      await ticks();
+      const started = performance.now();
+      await sink.close();
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(sink.stats()).toMatchObject({ delivered: 0, failures: 80 });
+      await ticks();
+      expect(warnings.filter((w) => w.includes("MaxListeners"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("a trace_id used by two turns never repeats an Idempotency-Key; a host's turn id and acknowledgement hook are used", async () => {
     const { recorder, sink } = await start(() => ({ status: 200 }));
     // Without a host: the sink draws a turn id at each turn's first reply.
