@@ -19,7 +19,7 @@
  * turn, both `performance.now()` of this process. replies/s = replies / (last
  * terminal − first request). Daemon RSS: the child's peak (VmHWM).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { readFileSync } from "node:fs";
@@ -31,7 +31,7 @@ import { OpencodeAdapter } from "../src/adapter/index.js";
 import type { Reply } from "../src/codec/reply.js";
 import { expectedOf, IdMint, loadTemplate, mismatch, recordOf, sessionOfInstance, type Expected } from "./lib/frames.js";
 import { ensureBuilt } from "./lib/build.js";
-import { startStandin, type StandinTurn } from "./lib/standin.js";
+import { startStandin, type Standin, type StandinTurn } from "./lib/standin.js";
 import { int, median, percentile, round, writeResult } from "./lib/stats.js";
 
 const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" } } });
@@ -110,14 +110,40 @@ function vmHwm(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function runDaemon(w: Work): Promise<Measured> {
-  const standin = await startStandin(w.turns);
+/** What one round tells the webhook receiver: the turns to expect, and where to count. */
+interface HookRound {
+  readonly turns: number;
+  readonly latencies: number[];
+  readonly got: Map<string, number>;
+  terminals: number;
+  readonly done: Promise<void>;
+  resolve: () => void;
+}
+
+function hookRound(turns: number): HookRound {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  const round: HookRound = { turns, latencies: [], got: new Map(), terminals: 0, done, resolve };
+  if (!WEBHOOK) resolve();
+  return round;
+}
+
+/**
+ * The daemon's side of the benchmark for one N: the stand-in, the webhook receiver and the
+ * daemon's process, kept for all rounds of that N (after an unmeasured warm-up round), as a
+ * daemon runs for long: its code is as warm as the adapter's in this process.
+ */
+interface DaemonRig {
+  readonly standin: Standin;
+  readonly child: ChildProcess;
+  readonly daemonUrl: string;
+  hook: HookRound;
+  close(): Promise<void>;
+}
+
+async function startDaemonRig(): Promise<DaemonRig> {
+  const standin = await startStandin([]);
   // The webhook receiver: one POST per reply, acknowledged at once.
-  const hookLat: number[] = [];
-  const hookGot = new Map<string, number>();
-  let hookTerminals = 0;
-  let allHooks!: () => void;
-  const hooksDone = new Promise<void>((r) => (allHooks = r));
   const receiver = createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -125,74 +151,91 @@ async function runDaemon(w: Work): Promise<Measured> {
     req.on("end", () => {
       const t = performance.now();
       const r = JSON.parse(body) as Reply;
-      hookLat.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
-      hookGot.set(r.session_id, (hookGot.get(r.session_id) ?? 0) + 1);
+      const hook = rig.hook;
+      hook.latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+      hook.got.set(r.session_id, (hook.got.get(r.session_id) ?? 0) + 1);
       res.writeHead(204).end();
-      if ((r.kind === "final" || r.kind === "error") && ++hookTerminals === w.turns.length) allHooks();
+      if ((r.kind === "final" || r.kind === "error") && ++hook.terminals === hook.turns) hook.resolve();
     });
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  if (!WEBHOOK) allHooks();
   // BENCH_DAEMON_NODE_ARGS: node flags for the daemon's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/daemon-prof".
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  try {
-    const daemonUrl = await new Promise<string>((resolve, reject) => {
-      child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)));
-      child.stdout.once("data", (b: Buffer) => resolve((JSON.parse(b.toString()) as { url: string }).url));
-    });
-    const host = new URL(daemonUrl).host;
-    const headers = { authorization: `Bearer ${TOKEN}`, host };
-    const latencies: number[] = [];
-    let sseDone = 0;
-    const cpu0 = cpuMs(child.pid as number);
-    const t0 = performance.now();
-    await Promise.all(
-      w.turns.map(async (_turn, i) => {
-        const trace = `bench-${i}`;
-        const post = await request(`${daemonUrl}/v1/turns`, {
-          method: "POST",
-          headers: { ...headers, "content-type": "application/json" },
-          body: JSON.stringify({ text: "bench", trace_id: trace }),
-        });
-        const posted = (await post.body.json()) as { session_id?: string; error?: string };
-        if (post.statusCode !== 202) throw new Error(`POST /v1/turns: ${post.statusCode} ${JSON.stringify(posted)}`);
-        const ev = await request(`${daemonUrl}/v1/turns/${trace}/events`, { headers: { ...headers, accept: "text/event-stream" } });
-        const got: Reply[] = [];
-        const parser = createParser({
-          onEvent: (e) => {
-            if (e.event !== "reply") return;
-            const t = performance.now();
-            const r = JSON.parse(e.data) as Reply;
-            latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
-            got.push(r);
-          },
-        });
-        const dec = new TextDecoder();
-        for await (const c of ev.body) parser.feed(dec.decode(c as Buffer, { stream: true }));
-        // Concurrent POSTs reach the stand-in's POST /session in any order: the session says which turn it is.
-        const exp = w.turns.find((t) => t.sessionId === posted.session_id)?.expected;
-        if (!exp) throw new Error(`POST /v1/turns answered an unknown session ${posted.session_id}`);
-        check(`daemon SSE ${trace}`, exp, got);
-        sseDone = performance.now();
-      }),
-    );
-    const sseSeconds = (sseDone - t0) / 1000;
-    await hooksDone;
-    const seconds = (performance.now() - t0) / 1000;
-    if (WEBHOOK) for (const t of w.turns) if (hookGot.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hookGot.get(t.sessionId)} replies, expected ${t.expected.replies}`);
-    const rssBytes = vmHwm(child.pid as number);
-    return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hookLat, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0 };
-  } finally {
+  const close = async () => {
     child.kill("SIGTERM");
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
     receiver.closeAllConnections();
     await new Promise((r) => receiver.close(r));
     await standin.close();
+  };
+  let daemonUrl: string;
+  try {
+    daemonUrl = await new Promise<string>((resolve, reject) => {
+      child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)));
+      child.stdout?.once("data", (b: Buffer) => resolve((JSON.parse(b.toString()) as { url: string }).url));
+    });
+  } catch (err) {
+    await close();
+    throw err;
   }
+  const rig: DaemonRig = { standin, child, daemonUrl, hook: hookRound(0), close };
+  return rig;
+}
+
+/** Trace ids stay unique across the rounds a daemon serves. */
+let daemonRound = 0;
+
+async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
+  const { standin, child, daemonUrl } = rig;
+  standin.load(w.turns);
+  const hook = (rig.hook = hookRound(w.turns.length));
+  const round = daemonRound++;
+  const host = new URL(daemonUrl).host;
+  const headers = { authorization: `Bearer ${TOKEN}`, host };
+  const latencies: number[] = [];
+  let sseDone = 0;
+  const cpu0 = cpuMs(child.pid as number);
+  const t0 = performance.now();
+  await Promise.all(
+    w.turns.map(async (_turn, i) => {
+      const trace = `bench-${round}-${i}`;
+      const post = await request(`${daemonUrl}/v1/turns`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ text: "bench", trace_id: trace }),
+      });
+      const posted = (await post.body.json()) as { session_id?: string; error?: string };
+      if (post.statusCode !== 202) throw new Error(`POST /v1/turns: ${post.statusCode} ${JSON.stringify(posted)}`);
+      const ev = await request(`${daemonUrl}/v1/turns/${trace}/events`, { headers: { ...headers, accept: "text/event-stream" } });
+      const got: Reply[] = [];
+      const parser = createParser({
+        onEvent: (e) => {
+          if (e.event !== "reply") return;
+          const t = performance.now();
+          const r = JSON.parse(e.data) as Reply;
+          latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+          got.push(r);
+        },
+      });
+      const dec = new TextDecoder();
+      for await (const c of ev.body) parser.feed(dec.decode(c as Buffer, { stream: true }));
+      // Concurrent POSTs reach the stand-in's POST /session in any order: the session says which turn it is.
+      const exp = w.turns.find((t) => t.sessionId === posted.session_id)?.expected;
+      if (!exp) throw new Error(`POST /v1/turns answered an unknown session ${posted.session_id}`);
+      check(`daemon SSE ${trace}`, exp, got);
+      sseDone = performance.now();
+    }),
+  );
+  const sseSeconds = (sseDone - t0) / 1000;
+  await hook.done;
+  const seconds = (performance.now() - t0) / 1000;
+  if (WEBHOOK) for (const t of w.turns) if (hook.got.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hook.got.get(t.sessionId)} replies, expected ${t.expected.replies}`);
+  const rssBytes = vmHwm(child.pid as number);
+  return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hook.latencies, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0 };
 }
 
 ensureBuilt();
@@ -205,18 +248,23 @@ for (const n of SESSIONS) {
   const a: Measured[] = [];
   const d: Measured[] = [];
   let replies = 0;
+  const rig = await startDaemonRig();
+  // One unmeasured round each first: the daemon's process is new for each N, this one is not.
+  await runAdapter(work(n, mint));
+  await runDaemon(rig, work(n, mint));
   for (let r = 0; r < ROUNDS; r++) {
     const wa = work(n, mint);
     const wd = work(n, mint);
     replies = wa.replies;
     if (r % 2 === 0) {
       a.push(await runAdapter(wa));
-      d.push(await runDaemon(wd));
+      d.push(await runDaemon(rig, wd));
     } else {
-      d.push(await runDaemon(wd));
+      d.push(await runDaemon(rig, wd));
       a.push(await runAdapter(wa));
     }
   }
+  await rig.close();
   const lat = (xs: Measured[], pick: (m: Measured) => number[] | undefined) => {
     const all = xs.flatMap((m) => pick(m) ?? []);
     return { p50: percentile(all, 50), p99: percentile(all, 99) };

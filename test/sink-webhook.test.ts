@@ -237,7 +237,10 @@ describe("WebhookSink", () => {
     await sink.deliver(rs[0] as Reply);
     await sink.deliver(rs[1] as Reply);
     let thirdTaken = false;
-    const third = sink.deliver(rs[2] as Reply).then(() => (thirdTaken = true));
+    // Below the bound deliver takes a reply synchronously; at it, it returns a promise that waits for room.
+    const waiting = sink.deliver(rs[2] as Reply);
+    expect(waiting).toBeInstanceOf(Promise);
+    const third = (waiting as Promise<void>).then(() => (thirdTaken = true));
     await recorder.waitFor(() => recorder.attempts.length === 1, 5_000, "the first request");
     await ticks();
     expect(sink.pending).toBe(2);

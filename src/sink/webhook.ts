@@ -198,11 +198,22 @@ export class WebhookSink implements SinkObject {
     return n;
   }
 
-  async deliver(reply: Reply): Promise<void> {
+  /**
+   * Queues the reply. Synchronous (no promise) when its turn has room, which is
+   * the common case: the daemon hands one reply per call and a promise per reply
+   * is garbage; a promise only when the caller must wait for room, or to reject.
+   */
+  deliver(reply: Reply): void | Promise<void> {
     if (this.closed) {
       this.counters.failures++;
-      throw new SinkError("closed", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`);
+      return Promise.reject(new SinkError("closed", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`));
     }
+    const lane = this.laneOf(reply.trace_id);
+    if (lane.queue.length < this.options.maxQueuedPerTurn || lane.abandoned || this.cancellation.cancelled) return this.enqueue(lane, reply);
+    return this.deliverWhenRoom(reply);
+  }
+
+  private async deliverWhenRoom(reply: Reply): Promise<void> {
     let lane: Lane;
     for (;;) {
       // Looked up again after every wait: the pump drops a lane it has emptied.
@@ -211,6 +222,10 @@ export class WebhookSink implements SinkObject {
       const l = lane;
       await new Promise<void>((resolve) => l.roomWaiters.push(resolve));
     }
+    this.enqueue(lane, reply);
+  }
+
+  private enqueue(lane: Lane, reply: Reply): void {
     if (lane.abandoned || this.cancellation.cancelled) {
       // n+1 never goes out without n: the rest of an abandoned turn is dropped (counted, logged once at the give-up).
       this.counters.failures++;
