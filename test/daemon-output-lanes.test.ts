@@ -83,13 +83,13 @@ describe("OutputLanes", () => {
       );
     };
     const lanes = new OutputLanes(deliver, 100);
-    lanes.push(reply("a", 0), "t");
-    lanes.push(reply("a", 1), "t");
+    expect(lanes.push(reply("a", 0), "t")).toBeUndefined();
+    expect(lanes.push(reply("a", 1), "t")).toBeUndefined();
     // Taken synchronously: nothing waits, no lane is kept.
     expect(taken).toEqual(["a:0", "a:1"]);
     expect(lanes.waiting).toBe(0);
     expect(lanes.turnIdOf("a")).toBeUndefined();
-    for (let seq = 2; seq < 9; seq++) lanes.push(reply("a", seq), "t");
+    for (let seq = 2; seq < 9; seq++) expect(lanes.push(reply("a", seq), "t")).toBeUndefined();
     // a:2 waits, so everything after it waits behind it, in order, with its turn id pinned.
     expect(taken).toEqual(["a:0", "a:1"]);
     expect(lanes.waiting).toBe(7);
