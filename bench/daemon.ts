@@ -22,7 +22,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createParser } from "eventsource-parser";
@@ -34,9 +35,14 @@ import { ensureBuilt } from "./lib/build.js";
 import { startStandin, type Standin, type StandinTurn } from "./lib/standin.js";
 import { int, median, percentile, round, writeResult } from "./lib/stats.js";
 
-const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" } } });
+const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" }, "no-journal": { type: "boolean" } } });
 /** `--no-webhook`: the daemon with SSE subscribers only (what the webhook costs the turn). */
 const WEBHOOK = values["no-webhook"] !== true;
+/**
+ * The daemon journals to a state directory, as `opencode-bridge serve` always does (docs/daemon.md,
+ * crash safety); `--no-journal`: without one, as a program embedding `BridgeDaemon` may run it.
+ */
+const JOURNAL = values["no-journal"] !== true;
 const SESSIONS = (values.sessions ?? process.env.BENCH_DAEMON_SESSIONS ?? "1,10,100").split(",").map(Number);
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_DAEMON_ROUNDS ?? 3);
 const TOKEN = "bench-token-0123456789abcdef";
@@ -162,7 +168,8 @@ async function startDaemonRig(): Promise<DaemonRig> {
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   // BENCH_DAEMON_NODE_ARGS: node flags for the daemon's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/daemon-prof".
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
+  const stateDir = JOURNAL ? mkdtempSync(join(tmpdir(), "bench-daemon-")) : undefined;
+  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN, ...(stateDir ? [stateDir] : [])], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   const close = async () => {
@@ -171,6 +178,7 @@ async function startDaemonRig(): Promise<DaemonRig> {
     receiver.closeAllConnections();
     await new Promise((r) => receiver.close(r));
     await standin.close();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
   };
   let daemonUrl: string;
   try {
@@ -242,7 +250,7 @@ ensureBuilt();
 const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
-console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
+console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
 console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
@@ -320,4 +328,4 @@ const targets = [
     })),
 ];
 for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
-writeResult(WEBHOOK ? "daemon.json" : "daemon-no-webhook.json", { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });
+writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });

@@ -344,7 +344,9 @@ export class BridgeDaemon {
     const hash = requestHash(turn);
     const existing = this.store.get(traceId);
     if (existing && existing.requestHash === hash) {
-      // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt.
+      // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
+      // (answered once the turn's record is synced, like the first answer).
+      await this.journal?.synced();
       sendJson(res, 200, { trace_id: traceId, session_id: existing.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
       return;
     }
@@ -379,8 +381,10 @@ export class BridgeDaemon {
         ...(turn.question ? { question: turn.question } : {}),
       };
       record.requestHash = hash;
-      // Journaled (and synced) before the 202: an accepted turn outlives a crash.
+      // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
+      // fdatasync for all the turns accepted in this turn of the event loop.
       this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
+      await this.journal?.synced();
     } finally {
       this.reserved.delete(traceId);
     }

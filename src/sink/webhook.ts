@@ -45,6 +45,7 @@ import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { SinkError } from "./errors.js";
 import type { SinkHooks, SinkObject, SinkStats } from "./types.js";
+import { replyJson } from "./encoded.js";
 import { Cancellation, postOnce, postTarget, type PostTarget } from "./webhook-post.js";
 
 export { parseRetryAfter } from "./webhook-post.js";
@@ -375,7 +376,7 @@ export class WebhookSink implements SinkObject {
     { reply, key, event }: Queued,
   ): Promise<{ ok: true } | { ok: false; cancelled: boolean; why: string; attempts: number; elapsedMs: number }> {
     const o = this.options;
-    const body = JSON.stringify(event ?? reply);
+    const body = event !== undefined ? JSON.stringify(event) : replyJson(reply);
     const started = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       const r = await this.attempt(body, key);
