@@ -4,7 +4,8 @@
  * and a webhook receiver, all on loopback — against the adapter in-process on the
  * same turns.
  *
- *   npm run bench:daemon [-- --sessions 1,10,100]   (writes bench/results/daemon.json)
+ *   npm run bench:daemon [-- --sessions 1,10,100] [--no-webhook] [--no-journal]   (writes bench/results/daemon*.json)
+ *   BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"   node flags for the daemon's process (a CPU profile)
  *
  * Turns: fresh-id copies of the 1.18.33 captures, turn i being
  * [long, tool, reasoning, text, two-tools][i % 5] (a long turn is 1,200 deltas).
@@ -13,11 +14,18 @@
  * adapter (in-process): this process runs the stand-in and N `OpencodeAdapter`s
  *   (one per session, sharing the stream), replies to a callback sink;
  * daemon: the built daemon in a child process (bench/lib/daemon-child.mjs, token, JSON
- *   bodies, loopback Host); this process runs the stand-in, posts the N turns,
- *   reads each turn's `GET /v1/turns/:id/events` and receives the webhook POSTs.
+ *   bodies, loopback Host, a state directory so that it journals as `serve` does); this
+ *   process runs the stand-in, posts the N turns, reads each turn's
+ *   `GET /v1/turns/:id/events` and receives the webhook POSTs.
+ * Both warm: for each N, one unmeasured round of each first, and the daemon's process
+ * serves every round of that N (a daemon runs for long; the adapter in this process
+ * was warm from earlier rounds while each round used to start a cold daemon).
  * Latency of a reply = when its consumer got it − when the stand-in wrote its
  * turn, both `performance.now()` of this process. replies/s = replies / (last
- * terminal − first request). Daemon RSS: the child's peak (VmHWM).
+ * terminal − first request). Daemon RSS: the child's peak (VmHWM) over the rounds of
+ * that N. Daemon CPU per reply: its user + system time over the run / replies.
+ * busy daemon/bench: CPU / wall time of each process while the SSE subscribers were
+ * served (which side is the bottleneck; > 1 is Node's helper threads).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
@@ -72,6 +80,8 @@ interface Measured {
   readonly rssBytes?: number;
   /** The daemon's CPU time (ms) from the first request to the end of the run. */
   readonly cpuMs?: number;
+  /** CPU time / wall time from the first request to the last SSE terminal: the daemon's process and this one (stand-in, SSE readers, webhook receiver). */
+  readonly busy?: { readonly daemon: number; readonly bench: number };
 }
 
 /** Check one consumer's replies of one turn against the capture. */
@@ -207,6 +217,8 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
   const latencies: number[] = [];
   let sseDone = 0;
   const cpu0 = cpuMs(child.pid as number);
+  const bench0 = process.cpuUsage();
+  let sseCpu = { daemon: 0, bench: 0 };
   const t0 = performance.now();
   await Promise.all(
     w.turns.map(async (_turn, i) => {
@@ -236,6 +248,8 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
       if (!exp) throw new Error(`POST /v1/turns answered an unknown session ${posted.session_id}`);
       check(`daemon SSE ${trace}`, exp, got);
       sseDone = performance.now();
+      const u = process.cpuUsage(bench0);
+      sseCpu = { daemon: cpuMs(child.pid as number) - cpu0, bench: (u.user + u.system) / 1000 };
     }),
   );
   const sseSeconds = (sseDone - t0) / 1000;
@@ -243,7 +257,8 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
   const seconds = (performance.now() - t0) / 1000;
   if (WEBHOOK) for (const t of w.turns) if (hook.got.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hook.got.get(t.sessionId)} replies, expected ${t.expected.replies}`);
   const rssBytes = vmHwm(child.pid as number);
-  return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hook.latencies, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0 };
+  return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hook.latencies, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0,
+    busy: { daemon: sseCpu.daemon / (sseDone - t0), bench: sseCpu.bench / (sseDone - t0) } };
 }
 
 ensureBuilt();
@@ -251,7 +266,7 @@ const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
 console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
-console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}`);
+console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}${"busy daemon/bench".padStart(19)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
   const d: Measured[] = [];
@@ -299,10 +314,12 @@ for (const n of SESSIONS) {
     added_webhook_ms: { p50: ms(wl.p50 - al.p50), p99: ms(wl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
     daemon_cpu_us_per_reply: round(cpuPerReply, 1),
+    /** CPU / wall time while the SSE subscribers were served (daemon: 10 ms clock ticks, coarse at N = 1). */
+    busy_during_sse: { daemon: round(median(d.map((m) => m.busy?.daemon ?? NaN))), bench: round(median(d.map((m) => m.busy?.bench ?? NaN))) },
   };
   rows.push(row);
   console.log(
-    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}`,
+    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}${`${row.busy_during_sse.daemon}/${row.busy_during_sse.bench}`.padStart(19)}`,
   );
 }
 /**
