@@ -369,6 +369,65 @@ describe("FanoutSink", () => {
   });
 });
 
+describe("webhook: odd receivers", () => {
+  it("a 2xx with a body over 64 KiB acknowledges the reply; the connection is dropped and the next reply goes out on a new one", async () => {
+    const { createServer } = await import("node:http");
+    const seen: { key: string; socket: unknown }[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        seen.push({ key: String(req.headers["idempotency-key"]), socket: req.socket });
+        // 1 MiB of answer the sink does not need.
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("x".repeat(1 << 20));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    const sink = new WebhookSink({ url: `http://127.0.0.1:${port}/hook?token=q`, maxAttempts: 1, requestTimeoutMs: 5_000 });
+    try {
+      for (const r of turn("t-big", 3)) await sink.deliver(r);
+      await sink.flush();
+      expect(sink.stats()).toMatchObject({ delivered: 3, failures: 0, retries: 0 });
+      expect(seen.map((s) => s.key.split(":").slice(0, 2).join(":"))).toEqual(["t-big:0", "t-big:1", "t-big:2"]);
+      // Each answer was cut short, so each reply came on a connection of its own.
+      expect(new Set(seen.map((s) => s.socket)).size).toBe(3);
+    } finally {
+      await sink.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("an answer that never comes ends the attempt at the deadline, retried, then given up; a 1xx before a 503 is skipped", async () => {
+    const { createServer } = await import("node:http");
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      // First attempt: an informational 102, then 503 with Retry-After 0; second: never answered.
+      if (n++ === 0) {
+        res.writeProcessing();
+        res.writeHead(503, { "retry-after": "0" }).end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    const sink = new WebhookSink({ url: `http://127.0.0.1:${port}/`, maxAttempts: 2, requestTimeoutMs: 200, initialDelayMs: 60_000 });
+    try {
+      const started = performance.now();
+      await sink.deliver(turn("t-slow", 1)[0] as Reply);
+      await sink.flush();
+      // Retry-After 0 replaced the 60 s backoff; the second attempt ended at its 200 ms deadline.
+      expect(performance.now() - started).toBeLessThan(3_000);
+      expect(sink.stats()).toMatchObject({ delivered: 0, failures: 1, retries: 1, givenUp: 1 });
+    } finally {
+      await sink.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+});
+
 describe("webhook: request events", () => {
   it("go to the same URL in the turn's order, told apart by `type`, with their own Idempotency-Key; a refused one does not stop the replies", async () => {
     const { createServer } = await import("node:http");
