@@ -30,8 +30,9 @@
  * adapter awaits `deliver` per turn — is slowed for that turn only; nothing is
  * dropped. Nothing else grows with the length of a turn.
  *
- * `deliver` resolves once the reply is queued, not once it is acknowledged, so a
- * slow receiver does not stretch a turn. `flush()` waits until everything queued
+ * `deliver` returns once the reply is queued, not once it is acknowledged, so a
+ * slow receiver does not stretch a turn (synchronously, without a promise, while
+ * the turn is below its bound). One attempt is one `POST` (./webhook-post.ts). `flush()` waits until everything queued
  * was acknowledged or given up; `close()` does the same for at most
  * `closeTimeoutMs`, then cancels what is left (counted in `failures`).
  */
