@@ -4,7 +4,8 @@
  * and a webhook receiver, all on loopback — against the adapter in-process on the
  * same turns.
  *
- *   npm run bench:daemon [-- --sessions 1,10,100]   (writes bench/results/daemon.json)
+ *   npm run bench:daemon [-- --sessions 1,10,100] [--no-webhook] [--no-journal]   (writes bench/results/daemon*.json)
+ *   BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"   node flags for the daemon's process (a CPU profile)
  *
  * Turns: fresh-id copies of the 1.18.33 captures, turn i being
  * [long, tool, reasoning, text, two-tools][i % 5] (a long turn is 1,200 deltas).
@@ -13,16 +14,24 @@
  * adapter (in-process): this process runs the stand-in and N `OpencodeAdapter`s
  *   (one per session, sharing the stream), replies to a callback sink;
  * daemon: the built daemon in a child process (bench/lib/daemon-child.mjs, token, JSON
- *   bodies, loopback Host); this process runs the stand-in, posts the N turns,
- *   reads each turn's `GET /v1/turns/:id/events` and receives the webhook POSTs.
+ *   bodies, loopback Host, a state directory so that it journals as `serve` does); this
+ *   process runs the stand-in, posts the N turns, reads each turn's
+ *   `GET /v1/turns/:id/events` and receives the webhook POSTs.
+ * Both warm: for each N, one unmeasured round of each first, and the daemon's process
+ * serves every round of that N (a daemon runs for long; the adapter in this process
+ * was warm from earlier rounds while each round used to start a cold daemon).
  * Latency of a reply = when its consumer got it − when the stand-in wrote its
  * turn, both `performance.now()` of this process. replies/s = replies / (last
- * terminal − first request). Daemon RSS: the child's peak (VmHWM).
+ * terminal − first request). Daemon RSS: the child's peak (VmHWM) over the rounds of
+ * that N. Daemon CPU per reply: its user + system time over the run / replies.
+ * busy daemon/bench: CPU / wall time of each process while the SSE subscribers were
+ * served (which side is the bottleneck; > 1 is Node's helper threads).
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createParser } from "eventsource-parser";
@@ -31,12 +40,17 @@ import { OpencodeAdapter } from "../src/adapter/index.js";
 import type { Reply } from "../src/codec/reply.js";
 import { expectedOf, IdMint, loadTemplate, mismatch, recordOf, sessionOfInstance, type Expected } from "./lib/frames.js";
 import { ensureBuilt } from "./lib/build.js";
-import { startStandin, type StandinTurn } from "./lib/standin.js";
+import { startStandin, type Standin, type StandinTurn } from "./lib/standin.js";
 import { int, median, percentile, round, writeResult } from "./lib/stats.js";
 
-const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" } } });
+const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" }, "no-journal": { type: "boolean" } } });
 /** `--no-webhook`: the daemon with SSE subscribers only (what the webhook costs the turn). */
 const WEBHOOK = values["no-webhook"] !== true;
+/**
+ * The daemon journals to a state directory, as `opencode-bridge serve` always does (docs/daemon.md,
+ * crash safety); `--no-journal`: without one, as a program embedding `BridgeDaemon` may run it.
+ */
+const JOURNAL = values["no-journal"] !== true;
 const SESSIONS = (values.sessions ?? process.env.BENCH_DAEMON_SESSIONS ?? "1,10,100").split(",").map(Number);
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_DAEMON_ROUNDS ?? 3);
 const TOKEN = "bench-token-0123456789abcdef";
@@ -64,6 +78,10 @@ interface Measured {
   readonly latencies: number[];
   readonly webhookLatencies?: number[];
   readonly rssBytes?: number;
+  /** The daemon's CPU time (ms) from the first request to the end of the run. */
+  readonly cpuMs?: number;
+  /** CPU time / wall time from the first request to the last SSE terminal: the daemon's process and this one (stand-in, SSE readers, webhook receiver). */
+  readonly busy?: { readonly daemon: number; readonly bench: number };
 }
 
 /** Check one consumer's replies of one turn against the capture. */
@@ -96,19 +114,52 @@ async function runAdapter(w: Work): Promise<Measured> {
   return { seconds, latencies };
 }
 
+/** CPU time (user + system, ms) a process has used so far (/proc/<pid>/stat, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const after = f.slice(f.lastIndexOf(")") + 2).split(" ");
+  return (Number(after[11]) + Number(after[12])) * 10;
+}
+
 function vmHwm(pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-async function runDaemon(w: Work): Promise<Measured> {
-  const standin = await startStandin(w.turns);
+/** What one round tells the webhook receiver: the turns to expect, and where to count. */
+interface HookRound {
+  readonly turns: number;
+  readonly latencies: number[];
+  readonly got: Map<string, number>;
+  terminals: number;
+  readonly done: Promise<void>;
+  resolve: () => void;
+}
+
+function hookRound(turns: number): HookRound {
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => (resolve = r));
+  const round: HookRound = { turns, latencies: [], got: new Map(), terminals: 0, done, resolve };
+  if (!WEBHOOK) resolve();
+  return round;
+}
+
+/**
+ * The daemon's side of the benchmark for one N: the stand-in, the webhook receiver and the
+ * daemon's process, kept for all rounds of that N (after an unmeasured warm-up round), as a
+ * daemon runs for long: its code is as warm as the adapter's in this process.
+ */
+interface DaemonRig {
+  readonly standin: Standin;
+  readonly child: ChildProcess;
+  readonly daemonUrl: string;
+  hook: HookRound;
+  close(): Promise<void>;
+}
+
+async function startDaemonRig(): Promise<DaemonRig> {
+  const standin = await startStandin([]);
   // The webhook receiver: one POST per reply, acknowledged at once.
-  const hookLat: number[] = [];
-  const hookGot = new Map<string, number>();
-  let hookTerminals = 0;
-  let allHooks!: () => void;
-  const hooksDone = new Promise<void>((r) => (allHooks = r));
   const receiver = createServer((req, res) => {
     let body = "";
     req.setEncoding("utf8");
@@ -116,95 +167,127 @@ async function runDaemon(w: Work): Promise<Measured> {
     req.on("end", () => {
       const t = performance.now();
       const r = JSON.parse(body) as Reply;
-      hookLat.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
-      hookGot.set(r.session_id, (hookGot.get(r.session_id) ?? 0) + 1);
+      const hook = rig.hook;
+      hook.latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+      hook.got.set(r.session_id, (hook.got.get(r.session_id) ?? 0) + 1);
       res.writeHead(204).end();
-      if ((r.kind === "final" || r.kind === "error") && ++hookTerminals === w.turns.length) allHooks();
+      if ((r.kind === "final" || r.kind === "error") && ++hook.terminals === hook.turns) hook.resolve();
     });
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
-  if (!WEBHOOK) allHooks();
-  const child = spawn(process.execPath, [join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN], {
+  // BENCH_DAEMON_NODE_ARGS: node flags for the daemon's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/daemon-prof".
+  const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const stateDir = JOURNAL ? mkdtempSync(join(tmpdir(), "bench-daemon-")) : undefined;
+  const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN, ...(stateDir ? [stateDir] : [])], {
     stdio: ["ignore", "pipe", "inherit"],
   });
-  try {
-    const daemonUrl = await new Promise<string>((resolve, reject) => {
-      child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)));
-      child.stdout.once("data", (b: Buffer) => resolve((JSON.parse(b.toString()) as { url: string }).url));
-    });
-    const host = new URL(daemonUrl).host;
-    const headers = { authorization: `Bearer ${TOKEN}`, host };
-    const latencies: number[] = [];
-    let sseDone = 0;
-    const t0 = performance.now();
-    await Promise.all(
-      w.turns.map(async (_turn, i) => {
-        const trace = `bench-${i}`;
-        const post = await request(`${daemonUrl}/v1/turns`, {
-          method: "POST",
-          headers: { ...headers, "content-type": "application/json" },
-          body: JSON.stringify({ text: "bench", trace_id: trace }),
-        });
-        const posted = (await post.body.json()) as { session_id?: string; error?: string };
-        if (post.statusCode !== 202) throw new Error(`POST /v1/turns: ${post.statusCode} ${JSON.stringify(posted)}`);
-        const ev = await request(`${daemonUrl}/v1/turns/${trace}/events`, { headers: { ...headers, accept: "text/event-stream" } });
-        const got: Reply[] = [];
-        const parser = createParser({
-          onEvent: (e) => {
-            if (e.event !== "reply") return;
-            const t = performance.now();
-            const r = JSON.parse(e.data) as Reply;
-            latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
-            got.push(r);
-          },
-        });
-        const dec = new TextDecoder();
-        for await (const c of ev.body) parser.feed(dec.decode(c as Buffer, { stream: true }));
-        // Concurrent POSTs reach the stand-in's POST /session in any order: the session says which turn it is.
-        const exp = w.turns.find((t) => t.sessionId === posted.session_id)?.expected;
-        if (!exp) throw new Error(`POST /v1/turns answered an unknown session ${posted.session_id}`);
-        check(`daemon SSE ${trace}`, exp, got);
-        sseDone = performance.now();
-      }),
-    );
-    const sseSeconds = (sseDone - t0) / 1000;
-    await hooksDone;
-    const seconds = (performance.now() - t0) / 1000;
-    if (WEBHOOK) for (const t of w.turns) if (hookGot.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hookGot.get(t.sessionId)} replies, expected ${t.expected.replies}`);
-    const rssBytes = vmHwm(child.pid as number);
-    return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hookLat, rssBytes };
-  } finally {
+  const close = async () => {
     child.kill("SIGTERM");
     await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
     receiver.closeAllConnections();
     await new Promise((r) => receiver.close(r));
     await standin.close();
+    if (stateDir) rmSync(stateDir, { recursive: true, force: true });
+  };
+  let daemonUrl: string;
+  try {
+    daemonUrl = await new Promise<string>((resolve, reject) => {
+      child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)));
+      child.stdout?.once("data", (b: Buffer) => resolve((JSON.parse(b.toString()) as { url: string }).url));
+    });
+  } catch (err) {
+    await close();
+    throw err;
   }
+  const rig: DaemonRig = { standin, child, daemonUrl, hook: hookRound(0), close };
+  return rig;
+}
+
+/** Trace ids stay unique across the rounds a daemon serves. */
+let daemonRound = 0;
+
+async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
+  const { standin, child, daemonUrl } = rig;
+  standin.load(w.turns);
+  const hook = (rig.hook = hookRound(w.turns.length));
+  const round = daemonRound++;
+  const host = new URL(daemonUrl).host;
+  const headers = { authorization: `Bearer ${TOKEN}`, host };
+  const latencies: number[] = [];
+  let sseDone = 0;
+  const cpu0 = cpuMs(child.pid as number);
+  const bench0 = process.cpuUsage();
+  let sseCpu = { daemon: 0, bench: 0 };
+  const t0 = performance.now();
+  await Promise.all(
+    w.turns.map(async (_turn, i) => {
+      const trace = `bench-${round}-${i}`;
+      const post = await request(`${daemonUrl}/v1/turns`, {
+        method: "POST",
+        headers: { ...headers, "content-type": "application/json" },
+        body: JSON.stringify({ text: "bench", trace_id: trace }),
+      });
+      const posted = (await post.body.json()) as { session_id?: string; error?: string };
+      if (post.statusCode !== 202) throw new Error(`POST /v1/turns: ${post.statusCode} ${JSON.stringify(posted)}`);
+      const ev = await request(`${daemonUrl}/v1/turns/${trace}/events`, { headers: { ...headers, accept: "text/event-stream" } });
+      const got: Reply[] = [];
+      const parser = createParser({
+        onEvent: (e) => {
+          if (e.event !== "reply") return;
+          const t = performance.now();
+          const r = JSON.parse(e.data) as Reply;
+          latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+          got.push(r);
+        },
+      });
+      const dec = new TextDecoder();
+      for await (const c of ev.body) parser.feed(dec.decode(c as Buffer, { stream: true }));
+      // Concurrent POSTs reach the stand-in's POST /session in any order: the session says which turn it is.
+      const exp = w.turns.find((t) => t.sessionId === posted.session_id)?.expected;
+      if (!exp) throw new Error(`POST /v1/turns answered an unknown session ${posted.session_id}`);
+      check(`daemon SSE ${trace}`, exp, got);
+      sseDone = performance.now();
+      const u = process.cpuUsage(bench0);
+      sseCpu = { daemon: cpuMs(child.pid as number) - cpu0, bench: (u.user + u.system) / 1000 };
+    }),
+  );
+  const sseSeconds = (sseDone - t0) / 1000;
+  await hook.done;
+  const seconds = (performance.now() - t0) / 1000;
+  if (WEBHOOK) for (const t of w.turns) if (hook.got.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hook.got.get(t.sessionId)} replies, expected ${t.expected.replies}`);
+  const rssBytes = vmHwm(child.pid as number);
+  return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hook.latencies, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0,
+    busy: { daemon: sseCpu.daemon / (sseDone - t0), bench: sseCpu.bench / (sseDone - t0) } };
 }
 
 ensureBuilt();
 const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
-console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
-console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}`);
+console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
+console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}${"busy daemon/bench".padStart(19)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
   const d: Measured[] = [];
   let replies = 0;
+  const rig = await startDaemonRig();
+  // One unmeasured round each first: the daemon's process is new for each N, this one is not.
+  await runAdapter(work(n, mint));
+  await runDaemon(rig, work(n, mint));
   for (let r = 0; r < ROUNDS; r++) {
     const wa = work(n, mint);
     const wd = work(n, mint);
     replies = wa.replies;
     if (r % 2 === 0) {
       a.push(await runAdapter(wa));
-      d.push(await runDaemon(wd));
+      d.push(await runDaemon(rig, wd));
     } else {
-      d.push(await runDaemon(wd));
+      d.push(await runDaemon(rig, wd));
       a.push(await runAdapter(wa));
     }
   }
+  await rig.close();
   const lat = (xs: Measured[], pick: (m: Measured) => number[] | undefined) => {
     const all = xs.flatMap((m) => pick(m) ?? []);
     return { p50: percentile(all, 50), p99: percentile(all, 99) };
@@ -216,6 +299,7 @@ for (const n of SESSIONS) {
   const sl = lat(d, (m) => m.latencies);
   const wl = lat(d, (m) => m.webhookLatencies);
   const rss = Math.max(...d.map((m) => m.rssBytes ?? 0));
+  const cpuPerReply = (median(d.map((m) => m.cpuMs ?? NaN)) * 1000) / replies;
   const row = {
     sessions: n,
     replies,
@@ -229,10 +313,13 @@ for (const n of SESSIONS) {
     added_sse_ms: { p50: ms(sl.p50 - al.p50), p99: ms(sl.p99 - al.p99) },
     added_webhook_ms: { p50: ms(wl.p50 - al.p50), p99: ms(wl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
+    daemon_cpu_us_per_reply: round(cpuPerReply, 1),
+    /** CPU / wall time while the SSE subscribers were served (daemon: 10 ms clock ticks, coarse at N = 1). */
+    busy_during_sse: { daemon: round(median(d.map((m) => m.busy?.daemon ?? NaN))), bench: round(median(d.map((m) => m.busy?.bench ?? NaN))) },
   };
   rows.push(row);
   console.log(
-    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}`,
+    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}${`${row.busy_during_sse.daemon}/${row.busy_during_sse.bench}`.padStart(19)}`,
   );
 }
 /**
@@ -258,4 +345,4 @@ const targets = [
     })),
 ];
 for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
-writeResult(WEBHOOK ? "daemon.json" : "daemon-no-webhook.json", { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });
+writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });

@@ -65,4 +65,42 @@ describe("OutputLanes", () => {
     await lanes.idle();
     expect(out.taken).toEqual(["a:0", "a:1", "a:2"]);
   });
+
+  it("hands a reply on at once when the outputs take it synchronously, and keeps order when some of them make it wait", async () => {
+    const taken: string[] = [];
+    const gates: (() => void)[] = [];
+    // Every third reply of a turn makes the lane wait (as the webhook does at its bound); the others are taken at once.
+    const deliver = (r: Reply): void | Promise<void> => {
+      if (r.seq % 3 !== 2) {
+        taken.push(`${r.trace_id}:${r.seq}`);
+        return undefined;
+      }
+      return new Promise<void>((resolve) =>
+        gates.push(() => {
+          taken.push(`${r.trace_id}:${r.seq}`);
+          resolve();
+        }),
+      );
+    };
+    const lanes = new OutputLanes(deliver, 100);
+    expect(lanes.push(reply("a", 0), "t")).toBeUndefined();
+    expect(lanes.push(reply("a", 1), "t")).toBeUndefined();
+    // Taken synchronously: nothing waits, no lane is kept.
+    expect(taken).toEqual(["a:0", "a:1"]);
+    expect(lanes.waiting).toBe(0);
+    expect(lanes.turnIdOf("a")).toBeUndefined();
+    for (let seq = 2; seq < 9; seq++) expect(lanes.push(reply("a", seq), "t")).toBeUndefined();
+    // a:2 waits, so everything after it waits behind it, in order, with its turn id pinned.
+    expect(taken).toEqual(["a:0", "a:1"]);
+    expect(lanes.waiting).toBe(7);
+    expect(lanes.turnIdOf("a")).toBe("t");
+    const idle = lanes.idle();
+    while (gates.length > 0 || lanes.waiting > 0) {
+      gates.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    await idle;
+    expect(taken).toEqual(Array.from({ length: 9 }, (_, i) => `a:${i}`));
+    expect(lanes.turnIdOf("a")).toBeUndefined();
+  });
 });

@@ -237,7 +237,10 @@ describe("WebhookSink", () => {
     await sink.deliver(rs[0] as Reply);
     await sink.deliver(rs[1] as Reply);
     let thirdTaken = false;
-    const third = sink.deliver(rs[2] as Reply).then(() => (thirdTaken = true));
+    // Below the bound deliver takes a reply synchronously; at it, it returns a promise that waits for room.
+    const waiting = sink.deliver(rs[2] as Reply);
+    expect(waiting).toBeInstanceOf(Promise);
+    const third = (waiting as Promise<void>).then(() => (thirdTaken = true));
     await recorder.waitFor(() => recorder.attempts.length === 1, 5_000, "the first request");
     await ticks();
     expect(sink.pending).toBe(2);
@@ -263,6 +266,34 @@ describe("WebhookSink", () => {
     expect(sink.stats()).toMatchObject({ delivered: 2, failures: 3, givenUp: 0 });
     expect(lines.some((l) => l.level === 50 && String(l.msg).includes("cancelled"))).toBe(true);
     await expect(sink.deliver(turn("after", 1)[0] as Reply)).rejects.toThrow(/closed/);
+  });
+
+  it("many turns in flight, in backoff or hanging, add no listener to a shared signal, and close() cancels every one", async () => {
+    // Node warns at 11 listeners on one signal: each attempt used to add one to the sink's cancel signal.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      // Half the turns hang on their first reply, half are answered 503 for ever (so they sleep in backoff).
+      const { recorder, sink } = await start(({ traceId }) => (Number(traceId.slice(2)) % 2 === 0 ? "hang" : { status: 503 }), {
+        closeTimeoutMs: 100,
+        initialDelayMs: 60_000,
+        maxDelayMs: 60_000,
+        maxElapsedMs: 600_000,
+      });
+      const turns = Array.from({ length: 40 }, (_, i) => turn(`t-${i}`, 2));
+      for (const rs of turns) for (const r of rs) await sink.deliver(r);
+      await recorder.waitFor(() => new Set(recorder.attempts.map((a) => a.traceId)).size === 40, 5_000, "a first attempt of every turn");
+      await ticks();
+      const started = performance.now();
+      await sink.close();
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(sink.stats()).toMatchObject({ delivered: 0, failures: 80 });
+      await ticks();
+      expect(warnings.filter((w) => w.includes("MaxListeners"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
   });
 
   it("a trace_id used by two turns never repeats an Idempotency-Key; a host's turn id and acknowledgement hook are used", async () => {
@@ -335,6 +366,65 @@ describe("FanoutSink", () => {
     await fan.close();
     expect(closed).toBe(1);
     expect(() => new FanoutSink([{ name: "x", sink: () => {} }, { name: "x", sink: () => {} }])).toThrow(/unique/);
+  });
+});
+
+describe("webhook: odd receivers", () => {
+  it("a 2xx with a body over 64 KiB acknowledges the reply; the connection is dropped and the next reply goes out on a new one", async () => {
+    const { createServer } = await import("node:http");
+    const seen: { key: string; socket: unknown }[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        seen.push({ key: String(req.headers["idempotency-key"]), socket: req.socket });
+        // 1 MiB of answer the sink does not need.
+        res.writeHead(200, { "content-type": "text/plain" });
+        res.end("x".repeat(1 << 20));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    const sink = new WebhookSink({ url: `http://127.0.0.1:${port}/hook?token=q`, maxAttempts: 1, requestTimeoutMs: 5_000 });
+    try {
+      for (const r of turn("t-big", 3)) await sink.deliver(r);
+      await sink.flush();
+      expect(sink.stats()).toMatchObject({ delivered: 3, failures: 0, retries: 0 });
+      expect(seen.map((s) => s.key.split(":").slice(0, 2).join(":"))).toEqual(["t-big:0", "t-big:1", "t-big:2"]);
+      // Each answer was cut short, so each reply came on a connection of its own.
+      expect(new Set(seen.map((s) => s.socket)).size).toBe(3);
+    } finally {
+      await sink.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("an answer that never comes ends the attempt at the deadline, retried, then given up; a 1xx before a 503 is skipped", async () => {
+    const { createServer } = await import("node:http");
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      // First attempt: an informational 102, then 503 with Retry-After 0; second: never answered.
+      if (n++ === 0) {
+        res.writeProcessing();
+        res.writeHead(503, { "retry-after": "0" }).end();
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as { port: number }).port;
+    const sink = new WebhookSink({ url: `http://127.0.0.1:${port}/`, maxAttempts: 2, requestTimeoutMs: 200, initialDelayMs: 60_000 });
+    try {
+      const started = performance.now();
+      await sink.deliver(turn("t-slow", 1)[0] as Reply);
+      await sink.flush();
+      // Retry-After 0 replaced the 60 s backoff; the second attempt ended at its 200 ms deadline.
+      expect(performance.now() - started).toBeLessThan(3_000);
+      expect(sink.stats()).toMatchObject({ delivered: 0, failures: 1, retries: 1, givenUp: 1 });
+    } finally {
+      await sink.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
 

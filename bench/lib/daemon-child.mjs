@@ -1,17 +1,19 @@
 // The daemon under benchmark, built (dist/), in its own process so that its RSS is its own:
-//   node bench/lib/daemon-child.mjs <opencode-url> <webhook-url | -> <token>     (- : no webhook)
-// prints {"url": …} once listening; shuts down on SIGTERM.
+//   node bench/lib/daemon-child.mjs <opencode-url> <webhook-url | -> <token> [<state-dir>]     (- : no webhook)
+// prints {"url": …} once listening; shuts down on SIGTERM. With a state directory the daemon journals
+// (docs/daemon.md, crash safety), as `opencode-bridge serve` always does.
 import { tmpdir } from "node:os";
 import { BridgeDaemon, ExternalUpstream } from "../../dist/daemon/index.js";
 import { WebhookSink } from "../../dist/sink/webhook.js";
 
-const [opencodeUrl, webhookUrl, token] = process.argv.slice(2);
+const [opencodeUrl, webhookUrl, token, stateDir] = process.argv.slice(2);
 const directory = tmpdir();
 const daemon = new BridgeDaemon({
   host: "127.0.0.1",
   port: 0,
   token,
   directory,
+  ...(stateDir ? { stateDir } : {}),
   maxActiveTurns: 1000,
   upstream: new ExternalUpstream({ baseUrl: opencodeUrl }, directory),
   outputs: webhookUrl === "-" ? [] : [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl }) }],

@@ -21,6 +21,8 @@ export interface Standin {
   readonly url: string;
   /** Session id → `performance.now()` when its turn's first frame was written. */
   readonly writtenAt: Map<string, number>;
+  /** Serves these turns from now on (the next `POST /session` answers the first); forgets the previous ones. */
+  load(turns: readonly StandinTurn[]): void;
   close(): Promise<void>;
 }
 
@@ -49,11 +51,17 @@ function withUserMessageId(t: StandinTurn, id: string): StandinTurn {
 }
 
 export async function startStandin(turns: readonly StandinTurn[], version = "1.18.33"): Promise<Standin> {
-  const queue = [...turns];
-  const bySession = new Map(turns.map((t) => [t.sessionId, t]));
+  let queue = [...turns];
+  let bySession = new Map(turns.map((t) => [t.sessionId, t]));
   const writtenAt = new Map<string, number>();
   /** Session id → the turn as written (with the prompt's user message id), for its record. */
   const prompted = new Map<string, StandinTurn>();
+  const load = (next: readonly StandinTurn[]) => {
+    queue = [...next];
+    bySession = new Map(next.map((t) => [t.sessionId, t]));
+    writtenAt.clear();
+    prompted.clear();
+  };
   const streams = new Set<ServerResponse>();
   /** Writes are chained so that turns prompted together do not interleave mid-frame, and wait for drain. */
   let chain = Promise.resolve();
@@ -111,6 +119,7 @@ export async function startStandin(turns: readonly StandinTurn[], version = "1.1
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     writtenAt,
+    load,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of streams) s.destroy();

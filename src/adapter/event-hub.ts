@@ -222,6 +222,14 @@ export class EventHub {
           }
           this.router.route(evt);
         },
+        // A delta in its captured form, parsed without JSON.parse: what parseEventFor gives it.
+        onParsed: (evt) => {
+          if (this.abort !== ac) return;
+          this.stats.events++;
+          // Its session is named; unlistened, the router drops it (or gives it to the root of a child
+          // session) exactly as after parseEventFor's check: a delta teaches it no child session.
+          this.router.route(evt);
+        },
         onIssue: (issue) => {
           if (this.abort !== ac) return;
           this.stats.issues++;

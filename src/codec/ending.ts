@@ -14,7 +14,7 @@ import { dropAllDeltas } from "./pending.js";
 import type { ErrorCode } from "./reply.js";
 import { messageRole, type TurnState } from "./state.js";
 import { stripTags } from "./tags.js";
-import { emitText, flushText } from "./text.js";
+import { emitText, finalAnswer, flushText } from "./text.js";
 import { closeOpenTools } from "./tools.js";
 
 /** Is an assistant message of this turn still open (not completed by the server)? */
@@ -49,7 +49,7 @@ export function endTurn(state: TurnState, out: ReplyBody[]): void {
   flushNext(state, out);
   closeOpenWork(state, out, "the turn ended before the tool reported a result");
   const usage = sumUsage(state);
-  const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: state.answer };
+  const body: ReplyBody = { kind: "final", ...UNSTAMPED, content: finalAnswer(state) };
   if (usage) {
     body.usage = usage.usage;
     body.cost = usage.cost;

@@ -3,6 +3,7 @@
  * matter. A delta may come before its part's type is known, a part before its
  * message's role is; they wait here (bounded by MAX_PENDING) until it is.
  */
+import { detach } from "./fast-delta.js";
 import type { KnownEvent } from "./schemas.js";
 import { MAX_PENDING, type TurnState } from "./state.js";
 
@@ -11,7 +12,8 @@ export function holdDelta(state: TurnState, partID: string, messageID: string | 
   const prev = state.pending.deltas.get(partID);
   if (prev) prev.text += delta;
   else if (state.pending.count < MAX_PENDING) {
-    state.pending.deltas.set(partID, { messageID, text: delta });
+    // Kept beyond the event: its own copies of the ids (they may be slices of the frame, src/codec/fast-delta.ts).
+    state.pending.deltas.set(detach(partID), { messageID: messageID === undefined ? undefined : detach(messageID), text: delta });
     state.pending.count++;
   }
 }

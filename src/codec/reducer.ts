@@ -21,11 +21,12 @@
 import type { ReplyBody } from "./envelope.js";
 import { endTurn, hasOpenMessage, onIdle, terminate } from "./ending.js";
 import type { ParsedEvent } from "./events.js";
+import { detach } from "./fast-delta.js";
 import { onNextEvent } from "./next.js";
 import { describeServerError } from "./mappers.js";
 import { dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
 import type { KnownEvent } from "./schemas.js";
-import { messageRole, type MessageTrack, type TurnState } from "./state.js";
+import { messageRole, type MessageTrack, type TextTrack, type TurnState } from "./state.js";
 import { appendRaw, flushText, newTextTrack, reconcileText } from "./text.js";
 import { onToolPart, type ToolPartView } from "./tools.js";
 
@@ -100,9 +101,10 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
       }
       if (p.field !== "text") return;
       // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
-      const t = state.texts.get(p.partID);
+      const t = trackOf(state, p.partID);
       if (t) {
-        if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
+        // The track's own id (the delta's may be a slice of the frame: src/codec/fast-delta.ts).
+        if (!t.suspended) appendRaw(state, out, t.partId, t, p.delta);
         return;
       }
       if (state.resyncing) return; // its part will come with its full text
@@ -206,6 +208,15 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
   if (state.idleSeen && state.phase === "running" && !hasOpenMessage(state)) endTurn(state, out);
 }
 
+/** The text track of a part, if tracked; the last one found is compared before the map is looked up. */
+function trackOf(state: TurnState, partId: string): TextTrack | undefined {
+  const last = state.lastText;
+  if (last !== undefined && last.partId === partId) return last;
+  const t = state.texts.get(partId);
+  if (t !== undefined) state.lastText = t;
+  return t;
+}
+
 /** A `field: "reasoning"` delta: reasoning text of the part, never answer text. */
 function onReasoningDelta(p: { partID: string; messageID?: string; delta: string }, state: TurnState, out: ReplyBody[]): void {
   let t = state.texts.get(p.partID);
@@ -217,10 +228,10 @@ function onReasoningDelta(p: { partID: string; messageID?: string; delta: string
       if (role === undefined) holdDelta(state, p.partID, p.messageID, p.delta);
       return;
     }
-    t = newTextTrack("reasoning", p.messageID ?? "", false);
-    state.texts.set(p.partID, t);
+    t = newTextTrack("reasoning", detach(p.partID), detach(p.messageID ?? ""), false);
+    state.texts.set(t.partId, t);
   }
-  if (!t.suspended) appendRaw(state, out, p.partID, t, p.delta);
+  if (!t.suspended) appendRaw(state, out, t.partId, t, p.delta);
 }
 
 function admits(state: TurnState, messageId: string): boolean {
@@ -244,7 +255,7 @@ function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }
     const p = part as { type: "text" | "reasoning"; id: string; messageID: string; text?: string; time?: { end?: number } };
     let t = state.texts.get(p.id);
     if (!t) {
-      t = newTextTrack(p.type === "text" ? "delta" : "reasoning", p.messageID, state.resyncing);
+      t = newTextTrack(p.type === "text" ? "delta" : "reasoning", p.id, p.messageID, state.resyncing);
       state.texts.set(p.id, t);
       const early = takeDelta(state, p.id);
       if (early !== undefined) appendRaw(state, out, p.id, t, early);

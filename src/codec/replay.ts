@@ -87,6 +87,14 @@ export class TurnReplayer {
           mapEventInto(payload, this.state, this.out);
           if (this.out.length !== from) this.announce(from);
         },
+        onParsed: (evt) => {
+          this.events++;
+          // The event as JSON.parse gives it (src/codec/fast-delta.ts).
+          if (onEvent) onEvent(evt.event);
+          const from = this.out.length;
+          mapEventInto(evt, this.state, this.out);
+          if (this.out.length !== from) this.announce(from);
+        },
         onIssue: (issue) => {
           this.issueCount++;
           if (this.retain) this.issues.push(issue);

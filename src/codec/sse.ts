@@ -8,6 +8,8 @@
  * decoding goes on; nothing here throws.
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
+import type { ParsedEvent } from "./events.js";
+import { parseDeltaFrame } from "./fast-delta.js";
 import { sniffFrame } from "./session.js";
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
@@ -20,6 +22,12 @@ export type StreamIssue =
 
 export interface DecoderHandlers {
   onEvent(payload: unknown): void;
+  /**
+   * When set, a frame the codec reads without `JSON.parse` (a delta in its captured
+   * form, src/codec/fast-delta.ts) comes here already parsed — exactly what
+   * `parseEvent(payload)` would give for it — instead of to `onEvent`.
+   */
+  onParsed?(evt: ParsedEvent): void;
   onIssue(issue: StreamIssue): void;
   /** SSE comments (`: …`) — OpenCode's keep-alives on some versions. */
   onComment?(comment: string): void;
@@ -79,6 +87,14 @@ export class EventStreamDecoder {
       const s = sniffFrame(data);
       this.handlers.onIssue({ code: "frame_too_large", message: this.tooLarge(s.type), ...s });
       return;
+    }
+    const onParsed = this.handlers.onParsed;
+    if (onParsed !== undefined) {
+      const evt = parseDeltaFrame(data);
+      if (evt !== undefined) {
+        onParsed(evt);
+        return;
+      }
     }
     let payload: unknown;
     try {

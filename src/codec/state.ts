@@ -28,6 +28,8 @@ export interface TurnOptions {
 /** One text or reasoning part of the turn's answer. */
 export interface TextTrack {
   readonly kind: "delta" | "reasoning";
+  /** The part's id: its key in `texts`, and the `part_id` of its replies. */
+  readonly partId: string;
   readonly messageID: string;
   /** Raw server text accounted for so far (before tag filtering). */
   raw: string;
@@ -86,8 +88,10 @@ export interface TurnState {
   userMessageId: string | undefined;
   phase: "waiting" | "running" | "done";
   readonly messages: Map<string, MessageTrack>;
-  /** Part id → its text track (only parts of this turn's assistant messages). */
+  /** Part id → its text track (only parts of this turn's assistant messages). Never removed or replaced. */
   readonly texts: Map<string, TextTrack>;
+  /** The track the last text delta went to: consecutive deltas of one part need no lookup in `texts`. */
+  lastText: TextTrack | undefined;
   /** Call id (or the part id, for parts that carry no callID) → its tool track. */
   readonly tools: Map<string, ToolTrack>;
   readonly pending: Pending;
@@ -141,6 +145,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     phase: "waiting",
     messages: new Map(),
     texts: new Map(),
+    lastText: undefined,
     tools: new Map(),
     pending: { deltas: new Map(), parts: new Map(), count: 0 },
     answer: "",

@@ -7,8 +7,8 @@ import type { ReplyBody } from "./envelope.js";
 import type { TextTrack, TurnState } from "./state.js";
 import { createTagFilter, flushTagFilter, pushTagFilter } from "./tags.js";
 
-export function newTextTrack(kind: TextTrack["kind"], messageID: string, suspended: boolean, ended = false): TextTrack {
-  return { kind, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
+export function newTextTrack(kind: TextTrack["kind"], partId: string, messageID: string, suspended: boolean, ended = false): TextTrack {
+  return { kind, partId, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
 }
 
 /** Append server text to a part and emit what the tag filter lets through. */
@@ -56,6 +56,22 @@ const ANY = /^/;
 function flatten(s: string): string {
   ANY.test(s);
   return s;
+}
+
+/**
+ * The answer for `final.content`, checkpointed: the tail (up to 4,096 appended
+ * pieces, one rope node each) flattened into the base. A host keeps `final`; kept
+ * as a rope, each answer would be thousands of small objects for the collector to
+ * copy and promote (the stream benchmark, which keeps every turn's `final` for its
+ * check, spent a third of its time in scavenges that way). Same string.
+ */
+export function finalAnswer(state: TurnState): string {
+  if (state.answerTail !== "") {
+    state.answerAppends = 0;
+    state.answer = state.answerBase += flatten(state.answerTail);
+    state.answerTail = "";
+  }
+  return state.answer;
 }
 
 /**

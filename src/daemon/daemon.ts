@@ -344,7 +344,9 @@ export class BridgeDaemon {
     const hash = requestHash(turn);
     const existing = this.store.get(traceId);
     if (existing && existing.requestHash === hash) {
-      // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt.
+      // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
+      // (answered once the turn's record is synced, like the first answer).
+      await this.journal?.synced();
       sendJson(res, 200, { trace_id: traceId, session_id: existing.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
       return;
     }
@@ -379,8 +381,10 @@ export class BridgeDaemon {
         ...(turn.question ? { question: turn.question } : {}),
       };
       record.requestHash = hash;
-      // Journaled (and synced) before the 202: an accepted turn outlives a crash.
+      // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
+      // fdatasync for all the turns accepted in this turn of the event loop.
       this.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
+      await this.journal?.synced();
     } finally {
       this.reserved.delete(traceId);
     }
@@ -635,19 +639,29 @@ export class BridgeDaemon {
     },
   };
 
-  /** Hands one reply of a lane to every output; never rejects (a failure is counted by the output and logged once per turn). */
-  private readonly toOutputs = async (reply: Reply | RequestEvent): Promise<void> => {
+  /**
+   * Hands one reply of a lane to every output: undefined when they took it
+   * synchronously (the webhook queues it), else a promise; never throws or rejects
+   * (a failure is counted by the output and logged once per turn).
+   */
+  private readonly toOutputs = (reply: Reply | RequestEvent): void | Promise<void> => {
+    let pending: void | Promise<void>;
     try {
-      if ("type" in reply) await this.outputs.request(reply);
-      else await this.outputs.deliver(reply);
+      pending = "type" in reply ? this.outputs.request(reply) : this.outputs.deliver(reply);
     } catch (err) {
-      const record = this.store.get(reply.trace_id);
-      if (record && !this.outputErrorLogged.has(record)) {
-        this.outputErrorLogged.add(record);
-        this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
-      }
+      return this.outputFailed(reply, err);
     }
+    if (pending === undefined) return undefined;
+    return pending.then(undefined, (err: unknown) => this.outputFailed(reply, err));
   };
+
+  private outputFailed(reply: Reply | RequestEvent, err: unknown): void {
+    const record = this.store.get(reply.trace_id);
+    if (record && !this.outputErrorLogged.has(record)) {
+      this.outputErrorLogged.add(record);
+      this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
+    }
+  }
 
   private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
     return new OpencodeAdapter(

@@ -11,8 +11,9 @@
  * daemon acts on it (a reply reaches no subscriber or output before its record
  * is in the file), so a killed or crashed daemon (SIGKILL, OOM, an exception)
  * loses nothing. `fdatasync` runs when a turn is accepted (before its 202) or
- * ends, and at most `syncIntervalMs` after any other record: a power loss can
- * lose at most that window of replies and acknowledgements.
+ * ends — one for all the turns accepted or ended in the same turn of the event
+ * loop (`synced()`, a group commit) — and at most `syncIntervalMs` after any other
+ * record: a power loss can lose at most that window of replies and acknowledgements.
  *
  * Why a file and not a database: Node 20 has no built-in SQLite, and
  * better-sqlite3 downloads or compiles a native module at install. One daemon
@@ -28,6 +29,7 @@
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Reply } from "../codec/reply.js";
+import { replyJson } from "../sink/encoded.js";
 import type { TurnOutcome } from "./turns.js";
 
 export interface JournaledTurn {
@@ -105,6 +107,7 @@ export class Journal {
   private fd: number | undefined;
   private bytes = 0;
   private syncTimer: NodeJS.Timeout | undefined;
+  private groupSync: Promise<void> | undefined;
   private failed = false;
   /** Records that could not be written. */
   failures = 0;
@@ -129,16 +132,36 @@ export class Journal {
     return turns;
   }
 
+  /** An accepted turn; its `202` waits for `synced()`. */
   turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string): void {
-    this.write({ t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at, ...(requestHash ? { h: requestHash } : {}) }, true);
+    this.write({ t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at, ...(requestHash ? { h: requestHash } : {}) }, false);
   }
 
+  /**
+   * Resolves once everything written so far is synced: one `fdatasync` for all the
+   * records written in this turn of the event loop (a group commit: N turns accepted
+   * or ended together cost one disk flush, not N).
+   */
+  synced(): Promise<void> {
+    this.groupSync ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.groupSync = undefined;
+        this.sync();
+        resolve();
+      }),
+    );
+    return this.groupSync;
+  }
+
+  /** A reply's record, built around its JSON as encoded once for everything else (src/sink/encoded.ts): the same line as `{t, id, r}` would give. */
   reply(id: string, r: Reply): void {
-    this.write({ t: "reply", id, r }, false);
+    this.writeLine(`{"t":"reply","id":${JSON.stringify(id)},"r":${replyJson(r)}}\n`, false);
   }
 
+  /** A turn's end, synced with the others of this turn of the event loop (`synced()`). */
   end(id: string, outcome: TurnOutcome): void {
-    this.write({ t: "end", id, outcome }, true);
+    this.write({ t: "end", id, outcome }, false);
+    void this.synced();
     if (this.bytes > this.opts.maxBytes) this.recompact();
   }
 
@@ -179,8 +202,11 @@ export class Journal {
   }
 
   private write(e: Entry, syncNow: boolean): void {
+    this.writeLine(`${JSON.stringify(e)}\n`, syncNow);
+  }
+
+  private writeLine(line: string, syncNow: boolean): void {
     if (this.fd === undefined) return;
-    const line = `${JSON.stringify(e)}\n`;
     try {
       this.bytes += writeSync(this.fd, line);
     } catch (err) {

@@ -32,17 +32,25 @@ export class OutputLanes<T extends Item> {
   private idleWaiters: (() => void)[] = [];
 
   constructor(
-    /** Hands one reply to the outputs; must not reject (the caller logs and counts). */
-    private readonly deliver: (item: T) => Promise<void>,
+    /** Hands one reply to the outputs: undefined when taken synchronously, else a promise that must not reject (the caller logs and counts). */
+    private readonly deliver: (item: T) => void | Promise<void>,
     private readonly maxLag: number,
   ) {}
 
-  /** Queues the reply on its turn's lane; returns a promise only when the lane is full. */
+  /**
+   * Hands the reply on now when nothing of its turn waits and the outputs take it
+   * synchronously (the common case: no lane, no promise); else queues it on the
+   * turn's lane. Returns a promise only when the lane is full.
+   */
   push(reply: T, turnId: string | undefined): void | Promise<void> {
     let lane = this.lanes.get(reply.trace_id);
     if (!lane) {
-      lane = { traceId: reply.trace_id, turnId, queue: [], waiters: [], running: false };
+      const pending = this.deliver(reply);
+      if (pending === undefined) return undefined;
+      lane = { traceId: reply.trace_id, turnId, queue: [reply], waiters: [], running: true };
       this.lanes.set(reply.trace_id, lane);
+      void this.pump(lane, pending);
+      return undefined;
     }
     lane.queue.push(reply);
     if (!lane.running) void this.pump(lane);
@@ -69,10 +77,14 @@ export class OutputLanes<T extends Item> {
     return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async pump(lane: Lane<T>): Promise<void> {
+  /** Empties the lane in order; `first` is the delivery of `queue[0]` already under way. */
+  private async pump(lane: Lane<T>, first?: Promise<void>): Promise<void> {
     lane.running = true;
+    let pending: void | Promise<void> = first;
     while (lane.queue.length > 0) {
-      await this.deliver(lane.queue[0] as T);
+      if (pending === undefined) pending = this.deliver(lane.queue[0] as T);
+      if (pending !== undefined) await pending;
+      pending = undefined;
       lane.queue.shift();
       if (lane.queue.length < this.maxLag) for (const w of lane.waiters.splice(0)) w();
     }

@@ -19,6 +19,7 @@ import type { ErrorCode, Reply } from "../codec/reply.js";
 import { isTerminal } from "../codec/reply.js";
 import type { AnswerOutcome } from "../adapter/requests.js";
 import type { BridgeRequest, RequestAnswer, RequestEvent } from "../codec/requests.js";
+import { replyJson } from "../sink/encoded.js";
 
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
@@ -151,7 +152,7 @@ export class TurnStore {
   add(reply: Reply): TurnRecord | undefined {
     const t = this.turns.get(reply.trace_id);
     if (!t || t.finished) return undefined;
-    const json = JSON.stringify(reply);
+    const json = replyJson(reply);
     t.total = Math.max(t.total, reply.seq + 1);
     const fits = t.truncatedFrom === undefined && t.keptBytes + json.length <= this.opts.maxReplyBytesPerTurn;
     const stored: StoredReply = { seq: reply.seq, json, kept: fits || isTerminal(reply) };

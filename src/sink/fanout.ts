@@ -21,8 +21,20 @@ export interface FanoutCounters {
   failures: number;
 }
 
+interface Child {
+  readonly name: string;
+  readonly sink: SinkObject;
+  readonly counters: FanoutCounters;
+}
+
+/** Names the children that failed, in their order. */
+function fanoutError(children: readonly Child[], reply: Reply, failed: readonly { readonly child: Child; readonly why: string }[]): Error {
+  const named = [...failed].sort((a, b) => children.indexOf(a.child) - children.indexOf(b.child)).map((f) => `${f.child.name}: ${f.why}`);
+  return new Error(`sink failed to take reply ${reply.trace_id}:${reply.seq} (${named.join("; ")})`);
+}
+
 export class FanoutSink implements SinkObject {
-  private readonly children: { readonly name: string; readonly sink: SinkObject; readonly counters: FanoutCounters }[];
+  private readonly children: Child[];
 
   constructor(children: readonly NamedSink[]) {
     const names = new Set<string>();
@@ -38,20 +50,40 @@ export class FanoutSink implements SinkObject {
     return this.children;
   }
 
-  /** Delivers to every child at once; rejects (after all have settled) naming the children that failed. */
-  async deliver(reply: Reply): Promise<void> {
-    const results = await Promise.allSettled(this.children.map((c) => Promise.resolve().then(() => c.sink.deliver(reply))));
-    const failed: string[] = [];
+  /**
+   * Delivers to every child at once; rejects (after all have settled) naming the
+   * children that failed. Synchronous (no promise) when every child took the reply
+   * synchronously — a promise per reply only when a child returns one, or to reject.
+   */
+  deliver(reply: Reply): void | Promise<void> {
+    let pending: { readonly child: Child; readonly p: Promise<void> }[] | undefined;
+    let failed: { readonly child: Child; readonly why: string }[] | undefined;
+    for (const child of this.children) {
+      try {
+        const p = child.sink.deliver(reply);
+        if (p !== undefined && typeof (p as Promise<void>).then === "function") (pending ??= []).push({ child, p: p as Promise<void> });
+        else child.counters.accepted++;
+      } catch (err) {
+        child.counters.failures++;
+        (failed ??= []).push({ child, why: (err as Error)?.message ?? String(err) });
+      }
+    }
+    if (pending === undefined) return failed === undefined ? undefined : Promise.reject(fanoutError(this.children, reply, failed));
+    return this.settle(reply, pending, failed ?? []);
+  }
+
+  private async settle(reply: Reply, pending: readonly { readonly child: Child; readonly p: Promise<void> }[], failed: { readonly child: Child; readonly why: string }[]): Promise<void> {
+    const results = await Promise.allSettled(pending.map((x) => x.p));
     results.forEach((r, i) => {
-      const child = this.children[i];
+      const child = pending[i]?.child;
       if (!child) return;
       if (r.status === "fulfilled") child.counters.accepted++;
       else {
         child.counters.failures++;
-        failed.push(`${child.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`);
+        failed.push({ child, why: (r.reason as Error)?.message ?? String(r.reason) });
       }
     });
-    if (failed.length > 0) throw new Error(`sink failed to take reply ${reply.trace_id}:${reply.seq} (${failed.join("; ")})`);
+    if (failed.length > 0) throw fanoutError(this.children, reply, failed);
   }
 
   /** Request events go to the children that take them (`request`); a failure is thrown after all were tried. */

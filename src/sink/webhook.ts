@@ -30,22 +30,26 @@
  * adapter awaits `deliver` per turn — is slowed for that turn only; nothing is
  * dropped. Nothing else grows with the length of a turn.
  *
- * `deliver` resolves once the reply is queued, not once it is acknowledged, so a
- * slow receiver does not stretch a turn. `flush()` waits until everything queued
+ * `deliver` returns once the reply is queued, not once it is acknowledged, so a
+ * slow receiver does not stretch a turn (synchronously, without a promise, while
+ * the turn is below its bound). One attempt is one `POST` (./webhook-post.ts). `flush()` waits until everything queued
  * was acknowledged or given up; `close()` does the same for at most
  * `closeTimeoutMs`, then cancels what is left (counted in `failures`).
  */
 import { randomUUID } from "node:crypto";
-import { request, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
 import { isTerminal, type Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
-import { deadline } from "../util/deadline.js";
 import { SinkError } from "./errors.js";
 import type { SinkHooks, SinkObject, SinkStats } from "./types.js";
+import { replyJson } from "./encoded.js";
+import { Cancellation, postOnce, postTarget, type PostTarget } from "./webhook-post.js";
+
+export { parseRetryAfter } from "./webhook-post.js";
 
 const ms = (what: string) =>
   z
@@ -127,25 +131,6 @@ function describe(v: unknown): string {
   return typeof v === "object" ? (JSON.stringify(v)?.slice(0, 60) ?? typeof v) : String(v);
 }
 
-/**
- * `Retry-After` as milliseconds from `now`: delta-seconds or an HTTP date
- * (RFC 9110 §10.2.3). Undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const v = (Array.isArray(value) ? value[0] : value)?.trim();
-  if (v === undefined || v === "") return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
-/** The outcome of one attempt. */
-type Attempt =
-  | { readonly kind: "ok" }
-  | { readonly kind: "retry"; readonly why: string; readonly retryAfterMs?: number }
-  | { readonly kind: "reject"; readonly why: string }
-  | { readonly kind: "cancelled" };
-
 interface Queued {
   readonly reply: Reply;
   readonly key: string;
@@ -169,9 +154,9 @@ export class WebhookSink implements SinkObject {
   private readonly counters: WebhookCounters = { delivered: 0, retries: 0, failures: 0, givenUp: 0 };
   private readonly lanes = new Map<string, Lane>();
   private readonly idleWaiters: (() => void)[] = [];
-  /** Aborted by close() once its grace is over: cancels requests and backoff sleeps. */
-  private readonly cancel = new AbortController();
-  private readonly dispatcher: Dispatcher | undefined;
+  /** Cancelled by close() once its grace is over: stops the attempts in flight and the backoff sleeps. */
+  private readonly cancellation = new Cancellation();
+  private readonly target: PostTarget;
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -186,7 +171,6 @@ export class WebhookSink implements SinkObject {
 
   constructor(input: WebhookOptionsInput) {
     this.options = parseWebhookOptions(input);
-    this.dispatcher = input.dispatcher;
     this.clock = input.clock ?? realClock;
     this.random = input.random ?? Math.random;
     this.turnIdOf = input.turnIdOf;
@@ -194,6 +178,7 @@ export class WebhookSink implements SinkObject {
     const o = this.options;
     this.backoffPolicy = { initialDelayMs: o.initialDelayMs, maxDelayMs: o.maxDelayMs, factor: o.backoffFactor, jitter: "equal" };
     this.shownUrl = new URL(this.options.url).origin;
+    this.target = postTarget(o.url, o.headers, o.requestTimeoutMs, input.dispatcher);
     this.log = (input.logger ?? pino({ enabled: false })).child({ component: "webhook-sink", url: this.shownUrl });
   }
 
@@ -215,20 +200,35 @@ export class WebhookSink implements SinkObject {
     return n;
   }
 
-  async deliver(reply: Reply): Promise<void> {
+  /**
+   * Queues the reply. Synchronous (no promise) when its turn has room, which is
+   * the common case: the daemon hands one reply per call and a promise per reply
+   * is garbage; a promise only when the caller must wait for room, or to reject.
+   */
+  deliver(reply: Reply): void | Promise<void> {
     if (this.closed) {
       this.counters.failures++;
-      throw new SinkError("closed", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`);
+      return Promise.reject(new SinkError("closed", `the webhook sink is closed; reply ${reply.trace_id}:${reply.seq} was not sent`));
     }
+    const lane = this.laneOf(reply.trace_id);
+    if (lane.queue.length < this.options.maxQueuedPerTurn || lane.abandoned || this.cancellation.cancelled) return this.enqueue(lane, reply);
+    return this.deliverWhenRoom(reply);
+  }
+
+  private async deliverWhenRoom(reply: Reply): Promise<void> {
     let lane: Lane;
     for (;;) {
       // Looked up again after every wait: the pump drops a lane it has emptied.
       lane = this.laneOf(reply.trace_id);
-      if (lane.queue.length < this.options.maxQueuedPerTurn || lane.abandoned || this.cancel.signal.aborted) break;
+      if (lane.queue.length < this.options.maxQueuedPerTurn || lane.abandoned || this.cancellation.cancelled) break;
       const l = lane;
       await new Promise<void>((resolve) => l.roomWaiters.push(resolve));
     }
-    if (lane.abandoned || this.cancel.signal.aborted) {
+    this.enqueue(lane, reply);
+  }
+
+  private enqueue(lane: Lane, reply: Reply): void {
+    if (lane.abandoned || this.cancellation.cancelled) {
       // n+1 never goes out without n: the rest of an abandoned turn is dropped (counted, logged once at the give-up).
       this.counters.failures++;
       if (isTerminal(reply) && !lane.running) this.lanes.delete(lane.traceId);
@@ -248,7 +248,7 @@ export class WebhookSink implements SinkObject {
   async request(evt: RequestEvent): Promise<void> {
     if (this.closed) return;
     const lane = this.laneOf(evt.trace_id);
-    if (lane.abandoned || this.cancel.signal.aborted) return;
+    if (lane.abandoned || this.cancellation.cancelled) return;
     const id = evt.type === "request" ? evt.request.request_id : evt.request_id;
     const last = lane.queue.at(-1)?.reply;
     const stand: Reply = last ?? { kind: "delta", trace_id: evt.trace_id, session_id: evt.session_id, seq: -1, content: "", part_id: "" };
@@ -303,7 +303,7 @@ export class WebhookSink implements SinkObject {
       { replies: left, close_timeout_ms: this.options.closeTimeoutMs },
       `webhook sink closed with ${left} replies not acknowledged: cancelling them`,
     );
-    this.cancel.abort();
+    this.cancellation.cancel();
     await this.flush();
   }
 
@@ -377,7 +377,7 @@ export class WebhookSink implements SinkObject {
     { reply, key, event }: Queued,
   ): Promise<{ ok: true } | { ok: false; cancelled: boolean; why: string; attempts: number; elapsedMs: number }> {
     const o = this.options;
-    const body = JSON.stringify(event ?? reply);
+    const body = event !== undefined ? JSON.stringify(event) : replyJson(reply);
     const started = this.clock.now();
     for (let attempt = 1; ; attempt++) {
       const r = await this.attempt(body, key);
@@ -405,8 +405,8 @@ export class WebhookSink implements SinkObject {
           }
           this.counters.retries++;
           this.log.warn({ trace_id: reply.trace_id, seq: reply.seq, attempt, delay_ms: delay, cause: r.why }, "webhook delivery failed: retrying");
-          await this.clock.sleep(delay, this.cancel.signal);
-          if (this.cancel.signal.aborted) {
+          await this.sleep(delay);
+          if (this.cancellation.cancelled) {
             return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs: this.clock.now() - started };
           }
           break;
@@ -419,36 +419,18 @@ export class WebhookSink implements SinkObject {
     }
   }
 
-  private async attempt(body: string, key: string): Promise<Attempt> {
-    if (this.cancel.signal.aborted) return { kind: "cancelled" };
-    const o = this.options;
-    let res: Dispatcher.ResponseData;
-    // Held strongly until the attempt settles: a GC cannot erase this timeout (util/deadline.ts).
-    const limit = deadline(o.requestTimeoutMs, this.cancel.signal);
+  private attempt(body: string, key: string) {
+    return postOnce(this.target, body, key, this.cancellation, () => this.clock.now());
+  }
+
+  /** A backoff delay; close() ends it early. */
+  private async sleep(ms: number): Promise<void> {
+    const ac = new AbortController();
+    const unregister = this.cancellation.register(() => ac.abort());
     try {
-      res = await request(o.url, {
-        method: "POST",
-        headers: { ...o.headers, "content-type": "application/json", "idempotency-key": key },
-        body,
-        signal: limit.signal,
-        dispatcher: this.dispatcher,
-      });
-      // Read (and discard) the body so the connection can be reused; a failure here is a failed attempt too.
-      await res.body.dump({ limit: 64 * 1024, signal: limit.signal });
-    } catch (err) {
-      if (this.cancel.signal.aborted) return { kind: "cancelled" };
-      const e = err as { code?: string; name?: string; message?: string };
-      const what = e.name === "TimeoutError" ? `no answer within ${o.requestTimeoutMs} ms` : (e.code ?? e.name ?? "error");
-      return { kind: "retry", why: `${what}${e.message && e.name !== "TimeoutError" ? ` (${e.message})` : ""}` };
+      await this.clock.sleep(ms, ac.signal);
     } finally {
-      limit.clear();
+      unregister();
     }
-    const status = res.statusCode;
-    if (status >= 200 && status < 300) return { kind: "ok" };
-    if (status === 408 || status === 429 || status >= 500) {
-      const retryAfterMs = parseRetryAfter(res.headers["retry-after"], this.clock.now());
-      return { kind: "retry", why: `HTTP ${status}`, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-    }
-    return { kind: "reject", why: `HTTP ${status}: the receiver rejected the reply (not retried)` };
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * A fast path for the hottest frame: `message.part.delta` in the exact form every
+ * captured server writes it (one per streamed token, > 90 % of a streaming turn):
+ *
+ *   {"id":"evt_…","type":"message.part.delta","properties":{"sessionID":"ses_…",
+ *    "messageID":"msg_…","partID":"prt_…","field":"text","delta":"…"}}
+ *
+ * (1.15.13, 1.18.33; 1.2.27 writes it without the `id`; test/fixtures). Such a
+ * frame is read with one anchored regular expression instead of `JSON.parse` + the
+ * generic validation (irregexp: ~0.15 µs a frame against ~0.55 µs for `JSON.parse`);
+ * the result is the parsed event `parseEvent(JSON.parse(data))` gives — the same
+ * object, key for key, value for value.
+ *
+ * Invariant: `parseDeltaFrame(data)` is either undefined (declined: the caller takes
+ * the generic path) or deep-equal to `parseEvent(JSON.parse(data))`. It accepts only
+ * the exact byte form above (`FRAME`): no whitespace, these keys in this order and no other,
+ * ids of `[A-Za-z0-9_-]`, a `field` of `[A-Za-z0-9_-]`, and a `delta` string that
+ * ends the frame with `"}}`. A `delta` without a backslash (and, as JSON requires,
+ * without raw control characters) is taken as is (JSON.parse would return those very
+ * characters); one with escapes goes to `JSON.parse` alone (its string literal only),
+ * and the frame is declined if that fails. test/fast-delta.test.ts compares it with the
+ * generic path on every frame of every fixture and on mutated frames.
+ */
+import { knownEvent, type ParsedEvent } from "./events.js";
+
+/**
+ * The accepted form, whole: anchored at both ends, every key literal, ids of a
+ * safe charset. The delta's characters: anything JSON allows raw in a string
+ * (no quote, backslash or control character), or a backslash and the character
+ * after it (checked by JSON.parse below).
+ */
+const FRAME =
+  // eslint-disable-next-line no-control-regex -- excluding raw control characters (JSON forbids them in strings) is the point
+  /^\{(?:"id":"([A-Za-z0-9_-]+)",)?"type":"message\.part\.delta","properties":\{"sessionID":"([A-Za-z0-9_-]+)","messageID":"([A-Za-z0-9_-]+)","partID":"([A-Za-z0-9_-]+)","field":"([A-Za-z0-9_-]+)","delta":"([^"\\\x00-\x1f]*(?:\\.[^"\\\x00-\x1f]*)*)"\}\}$/;
+
+/** The delta's string value: its characters as they are, or JSON.parse of the literal when it has escapes. */
+function unescape(raw: string): string | undefined {
+  if (!raw.includes("\\")) return detach(raw);
+  try {
+    return JSON.parse(`"${raw}"`) as string;
+  } catch {
+    return undefined; // not a valid escape (`\x`, a short `\u`): the generic path reports the frame
+  }
+}
+
+/**
+ * A copy of `s` that does not keep `data` alive. A regular expression's captures
+ * (13 characters or more) are slices of their subject, and the subject is a slice
+ * of the decoded input chunk (16–64 KiB): kept, one 20-character delta would keep
+ * its whole chunk (JSON.parse copies its strings). What the codec keeps of a delta
+ * beyond the event — its text, in replies and the answer; a part id it starts
+ * tracking — goes through this.
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (" " + s).slice(1);
+}
+
+/** The parsed event of a delta frame in the exact captured form; undefined: take the generic path. */
+export function parseDeltaFrame(data: string): ParsedEvent | undefined {
+  // Cheap refusal of every other frame before the regular expression runs.
+  if (data.charCodeAt(data.length - 1) !== 125 /* } */ || !data.endsWith('"}}')) return undefined;
+  const m = FRAME.exec(data);
+  if (m === null) return undefined;
+  const delta = unescape(m[6] as string); // its own string either way (JSON.parse or detach)
+  if (delta === undefined) return undefined;
+  const sessionID = m[2] as string;
+  const properties = { sessionID, messageID: m[3] as string, partID: m[4] as string, field: m[5] as string, delta };
+  const type = "message.part.delta" as const;
+  // The key order JSON.parse gives (the frame's own).
+  const id = m[1];
+  const event = id === undefined ? { type, properties } : { id, type, properties };
+  return knownEvent(type, sessionID, event);
+}
