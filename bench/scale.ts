@@ -9,7 +9,9 @@
  * frame by frame — so at N = 1,000 a thousand sessions are mid-turn at once.
  * The bridge (EventHub + one codec listener per turn, subscribed and
  * unsubscribed per turn as the adapter does) and the floor consume each stream
- * over loopback; rounds alternate the stream sizes; medians count. Each
+ * over loopback; each round runs a version's stream sizes back to back (order
+ * rotated); per-size figures are medians, the growth is the median of the rounds'
+ * own ratios. Each
  * capture's server-wide frames (plugin.added …, sent once per server) are left
  * out: they reach every subscriber, which is another question (see below).
  *
@@ -108,17 +110,20 @@ async function runFloor(c: Case): Promise<number> {
 
 const bridgeMs = cases.map(() => [] as number[]);
 const floorMs = cases.map(() => [] as number[]);
+// A round measures each version's stream sizes back to back (their order rotated
+// per round), so the growth below is taken from runs seconds apart, not from the
+// medians of runs minutes apart.
+const byVersion = VERSIONS.map((v) => cases.flatMap((c, i) => (c.version === v ? [i] : [])));
 for (let r = 0; r < WARMUP + ROUNDS; r++) {
-  for (const i of rotate(
-    cases.map((_, i) => i),
-    r,
-  )) {
-    const c = cases[i] as Case;
-    const b = await runBridge(c);
-    const f = await runFloor(c);
-    if (r >= WARMUP) {
-      bridgeMs[i]?.push(b);
-      floorMs[i]?.push(f);
+  for (const group of rotate(byVersion, r)) {
+    for (const i of rotate(group, r)) {
+      const c = cases[i] as Case;
+      const b = await runBridge(c);
+      const f = await runFloor(c);
+      if (r >= WARMUP) {
+        bridgeMs[i]?.push(b);
+        floorMs[i]?.push(f);
+      }
     }
   }
 }
@@ -141,11 +146,22 @@ const rows = cases.map((c, i) => {
     floor_runs_ms: (floorMs[i] as number[]).map((x) => round(x, 1)),
   };
 });
-const growth = VERSIONS.map((v) => {
-  const vs = rows.filter((r) => r.version === v);
-  const base = vs[0]?.bridge_ns_per_event ?? NaN;
-  const last = vs[vs.length - 1];
-  return { version: v, from: vs[0]?.sessions, to: last?.sessions, bridge_cost_growth: round((last?.bridge_ns_per_event ?? NaN) / base, 2) };
+// Growth: the median over rounds of that round's ratio (ns/event at the most sessions
+// over ns/event at the fewest, measured back to back), so a disturbed moment moves
+// one round's ratio, not one side of a ratio of medians.
+const growth = VERSIONS.map((v, k) => {
+  const group = byVersion[k] as number[];
+  const first = group[0] as number;
+  const last = group[group.length - 1] as number;
+  const nsPerEvent = (i: number, r: number) => ((bridgeMs[i] as number[])[r] as number) / (cases[i] as Case).frames;
+  const ratios = (bridgeMs[first] as number[]).map((_, r) => nsPerEvent(last, r) / nsPerEvent(first, r));
+  return {
+    version: v,
+    from: cases[first]?.sessions,
+    to: cases[last]?.sessions,
+    bridge_cost_growth: round(median(ratios), 2),
+    bridge_cost_growth_rounds: ratios.map((x) => round(x, 3)),
+  };
 });
 
 // ---- memory per idle session -----------------------------------------------------
@@ -184,7 +200,10 @@ for (const r of rows) {
     )}${pad(r.bridge_over_floor.toFixed(2), 14)}`,
   );
 }
-for (const g of growth) console.log(`${g.version}: bridge cost per event at ${g.to} sessions / at ${g.from}: ${g.bridge_cost_growth.toFixed(2)}`);
+for (const g of growth) {
+  const rounds = g.bridge_cost_growth_rounds.map((x) => x.toFixed(2)).join(" ");
+  console.log(`${g.version}: bridge cost per event at ${g.to} sessions / at ${g.from}: ${g.bridge_cost_growth.toFixed(2)} (median of rounds: ${rounds})`);
+}
 console.log("memory per idle session (heap after GC / sessions, median of 3):");
 for (const m of idle) console.log(`  ${padEnd(m.listener === "codec" ? "codec listener" : "adapter Turn", 16)}${pad(int(m.sessions), 7)} sessions: ${int(m.bytes_per_session)} B`);
 
