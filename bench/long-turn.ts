@@ -22,6 +22,7 @@ import { expectedOf, loadTemplate, sessionOfTemplate } from "./lib/frames.js";
 import { BridgeRun, type ListenerKind } from "./lib/consumers.js";
 import { gcNow, int, mb, pad, round, writeResult } from "./lib/stats.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../src/codec/sse.js";
+import { answerLength } from "../src/codec/text.js";
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +63,8 @@ const points: Point[] = [];
 function point(deltas: number): void {
   gcNow();
   const m = process.memoryUsage();
-  points.push({ deltas, heap_mb: mb(m.heapUsed), rss_mb: mb(m.rss), answer_chars: run.stateOf(0)?.answer.length ?? 0 });
+  const st = run.stateOf(0);
+  points.push({ deltas, heap_mb: mb(m.heapUsed), rss_mb: mb(m.rss), answer_chars: st ? answerLength(st) : 0 });
 }
 
 gcNow();
@@ -89,7 +91,7 @@ const state = run.stateOf(0);
 gcNow();
 const end = process.memoryUsage();
 const terminal = outcome.lastTerminal;
-const answer = state?.answer.length ?? 0;
+const answer = state ? answerLength(state) : 0;
 const before = points[0] as Point;
 const result = {
   node: process.version,

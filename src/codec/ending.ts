@@ -10,7 +10,7 @@
 import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import { FINISH_MESSAGES, sumUsage } from "./mappers.js";
 import { flushNext } from "./next.js";
-import { dropAllDeltas } from "./pending.js";
+import { dropAllDeltas, heldDeltas } from "./pending.js";
 import type { ErrorCode } from "./reply.js";
 import { messageRole, type TurnState } from "./state.js";
 import { stripTags } from "./tags.js";
@@ -63,7 +63,7 @@ export function endTurn(state: TurnState, out: ReplyBody[]): void {
 /** Emit held-back text and a result for every tool call still open. */
 function closeOpenWork(state: TurnState, out: ReplyBody[], toolError: string): void {
   for (const [partId, t] of state.texts) flushText(state, out, partId, t);
-  for (const [partId, early] of state.pending.deltas) {
+  for (const [partId, early] of heldDeltas(state)) {
     // Deltas whose part never showed its type: answer text, unless its message is not this turn's.
     if (messageRole(state, early.messageID) === "other") continue;
     emitText(state, out, partId, "delta", stripTags(early.text));

@@ -13,11 +13,11 @@
 import type { ReplyBody } from "./envelope.js";
 import type { KnownEvent } from "./schemas.js";
 import type { TurnState } from "./state.js";
-import { emitText } from "./text.js";
+import { answerLength, emitText } from "./text.js";
 import { onToolPart } from "./tools.js";
 
 export interface NextStep {
-  /** `state.answer.length` and the number of reasoning parts when the step started. */
+  /** `answerLength(state)` and the number of reasoning parts when the step started. */
   answerAt: number;
   reasoningAt: number;
   texts: string[];
@@ -36,7 +36,7 @@ const reasoningCount = (state: TurnState) => {
 };
 
 function step(state: TurnState): NextStep {
-  state.next ??= { answerAt: state.answer.length, reasoningAt: reasoningCount(state), texts: [], reasonings: [], tools: new Map(), index: 0 };
+  state.next ??= { answerAt: answerLength(state), reasoningAt: reasoningCount(state), texts: [], reasonings: [], tools: new Map(), index: 0 };
   return state.next;
 }
 
@@ -46,7 +46,7 @@ export function onNextEvent(evt: NextEvent, state: TurnState, out: ReplyBody[]):
     case "session.next.step.started": {
       flushNext(state, out);
       const s = step(state);
-      s.answerAt = state.answer.length;
+      s.answerAt = answerLength(state);
       s.reasoningAt = reasoningCount(state);
       return;
     }
@@ -98,10 +98,10 @@ export function flushNext(state: TurnState, out: ReplyBody[]): void {
     onToolPart(state, out, { id: callID, callID, tool: t.tool, state: { status: "running", input: t.input } });
     if (t.status) onToolPart(state, out, { id: callID, callID, tool: t.tool, state: { status: t.status, input: t.input, output: t.output, error: t.error } });
   }
-  if (state.answer.length === s.answerAt) s.texts.forEach((text, j) => emitText(state, out, `next-${i}-t${j}`, "delta", text));
+  if (answerLength(state) === s.answerAt) s.texts.forEach((text, j) => emitText(state, out, `next-${i}-t${j}`, "delta", text));
   s.texts = [];
   s.reasonings = [];
   s.tools = new Map();
-  s.answerAt = state.answer.length;
+  s.answerAt = answerLength(state);
   s.reasoningAt = reasoningCount(state);
 }

@@ -235,7 +235,7 @@ function onReasoningDelta(p: { partID: string; messageID?: string; delta: string
 }
 
 function admits(state: TurnState, messageId: string): boolean {
-  if (state.priorMessageIds.has(messageId)) return false;
+  if (state.priorMessageIds?.has(messageId) === true) return false;
   return state.expectedUserMessageId === undefined || state.expectedUserMessageId === messageId;
 }
 

@@ -31,13 +31,14 @@ export interface TextTrack {
   /** The part's id: its key in `texts`, and the `part_id` of its replies. */
   readonly partId: string;
   readonly messageID: string;
-  /** Raw server text accounted for so far (before tag filtering). */
-  raw: string;
-  /** Appends to `raw` since the last checkpoint (src/codec/text.ts). */
+  /** Appends since the last checkpoint (src/codec/text.ts). */
   appends: number;
-  /** `raw` at the last checkpoint; `raw` is always `rawBase + rawTail`. */
+  /**
+   * The raw server text accounted for so far (before tag filtering) is always
+   * `rawBase + rawTail` (src/codec/text.ts `rawText`): the text at the last
+   * checkpoint, and what was appended since.
+   */
   rawBase: string;
-  /** Text appended to `raw` since the last checkpoint. */
   rawTail: string;
   /** Holds back text that may be the start of a plugin tag (src/codec/tags.ts). */
   filter: TagFilter;
@@ -83,7 +84,8 @@ export interface TurnState {
   readonly envelope: Envelope;
   sessionId: string | undefined;
   readonly expectedUserMessageId: string | undefined;
-  readonly priorMessageIds: ReadonlySet<string>;
+  /** undefined: none given. */
+  readonly priorMessageIds: ReadonlySet<string> | undefined;
   readonly noReply: boolean;
   userMessageId: string | undefined;
   phase: "waiting" | "running" | "done";
@@ -94,11 +96,14 @@ export interface TurnState {
   lastText: TextTrack | undefined;
   /** Call id (or the part id, for parts that carry no callID) → its tool track. */
   readonly tools: Map<string, ToolTrack>;
-  readonly pending: Pending;
-  /** Concatenation of every delta emitted so far (what `final.content` must equal). */
-  answer: string;
+  /** Made when the first event is held (src/codec/pending.ts); most turns never hold one. */
+  pending: Pending | undefined;
+  /**
+   * The concatenation of every delta emitted so far (what `final.content` must
+   * equal) is always `answerBase + answerTail` (src/codec/text.ts `finalAnswer`):
+   * the answer at the last checkpoint, and what was appended since.
+   */
   answerAppends: number;
-  /** `answer` at the last checkpoint; `answer` is always `answerBase + answerTail` (src/codec/text.ts). */
   answerBase: string;
   answerTail: string;
   error: { message: string; code: ErrorCode } | undefined;
@@ -139,7 +144,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     envelope: new Envelope(opts.traceId),
     sessionId: opts.sessionId,
     expectedUserMessageId: opts.userMessageId,
-    priorMessageIds: new Set(opts.priorMessageIds ?? []),
+    priorMessageIds: priorSet(opts.priorMessageIds),
     noReply: opts.noReply === true,
     userMessageId: undefined,
     phase: "waiting",
@@ -147,8 +152,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     texts: new Map(),
     lastText: undefined,
     tools: new Map(),
-    pending: { deltas: new Map(), parts: new Map(), count: 0 },
-    answer: "",
+    pending: undefined,
     answerAppends: 0,
     answerBase: "",
     answerTail: "",
@@ -163,6 +167,14 @@ export function createTurnState(opts: TurnOptions): TurnState {
     agent: undefined,
     next: undefined,
   };
+}
+
+// What a turn holds is made on first use: at 1,000 concurrent turns every object a
+// turn keeps is a cold cache line per event and something for the collector to copy.
+function priorSet(ids: Iterable<string> | undefined): ReadonlySet<string> | undefined {
+  if (ids === undefined) return undefined;
+  const set = new Set(ids);
+  return set.size === 0 ? undefined : set;
 }
 
 /** Does this message belong to the running turn? undefined: not known yet. */

@@ -1,23 +1,22 @@
 /**
  * Text tracks: a text or reasoning part's streamed text, through the tag filter,
- * out as `delta` / `reasoning` bodies. `state.answer` keeps the concatenation of
- * every delta emitted (what `final.content` must equal).
+ * out as `delta` / `reasoning` bodies. The state keeps the concatenation of
+ * every delta emitted (what `final.content` must equal) as `answerBase + answerTail`.
  */
 import type { ReplyBody } from "./envelope.js";
 import type { TextTrack, TurnState } from "./state.js";
 import { createTagFilter, flushTagFilter, pushTagFilter } from "./tags.js";
 
 export function newTextTrack(kind: TextTrack["kind"], partId: string, messageID: string, suspended: boolean, ended = false): TextTrack {
-  return { kind, partId, messageID, raw: "", appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
+  return { kind, partId, messageID, appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
 }
 
 /** Append server text to a part and emit what the tag filter lets through. */
 export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, raw: string): void {
-  t.raw += raw;
   t.rawTail += raw;
   if (++t.appends >= CHECKPOINT_EVERY) {
     t.appends = 0;
-    t.raw = t.rawBase += flatten(t.rawTail);
+    t.rawBase += flatten(t.rawTail);
     t.rawTail = "";
   }
   const text = pushTagFilter(t.filter, raw);
@@ -27,11 +26,10 @@ export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t:
 export function emitText(state: TurnState, out: ReplyBody[], partId: string, kind: TextTrack["kind"], text: string): void {
   // The hot path: a literal of fixed shape (no spread; the envelope placeholders inline) keeps bodies monomorphic.
   if (kind === "delta") {
-    state.answer += text;
     state.answerTail += text;
     if (++state.answerAppends >= CHECKPOINT_EVERY) {
       state.answerAppends = 0;
-      state.answer = state.answerBase += flatten(state.answerTail);
+      state.answerBase += flatten(state.answerTail);
       state.answerTail = "";
     }
     out.push({ kind: "delta", trace_id: "", session_id: "", seq: -1, content: text, part_id: partId });
@@ -44,10 +42,13 @@ export function emitText(state: TurnState, out: ReplyBody[], partId: string, kin
  * Strings built by `+=` are ropes: one node per append, about 11 bytes per
  * character of a long answer. So a growing text is kept as a checkpoint (`base`)
  * plus what came since (`tail`): every 4,096 appends the tail — a few KB — is
- * flattened and joined to the base with one node, and the text becomes that
- * join. The text is then a rope of flat pieces (one node per 4,096 appends:
- * ~1 byte per character); nothing ever re-copies the whole text (flattening the
- * whole text at a fixed period cost O(n²)), and the per-append nodes die young.
+ * flattened and joined to the base with one node. The base is then a rope of
+ * flat pieces (one node per 4,096 appends: ~1 byte per character); nothing ever
+ * re-copies the whole text (flattening the whole text at a fixed period cost
+ * O(n²)). The whole text (`base + tail`) is made only when read: an append adds
+ * one rope node, not two (at 1,000 concurrent turns each node outlives a
+ * scavenge and is copied, and each store into a promoted track or state is a
+ * slot for the collector to visit).
  * A regular-expression match flattens its subject in V8 (Node 20–24); the result
  * is the same string.
  */
@@ -68,10 +69,15 @@ function flatten(s: string): string {
 export function finalAnswer(state: TurnState): string {
   if (state.answerTail !== "") {
     state.answerAppends = 0;
-    state.answer = state.answerBase += flatten(state.answerTail);
+    state.answerBase += flatten(state.answerTail);
     state.answerTail = "";
   }
-  return state.answer;
+  return state.answerBase;
+}
+
+/** The length of the answer so far (no string made). */
+export function answerLength(state: TurnState): number {
+  return state.answerBase.length + state.answerTail.length;
 }
 
 /**
@@ -82,28 +88,28 @@ export function finalAnswer(state: TurnState): string {
  * concatenation of the deltas either way.
  */
 export function reconcileText(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack, full: string): void {
-  rebase(t);
-  if (full.length <= t.raw.length && t.raw.startsWith(full)) return;
-  if (full.startsWith(t.raw)) {
-    appendRaw(state, out, partId, t, full.slice(t.raw.length));
+  const raw = rebase(t);
+  if (full.length <= raw.length && raw.startsWith(full)) return;
+  if (full.startsWith(raw)) {
+    appendRaw(state, out, partId, t, full.slice(raw.length));
     return;
   }
   let i = 0;
-  const n = Math.min(full.length, t.raw.length);
-  while (i < n && full.charCodeAt(i) === t.raw.charCodeAt(i)) i++;
-  if (full.length > t.raw.length) appendRaw(state, out, partId, t, full.slice(Math.max(i, t.raw.length)));
+  const n = Math.min(full.length, raw.length);
+  while (i < n && full.charCodeAt(i) === raw.charCodeAt(i)) i++;
+  if (full.length > raw.length) appendRaw(state, out, partId, t, full.slice(Math.max(i, raw.length)));
 }
 
 /**
- * Comparing `t.raw` below flattens it into one new string; the checkpoint still
- * holds the old pieces. Make the flat string the checkpoint, so the part's text is
- * held once (a 7.9 MB closing text would otherwise be kept twice).
+ * The part's raw text, flattened (comparing it below would flatten it anyway),
+ * made the checkpoint: the part's text is then held once, as one flat string.
  */
-function rebase(t: TextTrack): void {
-  flatten(t.raw);
-  t.rawBase = t.raw;
+function rebase(t: TextTrack): string {
+  const raw = flatten(t.rawBase + t.rawTail);
+  t.rawBase = raw;
   t.rawTail = "";
   t.appends = 0;
+  return raw;
 }
 
 /** Emit what the tag filter still holds back (the part ended, or the turn did). */
