@@ -12,14 +12,14 @@ import { FINISH_MESSAGES, sumUsage } from "./mappers.js";
 import { flushNext } from "./next.js";
 import { dropAllDeltas, heldDeltas } from "./pending.js";
 import type { ErrorCode } from "./reply.js";
-import { messageRole, type TurnState } from "./state.js";
+import { messageRole, trackRole, type TurnState } from "./state.js";
 import { stripTags } from "./tags.js";
 import { emitText, finalAnswer, flushText } from "./text.js";
 import { closeOpenTools } from "./tools.js";
 
 /** Is an assistant message of this turn still open (not completed by the server)? */
 export function hasOpenMessage(state: TurnState): boolean {
-  for (const [id, m] of state.messages) if (!m.completed && messageRole(state, id) === "turn") return true;
+  for (const m of state.messages.values()) if (!m.completed && trackRole(state, m) === "turn") return true;
   return false;
 }
 

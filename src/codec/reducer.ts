@@ -26,7 +26,7 @@ import { onNextEvent } from "./next.js";
 import { describeServerError } from "./mappers.js";
 import { dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
 import type { KnownEvent } from "./schemas.js";
-import { messageRole, type MessageTrack, type TextTrack, type TurnState } from "./state.js";
+import { messageRole, trackRole, type MessageTrack, type TextTrack, type TurnState } from "./state.js";
 import { appendRaw, flushText, newTextTrack, reconcileText } from "./text.js";
 import { onToolPart, type ToolPartView } from "./tools.js";
 
@@ -184,7 +184,7 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
       if (info.agent) state.agent = info.agent;
     }
   } else if (info.role === "assistant") {
-    if (state.phase === "running" && messageRole(state, info.id) === "turn") {
+    if (state.phase === "running" && trackRole(state, track) === "turn") {
       if (info.providerID && info.modelID) state.model = `${info.providerID}/${info.modelID}`;
       const agent = info.agent ?? info.mode;
       if (agent) state.agent = agent;
@@ -199,7 +199,7 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
       };
     }
     if (info.cost !== undefined) track.cost = info.cost;
-    if (info.error && state.phase === "running" && messageRole(state, info.id) === "turn" && !state.error) {
+    if (info.error && state.phase === "running" && trackRole(state, track) === "turn" && !state.error) {
       state.error = describeServerError(info.error);
     }
   }
@@ -253,7 +253,7 @@ function onPartUpdated(evt: Extract<KnownEvent, { type: "message.part.updated" }
   }
   if (part.type === "text" || part.type === "reasoning") {
     const p = part as { type: "text" | "reasoning"; id: string; messageID: string; text?: string; time?: { end?: number } };
-    let t = state.texts.get(p.id);
+    let t = trackOf(state, p.id);
     if (!t) {
       t = newTextTrack(p.type === "text" ? "delta" : "reasoning", p.id, p.messageID, state.resyncing);
       state.texts.set(p.id, t);

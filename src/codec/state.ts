@@ -181,7 +181,11 @@ function priorSet(ids: Iterable<string> | undefined): ReadonlySet<string> | unde
 export function messageRole(state: TurnState, messageID: string | undefined): "turn" | "other" | undefined {
   if (messageID === undefined) return undefined;
   const m = state.messages.get(messageID);
-  if (!m) return undefined;
+  return m === undefined ? undefined : trackRole(state, m);
+}
+
+/** `messageRole` of a message whose track is at hand (no lookup). */
+export function trackRole(state: TurnState, m: MessageTrack): "turn" | "other" {
   if (m.role !== "assistant") return "other";
   if (m.parentID !== undefined && state.userMessageId !== undefined && m.parentID !== state.userMessageId) {
     return "other";
