@@ -94,7 +94,7 @@ export function flushNext(state: TurnState, out: ReplyBody[]): void {
   const i = s.index++;
   if (reasoningCount(state) === s.reasoningAt) s.reasonings.forEach((text, j) => emitText(state, out, `next-${i}-r${j}`, "reasoning", text));
   for (const [callID, t] of s.tools) {
-    if (state.tools.has(callID)) continue;
+    if (state.tools?.has(callID) === true) continue;
     onToolPart(state, out, { id: callID, callID, tool: t.tool, state: { status: "running", input: t.input } });
     if (t.status) onToolPart(state, out, { id: callID, callID, tool: t.tool, state: { status: t.status, input: t.input, output: t.output, error: t.error } });
   }

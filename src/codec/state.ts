@@ -25,8 +25,11 @@ export interface TurnOptions {
   readonly noReply?: boolean;
 }
 
-/** One text or reasoning part of the turn's answer. */
-export interface TextTrack {
+/**
+ * One text or reasoning part of the turn's answer. It is its own tag filter
+ * (`hold`, src/codec/tags.ts): one object fewer per part, and per delta.
+ */
+export interface TextTrack extends TagFilter {
   readonly kind: "delta" | "reasoning";
   /** The part's id: its key in `texts`, and the `part_id` of its replies. */
   readonly partId: string;
@@ -40,8 +43,6 @@ export interface TextTrack {
    */
   rawBase: string;
   rawTail: string;
-  /** Holds back text that may be the start of a plugin tag (src/codec/tags.ts). */
-  filter: TagFilter;
   /** The part's `time.end` arrived: its held-back text has been flushed. */
   ended: boolean;
   /**
@@ -94,8 +95,8 @@ export interface TurnState {
   readonly texts: Map<string, TextTrack>;
   /** The track the last text delta went to: consecutive deltas of one part need no lookup in `texts`. */
   lastText: TextTrack | undefined;
-  /** Call id (or the part id, for parts that carry no callID) → its tool track. */
-  readonly tools: Map<string, ToolTrack>;
+  /** Call id (or the part id, for parts that carry no callID) → its tool track; made at the first tool part. */
+  tools: Map<string, ToolTrack> | undefined;
   /** Made when the first event is held (src/codec/pending.ts); most turns never hold one. */
   pending: Pending | undefined;
   /**
@@ -151,7 +152,7 @@ export function createTurnState(opts: TurnOptions): TurnState {
     messages: new Map(),
     texts: new Map(),
     lastText: undefined,
-    tools: new Map(),
+    tools: undefined,
     pending: undefined,
     answerAppends: 0,
     answerBase: "",

@@ -5,10 +5,10 @@
  */
 import type { ReplyBody } from "./envelope.js";
 import type { TextTrack, TurnState } from "./state.js";
-import { createTagFilter, flushTagFilter, pushTagFilter } from "./tags.js";
+import { flushTagFilter, pushTagFilter } from "./tags.js";
 
 export function newTextTrack(kind: TextTrack["kind"], partId: string, messageID: string, suspended: boolean, ended = false): TextTrack {
-  return { kind, partId, messageID, appends: 0, rawBase: "", rawTail: "", filter: createTagFilter(), ended, suspended };
+  return { kind, partId, messageID, appends: 0, rawBase: "", rawTail: "", hold: "", ended, suspended };
 }
 
 /** Append server text to a part and emit what the tag filter lets through. */
@@ -19,7 +19,7 @@ export function appendRaw(state: TurnState, out: ReplyBody[], partId: string, t:
     t.rawBase += flatten(t.rawTail);
     t.rawTail = "";
   }
-  const text = pushTagFilter(t.filter, raw);
+  const text = pushTagFilter(t, raw);
   if (text !== "") emitText(state, out, partId, t.kind, text);
 }
 
@@ -114,6 +114,6 @@ function rebase(t: TextTrack): string {
 
 /** Emit what the tag filter still holds back (the part ended, or the turn did). */
 export function flushText(state: TurnState, out: ReplyBody[], partId: string, t: TextTrack): void {
-  const rest = flushTagFilter(t.filter);
+  const rest = flushTagFilter(t);
   if (rest !== "") emitText(state, out, partId, t.kind, rest);
 }

@@ -15,10 +15,11 @@ export interface ToolPartView {
 
 export function onToolPart(state: TurnState, out: ReplyBody[], p: ToolPartView): void {
   const callId = p.callID ?? p.id;
-  let tr = state.tools.get(callId);
+  const tools = (state.tools ??= new Map());
+  let tr = tools.get(callId);
   if (!tr) {
     tr = { tool: p.tool, called: false, resulted: false };
-    state.tools.set(callId, tr);
+    tools.set(callId, tr);
   }
   const status = p.state.status;
   // Input is complete from `running` on; `pending` carries a partial or empty one.
@@ -38,6 +39,7 @@ export function onToolPart(state: TurnState, out: ReplyBody[], p: ToolPartView):
 
 /** Every call still open gets an `error` result (the turn ended first). */
 export function closeOpenTools(state: TurnState, out: ReplyBody[], error: string): void {
+  if (state.tools === undefined) return;
   for (const [callId, tr] of state.tools) {
     if (tr.called && !tr.resulted) {
       tr.resulted = true;
