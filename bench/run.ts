@@ -103,6 +103,13 @@ const replayCli = read("replay-cli.json");
 const daemon = read("daemon.json");
 const longs = ["codec-cap1024k", "codec-cap16384k", "adapter-cap16384k"].map((v) => ({ v, r: read(`long-turn-${v}.json`) }));
 const failed = ran.filter((r) => r.exit !== 0);
+/** Issue 14's scale target: the cost per event at 1,000 sessions within 1.2x that at one, on every version. */
+const SCALE_GROWTH_TARGET = 1.2;
+const scaleTargets = (scale?.growth ?? []).map((g: any) => ({
+  target: `${g.version}: cost per event at ${int(g.to)} sessions <= ${SCALE_GROWTH_TARGET} x at ${g.from}`,
+  value: g.bridge_cost_growth,
+  pass: g.bridge_cost_growth <= SCALE_GROWTH_TARGET,
+}));
 const total = (performance.now() - started) / 1000;
 
 console.log(`\n=== summary${QUICK ? " (--quick: smaller runs, ratios only indicative)" : ""}: node ${process.version}, ${cpus().length} cores, load average ${load0[0]?.toFixed(2)} at start, ${loadavg()[0]?.toFixed(2)} at end ===`);
@@ -126,6 +133,7 @@ if (scale && !failed.some((f) => f.name === "scale")) {
       `scale ${g.version}      ns/event at ${rows.map((r: any) => `${int(r.sessions)}: ${int(r.bridge_ns_per_event)}`).join(", ")} sessions (x${g.bridge_cost_growth.toFixed(2)} from ${g.from} to ${g.to})`,
     );
   }
+  for (const x of scaleTargets) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
   for (const m of scale.idle_memory) console.log(`idle session         ${m.listener === "codec" ? "codec listener" : "adapter Turn"}, ${int(m.sessions)} sessions: ${int(m.bytes_per_session)} B each`);
 }
 if (replayCli && !failed.some((f) => f.name === "replay-cli")) {
@@ -161,6 +169,6 @@ writeResult("summary.json", {
   steps: ran,
   total_seconds: round(total, 1),
   quick: QUICK,
-  targets: [...(stream?.targets ?? []), ...(replayCli?.targets ?? []), ...(daemon?.targets ?? [])],
+  targets: [...(stream?.targets ?? []), ...scaleTargets, ...(replayCli?.targets ?? []), ...(daemon?.targets ?? [])],
 });
 process.exitCode = failed.length > 0 ? 1 : 0;

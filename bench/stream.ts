@@ -46,7 +46,7 @@ const LAT_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 3);
 const LAT_SKIP = 20;
 
 /** Targets (issue 6). */
-export const TARGETS = { bridgeOverFloor: 0.8, bridgeOverSdk: 1.5, addedP99Ms: 0.3 };
+export const TARGETS = { bridgeOverFloor: 0.8, bridgeOverSdk: 1.5, adapterOverFloor: 0.75, addedP99Ms: 0.3 };
 
 const CONTENDERS = ["floor", "sdk", "bridge", "adapter"] as const;
 type Contender = (typeof CONTENDERS)[number];
@@ -199,6 +199,11 @@ const added = {
 const targets = [
   { target: `bridge >= ${TARGETS.bridgeOverFloor} x floor`, value: ratio.bridge_over_floor, pass: ratio.bridge_over_floor >= TARGETS.bridgeOverFloor },
   { target: `bridge >= ${TARGETS.bridgeOverSdk} x SDK`, value: ratio.bridge_over_sdk, pass: ratio.bridge_over_sdk >= TARGETS.bridgeOverSdk },
+  {
+    target: `adapter Turn >= ${TARGETS.adapterOverFloor} x floor`,
+    value: ratio.adapter_over_floor,
+    pass: ratio.adapter_over_floor >= TARGETS.adapterOverFloor,
+  },
   { target: `added p99 latency <= ${TARGETS.addedP99Ms} ms`, value: added.p99_ms, pass: added.p99_ms <= TARGETS.addedP99Ms },
 ];
 

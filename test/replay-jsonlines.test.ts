@@ -22,6 +22,32 @@ describe("JsonLines (the replay command's JSON Lines)", () => {
     }
   });
 
+  it("writes a long content in pieces that join to the same line (surrogate pairs across slices, escapes, lone halves)", () => {
+    const lines = new JsonLines();
+    const unit = 'ab"\\\n\u0001é𝄞\ud800x\udfff\u2028';
+    for (const size of [32 * 1024 - 1, 32 * 1024, 32 * 1024 + 1, 100_003, 300_000]) {
+      // Shifted by one character each time, so surrogate pairs land on every side of a slice's end.
+      for (const shift of [0, 1, 2, 5, 6]) {
+        const content = ("x".repeat(shift) + unit.repeat(Math.ceil(size / unit.length))).slice(0, size);
+        for (const r of [
+          { kind: "final", trace_id: 't"1', session_id: "ses_1", seq: 7, content } as Reply,
+          { kind: "error", trace_id: "t", session_id: "s", seq: 8, error: "e", code: "provider", content } as unknown as Reply,
+        ]) {
+          const pieces: string[] = [];
+          lines.write(r, (p) => pieces.push(p));
+          // One piece up to a slice's length; beyond it the opening, every slice and the closing.
+          if (size <= 32 * 1024) expect(pieces.length).toBe(1);
+          else expect(pieces.length).toBeGreaterThanOrEqual(2 + Math.ceil(size / (32 * 1024)));
+          expect(pieces.join("")).toBe(`${JSON.stringify(r)}\n`);
+        }
+      }
+    }
+    const short = { kind: "final", trace_id: "t", session_id: "s", seq: 1, content: "hi" } as Reply;
+    const pieces: string[] = [];
+    lines.write(short, (p) => pieces.push(p));
+    expect(pieces).toEqual([`${JSON.stringify(short)}\n`]);
+  });
+
   it.each(loadFixtures().map((f) => [f.name, f] as const))("%s: every reply as JSON.stringify writes it", (_n, f) => {
     const { replies } = replaySync([f.sse]);
     const lines = new JsonLines();

@@ -250,7 +250,42 @@ export class JsonLines {
     }
     return `{"kind":"${r.kind}","trace_id":${this.traceJson},"session_id":${this.sessionJson},"seq":${r.seq},"content":${JSON.stringify(r.content)},"part_id":${this.partJson}}\n`;
   }
+
+  /**
+   * The same line, handed to `put` in pieces: a long `content` (a `final`'s
+   * whole answer — megabytes in a long turn) is escaped slice by slice, so the
+   * line never exists as one more string of the answer's size (nor as its
+   * Buffer at the write). The pieces joined are `line(r)` exactly: a slice never
+   * ends between the halves of a surrogate pair, and `JSON.stringify` escapes
+   * each character independently of the rest.
+   */
+  write(r: Reply, put: (s: string) => void): void {
+    const content = (r as { content?: unknown }).content;
+    if (r.kind === "delta" || r.kind === "reasoning" || typeof content !== "string" || content.length <= SLICE) {
+      put(this.line(r));
+      return;
+    }
+    // The key and a marker value: inside a JSON string a quote is always escaped,
+    // so the unescaped `"content":"` found is the key itself.
+    const marked = JSON.stringify({ ...r, content: MARK });
+    const at = marked.indexOf(MARKED_KEY);
+    put(marked.slice(0, at + MARKED_KEY.length - MARK_JSON.length + 1));
+    for (let i = 0; i < content.length; ) {
+      let end = Math.min(i + SLICE, content.length);
+      const last = content.charCodeAt(end - 1);
+      if (end < content.length && last >= 0xd800 && last <= 0xdbff) end--;
+      put(JSON.stringify(content.slice(i, end)).slice(1, -1));
+      i = end;
+    }
+    put(`${marked.slice(at + MARKED_KEY.length - 1)}\n`);
+  }
 }
+
+/** Characters of `content` escaped at a time by `JsonLines.write`. */
+const SLICE = 32 * 1024;
+const MARK = "\u0000opencode-bridge content\u0000";
+const MARK_JSON = JSON.stringify(MARK);
+const MARKED_KEY = `"content":${MARK_JSON}`;
 
 export async function runReplay(args: string[], io: ReplayIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const opts = readOptions(args);
@@ -319,7 +354,8 @@ async function replayTurn(
     deliver = (r) => view.deliver(r);
   } else {
     const lines = new JsonLines();
-    deliver = (r) => out.write(lines.line(r));
+    const put = (s: string) => out.write(s);
+    deliver = (r) => lines.write(r, put);
   }
   const wanted = opts.sessionId;
   let wantedSeen = wanted === undefined;

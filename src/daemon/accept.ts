@@ -1,0 +1,116 @@
+/**
+ * `POST /v1/turns`: a turn request validated, its session resolved, the turn
+ * journaled (and synced) before the 202, then run in the background (./run.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { statSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { BridgeError } from "../adapter/errors.js";
+import { OpencodeHttp } from "../adapter/http.js";
+import { defaultTitle, SessionKeys } from "../adapter/sessions.js";
+import type { DaemonCore } from "./core.js";
+import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
+import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
+import { keyIn, runTurn } from "./run.js";
+import type { TurnRecord } from "./turns.js";
+import type { OpencodeTarget } from "./upstream.js";
+
+export async function postTurn(core: DaemonCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (core.draining) throw core.unavailable();
+  requireJsonContentType(req);
+  const body = await readJson(req, core.options.maxBodyBytes);
+  const parsed = TurnRequestSchema.safeParse(body);
+  if (!parsed.success) throw new HttpError(400, `invalid turn request: ${summarizeIssues(parsed.error)}`, issuesOf(parsed.error));
+  const turn = parsed.data;
+  const active = core.store.running().length + core.reserved.size;
+  if (active >= core.options.maxActiveTurns) {
+    throw new HttpError(429, `too many turns in progress (the limit is ${core.options.maxActiveTurns})`, { limit: core.options.maxActiveTurns }, { "retry-after": "1" });
+  }
+  const traceId = turn.trace_id ?? randomUUID();
+  const hash = requestHash(turn);
+  const existing = core.store.get(traceId);
+  if (existing && existing.requestHash === hash) {
+    // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
+    // (answered once the turn's record is synced, like the first answer).
+    await core.journal?.synced();
+    sendJson(res, 200, { trace_id: traceId, session_id: existing.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+    return;
+  }
+  if (existing || core.reserved.has(traceId)) {
+    throw new HttpError(
+      409,
+      existing
+        ? `trace_id ${traceId} is already in use by a turn with a different request`
+        : `trace_id ${traceId} is being started by another request right now; retry to get its turn`,
+      { trace_id: traceId },
+    );
+  }
+  const directory = turn.directory ?? core.options.directory;
+  if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
+
+  core.reserved.add(traceId);
+  let record: TurnRecord;
+  let target: OpencodeTarget;
+  try {
+    try {
+      target = await core.upstream.target();
+    } catch (err) {
+      throw new HttpError(502, "OpenCode is not available", (err as Error).message);
+    }
+    const sessionId = await resolveSession(core, target, directory, turn);
+    // Shutdown may have begun while the session was being created.
+    if (core.draining) throw core.unavailable();
+    record = core.store.create(traceId, sessionId, directory, performance.now());
+    record.info = {
+      text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
+      ...(turn.permission ? { permission: turn.permission } : {}),
+      ...(turn.question ? { question: turn.question } : {}),
+    };
+    record.requestHash = hash;
+    // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
+    // fdatasync for all the turns accepted in this turn of the event loop.
+    core.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
+    await core.journal?.synced();
+  } finally {
+    core.reserved.delete(traceId);
+  }
+  runTurn(core, record, turn, target);
+  core.log.info({ trace_id: traceId, session_id: record.sessionId }, "turn accepted");
+  sendJson(res, 202, {
+    trace_id: traceId,
+    session_id: record.sessionId,
+    events: `/v1/turns/${encodeURIComponent(traceId)}/events`,
+  });
+}
+
+/** The session to run in: the one named (checked to exist), the key's, or a new one. */
+async function resolveSession(core: DaemonCore, target: OpencodeTarget, directory: string, turn: TurnRequest): Promise<string> {
+  const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+  const sessionId = turn.session_id;
+  try {
+    if (turn.session_key !== undefined) {
+      const keys = new SessionKeys(http, core.sessionStore);
+      const opts = { ...(turn.title ? { title: turn.title } : {}), ...(turn.model ? { model: turn.model } : {}), ...(turn.agent ? { agent: turn.agent } : {}) };
+      return (await keys.ensure(keyIn(directory, turn.session_key), { title: defaultTitle(turn.session_key), ...opts })).sessionId;
+    }
+    if (sessionId === undefined) return await http.createSession();
+    const r = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
+    if (r.status === 404) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
+    return sessionId;
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    const e = err as BridgeError;
+    throw new HttpError(502, sessionId === undefined ? "could not create an OpenCode session" : "could not look up the OpenCode session", {
+      code: e.code,
+      reason: e.message,
+    });
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The parts of one daemon and the state they share, built once from the options:
+ * what the route handlers, the turn runner and the shutdown all work with.
+ */
+import { join } from "node:path";
+import pino, { type Logger } from "pino";
+import { OpencodeAdapter } from "../adapter/adapter.js";
+import { FileSessionStore, MemorySessionStore, type SessionStore } from "../adapter/sessions.js";
+import { FanoutSink } from "../sink/fanout.js";
+import { BearerAuth, RequestGuard } from "./auth.js";
+import { HttpError } from "./http.js";
+import { Journal } from "./journal.js";
+import { Metrics, type SinkMetric } from "./metrics.js";
+import { parseDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from "./options.js";
+import { AdapterPool } from "./pool.js";
+import { ReplyPath } from "./reply-path.js";
+import { SubscriberBudget } from "./sse.js";
+import { TurnStore } from "./turns.js";
+import type { OpencodeTarget, Upstream } from "./upstream.js";
+
+export class DaemonCore {
+  readonly options: DaemonOptions;
+  /** The host's logger (adapters add their own component); `log` is the daemon's child of it. */
+  readonly rootLog: Logger;
+  readonly log: Logger;
+  readonly upstream: Upstream;
+  readonly outputs: FanoutSink;
+  readonly auth: BearerAuth | undefined;
+  readonly guard: RequestGuard;
+  readonly store: TurnStore;
+  readonly pool: AdapterPool;
+  readonly metrics = new Metrics();
+  readonly budget: SubscriberBudget;
+  readonly journal: Journal | undefined;
+  readonly replies: ReplyPath;
+  /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
+  readonly sessionStore: SessionStore;
+  connections = 0;
+  /** When a client last listed the turns (GET /v1/turns: the console polls it). */
+  lastListed = -Infinity;
+  /** Trace ids between validation and the turn's record (its session is being created). */
+  readonly reserved = new Set<string>();
+  /** Stream reconnects seen per shared stats object (adapters of one stream share it). */
+  private readonly seenReconnects = new WeakMap<object, number>();
+  reconnects = 0;
+  readonly startedAt = Date.now();
+  /** Set when shutdown begins: no new turns. */
+  draining = false;
+
+  constructor(readonly input: DaemonOptionsInput) {
+    this.options = parseDaemonOptions(input);
+    this.rootLog = input.logger ?? pino({ enabled: false });
+    this.log = this.rootLog.child({ component: "daemon" });
+    this.upstream = input.upstream;
+    this.outputs = new FanoutSink(input.outputs ?? []);
+    this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
+    this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
+    this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
+    this.sessionStore = this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
+    if (this.sessionStore instanceof FileSessionStore && this.sessionStore.recovered) this.log.warn(this.sessionStore.recovered);
+    if (this.options.stateDir !== undefined) {
+      this.journal = new Journal(this.options.stateDir, {
+        keepFinished: this.options.maxTurns,
+        maxBytes: this.options.journalMaxBytes,
+        syncIntervalMs: 200,
+        onError: (err) =>
+          this.log.error({ err: err.message, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
+      });
+    }
+    this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
+    this.replies = new ReplyPath(this.store, this.journal, this.metrics, this.outputs, this.log);
+    this.pool = new AdapterPool(
+      (target, directory) => this.makeAdapter(target, directory),
+      this.options.maxIdleSessions,
+      (adapter) => this.countReconnects(adapter),
+    );
+  }
+
+  private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
+    return new OpencodeAdapter(
+      {
+        ...this.input.adapter,
+        baseUrl: target.baseUrl,
+        directory,
+        username: target.username,
+        password: target.password,
+        logger: this.rootLog,
+        onRetry: (s) => {
+          this.metrics.providerRetries++;
+          this.input.adapter?.onRetry?.(s);
+        },
+      },
+      this.replies.sink,
+    );
+  }
+
+  countReconnects(adapter: OpencodeAdapter): void {
+    const stats = adapter.streamStats;
+    const seen = this.seenReconnects.get(stats) ?? 0;
+    if (stats.reconnects > seen) {
+      this.reconnects += stats.reconnects - seen;
+      this.seenReconnects.set(stats, stats.reconnects);
+    }
+  }
+
+  sinkMetrics(): SinkMetric[] {
+    return this.outputs.entries().map(({ name, sink, counters }) => {
+      // A sink that counts for itself knows best (the webhook: acknowledged, not merely queued).
+      const s = sink.stats?.();
+      if (s) return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
+      return { sink: name, delivered: counters.accepted, retries: 0, failures: counters.failures };
+    });
+  }
+
+  unavailable(): HttpError {
+    return new HttpError(503, "the bridge is shutting down and takes no new turns", undefined, { "retry-after": "5" });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Running an accepted turn: one adapter lease per turn (./pool.ts), the turn in
+ * the background, and its record closed — counted, journaled, subscribers told —
+ * when the adapter's turn has ended.
+ */
+import type { RecoveryContext } from "./recovery.js";
+import type { DaemonCore } from "./core.js";
+import type { TurnRequest } from "./options.js";
+import { nobodyToAnswer } from "./requests.js";
+import type { TurnOutcome, TurnRecord } from "./turns.js";
+import type { OpencodeTarget } from "./upstream.js";
+
+/** A session key as the daemon stores it: scoped by the turn's directory. */
+export const keyIn = (directory: string, key: string) => `${directory}\u0000${key}`;
+
+/** Runs the turn in the background; its record ends when the adapter's turn has ended. */
+export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
+  const lease = core.pool.acquire(target, record.directory, record.sessionId);
+  record.answerer = (id, answer) => lease.adapter.answer(id, answer);
+  const ended = (outcome: TurnOutcome) => endTurn(core, record, outcome, turn.session_key);
+  const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
+  lease.adapter
+    .prompt(input, {
+      traceId: record.traceId,
+      sessionId: record.sessionId,
+      signal: record.controller.signal,
+      model: turn.model,
+      agent: turn.agent,
+      system: turn.system,
+      ...(turn.permission ? { permission: turn.permission } : {}),
+      ...(turn.question ? { question: turn.question } : {}),
+      onRequest: () => nobodyToAnswer(core, record),
+      noReply: turn.no_reply,
+      tools: turn.tools,
+      variant: turn.variant,
+      ...(turn.timeouts
+        ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms } }
+        : {}),
+    })
+    .then(
+      (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
+      (err: unknown) => {
+        // prompt() rejects only for a bridge bug (bad options reaching it); the adapter
+        // has already delivered the turn's terminal error reply.
+        core.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
+        ended("internal");
+      },
+    )
+    .finally(() => lease.release());
+}
+
+/** A turn has ended: counted, journaled, and its subscribers told. */
+export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutcome, sessionKey?: string): void {
+  if (sessionKey !== undefined) {
+    const known = core.sessionStore.get(keyIn(record.directory, sessionKey));
+    void Promise.resolve(known).then((k) => {
+      if (k?.sessionId === record.sessionId) return core.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
+    }).catch((err: unknown) => core.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+  }
+  core.metrics.turnEnded(outcome);
+  core.journal?.end(record.turnId, outcome);
+  core.store.finish(record, outcome);
+  core.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
+}
+
+/** What recovery after a restart works with (none without a state directory). */
+export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
+  if (!core.journal) return undefined;
+  return {
+    journal: core.journal,
+    store: core.store,
+    outputs: core.outputs,
+    upstream: core.upstream,
+    log: core.log,
+    deliver: (reply) => core.replies.sink.deliver(reply) as Promise<void>,
+    end: (record, outcome) => endTurn(core, record, outcome),
+  };
+}

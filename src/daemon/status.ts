@@ -1,0 +1,68 @@
+/** `GET /healthz` and `GET /metrics`: the bridge's and OpenCode's status. */
+import { readFileSync } from "node:fs";
+import type { ServerResponse } from "node:http";
+import type { DaemonCore } from "./core.js";
+import { sendJson } from "./http.js";
+
+const BRIDGE_VERSION = readVersion();
+
+function readVersion(): string {
+  try {
+    // src/daemon and dist/daemon both sit two levels below the package root.
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}
+
+export async function getHealth(core: DaemonCore, res: ServerResponse): Promise<void> {
+  const opencode = await core.upstream.health(core.options.healthTimeoutMs);
+  const status = core.draining ? "draining" : opencode.healthy && opencode.supported !== false ? "ok" : "degraded";
+  sendJson(res, status === "ok" ? 200 : 503, {
+    status,
+    bridge: {
+      version: BRIDGE_VERSION,
+      uptime_s: Math.round((Date.now() - core.startedAt) / 1000),
+      turns_in_flight: core.store.running().length,
+      turns_retained: core.store.size,
+      draining: core.draining,
+    },
+    opencode,
+  });
+}
+
+export async function getMetrics(core: DaemonCore, res: ServerResponse): Promise<void> {
+  const opencode = await core.upstream.health(core.options.healthTimeoutMs);
+  for (const a of core.pool.adapters()) core.countReconnects(a);
+  const text = core.metrics.render({
+    turnsInFlight: core.store.running().length,
+    turnsRetained: core.store.size,
+    sessionsCached: core.pool.size,
+    sinks: core.sinkMetrics(),
+    streamReconnects: core.reconnects,
+    opencodeRestarts: core.upstream.restarts(),
+    opencodeUp: opencode.healthy,
+    subscribers: core.budget.subscribers,
+    subscriberBytes: core.budget.bytes,
+    subscribersDropped: core.budget.dropped,
+    connections: core.connections,
+    journalFailures: core.journal?.failures,
+    limits: {
+      max_active_turns: core.options.maxActiveTurns,
+      retain_turns: core.options.maxTurns,
+      max_reply_bytes_per_turn: core.options.maxReplyBytesPerTurn,
+      max_subscribers: core.options.maxSubscribers,
+      max_subscribers_per_turn: core.options.maxSubscribersPerTurn,
+      max_subscriber_buffer_bytes: core.options.maxSubscriberBufferBytes,
+      max_subscriber_bytes_total: core.options.maxSubscriberBytesTotal,
+      subscriber_drain_timeout_seconds: core.options.subscriberDrainTimeoutMs / 1000,
+      max_connections: core.options.maxConnections,
+      max_body_bytes: core.options.maxBodyBytes,
+      shutdown_grace_seconds: core.options.shutdownGraceMs / 1000,
+      close_timeout_seconds: core.options.closeTimeoutMs / 1000,
+    },
+  });
+  res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
+  res.end(text);
+}
