@@ -11,10 +11,7 @@
  * The deadline is a plain timer, held by the event loop until the attempt
  * settles, so no garbage collection can erase it (util/deadline.ts says why that
  * matters). When it fires the attempt is over at once — even when undici has not
- * connected yet — and the request is aborted as soon as undici lets it be. The
- * attempts of one target share one timer (`Deadlines`): a turn's POSTs go one after
- * the other, so a timer per attempt was created and cleared per reply, and with one
- * turn each clear emptied node's timer list and re-armed libuv's (~5 µs per reply).
+ * connected yet — and the request is aborted as soon as undici lets it be.
  *
  * Cancellation: the attempts in flight and the sink's backoff sleeps register in
  * one `Cancellation`; `cancel()` stops each. No attempt adds a listener to a shared
@@ -68,53 +65,6 @@ export class Cancellation {
   }
 }
 
-/** How early a deadline may fire, like node's own timers (their clock counts whole milliseconds). */
-const DEADLINE_SLACK_MS = 1;
-
-interface Deadline {
-  readonly at: number;
-  readonly fire: () => void;
-}
-
-/**
- * The deadlines of a target's attempts in flight, on one timer. Every attempt has the
- * same timeout, so they fall due in the order they started: the timer is armed for the
- * oldest; an attempt that settles only leaves the set. When the timer fires it fires
- * what is due and re-arms for the next one, if any. It keeps the process alive only
- * while an attempt is in flight (unref'd while none is, it lapses at its next firing).
- */
-export class Deadlines {
-  private readonly due = new Set<Deadline>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly ms: number) {}
-
-  /** `fire` is called once `ms` after now unless the returned function is called first. */
-  add(fire: () => void): () => void {
-    const d: Deadline = { at: performance.now() + this.ms, fire };
-    this.due.add(d);
-    if (this.timer === undefined) this.timer = setTimeout(this.tick, this.ms);
-    else if (this.due.size === 1) this.timer.ref();
-    return () => {
-      if (this.due.delete(d) && this.due.size === 0) this.timer?.unref();
-    };
-  }
-
-  private readonly tick = (): void => {
-    this.timer = undefined;
-    for (const d of this.due) {
-      if (d.at - performance.now() > DEADLINE_SLACK_MS) {
-        // (A deadline added while firing armed a timer for itself; this one is earlier.)
-        clearTimeout(this.timer);
-        this.timer = setTimeout(this.tick, d.at - performance.now());
-        return;
-      }
-      this.due.delete(d);
-      d.fire();
-    }
-  };
-}
-
 export interface PostTarget {
   readonly origin: string;
   /** Path and query. */
@@ -123,15 +73,13 @@ export interface PostTarget {
   readonly headers: readonly string[];
   readonly timeoutMs: number;
   readonly dispatcher: Dispatcher | undefined;
-  /** The deadlines of this target's attempts (one timer for all). */
-  readonly deadlines: Deadlines;
 }
 
 export function postTarget(url: string, headers: Readonly<Record<string, string>>, timeoutMs: number, dispatcher: Dispatcher | undefined): PostTarget {
   const u = new URL(url);
   const flat: string[] = [];
   for (const [k, v] of Object.entries({ ...headers, "content-type": "application/json" })) flat.push(k, v);
-  return { origin: u.origin, path: `${u.pathname}${u.search}`, headers: flat, timeoutMs, dispatcher, deadlines: new Deadlines(timeoutMs) };
+  return { origin: u.origin, path: `${u.pathname}${u.search}`, headers: flat, timeoutMs, dispatcher };
 }
 
 /** One `POST` of `body` with `Idempotency-Key: key`; never rejects. */
@@ -151,14 +99,14 @@ export function postOnce(target: PostTarget, body: string, key: string, cancella
     const finish = (a: Attempt) => {
       if (settled) return;
       settled = true;
-      undue();
+      clearTimeout(timer);
       unregister();
       resolve(a);
     };
-    const undue = target.deadlines.add(() => {
+    const timer = setTimeout(() => {
       finish({ kind: "retry", why: `no answer within ${target.timeoutMs} ms` });
       stop(new DOMException(`no answer within ${target.timeoutMs} ms`, "TimeoutError"));
-    });
+    }, target.timeoutMs);
     const unregister = cancellation.register(() => {
       finish({ kind: "cancelled" });
       stop(new DOMException("cancelled by close()", "AbortError"));
