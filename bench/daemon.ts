@@ -17,8 +17,8 @@
  *   bodies, loopback Host, a state directory so that it journals as `serve` does); this
  *   process runs the stand-in, posts the N turns, reads each turn's
  *   `GET /v1/turns/:id/events` and receives the webhook POSTs.
- * Both warm: for each N, one unmeasured round of each first, and the daemon's process
- * serves every round of that N (a daemon runs for long; the adapter in this process
+ * Both warm: for each N, unmeasured rounds of each first (at least 10 turns: per-turn code
+ * is optimised only after a few turns), and the daemon's process serves every round of that N (a daemon runs for long; the adapter in this process
  * was warm from earlier rounds while each round used to start a cold daemon).
  * Latency of a reply = when its consumer got it − when the stand-in wrote its
  * turn, both `performance.now()` of this process. replies/s = replies / (last
@@ -30,7 +30,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -53,6 +53,16 @@ const WEBHOOK = values["no-webhook"] !== true;
 const JOURNAL = values["no-journal"] !== true;
 const SESSIONS = (values.sessions ?? process.env.BENCH_DAEMON_SESSIONS ?? "1,10,100").split(",").map(Number);
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_DAEMON_ROUNDS ?? 3);
+/**
+ * Unmeasured rounds of each contender before the measured ones: enough for WARMUP_TURNS turns
+ * (BENCH_DAEMON_WARMUP=K: K rounds; K = 1 is the measure before 2026-11-22). A daemon runs for long,
+ * so its per-turn code (accept, session, subscription, end) is optimised; after one round of one turn
+ * it was not: at N = 1 the measured rounds still ran V8's optimising compiler for 17-26 functions per
+ * round on its helper threads (--trace-opt), 20-35 µs of CPU per reply, which N = 100's warm-up
+ * round of 100 turns had done. notes-daemonn1.md has the numbers.
+ */
+const WARMUP_TURNS = 10;
+const warmupRounds = (n: number) => (process.env.BENCH_DAEMON_WARMUP ? Number(process.env.BENCH_DAEMON_WARMUP) : Math.max(1, Math.ceil(WARMUP_TURNS / n)));
 const TOKEN = "bench-token-0123456789abcdef";
 const MIX = ["long", "tool", "reasoning", "text", "two-tools"].map((s) => loadTemplate("1.18.33", s));
 
@@ -80,6 +90,9 @@ interface Measured {
   readonly rssBytes?: number;
   /** The daemon's CPU time (ms) from the first request to the end of the run. */
   readonly cpuMs?: number;
+  /** The same from the scheduler's ns clock (`cpuExactMs`), and of its main thread alone. */
+  readonly cpuExactMs?: number;
+  readonly cpuMainMs?: number;
   /** CPU time / wall time from the first request to the last SSE terminal: the daemon's process and this one (stand-in, SSE readers, webhook receiver). */
   readonly busy?: { readonly daemon: number; readonly bench: number };
 }
@@ -94,12 +107,16 @@ async function runAdapter(w: Work): Promise<Measured> {
   const standin = await startStandin(w.turns);
   const latencies: number[] = [];
   const got = new Map<string, Reply[]>();
+  let first: number | undefined;
+  let last = NaN;
   const adapters = w.turns.map(
     () =>
       // Short first-event and idle limits: a turn the stand-in does not serve fails the run in seconds.
       new OpencodeAdapter({ baseUrl: standin.url, directory: "/tmp", firstEventTimeoutMs: 20_000, idleTimeoutMs: 20_000 }, (r: Reply) => {
         const t = performance.now();
         latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+        first ??= t;
+        last = t;
         let l = got.get(r.session_id);
         if (!l) got.set(r.session_id, (l = []));
         l.push(r);
@@ -108,10 +125,21 @@ async function runAdapter(w: Work): Promise<Measured> {
   const t0 = performance.now();
   await Promise.all(adapters.map((a, i) => a.prompt("bench", { traceId: `t${i}` })));
   const seconds = (performance.now() - t0) / 1000;
+  timeline("adapter", t0, { written: Math.min(...standin.writtenAt.values()), first: first ?? NaN, last });
   for (const t of w.turns) check(`adapter ${t.sessionId}`, t.expected, got.get(t.sessionId) ?? []);
   await Promise.all(adapters.map((a) => a.close()));
   await standin.close();
   return { seconds, latencies };
+}
+
+/**
+ * BENCH_DAEMON_TIMELINE=1: each round's phases in ms from its first request (last 202 and
+ * event stream opened, the stand-in's first write, first and last reply): where a short turn's time goes.
+ */
+function timeline(who: string, t0: number, marks: Record<string, number>): void {
+  if (process.env.BENCH_DAEMON_TIMELINE !== "1") return;
+  const order = ["accepted", "subscribed", "written", "first", "last"];
+  console.log(`  ${who} ${order.filter((k) => marks[k] !== undefined).map((k) => `${k} ${(marks[k]! - t0).toFixed(2)}`).join("  ")}`);
 }
 
 /** CPU time (user + system, ms) a process has used so far (/proc/<pid>/stat, in clock ticks of 10 ms). */
@@ -119,6 +147,31 @@ function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8");
   const after = f.slice(f.lastIndexOf(")") + 2).split(" ");
   return (Number(after[11]) + Number(after[12])) * 10;
+}
+
+/**
+ * CPU time (ms) the process's threads have run so far, from the scheduler's nanosecond clock
+ * (/proc/<pid>/task/<tid>/schedstat, first field): a 1,201-reply turn costs the daemon ~0.1 s of
+ * CPU, only ~10 ticks of the clock above, so at N = 1 the tick clock's rounding is ~10 % per round.
+ * (Threads that have exited are not counted; Node's helper threads live as long as the process.)
+ */
+function cpuExactMs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) ns += threadNs(pid, tid);
+  return ns / 1e6;
+}
+
+/** The same for the main (JavaScript) thread alone: the rest is V8's and libuv's helper threads (GC, JIT compilation). */
+function cpuMainThreadMs(pid: number): number {
+  return threadNs(pid, String(pid)) / 1e6;
+}
+
+function threadNs(pid: number, tid: string): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+  } catch {
+    return 0; // The thread has just exited.
+  }
 }
 
 function vmHwm(pid: number): number {
@@ -194,7 +247,18 @@ async function startDaemonRig(): Promise<DaemonRig> {
   try {
     daemonUrl = await new Promise<string>((resolve, reject) => {
       child.once("exit", (c) => reject(new Error(`daemon exited ${c}`)));
-      child.stdout?.once("data", (b: Buffer) => resolve((JSON.parse(b.toString()) as { url: string }).url));
+      // Its first line {"url": …}; anything else it prints (node flags such as --trace-gc write to stdout) goes to stderr.
+      let text = "";
+      child.stdout?.setEncoding("utf8");
+      child.stdout?.on("data", (c: string) => {
+        text += c;
+        for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n")) {
+          const line = text.slice(0, nl);
+          text = text.slice(nl + 1);
+          if (line.startsWith('{"url":')) resolve((JSON.parse(line) as { url: string }).url);
+          else process.stderr.write(`daemon: ${line}\n`);
+        }
+      });
     });
   } catch (err) {
     await close();
@@ -217,8 +281,11 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
   const latencies: number[] = [];
   let sseDone = 0;
   const cpu0 = cpuMs(child.pid as number);
+  const exact0 = cpuExactMs(child.pid as number);
+  const main0 = cpuMainThreadMs(child.pid as number);
   const bench0 = process.cpuUsage();
   let sseCpu = { daemon: 0, bench: 0 };
+  const marks: Record<string, number> = {};
   const t0 = performance.now();
   await Promise.all(
     w.turns.map(async (_turn, i) => {
@@ -229,8 +296,10 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
         body: JSON.stringify({ text: "bench", trace_id: trace }),
       });
       const posted = (await post.body.json()) as { session_id?: string; error?: string };
+      marks.accepted = Math.max(marks.accepted ?? 0, performance.now());
       if (post.statusCode !== 202) throw new Error(`POST /v1/turns: ${post.statusCode} ${JSON.stringify(posted)}`);
       const ev = await request(`${daemonUrl}/v1/turns/${trace}/events`, { headers: { ...headers, accept: "text/event-stream" } });
+      marks.subscribed = Math.max(marks.subscribed ?? 0, performance.now());
       const got: Reply[] = [];
       const parser = createParser({
         onEvent: (e) => {
@@ -238,6 +307,8 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
           const t = performance.now();
           const r = JSON.parse(e.data) as Reply;
           latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+          marks.first = Math.min(marks.first ?? t, t);
+          marks.last = Math.max(marks.last ?? t, t);
           got.push(r);
         },
       });
@@ -249,15 +320,18 @@ async function runDaemon(rig: DaemonRig, w: Work): Promise<Measured> {
       check(`daemon SSE ${trace}`, exp, got);
       sseDone = performance.now();
       const u = process.cpuUsage(bench0);
-      sseCpu = { daemon: cpuMs(child.pid as number) - cpu0, bench: (u.user + u.system) / 1000 };
+      sseCpu = { daemon: cpuExactMs(child.pid as number) - exact0, bench: (u.user + u.system) / 1000 };
     }),
   );
   const sseSeconds = (sseDone - t0) / 1000;
+  timeline("daemon ", t0, { ...marks, written: Math.min(...standin.writtenAt.values()) });
   await hook.done;
   const seconds = (performance.now() - t0) / 1000;
   if (WEBHOOK) for (const t of w.turns) if (hook.got.get(t.sessionId) !== t.expected.replies) throw new Error(`webhook ${t.sessionId}: ${hook.got.get(t.sessionId)} replies, expected ${t.expected.replies}`);
   const rssBytes = vmHwm(child.pid as number);
   return { seconds: sseSeconds, webhookSeconds: seconds, latencies, webhookLatencies: hook.latencies, rssBytes, cpuMs: cpuMs(child.pid as number) - cpu0,
+    cpuExactMs: cpuExactMs(child.pid as number) - exact0,
+    cpuMainMs: cpuMainThreadMs(child.pid as number) - main0,
     busy: { daemon: sseCpu.daemon / (sseDone - t0), bench: sseCpu.bench / (sseDone - t0) } };
 }
 
@@ -265,16 +339,18 @@ ensureBuilt();
 const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
-console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds, node ${process.version}`);
-console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}${"busy daemon/bench".padStart(19)}`);
+console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds after ${process.env.BENCH_DAEMON_WARMUP ? `${process.env.BENCH_DAEMON_WARMUP} unmeasured round(s)` : `unmeasured rounds of >= ${WARMUP_TURNS} turns`} each, node ${process.version}`);
+console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}${"exact/main thread".padStart(19)}${"busy daemon/bench".padStart(19)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
   const d: Measured[] = [];
   let replies = 0;
   const rig = await startDaemonRig();
-  // One unmeasured round each first: the daemon's process is new for each N, this one is not.
-  await runAdapter(work(n, mint));
-  await runDaemon(rig, work(n, mint));
+  // Unmeasured rounds of each first (at least WARMUP_TURNS turns): the daemon's process is new for each N, this one is not.
+  for (let r = 0; r < warmupRounds(n); r++) {
+    await runAdapter(work(n, mint));
+    await runDaemon(rig, work(n, mint));
+  }
   for (let r = 0; r < ROUNDS; r++) {
     const wa = work(n, mint);
     const wd = work(n, mint);
@@ -300,6 +376,8 @@ for (const n of SESSIONS) {
   const wl = lat(d, (m) => m.webhookLatencies);
   const rss = Math.max(...d.map((m) => m.rssBytes ?? 0));
   const cpuPerReply = (median(d.map((m) => m.cpuMs ?? NaN)) * 1000) / replies;
+  const cpuExactPerReply = (median(d.map((m) => m.cpuExactMs ?? NaN)) * 1000) / replies;
+  const cpuMainPerReply = (median(d.map((m) => m.cpuMainMs ?? NaN)) * 1000) / replies;
   const row = {
     sessions: n,
     replies,
@@ -314,12 +392,16 @@ for (const n of SESSIONS) {
     added_webhook_ms: { p50: ms(wl.p50 - al.p50), p99: ms(wl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
     daemon_cpu_us_per_reply: round(cpuPerReply, 1),
-    /** CPU / wall time while the SSE subscribers were served (daemon: 10 ms clock ticks, coarse at N = 1). */
+    /** The same from the scheduler's ns clock: exact at N = 1, where the run is ~10 ticks of the clock above. */
+    daemon_cpu_exact_us_per_reply: round(cpuExactPerReply, 1),
+    /** Of which its main (JavaScript) thread; the rest is helper threads (GC, JIT compilation). */
+    daemon_cpu_main_thread_us_per_reply: round(cpuMainPerReply, 1),
+    /** CPU / wall time while the SSE subscribers were served (daemon: scheduler ns clock; bench: process.cpuUsage). */
     busy_during_sse: { daemon: round(median(d.map((m) => m.busy?.daemon ?? NaN))), bench: round(median(d.map((m) => m.busy?.bench ?? NaN))) },
   };
   rows.push(row);
   console.log(
-    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}${`${row.busy_during_sse.daemon}/${row.busy_during_sse.bench}`.padStart(19)}`,
+    `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}${`${row.daemon_cpu_exact_us_per_reply}/${row.daemon_cpu_main_thread_us_per_reply}`.padStart(19)}${`${row.busy_during_sse.daemon}/${row.busy_during_sse.bench}`.padStart(19)}`,
   );
 }
 /**
@@ -345,4 +427,4 @@ const targets = [
     })),
 ];
 for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
-writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, rows, targets });
+writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, warmup_rounds: Object.fromEntries(SESSIONS.map((n) => [n, warmupRounds(n)])), rows, targets });

@@ -85,6 +85,8 @@ interface Frame {
   readonly own: number;
 }
 
+const sizeOf = (f: Frame) => (f.parts.length === 3 ? f.parts[0]!.length + f.parts[1]!.length + f.parts[2]!.length : f.parts.reduce((n, p) => n + p.length, 0));
+
 /** Streams `turn` to `res`; resolves when the stream has ended (the turn ended, the client left or was cut off). */
 export function streamTurn(
   req: IncomingMessage,
@@ -145,13 +147,21 @@ export function streamTurn(
     const nextSlice = (): string | undefined => {
       for (;;) {
         if (current === undefined) {
-          const frame = queue.shift();
+          const frame = queue[0];
           if (frame === undefined) return undefined;
-          // A small frame goes out in one write (one chunk, one syscall), joined only now.
-          if (frame.parts.reduce((n, p) => n + p.length, 0) <= SLICE) {
-            queuedOwn -= frame.own;
-            return frame.parts.join("");
+          // Small frames go out joined: one write (one HTTP chunk) for the replies of a whole
+          // upstream read, not one per reply (node's http costs ~4 µs a write). Joined only while
+          // they surely fit below the high-water mark (≤ 3 bytes per UTF-16 unit), so a subscriber
+          // still holds at most the mark plus one frame; a single small frame goes out as before.
+          const room = Math.min(SLICE, (SOCKET_HIGH_WATER - res.writableLength) / 3);
+          let text = "";
+          while (queue.length > 0 && sizeOf(queue[0]!) <= SLICE && (text === "" || text.length + sizeOf(queue[0]!) <= room)) {
+            const f = queue.shift()!;
+            queuedOwn -= f.own;
+            text += f.parts.length === 3 ? f.parts[0]! + f.parts[1]! + f.parts[2]! : f.parts.join("");
           }
+          if (text !== "") return text;
+          queue.shift();
           current = { frame, part: 0, offset: 0 };
         }
         const text = current.frame.parts[current.part];
@@ -190,11 +200,25 @@ export function streamTurn(
         finish();
       }
     };
+    /** Frames pushed in this turn of the event loop are written together once it is over (`flush`). */
+    let flushing = false;
+    const flush = () => {
+      flushing = false;
+      pump();
+    };
     const push = (f: Frame) => {
       if (ended) return;
       queue.push(f);
       queuedOwn += f.own;
-      pump();
+      // The bounds hold per frame, as before; only the write waits for the end of this tick
+      // (node's http corked it until then anyway: nothing reaches the socket later than it did).
+      account();
+      if (accounted > opts.maxBufferedBytes) return cut("buffer", `more than ${opts.maxBufferedBytes} bytes wait for it`);
+      if (budget.bytes > budget.maxBytesTotal) return cut("total", `subscribers together hold more than ${budget.maxBytesTotal} bytes`);
+      if (!flushing) {
+        flushing = true;
+        process.nextTick(flush);
+      }
     };
     res.on("drain", () => {
       clearTimeout(stallTimer);
