@@ -89,6 +89,11 @@ describe("help", () => {
     const prompt = (await run(["prompt", "--help"])).stdout;
     expect(prompt).toContain("--scripted");
     expect(prompt).not.toContain("--webhook"); // serve's, not prompt's
+    const serve = (await run(["serve", "--help"])).stdout;
+    for (const flag of ["--tool-timeout S", "--no-verify"]) {
+      expect(prompt).toContain(flag);
+      expect(serve).toContain(flag);
+    }
     expect((await run(["scripted-model", "--help"])).stdout).toMatch(/^\s+provider-error\s+the provider answers HTTP 401/m);
   });
 
@@ -142,6 +147,16 @@ describe("usage errors", () => {
       [["serve", "--retain-turns", "0"], /--retain-turns takes a whole number of at least 1/],
       [["serve", "--permission", "sometimes"], /--permission takes reject, allow or ask, got "sometimes"/],
       [["serve", "--scripted", "--opencode-url", "http://127.0.0.1:9"], /--scripted starts its own opencode/],
+      [["serve", "--tool-timeout", "abc"], /: --tool-timeout takes a number of seconds greater than 0, got "abc"$/],
+      [["serve", "--tool-timeout", "0"], /: --tool-timeout takes a number of seconds greater than 0, got "0"$/],
+      [["serve", "--tool-timeout=-5"], /: --tool-timeout takes a number of seconds greater than 0, got "-5"$/],
+      [["serve", "--tool-timeout", "-5"], /: --tool-timeout needs a value \(for one that starts with a dash, write --tool-timeout=VALUE\)$/],
+      [["serve", "--tool-timeout", ""], /: --tool-timeout takes a number of seconds greater than 0, got ""$/],
+      [["serve", "--tool-timeout", "0.0001"], /: --tool-timeout takes a number of seconds of at least 0\.001, got "0\.0001"$/],
+      [["serve", "--tool-timeout", "Infinity"], /: --tool-timeout takes a number of seconds greater than 0, got "Infinity"$/],
+      [["serve", "--no-verify=yes"], /: --no-verify takes no value$/],
+      [["prompt", "--tool-timeout", "0", "x"], /: --tool-timeout takes a number of seconds greater than 0, got "0"$/],
+      [["prompt", "--no-verify=no", "x"], /: --no-verify takes no value$/],
       [["scripted-model", "--permission", "sometimes"], /--permission takes allow, ask or deny/],
       [["scripted-model", "--port", "-3"], /--port/],
       [["scripted-model", "--directory", "/no/such/dir"], /no such directory/],
@@ -150,6 +165,12 @@ describe("usage errors", () => {
     for (const [argv, pattern] of bad) expectUsage(await run(argv), argv[0], pattern);
     // LOG_LEVEL from the environment is checked too, and named.
     expectUsage(await run(["prompt", "--url", "http://127.0.0.1:9", "x"], { LOG_LEVEL: "chatty" }), "prompt", /LOG_LEVEL takes one of/);
+  });
+
+  it("a bad --tool-timeout of serve is refused before anything is written (no state directory, no token)", async () => {
+    const stateDir = join(scratch, "never-made");
+    expectUsage(await run(["serve", "--state-dir", stateDir, "--tool-timeout", "soon"]), "serve", /--tool-timeout takes a number of seconds/);
+    expect(existsSync(stateDir)).toBe(false);
   });
 
   it("control characters of the input are escaped in messages", async () => {
