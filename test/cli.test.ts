@@ -154,6 +154,8 @@ describe("usage errors", () => {
       [["serve", "--tool-timeout", ""], /: --tool-timeout takes a number of seconds greater than 0, got ""$/],
       [["serve", "--tool-timeout", "0.0001"], /: --tool-timeout takes a number of seconds of at least 0\.001, got "0\.0001"$/],
       [["serve", "--tool-timeout", "Infinity"], /: --tool-timeout takes a number of seconds greater than 0, got "Infinity"$/],
+      [["serve", "--tool-timeout", "2147484"], /: --tool-timeout takes at most 2147483\.647 seconds \(about 24\.8 days, Node's longest timer\), got "2147484"$/],
+      [["prompt", "--turn-timeout", "1e7", "x"], /: --turn-timeout takes at most 2147483\.647 seconds/],
       [["serve", "--no-verify=yes"], /: --no-verify takes no value$/],
       [["prompt", "--tool-timeout", "0", "x"], /: --tool-timeout takes a number of seconds greater than 0, got "0"$/],
       [["prompt", "--no-verify=no", "x"], /: --no-verify takes no value$/],

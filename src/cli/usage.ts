@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { MAX_TIMER_MS } from "../adapter/config.js";
 import type { Output } from "./io.js";
 
 /** Bad usage: exit 2 with one line and a pointer to the command's help. */
@@ -28,6 +29,7 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
   const ms = Math.round(n * 1000);
   // Milliseconds are the unit below: 0.0001 would silently become 0.
   if (ms === 0 && n > 0 && !allowZero) throw new UsageError(`--${name} takes a number of seconds of at least 0.001, got ${JSON.stringify(v)}`);
+  if (ms > MAX_TIMER_MS) throw new UsageError(`--${name} takes at most ${MAX_TIMER_MS / 1000} seconds (about 24.8 days, Node's longest timer), got ${JSON.stringify(v)}`);
   return ms;
 }
 

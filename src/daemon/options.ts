@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
+import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { isLoopbackHost } from "./auth.js";
@@ -126,6 +126,9 @@ const Id = (what: string) =>
     // "." and ".." would name a directory when put into a path (GET /session/.. is GET /).
     .refine((v) => !/^\.+$/.test(v), `${what} must not be made only of dots`);
 
+/** A turn's timeout: a longer one than Node's longest timer would fire at once. */
+const timeoutMs = z.number().int().positive().max(MAX_TIMER_MS, `a timeout must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
+
 /** The body of `POST /v1/turns`. Unknown keys are refused, so a misspelt field is not silently ignored. */
 export const TurnRequestSchema = z.strictObject({
   text: z.string().refine((t) => t.trim() !== "", "text must not be empty"),
@@ -166,9 +169,9 @@ export const TurnRequestSchema = z.strictObject({
   /** This turn's timeouts (ms), overriding the daemon's. */
   timeouts: z
     .strictObject({
-      first_event_ms: z.number().int().positive().optional(),
-      idle_ms: z.number().int().positive().optional(),
-      turn_ms: z.number().int().positive().optional(),
+      first_event_ms: timeoutMs.optional(),
+      idle_ms: timeoutMs.optional(),
+      turn_ms: timeoutMs.optional(),
     })
     .optional(),
 }).refine((r) => !(r.session_id !== undefined && r.session_key !== undefined), "give either session_id or session_key, not both");
