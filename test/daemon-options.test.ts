@@ -55,8 +55,8 @@ describe("daemon options: adapter settings", () => {
 describe("POST /v1/turns: a turn's timeouts", () => {
   it("accepts whole milliseconds up to Node's longest timer, and refuses beyond it, 0, fractions and strings", () => {
     const ok = (t: unknown) => TurnRequestSchema.safeParse({ text: "hi", timeouts: t }).success;
-    expect(ok({ first_event_ms: 1, idle_ms: 2_147_483_647, turn_ms: 60_000 })).toBe(true);
-    for (const key of ["first_event_ms", "idle_ms", "turn_ms"]) {
+    expect(ok({ first_event_ms: 1, idle_ms: 2_147_483_647, turn_ms: 60_000, tool_ms: 5_000 })).toBe(true);
+    for (const key of ["first_event_ms", "idle_ms", "turn_ms", "tool_ms"]) {
       for (const bad of [2 ** 31, 0, -1, 1.5, "5"]) expect(ok({ [key]: bad }), `${key}: ${JSON.stringify(bad)}`).toBe(false);
     }
   });

@@ -41,8 +41,8 @@ export interface PromptOptions {
   readonly tools?: Record<string, boolean>;
   /** The model variant (e.g. a reasoning effort the provider defines). */
   readonly variant?: string;
-  /** Timeouts for this turn, overriding the adapter's. */
-  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number };
+  /** Timeouts for this turn, overriding the adapter's (`toolMs`: its `toolTimeoutMs`). */
+  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number; readonly toolMs?: number };
 }
 
 export interface AdapterOptions {
@@ -131,5 +131,6 @@ export function withTimeouts(config: AdapterConfig, t: PromptOptions["timeouts"]
     ...(t.firstEventMs !== undefined ? { firstEventTimeoutMs: t.firstEventMs } : {}),
     ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
     ...(t.turnMs !== undefined ? { turnTimeoutMs: t.turnMs } : {}),
+    ...(t.toolMs !== undefined ? { toolTimeoutMs: t.toolMs } : {}),
   };
 }

@@ -172,6 +172,8 @@ export const TurnRequestSchema = z.strictObject({
       first_event_ms: timeoutMs.optional(),
       idle_ms: timeoutMs.optional(),
       turn_ms: timeoutMs.optional(),
+      /** One tool (a bash command, a subagent's task) may run at most this long in this turn. */
+      tool_ms: timeoutMs.optional(),
     })
     .optional(),
 }).refine((r) => !(r.session_id !== undefined && r.session_key !== undefined), "give either session_id or session_key, not both");
