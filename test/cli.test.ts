@@ -13,6 +13,7 @@ import { main } from "../src/cli/cli.js";
 import { type CliIo, onInterrupt } from "../src/cli/io.js";
 import { COMMANDS } from "../src/cli/usage.js";
 import { FIXTURES, loadFixtures } from "./support/fixtures.js";
+import { scriptedTurnOf, startReplayServer } from "./support/replay-server.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const scratch = mkdtempSync(join(tmpdir(), "cli-test-"));
@@ -320,5 +321,59 @@ describe("scripted-model", () => {
     writeFileSync(join(dir, "opencode.json"), "{ // a comment\n}");
     const bad = await run(["scripted-model", "--directory", dir]);
     expectUsage(bad, "scripted-model", /cannot add the provider to .*opencode\.json: .*opencode\.jsonc with comments is not supported/);
+  });
+});
+
+describe("prompt --no-verify", () => {
+  // The server's record (GET /session/:id/message) is read once before a final, unless --no-verify.
+  it.each([
+    [[] as string[], 1],
+    [["--no-verify"], 0],
+  ])("%j: the record is read %i time(s); the turn ends final either way", async (flags, reads) => {
+    const srv = await startReplayServer([scriptedTurnOf("1.18.33/text")]);
+    try {
+      const r = await run(["prompt", "--jsonl", "--url", srv.url, "--directory", "/tmp/project-under-test", ...flags, "hi"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(lines(r.stdout).at(-1)).toMatchObject({ kind: "final" });
+      expect(srv.requests.filter((q) => q.method === "GET" && q.path.endsWith("/message"))).toHaveLength(reads);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe("serve --no-verify", () => {
+  // The same through the daemon, in-process (its adapters are built with the setting).
+  it.each([
+    [[] as string[], 1],
+    [["--no-verify"], 0],
+  ])("%j: the record is read %i time(s); the turn ends final either way", async (flags, reads) => {
+    const srv = await startReplayServer([scriptedTurnOf("1.18.33/text")]);
+    const f = fakeIo();
+    const listening = new Promise<string>((resolve) => {
+      f.stderr.onText = (t) => {
+        const url = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(t)?.[1];
+        if (url) resolve(url);
+      };
+    });
+    const state = mkdtempSync(join(scratch, "serve-"));
+    const args = ["serve", "--port", "0", "--no-token", "--state-dir", state, "--opencode-url", srv.url, "--directory", scratch, ...flags];
+    const code = main(args, f.io);
+    try {
+      const url = await listening;
+      const posted = await fetch(`${url}/v1/turns`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) });
+      expect(posted.status, await posted.clone().text()).toBe(202);
+      const { trace_id } = (await posted.json()) as { trace_id: string };
+      const events = await (await fetch(`${url}/v1/turns/${trace_id}/events`)).text();
+      expect(events).toMatch(/event: done\ndata: \{[^\n]*"outcome":"final"/);
+      // Reads after the prompt was sent (the adapter also reads the session's history before it).
+      const sent = srv.requests.findIndex((q) => q.method === "POST" && q.path.endsWith("/prompt_async"));
+      expect(sent).toBeGreaterThan(0);
+      expect(srv.requests.slice(sent).filter((q) => q.method === "GET" && q.path.endsWith("/message"))).toHaveLength(reads);
+    } finally {
+      f.signal("SIGTERM");
+      expect(await code).toBe(0);
+      await srv.close();
+    }
   });
 });
