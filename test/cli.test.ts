@@ -13,6 +13,7 @@ import { main } from "../src/cli/cli.js";
 import { type CliIo, onInterrupt } from "../src/cli/io.js";
 import { COMMANDS } from "../src/cli/usage.js";
 import { FIXTURES, loadFixtures } from "./support/fixtures.js";
+import { scriptedTurnOf, startReplayServer } from "./support/replay-server.js";
 
 const ROOT = join(import.meta.dirname, "..");
 const scratch = mkdtempSync(join(tmpdir(), "cli-test-"));
@@ -89,6 +90,11 @@ describe("help", () => {
     const prompt = (await run(["prompt", "--help"])).stdout;
     expect(prompt).toContain("--scripted");
     expect(prompt).not.toContain("--webhook"); // serve's, not prompt's
+    const serve = (await run(["serve", "--help"])).stdout;
+    for (const flag of ["--tool-timeout S", "--no-verify"]) {
+      expect(prompt).toContain(flag);
+      expect(serve).toContain(flag);
+    }
     expect((await run(["scripted-model", "--help"])).stdout).toMatch(/^\s+provider-error\s+the provider answers HTTP 401/m);
   });
 
@@ -142,6 +148,18 @@ describe("usage errors", () => {
       [["serve", "--retain-turns", "0"], /--retain-turns takes a whole number of at least 1/],
       [["serve", "--permission", "sometimes"], /--permission takes reject, allow or ask, got "sometimes"/],
       [["serve", "--scripted", "--opencode-url", "http://127.0.0.1:9"], /--scripted starts its own opencode/],
+      [["serve", "--tool-timeout", "abc"], /: --tool-timeout takes a number of seconds greater than 0, got "abc"$/],
+      [["serve", "--tool-timeout", "0"], /: --tool-timeout takes a number of seconds greater than 0, got "0"$/],
+      [["serve", "--tool-timeout=-5"], /: --tool-timeout takes a number of seconds greater than 0, got "-5"$/],
+      [["serve", "--tool-timeout", "-5"], /: --tool-timeout needs a value \(for one that starts with a dash, write --tool-timeout=VALUE\)$/],
+      [["serve", "--tool-timeout", ""], /: --tool-timeout takes a number of seconds greater than 0, got ""$/],
+      [["serve", "--tool-timeout", "0.0001"], /: --tool-timeout takes a number of seconds of at least 0\.001, got "0\.0001"$/],
+      [["serve", "--tool-timeout", "Infinity"], /: --tool-timeout takes a number of seconds greater than 0, got "Infinity"$/],
+      [["serve", "--tool-timeout", "2147484"], /: --tool-timeout takes at most 2147483\.647 seconds \(about 24\.8 days, Node's longest timer\), got "2147484"$/],
+      [["prompt", "--turn-timeout", "1e7", "x"], /: --turn-timeout takes at most 2147483\.647 seconds/],
+      [["serve", "--no-verify=yes"], /: --no-verify takes no value$/],
+      [["prompt", "--tool-timeout", "0", "x"], /: --tool-timeout takes a number of seconds greater than 0, got "0"$/],
+      [["prompt", "--no-verify=no", "x"], /: --no-verify takes no value$/],
       [["scripted-model", "--permission", "sometimes"], /--permission takes allow, ask or deny/],
       [["scripted-model", "--port", "-3"], /--port/],
       [["scripted-model", "--directory", "/no/such/dir"], /no such directory/],
@@ -150,6 +168,12 @@ describe("usage errors", () => {
     for (const [argv, pattern] of bad) expectUsage(await run(argv), argv[0], pattern);
     // LOG_LEVEL from the environment is checked too, and named.
     expectUsage(await run(["prompt", "--url", "http://127.0.0.1:9", "x"], { LOG_LEVEL: "chatty" }), "prompt", /LOG_LEVEL takes one of/);
+  });
+
+  it("a bad --tool-timeout of serve is refused before anything is written (no state directory, no token)", async () => {
+    const stateDir = join(scratch, "never-made");
+    expectUsage(await run(["serve", "--state-dir", stateDir, "--tool-timeout", "soon"]), "serve", /--tool-timeout takes a number of seconds/);
+    expect(existsSync(stateDir)).toBe(false);
   });
 
   it("control characters of the input are escaped in messages", async () => {
@@ -297,5 +321,59 @@ describe("scripted-model", () => {
     writeFileSync(join(dir, "opencode.json"), "{ // a comment\n}");
     const bad = await run(["scripted-model", "--directory", dir]);
     expectUsage(bad, "scripted-model", /cannot add the provider to .*opencode\.json: .*opencode\.jsonc with comments is not supported/);
+  });
+});
+
+describe("prompt --no-verify", () => {
+  // The server's record (GET /session/:id/message) is read once before a final, unless --no-verify.
+  it.each([
+    [[] as string[], 1],
+    [["--no-verify"], 0],
+  ])("%j: the record is read %i time(s); the turn ends final either way", async (flags, reads) => {
+    const srv = await startReplayServer([scriptedTurnOf("1.18.33/text")]);
+    try {
+      const r = await run(["prompt", "--jsonl", "--url", srv.url, "--directory", "/tmp/project-under-test", ...flags, "hi"]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(lines(r.stdout).at(-1)).toMatchObject({ kind: "final" });
+      expect(srv.requests.filter((q) => q.method === "GET" && q.path.endsWith("/message"))).toHaveLength(reads);
+    } finally {
+      await srv.close();
+    }
+  });
+});
+
+describe("serve --no-verify", () => {
+  // The same through the daemon, in-process (its adapters are built with the setting).
+  it.each([
+    [[] as string[], 1],
+    [["--no-verify"], 0],
+  ])("%j: the record is read %i time(s); the turn ends final either way", async (flags, reads) => {
+    const srv = await startReplayServer([scriptedTurnOf("1.18.33/text")]);
+    const f = fakeIo();
+    const listening = new Promise<string>((resolve) => {
+      f.stderr.onText = (t) => {
+        const url = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"listening"/.exec(t)?.[1];
+        if (url) resolve(url);
+      };
+    });
+    const state = mkdtempSync(join(scratch, "serve-"));
+    const args = ["serve", "--port", "0", "--no-token", "--state-dir", state, "--opencode-url", srv.url, "--directory", scratch, ...flags];
+    const code = main(args, f.io);
+    try {
+      const url = await listening;
+      const posted = await fetch(`${url}/v1/turns`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ text: "hi" }) });
+      expect(posted.status, await posted.clone().text()).toBe(202);
+      const { trace_id } = (await posted.json()) as { trace_id: string };
+      const events = await (await fetch(`${url}/v1/turns/${trace_id}/events`)).text();
+      expect(events).toMatch(/event: done\ndata: \{[^\n]*"outcome":"final"/);
+      // Reads after the prompt was sent (the adapter also reads the session's history before it).
+      const sent = srv.requests.findIndex((q) => q.method === "POST" && q.path.endsWith("/prompt_async"));
+      expect(sent).toBeGreaterThan(0);
+      expect(srv.requests.slice(sent).filter((q) => q.method === "GET" && q.path.endsWith("/message"))).toHaveLength(reads);
+    } finally {
+      f.signal("SIGTERM");
+      expect(await code).toBe(0);
+      await srv.close();
+    }
   });
 });

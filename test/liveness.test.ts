@@ -141,12 +141,16 @@ describe("a running tool pauses the idle rule", () => {
     expect(sink.replies).toEqual(fx("1.18.33/tool").golden);
   });
 
-  it("toolTimeoutMs bounds one tool: the turn ends timeout, naming the tool", async () => {
+  it.each([
+    ["the adapter's toolTimeoutMs", { toolTimeoutMs: 5_000 }, {}],
+    ["one prompt's timeouts.toolMs (the adapter has none)", {}, { timeouts: { toolMs: 5_000 } }],
+    ["one prompt's timeouts.toolMs over the adapter's longer one", { toolTimeoutMs: 60_000 }, { timeouts: { toolMs: 5_000 } }],
+  ])("%s bounds one tool: the turn ends timeout, naming the tool", async (_name, adapterOpts, promptOpts) => {
     const clock = new ManualClock();
     const srv = await replayServer([{ ...tool, holdAfter: runningAt + 1 }]);
     const sink = new MemorySink();
-    const adapter = adapterOn(srv, sink, { clock, idleTimeoutMs: 1_000, toolTimeoutMs: 5_000, settleTimeoutMs: 500 });
-    const pending = adapter.prompt("run it");
+    const adapter = adapterOn(srv, sink, { clock, idleTimeoutMs: 1_000, settleTimeoutMs: 500, ...adapterOpts });
+    const pending = adapter.prompt("run it", promptOpts);
     await vi.waitFor(() => expect(sink.replies.some((r) => r.kind === "tool_call")).toBe(true));
     clock.advance(4_999);
     expect(aborts(srv)).toEqual([]);

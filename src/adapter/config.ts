@@ -58,11 +58,15 @@ export interface ReconnectPolicy {
 
 export const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 100, maxDelayMs: 5_000, growFactor: 2, maxAttempts: 8 };
 
+/** Node's longest timer (about 24.8 days): a longer one fires at once (TimeoutOverflowWarning), so it is refused. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const ms = (what: string) =>
   z
     .number({ error: `${what} must be a number of milliseconds` })
     .int(`${what} must be a whole number of milliseconds`)
-    .positive(`${what} must be greater than 0`);
+    .positive(`${what} must be greater than 0`)
+    .max(MAX_TIMER_MS, `${what} must be at most ${MAX_TIMER_MS} (about 24.8 days, Node's longest timer)`);
 
 export const AdapterConfigSchema = z.object({
   /** Base URL of `opencode serve`, e.g. http://127.0.0.1:4096 */

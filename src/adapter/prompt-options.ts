@@ -5,7 +5,7 @@
  * adapter (src/adapter/adapter.ts) refuses a call these reject with its one
  * terminal `error` reply.
  */
-import type { AdapterConfig, PermissionPolicy, QuestionPolicy } from "./config.js";
+import { MAX_TIMER_MS, type AdapterConfig, type PermissionPolicy, type QuestionPolicy } from "./config.js";
 import { BridgeError } from "./errors.js";
 import type { PromptBody } from "./http.js";
 import type { RequestHook } from "./requests.js";
@@ -41,8 +41,8 @@ export interface PromptOptions {
   readonly tools?: Record<string, boolean>;
   /** The model variant (e.g. a reasoning effort the provider defines). */
   readonly variant?: string;
-  /** Timeouts for this turn, overriding the adapter's. */
-  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number };
+  /** Timeouts for this turn, overriding the adapter's (`toolMs`: its `toolTimeoutMs`). */
+  readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number; readonly toolMs?: number };
 }
 
 export interface AdapterOptions {
@@ -122,8 +122,8 @@ export function turnConfig(config: AdapterConfig, opts: PromptOptions): AdapterC
 export function withTimeouts(config: AdapterConfig, t: PromptOptions["timeouts"]): AdapterConfig {
   if (t === undefined) return config;
   for (const [k, v] of Object.entries(t)) {
-    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v <= 0)) {
-      throw new BridgeError("config", `timeouts.${k} must be a whole number of milliseconds greater than 0, got ${JSON.stringify(v)}`);
+    if (v !== undefined && (typeof v !== "number" || !Number.isInteger(v) || v <= 0 || v > MAX_TIMER_MS)) {
+      throw new BridgeError("config", `timeouts.${k} must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}, got ${JSON.stringify(v)}`);
     }
   }
   return {
@@ -131,5 +131,6 @@ export function withTimeouts(config: AdapterConfig, t: PromptOptions["timeouts"]
     ...(t.firstEventMs !== undefined ? { firstEventTimeoutMs: t.firstEventMs } : {}),
     ...(t.idleMs !== undefined ? { idleTimeoutMs: t.idleMs } : {}),
     ...(t.turnMs !== undefined ? { turnTimeoutMs: t.turnMs } : {}),
+    ...(t.toolMs !== undefined ? { toolTimeoutMs: t.toolMs } : {}),
   };
 }

@@ -33,6 +33,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       "idle-timeout": { type: "string" },
       "turn-timeout": { type: "string" },
       "tool-timeout": { type: "string" },
+      "no-verify": { type: "boolean" },
       permission: { type: "string" },
       pretty: { type: "boolean" },
       jsonl: { type: "boolean" },
@@ -117,6 +118,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         ...(person ? { onRequest: terminalAsker(person, io.stderr) } : {}),
         logger,
         ...Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
+        ...(values["no-verify"] ? { verifyAtEnd: false } : {}),
       },
       sink,
     );

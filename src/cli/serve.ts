@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { BridgeError } from "../adapter/errors.js";
 import { isLoopbackHost } from "../daemon/auth.js";
 import { BridgeDaemon } from "../daemon/daemon.js";
+import type { DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
 import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import type { NamedSink } from "../sink/fanout.js";
@@ -58,6 +59,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "first-event-timeout": { type: "string" },
       "idle-timeout": { type: "string" },
       "turn-timeout": { type: "string" },
+      "tool-timeout": { type: "string" },
+      "no-verify": { type: "boolean" },
       "retain-turns": { type: "string" },
       "max-active-turns": { type: "string" },
       "shutdown-grace": { type: "string" },
@@ -77,6 +80,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     maxActiveTurns: integer("max-active-turns", values["max-active-turns"], 1),
     shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
   };
+  // 0 is refused here: a tool bounded to no time at all is a mistake, and "no bound" is leaving the flag out.
+  const toolTimeoutMs = secondsOption("tool-timeout", values["tool-timeout"]);
   const permission = values.permission ?? "reject";
   if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
     throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
@@ -118,6 +123,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       turnTimeoutMs: seconds("turn-timeout", values["turn-timeout"]),
     }).filter(([, v]) => v !== undefined && v > 0),
   );
+  const adapter: DaemonOptionsInput["adapter"] = {
+    permission,
+    ...timeouts,
+    ...(toolTimeoutMs !== undefined ? { toolTimeoutMs } : {}),
+    ...(values["no-verify"] ? { verifyAtEnd: false } : {}),
+  };
 
   const logger = cliLogger(level, io.stderr, {
     // Belt and braces: the daemon never logs these, and would not show them if it did.
@@ -190,7 +201,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       upstream,
       outputs,
       logger,
-      adapter: { permission, ...timeouts },
+      adapter,
     });
   } catch (err) {
     await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import pino from "pino";
+import { MAX_TIMER_MS } from "../adapter/config.js";
 import type { Output } from "./io.js";
 
 /** Bad usage: exit 2 with one line and a pointer to the command's help. */
@@ -25,7 +26,11 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
     const bound = allowZero ? "of at least 0" : "greater than 0";
     throw new UsageError(`--${name} takes a number of seconds ${bound}, got ${JSON.stringify(v)}`);
   }
-  return Math.round(n * 1000);
+  const ms = Math.round(n * 1000);
+  // Milliseconds are the unit below: 0.0001 would silently become 0.
+  if (ms === 0 && n > 0 && !allowZero) throw new UsageError(`--${name} takes a number of seconds of at least 0.001, got ${JSON.stringify(v)}`);
+  if (ms > MAX_TIMER_MS) throw new UsageError(`--${name} takes at most ${MAX_TIMER_MS / 1000} seconds (about 24.8 days, Node's longest timer), got ${JSON.stringify(v)}`);
+  return ms;
 }
 
 type OptionSpec = { readonly type: "string" | "boolean"; readonly multiple?: boolean; readonly short?: string };
@@ -126,6 +131,10 @@ against the offline scripted model instead (no API key; see
   --turn-timeout S           default 1800
   --tool-timeout S           one tool may run at most this long (default: no
                              bound; the idle clock pauses while a tool runs)
+  --no-verify                trust the stream: do not read the server's record of
+                             the turn before its final (by default it is read once,
+                             to repair what the stream missed and to end error
+                             transport an answer the server never finished)
   --permission reject|allow|ask  permission requests: ask the person at the terminal
                              (the default on a terminal; questions are asked too),
                              else reject (the default otherwise) or allow
@@ -169,6 +178,11 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --permission reject|allow|ask  default policy for permission requests (default reject;
                              ask: answered over HTTP or in the console, GET /console)
   --first-event-timeout S    --idle-timeout S      --turn-timeout S
+  --tool-timeout S           one tool may run at most this long; the turn then ends
+                             error timeout (default: no bound; the idle clock pauses
+                             while a tool runs)
+  --no-verify                trust the stream: do not read the server's record of
+                             a turn before its final (default: read once)
   --retain-turns N           finished turns kept for event subscribers (default 100)
   --max-active-turns N       turns running at once (default 32)
   --shutdown-grace S         on SIGTERM, running turns get this long (default 10)

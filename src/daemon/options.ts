@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
-import type { AdapterConfigInput } from "../adapter/config.js";
+import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { isLoopbackHost } from "./auth.js";
@@ -77,7 +77,10 @@ export type DaemonOptionsInput = z.input<typeof DaemonOptionsSchema> & {
   /** Where every reply goes besides event subscribers (webhook, JSON Lines …). */
   outputs?: readonly NamedSink[];
   logger?: Logger;
-  /** Adapter settings (timeouts, permission policy …) for every session. */
+  /**
+   * Adapter settings (timeouts such as `toolTimeoutMs`, `verifyAtEnd`, the permission
+   * policy …) for every session; checked when the daemon is built, not at its first turn.
+   */
   adapter?: Partial<Omit<AdapterConfigInput, "baseUrl" | "directory" | "username" | "password" | "logger">>;
 };
 
@@ -86,7 +89,10 @@ export type DaemonOptions = z.output<typeof DaemonOptionsSchema>;
 export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
   const { upstream: _u, outputs: _o, logger: _l, adapter: _a, ...plain } = input;
   const parsed = DaemonOptionsSchema.safeParse(plain);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    checkAdapterSettings(input.adapter, parsed.data.directory);
+    return parsed.data;
+  }
   const problems = parsed.error.issues.map((i) => {
     const key = String(i.path[0] ?? "");
     const v = (plain as Record<string, unknown>)[key];
@@ -94,6 +100,21 @@ export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
     return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
   });
   throw new BridgeError("config", `invalid daemon options: ${problems.join("; ")}`);
+}
+
+/**
+ * The adapter settings every session's adapter is built with, validated now by the
+ * adapter's own schema (the target's URL and credentials are the upstream's, so a
+ * stand-in URL takes their place), so a bad value refuses to start the daemon.
+ */
+function checkAdapterSettings(adapter: DaemonOptionsInput["adapter"], directory: string): void {
+  if (adapter === undefined) return;
+  try {
+    parseAdapterConfig({ ...adapter, baseUrl: "http://127.0.0.1", directory }, {});
+  } catch (err) {
+    if (!(err instanceof BridgeError) || err.code !== "config") throw err;
+    throw new BridgeError("config", `invalid daemon options: adapter: ${err.message.replace(/^invalid adapter config: /, "")}`);
+  }
 }
 
 const Id = (what: string) =>
@@ -104,6 +125,9 @@ const Id = (what: string) =>
     .regex(/^[A-Za-z0-9._:-]+$/, `${what} may hold only letters, digits and . _ : -`)
     // "." and ".." would name a directory when put into a path (GET /session/.. is GET /).
     .refine((v) => !/^\.+$/.test(v), `${what} must not be made only of dots`);
+
+/** A turn's timeout: a longer one than Node's longest timer would fire at once. */
+const timeoutMs = z.number().int().positive().max(MAX_TIMER_MS, `a timeout must be at most ${MAX_TIMER_MS} ms (about 24.8 days)`);
 
 /** The body of `POST /v1/turns`. Unknown keys are refused, so a misspelt field is not silently ignored. */
 export const TurnRequestSchema = z.strictObject({
@@ -145,9 +169,11 @@ export const TurnRequestSchema = z.strictObject({
   /** This turn's timeouts (ms), overriding the daemon's. */
   timeouts: z
     .strictObject({
-      first_event_ms: z.number().int().positive().optional(),
-      idle_ms: z.number().int().positive().optional(),
-      turn_ms: z.number().int().positive().optional(),
+      first_event_ms: timeoutMs.optional(),
+      idle_ms: timeoutMs.optional(),
+      turn_ms: timeoutMs.optional(),
+      /** One tool (a bash command, a subagent's task) may run at most this long in this turn. */
+      tool_ms: timeoutMs.optional(),
     })
     .optional(),
 }).refine((r) => !(r.session_id !== undefined && r.session_key !== undefined), "give either session_id or session_key, not both");

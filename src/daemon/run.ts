@@ -34,7 +34,7 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
       tools: turn.tools,
       variant: turn.variant,
       ...(turn.timeouts
-        ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms } }
+        ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms, toolMs: turn.timeouts.tool_ms } }
         : {}),
     })
     .then(

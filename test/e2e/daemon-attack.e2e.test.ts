@@ -9,14 +9,15 @@ import { createServer, type Server } from "node:http";
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, isTerminal, type Reply } from "../../src/codec/reply.js";
 import { OpencodeHttp } from "../../src/adapter/http.js";
 import { ensureOpencode } from "../../src/server/install.js";
 import { startRecorder, flakyPlan, type Recorder } from "../support/recorder.js";
 import { E2E_VERSION, scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, rawRequest, serveUntilExit, startDaemon, tempStateDir, type Daemon } from "./daemon-process.js";
+import { callDaemon, rawRequest, serveUntilExit, startDaemon, tempStateDir, turnEvents, type Daemon } from "./daemon-process.js";
+
+const events = (d: Daemon, traceId: string, headers = auth) => turnEvents(d, traceId, headers);
 
 const TOKEN = "attack-bridge-token-0c1d2e3f4a";
 const OPENCODE_PASSWORD = "attack-opencode-password-19ab";
@@ -52,23 +53,6 @@ function metric(text: string, name: string, labels = ""): number | undefined {
 
 async function metrics(d: Daemon, headers = auth): Promise<string> {
   return (await callDaemon(d, "GET", "/metrics", undefined, headers)).text;
-}
-
-/** Reads a turn's event stream to its end. */
-async function events(d: Daemon, traceId: string, headers = auth): Promise<{ replies: Reply[]; done: { outcome: string } | undefined }> {
-  const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, { headers });
-  expect(res.status).toBe(200);
-  const replies: Reply[] = [];
-  let done: { outcome: string } | undefined;
-  const parser = createParser({
-    onEvent: (e) => {
-      if (e.event === "reply") replies.push(JSON.parse(e.data) as Reply);
-      if (e.event === "done") done = JSON.parse(e.data) as { outcome: string };
-    },
-  });
-  const decoder = new TextDecoder();
-  for await (const chunk of res.body ?? []) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
-  return { replies, done };
 }
 
 async function startTurn(d: Daemon, body: Record<string, unknown>, headers = auth): Promise<{ trace_id: string; session_id: string }> {

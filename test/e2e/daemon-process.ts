@@ -8,6 +8,9 @@ import { mkdtempSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createParser } from "eventsource-parser";
+import { expect } from "vitest";
+import type { Reply } from "../../src/codec/reply.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -129,4 +132,25 @@ export function serveUntilExit(args: string[], env: NodeJS.ProcessEnv = {}, time
       resolve({ code, stderr: err });
     }),
   );
+}
+
+/** Reads a turn's event stream (GET /v1/turns/:trace_id/events) to its end: its replies and the `done` event. */
+export async function turnEvents(
+  d: { url: string },
+  traceId: string,
+  headers: Record<string, string>,
+): Promise<{ replies: Reply[]; done: { outcome: string } | undefined }> {
+  const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, { headers });
+  expect(res.status).toBe(200);
+  const replies: Reply[] = [];
+  let done: { outcome: string } | undefined;
+  const parser = createParser({
+    onEvent: (e) => {
+      if (e.event === "reply") replies.push(JSON.parse(e.data) as Reply);
+      if (e.event === "done") done = JSON.parse(e.data) as { outcome: string };
+    },
+  });
+  const decoder = new TextDecoder();
+  for await (const chunk of res.body ?? []) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+  return { replies, done };
 }
