@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { JsonLines } from "../src/cli/replay.js";
+import { JsonLines } from "../src/cli/json-lines.js";
 import { replaySync } from "../src/codec/replay.js";
 import type { Reply } from "../src/codec/reply.js";
 import { loadFixtures } from "./support/fixtures.js";
