@@ -82,6 +82,14 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   };
   // 0 is refused here: a tool bounded to no time at all is a mistake, and "no bound" is leaving the flag out.
   const toolTimeoutMs = secondsOption("tool-timeout", values["tool-timeout"]);
+  // A turn's timeouts must be positive (0 is refused, as by `prompt`, not silently the default).
+  const timeouts = Object.fromEntries(
+    Object.entries({
+      firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
+      idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
+      turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
+    }).filter(([, v]) => v !== undefined),
+  );
   const permission = values.permission ?? "reject";
   if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
     throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
@@ -116,13 +124,6 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     }
   }
   const opencodeUrl = values.scripted ? undefined : (nonEmpty(values["opencode-url"]) ?? nonEmpty(io.env.OPENCODE_URL));
-  const timeouts = Object.fromEntries(
-    Object.entries({
-      firstEventTimeoutMs: seconds("first-event-timeout", values["first-event-timeout"]),
-      idleTimeoutMs: seconds("idle-timeout", values["idle-timeout"]),
-      turnTimeoutMs: seconds("turn-timeout", values["turn-timeout"]),
-    }).filter(([, v]) => v !== undefined && v > 0),
-  );
   const adapter: DaemonOptionsInput["adapter"] = {
     permission,
     ...timeouts,
