@@ -19,6 +19,10 @@ export function invalidAnswer(req: BridgeRequest, answer: unknown): string | und
       return `answers must be an array with one array of strings per question, got ${JSON.stringify(a)}`;
     }
     if (a.length !== req.questions.length) return `answers must have one entry per question (${req.questions.length}), got ${a.length}`;
+    for (const [i, q] of req.questions.entries()) {
+      const problem = badChoice(q, a[i] as string[]);
+      if (problem !== undefined) return `answer ${i + 1} (to "${q.question}"): ${problem}`;
+    }
     return undefined;
   }
   if ("reply" in answer) {
@@ -31,6 +35,22 @@ export function invalidAnswer(req: BridgeRequest, answer: unknown): string | und
   return req.kind === "permission"
     ? `a permission takes {"reply": "once" | "always" | "reject", "message"?: string}`
     : `a question takes {"answers": [[…]]} or {"reply": "reject"}`;
+}
+
+/**
+ * Why `picked` cannot answer `q`: nothing or an empty label chosen, several for a
+ * single choice, or a label that is not an option where free text is not allowed
+ * (OpenCode allows it unless `custom` is false).
+ */
+function badChoice(q: QuestionItem, picked: readonly string[]): string | undefined {
+  if (picked.length === 0) return "choose at least one option (or dismiss the question with {\"reply\": \"reject\"})";
+  if (picked.some((s) => s.trim() === "")) return "an empty answer is not a choice";
+  if (q.multiple !== true && picked.length > 1) return `one choice only (the question is not multiple-choice), got ${picked.length}: ${JSON.stringify(picked)}`;
+  if (new Set(picked).size !== picked.length) return `a label chosen twice: ${JSON.stringify(picked)}`;
+  const labels = q.options.map((o) => o.label);
+  const other = picked.filter((s) => !labels.includes(s));
+  if (q.custom === false && other.length > 0) return `${JSON.stringify(other[0])} is not one of the options ${JSON.stringify(labels)} (free text is not allowed)`;
+  return undefined;
 }
 
 export function isRecord(v: unknown): v is Record<string, unknown> {

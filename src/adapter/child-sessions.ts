@@ -71,3 +71,12 @@ export function taskSessionOf(metadata: unknown): string | undefined {
   const id = typeof metadata === "object" && metadata !== null ? (metadata as { sessionId?: unknown }).sessionId : undefined;
   return typeof id === "string" ? id : undefined;
 }
+
+/** The label of a subagent: its `task` call's description and agent type, as far as given. */
+export function taskLabel(state: { input?: unknown }): { description?: string; agent?: string } {
+  const i = (typeof state.input === "object" && state.input !== null ? state.input : {}) as { description?: unknown; subagent_type?: unknown };
+  return {
+    ...(typeof i.description === "string" ? { description: i.description } : {}),
+    ...(typeof i.subagent_type === "string" ? { agent: i.subagent_type } : {}),
+  };
+}

@@ -32,6 +32,7 @@ export type {
   QuestionOption,
   RequestAnswer,
   RequestEvent,
+  RequestSubagent,
   RequestTool,
   ResolvedBy,
 } from "../codec/requests.js";

@@ -15,6 +15,10 @@
  * Invariant: an id is in `pending` from its first `*.asked` until it is settled;
  * while `pending` is not empty the turn's idle and turn deadlines are paused
  * (src/adapter/liveness.ts).
+ *
+ * A subagent's requests (a child session of the turn, at any depth) come here
+ * too, with `from` naming it: the same policy, hook and notices, labelled with
+ * the subagent, answered on its own session.
  */
 import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
@@ -23,14 +27,7 @@ import type { AdapterConfig, PermissionRequest } from "./config.js";
 import type { OpencodeHttp } from "./http.js";
 import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
 
-import type {
-  BridgeRequest,
-  PermissionReply,
-  RequestAnswer,
-  RequestEvent,
-  ResolvedBy,
-} from "../codec/requests.js";
-
+import type { BridgeRequest, PermissionReply, RequestAnswer, RequestEvent, RequestSubagent, ResolvedBy } from "../codec/requests.js";
 
 /**
  * The host's hook under the `ask` policies. Return the answer (or a promise of
@@ -92,9 +89,10 @@ export class Requests {
     return [...this.pending.values()].map((p) => p.req);
   }
 
-  /** A control event of the turn's session. */
-  onEvent(evt: KnownEvent): void {
+  /** A control event of the turn's session, or of a subagent's (`from`). */
+  onEvent(evt: KnownEvent, from?: RequestSubagent): void {
     if (this.over) return;
+    const origin = from === undefined ? { session_id: this.ids.sessionId } : { session_id: from.session_id, subagent: from };
     switch (evt.type) {
       case "permission.asked":
       case "permission.updated": {
@@ -104,7 +102,7 @@ export class Requests {
           kind: "permission",
           request_id: p.id,
           trace_id: this.ids.traceId,
-          session_id: this.ids.sessionId,
+          ...origin,
           ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
           permission: p.permission ?? (typeof raw.type === "string" ? raw.type : ""),
           patterns: p.patterns ?? (typeof raw.pattern === "string" ? [raw.pattern] : Array.isArray(raw.pattern) ? strings(raw.pattern) : []),
@@ -119,7 +117,7 @@ export class Requests {
           kind: "question",
           request_id: p.id,
           trace_id: this.ids.traceId,
-          session_id: this.ids.sessionId,
+          ...origin,
           ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
           questions: (p.questions ?? []).flatMap(toQuestion),
         }, p);
@@ -154,6 +152,12 @@ export class Requests {
     if (problem !== undefined) return { status: "invalid", message: problem };
     await this.send(p, answer, "host");
     return { status: "answered" };
+  }
+
+  /** The turn is being aborted: refuse what waits (1.18 keeps a subagent's request past its session's abort). */
+  refuseAll(message: string): Promise<void> {
+    const waiting = [...this.pending.values()].filter((p) => !p.answering);
+    return Promise.all(waiting.map((p) => this.send(p, reject(message), "ended"))).then(() => undefined);
   }
 
   /** The turn ended: whatever still waits is settled as `ended` (OpenCode drops it with the aborted session). */

@@ -28,7 +28,7 @@ import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
 import { Requests, type AnswerOutcome } from "./requests.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
-import { taskSessionOf } from "./child-sessions.js";
+import { taskLabel, taskSessionOf } from "./child-sessions.js";
 import { turnResult, type TurnResult } from "./turn-result.js";
 
 // What a settled turn reports is in src/adapter/turn-result.ts.
@@ -51,6 +51,8 @@ export class Turn implements HubListener {
   private verifications = 0;
   /** Child sessions of the turn (subagents), as the hub routed their events here (made on the first). */
   private children: Set<string> | undefined;
+  /** What the `task` call that started a child session said about it (its label on requests). */
+  private readonly tasks = new Map<string, { description?: string; agent?: string }>();
   private resolveDone!: () => void;
   private readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -94,11 +96,7 @@ export class Turn implements HubListener {
 
   // ---- events from the hub -------------------------------------------------
 
-  /**
-   * An event the hub parsed (a raw payload, from a caller without a hub, is parsed
-   * here first). `receivedAt`: when it arrived, on the turn's clock (the hub's);
-   * without it, now.
-   */
+  /** An event the hub parsed (a raw payload is parsed here); `receivedAt`: on the turn's (hub's) clock, else now. */
   onEvent(payload: ParsedEvent | unknown, receivedAt?: number): void {
     if (this.finished) return;
     const evt = isParsedEvent(payload) ? payload : parseEvent(payload);
@@ -126,12 +124,14 @@ export class Turn implements HubListener {
   }
 
   /**
-   * An event of a child session of this turn (a subagent): life for the turn's
-   * liveness, never a reply (the child's text is not the turn's answer).
+   * An event of a child session of this turn (a subagent): life for the turn's liveness, never a reply (the
+   * child's text is not the turn's answer); its permission or question is the turn's own, labelled.
    */
   onChildEvent(evt: ParsedEvent, receivedAt?: number): void {
     if (this.finished || evt.sessionID === undefined) return;
     (this.children ??= new Set()).add(evt.sessionID);
+    const e = evt.event;
+    if (e !== undefined && /^(permission|question)\./.test(e.type)) this.requests.onEvent(e, { session_id: evt.sessionID, ...this.tasks.get(evt.sessionID) });
     this.toolStatus(evt);
     this.liveness.activity(receivedAt);
   }
@@ -140,8 +140,9 @@ export class Turn implements HubListener {
   private toolStatus(evt: ParsedEvent): void {
     const e = evt.event;
     if (e?.type !== "message.part.updated" || e.properties.part.type !== "tool") return;
-    const part = e.properties.part as { id: string; callID?: string; tool: string; state: { status: string; metadata?: unknown } };
+    const part = e.properties.part as { id: string; callID?: string; tool: string; state: { status: string; metadata?: unknown; input?: unknown } };
     const child = taskSessionOf(part.state.metadata);
+    if (child !== undefined && !this.tasks.has(child)) this.tasks.set(child, taskLabel(part.state));
     if (child !== undefined) (this.children ??= new Set()).add(child);
     this.liveness.tool(`${evt.sessionID ?? ""}/${part.callID ?? part.id}`, part.tool, part.state.status, child);
   }
@@ -212,16 +213,14 @@ export class Turn implements HubListener {
     return this.expire("aborted", reason);
   }
 
-  /**
-   * Abort the session on the server and end with `code` once it has wound down
-   * (or after `settleTimeoutMs`).
-   */
+  /** Abort the session on the server and end with `code` once it has wound down (or after `settleTimeoutMs`). */
   async expire(code: ErrorCode, message: string): Promise<void> {
     if (this.finished || this.ending) return;
     this.ending = true;
     this.log.info({ code }, message);
     overrideEnd(this.state, { code, message });
     this.liveness.stop();
+    await this.requests.refuseAll(`the turn was stopped (${code}): ${message}`);
     // Its subagents too: an aborted turn leaves nothing running on the server.
     await Promise.all(
       [this.sessionId, ...(this.children ?? [])].map(async (id) => {
@@ -295,3 +294,4 @@ export class Turn implements HubListener {
     }
   }
 }
+

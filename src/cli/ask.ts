@@ -7,7 +7,7 @@
  */
 import { createInterface } from "node:readline/promises";
 import type { RequestHook } from "../adapter/requests.js";
-import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
+import type { BridgeRequest, RequestAnswer, RequestSubagent } from "../codec/requests.js";
 import type { Input, Output } from "./io.js";
 
 export function terminalAsker(stdin: Input, out: Output): RequestHook {
@@ -30,9 +30,12 @@ async function askOne(stdin: Input, out: Output, req: BridgeRequest, signal: Abo
   closed.catch(() => undefined);
   const ask = (q: string) => Promise.race([rl.question(q, { signal }), closed]);
   try {
+    const from = req.subagent ? ` (from subagent ${subagentLabel(req.subagent)})` : "";
     if (req.kind === "permission") {
       const what = typeof req.metadata.command === "string" ? req.metadata.command : req.patterns.join(", ");
-      out.write(`\nOpenCode asks permission: ${req.permission}\n  ${what}\n`);
+      out.write(`\nOpenCode asks permission${from}: ${req.permission}\n  ${what}\n`);
+      // "always" grants OpenCode's own (often wider) patterns: say which before the choice.
+      if (req.always.length > 0) out.write(`  [a]lways would allow from now on: ${req.always.join(", ")}\n`);
       for (;;) {
         const a = (await ask("Allow? [o]nce, [a]lways, [r]eject: ")).trim().toLowerCase();
         if (a === "o" || a === "once") return { reply: "once" };
@@ -45,7 +48,7 @@ async function askOne(stdin: Input, out: Output, req: BridgeRequest, signal: Abo
     }
     const answers: string[][] = [];
     for (const q of req.questions) {
-      out.write(`\nOpenCode asks: ${q.header ? `${q.header}: ` : ""}${q.question}\n`);
+      out.write(`\nOpenCode asks${from}: ${q.header ? `${q.header}: ` : ""}${q.question}\n`);
       q.options.forEach((o, i) => out.write(`  ${i + 1}) ${o.label}${o.description ? ` — ${o.description}` : ""}\n`));
       for (;;) {
         const hint = q.multiple ? "numbers separated by commas" : "a number";
@@ -71,4 +74,10 @@ async function askOne(stdin: Input, out: Output, req: BridgeRequest, signal: Abo
   } finally {
     rl.close();
   }
+}
+
+/** A subagent as a person knows it: its task's description and agent type, else its session. */
+export function subagentLabel(s: RequestSubagent): string {
+  const named = [s.description && `"${s.description}"`, s.agent].filter(Boolean).join(", ");
+  return named || s.session_id;
 }

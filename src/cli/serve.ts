@@ -60,6 +60,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "idle-timeout": { type: "string" },
       "turn-timeout": { type: "string" },
       "tool-timeout": { type: "string" },
+      "answer-timeout": { type: "string" },
       "no-verify": { type: "boolean" },
       "retain-turns": { type: "string" },
       "max-active-turns": { type: "string" },
@@ -88,6 +89,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
       idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
       turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
+      answerTimeoutMs: secondsOption("answer-timeout", values["answer-timeout"]),
     }).filter(([, v]) => v !== undefined),
   );
   const permission = values.permission ?? "reject";

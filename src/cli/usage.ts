@@ -177,6 +177,8 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
                              repeatable)
   --permission reject|allow|ask  default policy for permission requests (default reject;
                              ask: answered over HTTP or in the console, GET /console)
+  --answer-timeout S         an unanswered request is rejected after this long
+                             (default 600), whether or not a client is connected
   --first-event-timeout S    --idle-timeout S      --turn-timeout S
   --tool-timeout S           one tool may run at most this long; the turn then ends
                              error timeout (default: no bound; the idle clock pauses

@@ -16,12 +16,27 @@ export interface RequestTool {
   readonly call_id: string;
 }
 
+/**
+ * The subagent a request comes from: a child session (at any depth) that a `task`
+ * tool of the turn started. Its requests are the turn's, answered the same way.
+ */
+export interface RequestSubagent {
+  /** The child session that asks (also the request's `session_id`). */
+  readonly session_id: string;
+  /** The `task` call's `description`, when the bridge saw it. */
+  readonly description?: string;
+  /** The `task` call's `subagent_type` (e.g. `general`), when the bridge saw it. */
+  readonly agent?: string;
+}
+
 /** OpenCode asks to run a tool: `permission` is what (bash, edit, external_directory …), `patterns` on what. */
 export interface PermissionAsk {
   readonly kind: "permission";
   readonly request_id: string;
   readonly trace_id: string;
+  /** The session that asks: the turn's, or a subagent's (then `subagent` says which). */
   readonly session_id: string;
+  readonly subagent?: RequestSubagent;
   readonly tool?: RequestTool;
   readonly permission: string;
   readonly patterns: readonly string[];
@@ -52,6 +67,7 @@ export interface QuestionAsk {
   readonly request_id: string;
   readonly trace_id: string;
   readonly session_id: string;
+  readonly subagent?: RequestSubagent;
   readonly tool?: RequestTool;
   readonly questions: readonly QuestionItem[];
 }

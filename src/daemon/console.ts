@@ -141,9 +141,11 @@ function requestCard(traceId, q) {
     if (!r.ok) card.append(el("div", "", "Not taken: HTTP " + r.status + " " + ((await r.json().catch(() => ({}))).error || "")));
   };
   const msg = el("input"); msg.placeholder = "message to the model (with a rejection)";
+  if (q.subagent) card.append(el("div", "from", "From subagent " + ([q.subagent.description, q.subagent.agent].filter(Boolean).join(", ") || q.subagent.session_id)));
   if (q.kind === "permission") {
     card.append(el("b", "", "Permission: " + q.permission));
     card.append(el("div", "tool", (q.metadata && q.metadata.command) || q.patterns.join("\\n")));
+    if (q.always && q.always.length) card.append(el("div", "always", "Allow always would allow from now on: " + q.always.join(", ")));
     const b = (label, reply) => { const x = el("button", "", label); x.onclick = () => send(msg.value ? { reply, message: msg.value } : { reply }); card.append(x); };
     b("Allow once", "once"); b("Allow always", "always"); b("Reject", "reject");
     card.append(el("br")); card.append(msg);

@@ -36,8 +36,6 @@ export class DaemonCore {
   /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
   readonly sessionStore: SessionStore;
   connections = 0;
-  /** When a client last listed the turns (GET /v1/turns: the console polls it). */
-  lastListed = -Infinity;
   /** Trace ids between validation and the turn's record (its session is being created). */
   readonly reserved = new Set<string>();
   /** Stream reconnects seen per shared stats object (adapters of one stream share it). */

@@ -1,28 +1,12 @@
 /**
- * Permission requests and questions in the daemon: who could answer one, and
- * the route that answers it (`POST /v1/turns/:trace_id/requests/:request_id`).
+ * Permission requests and questions in the daemon: the route that answers one
+ * (`POST /v1/turns/:trace_id/requests/:request_id`). Under `ask` a request waits
+ * for it until the answer deadline (`--answer-timeout`), subscriber or not.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { RequestAnswer } from "../codec/requests.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
 import { AnswerSchema } from "./options.js";
-import type { TurnRecord } from "./turns.js";
-
-/**
- * Under `ask`, a request waits for a client's answer over HTTP, unless nobody
- * could give one: no event subscriber of the turn, no output (webhook, JSON
- * Lines) that carries requests to a host, no client that listed turns in the
- * last minute (the console polls). Then it is rejected at once, saying why.
- */
-export function nobodyToAnswer(core: DaemonCore, record: TurnRecord): RequestAnswer | undefined {
-  const watched = performance.now() - core.lastListed < 60_000;
-  if (record.subscribers.size > 0 || core.outputs.takesRequests || watched) return undefined;
-  return {
-    reply: "reject",
-    message: "opencode-bridge's policy is \"ask\" but no client of the daemon could answer (no event subscriber of the turn, no output, no console open)",
-  };
-}
 
 export async function postAnswer(core: DaemonCore, req: IncomingMessage, res: ServerResponse, [traceId, requestId]: readonly string[]): Promise<void> {
   requireJsonContentType(req);

@@ -6,7 +6,6 @@
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
-import { nobodyToAnswer } from "./requests.js";
 import type { TurnOutcome, TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
 
@@ -29,7 +28,9 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
       system: turn.system,
       ...(turn.permission ? { permission: turn.permission } : {}),
       ...(turn.question ? { question: turn.question } : {}),
-      onRequest: () => nobodyToAnswer(core, record),
+      // Under `ask` a request waits for an HTTP answer (a client, the console) until the answer
+      // deadline: anyone may subscribe or answer later, so nobody is ever assumed absent.
+      onRequest: () => undefined,
       noReply: turn.no_reply,
       tools: turn.tools,
       variant: turn.variant,

@@ -22,7 +22,6 @@ export function getEvents(core: DaemonCore, req: IncomingMessage, res: ServerRes
 }
 
 export function getTurns(core: DaemonCore, _req: IncomingMessage, res: ServerResponse): void {
-  core.lastListed = performance.now();
   const turns = core.store.all();
   sendJson(res, 200, { turns: turns.map((t) => t.summary()) });
 }

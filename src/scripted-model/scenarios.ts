@@ -17,6 +17,7 @@ export const SCENARIOS: Readonly<Record<string, string>> = {
   permission: "a bash call that needs permission (in a project whose permission is ask)",
   stall: "a little text, then the model stops sending and holds the connection (timeouts)",
   subagent: "the task tool runs a subagent (a child session) that answers, then text",
+  "subagent-permission": "a subagent whose bash call needs permission (in a project whose permission is ask), then text",
   retry: "HTTP 503 twice (OpenCode retries), then an answer",
   slow: "200 chunks 10 ms apart (about 2 s; for aborts and cuts)",
 };

@@ -157,6 +157,20 @@ export const scripts: Readonly<Record<string, Script>> = {
     },
     { kind: "stream", text: words("The subagent said hello.") },
   ],
+  /** A subagent whose own work needs permission: its child session runs the `permission` script. */
+  "subagent-permission": [
+    {
+      kind: "stream",
+      toolCalls: [
+        {
+          id: "call_task_perm",
+          name: "task",
+          arguments: { description: "Run a guarded command", prompt: "[scenario:permission] Run it as the subagent.", subagent_type: "general" },
+        },
+      ],
+    },
+    { kind: "stream", text: words("The subagent reported back.") },
+  ],
   /** A subagent that works for about 8 s (its parent session hears nothing meanwhile), then the parent answers. */
   "slow-subagent": [
     {

@@ -154,3 +154,32 @@ export async function turnEvents(
   for await (const chunk of res.body ?? []) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
   return { replies, done };
 }
+
+export interface Frame {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Follows a turn's event stream; `frames` fills as they come, `ended` resolves at the stream's end. */
+export function follow(d: { url: string }, traceId: string, headers: Record<string, string>): { frames: Frame[]; ended: Promise<void> } {
+  const frames: Frame[] = [];
+  const ended = (async () => {
+    const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, { headers });
+    expect(res.status).toBe(200);
+    const parser = createParser({ onEvent: (e) => void frames.push({ event: e.event ?? "message", data: JSON.parse(e.data) as Record<string, unknown> }) });
+    const decoder = new TextDecoder();
+    if (!res.body) throw new Error("no body");
+    for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }));
+  })();
+  return { frames, ended };
+}
+
+export async function until<T>(get: () => T | undefined, what: string, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -12,45 +12,17 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
 import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
+import { callDaemon, follow as followWith, startDaemon, until, type Daemon } from "./daemon-process.js";
 
 const TOKEN = "e2e-humans-token-3f9a7c21";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const IMG = join(import.meta.dirname, "..", "..", "docs", "img");
 
-interface Frame {
-  event: string;
-  data: Record<string, unknown>;
-}
-
-/** Follows a turn's event stream; `frames` fills as they come, `ended` resolves at the stream's end. */
-function follow(d: Daemon, traceId: string): { frames: Frame[]; ended: Promise<void> } {
-  const frames: Frame[] = [];
-  const ended = (async () => {
-    const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, { headers: auth });
-    expect(res.status).toBe(200);
-    const parser = createParser({ onEvent: (e) => void frames.push({ event: e.event ?? "message", data: JSON.parse(e.data) as Record<string, unknown> }) });
-    const decoder = new TextDecoder();
-    if (!res.body) throw new Error("no body");
-    for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }));
-  })();
-  return { frames, ended };
-}
-
-async function until<T>(get: () => T | undefined, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const follow = (d: Daemon, traceId: string) => followWith(d, traceId, auth);
 
 describe("people answer requests through the daemon", () => {
   let live: Live;

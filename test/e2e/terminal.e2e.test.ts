@@ -49,6 +49,20 @@ describe.skipIf(!existsSync(SCRIPT))("prompt on a terminal", () => {
     expect(r.code, r.out).toBe(0);
   });
 
+  it("a subagent's permission is asked at the terminal, labelled, with what always would grant; always runs it", async () => {
+    let answered = false;
+    const r = await onPty(["prompt", "--scripted", "--scenario", "subagent-permission", "delegate it"], (out, type) => {
+      if (!answered && out.includes("Allow? [o]nce, [a]lways, [r]eject:")) {
+        answered = true;
+        type("a\r");
+      }
+    });
+    expect(r.out).toContain('OpenCode asks permission (from subagent "Run a guarded command", general): bash');
+    expect(r.out).toContain("[a]lways would allow from now on: echo *");
+    expect(r.out).toContain("The subagent reported back.");
+    expect(r.code, r.out).toBe(0);
+  });
+
   it("a rejection with a reason reaches the model; a question is answered by number", async () => {
     let step = 0;
     const r = await onPty(["prompt", "--scripted", "--scenario", "permission", "run it"], (out, type) => {
