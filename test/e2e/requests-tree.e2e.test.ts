@@ -50,6 +50,8 @@ describe("requests from a turn's subagents, and ask that waits", () => {
     const parentSession = started.json?.session_id as string;
     const s = follow(daemon, "tree-ask", auth);
     const asked = (await until(() => s.frames.find((f) => f.event === "request"), "the subagent's request")).data.request as Asked;
+    // What "always" would grant is OpenCode's own wider pattern, carried with the request.
+    expect(asked.always).toEqual(["echo *"]);
     expect(asked).toMatchObject({ permission: "bash", patterns: ["echo needs-permission"], subagent: { description: "Run a guarded command", agent: "general" } });
     expect(asked.session_id).not.toBe(parentSession);
     expect(asked.subagent?.session_id).toBe(asked.session_id);
@@ -107,6 +109,24 @@ describe("requests from a turn's subagents, and ask that waits", () => {
     await s.ended;
     expect(replies(s.frames).find((r) => r.kind === "tool_result")).toMatchObject({ status: "completed", output: "needs-permission\n" });
     expect(replies(s.frames).at(-1)).toMatchObject({ kind: "final" });
+  });
+
+  it("question answers that do not fit the question get 400 (two labels for one choice, none, an empty one); a fitting one is taken", async () => {
+    const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("question"), trace_id: "tree-question", question: "ask" }, auth);
+    expect(started.status, started.text).toBe(202);
+    const s = follow(daemon, "tree-question", auth);
+    const asked = (await until(() => s.frames.find((f) => f.event === "request"), "the question")).data.request as { request_id: string };
+    const path = `/v1/turns/tree-question/requests/${asked.request_id}`;
+    const two = await callDaemon(daemon, "POST", path, { answers: [["Blue", "Red"]] }, auth);
+    expect(two.status).toBe(400);
+    expect(two.json?.error).toMatch(/one choice only/);
+    expect((await callDaemon(daemon, "POST", path, { answers: [[]] }, auth)).status).toBe(400);
+    expect((await callDaemon(daemon, "POST", path, { answers: [[""]] }, auth)).status).toBe(400);
+    const ok = await callDaemon(daemon, "POST", path, { answers: [["Red"]] }, auth);
+    expect(ok.status, ok.text).toBe(200);
+    await s.ended;
+    expect(s.frames.find((f) => f.event === "request_resolved")?.data).toMatchObject({ by: "host", answer: { answers: [["Red"]] } });
+    expect(replies(s.frames).at(-1)).toMatchObject({ kind: "final", content: "I need to ask you something.Thanks for answering." });
   });
 });
 
