@@ -3,6 +3,7 @@
  * with the exit status. Usage errors are one line plus a pointer to the
  * command's help, exit 2; `--help`/`-h` anywhere prints the command's help.
  */
+import { BRIDGE_VERSION } from "../daemon/status.js";
 import { runDemo } from "./demo.js";
 import { runDoctor, runInstall } from "./doctor.js";
 import { type CliIo, processIo } from "./io.js";
@@ -30,6 +31,10 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
   if (command === undefined) {
     io.stderr.write(overview());
     return 2;
+  }
+  if (command === "--version" || command === "-V" || command === "version") {
+    io.stdout.write(`opencode-bridge ${BRIDGE_VERSION}\n`);
+    return 0;
   }
   if (command === "help" || command === "--help" || command === "-h") {
     const topic = rest[0];

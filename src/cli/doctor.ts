@@ -2,6 +2,7 @@
  * `opencode-bridge doctor`: which opencode the CLI would start and from where,
  * the cache and what it holds; `opencode-bridge install`: fill the cache.
  */
+import { BRIDGE_VERSION } from "../daemon/status.js";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -29,6 +30,7 @@ export async function runDoctor(args: string[], io: CliIo): Promise<number> {
   const out = (s: string) => io.stdout.write(`${s}\n`);
   const { root, from } = cacheRootSource(io.env);
   const choice = chooseOpencodeBinary(io.env);
+  out(`opencode-bridge:  ${BRIDGE_VERSION}`);
   out(`pinned opencode:  opencode-ai@${PINNED_OPENCODE_VERSION}`);
   if (choice.found) {
     const version = versionOf(choice.binary, io.env);

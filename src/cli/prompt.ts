@@ -1,6 +1,7 @@
 /**
  * `opencode-bridge prompt`: one turn against an OpenCode server, replies on stdout.
  */
+import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import { BridgeError } from "../adapter/errors.js";
@@ -8,13 +9,16 @@ import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/
 import { scripts } from "../scripted-model/scripts.js";
 import { chooseOpencodeBinary } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
+import { Envelope, type ReplyBody } from "../codec/envelope.js";
+import { finish } from "../codec/reducer.js";
+import { createTurnState } from "../codec/state.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
 import { howToGetOpencode, installReporter } from "./install-report.js";
 import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
-import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
+import { cliLogger, logLevel, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
 
 export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(
@@ -65,9 +69,10 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
     toolTimeoutMs: secondsOption("tool-timeout", values["tool-timeout"]),
   };
-  const level = logLevel(values["log-level"], io.env, "warn");
   let directory = resolve(io.cwd, values.directory ?? ".");
   const pretty = values.jsonl ? false : (values.pretty ?? io.stdout.isTTY === true);
+  // The pretty view already says what went wrong, in words: no JSON log lines repeating it unless asked for.
+  const level = logLevel(values["log-level"], io.env, pretty ? "silent" : "warn");
   const logger = cliLogger(level, io.stderr, ["password", "headers.authorization"]);
   const sink: SinkObject = pretty ? new PrettySink(io.stdout) : new JsonlSink(io.stdout);
   const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
@@ -80,23 +85,29 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const interrupt = onInterrupt(io, say, () => ac.abort());
   try {
     if (values.scripted) {
+      const t0 = performance.now();
+      say("starting the scripted model and its own opencode serve (a few seconds) …");
       try {
         scripted = await startScriptedOpencode({ permission: "ask", logger, onInstall: installReporter(say) });
       } catch (err) {
         say(`could not start the scripted OpenCode: ${(err as Error).message}`);
         return 1;
       }
+      say(`opencode serve is ready (${((performance.now() - t0) / 1000).toFixed(1)} s); sending the prompt`);
       url = scripted.url;
       password = scripted.password;
       directory = scripted.directory;
       if (!/\[scenario:[a-z0-9-]+\]/.test(text)) text = `[scenario:${values.scenario ?? "text"}] ${text}`;
     } else if (url === undefined) {
+      // The server will be ours, started in this directory (with --url it is the server's path, maybe elsewhere).
+      requireDirectory(directory);
       const choice = chooseOpencodeBinary(io.env);
       if (!choice.found) {
         say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
         return 1;
       }
       owned = new OwnedServer({ directory, binary: choice.binary, logger });
+      say(`starting opencode serve in ${directory} …`);
       try {
         const s = await owned.ensure();
         url = s.url;
@@ -106,8 +117,12 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         return 1;
       }
     }
-    // Ctrl-C while the server was starting: there is no turn to abort.
-    if (ac.signal.aborted) return INTERRUPTED;
+    // Ctrl-C while the server was starting: no turn was sent, but the replies still end with `error aborted`.
+    if (ac.signal.aborted) {
+      abortedBeforeStart(sink, values["trace-id"] ?? randomUUID(), values.session ?? "");
+      await sink.flush?.();
+      return INTERRUPTED;
+    }
     const adapter = new OpencodeAdapter(
       {
         baseUrl: url,
@@ -140,4 +155,13 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     await owned?.stop();
     await scripted?.stop();
   }
+}
+
+/** A turn interrupted before its prompt was sent: its one terminal reply, `error aborted`, by the codec's own ending. */
+function abortedBeforeStart(sink: SinkObject, traceId: string, sessionId: string): void {
+  const state = createTurnState({ traceId, ...(sessionId ? { sessionId } : {}) });
+  const out: ReplyBody[] = [];
+  finish(state, { code: "aborted", message: "interrupted (Ctrl-C) before the prompt was sent" }, out);
+  const envelope = new Envelope(traceId);
+  for (const body of out) void sink.deliver(envelope.stamp(body, sessionId));
 }

@@ -8,6 +8,7 @@ import { writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { scenarioList } from "../scripted-model/scenarios.js";
 import { startScriptedModel } from "../scripted-model/server.js";
+import { chooseOpencodeBinary } from "../server/install.js";
 import {
   createScriptedProject,
   type PermissionAction,
@@ -92,9 +93,13 @@ export async function runScriptedModel(args: string[], io: CliIo): Promise<numbe
       say(`project:        ${project.dir}  (opencode.json uses only the scripted model; permission ${permission})`);
       say(`environment:    ${env}`);
       say("");
+      // Commands that run as printed: the opencode that would run (the cache's pinned one, not
+      // whatever `opencode` PATH may lack), and this very CLI.
+      const choice = chooseOpencodeBinary(io.env);
       say("Start OpenCode on it, then drive it with the bridge:");
-      say(`  (cd ${project.dir} && env ${env} opencode serve --port 4096)`);
-      say(`  opencode-bridge prompt --url http://127.0.0.1:4096 --directory ${project.dir} "[scenario:tool] hello"`);
+      if (!choice.found) say(`  (no opencode found: run \`${selfCommand()} install\` first)`);
+      say(`  (cd ${sh(project.dir)} && env ${env} ${sh(choice.found ? choice.binary : "opencode")} serve --port 4096)`);
+      say(`  ${selfCommand()} prompt --url http://127.0.0.1:4096 --directory ${sh(project.dir)} "[scenario:tool] hello"`);
     }
     say("");
     say("Scenarios (choose one with [scenario:NAME] in the prompt):");
@@ -107,4 +112,15 @@ export async function runScriptedModel(args: string[], io: CliIo): Promise<numbe
     await model.close().catch(() => {});
     await project?.cleanup().catch(() => {});
   }
+}
+
+/** A word for a POSIX shell: as is when plain, else single-quoted. */
+function sh(word: string): string {
+  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/** This CLI as it was started: `opencode-bridge` when on PATH by that name, else node and its script. */
+function selfCommand(): string {
+  const script = process.argv[1] ?? "";
+  return /opencode-bridge$/.test(script) ? "opencode-bridge" : `${sh(process.execPath)} ${sh(script)}`;
 }

@@ -18,7 +18,7 @@ import { ensureOpencode, chooseOpencodeBinary, PINNED_OPENCODE_VERSION } from ".
 import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
 import { howToGetOpencode, installReporter } from "./install-report.js";
 import type { CliIo, Output } from "./io.js";
-import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
+import { cliLogger, logLevel, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
 
 /** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
 const seconds = (name: string, v: string | undefined) => secondsOption(name, v, true);
@@ -99,6 +99,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const port = integer("port", values.port, 0);
   if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
   let directory = resolve(io.cwd, values.directory ?? ".");
+  if (!values.scripted) requireDirectory(directory);
   const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
   const noToken = values["no-token"] === true;
   let token = nonEmpty(values.token) ?? nonEmpty(io.env.BRIDGE_TOKEN);

@@ -2,6 +2,7 @@
  * Usage of the `opencode-bridge` command: per-command help, the option parser
  * (Node's parseArgs, with its errors put in our own words) and usage errors.
  */
+import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { MAX_TIMER_MS } from "../adapter/config.js";
@@ -81,6 +82,17 @@ export function logLevel(option: string | undefined, env: Readonly<Record<string
     throw new UsageError(`${from} takes one of ${LEVELS.join(", ")}, got ${JSON.stringify(v)}`);
   }
   return v;
+}
+
+/** `--directory` must name an existing directory: said in those words (exit 2), not as a failed spawn later. */
+export function requireDirectory(directory: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(directory).isDirectory();
+  } catch {
+    isDir = false;
+  }
+  if (!isDir) throw new UsageError(`--directory ${directory}: no such directory (give the project directory OpenCode should work in)`);
 }
 
 /**

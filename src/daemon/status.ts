@@ -4,7 +4,8 @@ import type { ServerResponse } from "node:http";
 import type { DaemonCore } from "./core.js";
 import { sendJson } from "./http.js";
 
-const BRIDGE_VERSION = readVersion();
+/** This package's version (`opencode-bridge --version`, `doctor`, `/healthz`). */
+export const BRIDGE_VERSION = readVersion();
 
 function readVersion(): string {
   try {

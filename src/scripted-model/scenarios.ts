@@ -7,7 +7,7 @@ import { scripts } from "./scripts.js";
 export const SCENARIOS: Readonly<Record<string, string>> = {
   text: "plain answer text",
   reasoning: "reasoning text, then the answer",
-  tool: "text, a bash tool call (echo), then text after its result",
+  tool: "text, a bash tool call (echo bridge-tool-ok), then text saying what it printed (or that it did not run, when refused)",
   "tool-error": "a read of a missing file: the tool fails, then text",
   "two-tools": "two bash calls in one step, then text",
   "non-ascii": "text cut through multi-byte characters and grapheme clusters",
@@ -20,6 +20,15 @@ export const SCENARIOS: Readonly<Record<string, string>> = {
   "subagent-permission": "a subagent whose bash call needs permission (in a project whose permission is ask), then text",
   retry: "HTTP 503 twice (OpenCode retries), then an answer",
   slow: "200 chunks 10 ms apart (about 2 s; for aborts and cuts)",
+  "slow-subagent": "a subagent that streams for about 8 s while its parent hears nothing, then text",
+  "slow-child": "the slow subagent's own script: 40 words 200 ms apart",
+  "quiet-tool": "a bash command silent for 8 s (sleep 8), then text (tool and idle timeouts)",
+  huge: "300 text chunks of 10,000 characters (3 MB; memory and frame caps)",
+  "permission-twice": "two bash calls one after the other, each needing permission, then text",
+  question: "OpenCode's question tool: one single-choice question (Blue or Red), then text",
+  "mixed-turn": "reasoning, text and a bash call in one step, then reasoning and text",
+  "external-read": "a read of /etc/hostname, outside the project (OpenCode's external_directory rule)",
+  files: "a plain answer to a prompt that carries files",
 };
 
 /** `  name          description` lines for every scenario scripts.ts defines. */

@@ -24,6 +24,8 @@ export type Step =
       readonly chunkDelayMs?: number;
       /** Stop sending after this many chunks and hold the connection open (a stalled model). */
       readonly stallAfter?: number;
+      /** Play `text` instead when no tool result since the last user message contains `marker` (a refused tool). */
+      readonly unlessToolSaid?: { readonly marker: string; readonly text: readonly string[] };
       /** Answer the first N requests for this step with an HTTP error (a flaky provider), then stream. */
       readonly failFirst?: { readonly times: number; readonly status: number; readonly body: unknown };
     }
@@ -75,7 +77,11 @@ export const scripts: Readonly<Record<string, Script>> = {
         { id: "call_echo_1", name: "bash", arguments: { command: "echo bridge-tool-ok", description: "Echo a marker" } },
       ],
     },
-    { kind: "stream", text: words("The command printed bridge-tool-ok.") },
+    {
+      kind: "stream",
+      text: words("The command printed bridge-tool-ok."),
+      unlessToolSaid: { marker: "bridge-tool-ok", text: words("The command did not run, so I have no output to report.") },
+    },
   ],
   "tool-error": [
     {

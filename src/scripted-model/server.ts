@@ -46,6 +46,13 @@ function receivedParts(messages: readonly ChatMessage[]): ReceivedPart[] {
   return out;
 }
 
+/** Whether a tool result since the last user message contains `marker`. */
+function toolSaid(messages: readonly ChatMessage[], marker: string): boolean {
+  let from = messages.length;
+  while (from > 0 && messages[from - 1]?.role !== "user") from--;
+  return messages.slice(from).some((m) => m.role === "tool" && JSON.stringify(m.content ?? "").includes(marker));
+}
+
 export interface ScriptedModel {
   readonly url: string;
   readonly port: number;
@@ -203,7 +210,11 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
         const stream = body.stream === true;
         requests.push({ scenario: plan.name, step: plan.step, stream, messages: body.messages?.length ?? 0, userParts: receivedParts(body.messages ?? []) });
         // Past the end of a script the model answers with its last text step's words, never a tool call again.
-        const step: Step = plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
+        let step: Step = plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
+        // A model tells the truth about its tool: a refused or failed one did not print the marker.
+        if (step.kind === "stream" && step.unlessToolSaid && !toolSaid(body.messages ?? [], step.unlessToolSaid.marker)) {
+          step = { ...step, text: step.unlessToolSaid.text };
+        }
         const id = `chatcmpl-scripted-${++counter}`;
         if (step.kind === "http-error") {
           res.writeHead(step.status, { "content-type": "application/json" });
