@@ -7,9 +7,9 @@
  * chunk of input is read only once stdout has drained), and none is kept after
  * it is written — memory does not grow with the number of replies.
  *
- * Exit codes: 0 the turn ended `final`, 1 it ended `error` (also when the reader
- * closed stdout early: the replay still finds out how the turn ended, without
- * printing), 2 bad usage or input that is not a recorded stream (no such file,
+ * Exit codes: 0 the turn ended `final`, 1 it ended `error` — the same when the
+ * reader closed stdout early (the replay still finds out how the turn ended,
+ * without printing), 2 bad usage or input that is not a recorded stream (no such file,
  * a directory, an empty file, not SSE, a session that is not in the file).
  */
 import { createReadStream, statSync } from "node:fs";

@@ -102,6 +102,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (!values.scripted) requireDirectory(directory);
   const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
   const noToken = values["no-token"] === true;
+  // `[::1]` is how a URL writes an IPv6 host; to listen, the address goes without brackets.
+  const host = values.host?.replace(/^\[(.*)\]$/, "$1");
   let token = nonEmpty(values.token) ?? nonEmpty(io.env.BRIDGE_TOKEN);
   if (token !== undefined && noToken) throw new UsageError("--no-token and a token (--token or BRIDGE_TOKEN) exclude each other");
   try {
@@ -110,7 +112,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     throw new UsageError(`--state-dir: ${(err as Error).message}`);
   }
   // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
-  if (token === undefined && !noToken && isLoopbackHost(values.host ?? "127.0.0.1")) {
+  if (token === undefined && !noToken && isLoopbackHost(host ?? "127.0.0.1")) {
     let stored: ReturnType<typeof loadOrCreateToken>;
     try {
       stored = loadOrCreateToken(stateDir);
@@ -192,7 +194,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   let daemon: BridgeDaemon;
   try {
     daemon = new BridgeDaemon({
-      host: values.host,
+      host,
       port,
       token,
       noToken,
@@ -228,7 +230,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     await daemon.start();
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    say(e.syscall === "listen" ? `cannot listen on ${values.host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`);
+    say(e.syscall === "listen" ? `cannot listen on ${host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`);
     await daemon.shutdown("start-up failed");
     await cleanupScripted();
     return 1;

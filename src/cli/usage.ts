@@ -227,8 +227,8 @@ Options:
   --list-sessions         list the sessions in the stream with their first prompt, and exit
   --max-frame-bytes N     frames larger than N bytes are dropped (default 1048576)
 
-Exit status: 0 the turn ended final, 1 it ended error (also when the reader closed
-stdout early), 2 bad usage or input that is not a recorded stream (no such file, a
+Exit status: 0 the turn ended final, 1 it ended error — the same when the reader
+closed stdout early (| head: the rest is read, not printed), 2 bad usage or input that is not a recorded stream (no such file, a
 directory, an empty file, not SSE, a session that is not in the file).
 `,
   demo: `usage: opencode-bridge demo [--jsonl] [--log-level LEVEL]

@@ -9,7 +9,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
-import { serveUntilExit } from "./daemon-process.js";
+import { serveUntilExit, startDaemon } from "./daemon-process.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -72,6 +72,32 @@ describe("diagnoses in the user's terms", () => {
     expect(s.code).toBe(2);
     expect(s.stderr).toContain("--directory /nonexistent-bridge-dir: no such directory");
     expect(s.stderr).not.toMatch(/ENOENT|spawn/);
+  });
+
+  it("serve --host [::1] (a URL's way of writing IPv6) listens there instead of failing with ENOTFOUND", async () => {
+    const d = await startDaemon(["--host", "[::1]", "--opencode-url", "http://127.0.0.1:9", "--directory", ROOT], { BRIDGE_TOKEN: "diagnoses-token-0123456789" });
+    try {
+      expect(d.url).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect((await fetch(`${d.url}/healthz`)).status).toBeLessThan(600);
+      expect(d.stderr()).not.toMatch(/ENOTFOUND/);
+    } finally {
+      d.child.kill("SIGKILL");
+      await d.exited;
+    }
+  });
+
+  it("replay's exit status is how the turn ended, also when the reader closed stdout early (as its help says)", async () => {
+    const fixture = (name: string) => join(ROOT, "test", "fixtures", "1.18.33", `${name}.sse`);
+    const status = (name: string) =>
+      new Promise<string>((resolve) => {
+        const p = spawn("bash", ["-c", `"${process.execPath}" "${CLI}" replay "${fixture(name)}" | head -1 >/dev/null; echo \${PIPESTATUS[0]}`]);
+        let out = "";
+        p.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+        p.on("close", () => resolve(out.trim()));
+      });
+    expect(await status("long")).toBe("0");
+    expect(await status("abort")).toBe("1");
+    expect((await run(["replay", "--help"])).stdout).toContain("1 it ended error — the same when the reader\nclosed stdout early");
   });
 
   it("the pretty view is not preceded by a raw JSON log line repeating the error", async () => {
