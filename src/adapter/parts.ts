@@ -87,5 +87,22 @@ async function filePart(p: Extract<PromptInputPart, { type: "file" }>, where: st
     throw bad(`${where}: a file part needs path, or data and mime`);
   }
   if (typeof mime !== "string" || !/^[\w.+-]+\/[\w.+-]+$/.test(mime)) throw bad(`${where}: mime must look like type/subtype, got ${JSON.stringify(mime)}`);
+  const mismatch = imageMismatch(mime, bytes);
+  if (mismatch !== undefined) throw bad(`${where}: ${mismatch}`);
   return { type: "file", mime, url: `data:${mime};base64,${bytes.toString("base64")}`, ...(name ? { filename: name } : {}) };
+}
+
+/** The first bytes of each image type the bridge can check (OpenCode stores nothing and the turn stalls otherwise). */
+const IMAGE_MAGIC: Readonly<Record<string, (b: Uint8Array) => boolean>> = {
+  "image/png": (b) => [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((x, i) => b[i] === x),
+  "image/jpeg": (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff,
+  "image/gif": (b) => /^GIF8[79]a/.test(Buffer.from(b.subarray(0, 6)).toString("latin1")),
+  "image/webp": (b) => Buffer.from(b.subarray(0, 4)).toString("latin1") === "RIFF" && Buffer.from(b.subarray(8, 12)).toString("latin1") === "WEBP",
+};
+
+/** Why `bytes` are not the image `mime` declares (PNG, JPEG, GIF, WebP), or undefined. */
+export function imageMismatch(mime: string, bytes: Uint8Array): string | undefined {
+  const check = IMAGE_MAGIC[mime.toLowerCase()];
+  if (check === undefined || check(bytes)) return undefined;
+  return `the bytes are not ${mime} (their start does not match that image type); send the file's real bytes or its real MIME type`;
 }

@@ -129,6 +129,9 @@ export function sessionConfigHash(key: string, opts: SessionOptions): string {
 
 export const defaultTitle = (key: string) => `bridge: ${key}`;
 
+/** Per session store, the keys whose session is being ensured now (see `SessionKeys.ensure`). */
+const ensuring = new WeakMap<object, Map<string, Promise<unknown>>>();
+
 /** Resolves keys to sessions over one OpenCode connection and one store. */
 export class SessionKeys {
   /** Sessions this bridge created (for deleting them on close). */
@@ -142,6 +145,19 @@ export class SessionKeys {
   /** The key's session: reused when its configuration is unchanged and its last turn did not end transport/timeout; else a new one. */
   async ensure(key: string, opts: SessionOptions = {}, signal?: AbortSignal): Promise<{ sessionId: string; created: boolean }> {
     if (typeof key !== "string" || key === "") throw new TypeError(`session key must be a non-empty string, got ${JSON.stringify(key)}`);
+    // One at a time per key and store: concurrent first turns of a key share the one session the first creates.
+    const busy = ensuring.get(this.store) ?? new Map<string, Promise<unknown>>();
+    ensuring.set(this.store, busy);
+    const mine = (busy.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => this.ensureNow(key, opts, signal));
+    busy.set(key, mine);
+    try {
+      return await mine;
+    } finally {
+      if (busy.get(key) === mine) busy.delete(key);
+    }
+  }
+
+  private async ensureNow(key: string, opts: SessionOptions, signal?: AbortSignal): Promise<{ sessionId: string; created: boolean }> {
     const hash = sessionConfigHash(key, opts);
     const known = await this.store.get(key);
     if (known && known.configHash === hash && !REPLACE_AFTER.has(known.lastOutcome ?? "")) {

@@ -181,7 +181,10 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --opencode-url URL         OpenCode server; password from OPENCODE_SERVER_PASSWORD
   --scripted                 run turns against the offline scripted model (no API
                              key) and an owned opencode serve in a throw-away project
-  --directory DIR            default project directory of turns (default: current)
+  --directory DIR            default project directory of turns (default: current);
+                             a turn may name a directory inside it, nowhere else
+  --allow-directory DIR      also allow turns in DIR and below (repeatable); / and
+                             system directories (/etc, /proc …) only when named here
   --webhook URL              POST every reply there (env BRIDGE_WEBHOOK_URL; repeatable)
   --webhook-max-attempts N   --webhook-max-elapsed S     --webhook-backoff S
   --webhook-timeout S        each webhook attempt (default 10)

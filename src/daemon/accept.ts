@@ -11,6 +11,7 @@ import { defaultTitle, SessionKeys } from "../adapter/sessions.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
 import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
+import { directoryRefusal } from "./directories.js";
 import { keyIn, runTurn } from "./run.js";
 import type { TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
@@ -47,6 +48,8 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   }
   const directory = turn.directory ?? core.options.directory;
   if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
+  const refusal = directoryRefusal(directory, core.options.directory, core.options.allowDirectories);
+  if (refusal !== undefined) throw new HttpError(403, refusal, { directory });
 
   core.reserved.add(traceId);
   let record: TurnRecord;

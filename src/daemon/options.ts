@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import { z } from "zod";
 import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
+import { imageMismatch } from "../adapter/parts.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { isLoopbackHost } from "./auth.js";
 import type { Upstream } from "./upstream.js";
@@ -31,6 +32,12 @@ export const DaemonOptionsSchema = z
     allowHosts: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "an allowed host is a host name such as bridge.internal")).default([]),
     /** The project directory turns run in unless they name another (absolute). */
     directory: z.string().refine(isAbsolute, "directory must be an absolute path"),
+    /**
+     * Directories besides `directory` whose trees turns may run in (absolute). A turn's
+     * directory outside them all is refused, and `/` or a system directory only runs
+     * when listed here itself.
+     */
+    allowDirectories: z.array(z.string().refine(isAbsolute, "an allowed directory must be an absolute path")).default([]),
     /** Finished turns kept for event subscribers. */
     maxTurns: count("maxTurns", 1).default(100),
     /** Reply JSON kept per turn for late subscribers. */
@@ -156,6 +163,9 @@ export const TurnRequestSchema = z.strictObject({
           data: z.base64({ error: "a file part's data must be base64" }),
           mime: z.string().regex(/^[\w.+-]+\/[\w.+-]+$/, "mime must look like type/subtype"),
           filename: z.string().min(1).max(255).optional(),
+        }).superRefine((f, ctx) => {
+          const mismatch = imageMismatch(f.mime, Buffer.from(f.data, "base64"));
+          if (mismatch !== undefined) ctx.addIssue({ code: "custom", path: ["data"], message: mismatch });
         }),
       ]),
     )
