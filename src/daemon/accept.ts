@@ -70,6 +70,7 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
       ...(turn.question ? { question: turn.question } : {}),
     };
     record.requestHash = hash;
+    core.store.changed(record);
     // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
     // fdatasync for all the turns accepted in this turn of the event loop.
     core.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);

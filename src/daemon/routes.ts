@@ -5,7 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { postTurn } from "./accept.js";
-import { CONSOLE_HTML } from "./console.js";
+import { CONSOLE_CSP, CONSOLE_HTML, CONSOLE_JS } from "./console.js";
+import { streamTurnList } from "./turn-list.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, sendError } from "./http.js";
 import { postAnswer } from "./requests.js";
@@ -26,6 +27,7 @@ export function daemonRoutes(core: DaemonCore): readonly Route[] {
     { pattern: /^\/v1\/turns\/([^/]+)\/abort$/, methods: { POST: (req, res, p) => postAbort(core, req, res, p) } },
     { pattern: /^\/v1\/turns\/([^/]+)\/requests\/([^/]+)$/, methods: { POST: (req, res, p) => postAnswer(core, req, res, p) } },
     { pattern: /^\/v1\/turns\/([^/]+)$/, methods: { GET: (req, res, p) => getTurn(core, req, res, p) } },
+    { pattern: /^\/v1\/events$/, methods: { GET: (req, res) => streamTurnList(core, req, res) } },
     { pattern: /^\/metrics$/, methods: { GET: (_req, res) => getMetrics(core, res) } },
   ];
 }
@@ -33,6 +35,8 @@ export function daemonRoutes(core: DaemonCore): readonly Route[] {
 export async function handleRequest(core: DaemonCore, routes: readonly Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
   res.on("finish", () => core.metrics.request(res.statusCode));
   const path = (req.url ?? "/").split("?")[0] ?? "/";
+  // Every answer is what its content type says: no browser guessing a script or a page out of JSON.
+  res.setHeader("x-content-type-options", "nosniff");
   try {
     // Before anything else, even /healthz: forged browser requests and DNS rebinding get nothing.
     const origin = req.headers.origin;
@@ -64,10 +68,16 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
         "content-type": "text/html; charset=utf-8",
         "cache-control": "no-store",
         "x-frame-options": "DENY",
-        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+        "content-security-policy": CONSOLE_CSP,
         "referrer-policy": "no-referrer",
       });
       res.end(CONSOLE_HTML);
+      return;
+    }
+    if (path === "/console.js") {
+      if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /console.js`, { allow: ["GET"] }, { allow: "GET" });
+      res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" });
+      res.end(CONSOLE_JS);
       return;
     }
     // Authentication comes before routing: without the token nothing about the API is revealed.
@@ -103,11 +113,13 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
         "GET /v1/turns",
         "GET /v1/turns/:trace_id",
         "GET /v1/turns/:trace_id/events",
+        "GET /v1/events",
         "POST /v1/turns/:trace_id/abort",
         "POST /v1/turns/:trace_id/requests/:request_id",
         "GET /healthz",
         "GET /metrics",
         "GET /console",
+        "GET /console.js",
       ],
     });
   } catch (err) {

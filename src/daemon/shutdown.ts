@@ -69,6 +69,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
     })(),
   );
   if (server) {
+    for (const w of [...core.store.watchers]) w(null); // turn-list streams end: they have no turn to wait for
     const closed = new Promise<void>((r) => server.close(() => r()));
     server.closeIdleConnections();
     await within(closed, Math.min(end, performance.now() + 2_000));

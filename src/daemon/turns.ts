@@ -65,6 +65,9 @@ export class TurnRecord {
   info: { text?: string; permission?: string; question?: string } = {};
   /** When the daemon accepted the turn (ms since the epoch). */
   readonly acceptedWall = Date.now();
+  /** When it ended, and what its terminal reply said of the model and usage (for the list and the console). */
+  endedWall: number | undefined;
+  ending: { model?: string; usage?: unknown; cost?: number } = {};
   private resolveDone!: () => void;
   /** Resolves when the turn has ended and every reply has been handed on. */
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
@@ -92,6 +95,8 @@ export class TurnRecord {
       outcome: this.outcome ?? null,
       replies: this.total,
       accepted_at: new Date(this.acceptedWall).toISOString(),
+      ...(this.endedWall !== undefined ? { ended_at: new Date(this.endedWall).toISOString(), duration_ms: this.endedWall - this.acceptedWall } : {}),
+      ...this.ending,
       directory: this.directory,
       ...this.info,
       pending_requests: [...this.pending.values()].map((p) => p.request),
@@ -102,6 +107,7 @@ export class TurnRecord {
   /** @internal */
   markDone(outcome: TurnOutcome): void {
     this.outcome = outcome;
+    this.endedWall = Date.now();
     this.pending.clear();
     this.answerer = undefined;
     this.resolveDone();
@@ -118,7 +124,17 @@ export class TurnStore {
   /** Finished turns' ids, oldest finish first (a Set keeps insertion order). */
   private readonly finishedOrder = new Set<string>();
 
+  /** Who follows the turn list (GET /v1/events): told each turn's summary when it starts, waits, is answered or ends; `null`: the daemon stops. */
+  readonly watchers = new Set<(summary: Record<string, unknown> | null) => void>();
+
   constructor(private readonly opts: TurnStoreOptions) {}
+
+  /** Tell the list's watchers that `t` changed. */
+  changed(t: TurnRecord): void {
+    if (this.watchers.size === 0) return;
+    const summary = t.summary();
+    for (const w of [...this.watchers]) w(summary);
+  }
 
   has(traceId: string): boolean {
     return this.turns.has(traceId);
@@ -163,6 +179,10 @@ export class TurnStore {
       t.truncatedFrom ??= reply.seq;
     }
     for (const s of [...t.subscribers]) s.reply(stored);
+    if (reply.kind === "final" || reply.kind === "error") {
+      const r = reply as { model?: string; usage?: unknown; cost?: number };
+      t.ending = { ...(r.model ? { model: r.model } : {}), ...(r.usage ? { usage: r.usage } : {}), ...(r.cost !== undefined ? { cost: r.cost } : {}) };
+    }
     return t;
   }
 
@@ -178,6 +198,7 @@ export class TurnStore {
       t.pending.delete(evt.request_id);
     }
     for (const s of [...t.subscribers]) s.request?.(evt.type, json);
+    this.changed(t);
     return t;
   }
 
@@ -187,6 +208,7 @@ export class TurnStore {
     t.markDone(outcome);
     for (const s of [...t.subscribers]) s.done(t);
     t.subscribers.clear();
+    this.changed(t);
     this.finishedOrder.add(t.traceId);
     for (const id of this.finishedOrder) {
       if (this.finishedOrder.size <= this.opts.maxTurns) break;
