@@ -106,8 +106,9 @@ function render() {
   for (const t of asking) for (const r of t.pending_requests) seen.add(r.request_id);
   if (fresh && !(current && waiting(current))) follow(fresh.trace_id);
   else if (!following && !autoFollowed) { const live = all.find((t) => t.state === "running"); if (live) { autoFollowed = true; follow(live.trace_id); } }
-  const m2 = current && $("meta"); if (m2) m2.textContent = meta(current);
-  const ab = $("abort"); if (ab && current && current.state !== "running") ab.remove();
+  const now = following && turns.get(following);
+  const m2 = now && $("meta"); if (m2) m2.textContent = meta(now);
+  const ab = $("abort"); if (ab && now && now.state !== "running") ab.remove();
 }
 
 function said(x) {

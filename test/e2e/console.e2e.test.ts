@@ -114,5 +114,5 @@ describe("the console in headless Chromium", () => {
       await browser.close();
       rmSync(profile, { recursive: true, force: true });
     }
-  });
+  }, 180_000);
 });
