@@ -2,7 +2,6 @@
  * The parts of one daemon and the state they share, built once from the options:
  * what the route handlers, the turn runner and the shutdown all work with.
  */
-import { Guests } from "./guests.js";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
@@ -37,8 +36,6 @@ export class DaemonCore {
   /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
   readonly sessionStore: SessionStore;
   connections = 0;
-  /** Connections not yet authenticated, bounded in number and time (none without a token). */
-  readonly guests: Guests | undefined;
   /** Trace ids between validation and the turn's record (its session is being created). */
   readonly reserved = new Set<string>();
   /** Stream reconnects seen per shared stats object (adapters of one stream share it). */
@@ -55,7 +52,6 @@ export class DaemonCore {
     this.upstream = input.upstream;
     this.outputs = new FanoutSink(input.outputs ?? []);
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
-    this.guests = this.auth === undefined ? undefined : new Guests();
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
     this.sessionStore = this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();

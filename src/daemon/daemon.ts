@@ -54,13 +54,9 @@ export class BridgeDaemon {
     }
     const recovery = recoveryContext(core);
     const recovered = recovery ? recoverJournal(recovery) : [];
-    const server = createServer((req, res) => {
-      core.guests?.request(req.socket, res);
-      void handleRequest(core, this.routes, req, res);
-    });
+    const server = createServer((req, res) => void handleRequest(core, this.routes, req, res));
     server.maxConnections = this.options.maxConnections;
     server.on("connection", (socket) => {
-      core.guests?.admit(socket);
       core.connections++;
       socket.once("close", () => core.connections--);
     });

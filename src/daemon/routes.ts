@@ -89,7 +89,6 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
         { "www-authenticate": 'Bearer realm="opencode-bridge"' },
       );
     }
-    core.guests?.authenticated(req.socket);
     for (const route of routes) {
       const m = route.pattern.exec(path);
       if (!m) continue;

@@ -6,7 +6,6 @@
  * - five simultaneous first turns with one new `session_key` share one session.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -66,35 +65,6 @@ describe("safe by default", () => {
     expect(ok.status, ok.text).toBe(202);
     expect((await turnEvents(daemon, "safety-png", auth)).done?.outcome).toBe("final");
   });
-
-  it("connections without the token cannot starve clients that have it: capped, and closed after a short deadline", async () => {
-    const u = new URL(daemon.url);
-    const sockets: Socket[] = [];
-    let closedByDaemon = 0;
-    try {
-      // 150 idle connections and 50 that send their headers a byte at a time (slowloris).
-      for (let i = 0; i < 200; i++) {
-        const s = connect(Number(u.port), u.hostname);
-        s.on("error", () => {});
-        s.on("close", () => closedByDaemon++);
-        if (i >= 150) s.once("connect", () => s.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
-        sockets.push(s);
-      }
-      await new Promise((r) => setTimeout(r, 500));
-      // Those beyond the guest cap (64) are closed at once, oldest first; a client with the token gets through every time.
-      let ok = 0;
-      for (let i = 0; i < 20; i++) if ((await callDaemon(daemon, "GET", "/v1/turns", undefined, { ...auth, connection: "close" })).status === 200) ok++;
-      expect(ok).toBe(20);
-      expect(closedByDaemon).toBeGreaterThanOrEqual(200 - 64);
-      // The rest are closed after the guest deadline (10 s), without anyone's help.
-      const end = Date.now() + 20_000;
-      while (closedByDaemon < 200 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-      expect(closedByDaemon).toBe(200);
-      expect((await fetch(`${daemon.url}/healthz`)).status).toBeLessThan(500);
-    } finally {
-      for (const s of sockets) s.destroy();
-    }
-  }, 60_000);
 
   it("five simultaneous first turns with one new session_key share one OpenCode session", async () => {
     const key = `safety-key-${Date.now()}`;
