@@ -1,7 +1,7 @@
 /**
  * The console's script (served as `GET /console.js`, see ./console.ts). Plain
  * browser JavaScript, no framework. What it keeps true for an operator:
- * - the turn list follows `GET /v1/events`, so every turn is listed, even one
+ * - the turn list follows `GET /v1/turn-list`, so every turn is listed, even one
  *   that came and went in a moment; it reconnects after a drop;
  * - a turn waiting for a person is surfaced wherever you are: the tab title
  *   counts the waiting turns, a banner links them, and the view opens the
@@ -52,7 +52,7 @@ async function watchList() {
     const first = await fetch("/v1/turns", { headers: headers(false), signal: ac.signal });
     if (first.status === 401) { $("status").textContent = "The daemon wants its token."; return; }
     if (first.ok) { for (const t of (await first.json()).turns || []) turns.set(t.trace_id, t); render(); }
-    const r = await fetch("/v1/events", { headers: headers(false), signal: ac.signal });
+    const r = await fetch("/v1/turn-list", { headers: headers(false), signal: ac.signal });
     if (r.status === 401) { $("status").textContent = "The daemon wants its token."; return; }
     if (!r.ok) throw new Error("HTTP " + r.status);
     $("status").textContent = "";

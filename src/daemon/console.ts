@@ -4,7 +4,7 @@
  * allows scripts from the daemon only. The page holds no data and no secret;
  * everything it shows comes from the daemon's own API with the daemon's bearer
  * token (typed in, or given as `/console#token=…`, kept in the tab's
- * sessionStorage): `GET /v1/events` (the turn list as a stream), `GET
+ * sessionStorage): `GET /v1/turn-list` (the turn list as a stream), `GET
  * /v1/turns/:id/events`, `POST /v1/turns/:id/requests/:request_id`, `POST
  * /v1/turns/:id/abort`. Every value is put on the page as text, never as HTML.
  */

@@ -27,7 +27,7 @@ export function daemonRoutes(core: DaemonCore): readonly Route[] {
     { pattern: /^\/v1\/turns\/([^/]+)\/abort$/, methods: { POST: (req, res, p) => postAbort(core, req, res, p) } },
     { pattern: /^\/v1\/turns\/([^/]+)\/requests\/([^/]+)$/, methods: { POST: (req, res, p) => postAnswer(core, req, res, p) } },
     { pattern: /^\/v1\/turns\/([^/]+)$/, methods: { GET: (req, res, p) => getTurn(core, req, res, p) } },
-    { pattern: /^\/v1\/events$/, methods: { GET: (req, res) => streamTurnList(core, req, res) } },
+    { pattern: /^\/v1\/turn-list$/, methods: { GET: (req, res) => streamTurnList(core, req, res) } },
     { pattern: /^\/metrics$/, methods: { GET: (_req, res) => getMetrics(core, res) } },
   ];
 }
@@ -113,7 +113,7 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
         "GET /v1/turns",
         "GET /v1/turns/:trace_id",
         "GET /v1/turns/:trace_id/events",
-        "GET /v1/events",
+        "GET /v1/turn-list",
         "POST /v1/turns/:trace_id/abort",
         "POST /v1/turns/:trace_id/requests/:request_id",
         "GET /healthz",

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/events`: the turn list as a stream, for the console and any client
+ * `GET /v1/turn-list`: the turn list as a stream, for the console and any client
  * that shows turns. First `event: turns` with every retained turn's summary
  * (as `GET /v1/turns`), then `event: turn` with a turn's summary each time it
  * starts, starts or stops waiting for a person, or ends — so a turn that came

@@ -124,7 +124,7 @@ export class TurnStore {
   /** Finished turns' ids, oldest finish first (a Set keeps insertion order). */
   private readonly finishedOrder = new Set<string>();
 
-  /** Who follows the turn list (GET /v1/events): told each turn's summary when it starts, waits, is answered or ends; `null`: the daemon stops. */
+  /** Who follows the turn list (GET /v1/turn-list): told each turn's summary when it starts, waits, is answered or ends; `null`: the daemon stops. */
   readonly watchers = new Set<(summary: Record<string, unknown> | null) => void>();
 
   constructor(private readonly opts: TurnStoreOptions) {}

@@ -72,7 +72,7 @@ describe("the console in headless Chromium", () => {
       const problems: string[] = [];
       page.on("pageerror", (e) => problems.push(e.message));
       page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
-      const streaming = page.waitForResponse((r) => r.url().endsWith("/v1/events") && r.status() === 200, { timeout: 20_000 });
+      const streaming = page.waitForResponse((r) => r.url().endsWith("/v1/turn-list") && r.status() === 200, { timeout: 20_000 });
       await page.goto(`${daemon.url}/console#token=${TOKEN}`);
       await streaming;
 
