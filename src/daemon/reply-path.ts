@@ -8,7 +8,7 @@ import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 import type { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
-import type { Journal } from "./journal.js";
+import type { TurnJournal } from "./journal.js";
 import type { Metrics } from "./metrics.js";
 import { OutputLanes } from "./output-lanes.js";
 import type { TurnRecord, TurnStore } from "./turns.js";
@@ -23,7 +23,7 @@ export class ReplyPath {
 
   constructor(
     private readonly store: TurnStore,
-    private readonly journal: Journal | undefined,
+    private readonly journal: TurnJournal | undefined,
     private readonly metrics: Metrics,
     private readonly outputs: FanoutSink,
     private readonly log: Logger,
@@ -49,6 +49,9 @@ export class ReplyPath {
    */
   readonly sink: SinkObject = {
     request: (evt: RequestEvent) => {
+      // Journaled like a reply: a pending request outlives a restart.
+      const known = this.store.get(evt.trace_id);
+      if (known && !known.finished) this.journal?.request(known.turnId, evt);
       this.store.request(evt);
       // In the turn's lane, so the outputs see it in its place among the replies.
       return this.lanes.push(evt, this.store.get(evt.trace_id)?.turnId);
