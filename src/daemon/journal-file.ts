@@ -69,6 +69,8 @@ export class SegmentedFile {
   private rollAt: number;
   /** The last write failed: the next one starts on a fresh line. */
   private torn = false;
+  /** Descriptors of rolled segments, synced and closed at the next `sync`. */
+  private readonly retired: number[] = [];
 
   constructor(
     readonly dir: string,
@@ -127,7 +129,8 @@ export class SegmentedFile {
       }
       const n = this.fs.writeSync(this.fd, line);
       this.bytes += n;
-      if (n !== Buffer.byteLength(line)) throw Object.assign(new Error("short write to the journal"), { code: "EIO" });
+      // A short write (a disk filling up): write the rest, which then fails with the true cause.
+      if (n !== line.length || Buffer.byteLength(line) !== n) this.writeRest(Buffer.from(line), n);
     } catch (err) {
       this.torn = true;
       this.onError(err as Error);
@@ -137,7 +140,25 @@ export class SegmentedFile {
     return true;
   }
 
+  private writeRest(buf: Buffer, done: number): void {
+    for (let off = done; off < buf.length; ) {
+      const n = this.fs.writeSync(this.fd as number, buf, off, buf.length - off);
+      if (n <= 0) throw Object.assign(new Error("the journal took no bytes"), { code: "EIO" });
+      off += n;
+      this.bytes += n;
+    }
+  }
+
+  /** Syncs the active segment, and syncs and closes the ones rolled since the last sync. */
   sync(): void {
+    for (const fd of this.retired.splice(0)) {
+      try {
+        this.fs.fdatasyncSync(fd);
+      } catch (err) {
+        this.onError(err as Error);
+      }
+      this.fs.closeSync(fd);
+    }
     if (this.fd === undefined) return;
     try {
       this.fs.fdatasyncSync(this.fd);
@@ -146,14 +167,27 @@ export class SegmentedFile {
     }
   }
 
+  /** Rolled segments not yet synced (their descriptors stay open until then). */
+  get pendingRetired(): number {
+    return this.retired.length;
+  }
+
   /** Deletes the numbered segment `n` (no retained turn has a record in it). */
   drop(n: number): void {
     if (n >= this.activeNumber) return;
-    try {
-      this.fs.unlinkSync(join(this.dir, `journal.${n}.jsonl`));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.onError(err as Error);
+    if (this.fd === undefined) {
+      // At start-up (not open yet): at once, so what is read next is what remains.
+      try {
+        this.fs.unlinkSync(join(this.dir, `journal.${n}.jsonl`));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== "ENOENT") this.onError(err as Error);
+      }
+      return;
     }
+    // Off the event loop: freeing a large file's blocks takes the file system a while.
+    nodeFs.unlink(join(this.dir, `journal.${n}.jsonl`), (err) => {
+      if (err && err.code !== "ENOENT") this.onError(err);
+    });
   }
 
   /** Starts a new active segment; on any failure the current one stays open and in use. */
@@ -170,7 +204,6 @@ export class SegmentedFile {
     }
     const numbered = join(this.dir, `journal.${this.activeNumber}.jsonl`);
     try {
-      this.fs.fdatasyncSync(this.fd);
       this.fs.renameSync(this.file, numbered);
     } catch (err) {
       this.fs.closeSync(fd);
@@ -189,13 +222,13 @@ export class SegmentedFile {
       // The old segment already has its number; the new one is read after it under its own name.
       this.onError(err as Error);
     }
-    const old = this.fd;
+    // The old descriptor is synced and closed with the next sync (the caller's timer), not here on the write's path.
+    this.retired.push(this.fd);
     this.fd = fd;
     this.activeNumber++;
     this.bytes = 0;
     this.torn = false;
     this.rollAt = this.segmentBytes;
-    this.fs.closeSync(old);
     return true;
   }
 
