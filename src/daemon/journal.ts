@@ -22,7 +22,7 @@
  * Behind a small interface (`TurnJournal`) so that another store (PostgreSQL:
  * tables turn, reply, request, ack with the same keys) can take its place.
  */
-import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
@@ -323,7 +323,7 @@ function startTime(pid: number): string | undefined {
   }
 }
 
-/** Is `pid` alive and the daemon that wrote the pid file (same start time; without one, a process running `serve`)? */
+/** Is `pid` alive and the daemon that wrote the pid file (same start time; without one, a Node process running `serve`)? */
 function isOurDaemon(pid: number, started: string | undefined): boolean {
   try {
     process.kill(pid, 0);
@@ -333,8 +333,9 @@ function isOurDaemon(pid: number, started: string | undefined): boolean {
   const now = startTime(pid);
   if (now === undefined) return true; // no /proc: alive is all we can tell
   if (started) return started === now;
+  // An old pid-only file: a daemon is this same Node binary running `serve`.
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("serve");
+    return realpathSync(`/proc/${pid}/exe`) === realpathSync(process.execPath) && readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("serve");
   } catch {
     return true;
   }

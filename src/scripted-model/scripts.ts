@@ -123,6 +123,14 @@ export const scripts: Readonly<Record<string, Script>> = {
       text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
     },
   ],
+  /** The plugin-tag answer streamed slowly (a chunk every 400 ms): for a daemon killed mid-turn. */
+  "slow-plugin-tag": [
+    {
+      kind: "stream",
+      text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
+      chunkDelayMs: 400,
+    },
+  ],
   /** A tool the permission policy governs (edit of a new file). */
   permission: [
     {
