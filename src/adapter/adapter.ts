@@ -29,6 +29,7 @@ import { newMessageId } from "./message-id.js";
 import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
+import { followTurn, type FollowedTurn } from "./follow.js";
 import {
   SUPPORTED_VERSIONS,
   checkPrompt,
@@ -164,6 +165,13 @@ export class OpencodeAdapter {
     turn.end(err instanceof BridgeError ? err.replyCode : "internal", `the bridge refused the turn: ${err.message}`);
     await turn.settled();
     throw err;
+  }
+
+  /** Follow a turn this process did not start (after a restart) to its end: src/adapter/follow.ts. */
+  follow(turn: FollowedTurn, opts: PromptOptions = {}): Promise<TurnResult> {
+    const release = holdProcess();
+    const deps = { config: this.config, http: this.http, hub: this.hub, sink: this.sink, log: this.log, serverVersion: () => this.serverVersion(), current: (t: Turn | undefined) => void (this.current = t) };
+    return this.queue.add(() => followTurn(deps, turn, opts)).finally(release);
   }
 
   /** Permission and question requests of the running turn that wait for an answer. */

@@ -51,8 +51,11 @@ export class Delivery {
     private readonly sink: SinkObject,
     private readonly opts: DeliveryOptions,
     private readonly log: Logger,
+    /** The seq of the first reply (a turn followed again after a restart goes on where it was). */
+    firstSeq = 0,
   ) {
     this.envelope = new Envelope(traceId);
+    this.envelope.seq = firstSeq;
   }
 
   /** Replies stamped so far. */

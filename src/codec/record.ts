@@ -12,9 +12,9 @@
  */
 import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import { parseEvent, type ParsedEvent } from "./events.js";
-import { reduce } from "./reducer.js";
+import { finish, reduce } from "./reducer.js";
 import type { Reply } from "./reply.js";
-import { createTurnState } from "./state.js";
+import { createTurnState, type TurnState } from "./state.js";
 
 /** One message of the record, as the server answers it. */
 export interface RecordMessage {
@@ -83,63 +83,121 @@ export function recordReplies(messages: readonly RecordMessage[], turn: RecordTu
 }
 
 /**
- * What of `bodies` (the record's replies, `recordReplies`) was not delivered yet,
- * given the replies `delivered` (in seq order): per text or reasoning part, the
- * text beyond what was delivered of it; tool calls and results not delivered;
- * the terminal reply. Undefined when the record does not continue what was
- * delivered (a part's delivered text is not a prefix of its recorded text, or a
- * delivered part is missing): then the turn cannot be finished from it.
+ * What a turn already delivered, taken off the replies a fresh reducer makes of
+ * the same turn (from the record, then from live events after a re-attach):
+ * per text or reasoning part, the text beyond what was delivered of it; tool
+ * calls and results not delivered; the terminal reply only if the answer it
+ * states is the delivered text and the new text together. `mismatch` is set when
+ * what comes does not continue what was delivered (a part's delivered text is
+ * not a prefix of its text now); from then on nothing passes.
  */
-export function continueAfter(delivered: readonly Reply[], bodies: readonly ReplyBody[]): ReplyBody[] | undefined {
-  const owed = new Map<string, string>();
-  const called = new Set<string>();
-  const resulted = new Set<string>();
-  let said = "";
-  for (const r of delivered) {
-    if (r.kind === "delta" || r.kind === "reasoning") {
-      const key = `${r.kind}\u0000${r.part_id}`;
-      owed.set(key, (owed.get(key) ?? "") + r.content);
-      if (r.kind === "delta") said += r.content;
-    } else if (r.kind === "tool_call") called.add(r.call_id);
-    else if (r.kind === "tool_result") resulted.add(r.call_id);
-    else return undefined; // a terminal reply was delivered: nothing continues it
+export class DeliveredPrefix {
+  /** Per part (kind and id): delivered text not yet matched. */
+  private readonly owed = new Map<string, string>();
+  private readonly called = new Set<string>();
+  private readonly resulted = new Set<string>();
+  /** The answer so far: delivered deltas, then new ones. */
+  private said = "";
+  /** Delivered text of parts that the reducer has not reproduced yet. */
+  private outstanding = 0;
+  mismatch = false;
+  /** A terminal reply was among those delivered: nothing continues the turn. */
+  readonly ended: boolean;
+
+  constructor(delivered: readonly Reply[]) {
+    let ended = false;
+    for (const r of delivered) {
+      if (r.kind === "delta" || r.kind === "reasoning") {
+        const key = `${r.kind}\u0000${r.part_id}`;
+        const before = this.owed.get(key) ?? "";
+        if (before === "" && r.content !== "") this.outstanding++;
+        this.owed.set(key, before + r.content);
+        if (r.kind === "delta") this.said += r.content;
+      } else if (r.kind === "tool_call") this.called.add(r.call_id);
+      else if (r.kind === "tool_result") this.resulted.add(r.call_id);
+      else ended = true;
+    }
+    this.ended = ended;
   }
-  const out: ReplyBody[] = [];
-  for (const b of bodies) {
+
+  /** Has all delivered text been reproduced (so a terminal reply may follow)? */
+  get caughtUp(): boolean {
+    return this.outstanding === 0;
+  }
+
+  /** The part of `b` not delivered yet (undefined: none of it). */
+  take(b: ReplyBody): ReplyBody | undefined {
+    // An error ends the turn whatever came before it.
+    if (b.kind === "error") return b;
+    if (this.mismatch || this.ended) return undefined;
     if (b.kind === "delta" || b.kind === "reasoning") {
       const key = `${b.kind}\u0000${b.part_id}`;
-      const before = owed.get(key) ?? "";
-      if (before === "") {
-        out.push(b);
-        if (b.kind === "delta") said += b.content;
-        continue;
-      }
-      if (before.startsWith(b.content)) {
-        owed.set(key, before.slice(b.content.length));
-      } else if (b.content.startsWith(before)) {
-        owed.set(key, "");
-        const rest = b.content.slice(before.length);
-        if (rest !== "") {
-          out.push({ ...b, content: rest });
-          if (b.kind === "delta") said += rest;
+      const before = this.owed.get(key);
+      let out: ReplyBody | undefined = b;
+      if (before !== undefined && before !== "") {
+        if (before.startsWith(b.content)) {
+          this.owed.set(key, before.slice(b.content.length));
+          if (before.length === b.content.length) this.outstanding--;
+          return undefined;
         }
-      } else {
-        return undefined;
+        if (!b.content.startsWith(before)) {
+          this.mismatch = true;
+          return undefined;
+        }
+        this.owed.set(key, "");
+        this.outstanding--;
+        out = { ...b, content: b.content.slice(before.length) };
+        if (out.content === "") return undefined;
       }
-    } else if (b.kind === "tool_call") {
-      if (!called.has(b.call_id)) out.push(b);
-    } else if (b.kind === "tool_result") {
-      if (!resulted.has(b.call_id)) out.push(b);
-    } else if (b.kind === "final") {
-      // The answer is the deltas' concatenation, delivered and new alike.
-      if (b.content !== said) return undefined;
-      out.push(b);
-    } else {
-      out.push(b);
+      if (out.kind === "delta") this.said += out.content;
+      return out;
     }
+    if (b.kind === "tool_call") return this.called.has(b.call_id) ? undefined : b;
+    if (b.kind === "tool_result") return this.resulted.has(b.call_id) ? undefined : b;
+    if (b.kind === "final" && (!this.caughtUp || b.content !== this.said)) {
+      this.mismatch = true;
+      return undefined;
+    }
+    return b;
   }
-  for (const rest of owed.values()) if (rest !== "") return undefined;
-  return out;
+}
+
+/**
+ * What of `bodies` (the record's replies, `recordReplies`) was not delivered yet,
+ * given the replies `delivered` (in seq order); undefined when the record does
+ * not continue what was delivered, or a terminal reply was delivered already.
+ */
+export function continueAfter(delivered: readonly Reply[], bodies: readonly ReplyBody[]): ReplyBody[] | undefined {
+  const prefix = new DeliveredPrefix(delivered);
+  if (prefix.ended) return undefined;
+  const out: ReplyBody[] = [];
+  for (const b of bodies) {
+    const rest = prefix.take(b);
+    if (rest !== undefined) out.push(rest);
+  }
+  return prefix.mismatch || !prefix.caughtUp ? undefined : out;
+}
+
+/**
+ * Takes off `out` (in place) what `prefix` says was delivered. When what comes
+ * stops continuing it, the turn ends `error` `transport` rather than report text
+ * twice or differently.
+ */
+export function skipDelivered(prefix: DeliveredPrefix, state: TurnState, out: ReplyBody[]): void {
+  let w = 0;
+  for (const b of out) {
+    const rest = prefix.take(b);
+    if (rest !== undefined) out[w++] = rest;
+  }
+  out.length = w;
+  if (!prefix.mismatch || out.some((b) => b.kind === "error")) return;
+  const message = "OpenCode's record of the turn does not continue what the bridge had already reported";
+  if (state.phase === "done") out.push(unstamped({ kind: "error", error: message, code: "transport" }));
+  else {
+    const tail: ReplyBody[] = [];
+    finish(state, { code: "transport", message }, tail);
+    for (const b of tail) if (b.kind === "error") out.push(b);
+  }
 }
 
 /** A body with a placeholder envelope (for terminal replies made outside the reducer). */

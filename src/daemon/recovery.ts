@@ -13,7 +13,8 @@ import { isTerminal, type Reply } from "../codec/reply.js";
 import { Envelope } from "../codec/envelope.js";
 import type { FanoutSink } from "../sink/fanout.js";
 import type { JournaledTurn, TurnJournal } from "./journal.js";
-import { TurnRequestSchema } from "./options.js";
+import type { FollowedTurn } from "../adapter/follow.js";
+import { TurnRequestSchema, type TurnRequest } from "./options.js";
 import { judgeFromRecord } from "./reconcile.js";
 import { turnInfo, type TurnOutcome, type TurnRecord, type TurnStore } from "./turns.js";
 import type { Upstream } from "./upstream.js";
@@ -28,6 +29,8 @@ export interface RecoveryContext {
   deliver(reply: Reply): Promise<void>;
   /** Ends a turn's record: counted, journaled, subscribers told. */
   end(record: TurnRecord, outcome: TurnOutcome): void;
+  /** Follows a turn OpenCode still runs to its end (src/adapter/follow.ts); resolves with its outcome once ended. */
+  follow(record: TurnRecord, turn: FollowedTurn, request: TurnRequest | undefined): Promise<TurnOutcome>;
 }
 
 export interface Recovered {
@@ -122,9 +125,12 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
     if (verdict.kind === "finished") bodies = verdict.bodies;
     else if (verdict.kind === "never_sent") why = "the bridge restarted before the turn's prompt was sent to OpenCode: the turn did not run";
     else if (verdict.kind === "lost") why = `the bridge restarted while the turn was running, and ${verdict.why}`;
-    else {
-      why = "the bridge restarted while the turn was running; the session was still busy and has been aborted";
-      await http.abort(t.sessionId).catch((err: unknown) => ctx.log.warn({ trace_id: t.traceId, err }, "could not abort the session"));
+    else if (t.messageId !== undefined) {
+      // OpenCode still runs it: follow it again to its end (re-attach), from the journaled seq on.
+      const request = TurnRequestSchema.safeParse(t.request);
+      const outcome = await ctx.follow(record, { traceId: t.traceId, sessionId: t.sessionId, userMessageId: t.messageId, delivered: t.replies }, request.success ? request.data : undefined);
+      ctx.log.info({ trace_id: t.traceId, outcome }, "followed a turn the restart interrupted to its end");
+      return;
     }
   } catch (err) {
     ctx.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err }, "could not read OpenCode's record of a turn the restart interrupted");

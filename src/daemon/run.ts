@@ -3,6 +3,7 @@
  * the background, and its record closed — counted, journaled, subscribers told —
  * when the adapter's turn has ended.
  */
+import type { FollowedTurn } from "../adapter/follow.js";
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
@@ -51,6 +52,39 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
     .finally(() => lease.release());
 }
 
+/**
+ * After a restart: follows a turn OpenCode is still running to its end (src/adapter/follow.ts),
+ * with the policy and timeouts it was accepted with; its replies go on at the journaled seq.
+ */
+export function followTurn(core: DaemonCore, record: TurnRecord, turn: FollowedTurn, request: TurnRequest | undefined, target: OpencodeTarget): Promise<TurnOutcome> {
+  const lease = core.pool.acquire(target, record.directory, record.sessionId);
+  record.answerer = (id, answer) => lease.adapter.answer(id, answer);
+  return lease.adapter
+    .follow(turn, {
+      traceId: record.traceId,
+      sessionId: record.sessionId,
+      signal: record.controller.signal,
+      ...(request?.permission ? { permission: request.permission } : {}),
+      ...(request?.question ? { question: request.question } : {}),
+      onRequest: () => nobodyToAnswer(core, record),
+      ...(request?.timeouts
+        ? { timeouts: { firstEventMs: request.timeouts.first_event_ms, idleMs: request.timeouts.idle_ms, turnMs: request.timeouts.turn_ms, toolMs: request.timeouts.tool_ms } }
+        : {}),
+    })
+    .then(
+      (result): TurnOutcome => (result.status === "final" ? "final" : (result.error?.code ?? "internal")),
+      (err: unknown): TurnOutcome => {
+        core.log.error({ trace_id: record.traceId, err }, "the adapter refused to follow the turn");
+        return "internal";
+      },
+    )
+    .then((outcome) => {
+      endTurn(core, record, outcome, request?.session_key);
+      return outcome;
+    })
+    .finally(() => lease.release());
+}
+
 /** A turn has ended: counted, journaled, and its subscribers told. */
 export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutcome, sessionKey?: string): void {
   if (sessionKey !== undefined) {
@@ -76,5 +110,6 @@ export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
     log: core.log,
     deliver: (reply) => core.replies.sink.deliver(reply) as Promise<void>,
     end: (record, outcome) => endTurn(core, record, outcome),
+    follow: async (record, turn, request) => followTurn(core, record, turn, request, await core.upstream.target()),
   };
 }

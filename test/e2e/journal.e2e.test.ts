@@ -155,6 +155,37 @@ describe("serve's journal, killed and restarted", () => {
     }
   });
 
+  it("re-attach: kill -9 after the first reply of a slowly streaming turn, restart on the same state dir: the turn is followed to its end, final with the exact text of OpenCode's record, gapless seq, one terminal; a subscriber resuming with Last-Event-ID gets the rest without a gap", async () => {
+    const state = tempStateDir();
+    const args = [...upstream(), "--state-dir", state];
+    const first = await daemon(args);
+    // 40 words, 200 ms apart: about 8 s, still streaming after the restart.
+    const t = await post(first, { text: scenario("slow-child", "Stream slowly."), trace_id: "followed" });
+    const seen = await firstReplies(first, "followed", 1);
+    await kill(first);
+    expect((await http.sessionStatus())[t.session_id]?.type).toBe("busy");
+
+    const second = await daemon(args);
+    // A subscriber that had seen seq 0 resumes after it.
+    const res = await fetch(`${second.url}/v1/turns/followed/events`, { headers: { ...auth, "last-event-id": String(seen.at(-1)?.seq) } });
+    const resumed: Reply[] = [];
+    const parser = createParser({ onEvent: (e) => void (e.event === "reply" && resumed.push(JSON.parse(e.data) as Reply)) });
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body ?? []) parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+    await second.waitForLog(/following the turn again/);
+    expect((await http.sessionStatus())[t.session_id]).toBeUndefined(); // OpenCode finished it: it was not aborted
+    const whole = [...seen, ...resumed];
+    const last = expectWhole(whole);
+    const words = Array.from({ length: 40 }, (_, i) => `w${i} `).join("");
+    expect(last).toMatchObject({ kind: "final", content: words });
+    expect(whole.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("")).toBe(words);
+    const record = await http.sessionMessages(t.session_id, 50);
+    const recorded = record.filter((m) => m.info.role === "assistant").flatMap((m) => (m.parts ?? []) as { type: string; text?: string }[]);
+    expect(recorded.filter((p) => p.type === "text").map((p) => p.text).join("")).toBe(words);
+    // From seq 0, the same stream.
+    expect((await turnEvents(second, "followed", auth)).replies).toEqual(whole);
+  });
+
   it("a stale daemon.pid naming a live unrelated process does not block start-up; a directory named sessions.json is a clear error", async () => {
     const state = tempStateDir();
     // The OpenCode server: alive, and not a daemon of this state directory.
