@@ -169,9 +169,8 @@ export class OpencodeAdapter {
 
   /** Follow a turn this process did not start (after a restart) to its end: src/adapter/follow.ts. */
   follow(turn: FollowedTurn, opts: PromptOptions = {}): Promise<TurnResult> {
-    const release = holdProcess();
     const deps = { config: this.config, http: this.http, hub: this.hub, sink: this.sink, log: this.log, serverVersion: () => this.serverVersion(), current: (t: Turn | undefined) => void (this.current = t) };
-    return this.queue.add(() => followTurn(deps, turn, opts)).finally(release);
+    return this.queue.add(() => followTurn(deps, turn, opts)).finally(holdProcess());
   }
 
   /** Permission and question requests of the running turn that wait for an answer. */

@@ -62,8 +62,7 @@ export class Turn implements HubListener {
     private readonly http: OpencodeHttp,
     sink: SinkObject,
     private readonly log: Logger,
-    /** A turn followed again (src/adapter/follow.ts): what it had delivered is not delivered twice. */
-    private readonly resume?: { readonly prefix: DeliveredPrefix; readonly firstSeq: number },
+    private readonly resume?: { readonly prefix: DeliveredPrefix; readonly firstSeq: number }, // a followed turn (./follow.ts): its codec starts afresh, what it delivered before is skipped
   ) {
     this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log, resume?.firstSeq);
     const over = () => this.finished;
@@ -248,7 +247,6 @@ export class Turn implements HubListener {
   private afterCodec(): void {
     // Requests still waiting are settled before the terminal reply goes out.
     if (!this.finished && isTurnDone(this.state)) this.requests.stop();
-    // A followed turn: its codec starts afresh from the record; what was delivered before is not delivered again.
     if (this.resume) skipDelivered(this.resume.prefix, this.state, this.out);
     this.delivery.push(this.out);
     if (this.finished) return;

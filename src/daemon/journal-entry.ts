@@ -5,6 +5,7 @@
  */
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
+import { forEachLine } from "./journal-file.js";
 import type { TurnOutcome } from "./turns.js";
 
 export interface JournaledTurn {
@@ -72,4 +73,41 @@ export function entryOf(line: string): Entry | undefined {
     default:
       return undefined;
   }
+}
+
+/** Reads one journal file: turns in the order accepted. Unreadable lines are skipped (and counted in `skipped`). */
+export function readJournal(file: string, into = new Map<string, JournaledTurn>(), seen?: (id: string) => void): JournaledTurn[] & { skipped: number } {
+  let skipped = 0;
+  forEachLine(file, (line) => {
+    if (line === "") return;
+    const e = entryOf(line);
+    if (e === undefined || !apply(into, e)) skipped++;
+    else seen?.(e.id);
+  });
+  return Object.assign([...into.values()], { skipped });
+}
+
+/** One record into the turns read so far; false when it names no turn read. */
+function apply(turns: Map<string, JournaledTurn>, e: Entry): boolean {
+  if (e.t === "turn") {
+    turns.set(e.id, {
+      id: e.id, traceId: e.trace_id, sessionId: e.session_id, directory: e.directory, at: e.at,
+      ...(e.h ? { requestHash: e.h } : {}), ...(e.req !== undefined ? { request: e.req } : {}), ...(e.outs ? { outputs: e.outs } : {}),
+      messageId: undefined, replies: [], outcome: undefined, acks: new Map(), pending: new Map(),
+    });
+    return true;
+  }
+  const t = turns.get(e.id);
+  if (!t) return false;
+  if (e.t === "reply") {
+    if (e.r.seq === t.replies.length) t.replies.push(e.r);
+  } else if (e.t === "prompt") t.messageId = e.m;
+  else if (e.t === "rq") {
+    if (e.e.type === "request") t.pending.set(e.e.request.request_id, e.e);
+    else t.pending.delete(e.e.request_id);
+  } else if (e.t === "end") {
+    t.outcome = e.outcome;
+    t.pending.clear();
+  } else t.acks.set(e.o, Math.max(e.seq, t.acks.get(e.o) ?? -1));
+  return true;
 }

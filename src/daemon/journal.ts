@@ -22,16 +22,15 @@
  * Behind a small interface (`TurnJournal`) so that another store (PostgreSQL:
  * tables turn, reply, request, ack with the same keys) can take its place.
  */
-import { readFileSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 import { replyJson } from "../sink/encoded.js";
-import { forEachLine, SegmentedFile, type JournalFs } from "./journal-file.js";
-import { entryOf, type Entry, type JournaledTurn } from "./journal-entry.js";
+import { SegmentedFile, type JournalFs } from "./journal-file.js";
+import { readJournal, type Entry, type JournaledTurn } from "./journal-entry.js";
+import { lockStateDir, unlockStateDir } from "./state-lock.js";
 import type { TurnOutcome } from "./turns.js";
 
-export type { JournaledTurn } from "./journal-entry.js";
+export { readJournal, type JournaledTurn } from "./journal-entry.js";
 
 /** What the daemon needs of a journal: what a turn is, what it said, how it ended, what outputs have. */
 export interface TurnJournal {
@@ -66,43 +65,6 @@ export interface JournalOptions {
   readonly fs?: JournalFs;
 }
 
-/** Reads one journal file: turns in the order accepted. Unreadable lines are skipped (and counted in `skipped`). */
-export function readJournal(file: string, into = new Map<string, JournaledTurn>(), seen?: (id: string) => void): JournaledTurn[] & { skipped: number } {
-  let skipped = 0;
-  forEachLine(file, (line) => {
-    if (line === "") return;
-    const e = entryOf(line);
-    if (e === undefined || !apply(into, e)) skipped++;
-    else seen?.(e.id);
-  });
-  return Object.assign([...into.values()], { skipped });
-}
-
-/** One record into the turns read so far; false when it names no turn read. */
-function apply(turns: Map<string, JournaledTurn>, e: Entry): boolean {
-  if (e.t === "turn") {
-    turns.set(e.id, {
-      id: e.id, traceId: e.trace_id, sessionId: e.session_id, directory: e.directory, at: e.at,
-      ...(e.h ? { requestHash: e.h } : {}), ...(e.req !== undefined ? { request: e.req } : {}), ...(e.outs ? { outputs: e.outs } : {}),
-      messageId: undefined, replies: [], outcome: undefined, acks: new Map(), pending: new Map(),
-    });
-    return true;
-  }
-  const t = turns.get(e.id);
-  if (!t) return false;
-  if (e.t === "reply") {
-    if (e.r.seq === t.replies.length) t.replies.push(e.r);
-  } else if (e.t === "prompt") t.messageId = e.m;
-  else if (e.t === "rq") {
-    if (e.e.type === "request") t.pending.set(e.e.request.request_id, e.e);
-    else t.pending.delete(e.e.request_id);
-  } else if (e.t === "end") {
-    t.outcome = e.outcome;
-    t.pending.clear();
-  } else t.acks.set(e.o, Math.max(e.seq, t.acks.get(e.o) ?? -1));
-  return true;
-}
-
 export class Journal implements TurnJournal {
   private readonly files: SegmentedFile;
   private syncTimer: NodeJS.Timeout | undefined;
@@ -134,7 +96,8 @@ export class Journal implements TurnJournal {
   }
 
   open(): JournaledTurn[] {
-    this.lock();
+    const why = lockStateDir(this.dir);
+    if (why !== undefined) this.readOnly = why;
     const turns = new Map<string, JournaledTurn>();
     for (const seg of this.files.segments()) {
       this.skipped += readJournal(seg.file, turns, (id) => this.note(id, seg.n)).skipped;
@@ -216,39 +179,7 @@ export class Journal implements TurnJournal {
     this.syncTimer = undefined;
     if (!this.files.isOpen) return;
     this.files.close();
-    try {
-      if (readFileSync(this.lockFile, "utf8").split("\n")[0] === String(process.pid)) unlinkSync(this.lockFile);
-    } catch {
-      // Gone already: nothing to let go of.
-    }
-  }
-
-  private get lockFile(): string {
-    return join(this.dir, "daemon.pid");
-  }
-
-  /**
-   * `daemon.pid` names the daemon using the directory (its pid and its start time,
-   * so a pid the system gave to another process since is not taken for it).
-   */
-  private lock(): void {
-    let held = "";
-    try {
-      held = readFileSync(this.lockFile, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-    const [pidText, started] = held.split("\n");
-    const pid = Number(pidText?.trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isOurDaemon(pid, started?.trim())) {
-      throw new Error(`the state directory ${this.dir} is in use by another daemon (pid ${pid}); give each daemon its own --state-dir`);
-    }
-    try {
-      writeFileSync(this.lockFile, `${process.pid}\n${startTime(process.pid) ?? ""}\n`, { mode: 0o600 });
-    } catch (err) {
-      // A full or read-only directory: the daemon starts, serves what it has, refuses new turns.
-      this.readOnly = `the state directory cannot be written: ${describe(err)}`;
-    }
+    unlockStateDir(this.dir);
   }
 
   private write(e: Entry, id: string): boolean {
@@ -312,31 +243,3 @@ export class Journal implements TurnJournal {
 }
 
 const describe = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-
-/** The process's start time in clock ticks since boot (Linux), or undefined. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Is `pid` alive and the daemon that wrote the pid file (same start time; without one, a Node process running `serve`)? */
-function isOurDaemon(pid: number, started: string | undefined): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  const now = startTime(pid);
-  if (now === undefined) return true; // no /proc: alive is all we can tell
-  if (started) return started === now;
-  // An old pid-only file: a daemon is this same Node binary running `serve`.
-  try {
-    return realpathSync(`/proc/${pid}/exe`) === realpathSync(process.execPath) && readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("serve");
-  } catch {
-    return true;
-  }
-}
