@@ -81,6 +81,8 @@ export class Journal implements TurnJournal {
   /** Retained turn → the segments holding its records; segment → the retained turns with records in it. */
   private readonly turnSegs = new Map<string, Set<number>>();
   private readonly segTurns = new Map<number, Set<string>>();
+  private lastNoted: string | undefined;
+  private lastNotedSeg = -1;
   /** Ended retained turns, oldest end first. */
   private readonly ended = new Set<string>();
 
@@ -197,12 +199,16 @@ export class Journal implements TurnJournal {
 
   /** Turn `id` has a record in segment `n`. */
   private note(id: string, n: number): void {
+    // The hot path (a turn's replies, one after another): the same turn and segment as the last record.
+    if (id === this.lastNoted && n === this.lastNotedSeg) return;
     let segs = this.turnSegs.get(id);
     if (segs === undefined) {
       if (this.files.isOpen) return; // not retained (let go already)
       segs = new Set();
       this.turnSegs.set(id, segs);
     }
+    this.lastNoted = id;
+    this.lastNotedSeg = n;
     if (segs.has(n)) return;
     segs.add(n);
     let turns = this.segTurns.get(n);
@@ -224,6 +230,7 @@ export class Journal implements TurnJournal {
         }
       }
       this.turnSegs.delete(id);
+      if (this.lastNoted === id) this.lastNoted = undefined;
     }
   }
 
