@@ -123,7 +123,7 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
     const idle = state === undefined || state.type === "idle";
     const verdict = judgeFromRecord(t.replies, messages, { traceId: t.traceId, sessionId: t.sessionId, messageId: t.messageId }, idle);
     if (verdict.kind === "finished") bodies = verdict.bodies;
-    else if (verdict.kind === "never_sent") why = "the bridge restarted before the turn's prompt was sent to OpenCode: the turn did not run";
+    else if (verdict.kind === "never_sent") why = "the bridge restarted before the turn's prompt reached OpenCode: the turn did not run";
     else if (verdict.kind === "lost") why = `the bridge restarted while the turn was running, and ${verdict.why}`;
     else if (t.messageId !== undefined) {
       // OpenCode still runs it: follow it again to its end (re-attach), from the journaled seq on.

@@ -130,7 +130,7 @@ describe("serve's journal, killed and restarted", () => {
       const e = await turnEvents(second, q, auth);
       const end = expectWhole(e.replies);
       expect(end, q).toMatchObject({ kind: "error", code: "transport" });
-      expect((end as { error: string }).error).toMatch(/before the turn's prompt was sent/);
+      expect((end as { error: string }).error).toMatch(/before the turn's prompt reached OpenCode/);
       expect(e.replies.some((r) => r.kind === "final" || (r.kind === "delta" && r.content.includes("Kept")))).toBe(false);
     }
     // What the turn is survived the restart: its text, policy and accepted time.
