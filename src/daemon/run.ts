@@ -3,7 +3,9 @@
  * the background, and its record closed — counted, journaled, subscribers told —
  * when the adapter's turn has ended.
  */
+import type { OpencodeAdapter, PromptOptions } from "../adapter/adapter.js";
 import type { FollowedTurn } from "../adapter/follow.js";
+import type { TurnResult } from "../adapter/turn.js";
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
@@ -16,40 +18,20 @@ export const keyIn = (directory: string, key: string) => `${directory}\u0000${ke
 
 /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
 export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
-  const lease = core.pool.acquire(target, record.directory, record.sessionId);
-  record.answerer = (id, answer) => lease.adapter.answer(id, answer);
-  const ended = (outcome: TurnOutcome) => endTurn(core, record, outcome, turn.session_key);
   const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
-  lease.adapter
-    .prompt(input, {
-      traceId: record.traceId,
-      sessionId: record.sessionId,
-      signal: record.controller.signal,
+  void drive(core, record, turn, target, (adapter, common) =>
+    adapter.prompt(input, {
+      ...common,
       model: turn.model,
       agent: turn.agent,
       system: turn.system,
-      ...(turn.permission ? { permission: turn.permission } : {}),
-      ...(turn.question ? { question: turn.question } : {}),
-      onRequest: () => nobodyToAnswer(core, record),
       // The turn's own user message id, journaled before the prompt is sent: it is what recovers the turn after a restart.
       onPromptId: (messageId) => core.journal?.prompt(record.turnId, messageId),
       noReply: turn.no_reply,
       tools: turn.tools,
       variant: turn.variant,
-      ...(turn.timeouts
-        ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms, toolMs: turn.timeouts.tool_ms } }
-        : {}),
-    })
-    .then(
-      (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
-      (err: unknown) => {
-        // prompt() rejects only for a bridge bug (bad options reaching it); the adapter
-        // has already delivered the turn's terminal error reply.
-        core.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
-        ended("internal");
-      },
-    )
-    .finally(() => lease.release());
+    }),
+  );
 }
 
 /**
@@ -57,29 +39,45 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
  * with the policy and timeouts it was accepted with; its replies go on at the journaled seq.
  */
 export function followTurn(core: DaemonCore, record: TurnRecord, turn: FollowedTurn, request: TurnRequest | undefined, target: OpencodeTarget): Promise<TurnOutcome> {
+  return drive(core, record, request, target, (adapter, common) => adapter.follow(turn, common));
+}
+
+/**
+ * One adapter lease for the turn; the options every turn of the daemon gets (its
+ * trace, session, abort, policy, timeouts); the record ended when the adapter's turn has.
+ */
+function drive(
+  core: DaemonCore,
+  record: TurnRecord,
+  turn: TurnRequest | undefined,
+  target: OpencodeTarget,
+  run: (adapter: OpencodeAdapter, common: PromptOptions) => Promise<TurnResult>,
+): Promise<TurnOutcome> {
   const lease = core.pool.acquire(target, record.directory, record.sessionId);
   record.answerer = (id, answer) => lease.adapter.answer(id, answer);
-  return lease.adapter
-    .follow(turn, {
-      traceId: record.traceId,
-      sessionId: record.sessionId,
-      signal: record.controller.signal,
-      ...(request?.permission ? { permission: request.permission } : {}),
-      ...(request?.question ? { question: request.question } : {}),
-      onRequest: () => nobodyToAnswer(core, record),
-      ...(request?.timeouts
-        ? { timeouts: { firstEventMs: request.timeouts.first_event_ms, idleMs: request.timeouts.idle_ms, turnMs: request.timeouts.turn_ms, toolMs: request.timeouts.tool_ms } }
-        : {}),
-    })
+  const common: PromptOptions = {
+    traceId: record.traceId,
+    sessionId: record.sessionId,
+    signal: record.controller.signal,
+    ...(turn?.permission ? { permission: turn.permission } : {}),
+    ...(turn?.question ? { question: turn.question } : {}),
+    onRequest: () => nobodyToAnswer(core, record),
+    ...(turn?.timeouts
+      ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms, toolMs: turn.timeouts.tool_ms } }
+      : {}),
+  };
+  return run(lease.adapter, common)
     .then(
       (result): TurnOutcome => (result.status === "final" ? "final" : (result.error?.code ?? "internal")),
       (err: unknown): TurnOutcome => {
-        core.log.error({ trace_id: record.traceId, err }, "the adapter refused to follow the turn");
+        // The adapter rejects only for a bridge bug (bad options reaching it); it has
+        // already delivered the turn's terminal error reply.
+        core.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
         return "internal";
       },
     )
     .then((outcome) => {
-      endTurn(core, record, outcome, request?.session_key);
+      endTurn(core, record, outcome, turn?.session_key);
       return outcome;
     })
     .finally(() => lease.release());
