@@ -118,7 +118,7 @@ export class Journal implements TurnJournal {
 
   turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra: TurnExtra = {}): boolean {
     this.turnSegs.set(id, new Set());
-    return this.write(
+    const ok = this.write(
       {
         t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at,
         ...(requestHash ? { h: requestHash } : {}),
@@ -127,6 +127,9 @@ export class Journal implements TurnJournal {
       },
       id,
     );
+    // A turn that could not be recorded is refused: nothing of it is retained.
+    if (!ok) this.release(id);
+    return ok;
   }
 
   prompt(id: string, messageId: string): void {
@@ -216,22 +219,27 @@ export class Journal implements TurnJournal {
     turns.add(id);
   }
 
-  /** Lets go of ended turns beyond `keepFinished`; a segment no retained turn is in is deleted. */
+  /** Lets go of ended turns beyond `keepFinished`. */
   private trim(): void {
     for (const id of this.ended) {
       if (this.ended.size <= this.opts.keepFinished) break;
       this.ended.delete(id);
-      for (const n of this.turnSegs.get(id) ?? []) {
-        const turns = this.segTurns.get(n);
-        turns?.delete(id);
-        if (turns?.size === 0 && n < this.files.activeNumber) {
-          this.segTurns.delete(n);
-          this.files.drop(n);
-        }
-      }
-      this.turnSegs.delete(id);
-      if (this.lastNoted === id) this.lastNoted = undefined;
+      this.release(id);
     }
+  }
+
+  /** Turn `id` is retained no more: a segment that no retained turn is in is deleted. */
+  private release(id: string): void {
+    for (const n of this.turnSegs.get(id) ?? []) {
+      const turns = this.segTurns.get(n);
+      turns?.delete(id);
+      if (turns?.size === 0 && n < this.files.activeNumber) {
+        this.segTurns.delete(n);
+        this.files.drop(n);
+      }
+    }
+    this.turnSegs.delete(id);
+    if (this.lastNoted === id) this.lastNoted = undefined;
   }
 
   private sync(): void {
