@@ -153,7 +153,7 @@ describe("serve's journal, killed and restarted", () => {
     } finally {
       await recorder.close();
     }
-  });
+  }, 240_000);
 
   it("re-attach: kill -9 after the first reply of a slowly streaming turn, restart on the same state dir: the turn is followed to its end, final with the exact text of OpenCode's record, gapless seq, one terminal; a subscriber resuming with Last-Event-ID gets the rest without a gap", async () => {
     const state = tempStateDir();
@@ -184,7 +184,7 @@ describe("serve's journal, killed and restarted", () => {
     expect(recorded.filter((p) => p.type === "text").map((p) => p.text).join("")).toBe(words);
     // From seq 0, the same stream.
     expect((await turnEvents(second, "followed", auth)).replies).toEqual(whole);
-  });
+  }, 180_000);
 
   it("a stale daemon.pid naming a live unrelated process does not block start-up; a directory named sessions.json is a clear error", async () => {
     const state = tempStateDir();
@@ -201,7 +201,7 @@ describe("serve's journal, killed and restarted", () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/sessions\.json is not a regular file/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 120_000);
 
   it("a full state directory refuses new turns with 503 and says so on /healthz, leaving no OpenCode session behind; with room again turns run; read-only, the daemon still starts and refuses", async (ctx) => {
     const state = smallTmpfs(1024);
@@ -243,5 +243,5 @@ describe("serve's journal, killed and restarted", () => {
     expect((await turnEvents(ro, "room-again", auth)).done?.outcome).toBe("final");
     ro.child.kill("SIGTERM");
     await ro.exited;
-  });
+  }, 180_000);
 });
