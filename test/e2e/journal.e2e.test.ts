@@ -159,8 +159,8 @@ describe("serve's journal, killed and restarted", () => {
     const state = tempStateDir();
     const args = [...upstream(), "--state-dir", state];
     const first = await daemon(args);
-    // 40 words, 200 ms apart: about 8 s, still streaming after the restart.
-    const t = await post(first, { text: scenario("slow-child", "Stream slowly."), trace_id: "followed" });
+    // 60 words, 300 ms apart: about 18 s, still streaming after the restart.
+    const t = await post(first, { text: scenario("slow-follow"), trace_id: "followed" });
     const seen = await firstReplies(first, "followed", 1);
     await kill(first);
     expect((await http.sessionStatus())[t.session_id]?.type).toBe("busy");
@@ -176,7 +176,7 @@ describe("serve's journal, killed and restarted", () => {
     expect((await http.sessionStatus())[t.session_id]).toBeUndefined(); // OpenCode finished it: it was not aborted
     const whole = [...seen, ...resumed];
     const last = expectWhole(whole);
-    const words = Array.from({ length: 40 }, (_, i) => `w${i} `).join("");
+    const words = Array.from({ length: 60 }, (_, i) => `w${i} `).join("");
     expect(last).toMatchObject({ kind: "final", content: words });
     expect(whole.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("")).toBe(words);
     const record = await http.sessionMessages(t.session_id, 50);
