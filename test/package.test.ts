@@ -86,13 +86,14 @@ console.log(JSON.stringify({ replies, violations: contractViolations(replies), u
       "host.cjs",
       `const b = require("opencode-bridge");
 const codec = require("opencode-bridge/codec");
-const st = b.createTurnState({ traceId: "t", sessionId: "s" });
+const daemon = require("opencode-bridge/daemon");
+const st = codec.createTurnState({ traceId: "t", sessionId: "s" });
 console.log(JSON.stringify({
   adapter: typeof b.OpencodeAdapter,
-  daemon: typeof b.BridgeDaemon,
+  daemon: typeof daemon.BridgeDaemon,
   sink: typeof b.MemorySink,
-  same: b.mapOpencodeEvent === codec.mapOpencodeEvent,
-  terminal: b.finishTurn(st, { code: "aborted" }).replies[0].code,
+  same: b.contractViolations === codec.contractViolations,
+  terminal: codec.finishTurn(st, { code: "aborted" }).replies[0].code,
 }));`,
     );
     expect(r.stderr).not.toMatch(/ERR_|Error/);
@@ -104,7 +105,7 @@ console.log(JSON.stringify({
     const r = run(
       "subpaths.mjs",
       `const names = {};
-for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon"]) {
+for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon", "opencode-bridge/scripted-model"]) {
   names[p] = Object.keys(await import(p)).sort();
 }
 console.log(JSON.stringify(names));`,
@@ -119,5 +120,10 @@ console.log(JSON.stringify(names));`,
     for (const internal of ["EventHub", "OpencodeHttp", "beginResync", "mapEventInto", "parseEvent", "EventStreamDecoder"]) {
       expect(root, internal).not.toContain(internal);
     }
+    // The daemon's internals stay private.
+    for (const internal of ["BearerAuth", "RequestGuard", "isLoopbackHost", "HttpError", "DaemonOptionsSchema", "TurnRequestSchema"]) {
+      expect(names["opencode-bridge/daemon"], internal).not.toContain(internal);
+    }
+
   });
 });
