@@ -10,7 +10,7 @@
  */
 import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as map } from "./codec.js";
 import type { FinishReason } from "./reducer.js";
-import { replay as replayAll, replayStream as replayEach, type ReplayOptions } from "./replay.js";
+import { replay as replayAll, replayStream as replayEach, type ReplayOptions as AllReplayOptions } from "./replay.js";
 import type { Reply } from "./reply.js";
 import type { StreamIssue } from "./sse.js";
 import type { TurnOptions as AllTurnOptions } from "./state.js";
@@ -24,6 +24,9 @@ export interface TurnState {
 
 /** `traceId` (required), `sessionId?`, `userMessageId?`, `priorMessageIds?` (docs/api.md). */
 export type TurnOptions = Pick<AllTurnOptions, "traceId" | "sessionId" | "userMessageId" | "priorMessageIds">;
+
+/** `traceId?` (default "replay"), `sessionId?`, the decoder's `maxFrameBytes?` and the callbacks (docs/api.md). */
+export type ReplayOptions = Omit<AllReplayOptions, "holdFinal" | "noReply">;
 
 export interface CodecResult {
   readonly replies: Reply[];
@@ -56,4 +59,4 @@ export const replay = replayAll as unknown as (input: Input, opts?: ReplayOption
 /** A recorded stream, streamed: yields each reply, keeps none; returns the summary. */
 export const replayStream = replayEach as unknown as (input: Input, opts?: ReplayOptions) => AsyncGenerator<Reply, ReplaySummary>;
 
-export type { FinishReason, ReplayOptions, StreamIssue };
+export type { FinishReason, StreamIssue };
