@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { formatOptionIssues } from "../util/zod.js";
 import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { NamedSink } from "../sink/fanout.js";
@@ -93,13 +94,8 @@ export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
     checkAdapterSettings(input.adapter, parsed.data.directory);
     return parsed.data;
   }
-  const problems = parsed.error.issues.map((i) => {
-    const key = String(i.path[0] ?? "");
-    const v = (plain as Record<string, unknown>)[key];
-    const got = key === "token" ? (v === undefined ? "nothing" : "a value, not shown") : v === undefined ? "nothing" : JSON.stringify(v);
-    return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
-  });
-  throw new BridgeError("config", `invalid daemon options: ${problems.join("; ")}`);
+  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { token: "a value, not shown" } });
+  throw new BridgeError("config", `invalid daemon options: ${problems}`);
 }
 
 /**
