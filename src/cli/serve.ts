@@ -19,6 +19,7 @@ import { createScriptedProject, type ScriptedProject } from "../server/scripted-
 import { howToGetOpencode, installReporter } from "./install-report.js";
 import type { CliIo, Output } from "./io.js";
 import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 /** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
 const seconds = (name: string, v: string | undefined) => secondsOption(name, v, true);
@@ -104,7 +105,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   try {
     openStateDir(stateDir);
   } catch (err) {
-    throw new UsageError(`--state-dir: ${(err as Error).message}`);
+    throw new UsageError(`--state-dir: ${errorMessage(err)}`);
   }
   // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
   if (token === undefined && !noToken && isLoopbackHost(values.host ?? "127.0.0.1")) {
@@ -112,7 +113,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     try {
       stored = loadOrCreateToken(stateDir);
     } catch (err) {
-      throw new UsageError(`--state-dir: ${(err as Error).message}`);
+      throw new UsageError(`--state-dir: ${errorMessage(err)}`);
     }
     token = stored.token;
     if (stored.created) {
@@ -163,7 +164,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       model = await startScriptedModel();
       project = await createScriptedProject({ modelUrl: model.url, permission: "ask" });
     } catch (err) {
-      say(`could not start the scripted model: ${(err as Error).message}`);
+      say(`could not start the scripted model: ${errorMessage(err)}`);
       await cleanupScripted();
       await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
       return 1;
@@ -215,7 +216,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     try {
       await upstream.target();
     } catch (err) {
-      say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--opencode-url")}`);
+      say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--opencode-url")}`);
       await daemon.shutdown("start-up failed");
       await cleanupScripted();
       return 1;
@@ -271,7 +272,7 @@ function buildOutputs(
     try {
       out.push({ name: name("webhook", i, webhooks.length), sink: new WebhookSink({ url, logger, ...defined }) });
     } catch (err) {
-      throw new UsageError(`--webhook: ${(err as Error).message.replace(/^invalid webhook options: /, "")}`);
+      throw new UsageError(`--webhook: ${errorMessage(err).replace(/^invalid webhook options: /, "")}`);
     }
   });
   jsonl.forEach((file, i) => {
@@ -282,7 +283,7 @@ function buildOutputs(
       // The daemon's JSON Lines outputs carry request events too (lines with `type`).
       sink = file === "-" ? new JsonlSink(stdout, { requests: true }) : JsonlSink.open(resolve(cwd, file), { requests: true });
     } catch (err) {
-      throw new UsageError(`--jsonl: ${(err as Error).message}`);
+      throw new UsageError(`--jsonl: ${errorMessage(err)}`);
     }
     sink.onError = (err) =>
       logger.error(

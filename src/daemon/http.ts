@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { issueList } from "../util/zod.js";
+import { errorMessage } from "../util/errors.js";
 
 /** An answer other than success: `status`, a sentence for people, and details for programs. */
 export class HttpError extends Error {
@@ -85,7 +86,7 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new HttpError(400, "the body is not valid JSON", { reason: (err as Error).message });
+    throw new HttpError(400, "the body is not valid JSON", { reason: errorMessage(err) });
   }
 }
 

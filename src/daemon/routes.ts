@@ -11,6 +11,7 @@ import { HttpError, sendError } from "./http.js";
 import { postAnswer } from "./requests.js";
 import { getHealth, getMetrics } from "./status.js";
 import { getEvents, getTurn, getTurns, postAbort } from "./turn-routes.js";
+import { errorMessage } from "../util/errors.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: readonly string[]) => Promise<void> | void;
 export interface Route {
@@ -115,7 +116,7 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
       sendError(res, err);
       return;
     }
-    core.log.error({ err: (err as Error)?.message, path }, "request failed");
-    sendError(res, new HttpError(500, "internal error", (err as Error)?.message));
+    core.log.error({ err, path }, "request failed");
+    sendError(res, new HttpError(500, "internal error", errorMessage(err)));
   }
 }

@@ -56,7 +56,7 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     const known = core.sessionStore.get(keyIn(record.directory, sessionKey));
     void Promise.resolve(known).then((k) => {
       if (k?.sessionId === record.sessionId) return core.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
-    }).catch((err: unknown) => core.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+    }).catch((err: unknown) => core.log.warn({ err }, "could not record how a keyed session's turn ended"));
   }
   core.metrics.turnEnded(outcome);
   core.journal?.end(record.turnId, outcome);
