@@ -1,7 +1,7 @@
 /**
  * The daemon's options and the body of `POST /v1/turns`, validated with zod.
- * Option errors are BridgeError("config") and say what was expected and what
- * was received (a token's value is never shown).
+ * Option errors are DaemonError("config") (./errors.ts) and say what was expected
+ * and what was received (a token's value is never shown).
  */
 import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
@@ -12,6 +12,7 @@ import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../ad
 import { BridgeError } from "../adapter/errors.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { isLoopbackHost } from "./auth.js";
+import { DaemonError } from "./errors.js";
 import type { Upstream } from "./upstream.js";
 
 const count = (what: string, min: number) =>
@@ -95,7 +96,7 @@ export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
     return parsed.data;
   }
   const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { token: "a value, not shown" } });
-  throw new BridgeError("config", `invalid daemon options: ${problems}`);
+  throw new DaemonError("config", problems);
 }
 
 /**
@@ -109,7 +110,7 @@ function checkAdapterSettings(adapter: DaemonOptionsInput["adapter"], directory:
     parseAdapterConfig({ ...adapter, baseUrl: "http://127.0.0.1", directory }, {});
   } catch (err) {
     if (!(err instanceof BridgeError) || err.code !== "config") throw err;
-    throw new BridgeError("config", `invalid daemon options: adapter: ${err.message.replace(/^invalid adapter config: /, "")}`);
+    throw new DaemonError("config", `adapter: ${err.message.replace(/^invalid adapter config: /, "")}`);
   }
 }
 
