@@ -282,7 +282,7 @@ function buildOutputs(
     }
     sink.onError = (err) =>
       logger.error(
-        { sink: sinkName, file, err: (err as NodeJS.ErrnoException).code ?? err.message },
+        { sink: sinkName, file, err },
         "the JSON Lines output cannot be written: its replies are counted as failures from now on (the daemon goes on)",
       );
     out.push({ name: sinkName, sink });
