@@ -10,9 +10,10 @@
  *   optional `new `), exported from the heading's entries;
  * - a table whose first header cell is `` `Type` field `` or `` `Type` method ``
  *   lists that exported type's fields (or a class's public members), all of them.
- * The test fails when a documented name is not exported, an exported name is
- * not documented, a field or member is missing or extra, or `ErrorCode`'s row
- * does not list every code.
+ * The test fails when a documented name is not exported (in a table, or a
+ * PascalCase type or class name anywhere on the page), an exported name is not
+ * documented, a field or member is missing or extra, or `ErrorCode`'s row does
+ * not list every code.
  */
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -156,6 +157,13 @@ describe("the front door", () => {
         notExported: [],
       });
     }
+  });
+
+  it("docs/api.md names no type or class in its prose that no entry exports (but other packages' own)", () => {
+    const all = new Set(Object.values(exported).flatMap((m) => [...m.keys()]));
+    const foreign = new Set(["MockAgent"]); // undici's
+    const named = [...DOC.matchAll(/`(?:new\s+)?([A-Z][a-z]+[A-Z][A-Za-z]*)/g)].map((m) => m[1] as string);
+    expect([...new Set(named.filter((n) => !all.has(n) && !foreign.has(n)))]).toEqual([]);
   });
 
   it("docs/api.md's field and member tables list every field of their type, and no other", () => {
