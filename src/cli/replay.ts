@@ -14,8 +14,7 @@
  */
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Readable, Writable } from "node:stream";
-import { Writable as WritableStream } from "node:stream";
+import { type Readable, type Writable, Writable as WritableStream } from "node:stream";
 import { TurnReplayer } from "../codec/replay.js";
 import type { Reply } from "../codec/reply.js";
 import { BufferedOut, JsonLines } from "./json-lines.js";
