@@ -25,6 +25,7 @@
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 import { replyJson } from "../sink/encoded.js";
+import { errorMessage } from "../util/errors.js";
 import { SegmentedFile, type JournalFs } from "./journal-file.js";
 import { readJournal, type Entry, type JournaledTurn } from "./journal-entry.js";
 import { lockStateDir, unlockStateDir } from "./state-lock.js";
@@ -257,4 +258,4 @@ export class Journal implements TurnJournal {
   }
 }
 
-const describe = (err: unknown) => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+const describe = (err: unknown) => (err as NodeJS.ErrnoException).code ?? errorMessage(err);

@@ -4,6 +4,7 @@
  * when the adapter's turn has ended.
  */
 import type { OpencodeAdapter, PromptOptions } from "../adapter/adapter.js";
+import { BridgeError } from "../adapter/errors.js";
 import type { FollowedTurn } from "../adapter/follow.js";
 import type { TurnResult } from "../adapter/turn.js";
 import type { RecoveryContext } from "./recovery.js";
@@ -70,10 +71,10 @@ function drive(
     .then(
       (result): TurnOutcome => (result.status === "final" ? "final" : (result.error?.code ?? "internal")),
       (err: unknown): TurnOutcome => {
-        // The adapter rejects only for a bridge bug (bad options reaching it); it has
-        // already delivered the turn's terminal error reply.
-        core.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
-        return "internal";
+        // The adapter rejects only for a call it refused (options the body's schema let through),
+        // after delivering the turn's terminal error reply: the outcome is that reply's code.
+        core.log.error({ trace_id: record.traceId, err }, "the adapter refused the turn");
+        return err instanceof BridgeError ? err.replyCode : "internal";
       },
     )
     .then((outcome) => {
@@ -89,7 +90,7 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     const known = core.sessionStore.get(keyIn(record.directory, sessionKey));
     void Promise.resolve(known).then((k) => {
       if (k?.sessionId === record.sessionId) return core.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
-    }).catch((err: unknown) => core.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+    }).catch((err: unknown) => core.log.warn({ err }, "could not record how a keyed session's turn ended"));
   }
   core.metrics.turnEnded(outcome);
   core.journal?.end(record.turnId, outcome);

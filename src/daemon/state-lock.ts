@@ -5,6 +5,7 @@
  */
 import { readFileSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { errorMessage } from "../util/errors.js";
 
 const lockFile = (dir: string) => join(dir, "daemon.pid");
 
@@ -29,7 +30,7 @@ export function lockStateDir(dir: string): string | undefined {
     writeFileSync(lockFile(dir), `${process.pid}\n${startTime(process.pid) ?? ""}\n`, { mode: 0o600 });
     return undefined;
   } catch (err) {
-    return `the state directory cannot be written: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+    return `the state directory cannot be written: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`;
   }
 }
 
