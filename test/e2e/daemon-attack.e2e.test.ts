@@ -284,7 +284,7 @@ describe("opencode-bridge serve under attack", () => {
   it("SIGKILL mid-turn, restart on the same state dir, the turn still running in OpenCode: it is followed again, and as its model stalls it ends timeout with the session aborted; every seq once", async () => {
     const recorder: Recorder = await startRecorder(flakyPlan);
     try {
-      const args = [...upstream(), "--state-dir", tempStateDir(), "--webhook", recorder.url, "--webhook-backoff", "0.01", "--idle-timeout", "3"];
+      const args = [...upstream(), "--state-dir", tempStateDir(), "--webhook", recorder.url, "--webhook-backoff", "0.01", "--idle-timeout", "10"];
       const t = await killMidTurn(args, recorder, scenario("stall"), "killed-stalled", 1);
       const second = await daemon(args, env());
       await recorder.waitFor(() => recorder.replies("killed-stalled").some(isTerminal), 30_000, "the terminal reply after the restart");
