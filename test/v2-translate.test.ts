@@ -4,7 +4,7 @@
  * child sessions, the session every event resolves to.
  */
 import { describe, expect, it } from "vitest";
-import { createV2Translator, type V1Payload } from "../src/codec/v2/index.js";
+import { createV2Translator, v2FormAnswer, type V1Payload } from "../src/codec/v2/index.js";
 import { loadFixtures } from "./support/fixtures.js";
 
 const fixtures = loadFixtures(2);
@@ -53,6 +53,14 @@ describe("the 2.x translator on captured events", () => {
       tool: { callID: "call_question_1" },
     });
     expect(all("question-answer").find((e) => e.type === "question.replied")?.properties).toMatchObject({ requestID: form.id, answer: { q0: "Blue" } });
+  });
+
+  it("1.x-style answers become the form reply the capture sent: {answer: {q0: \"Blue\"}}", () => {
+    const form = rawOf("question-answer", "form.created").data.form;
+    expect(v2FormAnswer(form, [["Blue"]])).toEqual({ answer: { q0: "Blue" } });
+    // Typed text (the field allows custom answers) passes as it is; missing answers are left out.
+    expect(v2FormAnswer(form, [["Green please"]])).toEqual({ answer: { q0: "Green please" } });
+    expect(v2FormAnswer(form, [])).toEqual({ answer: {} });
   });
 
   it("a subagent's session is a child: session.created with parentID, and the subagent tool names it as 1.x's task did", () => {

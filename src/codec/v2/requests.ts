@@ -78,3 +78,25 @@ function translateForm(type: string, d: Rec): V1Payload[] {
   }
   return [];
 }
+
+/**
+ * The body of `POST /api/session/:sid/form/:fid/reply` for 1.x-style answers
+ * (one list of chosen labels or typed texts per question, in order): each
+ * field's `key` gets its answer — a chosen option's `value` (the label is what
+ * a person picked), typed text as it is; a `multiselect` field a list, any other
+ * one string. `Form.Answer` from 2.1.2's /openapi.json; the captured reply was
+ * `{answer: {q0: "Blue"}}` (test/fixtures/2.1.2/question-answer.http.json).
+ */
+export function v2FormAnswer(form: unknown, answers: readonly (readonly string[])[]): { answer: Record<string, string | string[]> } {
+  const fields = isRec(form) && Array.isArray(form.fields) ? form.fields.filter(isRec) : [];
+  const answer: Record<string, string | string[]> = {};
+  fields.forEach((f, i) => {
+    const key = str(f.key);
+    const given = answers[i];
+    if (key === undefined || given === undefined) return;
+    const options = Array.isArray(f.options) ? f.options.filter(isRec) : [];
+    const values = given.map((g) => str(options.find((o) => o.label === g || o.value === g)?.value) ?? g);
+    answer[key] = f.type === "multiselect" ? values : (values[0] ?? "");
+  });
+  return { answer };
+}
