@@ -41,6 +41,12 @@ describe("an owned OpenCode 2.1.2", () => {
     const anon = await fetch(`${server.url}/api/info`);
     await anon.body?.cancel();
     expect(anon.status).toBe(401);
+    // 1.x's routes are not 404 on 2.x: they answer the web app's HTML (what makes a 1.x client misread it).
+    for (const path of ["/global/health", "/event", "/session"]) {
+      const r = await fetch(`${server.url}${path}`, { headers: { authorization: auth } });
+      await r.body?.cancel();
+      expect([path, r.status, r.headers.get("content-type")]).toEqual([path, 200, expect.stringMatching(/^text\/html/)]);
+    }
   });
 
   it("runs a scripted turn with the project's opencode.json (the record ends idle succeeded)", async () => {
