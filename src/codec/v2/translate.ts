@@ -22,7 +22,7 @@
  */
 import { parseEvent, type ParsedEvent } from "../events.js";
 import { translateRequest } from "./requests.js";
-import { isRec, num, partId, str, toolOutput, v2Error, type Rec, type V1Payload, type V2Error } from "./shared.js";
+import { isRec, num, partId, str, toolMetadata, toolOutput, v2Error, type Rec, type V1Payload, type V2Error } from "./shared.js";
 
 export type { V1Payload } from "./shared.js";
 
@@ -53,22 +53,32 @@ interface ToolTrack {
   done: boolean;
 }
 
-/**
- * A tool's metadata, with a subagent's session also under 1.x's name: 2.x's
- * `subagent` tool names its child as `metadata.sessionID` (captured), 1.x's
- * `task` as `metadata.sessionId`, which the child-session stage reads.
- */
-function toolMetadata(m: unknown): { metadata?: Rec } {
-  if (!isRec(m)) return {};
-  return { metadata: typeof m.sessionID === "string" ? { ...m, sessionId: m.sessionID } : m };
+/** Inputs remembered between enqueued and delivered; the oldest are forgotten past this. */
+const MAX_INPUTS = 1024;
+/** Sessions whose current user and assistant message are kept; the least recently started are forgotten past this. */
+const MAX_SESSIONS = 4096;
+
+function remember(inputs: Map<string, string>, id: string, kind: string): void {
+  if (inputs.size >= MAX_INPUTS) {
+    const oldest = inputs.keys().next().value;
+    if (oldest !== undefined) inputs.delete(oldest);
+  }
+  inputs.set(id, kind);
 }
 
 export function createV2Translator(): V2Translator {
   const sessions = new Map<string, SessionTrack>();
   const tools = new Map<string, ToolTrack>();
+  /** Each enqueued input's kind (`user`, `synthetic` …), by inbox id, until it is delivered (bounded). */
+  const inputs = new Map<string, string>();
   const session = (id: string): SessionTrack => {
     let s = sessions.get(id);
     if (!s) {
+      // One stream sees every session of the server for as long as it lives: keep the newest.
+      if (sessions.size >= MAX_SESSIONS) {
+        const oldest = sessions.keys().next().value;
+        if (oldest !== undefined) sessions.delete(oldest);
+      }
       s = { ended: true };
       sessions.set(id, s);
     }
@@ -140,14 +150,23 @@ export function createV2Translator(): V2Translator {
         // 1.x's shape: the child-session stage reads `info.id`/`info.parentID`.
         return [{ type: "session.created", properties: { sessionID: sid, info: { id: sid, ...(parentID ? { parentID } : {}) } } }];
       }
-      case "session.inbox.enqueued":
+      case "session.inbox.enqueued": {
+        // Only noted: a queued input joins the conversation when it is delivered.
+        const id = str(d.inboxID);
+        const item = isRec(d.item) ? d.item : undefined;
+        if (id !== undefined && typeof item?.type === "string") remember(inputs, id, item.type);
+        return [];
+      }
       case "session.inbox.delivered": {
+        // The input is now the one the session's next steps answer (captured: delivered comes
+        // after execution.started, before the first step.started). A user's input admits the
+        // turn, as 1.x's user `message.updated` does; other inputs (synthetic …) change nothing.
         const id = str(d.inboxID);
         if (sid === undefined || id === undefined) return [];
-        const item = isRec(d.item) ? d.item : undefined;
-        if (raw.type === "session.inbox.enqueued" && item !== undefined && item.type !== "user") return [];
+        const kind = inputs.get(id);
+        if (kind !== undefined && kind !== "user") return [];
         const s = session(sid);
-        if (raw.type === "session.inbox.delivered" && s.user === id) return [];
+        if (s.user === id) return [];
         s.user = id;
         return [{ type: "message.updated", properties: { sessionID: sid, info: { id, sessionID: sid, role: "user" } } }];
       }
