@@ -28,7 +28,8 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   }
   const traceId = turn.trace_id ?? randomUUID();
   const hash = requestHash(turn);
-  const existing = core.store.get(traceId);
+  // With a shared store, a turn another daemon accepted counts as existing here too (mirrored from the store).
+  const existing = core.store.get(traceId) ?? (core.reserved.has(traceId) ? undefined : await core.shared?.find(traceId));
   if (existing && existing.requestHash === hash) {
     // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
     // (answered once the turn's record is synced, like the first answer).
@@ -60,7 +61,17 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.
     if (core.draining) throw core.unavailable();
-    record = core.store.create(traceId, sessionId, directory, performance.now());
+    const turnId = randomUUID();
+    if (core.shared) {
+      // Stored (leased to this daemon) before the 202; another daemon may have stored the same trace_id meanwhile.
+      const raced = await core.shared.accept({ id: turnId, traceId, sessionId, directory, request: turn, requestHash: hash, acceptedMs: Date.now() });
+      if (raced) {
+        if (raced.requestHash !== hash) throw new HttpError(409, `trace_id ${traceId} is already in use by a turn with a different request`, { trace_id: traceId });
+        sendJson(res, 200, { trace_id: traceId, session_id: raced.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+        return;
+      }
+    }
+    record = core.store.create(traceId, sessionId, directory, performance.now(), turnId);
     record.info = {
       text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
       ...(turn.permission ? { permission: turn.permission } : {}),

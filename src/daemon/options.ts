@@ -60,6 +60,10 @@ export const DaemonOptionsSchema = z
     stateDir: z.string().refine(isAbsolute, "stateDir must be an absolute path").optional(),
     /** The journal is compacted when it grows past this. */
     journalMaxBytes: count("journalMaxBytes", 1_024).default(64 * 1024 * 1024),
+    /** A PostgreSQL URL: turns, replies, acknowledgements and keyed sessions live there, shared with other daemons (src/daemon/store/), instead of the journal. */
+    store: z.string().regex(/^postgres(ql)?:\/\//, "store must be a postgres:// or postgresql:// URL").optional(),
+    /** With a store: how long a daemon's claim on a turn lasts unless renewed; a turn whose owner died is taken over after at most this. */
+    leaseMs: count("leaseMs", 300).max(15_000, "leaseMs must be at most 15000").default(10_000),
     /** How long /healthz and /metrics wait for OpenCode's health check. */
     healthTimeoutMs: count("healthTimeoutMs", 1).default(2_000),
   })
@@ -96,7 +100,7 @@ export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
   const problems = parsed.error.issues.map((i) => {
     const key = String(i.path[0] ?? "");
     const v = (plain as Record<string, unknown>)[key];
-    const got = key === "token" ? (v === undefined ? "nothing" : "a value, not shown") : v === undefined ? "nothing" : JSON.stringify(v);
+    const got = key === "token" || key === "store" ? (v === undefined ? "nothing" : "a value, not shown") : v === undefined ? "nothing" : JSON.stringify(v);
     return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
   });
   throw new BridgeError("config", `invalid daemon options: ${problems.join("; ")}`);

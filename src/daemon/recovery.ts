@@ -90,7 +90,7 @@ export async function resumeRecovered(ctx: RecoveryContext, recovered: readonly 
  * and a session still busy is aborted, so it does not go on unobserved.
  */
 /** A body with the envelope's fields right after `kind`, as the codec lays out its replies. */
-function withEnvelopeSlots(body: { kind: Reply["kind"] }): Reply {
+export function withEnvelopeSlots(body: { kind: Reply["kind"] }): Reply {
   const { kind, ...rest } = body;
   return { kind, ...UNSTAMPED, ...rest } as Reply;
 }

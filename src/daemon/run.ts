@@ -16,6 +16,7 @@ export const keyIn = (directory: string, key: string) => `${directory}\u0000${ke
 /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
 export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
   const lease = core.pool.acquire(target, record.directory, record.sessionId);
+  core.shared?.driving.add(record.turnId);
   record.answerer = (id, answer) => lease.adapter.answer(id, answer);
   const ended = (outcome: TurnOutcome) => endTurn(core, record, outcome, turn.session_key);
   const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
@@ -58,14 +59,19 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     }).catch((err: unknown) => core.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
   }
   core.metrics.turnEnded(outcome);
-  core.journal?.end(record.turnId, outcome);
-  core.store.finish(record, outcome);
+  if (core.shared) {
+    // Written after the turn's replies, then finished here; a turn another daemon drives now is left to it.
+    core.shared.end(record, outcome);
+  } else {
+    core.journal?.end(record.turnId, outcome);
+    core.store.finish(record, outcome);
+  }
   core.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
 }
 
 /** What recovery after a restart works with (none without a state directory). */
 export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
-  if (!core.journal) return undefined;
+  if (!core.journal || core.shared) return undefined;
   return {
     journal: core.journal,
     store: core.store,

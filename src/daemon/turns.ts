@@ -64,7 +64,9 @@ export class TurnRecord {
   /** What the daemon was asked (for GET /v1/turns and the console). */
   info: { text?: string; permission?: string; question?: string } = {};
   /** When the daemon accepted the turn (ms since the epoch). */
-  readonly acceptedWall = Date.now();
+  acceptedWall = Date.now();
+  /** Driven by another daemon of a shared store (src/daemon/store/shared.ts): replies come from the store, and it does not count as running here. */
+  mirrored = false;
   private resolveDone!: () => void;
   /** Resolves when the turn has ended and every reply has been handed on. */
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
@@ -138,7 +140,7 @@ export class TurnStore {
   }
 
   running(): TurnRecord[] {
-    return [...this.turns.values()].filter((t) => !t.finished);
+    return [...this.turns.values()].filter((t) => !t.finished && !t.mirrored);
   }
 
   create(traceId: string, sessionId: string, directory: string, acceptedAt: number, turnId: string = randomUUID()): TurnRecord {
