@@ -50,6 +50,9 @@ export class ReplyPath {
    */
   readonly sink: SinkObject = {
     request: (evt: RequestEvent) => {
+      // Journaled like a reply: a pending request outlives a restart.
+      const known = this.store.get(evt.trace_id);
+      if (known && !known.finished) this.journal?.request(known.turnId, evt);
       this.store.request(evt);
       // In the turn's lane, so the outputs see it in its place among the replies.
       return this.lanes.push(evt, this.store.get(evt.trace_id)?.turnId);

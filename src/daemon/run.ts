@@ -31,6 +31,8 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
       ...(turn.permission ? { permission: turn.permission } : {}),
       ...(turn.question ? { question: turn.question } : {}),
       onRequest: () => nobodyToAnswer(core, record),
+      // The turn's own user message id, journaled before the prompt is sent: it is what recovers the turn after a restart.
+      onPromptId: (messageId) => (core.journal ?? core.shared)?.prompt(record.turnId, messageId),
       noReply: turn.no_reply,
       tools: turn.tools,
       variant: turn.variant,

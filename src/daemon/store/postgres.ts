@@ -37,6 +37,8 @@ export interface StoredTurn {
   readonly requestHash: string;
   /** Wall-clock ms when accepted. */
   readonly acceptedMs: number;
+  /** The turn's own user message id in OpenCode, once the prompt was about to be sent. */
+  readonly messageId: string | undefined;
   readonly state: "running" | "ended";
   readonly outcome: string | null;
   readonly owner: string;
@@ -67,7 +69,7 @@ export interface PgStoreOptions {
   readonly poolSize?: number;
 }
 
-const TURN_COLUMNS = "id, trace_id, session_id, directory, request, request_hash, accepted_ms, state, outcome, owner, fence::text AS fence";
+const TURN_COLUMNS = "id, trace_id, session_id, directory, request, request_hash, accepted_ms, message_id, state, outcome, owner, fence::text AS fence";
 
 const TURN_COLUMNS_OF_T = TURN_COLUMNS.split(", ").map((c) => `t.${c}`).join(", ");
 
@@ -80,6 +82,7 @@ function toTurn(r: Record<string, unknown>): StoredTurn {
     request: r.request as Record<string, unknown>,
     requestHash: r.request_hash as string,
     acceptedMs: Number(r.accepted_ms),
+    messageId: (r.message_id as string | null) ?? undefined,
     state: r.state as StoredTurn["state"],
     outcome: (r.outcome as string | null) ?? null,
     owner: r.owner as string,
@@ -200,6 +203,12 @@ export class PgStore {
         now === undefined ? "not stored" : now.fence !== fence ? `taken over (fence ${now.fence}, ours ${fence})` : now.state !== "running" ? "already ended" : `lease expired, or seq ${replies[0]!.seq} does not continue the turn`;
       throw new FencedError(turnId, why);
     }
+  }
+
+  /** Records the turn's user message id under `fence` (before the prompt is sent). */
+  async prompt(turnId: string, fence: string, messageId: string): Promise<void> {
+    const r = await this.pool.query("UPDATE bridge_turns SET message_id = $3 WHERE id = $1 AND fence = $2::bigint AND state = 'running'", [turnId, fence, messageId]);
+    if (r.rowCount !== 1) throw new FencedError(turnId, "prompt id not recorded: this daemon no longer holds it");
   }
 
   /** Ends the turn under `fence`; throws `FencedError` when this daemon no longer holds it. */

@@ -2,8 +2,8 @@
  * The PostgreSQL store's tables (plain SQL, created when missing, under an
  * advisory lock so that daemons starting together do not race on the DDL).
  *
- * - `bridge_turns`: one row per accepted turn — the request as accepted, its
- *   state and outcome, and who drives it: `owner` (a daemon id), `fence` (from the
+ * - `bridge_turns`: one row per accepted turn — the request as accepted, its own
+ *   user message id in OpenCode (written before the prompt is sent), its state and outcome, and who drives it: `owner` (a daemon id), `fence` (from the
  *   sequence `bridge_fence`, new at every claim) and `lease_until` (the database's
  *   clock, so daemons' clocks never have to agree).
  * - `bridge_replies`: the turn's replies, `(turn_id, seq)` unique; `body` is the
@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS bridge_turns (
   request jsonb NOT NULL,
   request_hash text NOT NULL,
   accepted_ms bigint NOT NULL,
+  message_id text,
   state text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'ended')),
   outcome text,
   owner text NOT NULL,

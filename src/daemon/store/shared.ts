@@ -17,8 +17,10 @@
  */
 import type { Logger } from "pino";
 import type { Reply } from "../../codec/reply.js";
+import type { RequestEvent } from "../../codec/requests.js";
 import { replyJson } from "../../sink/encoded.js";
-import type { TurnOutcome, TurnRecord, TurnStore } from "../turns.js";
+import type { TurnRequest } from "../options.js";
+import { turnInfo, type TurnOutcome, type TurnRecord, type TurnStore } from "../turns.js";
 import { FencedError, type NewTurn, type PgStore, type StoredTurn } from "./postgres.js";
 import { TurnWriter } from "./writer.js";
 
@@ -105,6 +107,18 @@ export class SharedTurns {
     );
   }
 
+  /**
+   * The turn's user message id, stored before the prompt goes out (not waited for: the adapter
+   * sends at once; a daemon killed in the few ms between leaves a turn its successor cannot identify).
+   */
+  prompt(turnId: string, messageId: string): void {
+    const w = this.owned.get(turnId);
+    if (w) void this.d.pg.prompt(turnId, w.fence, messageId).catch((err: unknown) => this.d.log.warn({ turn_id: turnId, err: (err as Error).message }, "could not store the turn's prompt id"));
+  }
+
+  /** Pending permission/question requests are not stored yet: they live on the daemon that drives the turn. */
+  request(_turnId: string, _evt: RequestEvent): void {}
+
   /** Whether the adapter should wait for the writes of this turn (bounded memory). */
   lagging(turnId: string): boolean {
     return (this.backlog.get(turnId) ?? 0) > WRITE_LAG;
@@ -151,7 +165,7 @@ export class SharedTurns {
 
   /** A local record of a turn driven elsewhere, kept up to date from the store. */
   async mirror(row: StoredTurn): Promise<TurnRecord> {
-    const record = this.d.store.get(row.traceId) ?? this.d.store.create(row.traceId, row.sessionId, row.directory, performance.now(), row.id);
+    const record = this.d.store.get(row.traceId) ?? this.d.store.create(row.traceId, row.sessionId, row.directory, performance.now(), row.id, row.acceptedMs);
     describe(record, row);
     if (!record.finished && !this.mirrors.has(row.id) && !this.owned.has(row.id)) {
       record.mirrored = true;
@@ -265,10 +279,7 @@ export class SharedTurns {
 
 /** What GET /v1/turns/:id shows of a turn stored by another daemon, from its accepted request. */
 function describe(record: TurnRecord, row: StoredTurn): void {
-  const req = row.request as { text?: unknown; permission?: unknown; question?: unknown };
   record.requestHash = row.requestHash;
-  record.acceptedWall = row.acceptedMs;
-  if (typeof req.text === "string") record.info = { text: req.text.length > 300 ? `${req.text.slice(0, 300)}…` : req.text };
-  if (typeof req.permission === "string") record.info.permission = req.permission;
-  if (typeof req.question === "string") record.info.question = req.question;
+  const req = row.request as Partial<Pick<TurnRequest, "text" | "permission" | "question">>;
+  if (typeof req.text === "string") record.info = turnInfo({ text: req.text, permission: req.permission, question: req.question });
 }

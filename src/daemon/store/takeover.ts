@@ -12,13 +12,13 @@
  * results not yet reported, the missing text, the `final`).
  */
 import { OpencodeHttp } from "../../adapter/http.js";
-import { Envelope } from "../../codec/envelope.js";
+import { Envelope, type ReplyBody } from "../../codec/envelope.js";
+import { unstamped } from "../../codec/record.js";
 import type { Reply } from "../../codec/reply.js";
 import type { DaemonCore } from "../core.js";
-import { finishFromRecord } from "../reconcile.js";
-import { withEnvelopeSlots } from "../recovery.js";
+import { judgeFromRecord } from "../reconcile.js";
 import { endTurn } from "../run.js";
-import type { TurnRecord } from "../turns.js";
+import type { TurnOutcome, TurnRecord } from "../turns.js";
 import type { StoredTurn } from "./postgres.js";
 
 /** How often OpenCode's session status is read while waiting for it to finish the turn. */
@@ -29,32 +29,47 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   const replies = (await shared.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
   await resend(core, row, replies);
 
-  let bodies: ReturnType<typeof finishFromRecord>;
-  let why = "the daemon driving this turn stopped, and OpenCode's record does not show its answer finished";
+  let bodies: ReplyBody[] | undefined;
+  let why = "the daemon driving this turn stopped; what OpenCode did after that is not reported";
   try {
     const target = await core.upstream.target();
     const http = new OpencodeHttp({ ...target, directory: row.directory, requestTimeoutMs: 10_000 });
+    const prompt = { traceId: row.traceId, sessionId: row.sessionId, messageId: row.messageId };
     const deadline = row.acceptedMs + turnTimeoutMs;
+    // OpenCode goes on with the turn without the daemon that prompted it: wait until the record shows it finished.
     for (;;) {
-      const status = await http.sessionStatus();
+      const [messages, status] = await Promise.all([http.sessionMessages(row.sessionId, 200), http.sessionStatus()]);
       const state = status[row.sessionId];
-      if (state === undefined || state.type === "idle") break;
+      const verdict = judgeFromRecord(replies, messages, prompt, state === undefined || state.type === "idle");
+      if (verdict.kind === "finished") {
+        bodies = verdict.bodies;
+        break;
+      }
+      if (verdict.kind === "never_sent") {
+        why = "the daemon driving this turn stopped before its prompt was sent to OpenCode (or before it recorded which it was): the turn did not run";
+        break;
+      }
+      if (verdict.kind === "lost") {
+        why = `the daemon driving this turn stopped, and ${verdict.why}`;
+        break;
+      }
       if (Date.now() > deadline || record.controller.signal.aborted) {
-        why = "the daemon driving this turn stopped, and OpenCode did not finish it within the turn timeout";
+        why = "the daemon driving this turn stopped, and OpenCode did not finish it within the turn timeout: aborted";
         await http.abort(row.sessionId).catch(() => {});
         break;
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    bodies = finishFromRecord(replies, await http.sessionMessages(row.sessionId, 200), row.acceptedMs, true);
   } catch (err) {
-    core.log.warn({ trace_id: row.traceId, err: (err as Error).message }, "could not read OpenCode's record of a turn taken over");
+    core.log.warn({ trace_id: row.traceId, err }, "could not read OpenCode's record of a turn taken over");
   }
+  const out = bodies ?? [unstamped({ kind: "error" as const, error: why, code: "transport" as const })];
+  // The turn's envelope goes on where the store left it: seq stays gapless.
   const envelope = new Envelope(row.traceId);
   envelope.seq = replies.length;
-  const out = bodies ?? [{ kind: "error" as const, error: why, code: "transport" as const }];
-  for (const body of out) await core.replies.sink.deliver(envelope.stamp(withEnvelopeSlots(body), row.sessionId));
-  const outcome = bodies ? "final" : "transport";
+  for (const body of out) await core.replies.sink.deliver(envelope.stamp(body, row.sessionId));
+  const last = out[out.length - 1];
+  const outcome: TurnOutcome = last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport";
   core.log.info({ trace_id: row.traceId, outcome, replies: envelope.seq }, "finished a turn taken over from OpenCode's record");
   endTurn(core, record, outcome);
 }
