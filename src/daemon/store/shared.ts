@@ -108,12 +108,19 @@ export class SharedTurns {
   }
 
   /**
-   * The turn's user message id, stored before the prompt goes out (not waited for: the adapter
-   * sends at once; a daemon killed in the few ms between leaves a turn its successor cannot identify).
+   * The turn's user message id, committed before the prompt goes out (the adapter waits): a
+   * successor that finds no id, or an id OpenCode does not have, knows the prompt was never sent.
+   * When it cannot be stored the turn is given up unsent (another daemon runs it).
    */
-  prompt(turnId: string, messageId: string): void {
+  async prompt(turnId: string, messageId: string): Promise<void> {
     const w = this.owned.get(turnId);
-    if (w) void this.d.pg.prompt(turnId, w.fence, messageId).catch((err: unknown) => this.d.log.warn({ turn_id: turnId, err: (err as Error).message }, "could not store the turn's prompt id"));
+    if (!w) throw new FencedError(turnId, "not driven by this daemon: not prompted");
+    try {
+      await this.d.pg.prompt(turnId, w.fence, messageId);
+    } catch (err) {
+      this.lose(turnId, err as Error);
+      throw err;
+    }
   }
 
   /** Pending permission/question requests are not stored yet: they live on the daemon that drives the turn. */

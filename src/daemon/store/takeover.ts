@@ -7,6 +7,10 @@
  * OpenCode goes on without the daemon that sent it). The replies continue the
  * stored seq, so followers on any daemon get one gapless stream.
  *
+ * A turn whose prompt never reached OpenCode (its owner died between the 202 and
+ * the prompt; the prompt's id is committed before it is sent, so this is known)
+ * is run from its stored request, as if just accepted.
+ *
  * Not yet a live re-attach: between the claim and OpenCode's end, followers get
  * no new replies; then the rest of the answer arrives at once (tool calls and
  * results not yet reported, the missing text, the `final`).
@@ -17,12 +21,15 @@ import { unstamped } from "../../codec/record.js";
 import type { Reply } from "../../codec/reply.js";
 import type { DaemonCore } from "../core.js";
 import { judgeFromRecord } from "../reconcile.js";
-import { endTurn } from "../run.js";
+import { TurnRequestSchema } from "../options.js";
+import { endTurn, runTurn } from "../run.js";
 import type { TurnOutcome, TurnRecord } from "../turns.js";
 import type { StoredTurn } from "./postgres.js";
 
 /** How often OpenCode's session status is read while waiting for it to finish the turn. */
 const POLL_MS = 300;
+/** How long a record that does not (yet) show the turn is read again before it is believed. */
+const SETTLE_MS = 3_000;
 
 export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRecord, turnTimeoutMs: number): Promise<void> {
   const shared = core.shared!;
@@ -36,6 +43,9 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
     const http = new OpencodeHttp({ ...target, directory: row.directory, requestTimeoutMs: 10_000 });
     const prompt = { traceId: row.traceId, sessionId: row.sessionId, messageId: row.messageId };
     const deadline = row.acceptedMs + turnTimeoutMs;
+    // A record that does not show the answer finished is read again for a while: OpenCode may
+    // report the session idle for a moment between taking the prompt and starting on it.
+    const settleBy = Date.now() + SETTLE_MS;
     // OpenCode goes on with the turn without the daemon that prompted it: wait until the record shows it finished.
     for (;;) {
       const [messages, status] = await Promise.all([http.sessionMessages(row.sessionId, 200), http.sessionStatus()]);
@@ -45,11 +55,21 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
         bodies = verdict.bodies;
         break;
       }
-      if (verdict.kind === "never_sent") {
-        why = "the daemon driving this turn stopped before its prompt was sent to OpenCode (or before it recorded which it was): the turn did not run";
+      if (verdict.kind === "never_sent" && replies.length === 0 && Date.now() > settleBy) {
+        // The id is committed before the prompt goes out (SharedTurns.prompt): no id, or one OpenCode
+        // does not have, means it never went out. Run the turn from its stored request.
+        const request = TurnRequestSchema.safeParse(row.request);
+        if (request.success) {
+          core.log.info({ trace_id: row.traceId }, "the turn taken over was never sent to OpenCode: running it now");
+          runTurn(core, record, request.data, target);
+          return;
+        }
+      }
+      if (verdict.kind === "never_sent" && Date.now() > settleBy) {
+        why = "the daemon driving this turn stopped before its prompt was sent to OpenCode: the turn did not run";
         break;
       }
-      if (verdict.kind === "lost") {
+      if (verdict.kind === "lost" && Date.now() > settleBy) {
         why = `the daemon driving this turn stopped, and ${verdict.why}`;
         break;
       }

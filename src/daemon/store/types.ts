@@ -14,7 +14,7 @@ export interface TurnLog {
   /** A permission/question request event of the turn. */
   request(turnId: string, evt: RequestEvent): void;
   /** The turn's own user message id, right before its prompt is sent (what identifies the turn in OpenCode's record). */
-  prompt(turnId: string, messageId: string): void;
+  prompt(turnId: string, messageId: string): void | Promise<void>;
   /** An output acknowledged the turn's replies up to `seq`. */
   ack(turnId: string, output: string, seq: number): void;
   /** Whether the adapter should wait before delivering more of this turn (the store's backlog is past its bound). */
