@@ -13,8 +13,9 @@
  * Replies are also checked to continue the turn's last seq, so they stay gapless.
  */
 import pg from "pg";
-import type { SessionEntry, SessionStore } from "../../adapter/sessions.js";
+import type { SessionStore } from "../../adapter/sessions.js";
 import { CHANNEL, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
+import { PgSessionStore } from "./sessions.js";
 
 /** A write refused because this daemon no longer holds the turn's lease (or the seq does not continue the turn). */
 export class FencedError extends Error {
@@ -276,22 +277,9 @@ export class PgStore {
     return r.rowCount ?? 0;
   }
 
-  /** Keyed sessions in the same database (the `SessionStore` of src/adapter/sessions.ts). */
+  /** Keyed sessions in the same database (./sessions.ts). */
   sessions(): SessionStore {
-    // Keys hold a NUL (directory \0 key, src/daemon/run.ts keyIn), which a text column cannot: stored JSON-quoted.
-    const col = (k: string) => JSON.stringify(k);
-    return {
-      get: async (k) => {
-        const r = await this.pool.query("SELECT entry FROM bridge_sessions WHERE k = $1", [col(k)]);
-        return r.rows[0]?.entry as SessionEntry | undefined;
-      },
-      set: async (k, entry) => {
-        await this.pool.query("INSERT INTO bridge_sessions (k, entry) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET entry = EXCLUDED.entry", [col(k), JSON.stringify(entry)]);
-      },
-      delete: async (k) => {
-        await this.pool.query("DELETE FROM bridge_sessions WHERE k = $1", [col(k)]);
-      },
-    };
+    return new PgSessionStore(this.pool);
   }
 
   async close(): Promise<void> {
