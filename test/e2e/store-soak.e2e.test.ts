@@ -46,13 +46,21 @@ describe("three daemons on one store, killed -9 at random", () => {
   const all: Daemon[] = [];
   const kills: number[] = [];
 
-  const start = async (slot: number) => {
-    const d = await startDaemon(
-      ["--store", storeUrl, "--lease", String(LEASE_S), "--opencode-url", live.url, "--directory", live.directory, "--webhook", recorder.url, "--webhook-backoff", "0.01", "--max-active-turns", "64"],
-      { BRIDGE_TOKEN: TOKEN },
-    );
-    all.push(d);
-    slots[slot] = d;
+  /** Starts a daemon in `slot`; a start that does not listen in time (a loaded machine) is tried again (what it left running goes at teardown). */
+  const start = async (slot: number): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const d = await startDaemon(
+          ["--store", storeUrl, "--lease", String(LEASE_S), "--opencode-url", live.url, "--directory", live.directory, "--webhook", recorder.url, "--webhook-backoff", "0.01", "--max-active-turns", "64"],
+          { BRIDGE_TOKEN: TOKEN },
+        );
+        all.push(d);
+        slots[slot] = d;
+        return;
+      } catch (err) {
+        if (attempt >= 3) throw err;
+      }
+    }
   };
   const anyLive = (): Daemon => {
     const up = slots.filter((d): d is Daemon => d !== undefined);
@@ -63,7 +71,7 @@ describe("three daemons on one store, killed -9 at random", () => {
     [pgServer, live, recorder] = await Promise.all([startPostgres(), startLive({ permission: "allow" }), startRecorder()]);
     storeUrl = await freshDatabase(pgServer);
     for (let i = 0; i < 3; i++) await start(i);
-  }, 240_000);
+  }, 600_000);
   afterAll(async () => {
     for (const d of all) d.child.kill("SIGKILL");
     await Promise.all(all.map((d) => d.exited));
@@ -137,7 +145,10 @@ describe("three daemons on one store, killed -9 at random", () => {
     const restarts: Promise<void>[] = [];
     for (let k = 0; k < KILLS; k++) {
       await sleep(800 + Math.random() * 1500);
-      while (slots.filter(Boolean).length < 2) await sleep(100);
+      for (const until = Date.now() + 120_000; slots.filter(Boolean).length < 2; ) {
+        if (Date.now() > until) throw new Error("fewer than two daemons running for 2 min: restarts fail");
+        await sleep(100);
+      }
       const up = [0, 1, 2].filter((i) => slots[i] !== undefined);
       const slot = up[Math.floor(Math.random() * up.length)]!;
       const victim = slots[slot]!;
