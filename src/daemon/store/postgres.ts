@@ -101,7 +101,7 @@ export class PgStore {
     readonly url: string,
     readonly opts: PgStoreOptions,
   ) {
-    this.pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000 });
+    this.pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 20, connectionTimeoutMillis: 10_000 });
     // An idle client's error (the server restarted) must not crash the daemon; the next query reconnects.
     this.pool.on("error", () => {});
   }

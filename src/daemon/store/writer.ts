@@ -4,10 +4,13 @@
  * so a fast stream costs a round trip per batch, not per reply), and the turn's
  * end is written after every reply queued before it. Each `reply()` resolves once
  * its row is committed, in seq order; after the first failure (fenced: another
- * daemon holds the turn, or the database is unreachable) every later write fails
- * at once: a turn's replies never land with a hole.
+ * daemon holds the turn; or the database still unreachable after a few tries)
+ * every later write fails at once: a turn's replies never land with a hole.
  */
-import type { PgStore, StoredReply } from "./postgres.js";
+import { FencedError, type PgStore, type StoredReply } from "./postgres.js";
+
+/** Waits (ms) before trying a write again that failed without being refused. */
+const RETRIES = [100, 300, 1_000];
 
 interface Waiter {
   readonly resolve: () => void;
@@ -64,13 +67,16 @@ export class TurnWriter {
   }
 
   private async run(waiters: readonly Waiter[], write: () => Promise<void>): Promise<void> {
-    if (!this.failed) {
+    for (let attempt = 0; !this.failed; attempt++) {
       try {
         await write();
         for (const w of waiters) w.resolve();
         return;
       } catch (err) {
-        this.failed = err as Error;
+        // A refusal is final; a database that did not answer (no free connection in time, a
+        // restart) is tried again a few times: the lease outlasts these waits.
+        if (err instanceof FencedError || attempt >= RETRIES.length) this.failed = err as Error;
+        else await new Promise((r) => setTimeout(r, RETRIES[attempt]));
       }
     }
     for (const w of waiters) w.reject(this.failed);
