@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { errorMessage } from "../util/errors.js";
 
 /** The files the daemon keeps in its state directory (journal segments are journal.<n>.jsonl). */
 const STATE_FILES = ["token", "sessions.json", "journal.jsonl", "journal.next.jsonl", "daemon.pid"];
@@ -78,7 +79,7 @@ export function loadOrCreateToken(dir: string): { token: string; file: string; c
       return { token, file, created: false };
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${errorMessage(err)}`);
   }
   const token = randomBytes(32).toString("base64url");
   writeFileSync(file, `${token}\n`, { mode: 0o600 });

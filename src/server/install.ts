@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { errorMessage } from "../util/errors.js";
 
 /** The OpenCode version the bridge is developed and tested against. */
 export const PINNED_OPENCODE_VERSION = "1.18.33";
@@ -161,7 +162,7 @@ export async function ensureOpencode(
     }
   } catch (err) {
     if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install opencode-ai@${version} into ${dir}: ${(err as Error).message}`, "");
+    throw new InstallError(`could not install opencode-ai@${version} into ${dir}: ${errorMessage(err)}`, "");
   } finally {
     clearInterval(timer);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
@@ -206,7 +207,7 @@ function runNpm(npm: string, args: string[], cwd: string, version: string, timeo
     child.stdout.setEncoding("utf8").on("data", keep);
     child.stderr.setEncoding("utf8").on("data", keep);
     child.once("error", (err) =>
-      finish(new InstallError(`could not run npm to install opencode-ai@${version} (${(err as Error).message})`, output)),
+      finish(new InstallError(`could not run npm to install opencode-ai@${version} (${errorMessage(err)})`, output)),
     );
     child.once("close", (code, signal) => {
       if (code === 0) finish();
