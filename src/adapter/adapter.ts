@@ -270,7 +270,7 @@ export class OpencodeAdapter {
       await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
-      opts.onPromptId?.(messageID);
+      await opts.onPromptId?.(messageID);
       turn.sending();
       await this.http.promptAsync(sessionId, {
         messageID,

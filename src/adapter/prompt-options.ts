@@ -46,9 +46,10 @@ export interface PromptOptions {
   /**
    * Called with the turn's own user message id right before the prompt is sent:
    * what identifies the turn in OpenCode's record (the daemon journals it, and
-   * recovers the turn by it after a restart).
+   * recovers the turn by it after a restart). A promise is waited for before the
+   * prompt goes out (the shared store commits the id first); a rejection fails the turn unsent.
    */
-  readonly onPromptId?: (messageId: string) => void;
+  readonly onPromptId?: (messageId: string) => void | Promise<void>;
 }
 
 export interface AdapterOptions {

@@ -40,6 +40,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "allow-origin": { type: "string", multiple: true },
       "allow-host": { type: "string", multiple: true },
       "state-dir": { type: "string" },
+      store: { type: "string" },
+      lease: { type: "string" },
       "close-timeout": { type: "string" },
       "max-subscribers": { type: "string" },
       "max-subscribers-per-turn": { type: "string" },
@@ -91,6 +93,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
     throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
   }
+  const store = nonEmpty(values.store) ?? nonEmpty(io.env.BRIDGE_STORE);
+  // The URL may hold a password: it is never echoed back.
+  if (store !== undefined && !/^postgres(ql)?:\/\//.test(store)) throw new UsageError("--store (or BRIDGE_STORE) takes a postgres:// or postgresql:// URL");
+  const leaseMs = secondsOption("lease", values.lease);
+  if (leaseMs !== undefined && store === undefined) throw new UsageError("--lease is for several daemons on one store: give --store (or BRIDGE_STORE) too");
+  if (leaseMs !== undefined && (leaseMs < 300 || leaseMs > 15_000)) throw new UsageError(`--lease takes 0.3 to 15 seconds, got ${JSON.stringify(values.lease)}`);
   const port = integer("port", values.port, daemonOption.port);
   let directory = resolve(io.cwd, values.directory ?? ".");
   const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
@@ -192,6 +200,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       allowOrigins: values["allow-origin"],
       allowHosts: values["allow-host"],
       stateDir,
+      ...(store !== undefined ? { store } : {}),
+      ...(leaseMs !== undefined ? { leaseMs } : {}),
       closeTimeoutMs,
       ...limits,
       directory,

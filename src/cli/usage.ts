@@ -176,6 +176,13 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --no-token                 no authentication (loopback only; logs a warning)
   --state-dir DIR            token and journal (default $XDG_STATE_HOME/opencode-bridge,
                              else ~/.local/state/opencode-bridge)
+  --store URL                a postgres:// URL (env BRIDGE_STORE): turns, replies,
+                             acknowledgements and keyed sessions live there instead
+                             of the journal, shared by every daemon given the same
+                             URL (any of them accepts and serves any turn)
+  --lease S                  with --store: a daemon's claim on a turn lasts S seconds
+                             unless renewed; a dead daemon's turns are taken over
+                             within it (default 10, at most 15)
   --allow-origin ORIGIN      browser origin allowed to call (repeatable; others get 403)
   --allow-host NAME          Host name accepted besides IP addresses and localhost
                              (repeatable)

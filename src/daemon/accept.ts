@@ -29,7 +29,8 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   }
   const traceId = turn.trace_id ?? randomUUID();
   const hash = requestHash(turn);
-  const existing = core.store.get(traceId);
+  // With a shared store, a turn another daemon accepted counts as existing here too (mirrored from the store).
+  const existing = core.store.get(traceId) ?? (core.reserved.has(traceId) ? undefined : await core.shared?.find(traceId));
   if (existing && existing.requestHash === hash) {
     // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
     // (answered once the turn's record is synced, like the first answer).
@@ -65,10 +66,19 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.
     if (core.draining) throw core.unavailable();
-    // Journaled (and synced) before the 202 — what the turn is, and the outputs it is owed to:
-    // an accepted turn outlives a crash. One fdatasync for all the turns accepted in this turn of the event loop.
+    // Journaled (and synced) — or stored in the shared store — before the 202: what the turn is, and the
+    // outputs it is owed to: an accepted turn outlives a crash. One fdatasync for all the turns accepted in this turn of the event loop.
     const turnId = randomUUID();
     const at = Date.now();
+    if (core.shared) {
+      // Stored (leased to this daemon); another daemon may have stored the same trace_id meanwhile.
+      const raced = await core.shared.accept({ id: turnId, traceId, sessionId, directory, request: turn, requestHash: hash, acceptedMs: at });
+      if (raced) {
+        if (raced.requestHash !== hash) throw new HttpError(409, `trace_id ${traceId} is already in use by a turn with a different request`, { trace_id: traceId });
+        sendJson(res, 200, { trace_id: traceId, session_id: raced.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+        return;
+      }
+    }
     const outputs = core.outputs.entries().map((o) => o.name);
     if (core.journal && !core.journal.turn(turnId, traceId, sessionId, directory, at, hash, { request: turn, outputs })) {
       // A session made for this turn alone would be left behind: remove it.

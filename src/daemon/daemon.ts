@@ -41,6 +41,8 @@ export class BridgeDaemon {
     if (core.auth === undefined) {
       core.log.warn("running without a token (--no-token): every local process, and every user of this machine, can start turns");
     }
+    // A shared store: its tables made when missing, its notifications listened to, before any request.
+    await core.shared?.open();
     const recovery = recoveryContext(core);
     const recovered = recovery ? recoverJournal(recovery) : [];
     const server = createServer((req, res) => void handleRequest(core, req, res));
@@ -66,6 +68,8 @@ export class BridgeDaemon {
     const url = `http://${host}:${addr.port}`;
     core.log.info({ url, opencode: core.upstream.mode, auth: core.auth ? "bearer" : "none", state_dir: this.options.stateDir }, "listening");
     if (recovery) void resumeRecovered(recovery, recovered);
+    // Leases renewed and turns whose owner died claimed, from now on.
+    core.shared?.start();
     return { url, host: addr.address, port: addr.port };
   }
 

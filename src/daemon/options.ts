@@ -62,6 +62,10 @@ export const DaemonOptionsSchema = z
     stateDir: z.string().refine(isAbsolute, "stateDir must be an absolute path").optional(),
     /** The journal is compacted when it grows past this. */
     journalMaxBytes: count("journalMaxBytes", 1_024).default(64 * 1024 * 1024),
+    /** A PostgreSQL URL: turns, replies, acknowledgements and keyed sessions live there, shared with other daemons (src/daemon/store/), instead of the journal. */
+    store: z.string().regex(/^postgres(ql)?:\/\//, "store must be a postgres:// or postgresql:// URL").optional(),
+    /** With a store: how long a daemon's claim on a turn lasts unless renewed; a turn whose owner died is taken over after at most this. */
+    leaseMs: count("leaseMs", 300).max(15_000, "leaseMs must be at most 15000").default(10_000),
     /** How long /healthz and /metrics wait for OpenCode's health check. */
     healthTimeoutMs: count("healthTimeoutMs", 1).default(2_000),
   })
@@ -95,7 +99,7 @@ export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
     checkAdapterSettings(input.adapter, parsed.data.directory);
     return parsed.data;
   }
-  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { token: "a value, not shown" } });
+  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { token: "a value, not shown", store: "a URL, not shown" } });
   throw new DaemonError("config", problems);
 }
 

@@ -27,7 +27,7 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
       agent: turn.agent,
       system: turn.system,
       // The turn's own user message id, journaled before the prompt is sent: it is what recovers the turn after a restart.
-      onPromptId: (messageId) => core.journal?.prompt(record.turnId, messageId),
+      onPromptId: (messageId) => (core.journal ?? core.shared)?.prompt(record.turnId, messageId),
       noReply: turn.no_reply,
       tools: turn.tools,
       variant: turn.variant,
@@ -55,6 +55,7 @@ function drive(
   run: (adapter: OpencodeAdapter, common: PromptOptions) => Promise<TurnResult>,
 ): Promise<TurnOutcome> {
   const lease = core.pool.acquire(target, record.directory, record.sessionId);
+  core.shared?.driving.add(record.turnId);
   record.answerer = (id, answer) => lease.adapter.answer(id, answer);
   const common: PromptOptions = {
     traceId: record.traceId,
@@ -93,14 +94,19 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     }).catch((err: unknown) => core.log.warn({ err }, "could not record how a keyed session's turn ended"));
   }
   core.metrics.turnEnded(outcome);
-  core.journal?.end(record.turnId, outcome);
-  core.store.finish(record, outcome);
+  if (core.shared) {
+    // Written after the turn's replies, then finished here; a turn another daemon drives now is left to it.
+    core.shared.end(record, outcome);
+  } else {
+    core.journal?.end(record.turnId, outcome);
+    core.store.finish(record, outcome);
+  }
   core.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
 }
 
 /** What recovery after a restart works with (none without a state directory). */
 export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
-  if (!core.journal) return undefined;
+  if (!core.journal || core.shared) return undefined;
   return {
     journal: core.journal,
     store: core.store,

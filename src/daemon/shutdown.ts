@@ -48,7 +48,11 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
   const step = async (name: string, p: Promise<unknown>, until = end) => {
     if (!(await within(p, until))) report.stepsCutShort.push(name);
   };
-  if (core.store.running().length > 0) {
+  if (core.shared && core.store.running().length > 0) {
+    // Several daemons share the turns: those still running are handed over (leases released
+    // for another daemon to claim at once), not aborted — OpenCode goes on with them.
+    report.turnsUnsettled = await core.shared.handOver();
+  } else if (core.store.running().length > 0) {
     abortRunningTurns(core, `still running after the ${core.options.shutdownGraceMs} ms shutdown grace`);
     await step("turns", allDone());
     report.turnsUnsettled = core.store.running().length;
@@ -87,6 +91,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
   } catch (err) {
     core.log.error({ err }, "could not close the journal");
   }
+  await step("store", core.shared?.close() ?? Promise.resolve(), Math.max(end, performance.now() + 1_000));
   return report;
 }
 

@@ -75,6 +75,8 @@ export class TurnRecord {
   info: { text?: string; permission?: string; question?: string } = {};
   /** When the daemon accepted the turn (ms since the epoch; the journal's, for a turn recovered after a restart). */
   readonly acceptedWall: number;
+  /** Driven by another daemon of a shared store (src/daemon/store/shared.ts): replies come from the store, and it does not count as running here. */
+  mirrored = false;
   private resolveDone!: () => void;
   /** Resolves when the turn has ended and every reply has been handed on. */
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
@@ -151,7 +153,7 @@ export class TurnStore {
   }
 
   running(): TurnRecord[] {
-    return [...this.turns.values()].filter((t) => !t.finished);
+    return [...this.turns.values()].filter((t) => !t.finished && !t.mirrored);
   }
 
   create(traceId: string, sessionId: string, directory: string, acceptedAt: number, turnId: string = randomUUID(), acceptedWall?: number): TurnRecord {
