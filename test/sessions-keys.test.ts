@@ -39,7 +39,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  http = createDialect({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, directory: "/tmp", requestTimeoutMs: 5_000, line: "opencode-1" });
+  http = createDialect({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, directory: "/tmp", requestTimeoutMs: 5_000, line: 1 });
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 

@@ -296,7 +296,7 @@ export class BridgeRun {
   ) {
     const kind = opts.kind ?? "codec";
     // The stand-in replays 1.x captures: no line detection.
-    const http = createDialect({ baseUrl, directory: DIRECTORY, requestTimeoutMs: 30_000, line: "opencode-1", maxFrameBytes: work.maxFrameBytes });
+    const http = createDialect({ baseUrl, directory: DIRECTORY, requestTimeoutMs: 30_000, line: 1, maxFrameBytes: work.maxFrameBytes });
     this.hub = new EventHub(http, { connectTimeoutMs: 30_000 });
     this.d = {
       hub: this.hub,

@@ -30,14 +30,7 @@ import { newMessageId } from "./message-id.js";
 import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
-import {
-  SUPPORTED_VERSIONS,
-  checkPrompt,
-  isSupportedVersion,
-  turnConfig,
-  type AdapterOptions,
-  type PromptOptions,
-} from "./prompt-options.js";
+import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, turnConfig, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 // The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
 // re-exported so the adapter's public names stay where they were.

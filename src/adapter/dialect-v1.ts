@@ -35,7 +35,7 @@ export class OpencodeV1 implements Dialect {
     if (typeof b !== "object" || b === null || typeof b.version !== "string") {
       throw new BridgeError("protocol", `/global/health did not answer {healthy, version}: ${summarize(body)}`);
     }
-    return { line: "opencode-1", healthy: b.healthy === true, version: b.version };
+    return { line: 1, healthy: b.healthy === true, version: b.version };
   }
 
   async openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {

@@ -45,7 +45,7 @@ export class OpencodeV2 implements Dialect {
     if (typeof b !== "object" || b === null || typeof b.version !== "string") {
       throw new BridgeError("protocol", `/api/info did not answer {version, …}: ${summarize(body)}`);
     }
-    return { line: "opencode-2", healthy: true, version: b.version };
+    return { line: 2, healthy: true, version: b.version };
   }
 
   async openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {

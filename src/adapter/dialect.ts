@@ -25,8 +25,12 @@ import type { StreamIssue } from "../codec/sse.js";
 import type { BridgeError } from "./errors.js";
 import type { WirePart } from "./parts.js";
 
-/** Which line of which agent: said in logs, `doctor` and errors; nothing branches on it above the seam. */
-export type Line = "opencode-1" | "opencode-2";
+/**
+ * Which OpenCode line (the same numbers as src/server's `OpencodeLine`, so an owned
+ * server's `line` is passed as is): said in logs, health and errors; nothing above
+ * the seam branches on it.
+ */
+export type Line = 1 | 2;
 
 export interface ServerInfo {
   readonly line: Line;

@@ -45,7 +45,7 @@ export function createDialect(target: DialectTarget): Dialect {
 
 function build(t: DialectTarget, line: Line): OpencodeV1 | OpencodeV2 {
   const stream = { dispatcher: t.dispatcher, maxFrameBytes: t.maxFrameBytes };
-  if (line === "opencode-1") return new OpencodeV1(client(t, true), stream);
+  if (line === 1) return new OpencodeV1(client(t, true), stream);
   return new OpencodeV2(client(t, false), t.directory, V2_CODEC, stream);
 }
 
@@ -63,8 +63,8 @@ function client(t: DialectTarget, directoryQuery: boolean): OpencodeHttp {
 
 /** Ask both lines' info routes at once; the dialect of the one that answers as OpenCode does. */
 export async function detectLine(t: DialectTarget, signal?: AbortSignal): Promise<{ dialect: OpencodeV1 | OpencodeV2; info: ServerInfo }> {
-  const v1 = build(t, "opencode-1");
-  const v2 = build(t, "opencode-2");
+  const v1 = build(t, 1);
+  const v2 = build(t, 2);
   const [a, b] = await Promise.allSettled([v2.info(signal), v1.info(signal)]);
   if (a.status === "fulfilled") return { dialect: v2, info: a.value };
   if (b.status === "fulfilled") return { dialect: v1, info: b.value };
@@ -123,7 +123,7 @@ class Detecting implements Dialect {
 
   get authKey(): string {
     // Both lines send the same header for the same credentials.
-    return this.dialect?.authKey ?? build(this.target, "opencode-1").authKey;
+    return this.dialect?.authKey ?? build(this.target, 1).authKey;
   }
 
   async info(signal?: AbortSignal): Promise<ServerInfo> {

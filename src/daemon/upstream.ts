@@ -22,7 +22,7 @@ export interface UpstreamHealth {
   readonly mode: "external" | "owned";
   readonly healthy: boolean;
   readonly version?: string;
-  /** Which line the server is (`opencode-1`, `opencode-2`), found by asking it. */
+  /** Which OpenCode line the server is (1 or 2), found by asking it. */
   readonly line?: Line;
   /** Whether the bridge supports that version. */
   readonly supported?: boolean;
