@@ -25,7 +25,7 @@ import pino from "pino";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { createTurnState, finishTurn, isTurnDone, lostEventInto, mapEventInto, type TurnState } from "../../src/codec/codec.js";
 import type { Reply } from "../../src/codec/reply.js";
-import type { StreamIssue } from "../../src/codec/sse.js";
+import type { StreamIssue } from "../../src/stream/sse.js";
 import { EventHub, type HubListener } from "../../src/adapter/event-hub.js";
 import type { Dialect } from "../../src/adapter/dialect.js";
 import { createDialect } from "../../src/adapter/line.js";

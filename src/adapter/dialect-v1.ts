@@ -2,12 +2,12 @@
  * OpenCode 1.x (1.2 … 1.19) behind the dialect seam: its routes, each scoped by
  * `?directory=`, and its `/event` stream, whose frames already are the codec's
  * vocabulary (parsed once here: src/codec/events.ts; deltas in their captured
- * form without JSON.parse: src/codec/fast-delta.ts). docs/dialects.md has what
+ * form without JSON.parse: src/stream/fast-delta.ts). docs/dialects.md has what
  * each version answers.
  */
 import type { Dispatcher } from "undici";
-import { parseEventFor } from "../codec/events.js";
-import { EventStreamDecoder } from "../codec/sse.js";
+import { isParsedEvent, parseEventFor } from "../codec/events.js";
+import { EventStreamDecoder } from "../stream/sse.js";
 import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
@@ -43,17 +43,16 @@ export class OpencodeV1 implements Dialect {
     const decoder = new EventStreamDecoder(
       {
         onEvent: (payload) => {
+          // A delta in its captured form, read without JSON.parse: already parsed (a delta announces no child).
+          if (isParsedEvent(payload)) return to.event(payload);
           const child = childOf(payload);
           if (child !== undefined) to.childSession(child.child, child.parent);
           const evt = parseEventFor(payload, to.listening);
           if (evt !== undefined) to.event(evt);
         },
-        // A delta in its captured form, parsed without JSON.parse: what parseEventFor gives it
-        // (its session is named; a delta announces no child session).
-        onParsed: (evt) => to.event(evt),
         onIssue: (issue) => to.issue(issue),
       },
-      { maxFrameBytes: this.stream.maxFrameBytes },
+      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true },
     );
     return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
   }

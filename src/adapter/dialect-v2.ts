@@ -8,7 +8,7 @@
  */
 import type { Dispatcher } from "undici";
 import type { ParsedEvent } from "../codec/events.js";
-import { EventStreamDecoder } from "../codec/sse.js";
+import { EventStreamDecoder } from "../stream/sse.js";
 import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";

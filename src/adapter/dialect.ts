@@ -21,7 +21,7 @@
  */
 import type { Dispatcher } from "undici";
 import type { ParsedEvent } from "../codec/events.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { BridgeError } from "./errors.js";
 import type { WirePart } from "./parts.js";
 

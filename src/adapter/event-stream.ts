@@ -10,7 +10,7 @@
  * waiting for `server.connected`, routing and reconnecting are the hub's.
  */
 import { request, type Dispatcher } from "undici";
-import type { EventStreamDecoder } from "../codec/sse.js";
+import type { EventStreamDecoder } from "../stream/sse.js";
 import { BridgeError } from "./errors.js";
 import { summarize, transportError, type OpencodeHttp } from "./http.js";
 

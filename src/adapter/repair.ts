@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import { beginResync, endResync } from "../codec/control.js";
 import { parseEvent, type ParsedEvent } from "../codec/events.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
 import type { Dialect, RecordedMessage } from "./dialect.js";

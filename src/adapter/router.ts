@@ -9,7 +9,7 @@
  * (open, reconnect, control events) is the hub's (src/adapter/event-hub.ts).
  */
 import type { ParsedEvent } from "../codec/events.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import { ChildSessions } from "./child-sessions.js";
 import type { BridgeError } from "./errors.js";
 

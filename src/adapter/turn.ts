@@ -16,7 +16,7 @@ import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js"
 import { isTurnDone, overrideEnd } from "../codec/control.js";
 import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "./config.js";
