@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Dialect } from "../../src/adapter/dialect.js";
 import { BridgeError } from "../../src/adapter/errors.js";
 import { createDialect } from "../../src/adapter/line.js";
+import { OpencodeHttp } from "../../src/adapter/http.js";
 import { newMessageId } from "../../src/adapter/message-id.js";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { E2E_VERSION, scenario, startLive, type Live } from "../support/live.js";
@@ -116,5 +117,79 @@ describe("the 2.x routes against 2.1.2", () => {
     expect((err as BridgeError).code).toBe("config");
     expect((err as BridgeError).message).toContain("no per-prompt system");
     expect(await d.recentMessageIds(sid, 5)).toEqual([]);
+  });
+});
+
+describe("2.x requests answered through the dialect, against 2.1.2 (permission: ask)", () => {
+  let live: Live;
+  let d: Dialect;
+  /** The test's own look at what the server holds (the dialect has no list route: requests reach it as events). */
+  let raw: OpencodeHttp;
+  beforeAll(async () => {
+    live = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "ask" });
+    d = createDialect({ baseUrl: live.url, directory: live.directory, password: live.password });
+    raw = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: live.password, requestTimeoutMs: 5_000, directoryQuery: false });
+  });
+  afterAll(async () => {
+    await live?.stop();
+  });
+
+  const pending = (sid: string, what: "permission" | "form") =>
+    until(`a pending ${what}`, async () => {
+      const { body } = await raw.call("GET", `/api/session/${sid}/${what}`);
+      return (body as { data: { id: string; fields?: { key: string; options?: { label: string; value: string }[] }[] }[] }).data[0];
+    });
+  const record = async (sid: string) =>
+    ((await raw.call("GET", `/api/session/${sid}/message`)).body as { data: { type: string; outcome?: string; content?: unknown[] }[] }).data;
+  const idle = (sid: string) => until("the turn to end", async () => ((await record(sid))[0]?.type === "idle" ? record(sid) : undefined));
+
+  it.each([
+    ["allow once", "once" as const],
+    ["reject with a message", "reject" as const],
+  ])("permission %s: the decision reaches the tool; a second answer is false", async (_name, decision) => {
+    const sid = await d.createSession();
+    await d.prompt(sid, { parts: [{ type: "text", text: scenario("permission") }] });
+    const req = await pending(sid, "permission");
+    expect(req.id).toMatch(/^per/);
+    expect(await d.replyPermission(sid, req.id, decision, decision === "reject" ? "not now" : undefined)).toBe(true);
+    expect(await d.replyPermission(sid, req.id, decision)).toBe(false);
+    const messages = await idle(sid);
+    const shell = messages.flatMap((m) => m.content ?? []).find((c) => (c as { name?: string }).name === "shell") as
+      | { state: { status: string; error?: { message?: string } } }
+      | undefined;
+    // Allowed, the shell call ran; rejected, it failed with the rejection.
+    expect(shell?.state.status).toBe(decision === "once" ? "completed" : "error");
+    if (decision === "reject") expect(JSON.stringify(shell?.state)).toContain("not now");
+  });
+
+  it("a question (a form): answered by label, the option's value reaches the model; a second answer is false", async () => {
+    const sid = await d.createSession();
+    await d.prompt(sid, { parts: [{ type: "text", text: scenario("question") }] });
+    const form = await pending(sid, "form");
+    const first = form.fields?.[0];
+    const option = first?.options?.[0];
+    expect(option).toBeDefined();
+    expect(await d.replyQuestion(sid, form.id, [[option?.label ?? ""]])).toBe(true);
+    expect(await d.replyQuestion(sid, form.id, [[option?.label ?? ""]])).toBe(false);
+    expect(await d.rejectQuestion(sid, form.id)).toBe(false);
+    const messages = await idle(sid);
+    expect(messages[0]).toMatchObject({ type: "idle", outcome: "succeeded" });
+    // The question tool's result, as 2.1.2 records it, carries the chosen option.
+    const tool = messages.flatMap((m) => m.content ?? []).find((c) => (c as { name?: string }).name === "question") as
+      | { state: { status: string; metadata?: { answers?: unknown } } }
+      | undefined;
+    expect(tool?.state.status).toBe("completed");
+    expect(tool?.state.metadata?.answers).toEqual([[option?.value]]);
+  });
+
+  it("a question dismissed: the form is cancelled and the tool says so", async () => {
+    const sid = await d.createSession();
+    await d.prompt(sid, { parts: [{ type: "text", text: scenario("question") }] });
+    const form = await pending(sid, "form");
+    expect(await d.rejectQuestion(sid, form.id)).toBe(true);
+    expect(await d.rejectQuestion(sid, form.id)).toBe(false);
+    // 2.1.2 ends the step at a dismissed question (no idle record follows): the session goes inactive.
+    await until("the session to stop", async () => ((await d.sessionStatus())[sid] === undefined ? true : undefined));
+    expect(JSON.stringify(await record(sid))).toContain("The user dismissed this question");
   });
 });
