@@ -43,6 +43,7 @@ export class OpencodeV1 implements Dialect {
     const decoder = new EventStreamDecoder(
       {
         onEvent: (payload) => {
+          to.frame();
           // A delta in its captured form, read without JSON.parse: already parsed (a delta announces no child).
           if (isParsedEvent(payload)) return to.event(payload);
           const child = childOf(payload);

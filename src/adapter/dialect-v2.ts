@@ -54,6 +54,7 @@ export class OpencodeV2 implements Dialect {
     const decoder = new EventStreamDecoder(
       {
         onEvent: (raw) => {
+          to.frame();
           const child = childOf(raw);
           if (child !== undefined) to.childSession(child.child, child.parent);
           for (const evt of translator.translate(raw)) {

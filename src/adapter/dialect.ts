@@ -78,6 +78,8 @@ export interface StreamReceiver {
   /** `child` is a session started under `parent` (a subagent), told before its events. */
   childSession(child: string, parent: string): void;
   event(evt: ParsedEvent): void;
+  /** One frame (message) was read, whatever it held and whoever it was for: the stream's counters. */
+  frame(): void;
   issue(issue: StreamIssue): void;
   /** Bytes arrived (the silent-socket watchdog's food). */
   bytes(): void;

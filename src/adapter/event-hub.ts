@@ -191,12 +191,14 @@ export class EventHub {
     return {
       listening: this.router.listening,
       bytes: () => this.watchdog.bytes(),
+      frame: () => {
+        if (this.abort === ac) this.stats.events++;
+      },
       childSession: (child, parent) => {
         if (this.abort === ac) this.router.adopt(child, parent);
       },
       event: (evt) => {
         if (this.abort !== ac) return; // a connection that has been replaced or closed
-        this.stats.events++;
         if (!sawConnected && evt.type === "server.connected") {
           sawConnected = true;
           connected();
