@@ -10,7 +10,7 @@
  */
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import type { OpencodeHttp } from "../src/adapter/http.js";
+import type { Dialect } from "../src/adapter/dialect.js";
 import { Repair } from "../src/adapter/repair.js";
 import { createTurnState, mapEventInto } from "../src/codec/codec.js";
 import { parseEvent } from "../src/codec/events.js";
@@ -103,7 +103,7 @@ describe("2.1.2 captures", () => {
       const record = v2RecordToMessages(f.record[sid] as unknown);
       const state = createTurnState({ traceId: `trace-${f.scenario}`, sessionId: sid });
       const out: Reply[] = [];
-      const http = { sessionMessages: async () => record, sessionStatus: async () => ({}) } as unknown as OpencodeHttp;
+      const http = { sessionMessages: async () => record, sessionStatus: async () => ({}) } as unknown as Dialect;
       const host = {
         take: (e: ReturnType<typeof parseEvent>) => mapEventInto(e, state, out),
         lost: () => {},
