@@ -45,11 +45,8 @@ export class OpencodeV1 implements Dialect {
         onEvent: (payload) => {
           to.frame();
           // A delta in its captured form, read without JSON.parse: already parsed (a delta announces no child).
-          if (isParsedEvent(payload)) return to.event(payload);
-          const child = childOf(payload);
-          if (child !== undefined) to.childSession(child.child, child.parent);
-          const evt = parseEventFor(payload, to.listening);
-          if (evt !== undefined) to.event(evt);
+          if (isParsedEvent(payload)) to.event(payload);
+          else readV1Payload(payload, to);
         },
         onIssue: (issue) => to.issue(issue),
       },
@@ -127,6 +124,18 @@ export class OpencodeV1 implements Dialect {
     const r = await this.http.call("POST", `/question/${enc(requestId)}/reject`, { body: {}, okStatuses: [404] });
     return r.status !== 404;
   }
+}
+
+/**
+ * One 1.x event payload (a 1.x frame's, or what the 2.x translator made of a 2.x
+ * frame) to the receiver: a child session it announces, then the event parsed
+ * once — unless it is of a session nobody listens to (not validated: nobody would read it).
+ */
+export function readV1Payload(payload: unknown, to: StreamReceiver): void {
+  const child = childOf(payload);
+  if (child !== undefined) to.childSession(child.child, child.parent);
+  const evt = parseEventFor(payload, to.listening);
+  if (evt !== undefined) to.event(evt);
 }
 
 /** `session.created` / `session.updated` of a session with a `parentID`, read before validation (cheap; rare frames). */

@@ -7,8 +7,9 @@
  * describes them (and test/e2e/v2-routes.e2e.test.ts checks against 2.1.2).
  */
 import type { Dispatcher } from "undici";
-import type { ParsedEvent } from "../codec/events.js";
+import { createV2Translator, v2RecordToMessages } from "../codec/v2/index.js";
 import { EventStreamDecoder } from "../stream/sse.js";
+import { readV1Payload } from "./dialect-v1.js";
 import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
@@ -17,17 +18,10 @@ import type { WirePart } from "./parts.js";
 
 const enc = encodeURIComponent;
 
-/** The pure 2.x → 1.x-vocabulary mappings (src/codec/v2): events per connection, and the record. */
-export interface V2Codec {
-  createTranslator(): { translate(raw: unknown): ParsedEvent[] };
-  recordToMessages(body: unknown): RecordedMessage[];
-}
-
 export class OpencodeV2 implements Dialect {
   constructor(
     readonly http: OpencodeHttp,
     private readonly directory: string,
-    private readonly codec: V2Codec,
     private readonly stream: { dispatcher?: Dispatcher; maxFrameBytes?: number } = {},
   ) {}
 
@@ -50,17 +44,14 @@ export class OpencodeV2 implements Dialect {
 
   async openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {
     const { res, url } = await openEventStream(this.http, "/api/event", signal, this.stream.dispatcher);
-    const translator = this.codec.createTranslator();
+    // Stateful per connection: where each session's turn is, each open tool call.
+    const translator = createV2Translator();
     const decoder = new EventStreamDecoder(
       {
         onEvent: (raw) => {
           to.frame();
-          const child = childOf(raw);
-          if (child !== undefined) to.childSession(child.child, child.parent);
-          for (const evt of translator.translate(raw)) {
-            // One stream for every directory: only events of listened sessions (or none) go on.
-            if (evt.sessionID === undefined || to.listening(evt.sessionID)) to.event(evt);
-          }
+          // One stream for every directory: events of sessions nobody here listens to stop at parseEventFor.
+          for (const payload of translator.translateRaw(raw)) readV1Payload(payload, to);
         },
         onIssue: (issue) => to.issue(issue),
       },
@@ -104,7 +95,7 @@ export class OpencodeV2 implements Dialect {
   }
 
   async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {
-    return this.codec.recordToMessages(await this.record(sessionId, limit, signal));
+    return v2RecordToMessages(await this.record(sessionId, limit, signal)) as RecordedMessage[];
   }
 
   async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {
@@ -191,12 +182,4 @@ function promptOf(parts: readonly WirePart[], id: string | undefined): Record<st
   const text = parts.flatMap((p) => (p.type === "text" ? [p.text] : [])).join("\n\n");
   const files = parts.flatMap((p) => (p.type === "file" ? [{ uri: p.url, ...(p.filename ? { name: p.filename } : {}) }] : []));
   return { ...(id !== undefined ? { id } : {}), text, ...(files.length > 0 ? { files } : {}) };
-}
-
-/** A 2.x `session.created` of a subagent's session names its `parentID` (read before translation: the child is not listened). */
-function childOf(raw: unknown): { child: string; parent: string } | undefined {
-  const r = raw as { type?: unknown; data?: { sessionID?: unknown; parentID?: unknown } } | null;
-  if (r?.type !== "session.created") return undefined;
-  const d = r.data;
-  return typeof d?.sessionID === "string" && typeof d.parentID === "string" ? { child: d.sessionID, parent: d.parentID } : undefined;
 }

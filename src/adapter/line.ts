@@ -23,20 +23,9 @@ import type {
 } from "./dialect.js";
 import { DEFAULT_REQUEST_TIMEOUT_MS } from "./dialect.js";
 import { OpencodeV1 } from "./dialect-v1.js";
-import { OpencodeV2, type V2Codec } from "./dialect-v2.js";
-import { parseEvent } from "../codec/events.js";
+import { OpencodeV2 } from "./dialect-v2.js";
 import { BridgeError } from "./errors.js";
 import { OpencodeHttp } from "./http.js";
-
-// INTERIM until helper v2codec's src/codec/v2 lands: only the stream's own `server.connected`.
-const V2_CODEC: V2Codec = {
-  createTranslator: () => ({
-    translate: (raw) => ((raw as { type?: unknown } | null)?.type === "server.connected" ? [parseEvent({ type: "server.connected", properties: {} })] : []),
-  }),
-  recordToMessages: () => {
-    throw new BridgeError("protocol", "reading an OpenCode 2.x record is not wired yet");
-  },
-};
 
 /** The client for `target`: of its line when given, else of the line the server shows on first use. */
 export function createDialect(target: DialectTarget): Dialect {
@@ -46,7 +35,7 @@ export function createDialect(target: DialectTarget): Dialect {
 function build(t: DialectTarget, line: Line): OpencodeV1 | OpencodeV2 {
   const stream = { dispatcher: t.dispatcher, maxFrameBytes: t.maxFrameBytes };
   if (line === 1) return new OpencodeV1(client(t, true), stream);
-  return new OpencodeV2(client(t, false), t.directory, V2_CODEC, stream);
+  return new OpencodeV2(client(t, false), t.directory, stream);
 }
 
 function client(t: DialectTarget, directoryQuery: boolean): OpencodeHttp {
