@@ -5,11 +5,13 @@
  * (repaired from the record), OpenCode killed -9 mid-turn (never a false final),
  * a wrong password.
  */
-import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { scripts } from "../../src/scripted-model/scripts.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { afterMatches, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
@@ -29,7 +31,11 @@ interface Run {
  * The CLI in a child process (asynchronous: the scripted model runs in this process).
  * `onLine` sees each reply line as it is printed.
  */
-function cli(live: Live, args: string[], opts: { password?: string; url?: string; onLine?: (r: Reply) => void } = {}): Promise<Run> {
+function cli(
+  live: Live,
+  args: string[],
+  opts: { password?: string; url?: string; onLine?: (r: Reply, child: ChildProcess) => void } = {},
+): Promise<Run> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...live.project.env, OPENCODE_SERVER_PASSWORD: opts.password ?? live.password ?? "" };
   delete env.OPENCODE_URL;
   return new Promise((resolve) => {
@@ -42,7 +48,7 @@ function cli(live: Live, args: string[], opts: { password?: string; url?: string
       partial += c;
       const done = partial.split("\n");
       partial = done.pop() ?? "";
-      for (const l of done) if (l.trim() !== "") opts.onLine?.(JSON.parse(l) as Reply);
+      for (const l of done) if (l.trim() !== "") opts.onLine?.(JSON.parse(l) as Reply, child);
     });
     child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
     const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
@@ -125,6 +131,57 @@ describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
     const step = scripts.slow?.[0];
     expect(final.content).toBe(step?.kind === "stream" ? step.text?.join("") : "?");
     expect(r.stderr).toContain("event stream dropped");
+  });
+
+  /** The captured 2.1.2 turn of a scenario (test/fixtures/2.1.2), as the codec replied to it. */
+  const golden = (name: string) => lines(readFileSync(join(ROOT, "test", "fixtures", "2.1.2", `${name}.jsonl`), "utf8"));
+  /** What must match between a live run and its capture (deltas are coalesced by timing, ids are per run). */
+  const shape = (rs: Reply[]) => {
+    const end = rs[rs.length - 1] as { kind: string; content?: string; code?: string };
+    const tools = rs.flatMap((r) => (r.kind === "tool_call" || r.kind === "tool_result" ? [`${r.kind}:${r.tool}:${"status" in r ? r.status : ""}`] : []));
+    const reasoning = rs.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("");
+    return { end: end.kind, content: end.content, code: end.code, text: text(rs), tools, reasoning };
+  };
+
+  it.each(["reasoning", "tool-error", "two-tools", "non-ascii", "long", "huge", "subagent", "provider-error"])(
+    "%s: the same replies as the captured 2.1.2 turn",
+    async (name) => {
+      const r = await cli(allow, [scenario(name)]);
+      const out = lines(r.stdout);
+      expect(contractViolations(out)).toEqual([]);
+      expect(shape(out)).toEqual(shape(golden(name)));
+      expect(r.status).toBe(out[out.length - 1]?.kind === "final" ? 0 : 1);
+    },
+  );
+
+  it("the idle timeout ends a stalled turn error timeout and interrupts the session", async () => {
+    const r = await cli(allow, ["--idle-timeout", "3", scenario("stall")]);
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    const end = out[out.length - 1] as { kind: string; code?: string; session_id: string };
+    expect(end).toMatchObject({ kind: "error", code: "timeout" });
+    const d = createDialect({ baseUrl: allow.url, directory: allow.directory, password: allow.password });
+    expect((await d.sessionStatus())[end.session_id]).toBeUndefined();
+  });
+
+  it("Ctrl-C mid-turn: error aborted, exit 130, the session interrupted", async () => {
+    let sent = false;
+    const r = await cli(allow, [scenario("slow")], {
+      onLine: (reply, child) => {
+        if (!sent && reply.kind === "delta") {
+          sent = true;
+          child.kill("SIGINT");
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.status).toBe(130);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    const end = out[out.length - 1] as { kind: string; code?: string; session_id: string };
+    expect(end).toMatchObject({ kind: "error", code: "aborted" });
+    const d = createDialect({ baseUrl: allow.url, directory: allow.directory, password: allow.password });
+    expect((await d.sessionStatus())[end.session_id]).toBeUndefined();
   });
 
   it("a wrong password: error auth naming the fix, no HTML, exit 1", async () => {
