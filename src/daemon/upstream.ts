@@ -33,7 +33,7 @@ export interface Upstream {
   readonly mode: "external" | "owned";
   /** Where to send the next turn (an owned server is started or restarted here). */
   target(): Promise<OpencodeTarget>;
-  /** Asks OpenCode's /global/health; never throws. */
+  /** Asks OpenCode for its line and version (createDialect: /api/info or /global/health); never throws. */
   health(timeoutMs: number): Promise<UpstreamHealth>;
   /** Restarts of an owned server (undefined for an external one). */
   restarts(): number | undefined;
