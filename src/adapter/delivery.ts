@@ -171,6 +171,6 @@ export class Delivery {
 
   private failed(kind: string, seq: number | undefined, err: unknown): void {
     this.sinkFailures++;
-    this.log.error({ err: (err as Error)?.message, seq, kind }, "sink failed to take a reply");
+    this.log.error({ err, seq, kind }, "sink failed to take a reply");
   }
 }

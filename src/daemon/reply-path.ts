@@ -87,7 +87,7 @@ export class ReplyPath {
     const record = this.store.get(reply.trace_id);
     if (record && !this.outputErrorLogged.has(record)) {
       this.outputErrorLogged.add(record);
-      this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
+      this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err }, "an output failed to take a reply (counted; the turn goes on)");
     }
   }
 }

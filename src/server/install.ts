@@ -24,6 +24,7 @@ import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { InstallError, runNpm } from "./npm.js";
 
 export { InstallError, npmReason } from "./npm.js";
+import { errorMessage } from "../util/errors.js";
 
 /** The OpenCode version the bridge is developed and tested against. */
 export const PINNED_OPENCODE_VERSION = "1.18.33";
@@ -179,7 +180,7 @@ export async function ensureOpencode(
     }
   } catch (err) {
     if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install ${spec} into ${dir}: ${(err as Error).message}`, "");
+    throw new InstallError(`could not install ${spec} into ${dir}: ${errorMessage(err)}`, "");
   } finally {
     clearInterval(timer);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
