@@ -152,6 +152,15 @@ describe("2.1.2 scenario specifics", () => {
     expect(JSON.stringify(last(replies("provider-500")))).toMatch(/HTTP 500.*The scripted provider failed internally/);
   });
 
+  it("the subagent's own session replays on its own: the child's answer, none of the parent's", () => {
+    const f = one("subagent");
+    const child = Object.keys(f.record)[1] ?? "";
+    const r = replayV2Sync([f.sse], { traceId: "child", sessionId: child }).replies;
+    expect(contractViolations(r)).toEqual([]);
+    expect(new Set(r.map((x) => x.session_id))).toEqual(new Set([child]));
+    expect(last(r)).toMatchObject({ kind: "final", content: "Hello from the scripted model. This is plain text." });
+  });
+
   it("retries are not the turn's end: the answer after two 503s is the final", () => {
     expect(last(replies("retry"))).toMatchObject({ kind: "final", content: "Answer after two retries." });
   });
