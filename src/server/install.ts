@@ -21,10 +21,10 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { errorMessage } from "../util/errors.js";
 import { InstallError, runNpm } from "./npm.js";
 
 export { InstallError, npmReason } from "./npm.js";
-import { errorMessage } from "../util/errors.js";
 
 /** The OpenCode version the bridge is developed and tested against. */
 export const PINNED_OPENCODE_VERSION = "1.18.33";
