@@ -15,7 +15,7 @@ import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "./config.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 import { turnConfig, type PromptOptions } from "./prompt-options.js";
 import { Turn, type TurnResult } from "./turn.js";
 
@@ -31,7 +31,7 @@ export interface FollowedTurn {
 
 export interface FollowDeps {
   readonly config: AdapterConfig;
-  readonly http: OpencodeHttp;
+  readonly dialect: Dialect;
   readonly hub: EventHub;
   readonly sink: SinkObject;
   readonly log: Logger;
@@ -46,7 +46,7 @@ export async function followTurn(deps: FollowDeps, turn: FollowedTurn, opts: Pro
   const cfg = turnConfig(deps.config, opts);
   const state = createTurnState({ traceId: turn.traceId, sessionId: turn.sessionId, userMessageId: turn.userMessageId, holdFinal: cfg.verifyAtEnd });
   const prefix = new DeliveredPrefix(turn.delivered);
-  const t = new Turn(state, turn.sessionId, cfg, deps.http, deps.sink, log, { prefix, firstSeq: turn.delivered.length });
+  const t = new Turn(state, turn.sessionId, cfg, deps.dialect, deps.sink, log, { prefix, firstSeq: turn.delivered.length });
   deps.current(t);
   const onAbort = () => void t.abortByHost("the turn was aborted by the host");
   let unsubscribe: (() => void) | undefined;

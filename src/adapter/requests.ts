@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
 import type { AdapterConfig, PermissionRequest } from "./config.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
 
 import type {
@@ -78,7 +78,7 @@ export class Requests {
   constructor(
     private readonly ids: { sessionId: string; traceId: string },
     private readonly cfg: Cfg,
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     private readonly log: Logger,
     private readonly host: RequestsHost,
   ) {}
@@ -255,11 +255,11 @@ export class Requests {
       let took: boolean;
       if (req.kind === "permission") {
         const a = answer as { reply: PermissionReply; message?: string };
-        took = await this.http.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
+        took = await this.dialect.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
       } else if ("answers" in answer) {
-        took = await this.http.replyQuestion(req.request_id, answer.answers);
+        took = await this.dialect.replyQuestion(req.session_id, req.request_id, answer.answers);
       } else {
-        took = await this.http.rejectQuestion(req.request_id);
+        took = await this.dialect.rejectQuestion(req.session_id, req.request_id);
       }
       this.close(p, took ? by : "elsewhere", took ? answer : undefined);
     } catch (err) {

@@ -12,7 +12,7 @@ import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as ma
 import type { FinishReason } from "./reducer.js";
 import { replay as replayAll, replayStream as replayEach, type ReplayOptions as AllReplayOptions } from "./replay.js";
 import type { Reply } from "./reply.js";
-import type { StreamIssue } from "./sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { TurnOptions as AllTurnOptions } from "./state.js";
 
 declare const opaque: unique symbol;

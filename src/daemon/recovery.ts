@@ -6,7 +6,7 @@
  * their own user message id (./reconcile.ts).
  */
 import type { Logger } from "pino";
-import { OpencodeHttp } from "../adapter/http.js";
+import { createDialect } from "../adapter/line.js";
 import type { ReplyBody } from "../codec/envelope.js";
 import { unstamped } from "../codec/record.js";
 import { isTerminal, type Reply } from "../codec/reply.js";
@@ -117,8 +117,8 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
   let why = "the bridge restarted while the turn was running; what OpenCode did after that is not reported";
   try {
     const target = await ctx.upstream.target();
-    const http = new OpencodeHttp({ ...target, directory: t.directory, requestTimeoutMs: 10_000 });
-    const [messages, status] = await Promise.all([http.sessionMessages(t.sessionId, 200), http.sessionStatus()]);
+    const dialect = createDialect({ ...target, directory: t.directory });
+    const [messages, status] = await Promise.all([dialect.sessionMessages(t.sessionId, 200), dialect.sessionStatus()]);
     const state = status[t.sessionId];
     const idle = state === undefined || state.type === "idle";
     const verdict = judgeFromRecord(t.replies, messages, { traceId: t.traceId, sessionId: t.sessionId, messageId: t.messageId }, idle);

@@ -6,7 +6,8 @@
  */
 import type { Logger } from "pino";
 import { isSupportedVersion } from "../adapter/adapter.js";
-import { OpencodeHttp } from "../adapter/http.js";
+import type { Line } from "../adapter/dialect.js";
+import { createDialect } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
@@ -22,6 +23,8 @@ export interface UpstreamHealth {
   readonly mode: "external" | "owned";
   readonly healthy: boolean;
   readonly version?: string;
+  /** Which OpenCode line the server is (1 or 2), found by asking it. */
+  readonly line?: Line;
   /** Whether the bridge supports that version. */
   readonly supported?: boolean;
   readonly error?: string;
@@ -31,7 +34,7 @@ export interface Upstream {
   readonly mode: "external" | "owned";
   /** Where to send the next turn (an owned server is started or restarted here). */
   target(): Promise<OpencodeTarget>;
-  /** Asks OpenCode's /global/health; never throws. */
+  /** Asks OpenCode for its line and version (createDialect: /api/info or /global/health); never throws. */
   health(timeoutMs: number): Promise<UpstreamHealth>;
   /** Restarts of an owned server (undefined for an external one). */
   restarts(): number | undefined;
@@ -43,9 +46,9 @@ export interface Upstream {
 async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined, directory: string, timeoutMs: number): Promise<UpstreamHealth> {
   if (!target) return { mode, healthy: false, error: "not started" };
   try {
-    const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: timeoutMs });
-    const { healthy, version } = await http.health();
-    return { mode, healthy, version, supported: isSupportedVersion(version) };
+    // A health check has the caller's own bound.
+    const { healthy, version, line } = await createDialect({ ...target, directory, requestTimeoutMs: timeoutMs }).info();
+    return { mode, healthy, version, line, supported: isSupportedVersion(version) };
   } catch (err) {
     return { mode, healthy: false, error: errorMessage(err) };
   }

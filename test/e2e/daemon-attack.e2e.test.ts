@@ -11,7 +11,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, isTerminal, type Reply } from "../../src/codec/reply.js";
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { ensureOpencode } from "../../src/server/install.js";
 import { startRecorder, flakyPlan, type Recorder } from "../support/recorder.js";
 import { E2E_VERSION, scenario, startLive, type Live } from "../support/live.js";
@@ -290,7 +290,7 @@ describe("opencode-bridge serve under attack", () => {
       await recorder.waitFor(() => recorder.replies("killed-stalled").some(isTerminal), 30_000, "the terminal reply after the restart");
       const got = expectWholeTurn(recorder, "killed-stalled");
       expect(got.at(-1)).toMatchObject({ kind: "error", code: "timeout", session_id: t.session_id });
-      const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
+      const http = createDialect({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
       await until(async () => ((await http.sessionStatus())[t.session_id] === undefined ? true : undefined), "the stalled session to be aborted");
       const replay = await events(second, "killed-stalled");
       expect(replay.replies).toEqual(got);
@@ -304,7 +304,7 @@ describe("opencode-bridge serve under attack", () => {
 
   it("SIGKILL mid-turn, the turn finishes in OpenCode meanwhile: the restart finishes it from OpenCode's record; every seq once", async () => {
     const recorder: Recorder = await startRecorder(flakyPlan);
-    const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
+    const http = createDialect({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
     try {
       const args = [...upstream(), "--state-dir", tempStateDir(), "--webhook", recorder.url, "--webhook-backoff", "0.01"];
       const t = await killMidTurn(args, recorder, scenario("slow"), "killed-slow", 20);

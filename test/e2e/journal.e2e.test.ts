@@ -9,7 +9,9 @@ import { closeSync, mkdirSync, openSync, unlinkSync, writeFileSync, writeSync } 
 import { join } from "node:path";
 import { createParser } from "eventsource-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDialect } from "../../src/adapter/line.js";
 import { OpencodeHttp } from "../../src/adapter/http.js";
+import type { Dialect } from "../../src/adapter/dialect.js";
 import { contractViolations, isTerminal, type Reply } from "../../src/codec/reply.js";
 import { startRecorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
@@ -74,7 +76,7 @@ function smallTmpfs(kib: number): string | undefined {
 
 describe("serve's journal, killed and restarted", () => {
   let live: Live;
-  let http: OpencodeHttp;
+  let http: Dialect;
   const upstream = () => ["--opencode-url", live.url, "--directory", live.directory];
   const daemon = async (args: string[]) => {
     const d = await startDaemon(args, env());
@@ -94,7 +96,7 @@ describe("serve's journal, killed and restarted", () => {
 
   beforeAll(async () => {
     live = await startLive({ permission: "allow", password: PASSWORD });
-    http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: PASSWORD, requestTimeoutMs: 5_000 });
+    http = createDialect({ baseUrl: live.url, directory: live.directory, password: PASSWORD, requestTimeoutMs: 5_000 });
   });
   afterAll(async () => {
     for (const d of daemons) d.child.kill("SIGKILL");
@@ -208,7 +210,8 @@ describe("serve's journal, killed and restarted", () => {
     if (state === undefined) return ctx.skip(); // no mount here: test/journal-faults.test.ts covers ENOSPC with an injected fs
     const args = [...upstream(), "--state-dir", state];
     const d = await daemon(args);
-    const sessions = async () => ((await http.call("GET", "/session")).body as unknown[]).length;
+    const raw = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: PASSWORD, requestTimeoutMs: 5_000 });
+    const sessions = async () => ((await raw.call("GET", "/session")).body as unknown[]).length;
     const n0 = await sessions();
     const filler = openSync(join(state, "filler"), "w");
     try {

@@ -15,7 +15,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import { createDialect } from "../../src/adapter/line.js";
 import type { Reply } from "../../src/codec/reply.js";
 import { startRecorder, type Recorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
@@ -169,7 +169,7 @@ describe("three daemons on one store, killed -9 at random", () => {
       .catch(() => {});
     const db = new pg.Client({ connectionString: storeUrl });
     await db.connect();
-    const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 10_000 });
+    const http = createDialect({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 10_000 });
     let lost = 0;
     let duplicated = 0;
     let falseFinals = 0;

@@ -8,7 +8,7 @@
  * `final` (OpenCode's record). The webhook gets each reply under one key.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { startRecorder, type Recorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
@@ -147,7 +147,7 @@ describe("several daemons on one PostgreSQL store", () => {
     expect(final.kind).toBe("final");
     const said = whole.replies.flatMap((r) => (r.kind === "delta" ? [r.content] : [])).join("");
     // The exact answer: OpenCode's record of the session.
-    const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
+    const http = createDialect({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
     const messages = await http.sessionMessages(String(accepted.json?.session_id), 50);
     const recorded = messages
       .filter((m) => m.info.role === "assistant")

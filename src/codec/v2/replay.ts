@@ -1,11 +1,11 @@
 /**
  * Replay a recorded 2.x `/api/event` stream through the whole pipeline: bytes →
- * the SSE decoder (src/codec/sse.ts) → the 2.x translator → the codec's reducer,
+ * the SSE decoder (src/stream/sse.ts) → the 2.x translator → the codec's reducer,
  * the same stages a live 2.x turn passes. Pure (the bytes are given).
  */
 import { createTurnState, finishTurn, lostEventInto, mapEventInto, type TurnOptions } from "../codec.js";
 import type { Reply } from "../reply.js";
-import { EventStreamDecoder, type DecoderOptions, type StreamIssue } from "../sse.js";
+import { EventStreamDecoder, type DecoderOptions, type StreamIssue } from "../../stream/sse.js";
 import type { TurnState } from "../state.js";
 import { createV2Translator } from "./translate.js";
 

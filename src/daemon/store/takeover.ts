@@ -15,7 +15,7 @@
  * no new replies; then the rest of the answer arrives at once (tool calls and
  * results not yet reported, the missing text, the `final`).
  */
-import { OpencodeHttp } from "../../adapter/http.js";
+import { createDialect } from "../../adapter/line.js";
 import { Envelope, type ReplyBody } from "../../codec/envelope.js";
 import { unstamped } from "../../codec/record.js";
 import type { Reply } from "../../codec/reply.js";
@@ -40,7 +40,7 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   let why = "the daemon driving this turn stopped; what OpenCode did after that is not reported";
   try {
     const target = await core.upstream.target();
-    const http = new OpencodeHttp({ ...target, directory: row.directory, requestTimeoutMs: 10_000 });
+    const http = createDialect({ ...target, directory: row.directory, requestTimeoutMs: 10_000 });
     const prompt = { traceId: row.traceId, sessionId: row.sessionId, messageId: row.messageId };
     const deadline = row.acceptedMs + turnTimeoutMs;
     // A record that does not show the answer finished is read again for a while: OpenCode may
