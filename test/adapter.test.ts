@@ -406,12 +406,12 @@ describe("request failures (undici MockAgent as the dispatcher)", () => {
   const health = (version: string) => (pool: ReturnType<MockAgent["get"]>) =>
     pool.intercept({ path: /^\/global\/health/, method: "GET" }).reply(200, { healthy: true, version });
 
-  it("refuses a server outside the supported 1.x range, sending no prompt", async () => {
-    const a = agent((p) => health("2.0.1")(p));
+  it.each(["1.1.9", "3.0.0"])("refuses a server outside the supported range (%s), sending no prompt", async (version) => {
+    const a = agent((p) => health(version)(p));
     const sink = new MemorySink();
     const r = await new OpencodeAdapter({ baseUrl: ORIGIN, directory: DIR, dispatcher: a }, sink).prompt("x");
     expect(r.error?.code).toBe("protocol");
-    expect(r.error?.error).toContain("OpenCode 2.0.1 is not supported");
+    expect(r.error?.error).toContain(`OpenCode ${version} is not supported`);
     expect(sink.replies.map((x) => x.kind)).toEqual(["error"]);
   });
 
@@ -493,8 +493,8 @@ describe("configuration", () => {
     await expect(adapter.prompt("x", { model: "no-slash", traceId: "t-bad", sessionId: "ses_x" })).rejects.toThrow(/provider\/model/);
     await expect(adapter.prompt(" ", { traceId: "t-empty" })).rejects.toThrow(/non-empty/);
     expect(sink.replies.map((r) => [r.trace_id, r.session_id, r.seq, r.kind, r.kind === "error" && r.code])).toEqual([
-      ["t-bad", "ses_x", 0, "error", "protocol"],
-      ["t-empty", "", 0, "error", "internal"],
+      ["t-bad", "ses_x", 0, "error", "invalid_request"],
+      ["t-empty", "", 0, "error", "invalid_request"],
     ]);
     expect(contractViolations(sink.replies.slice(0, 1))).toEqual([]);
   });

@@ -7,7 +7,7 @@
  */
 import { MAX_TIMER_MS, type AdapterConfig, type PermissionPolicy, type QuestionPolicy } from "./config.js";
 import { BridgeError } from "./errors.js";
-import type { PromptBody } from "./http.js";
+import type { PromptBody } from "./dialect.js";
 import type { RequestHook } from "./requests.js";
 import type { SessionOptions, SessionStore } from "./sessions.js";
 
@@ -43,6 +43,13 @@ export interface PromptOptions {
   readonly variant?: string;
   /** Timeouts for this turn, overriding the adapter's (`toolMs`: its `toolTimeoutMs`). */
   readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number; readonly toolMs?: number };
+  /**
+   * Called with the turn's own user message id right before the prompt is sent:
+   * what identifies the turn in OpenCode's record (the daemon journals it, and
+   * recovers the turn by it after a restart). A promise is waited for before the
+   * prompt goes out (the shared store commits the id first); a rejection fails the turn unsent.
+   */
+  readonly onPromptId?: (messageId: string) => void | Promise<void>;
 }
 
 export interface AdapterOptions {
@@ -52,8 +59,11 @@ export interface AdapterOptions {
   readonly deleteSessionsOnClose?: boolean;
 }
 
-/** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
-export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 2 } as const;
+/**
+ * The OpenCode versions this bridge supports: 1.2.0 and later 1.x (its 1.x dialect),
+ * and 2.x (its 2.x dialect, src/adapter/dialect-v2.ts; checked against 2.1.2).
+ */
+export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 3 } as const;
 
 export function isSupportedVersion(version: string): boolean {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
@@ -84,12 +94,12 @@ export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
  */
 export function checkPrompt(config: AdapterConfig, input: unknown, opts: PromptOptions, closed: boolean): PromptBody["model"] {
   if (typeof input !== "string" && !Array.isArray(input)) {
-    throw new TypeError(`prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
+    throw new BridgeError("config", `prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
   }
   if (typeof input === "string" && input.trim() === "") {
-    throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
+    throw new BridgeError("config", `prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
   }
-  if (closed) throw new Error("the adapter is closed");
+  if (closed) throw new BridgeError("config", "the adapter is closed");
   if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
     throw new BridgeError("config", "give either sessionKey or sessionId, not both");
   }

@@ -24,10 +24,11 @@ import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
 import type { AdapterConfig, PermissionRequest } from "./config.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
 
 import type { BridgeRequest, PermissionReply, RequestAnswer, RequestEvent, RequestSubagent, ResolvedBy } from "../codec/requests.js";
+import { errorMessage } from "../util/errors.js";
 
 /**
  * The host's hook under the `ask` policies. Return the answer (or a promise of
@@ -74,7 +75,7 @@ export class Requests {
   constructor(
     private readonly ids: { sessionId: string; traceId: string },
     private readonly cfg: Cfg,
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     private readonly log: Logger,
     private readonly host: RequestsHost,
   ) {}
@@ -232,7 +233,7 @@ export class Requests {
     try {
       out = call();
     } catch (err) {
-      fail(`the host's request hook threw: ${(err as Error)?.message ?? String(err)}`);
+      fail(`the host's request hook threw: ${errorMessage(err)}`);
       return;
     }
     void Promise.resolve(out).then(
@@ -243,7 +244,7 @@ export class Requests {
         if (problem !== undefined) fail(problem);
         else if (a !== undefined && !p.answering && this.pending.get(p.req.request_id) === p) void this.send(p, a, "host");
       },
-      (err: unknown) => fail(`the host's request hook failed: ${(err as Error)?.message ?? String(err)}`),
+      (err: unknown) => fail(`the host's request hook failed: ${errorMessage(err)}`),
     );
   }
 
@@ -258,17 +259,17 @@ export class Requests {
       let took: boolean;
       if (req.kind === "permission") {
         const a = answer as { reply: PermissionReply; message?: string };
-        took = await this.http.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
+        took = await this.dialect.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
       } else if ("answers" in answer) {
-        took = await this.http.replyQuestion(req.request_id, answer.answers);
+        took = await this.dialect.replyQuestion(req.session_id, req.request_id, answer.answers);
       } else {
-        took = await this.http.rejectQuestion(req.request_id);
+        took = await this.dialect.rejectQuestion(req.session_id, req.request_id);
       }
       this.close(p, took ? by : "elsewhere", took ? answer : undefined);
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, `could not answer the ${req.kind} request`);
+      this.log.error({ err }, `could not answer the ${req.kind} request`);
       this.close(p, by, answer);
-      await this.host.expire("permission", `could not answer OpenCode's ${req.kind} request: ${(err as Error).message}`);
+      await this.host.expire("permission", `could not answer OpenCode's ${req.kind} request: ${errorMessage(err)}`);
     }
   }
 

@@ -16,20 +16,22 @@ import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js"
 import { isTurnDone, overrideEnd } from "../codec/control.js";
 import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { StreamIssue } from "../codec/sse.js";
+import { skipDelivered, type DeliveredPrefix } from "../codec/record.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "./config.js";
 import { Delivery } from "./delivery.js";
 import type { BridgeError } from "./errors.js";
 import type { HubListener } from "./event-hub.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
 import { Requests, type AnswerOutcome } from "./requests.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { taskLabel, taskSessionOf } from "./child-sessions.js";
 import { turnResult, type TurnResult } from "./turn-result.js";
+import { errorMessage } from "../util/errors.js";
 
 // What a settled turn reports is in src/adapter/turn-result.ts.
 export type { TurnResult } from "./turn-result.js";
@@ -60,13 +62,14 @@ export class Turn implements HubListener {
     private readonly state: TurnState,
     private readonly sessionId: string,
     cfg: AdapterConfig,
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     sink: SinkObject,
     private readonly log: Logger,
+    private readonly resume?: { readonly prefix: DeliveredPrefix; readonly firstSeq: number }, // a followed turn (./follow.ts): its codec starts afresh, what it delivered before is skipped
   ) {
-    this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log);
+    this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log, resume?.firstSeq);
     const over = () => this.finished;
-    this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, http, log, {
+    this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, dialect, log, {
       expire: (code, message) => this.expire(code, message),
       waiting: () => this.liveness.pause(),
       resolved: () => this.liveness.resume(),
@@ -80,7 +83,7 @@ export class Turn implements HubListener {
       },
     };
     this.liveness = new Liveness(cfg, liveness, this.requests, log, { sessionId, traceId: state.traceId });
-    this.repair = new Repair(state, sessionId, http, cfg.clock, log, {
+    this.repair = new Repair(state, sessionId, dialect, cfg.clock, log, {
       take: (evt) => this.take(evt),
       lost: (issue) => this.onIssue(issue),
       end: (code, message) => this.end(code, message),
@@ -160,7 +163,7 @@ export class Turn implements HubListener {
 
   onClose(err: BridgeError): void {
     if (this.finished) return;
-    this.log.warn({ err: err.message }, "event stream closed during the turn");
+    this.log.warn({ err }, "event stream closed during the turn");
     this.repair.cancel();
     this.end(err.replyCode, `the OpenCode event stream closed during the turn: ${err.message}`);
   }
@@ -168,7 +171,7 @@ export class Turn implements HubListener {
   onGap(err: BridgeError): void {
     if (this.finished) return;
     this.liveness.gap = true;
-    this.log.warn({ err: err.message }, "gap in the event stream: will repair from the server's record");
+    this.log.warn({ err }, "gap in the event stream: will repair from the server's record");
   }
 
   onResync(): void {
@@ -225,9 +228,9 @@ export class Turn implements HubListener {
     await Promise.all(
       [this.sessionId, ...(this.children ?? [])].map(async (id) => {
         try {
-          await this.http.abort(id);
+          await this.dialect.abort(id);
         } catch (err) {
-          this.log.warn({ err: (err as Error).message, session: id }, "abort request failed");
+          this.log.warn({ err, session: id }, "abort request failed");
         }
       }),
     );
@@ -244,6 +247,7 @@ export class Turn implements HubListener {
   private afterCodec(): void {
     // Requests still waiting are settled before the terminal reply goes out.
     if (!this.finished && isTurnDone(this.state)) this.requests.stop();
+    if (this.resume) skipDelivered(this.resume.prefix, this.state, this.out);
     this.delivery.push(this.out);
     if (this.finished) return;
     if (isTurnDone(this.state)) {
@@ -270,7 +274,7 @@ export class Turn implements HubListener {
       verdict = await this.repair.verifyEnd();
     } catch (err) {
       this.verifying = false;
-      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${(err as Error).message}`);
+      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${errorMessage(err)}`);
       return;
     }
     this.verifying = false;

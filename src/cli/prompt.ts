@@ -19,6 +19,7 @@ import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(
@@ -90,7 +91,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       try {
         scripted = await startScriptedOpencode({ permission: "ask", logger, onInstall: installReporter(say) });
       } catch (err) {
-        say(`could not start the scripted OpenCode: ${(err as Error).message}`);
+        say(`could not start the scripted OpenCode: ${errorMessage(err)}`);
         return 1;
       }
       say(`opencode serve is ready (${((performance.now() - t0) / 1000).toFixed(1)} s); sending the prompt`);
@@ -113,7 +114,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         url = s.url;
         password = owned.password;
       } catch (err) {
-        say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--url")}`);
+        say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--url")}`);
         return 1;
       }
     }

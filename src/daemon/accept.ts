@@ -6,15 +6,16 @@ import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { BridgeError } from "../adapter/errors.js";
-import { OpencodeHttp } from "../adapter/http.js";
+import { createDialect } from "../adapter/line.js";
 import { defaultTitle, SessionKeys } from "../adapter/sessions.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
 import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
 import { directoryRefusal } from "./directories.js";
 import { keyIn, runTurn } from "./run.js";
-import type { TurnRecord } from "./turns.js";
+import { turnInfo, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
+import { errorMessage } from "../util/errors.js";
 
 export async function postTurn(core: DaemonCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (core.draining) throw core.unavailable();
@@ -29,7 +30,8 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   }
   const traceId = turn.trace_id ?? randomUUID();
   const hash = requestHash(turn);
-  const existing = core.store.get(traceId);
+  // With a shared store, a turn another daemon accepted counts as existing here too (mirrored from the store).
+  const existing = core.store.get(traceId) ?? (core.reserved.has(traceId) ? undefined : await core.shared?.find(traceId));
   if (existing && existing.requestHash === hash) {
     // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
     // (answered once the turn's record is synced, like the first answer).
@@ -51,6 +53,10 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   const refusal = directoryRefusal(directory, core.options.directory, core.options.allowDirectories);
   if (refusal !== undefined) throw new HttpError(403, refusal, { directory });
 
+  // A state directory that cannot take the turn's record refuses it before any session is made for it.
+  const refused = core.journal?.refusal();
+  if (refused !== undefined) throw journalRefusal(core, refused);
+
   core.reserved.add(traceId);
   let record: TurnRecord;
   let target: OpencodeTarget;
@@ -58,22 +64,35 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     try {
       target = await core.upstream.target();
     } catch (err) {
-      throw new HttpError(502, "OpenCode is not available", (err as Error).message);
+      throw new HttpError(502, "OpenCode is not available", errorMessage(err));
     }
     const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.
     if (core.draining) throw core.unavailable();
-    record = core.store.create(traceId, sessionId, directory, performance.now());
-    record.info = {
-      text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
-      ...(turn.permission ? { permission: turn.permission } : {}),
-      ...(turn.question ? { question: turn.question } : {}),
-    };
+    // Journaled (and synced) — or stored in the shared store — before the 202: what the turn is, and the
+    // outputs it is owed to: an accepted turn outlives a crash. One fdatasync for all the turns accepted in this turn of the event loop.
+    const turnId = randomUUID();
+    const at = Date.now();
+    if (core.shared) {
+      // Stored (leased to this daemon); another daemon may have stored the same trace_id meanwhile.
+      const raced = await core.shared.accept({ id: turnId, traceId, sessionId, directory, request: turn, requestHash: hash, acceptedMs: at });
+      if (raced) {
+        if (raced.requestHash !== hash) throw new HttpError(409, `trace_id ${traceId} is already in use by a turn with a different request`, { trace_id: traceId });
+        sendJson(res, 200, { trace_id: traceId, session_id: raced.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+        return;
+      }
+    }
+    const outputs = core.outputs.entries().map((o) => o.name);
+    if (core.journal && !core.journal.turn(turnId, traceId, sessionId, directory, at, hash, { request: turn, outputs })) {
+      // A session made for this turn alone would be left behind: remove it.
+      if (turn.session_id === undefined && turn.session_key === undefined) await dropSession(core, target, directory, sessionId);
+      throw journalRefusal(core, core.journal.refusal() ?? "the journal cannot be written");
+    }
+    record = core.store.create(traceId, sessionId, directory, performance.now(), turnId, at);
+    record.info = turnInfo(turn);
     record.requestHash = hash;
+    // The turn list's watchers (GET /v1/turn-list, the console) hear of it now that it has its info.
     core.store.changed(record);
-    // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
-    // fdatasync for all the turns accepted in this turn of the event loop.
-    core.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
     await core.journal?.synced();
   } finally {
     core.reserved.delete(traceId);
@@ -89,17 +108,16 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
 
 /** The session to run in: the one named (checked to exist), the key's, or a new one. */
 async function resolveSession(core: DaemonCore, target: OpencodeTarget, directory: string, turn: TurnRequest): Promise<string> {
-  const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+  const dialect = createDialect({ ...target, directory });
+  const keys = new SessionKeys(dialect, core.sessionStore);
   const sessionId = turn.session_id;
   try {
     if (turn.session_key !== undefined) {
-      const keys = new SessionKeys(http, core.sessionStore);
       const opts = { ...(turn.title ? { title: turn.title } : {}), ...(turn.model ? { model: turn.model } : {}), ...(turn.agent ? { agent: turn.agent } : {}) };
       return (await keys.ensure(keyIn(directory, turn.session_key), { title: defaultTitle(turn.session_key), ...opts })).sessionId;
     }
-    if (sessionId === undefined) return await http.createSession();
-    const r = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
-    if (r.status === 404) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
+    if (sessionId === undefined) return await keys.create();
+    if (!(await dialect.sessionExists(sessionId))) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
     return sessionId;
   } catch (err) {
     if (err instanceof HttpError) throw err;
@@ -117,4 +135,15 @@ function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** 503: the journal cannot record a new turn (a full or read-only state directory); /healthz says so too. */
+function journalRefusal(core: DaemonCore, why: string): HttpError {
+  core.log.warn({ reason: why }, "refused a turn: its record cannot be kept");
+  return new HttpError(503, `the bridge cannot record new turns: ${why} (free space in the state directory, or fix its permissions)`, { reason: why }, { "retry-after": "5" });
+}
+
+async function dropSession(core: DaemonCore, target: OpencodeTarget, directory: string, sessionId: string): Promise<void> {
+  const http = createDialect({ ...target, directory });
+  await http.deleteSession(sessionId).catch((err: unknown) => core.log.warn({ session_id: sessionId, err }, "could not remove the session of a refused turn"));
 }

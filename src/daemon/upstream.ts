@@ -6,10 +6,12 @@
  */
 import type { Logger } from "pino";
 import { isSupportedVersion } from "../adapter/adapter.js";
-import { OpencodeHttp } from "../adapter/http.js";
+import type { Line } from "../adapter/dialect.js";
+import { createDialect } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
+import { errorMessage } from "../util/errors.js";
 
 export interface OpencodeTarget {
   readonly baseUrl: string;
@@ -21,6 +23,8 @@ export interface UpstreamHealth {
   readonly mode: "external" | "owned";
   readonly healthy: boolean;
   readonly version?: string;
+  /** Which OpenCode line the server is (1 or 2), found by asking it. */
+  readonly line?: Line;
   /** Whether the bridge supports that version. */
   readonly supported?: boolean;
   readonly error?: string;
@@ -30,7 +34,7 @@ export interface Upstream {
   readonly mode: "external" | "owned";
   /** Where to send the next turn (an owned server is started or restarted here). */
   target(): Promise<OpencodeTarget>;
-  /** Asks OpenCode's /global/health; never throws. */
+  /** Asks OpenCode for its line and version (createDialect: /api/info or /global/health); never throws. */
   health(timeoutMs: number): Promise<UpstreamHealth>;
   /** Restarts of an owned server (undefined for an external one). */
   restarts(): number | undefined;
@@ -42,11 +46,11 @@ export interface Upstream {
 async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined, directory: string, timeoutMs: number): Promise<UpstreamHealth> {
   if (!target) return { mode, healthy: false, error: "not started" };
   try {
-    const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: timeoutMs });
-    const { healthy, version } = await http.health();
-    return { mode, healthy, version, supported: isSupportedVersion(version) };
+    // A health check has the caller's own bound.
+    const { healthy, version, line } = await createDialect({ ...target, directory, requestTimeoutMs: timeoutMs }).info();
+    return { mode, healthy, version, line, supported: isSupportedVersion(version) };
   } catch (err) {
-    return { mode, healthy: false, error: (err as Error).message };
+    return { mode, healthy: false, error: errorMessage(err) };
   }
 }
 
@@ -145,8 +149,8 @@ export class OwnedUpstream implements Upstream {
       this.target().catch((err: unknown) => {
         this.failedRestarts++;
         const next = backoffDelay({ initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: "equal" }, this.failedRestarts);
-        this.down = `opencode serve could not be restarted (${(err as Error).message}); retrying in ${Math.round(next / 1000)} s`;
-        this.opts.logger?.error({ err: (err as Error).message, retry_ms: next }, "could not restart opencode serve");
+        this.down = `opencode serve could not be restarted (${errorMessage(err)}); retrying in ${Math.round(next / 1000)} s`;
+        this.opts.logger?.error({ err, retry_ms: next }, "could not restart opencode serve");
         this.restartSoon(next);
       });
     }, delayMs);

@@ -118,6 +118,14 @@ export const scripts: Readonly<Record<string, Script>> = {
       },
     },
   ],
+  /** The provider answers HTTP 500 to every request (a provider failing for good). */
+  "provider-500": [
+    {
+      kind: "http-error",
+      status: 500,
+      body: { error: { message: "The scripted provider failed internally", type: "server_error", code: "internal_error" } },
+    },
+  ],
   long: [{ kind: "stream", text: longText(1200) }],
   /**
    * A model that echoes a context-pruning plugin's tag (as models do when a plugin such as
@@ -127,6 +135,16 @@ export const scripts: Readonly<Record<string, Script>> = {
     {
       kind: "stream",
       text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
+    },
+  ],
+  /** 60 words, 300 ms apart (18 s): still streaming after a daemon killed mid-turn has restarted. */
+  "slow-follow": [{ kind: "stream", text: longText(60), chunkDelayMs: 300 }],
+  /** The plugin-tag answer streamed slowly (a chunk every 400 ms): for a daemon killed mid-turn. */
+  "slow-plugin-tag": [
+    {
+      kind: "stream",
+      text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
+      chunkDelayMs: 400,
     },
   ],
   /** A tool the permission policy governs (edit of a new file). */
