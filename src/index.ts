@@ -9,8 +9,8 @@ export * from "./codec/index.js";
 export * from "./adapter/index.js";
 
 // Sinks and the daemon: their entry points also export lower-level pieces; the root names what hosts use.
-export { toSinkObject, MemorySink, JsonlSink, FanoutSink, WebhookSink, parseWebhookOptions, SinkError } from "./sink/index.js";
-export type { SinkErrorCode, Sink, SinkCallback, SinkObject, NamedSink, FanoutCounters, WebhookCounters, WebhookOptions, WebhookOptionsInput } from "./sink/index.js";
+export { toSinkObject, isRequestEvent, MemorySink, JsonlSink, FanoutSink, WebhookSink, parseWebhookOptions, SinkError } from "./sink/index.js";
+export type { SinkErrorCode, Sink, SinkCallback, SinkObject, SinkMessage, NamedSink, FanoutCounters, FanoutOptions, WebhookCounters, WebhookOptions, WebhookOptionsInput } from "./sink/index.js";
 
 export { BridgeDaemon, parseDaemonOptions, ExternalUpstream, OwnedUpstream } from "./daemon/index.js";
 export type { DaemonOptions, DaemonOptionsInput, TurnRequest, TurnOutcome, OpencodeTarget, Upstream, UpstreamHealth } from "./daemon/index.js";
