@@ -40,6 +40,19 @@ export const WebhookOptionsSchema = z.object({
   maxQueuedPerTurn: count("maxQueuedPerTurn", 1).default(1_000),
   /** How long `close()` waits for queued replies before cancelling them. */
   closeTimeoutMs: ms("closeTimeoutMs").default(10_000),
+  /**
+   * Batch mode (off unless given; `{}` takes the defaults): while a POST of a turn
+   * is in flight, what else of the turn arrives waits, and goes as one ordered JSON
+   * array in the next POST — at most `maxReplies` messages and `maxBytes` of body
+   * (a single larger message goes alone). docs/daemon.md has the receiver's contract.
+   */
+  batch: z
+    .object({
+      maxReplies: count("batch.maxReplies", 1).default(100),
+      maxBytes: count("batch.maxBytes", 1).default(1_048_576),
+    })
+    .strict()
+    .optional(),
 });
 
 export type WebhookOptionsInput = z.input<typeof WebhookOptionsSchema> & {

@@ -8,33 +8,29 @@
  *   journaled id, or else a random UUID the sink draws at the turn's first reply),
  *   so a `trace_id` used again later never repeats a key. A reply can arrive more
  *   than once (an acknowledgement lost on the way back is retried); the key is
- *   what the receiver deduplicates on.
+ *   what the receiver deduplicates on. Batch mode (`batch`, off by default): one
+ *   JSON array of what waited per POST, one key per batch (`sendBatch`).
  * - Within a turn (`trace_id`), reply `seq` n+1 is sent only after n was
- *   acknowledged with a 2xx. Different turns deliver independently: a receiver
- *   that is slow or failing for one turn never holds up another.
+ *   acknowledged with a 2xx. Turns deliver independently (a lane each,
+ *   src/util/lane.ts): a receiver slow or failing for one turn never holds up another.
  * - Connection errors, timeouts, 408, 429 and 5xx are retried with exponential
- *   backoff (a `Retry-After` in seconds or as an HTTP date replaces the computed
- *   delay); every delay is capped at `maxDelayMs`. Each attempt has a deadline
- *   (`requestTimeoutMs`) held by a plain timer, which no garbage collection can
- *   erase (see util/deadline.ts). Any other status (a 4xx) means
- *   the receiver rejects the reply: it is not retried.
+ *   backoff (a `Retry-After` replaces the computed delay), every delay capped at
+ *   `maxDelayMs`; each attempt has a deadline (`requestTimeoutMs`) held by a plain
+ *   timer (./webhook-post.ts). Any other status (a 4xx) is not retried.
  * - A reply is given up after `maxAttempts` attempts, or when the next attempt
  *   would start more than `maxElapsedMs` after the first, or when it is
  *   rejected. Since n+1 may only follow n, giving up abandons the rest of that
  *   turn: the reply and every later reply of the turn are dropped, counted in
  *   `failures`, and one `error` log line names the turn, the seq and the cause.
  *
- * Memory: at most `maxQueuedPerTurn` replies (the one in flight included) are
- * held per turn. At the bound, `deliver` waits until the receiver acknowledges
- * (or the reply is given up) before taking the next one: the producer — the
- * adapter awaits `deliver` per turn — is slowed for that turn only; nothing is
- * dropped. Nothing else grows with the length of a turn.
+ * Memory: at most `maxQueuedPerTurn` replies (those in flight included) are held
+ * per turn. At the bound, `deliver` returns a promise that resolves once there is
+ * room: the producer is slowed for that turn only; nothing is dropped.
  *
- * `deliver` returns once the reply is queued, not once it is acknowledged, so a
- * slow receiver does not stretch a turn (synchronously, without a promise, while
- * the turn is below its bound). One attempt is one `POST` (./webhook-post.ts). `flush()` waits until everything queued
- * was acknowledged or given up; `close()` does the same for at most
- * `closeTimeoutMs`, then cancels what is left (counted in `failures`).
+ * `deliver` returns once the reply is queued, not once it is acknowledged
+ * (synchronously, without a promise, below the bound). `flush()` waits until
+ * everything queued was acknowledged or given up; `close()` does the same for at
+ * most `closeTimeoutMs`, then cancels what is left (counted in `failures`).
  */
 import { randomUUID } from "node:crypto";
 import pino, { type Logger } from "pino";
@@ -51,11 +47,20 @@ import { parseWebhookOptions, type WebhookCounters, type WebhookOptions, type We
 export { parseRetryAfter } from "./webhook-post.js";
 export { WebhookOptionsSchema, parseWebhookOptions, type WebhookCounters, type WebhookOptions, type WebhookOptionsInput } from "./webhook-options.js";
 
-/** A message in a turn's lane, with its Idempotency-Key (fixed when it is queued, so every retry sends the same). */
+/**
+ * A message in a turn's lane, with what its Idempotency-Key is made of (fixed when
+ * it is queued, so every retry sends the same): its place in the turn (`seq`, or
+ * `type:request_id` for a request event) and the turn's id.
+ */
 interface Queued {
   readonly message: SinkMessage;
-  readonly key: string;
+  readonly at: string;
+  readonly turnId: string;
+  /** The message's JSON, once encoded (batch mode measures it before sending). */
+  json?: string;
 }
+
+const encode = (q: Queued): string => (q.json ??= isRequestEvent(q.message) ? JSON.stringify(q.message) : replyJson(q.message));
 
 /** One turn's lane, and whether its give-up already dropped its terminal reply (then it is forgotten once idle). */
 interface TurnLane {
@@ -128,10 +133,9 @@ export class WebhookSink implements SinkObject<SinkMessage> {
       this.counters.failures++;
       return Promise.reject(new SinkError("closed", `the webhook sink is closed; reply ${message.trace_id}:${message.seq} was not sent`));
     }
-    const key = request
-      ? `${message.trace_id}:${message.type}:${message.type === "request" ? message.request.request_id : message.request_id}:${this.turnIdOf?.(message) ?? this.drawnTurnIds.get(message.trace_id) ?? "-"}`
-      : `${message.trace_id}:${message.seq}:${this.turnId(message)}`;
-    return this.laneOf(message.trace_id).lane.push({ message, key });
+    if (!request) return this.laneOf(message.trace_id).lane.push({ message, at: String(message.seq), turnId: this.turnId(message) });
+    const at = `${message.type}:${message.type === "request" ? message.request.request_id : message.request_id}`;
+    return this.laneOf(message.trace_id).lane.push({ message, at, turnId: this.turnIdOf?.(message) ?? this.drawnTurnIds.get(message.trace_id) ?? "-" });
   }
 
   /** The turn's id for its idempotency keys: given, or drawn once per turn (forgotten at its terminal reply). */
@@ -150,6 +154,7 @@ export class WebhookSink implements SinkObject<SinkMessage> {
   private laneOf(traceId: string): TurnLane {
     let t = this.lanes.get(traceId);
     if (t !== undefined) return t;
+    const batch = this.options.batch;
     const forget = () => {
       if (this.lanes.get(traceId) === turn) this.lanes.delete(traceId);
     };
@@ -157,7 +162,8 @@ export class WebhookSink implements SinkObject<SinkMessage> {
       terminalGone: false,
       lane: new Lane<Queued>(
         {
-          take: (q) => this.sendOne(turn, q),
+          take: (q) => (batch === undefined ? this.sendOne(turn, q) : this.sendBatch(turn, [q])),
+          takeBatch: (qs) => this.sendBatch(turn, qs.slice()),
           // After a give-up, n+1 never goes out without n: the rest of the turn is dropped (counted; logged once at the give-up).
           dropped: (q) => {
             if (isRequestEvent(q.message)) return;
@@ -173,7 +179,11 @@ export class WebhookSink implements SinkObject<SinkMessage> {
             this.settleIfIdle();
           },
         },
-        { max: this.options.maxQueuedPerTurn, atBound: "wait" },
+        {
+          max: this.options.maxQueuedPerTurn,
+          atBound: "wait",
+          ...(batch === undefined ? {} : { batch: { count: batch.maxReplies, bytes: batch.maxBytes, size: (q: Queued) => Buffer.byteLength(encode(q)) } }),
+        },
       ),
     };
     t = turn;
@@ -192,19 +202,11 @@ export class WebhookSink implements SinkObject<SinkMessage> {
     if (this.closed) return this.flush();
     this.closed = true;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      this.flush().then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), this.options.closeTimeoutMs);
-      }),
-    ]);
+    const timedOut = await Promise.race([this.flush().then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), this.options.closeTimeoutMs)))]);
     clearTimeout(timer);
     if (!timedOut) return;
     const left = this.pending;
-    this.log.error(
-      { replies: left, close_timeout_ms: this.options.closeTimeoutMs },
-      `webhook sink closed with ${left} replies not acknowledged: cancelling them`,
-    );
+    this.log.error({ replies: left, close_timeout_ms: this.options.closeTimeoutMs }, `webhook sink closed with ${left} replies not acknowledged: cancelling them`);
     this.cancellation.cancel();
     await this.flush();
   }
@@ -222,9 +224,10 @@ export class WebhookSink implements SinkObject<SinkMessage> {
   }
 
   /** Sends one queued message (retried as the options allow); a reply that cannot be delivered gives up its turn. */
-  private async sendOne(turn: TurnLane, { message, key }: Queued): Promise<void> {
+  private async sendOne(turn: TurnLane, q: Queued): Promise<void> {
+    const { message } = q;
     const request = isRequestEvent(message);
-    const outcome = await this.send(request ? JSON.stringify(message) : replyJson(message), key, message.trace_id, request ? message.type : message.seq);
+    const outcome = await this.send(encode(q), `${message.trace_id}:${q.at}:${q.turnId}`, message.trace_id, q.at);
     if (request) {
       // A request event that could not be delivered is logged; the turn's replies go on.
       if (!outcome.ok) this.log.error({ trace_id: message.trace_id, type: message.type, cause: outcome.why }, "webhook delivery gave up on a request event");
@@ -236,6 +239,31 @@ export class WebhookSink implements SinkObject<SinkMessage> {
       return;
     }
     this.giveUp(turn, [message], outcome);
+  }
+
+  /**
+   * Batch mode: the messages as one JSON array, in order, with the key
+   * `trace_id:<first>..<last>:turn_id` (`<first>`, `<last>`: the seq of a reply, or
+   * `type:request_id` of a request event). A batch is cut once and retried whole,
+   * so every attempt carries the same key and the same messages. Acknowledged: every
+   * reply in it is; given up: its replies and the rest of the turn are dropped.
+   */
+  private async sendBatch(turn: TurnLane, batch: readonly Queued[]): Promise<void> {
+    const first = batch[0] as Queued;
+    const at = `${first.at}..${(batch[batch.length - 1] as Queued).at}`;
+    let body = "[";
+    for (let i = 0; i < batch.length; i++) body += i === 0 ? encode(batch[i] as Queued) : `,${encode(batch[i] as Queued)}`;
+    const outcome = await this.send(`${body}]`, `${first.message.trace_id}:${at}:${first.turnId}`, first.message.trace_id, at);
+    const replies: Reply[] = [];
+    for (const q of batch) if (!isRequestEvent(q.message)) replies.push(q.message);
+    if (outcome.ok) {
+      this.counters.delivered += replies.length;
+      if (this.onDelivered) for (const r of replies) this.onDelivered(r);
+    } else if (replies.length > 0) {
+      this.giveUp(turn, replies, outcome);
+    } else {
+      this.log.error({ trace_id: first.message.trace_id, at, cause: outcome.why }, "webhook delivery gave up on a batch of request events");
+    }
   }
 
   /** `failed` could not be delivered: they and everything still queued for the turn are dropped, counted, logged once. */
@@ -256,12 +284,9 @@ export class WebhookSink implements SinkObject<SinkMessage> {
 
   /** Delivers one body, retrying as the options allow (./webhook-post.ts). */
   private send(body: string, key: string, traceId: string, at: number | string): Promise<Outcome> {
+    const { options, backoffPolicy: policy, random, clock, cancellation } = this;
     return sendWithRetries(this.target, body, key, {
-      options: this.options,
-      policy: this.backoffPolicy,
-      random: this.random,
-      clock: this.clock,
-      cancellation: this.cancellation,
+      ...{ options, policy, random, clock, cancellation },
       retrying: (attempt, delay, why) => {
         this.counters.retries++;
         this.log.warn({ trace_id: traceId, seq: at, attempt, delay_ms: delay, cause: why }, "webhook delivery failed: retrying");

@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
 import { fixtureNamed, scriptedTurnOf, startReplayServer, type ReplayServer } from "../support/replay-server.js";
+import { startBatchReceiver, type BatchReceiver } from "../support/batch-receiver.js";
 import { callDaemon, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
 
 const TOKEN = "outputs-bridge-token-5e6f7a8b9c";
@@ -101,5 +102,50 @@ describe("daemon outputs: JSON Lines keeps pace while the webhook stalls", () =>
 
     daemon.child.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
+  });
+});
+
+describe("daemon outputs: serve --webhook-batch", () => {
+  let daemon: Daemon | undefined;
+  let upstream: ReplayServer | undefined;
+  let receiver: BatchReceiver | undefined;
+  afterAll(async () => {
+    if (daemon && daemon.child.exitCode === null && daemon.child.signalCode === null) {
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+    }
+    await receiver?.close();
+    await upstream?.close();
+  });
+
+  it("two turns reach a receiver that loses every third acknowledgement: each reply once, in order, in batches", async () => {
+    const names = ["1.18.33/long", "1.18.33/tool"];
+    upstream = await startReplayServer(names.map((n) => scriptedTurnOf(n)));
+    receiver = await startBatchReceiver({ failEvery: 3 });
+    const dir = mkdtempSync(join(tmpdir(), "bridge-batch-"));
+    daemon = await startDaemon(["--opencode-url", upstream.url, "--directory", dir, "--webhook", receiver.url, "--webhook-batch", "--webhook-backoff", "0.01"], {
+      BRIDGE_TOKEN: TOKEN,
+    });
+    const d = daemon;
+    const turns = await Promise.all(
+      names.map(async (_, i) => {
+        const r = await callDaemon(d, "POST", "/v1/turns", { text: "hi", trace_id: `t-batch-${i}` }, auth);
+        expect(r.status, r.text).toBe(202);
+        return turnEvents(d, `t-batch-${i}`, auth);
+      }),
+    );
+    const rx = receiver;
+    const want = turns.reduce((a, t) => a + t.replies.length, 0);
+    await until(() => [...rx.turns.values()].reduce((a, l) => a + l.length, 0) >= want, `${want} replies at the receiver`);
+    expect(rx.problems).toEqual([]);
+    turns.forEach((t, i) => expect(rx.turns.get(`t-batch-${i}`)).toEqual(t.replies));
+    expect(rx.posts.filter((p) => !p.repeat).length).toBeLessThan(want / 2);
+    expect(rx.posts.some((p) => p.repeat)).toBe(true);
+    const m = await callDaemon(d, "GET", "/metrics", undefined, auth);
+    expect(m.text).toMatch(/opencode_bridge_sink_failures_total\{sink="webhook"\} 0/);
+    expect(m.text).toMatch(new RegExp(`opencode_bridge_sink_delivered_total\\{sink="webhook"\\} ${want}`));
+    d.child.kill("SIGTERM");
+    expect(await d.exited).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });
