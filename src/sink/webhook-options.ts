@@ -48,7 +48,7 @@ export const WebhookOptionsSchema = z.object({
    */
   batch: z
     .object({
-      maxReplies: count("batch.maxReplies", 1).default(100),
+      maxReplies: count("batch.maxReplies", 1).default(1_000),
       maxBytes: count("batch.maxBytes", 1).default(1_048_576),
     })
     .strict()

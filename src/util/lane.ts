@@ -168,7 +168,8 @@ export class Lane<T> {
       if (this.head === this.tail) break;
     }
     this.busy = false;
-    for (const w of this.drainWaiters.splice(0)) w();
+    // No array per item on the fast path: waiters are let go only when there are some.
+    if (this.drainWaiters.length > 0) for (const w of this.drainWaiters.splice(0)) w();
     this.handler.idle?.();
   }
 
