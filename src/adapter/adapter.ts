@@ -37,6 +37,7 @@ import {
   type AdapterOptions,
   type PromptOptions,
 } from "./prompt-options.js";
+import { errorMessage } from "../util/errors.js";
 
 // The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
 // re-exported so the adapter's public names stay where they were.
@@ -203,7 +204,7 @@ export class OpencodeAdapter {
     await this.queue.onIdle();
     if (this.options.deleteSessionsOnClose) {
       for (const id of [...this.keys.created]) {
-        await this.keys.delete(id).catch((err: unknown) => this.log.warn({ session_id: id, err: (err as Error)?.message }, "could not delete a session on close"));
+        await this.keys.delete(id).catch((err: unknown) => this.log.warn({ session_id: id, err }, "could not delete a session on close"));
       }
     }
     this.releaseHub();
@@ -281,9 +282,9 @@ export class OpencodeAdapter {
           ? err
           : opts.signal?.aborted
             ? new BridgeError("config", "the turn was aborted before the prompt was sent")
-            : new BridgeError("protocol", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+            : new BridgeError("protocol", `unexpected failure: ${errorMessage(err)}`, { cause: err });
       const code = opts.signal?.aborted ? "aborted" : e.replyCode;
-      log.warn({ code, err: e.message }, "the turn failed before it started");
+      log.warn({ code, err: e }, "the turn failed before it started");
       turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", cfg, this.http, this.sink, log);
       turn.end(code, e.message);
     }
@@ -293,7 +294,7 @@ export class OpencodeAdapter {
       if (opts.sessionKey !== undefined && sessionId !== undefined) {
         await this.keys
           .ended(opts.sessionKey, sessionId, result.status === "final" ? "final" : (result.error?.code ?? "internal"))
-          .catch((err: unknown) => log.warn({ err: (err as Error)?.message }, "could not record how the keyed session's turn ended"));
+          .catch((err: unknown) => log.warn({ err }, "could not record how the keyed session's turn ended"));
       }
       return result;
     } finally {

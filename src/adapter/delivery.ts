@@ -56,7 +56,7 @@ export class Delivery {
         take: (item) => this.take(item),
         failed: (item, err) => {
           this.failures++;
-          this.log.error({ err: (err as Error)?.message, ...this.describe(item) }, "sink failed to take a reply");
+          this.log.error({ err, ...this.describe(item) }, "sink failed to take a reply");
         },
         late: (item) => {
           if (this.lateLogged) return;

@@ -84,12 +84,12 @@ export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
  */
 export function checkPrompt(config: AdapterConfig, input: unknown, opts: PromptOptions, closed: boolean): PromptBody["model"] {
   if (typeof input !== "string" && !Array.isArray(input)) {
-    throw new TypeError(`prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
+    throw new BridgeError("config", `prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
   }
   if (typeof input === "string" && input.trim() === "") {
-    throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
+    throw new BridgeError("config", `prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
   }
-  if (closed) throw new Error("the adapter is closed");
+  if (closed) throw new BridgeError("config", "the adapter is closed");
   if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
     throw new BridgeError("config", "give either sessionKey or sessionId, not both");
   }

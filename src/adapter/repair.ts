@@ -16,6 +16,7 @@ import type { StreamIssue } from "../codec/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
 import type { OpencodeHttp, RecordedMessage } from "./http.js";
+import { errorMessage } from "../util/errors.js";
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
 const RECHECK_MS = 500;
@@ -166,7 +167,7 @@ export class Repair {
       }
       this.log.info({ messages: messages.length, done: this.host.over }, "repaired after a gap");
     } catch (err) {
-      this.host.end("transport", `could not recover the turn after a gap in the event stream: ${(err as Error).message}`);
+      this.host.end("transport", `could not recover the turn after a gap in the event stream: ${errorMessage(err)}`);
     }
   }
 

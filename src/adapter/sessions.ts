@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { OpencodeHttp } from "./http.js";
+import { errorMessage } from "../util/errors.js";
 
 /** One OpenCode permission rule, as `POST /session` takes it. */
 export interface PermissionRule {
@@ -82,7 +83,7 @@ export class FileSessionStore extends MemorySessionStore {
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the session keys in ${file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the session keys in ${file}: ${errorMessage(err)}`);
     }
     if (text === undefined) return;
     try {
@@ -94,7 +95,7 @@ export class FileSessionStore extends MemorySessionStore {
     } catch (err) {
       const aside = `${file}.corrupt-${Date.now()}`;
       renameSync(file, aside);
-      this.recovered = `the session keys in ${file} could not be read (${(err as Error).message}); moved to ${aside}, starting with none`;
+      this.recovered = `the session keys in ${file} could not be read (${errorMessage(err)}); moved to ${aside}, starting with none`;
     }
   }
   override set(key: string, entry: SessionEntry): void {

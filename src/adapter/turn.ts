@@ -30,6 +30,7 @@ import { Requests, type AnswerOutcome } from "./requests.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { taskSessionOf } from "./child-sessions.js";
 import { turnResult, type TurnResult } from "./turn-result.js";
+import { errorMessage } from "../util/errors.js";
 
 // What a settled turn reports is in src/adapter/turn-result.ts.
 export type { TurnResult } from "./turn-result.js";
@@ -159,7 +160,7 @@ export class Turn implements HubListener {
 
   onClose(err: BridgeError): void {
     if (this.finished) return;
-    this.log.warn({ err: err.message }, "event stream closed during the turn");
+    this.log.warn({ err }, "event stream closed during the turn");
     this.repair.cancel();
     this.end(err.replyCode, `the OpenCode event stream closed during the turn: ${err.message}`);
   }
@@ -167,7 +168,7 @@ export class Turn implements HubListener {
   onGap(err: BridgeError): void {
     if (this.finished) return;
     this.liveness.gap = true;
-    this.log.warn({ err: err.message }, "gap in the event stream: will repair from the server's record");
+    this.log.warn({ err }, "gap in the event stream: will repair from the server's record");
   }
 
   onResync(): void {
@@ -228,7 +229,7 @@ export class Turn implements HubListener {
         try {
           await this.http.abort(id);
         } catch (err) {
-          this.log.warn({ err: (err as Error).message, session: id }, "abort request failed");
+          this.log.warn({ err, session: id }, "abort request failed");
         }
       }),
     );
@@ -271,7 +272,7 @@ export class Turn implements HubListener {
       verdict = await this.repair.verifyEnd();
     } catch (err) {
       this.verifying = false;
-      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${(err as Error).message}`);
+      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${errorMessage(err)}`);
       return;
     }
     this.verifying = false;

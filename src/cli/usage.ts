@@ -33,6 +33,19 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
   return ms;
 }
 
+/**
+ * A whole-number flag of a daemon or webhook option. Its bounds are the option's
+ * schema's (src/daemon/options.ts, src/sink/webhook.ts): stated once, there.
+ */
+export function integer(name: string, v: string | undefined, field: { unwrap(): { minValue: number | null; maxValue: number | null } }): number | undefined {
+  if (v === undefined) return undefined;
+  const { minValue, maxValue } = field.unwrap();
+  const min = minValue ?? 0;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+  if (maxValue !== null && Number(v) > maxValue) throw new UsageError(`--${name} takes ${min} to ${maxValue}, got ${Number(v)}`);
+  return Number(v);
+}
+
 type OptionSpec = { readonly type: "string" | "boolean"; readonly multiple?: boolean; readonly short?: string };
 type Values<T extends Record<string, OptionSpec>> = {
   -readonly [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : T[K] extends { multiple: true } ? string[] : string;

@@ -11,6 +11,7 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ParsedEvent } from "./events.js";
 import { parseDeltaFrame } from "./fast-delta.js";
 import { sniffFrame } from "./session.js";
+import { errorMessage } from "../util/errors.js";
 
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
@@ -103,7 +104,7 @@ export class EventStreamDecoder {
       const s = sniffFrame(data);
       this.handlers.onIssue({
         code: "invalid_json",
-        message: `event data is not JSON (${(err as Error).message}): ${JSON.stringify(data.slice(0, 120))}`,
+        message: `event data is not JSON (${errorMessage(err)}): ${JSON.stringify(data.slice(0, 120))}`,
         ...s,
       });
       return;

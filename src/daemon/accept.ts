@@ -14,6 +14,7 @@ import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
 import { keyIn, runTurn } from "./run.js";
 import type { TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
+import { errorMessage } from "../util/errors.js";
 
 export async function postTurn(core: DaemonCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (core.draining) throw core.unavailable();
@@ -55,7 +56,7 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     try {
       target = await core.upstream.target();
     } catch (err) {
-      throw new HttpError(502, "OpenCode is not available", (err as Error).message);
+      throw new HttpError(502, "OpenCode is not available", errorMessage(err));
     }
     const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.

@@ -68,7 +68,7 @@ export class DaemonCore {
         maxBytes: this.options.journalMaxBytes,
         syncIntervalMs: 200,
         onError: (err) =>
-          this.log.error({ err: err.message, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
+          this.log.error({ err, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
       });
     }
     this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });

@@ -74,7 +74,7 @@ export async function resumeRecovered(ctx: RecoveryContext, recovered: readonly 
             await sink.deliver(r);
             n++;
           } catch (err) {
-            ctx.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err: (err as Error).message }, "could not re-send a reply after the restart");
+            ctx.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err }, "could not re-send a reply after the restart");
           }
         }
       }
@@ -107,10 +107,10 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
     bodies = finishFromRecord(t.replies, messages, t.at, idle);
     if (!bodies && !idle) {
       why = "the bridge restarted while the turn was running; the session was still busy and has been aborted";
-      await http.abort(t.sessionId).catch((err: unknown) => ctx.log.warn({ trace_id: t.traceId, err: (err as Error).message }, "could not abort the session"));
+      await http.abort(t.sessionId).catch((err: unknown) => ctx.log.warn({ trace_id: t.traceId, err }, "could not abort the session"));
     }
   } catch (err) {
-    ctx.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err: (err as Error).message }, "could not read OpenCode's record of a turn the restart interrupted");
+    ctx.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err }, "could not read OpenCode's record of a turn the restart interrupted");
   }
   const replies = bodies ?? [{ kind: "error" as const, error: why, code: "transport" as const }];
   // The turn's envelope goes on where the journal left it: seq stays gapless.

@@ -97,10 +97,7 @@ export class ReplyPath {
     const record = this.store.get(m.trace_id);
     if (record && !this.outputErrorLogged.has(record)) {
       this.outputErrorLogged.add(record);
-      this.log.warn(
-        { trace_id: m.trace_id, seq: isRequestEvent(m) ? undefined : m.seq, err: (err as Error).message },
-        "an output failed to take a reply (counted; the turn goes on)",
-      );
+      this.log.warn({ trace_id: m.trace_id, seq: isRequestEvent(m) ? undefined : m.seq, err }, "an output failed to take a reply (counted; the turn goes on)");
     }
   }
 }

@@ -3,6 +3,7 @@
  * the background, and its record closed — counted, journaled, subscribers told —
  * when the adapter's turn has ended.
  */
+import { BridgeError } from "../adapter/errors.js";
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
@@ -40,10 +41,10 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
     .then(
       (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
       (err: unknown) => {
-        // prompt() rejects only for a bridge bug (bad options reaching it); the adapter
-        // has already delivered the turn's terminal error reply.
-        core.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
-        ended("internal");
+        // prompt() rejects only for a call it refused (options the body's schema let through),
+        // after delivering the turn's terminal error reply: the outcome is that reply's code.
+        core.log.error({ trace_id: record.traceId, err }, "the adapter refused the turn");
+        ended(err instanceof BridgeError ? err.replyCode : "internal");
       },
     )
     .finally(() => lease.release());
@@ -55,7 +56,7 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     const known = core.sessionStore.get(keyIn(record.directory, sessionKey));
     void Promise.resolve(known).then((k) => {
       if (k?.sessionId === record.sessionId) return core.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
-    }).catch((err: unknown) => core.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+    }).catch((err: unknown) => core.log.warn({ err }, "could not record how a keyed session's turn ended"));
   }
   core.metrics.turnEnded(outcome);
   core.journal?.end(record.turnId, outcome);

@@ -64,7 +64,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
         await within(core.outputs.idle(), performance.now() + (end - performance.now()) / 2);
         await core.outputs.close();
       } catch (err) {
-        core.log.error({ err: (err as Error).message }, "an output failed to flush or close");
+        core.log.error({ err }, "an output failed to flush or close");
       }
     })(),
   );
@@ -78,14 +78,14 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
   // An owned OpenCode is stopped with TERM then KILL; it gets what is left of the budget, and at least a second.
   await step(
     "opencode",
-    core.upstream.stop().catch((err: unknown) => core.log.error({ err: (err as Error).message }, "could not stop OpenCode")),
+    core.upstream.stop().catch((err: unknown) => core.log.error({ err }, "could not stop OpenCode")),
     Math.max(end, performance.now() + 1_000),
   );
   if (report.stepsCutShort.includes("opencode")) core.upstream.kill?.();
   try {
     core.journal?.close();
   } catch (err) {
-    core.log.error({ err: (err as Error).message }, "could not close the journal");
+    core.log.error({ err }, "could not close the journal");
   }
   return report;
 }

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { errorMessage } from "../util/errors.js";
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME !== "" ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
@@ -64,7 +65,7 @@ export function loadOrCreateToken(dir: string): { token: string; file: string; c
       return { token, file, created: false };
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${errorMessage(err)}`);
   }
   const token = randomBytes(32).toString("base64url");
   writeFileSync(file, `${token}\n`, { mode: 0o600 });

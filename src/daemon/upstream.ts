@@ -10,6 +10,7 @@ import { OpencodeHttp } from "../adapter/http.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
+import { errorMessage } from "../util/errors.js";
 
 export interface OpencodeTarget {
   readonly baseUrl: string;
@@ -46,7 +47,7 @@ async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined,
     const { healthy, version } = await http.health();
     return { mode, healthy, version, supported: isSupportedVersion(version) };
   } catch (err) {
-    return { mode, healthy: false, error: (err as Error).message };
+    return { mode, healthy: false, error: errorMessage(err) };
   }
 }
 
@@ -145,8 +146,8 @@ export class OwnedUpstream implements Upstream {
       this.target().catch((err: unknown) => {
         this.failedRestarts++;
         const next = backoffDelay({ initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: "equal" }, this.failedRestarts);
-        this.down = `opencode serve could not be restarted (${(err as Error).message}); retrying in ${Math.round(next / 1000)} s`;
-        this.opts.logger?.error({ err: (err as Error).message, retry_ms: next }, "could not restart opencode serve");
+        this.down = `opencode serve could not be restarted (${errorMessage(err)}); retrying in ${Math.round(next / 1000)} s`;
+        this.opts.logger?.error({ err, retry_ms: next }, "could not restart opencode serve");
         this.restartSoon(next);
       });
     }, delayMs);

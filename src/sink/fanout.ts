@@ -18,6 +18,7 @@
  */
 import { Lane } from "../util/lane.js";
 import { isRequestEvent, takesRequests, toSinkObject, type Sink, type SinkMessage, type SinkObject } from "./types.js";
+import { errorMessage } from "../util/errors.js";
 
 export interface NamedSink {
   /** Names the child in errors and metrics, e.g. "webhook" or "jsonl". */
@@ -51,7 +52,6 @@ interface Child {
 }
 
 const isPromise = (v: unknown): v is Promise<void> => typeof (v as { then?: unknown } | undefined)?.then === "function";
-const why = (err: unknown) => (err as Error)?.message ?? String(err);
 
 /** Names the children that failed, in their order. */
 function fanoutError(children: readonly Child[], message: SinkMessage, failed: readonly { readonly child: Child; readonly why: string }[]): Error {
@@ -113,7 +113,7 @@ export class FanoutSink implements SinkObject<SinkMessage> {
         p = (child.sink as SinkObject<SinkMessage>).deliver(message);
       } catch (err) {
         if (!request) child.counters.failures++;
-        (failed ??= []).push({ child, why: why(err) });
+        (failed ??= []).push({ child, why: errorMessage(err) });
         continue;
       }
       if (isPromise(p)) this.laneOf(child, message.trace_id).adopt(message, this.counted(child, message, p));
@@ -155,7 +155,7 @@ export class FanoutSink implements SinkObject<SinkMessage> {
         },
         failed: (m, err) => {
           if (!isRequestEvent(m)) child.counters.failures++;
-          this.opts.onFailure?.(fanoutError(this.children, m, [{ child, why: why(err) }]), m);
+          this.opts.onFailure?.(fanoutError(this.children, m, [{ child, why: errorMessage(err) }]), m);
         },
         idle: () => {
           child.lanes.delete(traceId);

@@ -5,6 +5,7 @@
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { formatOptionIssues } from "../util/zod.js";
 import type { Clock } from "../util/clock.js";
 import { SinkError } from "./errors.js";
 import type { SinkMessage, SinkStats } from "./types.js";
@@ -89,17 +90,7 @@ export function parseWebhookOptions(input: WebhookOptionsInput): WebhookOptions 
   const { dispatcher: _d, logger: _l, clock: _c, random: _r, turnIdOf: _t, onDelivered: _o, ...plain } = input;
   const parsed = WebhookOptionsSchema.safeParse(plain);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => {
-    const key = String(i.path[0] ?? "");
-    const got = key === "headers" ? "values not shown" : describe((plain as Record<string, unknown>)[key]);
-    return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
-  });
-  throw new SinkError("config", `invalid webhook options: ${problems.join("; ")}`);
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  return typeof v === "object" ? (JSON.stringify(v)?.slice(0, 60) ?? typeof v) : String(v);
+  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { headers: "values not shown" } });
+  throw new SinkError("config", `invalid webhook options: ${problems}`);
 }
 
