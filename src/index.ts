@@ -36,5 +36,5 @@ export type {
   AnswerOutcome,
 } from "./adapter/index.js";
 
-export { isRequestEvent, MemorySink, JsonlSink, FanoutSink, WebhookSink, SinkError } from "./sink/index.js";
-export type { Sink, SinkObject, SinkMessage, NamedSink, WebhookOptionsInput } from "./sink/index.js";
+export { MemorySink, JsonlSink, FanoutSink, WebhookSink, SinkError } from "./sink/index.js";
+export type { Sink, SinkObject, NamedSink, WebhookOptionsInput } from "./sink/index.js";

@@ -1,5 +1,5 @@
 /** `opencode-bridge/sink`: where replies go (the root exports the same names). */
-export { isRequestEvent, type Sink, type SinkObject, type SinkMessage } from "./types.js";
+export type { Sink, SinkObject } from "./types.js";
 export { SinkError } from "./errors.js";
 export { MemorySink } from "./memory.js";
 export { JsonlSink } from "./jsonl.js";
