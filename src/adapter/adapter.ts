@@ -29,6 +29,7 @@ import { newMessageId } from "./message-id.js";
 import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
+import { followTurn, type FollowedTurn } from "./follow.js";
 import {
   SUPPORTED_VERSIONS,
   checkPrompt,
@@ -167,6 +168,12 @@ export class OpencodeAdapter {
     throw err;
   }
 
+  /** Follow a turn this process did not start (after a restart) to its end: src/adapter/follow.ts. */
+  follow(turn: FollowedTurn, opts: PromptOptions = {}): Promise<TurnResult> {
+    const deps = { config: this.config, http: this.http, hub: this.hub, sink: this.sink, log: this.log, serverVersion: () => this.serverVersion(), current: (t: Turn | undefined) => void (this.current = t) };
+    return this.queue.add(() => followTurn(deps, turn, opts)).finally(holdProcess());
+  }
+
   /** Permission and question requests of the running turn that wait for an answer. */
   pendingRequests(): BridgeRequest[] {
     return this.current?.pendingRequests() ?? [];
@@ -263,6 +270,7 @@ export class OpencodeAdapter {
       await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
+      opts.onPromptId?.(messageID);
       turn.sending();
       await this.http.promptAsync(sessionId, {
         messageID,

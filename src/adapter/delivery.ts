@@ -49,6 +49,8 @@ export class Delivery {
     private readonly sink: SinkObject,
     opts: DeliveryOptions,
     private readonly log: Logger,
+    /** The seq of the first reply (a turn followed again after a restart goes on where it was). */
+    firstSeq = 0,
   ) {
     this.envelope = new Envelope(traceId);
     this.lane = new Lane<Item>(
@@ -69,6 +71,7 @@ export class Delivery {
       },
       { max: opts.maxQueuedReplies, atBound: (tail, item) => this.merge(tail, item), timeoutMs: opts.sinkTimeoutMs, clock: opts.clock },
     );
+    this.envelope.seq = firstSeq;
   }
 
   /** Replies stamped so far. */

@@ -43,6 +43,12 @@ export interface PromptOptions {
   readonly variant?: string;
   /** Timeouts for this turn, overriding the adapter's (`toolMs`: its `toolTimeoutMs`). */
   readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number; readonly toolMs?: number };
+  /**
+   * Called with the turn's own user message id right before the prompt is sent:
+   * what identifies the turn in OpenCode's record (the daemon journals it, and
+   * recovers the turn by it after a restart).
+   */
+  readonly onPromptId?: (messageId: string) => void;
 }
 
 export interface AdapterOptions {

@@ -16,6 +16,7 @@ import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js"
 import { isTurnDone, overrideEnd } from "../codec/control.js";
 import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
 import type { ErrorCode } from "../codec/reply.js";
+import { skipDelivered, type DeliveredPrefix } from "../codec/record.js";
 import type { StreamIssue } from "../codec/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
@@ -62,8 +63,9 @@ export class Turn implements HubListener {
     private readonly http: OpencodeHttp,
     sink: SinkObject,
     private readonly log: Logger,
+    private readonly resume?: { readonly prefix: DeliveredPrefix; readonly firstSeq: number }, // a followed turn (./follow.ts): its codec starts afresh, what it delivered before is skipped
   ) {
-    this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log);
+    this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log, resume?.firstSeq);
     const over = () => this.finished;
     this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, http, log, {
       expire: (code, message) => this.expire(code, message),
@@ -246,6 +248,7 @@ export class Turn implements HubListener {
   private afterCodec(): void {
     // Requests still waiting are settled before the terminal reply goes out.
     if (!this.finished && isTurnDone(this.state)) this.requests.stop();
+    if (this.resume) skipDelivered(this.resume.prefix, this.state, this.out);
     this.delivery.push(this.out);
     if (this.finished) return;
     if (isTurnDone(this.state)) {

@@ -12,7 +12,7 @@ import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
 import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
 import { keyIn, runTurn } from "./run.js";
-import type { TurnRecord } from "./turns.js";
+import { turnInfo, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -49,6 +49,10 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   const directory = turn.directory ?? core.options.directory;
   if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
 
+  // A state directory that cannot take the turn's record refuses it before any session is made for it.
+  const refused = core.journal?.refusal();
+  if (refused !== undefined) throw journalRefusal(core, refused);
+
   core.reserved.add(traceId);
   let record: TurnRecord;
   let target: OpencodeTarget;
@@ -61,16 +65,19 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.
     if (core.draining) throw core.unavailable();
-    record = core.store.create(traceId, sessionId, directory, performance.now());
-    record.info = {
-      text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
-      ...(turn.permission ? { permission: turn.permission } : {}),
-      ...(turn.question ? { question: turn.question } : {}),
-    };
+    // Journaled (and synced) before the 202 — what the turn is, and the outputs it is owed to:
+    // an accepted turn outlives a crash. One fdatasync for all the turns accepted in this turn of the event loop.
+    const turnId = randomUUID();
+    const at = Date.now();
+    const outputs = core.outputs.entries().map((o) => o.name);
+    if (core.journal && !core.journal.turn(turnId, traceId, sessionId, directory, at, hash, { request: turn, outputs })) {
+      // A session made for this turn alone would be left behind: remove it.
+      if (turn.session_id === undefined && turn.session_key === undefined) await dropSession(core, target, directory, sessionId);
+      throw journalRefusal(core, core.journal.refusal() ?? "the journal cannot be written");
+    }
+    record = core.store.create(traceId, sessionId, directory, performance.now(), turnId, at);
+    record.info = turnInfo(turn);
     record.requestHash = hash;
-    // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
-    // fdatasync for all the turns accepted in this turn of the event loop.
-    core.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
     await core.journal?.synced();
   } finally {
     core.reserved.delete(traceId);
@@ -114,4 +121,15 @@ function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** 503: the journal cannot record a new turn (a full or read-only state directory); /healthz says so too. */
+function journalRefusal(core: DaemonCore, why: string): HttpError {
+  core.log.warn({ reason: why }, "refused a turn: its record cannot be kept");
+  return new HttpError(503, `the bridge cannot record new turns: ${why} (free space in the state directory, or fix its permissions)`, { reason: why }, { "retry-after": "5" });
+}
+
+async function dropSession(core: DaemonCore, target: OpencodeTarget, directory: string, sessionId: string): Promise<void> {
+  const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+  await http.deleteSession(sessionId).catch((err: unknown) => core.log.warn({ session_id: sessionId, err }, "could not remove the session of a refused turn"));
 }

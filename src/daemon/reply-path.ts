@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { FanoutSink } from "../sink/fanout.js";
 import { isRequestEvent, type SinkMessage, type SinkObject } from "../sink/types.js";
-import type { Journal } from "./journal.js";
+import type { TurnJournal } from "./journal.js";
 import type { Metrics } from "./metrics.js";
 import type { TurnRecord, TurnStore } from "./turns.js";
 
@@ -22,7 +22,7 @@ export class ReplyPath {
 
   constructor(
     private readonly store: TurnStore,
-    private readonly journal: Journal | undefined,
+    private readonly journal: TurnJournal | undefined,
     private readonly metrics: Metrics,
     private readonly outputs: FanoutSink,
     private readonly log: Logger,
@@ -53,6 +53,9 @@ export class ReplyPath {
     requests: true,
     deliver: (m: SinkMessage) => {
       if (isRequestEvent(m)) {
+        // Journaled like a reply: a pending request outlives a restart.
+        const known = this.store.get(m.trace_id);
+        if (known && !known.finished) this.journal?.request(known.turnId, m);
         this.store.request(m);
         return this.toOutputs(m);
       }

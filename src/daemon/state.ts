@@ -10,6 +10,9 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { errorMessage } from "../util/errors.js";
 
+/** The files the daemon keeps in its state directory (journal segments are journal.<n>.jsonl). */
+const STATE_FILES = ["token", "sessions.json", "journal.jsonl", "journal.next.jsonl", "daemon.pid"];
+
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME !== "" ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
   return join(base, "opencode-bridge");
@@ -22,9 +25,20 @@ export function openStateDir(dir: string): void {
     const st = statSync(dir);
     if (!st.isDirectory()) throw new Error("it is not a directory");
     if (typeof process.getuid === "function" && st.uid === process.getuid() && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    // The daemon's files must be files: a directory in their place is a mistake to name, not a stack trace.
+    for (const name of STATE_FILES) {
+      const f = join(dir, name);
+      let fst;
+      try {
+        fst = statSync(f);
+      } catch {
+        continue;
+      }
+      if (!fst.isFile()) throw new Error(`${f} is not a regular file; move it out of the way`);
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(`cannot use the state directory ${dir}: ${e.code ?? e.message}`);
+    throw new Error(`cannot use the state directory ${dir}: ${e.code !== undefined ? e.code : e.message}`);
   }
 }
 
