@@ -150,9 +150,11 @@ describe("serve --answer-timeout", () => {
     const t0 = performance.now();
     const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "deadline" }, auth);
     expect(started.status, started.text).toBe(202);
+    // Subscribed from the start (a subscriber that does not answer is still nobody answering): one that
+    // joins after the deadline would race the request_resolved notice, which late subscribers do not get.
+    const s = follow(daemon, "deadline", auth);
     await daemon.waitForLog(/"by":"timeout"/, 30_000);
     const waited = performance.now() - t0;
-    const s = follow(daemon, "deadline", auth);
     await s.ended;
     expect(s.frames.find((f) => f.event === "request_resolved")?.data).toMatchObject({ by: "timeout", answer: { reply: "reject" } });
     expect(replies(s.frames).find((r) => r.kind === "tool_result")).toMatchObject({ status: "error" });
