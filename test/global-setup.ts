@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureOpencode } from "../src/server/install.js";
+import { ensureAgent } from "../src/acp/install.js";
 import { E2E_VERSION } from "./support/live.js";
 import { killRunLeftovers } from "./support/leftovers.js";
 import { RUN_MARKER } from "./support/processes.js";
@@ -26,6 +27,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   const bin = await ensureOpencode(E2E_VERSION);
   const took = Date.now() - started;
   if (took > 1000) console.log(`installed opencode ${E2E_VERSION} (${bin}) in ${took} ms`);
+  // The ACP agents the acp end-to-end tests drive (test/e2e/acp.e2e.test.ts), into the same cache.
+  for (const agent of ["claude", "codex"] as const) await ensureAgent(agent);
 
   // Beside, not inside, a run directory an earlier project's setup made (each vitest
   // project runs this setup), and a short name: Chromium's socket paths under TMPDIR

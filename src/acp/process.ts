@@ -60,6 +60,16 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
+function groupAlive(child: ChildProcess): boolean {
+  if (child.pid === undefined) return false;
+  try {
+    process.kill(-child.pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Wraps a message stream so each message is observed on its way. */
 function observed(stream: Stream, onMessage: NonNullable<SpawnAgentOptions["onMessage"]>): Stream {
   const tap = (direction: "in" | "out") =>
@@ -126,8 +136,10 @@ export function spawnAgent(command: readonly string[], handlers: AgentHandlers, 
         await exited;
         clearTimeout(timer);
       }
-      // What the agent started may outlive it (its group keeps the id): make sure.
+      // What the agent started may outlive it (its group keeps the id): make sure, and wait
+      // until the group is gone (a killed process lingers until its parent reaps it).
       signalGroup(child, "SIGKILL");
+      for (let i = 0; i < 100 && groupAlive(child); i++) await new Promise((r) => setTimeout(r, 20));
     },
   };
 }

@@ -35,7 +35,8 @@ export interface ScriptedAgent {
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (v === undefined || /^(ANTHROPIC|OPENAI|CLAUDE|CODEX|OPENCODE)_/.test(k)) continue;
+    // OPENCODE_BRIDGE_* stays: the test run's marker is how its teardown finds leftovers.
+    if (v === undefined || (/^(ANTHROPIC|OPENAI|CLAUDE|CODEX|OPENCODE)_/.test(k) && !k.startsWith("OPENCODE_BRIDGE_"))) continue;
     env[k] = v;
   }
   return env;
@@ -64,7 +65,10 @@ export async function createScriptedAgent(agent: ScriptedAgentName, opts: Script
     // `default` mode: the adapter otherwise starts in `auto` and, with a non-Anthropic base URL,
     // appends a billing notice to the first answer. Claude Code runs read-only commands (echo)
     // without asking unless Bash is listed under `ask`.
-    const permissions = permission === "ask" ? { defaultMode: "default", ask: ["Bash"] } : { defaultMode: "default", allow: ["Bash", "Read"] };
+    // Bypass mode off: the adapter passes --dangerously-skip-permissions otherwise, which Claude
+    // Code refuses to run as root (as in containers).
+    const base = { defaultMode: "default", disableBypassPermissionsMode: "disable" };
+    const permissions = permission === "ask" ? { ...base, ask: ["Bash"] } : { ...base, allow: ["Bash", "Read"] };
     await writeFile(join(config, "settings.json"), JSON.stringify({ permissions }, null, 2));
     Object.assign(env, {
       ANTHROPIC_BASE_URL: `http://127.0.0.1:${opts.modelPort}`,

@@ -68,6 +68,9 @@ interface Pending {
 
 type Cfg = Pick<AdapterConfig, "permission" | "question" | "onRequest" | "answerTimeoutMs" | "clock">;
 
+/** Where answers go: OpenCode's HTTP routes, or an ACP agent's pending `session/request_permission` (src/acp/turn.ts). */
+export type RequestAnswerer = Pick<OpencodeHttp, "replyPermission" | "replyQuestion" | "rejectQuestion">;
+
 export class Requests {
   private readonly pending = new Map<string, Pending>();
   /** Every id ever seen by this turn (to tell "already answered" from "unknown"). */
@@ -77,7 +80,7 @@ export class Requests {
   constructor(
     private readonly ids: { sessionId: string; traceId: string },
     private readonly cfg: Cfg,
-    private readonly http: OpencodeHttp,
+    private readonly http: RequestAnswerer,
     private readonly log: Logger,
     private readonly host: RequestsHost,
   ) {}
@@ -163,7 +166,8 @@ export class Requests {
     for (const p of [...this.pending.values()]) this.close(p, "ended");
   }
 
-  private open(req: BridgeRequest, raw: unknown): void {
+  /** A request of the turn was asked (from `onEvent`, or by a backend that reads requests itself, src/acp/turn.ts). */
+  open(req: BridgeRequest, raw: unknown): void {
     if (this.seen.has(req.request_id)) return;
     this.seen.add(req.request_id);
     const p: Pending = { req, ac: new AbortController(), timer: undefined, answering: false };

@@ -1,0 +1,147 @@
+/**
+ * The ACP backend against real agents, offline: `opencode acp` (1.18.33), Claude
+ * Code (claude-agent-acp 0.101.0 on the scripted model's Anthropic Messages API)
+ * and Codex (codex-acp 0.16.0 on its Responses API). For each: a text turn, a tool
+ * whose permission the bridge allows, one it rejects, the agent killed -9 mid-turn
+ * (error `transport` within a second), a hung model (`timeout`, `session/cancel`
+ * sent) — every turn's replies checked against the contract, and every agent's
+ * process group gone after `close`.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AnyMessage } from "@agentclientprotocol/sdk";
+import { AcpAdapter, type AcpAdapterConfig } from "../../src/acp/adapter.js";
+import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import type { RequestEvent } from "../../src/codec/requests.js";
+import type { ScriptedAgentName } from "../../src/acp/scripted.js";
+import { startLiveAgent, type LiveAgent } from "../support/acp.js";
+
+const scenario = (name: string) => `[scenario:${name}] Do as the scenario says.`;
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface Run {
+  readonly adapter: AcpAdapter;
+  readonly replies: Reply[];
+  readonly requests: RequestEvent[];
+  readonly traffic: { dir: "in" | "out"; msg: AnyMessage }[];
+}
+
+describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend on %s", (name) => {
+  let live: LiveAgent;
+  const pids: number[] = [];
+  beforeAll(async () => {
+    live = await startLiveAgent(name, "ask");
+  });
+  afterAll(async () => {
+    await live?.stop();
+    for (const pid of pids) expect(groupAlive(pid), `agent group ${pid} still running`).toBe(false);
+  });
+
+  const run = (opts: Partial<AcpAdapterConfig> = {}): Run => {
+    const replies: Reply[] = [];
+    const requests: RequestEvent[] = [];
+    const traffic: Run["traffic"] = [];
+    const adapter = new AcpAdapter(
+      {
+        command: live.agent.command,
+        env: live.agent.env,
+        directory: live.agent.dir,
+        permission: "allow",
+        onTraffic: (dir, msg) => traffic.push({ dir, msg }),
+        ...opts,
+      },
+      { deliver: (r) => void replies.push(r), request: (e) => void requests.push(e) },
+    );
+    return { adapter, replies, requests, traffic };
+  };
+  const finish = async (r: Run) => {
+    const pid = r.adapter.agentPid;
+    await r.adapter.close();
+    if (pid !== undefined) {
+      pids.push(pid);
+      expect(groupAlive(pid)).toBe(false);
+    }
+    expect(contractViolations(r.replies)).toEqual([]);
+  };
+
+  it("text: deltas and a final with the whole answer; capabilities from initialize", async () => {
+    const r = run();
+    const res = await r.adapter.prompt(scenario("text"));
+    expect(res.status, JSON.stringify(res.error)).toBe("final");
+    expect(res.final?.content).toBe("Hello from the scripted model. This is plain text.");
+    expect(r.replies.filter((x) => x.kind === "delta").length).toBeGreaterThan(1);
+    const caps = r.adapter.capabilities;
+    expect(caps.backend).toBe("acp");
+    expect(caps.sessionLoad).toBe(true);
+    expect(caps.clientFs).toBe(false);
+    await finish(r);
+  });
+
+  it("tool, permission allowed: one tool_call, one tool_result with the output, then the final", async () => {
+    const r = run({ permission: "allow" });
+    const res = await r.adapter.prompt(scenario("tool"));
+    expect(res.status, JSON.stringify(res.error)).toBe("final");
+    const call = r.replies.find((x) => x.kind === "tool_call");
+    const result = r.replies.find((x) => x.kind === "tool_result");
+    expect(call).toBeDefined();
+    expect(result?.kind === "tool_result" && result.status).toBe("completed");
+    expect(result?.kind === "tool_result" && result.output).toContain("bridge-tool-ok");
+    expect(res.final?.content).toContain("The command printed bridge-tool-ok.");
+    const asked = r.requests.find((e) => e.type === "request");
+    expect(asked?.type === "request" && asked.request.kind === "permission" && asked.request.permission).toBe("bash");
+    expect(r.requests.find((e) => e.type === "request_resolved")).toMatchObject({ by: "policy", answer: { reply: "once" } });
+    await finish(r);
+  });
+
+  it("tool, permission rejected: the command never runs and the turn ends (final or error permission)", async () => {
+    const r = run({ permission: "reject" });
+    const res = await r.adapter.prompt(scenario("tool"));
+    expect(r.requests.find((e) => e.type === "request_resolved")).toMatchObject({ by: "policy", answer: { reply: "reject" } });
+    const result = r.replies.find((x) => x.kind === "tool_result");
+    if (result?.kind === "tool_result") expect(result.output ?? "").not.toMatch(/^bridge-tool-ok/);
+    if (res.status === "error") expect(res.error?.code).toBe("permission");
+    await finish(r);
+  });
+
+  it("the agent killed -9 mid-turn: error transport within a second", async () => {
+    const r = run();
+    let killedAt = 0;
+    const res = r.adapter.prompt(scenario("slow"));
+    // Kill once the answer is streaming.
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (r.replies.some((x) => x.kind === "delta")) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    const pid = r.adapter.agentPid as number;
+    killedAt = Date.now();
+    process.kill(pid, "SIGKILL");
+    const out = await res;
+    const took = Date.now() - killedAt;
+    expect(out.status).toBe("error");
+    expect(out.error?.code).toBe("transport");
+    expect(took).toBeLessThan(1000);
+    await finish(r);
+  });
+
+  it("a hung model: timeout after the idle timeout, with session/cancel sent", async () => {
+    const r = run({ idleTimeoutMs: 3_000, settleTimeoutMs: 3_000 });
+    const started = Date.now();
+    const res = await r.adapter.prompt(scenario("stall"));
+    expect(res.status).toBe("error");
+    expect(res.error?.code).toBe("timeout");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    expect(r.traffic.some((t) => t.dir === "out" && "method" in t.msg && t.msg.method === "session/cancel")).toBe(true);
+    await finish(r);
+  });
+});
