@@ -1,8 +1,9 @@
 /**
  * The test run's setup and teardown.
  *
- * Setup installs the OpenCode version the end-to-end tests run against (once; it
- * is cached in .cache/opencode/<version>), so that `npm test` needs nothing but npm.
+ * Setup installs the OpenCode versions the end-to-end tests run against, the 1.x
+ * one and the pinned 2.x (once; they are cached in the per-user cache,
+ * <cache>/opencode/<version>), so that `npm test` needs nothing but npm.
  * It then gives the run a marker and a temporary root, both through the
  * environment every test process and everything it starts inherits:
  * `OPENCODE_BRIDGE_TEST_RUN` names the run, and `TMPDIR` points into the run's own
@@ -16,7 +17,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ensureOpencode } from "../src/server/install.js";
+import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../src/server/install.js";
 import { ensureAgent } from "../src/acp/install.js";
 import { E2E_VERSION } from "./support/live.js";
 import { killRunLeftovers } from "./support/leftovers.js";
@@ -27,6 +28,10 @@ export default async function setup(): Promise<() => Promise<void>> {
   const bin = await ensureOpencode(E2E_VERSION);
   const took = Date.now() - started;
   if (took > 1000) console.log(`installed opencode ${E2E_VERSION} (${bin}) in ${took} ms`);
+  // The 2.x line too (only its platform package): the 2.x tests run against it.
+  const started2 = Date.now();
+  const bin2 = await ensureOpencode(PINNED_OPENCODE2_VERSION);
+  if (Date.now() - started2 > 1000) console.log(`installed opencode ${PINNED_OPENCODE2_VERSION} (${bin2}) in ${Date.now() - started2} ms`);
   // The ACP agents the acp end-to-end tests drive (test/e2e/acp.e2e.test.ts), into the same cache.
   for (const agent of ["claude", "codex"] as const) await ensureAgent(agent);
 

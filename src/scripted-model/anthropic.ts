@@ -5,7 +5,7 @@
  * tool call is played with the tool the request offers for the job (tools.ts).
  */
 import type { ServerResponse } from "node:http";
-import { adaptToolCall, offeredTools } from "./tools.js";
+import { agentToolCall, offeredTools, type OfferedTools } from "./tools.js";
 import { errorMessage, playFrames, sendJson, stepOf, type DialectContext, type Frame, type PlanMessage, type StreamStep } from "./play.js";
 import type { ToolCallSpec } from "./scripts.js";
 
@@ -45,15 +45,15 @@ const sse = (event: string, data: Record<string, unknown>, content = false): Fra
   content,
 });
 
-function calls(step: StreamStep, tools: ReadonlySet<string>): ToolCallSpec[] {
-  return (step.toolCalls ?? []).flatMap((c) => adaptToolCall(c, tools) ?? []);
+function calls(step: StreamStep, tools: OfferedTools): ToolCallSpec[] {
+  return (step.toolCalls ?? []).flatMap((c) => agentToolCall(c, tools) ?? []);
 }
 
 function usage(step: StreamStep) {
   return { input_tokens: 42, output_tokens: (step.text ?? []).length + (step.reasoning ?? []).length + 5 };
 }
 
-export function messagesFrames(step: StreamStep, id: string, model: string, tools: ReadonlySet<string>): Frame[] {
+export function messagesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {
   const out: Frame[] = [
     sse("message_start", {
       message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 42, output_tokens: 1 } },
@@ -92,7 +92,7 @@ export function messagesFrames(step: StreamStep, id: string, model: string, tool
   return out;
 }
 
-function messageJson(step: StreamStep, id: string, model: string, tools: ReadonlySet<string>) {
+function messageJson(step: StreamStep, id: string, model: string, tools: OfferedTools) {
   const toolCalls = calls(step, tools);
   const content: Record<string, unknown>[] = [];
   if (step.reasoning?.length) content.push({ type: "thinking", thinking: step.reasoning.join(""), signature: "scripted-signature" });
@@ -136,7 +136,7 @@ export async function handleAnthropic(
   const plan = ctx.plan(messages);
   const tools = offeredTools(body.tools);
   const stream = body.stream === true;
-  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "anthropic", tools: [...tools] });
+  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "anthropic", tools: [...tools.keys()] });
   const step = stepOf(plan);
   const failed = ctx.failure(plan, step);
   if (failed) {

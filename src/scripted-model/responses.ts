@@ -5,7 +5,7 @@
  * `response.function_call_arguments.delta`, `response.completed`) or not.
  */
 import type { ServerResponse } from "node:http";
-import { adaptToolCall, offeredTools } from "./tools.js";
+import { agentToolCall, offeredTools, type OfferedTools } from "./tools.js";
 import { playFrames, sendJson, stepOf, type DialectContext, type Frame, type PlanMessage, type StreamStep } from "./play.js";
 
 interface InputItem {
@@ -51,7 +51,7 @@ function usage(step: StreamStep) {
 }
 
 /** The output items of a step, complete (what `response.output_item.done` and a JSON answer carry). */
-function outputItems(step: StreamStep, id: string, tools: ReadonlySet<string>): Record<string, unknown>[] {
+function outputItems(step: StreamStep, id: string, tools: OfferedTools): Record<string, unknown>[] {
   const items: Record<string, unknown>[] = [];
   if (step.reasoning?.length) {
     items.push({ id: `rs_${id}`, type: "reasoning", summary: [{ type: "summary_text", text: step.reasoning.join("") }] });
@@ -66,14 +66,14 @@ function outputItems(step: StreamStep, id: string, tools: ReadonlySet<string>): 
     });
   }
   for (const c of step.toolCalls ?? []) {
-    const call = adaptToolCall(c, tools);
+    const call = agentToolCall(c, tools);
     if (!call) continue;
     items.push({ id: `fc_${call.id}`, type: "function_call", status: "completed", call_id: call.id, name: call.name, arguments: JSON.stringify(call.arguments) });
   }
   return items;
 }
 
-export function responsesFrames(step: StreamStep, id: string, model: string, tools: ReadonlySet<string>): Frame[] {
+export function responsesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {
   const out: Frame[] = [];
   let seq = 0;
   const ev = (type: string, data: Record<string, unknown>, content = false) =>
@@ -131,7 +131,7 @@ export async function handleResponses(
   const plan = ctx.plan(messages);
   const tools = offeredTools(body.tools);
   const stream = body.stream === true;
-  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "responses", tools: [...tools] });
+  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "responses", tools: [...tools.keys()] });
   const step = stepOf(plan);
   const failed = ctx.failure(plan, step);
   if (failed) {

@@ -9,6 +9,7 @@ import { selectScript, type Script, type Step } from "./scripts.js";
 import { handleAnthropic } from "./anthropic.js";
 import { handleResponses } from "./responses.js";
 import type { DialectContext, Plan } from "./play.js";
+import { offeredTools, speakTools, type OfferedTools } from "./tools.js";
 
 export interface ScriptedModelRequest {
   readonly scenario: string;
@@ -124,12 +125,14 @@ function chunk(id: string, delta: Record<string, unknown>, finish: string | null
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-async function playStream(res: ServerResponse, step: Extract<Step, { kind: "stream" }>, id: string) {
+async function playStream(res: ServerResponse, step: Extract<Step, { kind: "stream" }>, id: string, offered: OfferedTools) {
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
   const frames: string[] = [chunk(id, { role: "assistant", content: "" })];
   for (const r of step.reasoning ?? []) frames.push(chunk(id, { reasoning_content: r }));
   for (const t of step.text ?? []) frames.push(chunk(id, { content: t }));
-  (step.toolCalls ?? []).forEach((call, index) => {
+  (step.toolCalls ?? []).forEach((scripted, index) => {
+    // In the dialect of the tools this request offers (OpenCode 1.x or 2.x names: tools.ts).
+    const call = speakTools(scripted, offered);
     const args = JSON.stringify(call.arguments);
     const half = Math.ceil(args.length / 2);
     frames.push(
@@ -226,7 +229,7 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
           res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
           return;
         }
-        const body = JSON.parse(await readBody(req)) as { messages?: ChatMessage[]; stream?: boolean };
+        const body = JSON.parse(await readBody(req)) as { messages?: ChatMessage[]; stream?: boolean; tools?: unknown };
         const plan = planRequest(body.messages ?? [], opts.extraScripts);
         const stream = body.stream === true;
         requests.push({ scenario: plan.name, step: plan.step, stream, messages: body.messages?.length ?? 0, userParts: receivedParts(body.messages ?? []) });
@@ -239,7 +242,7 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
           res.end(JSON.stringify(failed?.body ?? {}));
           return;
         }
-        if (stream) await playStream(res, step, id);
+        if (stream) await playStream(res, step, id, offeredTools(body.tools));
         else playJson(res, step, id);
       } catch (err) {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });

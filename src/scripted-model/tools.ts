@@ -1,72 +1,101 @@
 /**
- * The scripts name their tools the way OpenCode 1.x offers them (`bash{command}`,
- * `read{filePath}`, `task{…}`). Other agents offer the same tools under other names
- * and argument shapes; the scripted model reads the tool list of each request and
- * plays each scripted call with the tool that agent offers for the same job, so one
- * scenario runs on every agent.
+ * The scripts call tools by OpenCode 1.x's names (`bash{command}`,
+ * `read{filePath}`, `task{description,prompt,subagent_type}`). Other agents offer
+ * the model other names and fields, and refuse a call of a tool they did not offer
+ * ("No tool named bash"): OpenCode 2.x `shell{command}`, `read{path}`,
+ * `subagent{agent,description,prompt}`; Claude Code `Bash{command,description}`,
+ * `Read{file_path}`, `Agent`/`Task{description,prompt,subagent_type}`; Codex
+ * `exec_command{cmd}` (each seen in the `tools` of their real requests). So a call is
+ * spoken in the dialect of the tools the request offers: unchanged when the request
+ * offers the scripted name with the scripted fields (1.x; or no tools at all),
+ * renamed when it offers an equivalent.
  */
 import type { ToolCallSpec } from "./scripts.js";
 
-type Args = Readonly<Record<string, unknown>>;
+/** Offered tool name → its parameter names, from a request's `tools`. */
+export type OfferedTools = ReadonlyMap<string, ReadonlySet<string>>;
 
-interface Equivalent {
-  readonly name: string;
-  readonly args: (a: Args) => Record<string, unknown>;
+/**
+ * The tools of a chat-completions request (`{function:{name,parameters}}`), an
+ * Anthropic Messages request (`{name,input_schema}`) or a Responses request
+ * (`{type:"function",name,parameters}`).
+ */
+export function offeredTools(tools: unknown): OfferedTools {
+  const out = new Map<string, Set<string>>();
+  if (!Array.isArray(tools)) return out;
+  for (const t of tools) {
+    const o = t as { name?: unknown; parameters?: { properties?: unknown }; input_schema?: { properties?: unknown } } | null;
+    const fn = (t as { function?: { name?: unknown; parameters?: { properties?: unknown } } } | null)?.function;
+    const name = typeof fn?.name === "string" ? fn.name : o?.name;
+    if (typeof name !== "string") continue;
+    const props = fn?.parameters?.properties ?? o?.parameters?.properties ?? o?.input_schema?.properties;
+    out.set(name, new Set(typeof props === "object" && props !== null ? Object.keys(props) : []));
+  }
+  return out;
 }
 
+/** A 1.x call's 2.x form, for the calls whose tool 2.x renamed or reshaped. */
+function toV2(call: ToolCallSpec): ToolCallSpec | undefined {
+  const a = call.arguments;
+  switch (call.name) {
+    case "bash":
+      return { id: call.id, name: "shell", arguments: { command: a.command } };
+    case "read": {
+      const { filePath, ...rest } = a;
+      return { id: call.id, name: "read", arguments: { path: filePath, ...rest } };
+    }
+    case "task":
+      return {
+        id: call.id,
+        name: "subagent",
+        arguments: { agent: a.subagent_type, description: a.description, prompt: a.prompt },
+      };
+    default:
+      return undefined;
+  }
+}
+
+type Args = Readonly<Record<string, unknown>>;
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
-/** For each scripted tool, the equivalents other agents offer, tried in order. */
-const EQUIVALENTS: Readonly<Record<string, readonly Equivalent[]>> = {
+/** Claude Code's and Codex's tools for the scripted ones, tried in order. */
+const EQUIVALENTS: Readonly<Record<string, readonly { name: string; args: (a: Args) => Record<string, unknown> }[]>> = {
   bash: [
-    // Claude Code.
     { name: "Bash", args: (a) => ({ command: str(a.command), description: str(a.description) }) },
-    // Codex.
     { name: "exec_command", args: (a) => ({ cmd: str(a.command) }) },
-    { name: "shell_command", args: (a) => ({ command: str(a.command) }) },
-    { name: "shell", args: (a) => ({ command: ["bash", "-lc", str(a.command)] }) },
   ],
   read: [
     { name: "Read", args: (a) => ({ file_path: str(a.filePath) }) },
-    // Codex has no read tool: a command that reads the file fails the same way.
+    // Codex has no read tool: a command that reads the file fails the same way for a missing one.
     { name: "exec_command", args: (a) => ({ cmd: `cat ${str(a.filePath)}` }) },
   ],
-  task: [
-    // Claude Code: a background subagent would report its final text twice.
-    ...["Agent", "Task"].map((name) => ({
-      name,
-      args: (a: Args) => ({
-        description: str(a.description),
-        prompt: str(a.prompt),
-        subagent_type: "general-purpose",
-        run_in_background: false,
-      }),
-    })),
-  ],
+  // Claude Code: a background subagent would report its final text twice.
+  task: ["Agent", "Task"].map((name) => ({
+    name,
+    args: (a: Args) => ({ description: str(a.description), prompt: str(a.prompt), subagent_type: "general-purpose", run_in_background: false }),
+  })),
 };
 
-/**
- * The call to play for `call` given the tool names the request offers: the scripted
- * name when it is offered (OpenCode), else the first offered equivalent, else
- * undefined (a side request that offers no tools — a title, a summary — gets text only).
- */
-export function adaptToolCall(call: ToolCallSpec, offered: ReadonlySet<string>): ToolCallSpec | undefined {
-  if (offered.has(call.name)) return call;
+/** `call` as the offered tools take it. */
+export function speakTools(call: ToolCallSpec, offered: OfferedTools): ToolCallSpec {
+  if (offered.size === 0) return call;
+  const fields = offered.get(call.name);
+  const scripted = Object.keys(call.arguments);
+  if (fields !== undefined && scripted.every((k) => fields.has(k))) return call;
+  const v2 = toV2(call);
+  if (v2 !== undefined && offered.has(v2.name)) return v2;
   for (const eq of EQUIVALENTS[call.name] ?? []) {
     if (offered.has(eq.name)) return { id: call.id, name: eq.name, arguments: eq.args(call.arguments) };
   }
-  return undefined;
+  return call;
 }
 
-/** The names of the tools a request offers (`tools[].name`, or `tools[].function.name` in chat completions). */
-export function offeredTools(tools: unknown): Set<string> {
-  const out = new Set<string>();
-  if (!Array.isArray(tools)) return out;
-  for (const t of tools as unknown[]) {
-    if (typeof t !== "object" || t === null) continue;
-    const o = t as { name?: unknown; function?: { name?: unknown } };
-    if (typeof o.name === "string") out.add(o.name);
-    else if (typeof o.function?.name === "string") out.add(o.function.name);
-  }
-  return out;
+/**
+ * The call an agent's request gets: `call` spoken in its dialect, or nothing when
+ * the request offers no such tool — a side request (a title, a summary) offers no
+ * tools at all and gets the step's text only.
+ */
+export function agentToolCall(call: ToolCallSpec, offered: OfferedTools): ToolCallSpec | undefined {
+  const spoken = speakTools(call, offered);
+  return offered.has(spoken.name) ? spoken : undefined;
 }

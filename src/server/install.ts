@@ -1,7 +1,10 @@
 /**
- * Finding — and on first use installing — a given `opencode` version.
+ * Finding — and on first use installing — a given `opencode` version, of either line.
  *
- * `opencode-ai` ships its server binary inside per-platform optional packages.
+ * OpenCode 1.x is the npm package `opencode-ai`; 2.x is `@opencode/cli`, whose
+ * install pulls every platform's binary (~815 MB), so for 2.x only this
+ * platform's package, `@opencode/cli-<platform>-<arch>` (the binary alone), is
+ * installed. `opencode-ai` ships its server binary inside per-platform optional packages.
  * It is deliberately not a dependency of this package: a lockfile that holds it
  * is only as complete as the registry it was made against (a registry without
  * the other platforms' packages yields a lockfile `npm ci` rejects). Instead a
@@ -13,15 +16,34 @@
  * The cache root is $OPENCODE_BRIDGE_CACHE, else $XDG_CACHE_HOME/opencode-bridge,
  * else ~/.cache/opencode-bridge.
  */
-import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { InstallError, runNpm } from "./npm.js";
+
+export { InstallError, npmReason } from "./npm.js";
 
 /** The OpenCode version the bridge is developed and tested against. */
 export const PINNED_OPENCODE_VERSION = "1.18.33";
+
+/** The OpenCode 2.x version the bridge is developed and tested against. */
+export const PINNED_OPENCODE2_VERSION = "2.1.2";
+
+/** An OpenCode release line: 1 (`opencode-ai`, the `/global/health`, `/event` server) or 2 (`@opencode/cli`, `/api/*`). */
+export type OpencodeLine = 1 | 2;
+
+/** The line of a version string (`2.1.2` → 2); anything not starting with 2 or more is 1.x. */
+export function opencodeLine(version: string): OpencodeLine {
+  const major = Number.parseInt(version, 10);
+  return Number.isFinite(major) && major >= 2 ? 2 : 1;
+}
+
+/** The npm package that holds `version`'s binary for this platform. */
+export function opencodePackage(version: string, platform: string = process.platform, arch: string = process.arch): string {
+  return opencodeLine(version) === 2 ? `@opencode/cli-${platform}-${arch}` : "opencode-ai";
+}
 
 /** The environment variable that overrides the cache root. */
 export const CACHE_ENV = "OPENCODE_BRIDGE_CACHE";
@@ -43,19 +65,23 @@ export function cacheRoot(env: Env = process.env): string {
   return cacheRootSource(env).root;
 }
 
-/** The directory `opencode-ai@version` is installed into. */
+/** The directory `version` (its package, see `opencodePackage`) is installed into. */
 export function cacheDir(version: string, root = cacheRoot()): string {
   return join(root, "opencode", version);
 }
 
-/** The `opencode` executable an installed `opencode-ai` package directory declares in its `bin`. */
+/**
+ * The `opencode` executable an installed package directory declares in its `bin`
+ * (`opencode-ai`), or holds at `bin/opencode` (2.x's platform package declares no `bin`).
+ */
 export function opencodeBinaryIn(packageDir: string): string | undefined {
+  const plain = join(packageDir, "bin", process.platform === "win32" ? "opencode.exe" : "opencode");
   try {
     const pkg = JSON.parse(readFileSync(join(packageDir, "package.json"), "utf8")) as {
       bin?: string | Record<string, string>;
     };
     const rel = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.opencode;
-    if (rel === undefined) return undefined;
+    if (rel === undefined) return existsSync(plain) ? plain : undefined;
     const bin = join(packageDir, rel);
     return existsSync(bin) ? bin : undefined;
   } catch {
@@ -75,7 +101,7 @@ export function bundledOpencodeBinary(): string | undefined {
 
 /** The binary of `version` in the cache, if it is installed there. */
 export function cachedOpencodeBinary(version: string, root?: string): string | undefined {
-  const pkgDir = join(cacheDir(version, root), "node_modules", "opencode-ai");
+  const pkgDir = join(cacheDir(version, root), "node_modules", opencodePackage(version));
   return existsSync(pkgDir) ? opencodeBinaryIn(pkgDir) : undefined;
 }
 
@@ -99,19 +125,9 @@ export interface InstallOptions {
   readonly timeoutMs?: number;
 }
 
-/** An install that failed; `message` is one sentence ending in npm's own reason. */
-export class InstallError extends Error {
-  constructor(
-    message: string,
-    readonly npmOutput: string,
-  ) {
-    super(message);
-    this.name = "InstallError";
-  }
-}
-
 /**
- * Install `opencode-ai@version` into the cache unless it is there; returns its binary.
+ * Install `version` into the cache unless it is there; returns its binary. A 2.x
+ * version installs only this platform's `@opencode/cli-<platform>-<arch>`.
  *
  * npm installs into a fresh sibling directory that is renamed into place only once
  * the binary is in it, so a failed or interrupted install leaves no half-made cache
@@ -126,6 +142,8 @@ export async function ensureOpencode(
   const have = cachedOpencodeBinary(version, root);
   if (have) return have;
   const dir = cacheDir(version, root);
+  const pkg = opencodePackage(version);
+  const spec = `${pkg}@${version}`;
   const started = Date.now();
   const report = (phase: InstallProgress["phase"]) =>
     opts.onProgress?.({ phase, version, dir, elapsedMs: Date.now() - started });
@@ -147,11 +165,11 @@ export async function ensureOpencode(
         "--fetch-retries=2",
         "--fetch-retry-mintimeout=1000",
         "--fetch-retry-maxtimeout=5000",
-        `opencode-ai@${version}`,
-      ], staging, version, opts.timeoutMs ?? 10 * 60_000);
-    const stagedBin = opencodeBinaryIn(join(staging, "node_modules", "opencode-ai"));
+        spec,
+      ], staging, spec, opts.timeoutMs ?? 10 * 60_000);
+    const stagedBin = opencodeBinaryIn(join(staging, "node_modules", pkg));
     if (!stagedBin) {
-      throw new InstallError(`npm installed opencode-ai@${version}, but it holds no opencode binary for ${process.platform}-${process.arch}`, "");
+      throw new InstallError(`npm installed ${spec}, but it holds no opencode binary for ${process.platform}-${process.arch}`, "");
     }
     try {
       await rename(staging, dir);
@@ -161,62 +179,15 @@ export async function ensureOpencode(
     }
   } catch (err) {
     if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install opencode-ai@${version} into ${dir}: ${(err as Error).message}`, "");
+    throw new InstallError(`could not install ${spec} into ${dir}: ${(err as Error).message}`, "");
   } finally {
     clearInterval(timer);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
   }
   const bin = cachedOpencodeBinary(version, root);
-  if (!bin) throw new InstallError(`installed opencode-ai@${version} into ${dir}, but found no binary in it`, "");
+  if (!bin) throw new InstallError(`installed ${spec} into ${dir}, but found no binary in it`, "");
   report("done");
   return bin;
-}
-
-/** npm's own reason for a failure: its `code` and the first message line, without the log-file noise. */
-export function npmReason(output: string): string {
-  const lines = output
-    .split("\n")
-    .map((l) => l.replace(/^npm (?:error|ERR!)\s*/, "").trim())
-    .filter((l) => l !== "" && !/complete log of this run|^A complete log|^Log files were not written|^You can rerun/i.test(l));
-  const code = lines.find((l) => /^code \S+$/.test(l))?.slice(5);
-  const message = lines.find((l) => !/^(code|errno|syscall) \S+$/.test(l));
-  return [code, message].filter((x) => x !== undefined).join(": ") || "npm gave no reason";
-}
-
-function runNpm(npm: string, args: string[], cwd: string, version: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = "";
-    let settled = false;
-    const child = spawn(npm, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
-    const timer = setTimeout(() => {
-      child.kill("SIGTERM");
-      finish(new InstallError(`installing opencode-ai@${version} with npm did not finish within ${Math.round(timeoutMs / 1000)} s`, output));
-    }, timeoutMs);
-    const finish = (err?: Error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      if (err) reject(err);
-      else resolve();
-    };
-    const keep = (c: string) => {
-      output += c;
-      if (output.length > 64 * 1024) output = output.slice(-64 * 1024);
-    };
-    child.stdout.setEncoding("utf8").on("data", keep);
-    child.stderr.setEncoding("utf8").on("data", keep);
-    child.once("error", (err) =>
-      finish(new InstallError(`could not run npm to install opencode-ai@${version} (${(err as Error).message})`, output)),
-    );
-    child.once("close", (code, signal) => {
-      if (code === 0) finish();
-      else {
-        const offline = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|network/i.test(output);
-        const what = offline ? "npm could not reach the registry" : `npm failed (${signal ?? `exit ${code}`})`;
-        finish(new InstallError(`could not install opencode-ai@${version}: ${what}: ${npmReason(output)}`, output));
-      }
-    });
-  });
 }
 
 /** Where the binary used without a configured one comes from (see `defaultOpencodeBinary`). */

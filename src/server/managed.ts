@@ -1,13 +1,18 @@
 /**
- * Starting and stopping a real `opencode serve` child on loopback.
+ * Starting and stopping a real `opencode serve` child on loopback, of either line.
  *
- * Used by the capture tool, the end-to-end tests and (later) the CLI's embedded
- * default. The binary comes from the `opencode-ai` npm package or PATH; the
+ * Used by the capture tool, the end-to-end tests and the CLI's owned server.
+ * The binary comes from the `opencode-ai` npm package, the cache or PATH; the
  * password, when there is one, is passed only through the child's environment.
+ * 1.x is ready when `/global/health` answers; 2.x serves everything under
+ * `/api/*` (its 1.x routes answer the web app's HTML) and always asks for Basic
+ * auth, so a 2.x server always gets a password (generated when none is given)
+ * and is ready when `GET /api/info` answers `{version}`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { defaultOpencodeBinary } from "./install.js";
+import { defaultOpencodeBinary, opencodeLine, type OpencodeLine } from "./install.js";
 import { startReaper } from "./reaper.js";
 
 export interface ManagedServerOptions {
@@ -17,9 +22,15 @@ export interface ManagedServerOptions {
   readonly cwd: string;
   /** Extra environment; merged over process.env. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The Basic-auth password (user `opencode`). 2.x always needs one: one is generated when none is given. */
   readonly password?: string;
+  /**
+   * Which line the binary is. Default: read from its path when it is a cached or
+   * npm-installed package (`opencode-ai` → 1, `@opencode/cli-*` → 2), else from `opencode --version`.
+   */
+  readonly line?: OpencodeLine;
   readonly port?: number;
-  /** How long to wait for /global/health to answer. */
+  /** How long to wait for the server to answer (`/global/health` on 1.x, `/api/info` on 2.x). */
   readonly readyTimeoutMs?: number;
   /** Called with each chunk of the child's stderr/stdout (it logs there). */
   readonly onOutput?: (chunk: string) => void;
@@ -33,6 +44,10 @@ export interface ManagedServerOptions {
 export interface ManagedServer {
   readonly url: string;
   readonly version: string;
+  /** The line started (1: `/global/health`, `/event`; 2: `/api/*`). */
+  readonly line: OpencodeLine;
+  /** The Basic-auth password (user `opencode`) a client must send; undefined: the server asks for none. */
+  readonly password: string | undefined;
   readonly pid: number | undefined;
   readonly child: ChildProcess;
   /** The pid of the process that stops this server when its starter dies (undefined: none). */
@@ -68,11 +83,46 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** How much of a failed server's output its error message quotes. */
 const TAIL_CHARS = 2_000;
 
+/** The line of a binary: from its package path when it has one, else from what `--version` prints. */
+export async function binaryLine(binary: string): Promise<OpencodeLine> {
+  if (/[\\/]@opencode[\\/]cli-[^\\/]+[\\/]/.test(binary)) return 2;
+  if (/[\\/]opencode-ai[\\/]|[\\/]opencode-[a-z]+-[a-z0-9]+[\\/]/.test(binary)) return 1;
+  const printed = await new Promise<string>((resolve) => {
+    let out = "";
+    const child = spawn(binary, ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.once("error", () => resolve(""));
+    child.once("close", () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+  });
+  const version = /(\d+)\.\d+\.\d+/.exec(printed)?.[0];
+  return version === undefined ? 1 : opencodeLine(version);
+}
+
+/** Readiness: the server's version once it answers, or why not yet. */
+async function probe(url: string, line: OpencodeLine, headers: Record<string, string>): Promise<{ version: string } | Error> {
+  const res = await fetch(`${url}${line === 2 ? "/api/info" : "/global/health"}`, { headers, signal: AbortSignal.timeout(1_000) });
+  if (!res.ok) {
+    await res.body?.cancel();
+    return new Error(`HTTP ${res.status}`);
+  }
+  const body = (await res.json().catch(() => undefined)) as { version?: unknown } | undefined;
+  // 2.x answers its web app's HTML on 1.x routes; a 1.x server has no /api/info: neither has a JSON `version`.
+  if (line === 2 && typeof body?.version !== "string") return new Error("/api/info did not answer {version}");
+  return { version: String(body?.version ?? "unknown") };
+}
+
 export async function startManagedServer(opts: ManagedServerOptions): Promise<ManagedServer> {
   const binary = opts.binary ?? defaultOpencodeBinary();
+  const line = opts.line ?? (await binaryLine(binary));
+  const password = opts.password ?? (line === 2 ? randomBytes(24).toString("base64url") : undefined);
+  const ready = line === 2 ? "/api/info" : "/global/health";
   const port = opts.port ?? (await freePort());
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...(opts.env ?? {}) };
-  if (opts.password !== undefined) env.OPENCODE_SERVER_PASSWORD = opts.password;
+  if (password !== undefined) env.OPENCODE_SERVER_PASSWORD = password;
   else delete env.OPENCODE_SERVER_PASSWORD;
   const child = spawn(binary, ["serve", "--hostname", "127.0.0.1", "--port", String(port)], {
     cwd: opts.cwd,
@@ -110,8 +160,8 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
 
   const url = `http://127.0.0.1:${port}`;
   const headers: Record<string, string> = {};
-  if (opts.password !== undefined) {
-    headers.authorization = `Basic ${Buffer.from(`opencode:${opts.password}`).toString("base64")}`;
+  if (password !== undefined) {
+    headers.authorization = `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
   }
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
   let lastError: unknown;
@@ -130,12 +180,13 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
       );
     }
     try {
-      const res = await fetch(`${url}/global/health`, { headers, signal: AbortSignal.timeout(1_000) });
-      if (res.ok) {
-        const body = (await res.json()) as { version?: string };
+      const answer = await probe(url, line, headers);
+      if (!(answer instanceof Error)) {
         const server: ManagedServer = {
           url,
-          version: String(body.version ?? "unknown"),
+          version: answer.version,
+          line,
+          password,
           pid: child.pid,
           child,
           reaperPid: reaper?.pid,
@@ -143,7 +194,7 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
         };
         return server;
       }
-      lastError = new Error(`HTTP ${res.status}`);
+      lastError = answer;
     } catch (err) {
       lastError = err;
     }
@@ -151,7 +202,7 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
   }
   await stopChild(child, 1_000);
   throw new ManagedServerError(
-    `opencode serve did not answer /global/health within ${opts.readyTimeoutMs ?? 20_000} ms (last: ${String(lastError)})${said()}`,
+    `opencode serve did not answer ${ready} within ${opts.readyTimeoutMs ?? 20_000} ms (last: ${String(lastError)})${said()}`,
     "not_ready",
   );
 }

@@ -1,6 +1,7 @@
 /**
  * A throw-away OpenCode project wired to the scripted model: a temporary
- * directory with an `opencode.json` naming a custom OpenAI-compatible provider,
+ * directory with an `opencode.json` naming a custom OpenAI-compatible provider
+ * (read alike by 1.x and 2.x; 2.x applies `permission.bash` to its `shell` tool),
  * and an isolated HOME/XDG environment so that the user's own OpenCode config,
  * auth and state never leak into a capture, a test or the demo.
  */
@@ -73,6 +74,8 @@ export async function createScriptedProject(opts: ScriptedProjectOptions): Promi
     XDG_STATE_HOME: join(home, "state"),
     XDG_CACHE_HOME: join(home, "cache"),
     OPENCODE_DISABLE_AUTOUPDATE: "1",
+    // Offline: no look-up of the models catalog (both lines read it; the scripted model is not in it).
+    OPENCODE_DISABLE_MODELS_FETCH: "1",
   };
   return {
     dir,

@@ -1,0 +1,77 @@
+/**
+ * Owning an OpenCode 2.x server: the pinned 2.1.2 from the per-user cache,
+ * started with a generated password, ready on `GET /api/info`, running a turn of
+ * the scripted model through its `/api/*` routes with the project's opencode.json.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startScriptedModel, type ScriptedModel } from "../../src/scripted-model/server.js";
+import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import { binaryLine, startManagedServer, type ManagedServer } from "../../src/server/managed.js";
+import { createScriptedProject, type ScriptedProject } from "../../src/server/scripted-project.js";
+
+describe("an owned OpenCode 2.1.2", () => {
+  let model: ScriptedModel;
+  let project: ScriptedProject;
+  let server: ManagedServer;
+  let auth: string;
+
+  beforeAll(async () => {
+    const binary = await ensureOpencode(PINNED_OPENCODE2_VERSION);
+    expect(binary).toMatch(/opencode\/2\.1\.2\/node_modules\/@opencode\/cli-[a-z0-9]+-[a-z0-9]+\/bin\/opencode$/);
+    model = await startScriptedModel();
+    project = await createScriptedProject({ modelUrl: model.url, permission: "allow" });
+    server = await startManagedServer({ binary, cwd: project.dir, env: project.env, readyTimeoutMs: 60_000 });
+    auth = `Basic ${Buffer.from(`opencode:${server.password}`).toString("base64")}`;
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await model?.close();
+    await project?.cleanup();
+  });
+
+  it("is started as line 2 with a generated password and reports its version", async () => {
+    expect(server.line).toBe(2);
+    expect(server.version).toBe("2.1.2");
+    expect(server.password).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    const info = await fetch(`${server.url}/api/info`, { headers: { authorization: auth } });
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({ version: "2.1.2", pid: expect.any(Number) });
+    // Auth is on: without the password the server refuses.
+    const anon = await fetch(`${server.url}/api/info`);
+    await anon.body?.cancel();
+    expect(anon.status).toBe(401);
+  });
+
+  it("runs a scripted turn with the project's opencode.json (the record ends idle succeeded)", async () => {
+    const headers = { authorization: auth, "content-type": "application/json" };
+    const created = await fetch(`${server.url}/api/session`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ location: { directory: project.dir } }),
+    });
+    const sid = ((await created.json()) as { data: { id: string } }).data.id;
+    const prompt = await fetch(`${server.url}/api/session/${sid}/prompt`, {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ text: "[scenario:text] hello" }),
+    });
+    await prompt.body?.cancel();
+    expect(prompt.status).toBe(200);
+    // Bounded by the record, not a sleep: poll until the idle record appears (at most 30 s).
+    let messages: { type: string; outcome?: string; content?: { type: string; text?: string }[] }[] = [];
+    for (let i = 0; i < 300; i++) {
+      const r = await fetch(`${server.url}/api/session/${sid}/message`, { headers });
+      messages = ((await r.json()) as { data: typeof messages }).data;
+      if (messages[0]?.type === "idle") break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(messages[0]).toMatchObject({ type: "idle", outcome: "succeeded" });
+    const assistant = messages.find((m) => m.type === "assistant");
+    expect(assistant?.content?.map((c) => c.text).join("")).toBe("Hello from the scripted model. This is plain text.");
+    expect(model.requests.some((r) => r.scenario === "text")).toBe(true);
+  });
+
+  it("tells the line of a binary by its package path", async () => {
+    expect(await binaryLine(await ensureOpencode(PINNED_OPENCODE2_VERSION))).toBe(2);
+  });
+});
