@@ -26,7 +26,7 @@ import type { AnswerOutcome } from "../adapter/requests.js";
 import type { TurnResult } from "../adapter/turn-result.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import type { PromptInputPart } from "../adapter/parts.js";
-import { promptErrorOf, type AcpUsage } from "./codec.js";
+import { promptErrorOutcome, promptOutcome, type RpcError } from "./codec.js";
 import { spawnAgent, splitCommand, type AgentProcess } from "./process.js";
 import { AcpTurn } from "./turn.js";
 import { capabilitiesOf, type BackendCapabilities } from "./capabilities.js";
@@ -217,11 +217,11 @@ export class AcpAdapter {
       const prompt = agent.proc.connection.agent.request("session/prompt", { sessionId, prompt: [{ type: "text", text }] });
       t.started();
       prompt.then(
-        (r: PromptResponse) => t.end({ stopReason: r.stopReason, usage: (r as { usage?: AcpUsage }).usage }),
+        (r: PromptResponse) => t.end(promptOutcome(r)),
         (err: unknown) => {
           // The pipe closes before the exit is reported: a closed connection is the agent gone.
           if (agent.proc.exitedNow || agent.proc.connection.signal.aborted) t.fail("transport", "the agent process exited during the turn (its stdio closed)");
-          else t.end({ error: promptErrorOf((err as Error)?.message ?? String(err)) });
+          else t.end(promptErrorOutcome(err as RpcError));
         },
       );
       if (opts.signal?.aborted) onAbort();

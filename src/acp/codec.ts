@@ -35,12 +35,14 @@ export interface AcpTurnState {
   cost: number | undefined;
   /** A terminal body has been emitted. */
   done: boolean;
-  /** The updates that were mapped to at least one reply, and all seen (for logs). */
+  /** Updates seen (for logs). */
   updates: number;
+  /** A permission request of the turn was answered with a reject option. */
+  rejected: boolean;
 }
 
 export function createAcpTurnState(): AcpTurnState {
-  return { text: "", tools: new Map(), cost: undefined, done: false, updates: 0 };
+  return { text: "", tools: new Map(), cost: undefined, done: false, updates: 0, rejected: false };
 }
 
 type ToolUpdate = Extract<SessionUpdate, { sessionUpdate: "tool_call" | "tool_call_update" }>;
@@ -58,12 +60,20 @@ function toolName(u: ToolUpdate, known: string | undefined): string {
   return u.kind ?? u.title ?? "tool";
 }
 
-/** A tool's output as text: its text content blocks, else its `rawOutput` (a string, or JSON). */
+/**
+ * A tool's output as text: its text content blocks, else its `rawOutput` — a string,
+ * the output field of an object (Codex: `formatted_output`/`aggregated_output`;
+ * OpenCode: `output`/`error`), else the object as JSON.
+ */
 function outputText(u: ToolUpdate): string | undefined {
   const texts = (u.content ?? []).flatMap((c) => (c.type === "content" && c.content.type === "text" ? [c.content.text] : []));
   if (texts.length > 0) return texts.join("\n");
-  if (u.rawOutput === undefined || u.rawOutput === null) return undefined;
-  return typeof u.rawOutput === "string" ? u.rawOutput : JSON.stringify(u.rawOutput);
+  const raw = u.rawOutput;
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw === "string") return raw;
+  const o = raw as Record<string, unknown>;
+  for (const k of ["formatted_output", "aggregated_output", "output", "error"]) if (typeof o[k] === "string") return o[k];
+  return JSON.stringify(raw);
 }
 
 function callOnce(id: string, t: ToolTrack, out: ReplyBody[]): void {
@@ -82,8 +92,10 @@ function onTool(u: ToolUpdate, state: AcpTurnState, out: ReplyBody[]): void {
     t.tool = toolName(u, t.tool);
   }
   if (!isEmpty(u.rawInput)) t.input = u.rawInput;
-  // Claude Code announces a call before its input has streamed (`rawInput: {}`): wait for the input.
-  if (!t.called && (t.input !== undefined || (u.status !== undefined && u.status !== null && u.status !== "pending"))) callOnce(id, t, out);
+  // A pending call's input may still be streaming (Claude Code: `rawInput: {}`; OpenCode: only its
+  // `cwd`): the call is told once it runs, or once an update without a status brings its input.
+  const status = u.status ?? undefined;
+  if (!t.called && ((status !== undefined && status !== "pending") || (status === undefined && !isEmpty(u.rawInput)))) callOnce(id, t, out);
   if (t.resulted || (u.status !== "completed" && u.status !== "failed")) return;
   callOnce(id, t, out);
   t.resulted = true;
@@ -174,7 +186,14 @@ export type AcpOutcome =
 export function finishAcp(state: AcpTurnState, outcome: AcpOutcome, out: ReplyBody[]): void {
   if (state.done) return;
   state.done = true;
-  const err = "error" in outcome ? outcome.error : stopReasonError(outcome.stopReason);
+  // An agent that cancels its own turn when a permission is rejected (Codex does) did not fail: the host said no.
+  const refused = "stopReason" in outcome && outcome.stopReason === "cancelled" && state.rejected;
+  const err =
+    "error" in outcome
+      ? outcome.error
+      : refused
+        ? { code: "permission" as const, message: "the agent ended the turn when its permission request was rejected (stopReason cancelled)" }
+        : stopReasonError(outcome.stopReason);
   if (err !== undefined) {
     out.push({ kind: "error", ...UNSTAMPED, error: err.message, code: err.code });
     return;
@@ -189,11 +208,26 @@ export function finishAcp(state: AcpTurnState, outcome: AcpOutcome, out: ReplyBo
   });
 }
 
+/** The JSON-RPC error of a request: its `message` and, when given, `data` (Codex puts the provider's words in `data.message`). */
+export interface RpcError {
+  readonly code?: number;
+  readonly message?: string;
+  readonly data?: unknown;
+}
+
 /**
- * A JSON-RPC error of `session/prompt` as the turn's error: the provider's failure
+ * A JSON-RPC error of `session/prompt` as the turn's outcome: the provider's failure
  * (`upstream`) when the agent's words say so, else the agent's own (`server`).
  */
-export function promptErrorOf(message: string): { code: ErrorCode; message: string } {
-  const provider = /\b(40[13]|429|5\d\d)\b|api[ _-]?key|authenticat|unauthori[sz]ed|overloaded|rate.?limit|quota|provider|model/i.test(message);
-  return { code: provider ? "upstream" : "server", message: `the agent failed the prompt: ${message}` };
+export function promptErrorOutcome(err: RpcError): AcpOutcome {
+  const data = err.data as { message?: unknown } | string | undefined;
+  const detail = typeof data === "string" ? data : typeof data?.message === "string" ? data.message : undefined;
+  const words = [err.message, detail].filter((w) => w !== undefined && w !== "").join(": ") || "no message";
+  const provider = /\b(40[13]|429|5\d\d)\b|api[ _-]?key|authenticat|unauthori[sz]ed|overloaded|rate.?limit|quota|provider/i.test(words);
+  return { error: { code: provider ? "upstream" : "server", message: `the agent failed the prompt: ${words}` } };
+}
+
+/** `session/prompt`'s answer as the turn's outcome (`usage` is an unstable field; agents that send it get it on `final`). */
+export function promptOutcome(resp: { readonly stopReason: StopReason | string; readonly usage?: unknown }): AcpOutcome {
+  return resp.usage !== undefined && resp.usage !== null ? { stopReason: resp.stopReason, usage: resp.usage as AcpUsage } : { stopReason: resp.stopReason };
 }

@@ -12,7 +12,7 @@
  * agent process exiting mid-turn ends it `transport` at once.
  */
 import type { Logger } from "pino";
-import type { PermissionOption, RequestPermissionRequest, RequestPermissionResponse, SessionUpdate } from "@agentclientprotocol/sdk";
+import type { RequestPermissionRequest, RequestPermissionResponse, SessionUpdate } from "@agentclientprotocol/sdk";
 import type { ReplyBody } from "../codec/envelope.js";
 import type { ErrorCode } from "../codec/reply.js";
 import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
@@ -23,61 +23,7 @@ import { Liveness } from "../adapter/liveness.js";
 import { Requests, type AnswerOutcome, type RequestAnswerer } from "../adapter/requests.js";
 import { turnResult, type TurnResult } from "../adapter/turn-result.js";
 import { createAcpTurnState, finishAcp, mapAcpUpdate, type AcpOutcome } from "./codec.js";
-
-/** OpenCode's permission names for ACP tool kinds, so hosts see one vocabulary. */
-const PERMISSION_OF_KIND: Readonly<Record<string, string>> = {
-  execute: "bash",
-  edit: "edit",
-  delete: "edit",
-  move: "edit",
-  read: "read",
-  search: "grep",
-  fetch: "webfetch",
-};
-
-/** The command of an execute tool: Claude Code's `command` string, or Codex's argv (`["/bin/bash","-lc",cmd]`). */
-function commandOf(raw: unknown): string | undefined {
-  const c = (raw as { command?: unknown } | null | undefined)?.command;
-  if (typeof c === "string") return c;
-  if (Array.isArray(c) && c.every((x) => typeof x === "string")) {
-    return c.length === 3 && /(^|\/)(ba)?sh$/.test(c[0] as string) && c[1] === "-lc" ? (c[2] as string) : c.join(" ");
-  }
-  return undefined;
-}
-
-/** The ACP permission request as the bridge's request (what hooks, the daemon and the console already answer). */
-export function toBridgeRequest(id: string, params: RequestPermissionRequest, ids: { traceId: string; sessionId: string }): BridgeRequest {
-  const call = params.toolCall;
-  const command = commandOf(call.rawInput);
-  const paths = (call.locations ?? []).map((l) => l.path);
-  const patterns = command !== undefined ? [command] : paths;
-  const always = params.options.some((o) => o.kind === "allow_always") ? patterns : [];
-  return {
-    kind: "permission",
-    request_id: id,
-    trace_id: ids.traceId,
-    session_id: ids.sessionId,
-    tool: { message_id: "", call_id: call.toolCallId },
-    permission: PERMISSION_OF_KIND[call.kind ?? ""] ?? (call.name ?? call.kind ?? "tool").toLowerCase(),
-    patterns,
-    always,
-    metadata: {
-      ...(command !== undefined ? { command } : {}),
-      ...(call.title ? { title: call.title } : {}),
-      options: params.options.map((o) => ({ id: o.optionId, kind: o.kind, name: o.name })),
-    },
-  };
-}
-
-/** The option an answer selects: the kind asked for, else its sibling (once ↔ always), else none (cancelled). */
-export function optionFor(reply: PermissionReply, options: readonly PermissionOption[]): PermissionOption | undefined {
-  const order = reply === "once" ? ["allow_once", "allow_always"] : reply === "always" ? ["allow_always", "allow_once"] : ["reject_once", "reject_always"];
-  for (const kind of order) {
-    const o = options.find((x) => x.kind === kind);
-    if (o) return o;
-  }
-  return undefined;
-}
+import { optionFor, toBridgeRequest } from "./requests.js";
 
 export interface AcpTurnHost {
   /** Send `session/cancel` for the turn's session. */
@@ -102,8 +48,6 @@ export class AcpTurn {
   private resolveDone!: () => void;
   private readonly done = new Promise<void>((r) => (this.resolveDone = r));
   private nextRequest = 0;
-  /** A permission of this turn was rejected (Codex then cancels the whole turn). */
-  private rejected = false;
 
   constructor(
     readonly traceId: string,
@@ -164,8 +108,8 @@ export class AcpTurn {
     const a = this.asked.get(id);
     if (a === undefined || a.answered) return false;
     a.answered = true;
-    if (reply === "reject") this.rejected = true;
     const opt = reply === "cancelled" ? undefined : optionFor(reply, a.params.options);
+    if (opt?.kind.startsWith("reject")) this.state.rejected = true;
     a.resolve(opt ? { outcome: { outcome: "selected", optionId: opt.optionId } } : { outcome: { outcome: "cancelled" } });
     return true;
   }
@@ -181,10 +125,6 @@ export class AcpTurn {
   /** `session/prompt` answered (or failed): the terminal reply, unless an expiry decides it. */
   end(outcome: AcpOutcome): void {
     if (this.finished) return;
-    // An agent that cancels its own turn because a permission was rejected (Codex does): say so.
-    if (!this.ending && this.rejected && "stopReason" in outcome && outcome.stopReason === "cancelled") {
-      outcome = { error: { code: "permission", message: "the agent ended the turn when its permission request was rejected (stopReason cancelled)" } };
-    }
     finishAcp(this.state, this.ending ? { error: this.ending } : outcome, this.out);
     this.flush();
   }
