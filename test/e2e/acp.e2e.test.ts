@@ -110,6 +110,55 @@ describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend o
     await finish(r);
   });
 
+  it("permission ask: the host's hook leaves it waiting, answers later through adapter.replyPermission", async () => {
+    const ref: { adapter?: AcpAdapter } = {};
+    const seen: string[] = [];
+    const r = run({
+      permission: "ask",
+      onRequest: (req) => {
+        seen.push(req.request_id);
+        // Later, through the adapter, as the daemon's HTTP route and the console do.
+        setTimeout(() => void ref.adapter?.replyPermission(req.request_id, "once"), 300);
+      },
+    });
+    ref.adapter = r.adapter;
+    const res = await r.adapter.prompt(scenario("tool"));
+    expect(res.status, JSON.stringify(res.error)).toBe("final");
+    expect(seen).toHaveLength(1);
+    expect(r.requests.find((e) => e.type === "request_resolved")).toMatchObject({ by: "host", answer: { reply: "once" } });
+    expect(r.replies.find((x) => x.kind === "tool_result")).toMatchObject({ status: "completed" });
+    await finish(r);
+  });
+
+  it("a keyed session outlives its agent: after kill -9 the next turn resumes it on a new agent process", async () => {
+    const r = run();
+    const first = await r.adapter.prompt(scenario("text"), { sessionKey: "k" });
+    expect(first.status, JSON.stringify(first.error)).toBe("final");
+    const pid = r.adapter.agentPid as number;
+    process.kill(pid, "SIGKILL");
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => {
+        if (r.adapter.agentPid === undefined) {
+          clearInterval(t);
+          resolve();
+        }
+      }, 20);
+    });
+    // What the killed agent started (Claude Code's claude) goes with its group.
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // A single process (Codex): its group went with it.
+    }
+    const second = await r.adapter.prompt(scenario("text"), { sessionKey: "k" });
+    expect(second.status, JSON.stringify(second.error)).toBe("final");
+    expect(second.sessionId).toBe(first.sessionId);
+    expect(r.traffic.some((t) => t.dir === "out" && "method" in t.msg && /^session\/(resume|load)$/.test(t.msg.method))).toBe(true);
+    // Each turn's replies keep the contract on their own (seq starts at 0 per turn).
+    expect(contractViolations(r.replies.slice(first.replies))).toEqual([]);
+    await finish({ ...r, replies: r.replies.slice(0, first.replies) });
+  });
+
   it("the agent killed -9 mid-turn: error transport within a second", async () => {
     const r = run();
     let killedAt = 0;
