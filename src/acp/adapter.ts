@@ -122,11 +122,18 @@ export class AcpAdapter {
   private async bounded<T>(req: Promise<T>, proc: AgentProcess, what: string): Promise<T> {
     const ms = this.input.startTimeoutMs ?? 60_000;
     let timer: NodeJS.Timeout | undefined;
+    const gone = (exit: { code: number | null; signal: string | null }) =>
+      new BridgeError("transport", `the agent exited before answering ${what} (${exit.signal ?? `exit code ${exit.code}`}): is \`${this.command.join(" ")}\` an ACP agent?`);
     try {
       return await Promise.race([
-        req,
+        // Its stdio closes before its exit is reported: a closed connection waits (briefly) for the exit status.
+        req.catch(async (err: unknown) => {
+          if (!proc.connection.signal.aborted) throw err;
+          const exit = await Promise.race([proc.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))]);
+          throw exit ? gone(exit) : err;
+        }),
         proc.exited.then((exit) => {
-          throw new BridgeError("transport", `the agent exited before answering ${what} (${exit.signal ?? `exit code ${exit.code}`}): is \`${this.command.join(" ")}\` an ACP agent?`);
+          throw gone(exit);
         }),
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new BridgeError("timeout", `the agent did not answer ${what} within ${ms} ms`)), ms);

@@ -33,16 +33,28 @@ interface Run {
   readonly traffic: { dir: "in" | "out"; msg: AnyMessage }[];
 }
 
-describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend on %s", (name) => {
+// `opencode acp` takes 10-20 s to start (more on a loaded machine): the turns that need no
+// agent of their own share one (per-prompt policies), and the bound per test is wider.
+describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend on %s", { timeout: 180_000 }, (name) => {
   let live: LiveAgent;
+  let shared: Run | undefined;
   const pids: number[] = [];
   beforeAll(async () => {
     live = await startLiveAgent(name, "ask");
   });
   afterAll(async () => {
+    if (shared) await finish(shared);
     await live?.stop();
     for (const pid of pids) expect(groupAlive(pid), `agent group ${pid} still running`).toBe(false);
   });
+  /** The shared agent, its replies, requests and traffic emptied for the next turn. */
+  const reuse = (): Run => {
+    shared ??= run();
+    shared.replies.length = 0;
+    shared.requests.length = 0;
+    shared.traffic.length = 0;
+    return shared;
+  };
 
   const run = (opts: Partial<AcpAdapterConfig> = {}): Run => {
     const replies: Reply[] = [];
@@ -72,7 +84,7 @@ describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend o
   };
 
   it("text: deltas and a final with the whole answer; capabilities from initialize", async () => {
-    const r = run();
+    const r = reuse();
     const res = await r.adapter.prompt(scenario("text"));
     expect(res.status, JSON.stringify(res.error)).toBe("final");
     expect(res.final?.content).toBe("Hello from the scripted model. This is plain text.");
@@ -81,12 +93,12 @@ describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend o
     expect(caps.backend).toBe("acp");
     expect(caps.sessionLoad).toBe(true);
     expect(caps.clientFs).toBe(false);
-    await finish(r);
+    expect(contractViolations(r.replies)).toEqual([]);
   });
 
   it("tool, permission allowed: one tool_call, one tool_result with the output, then the final", async () => {
-    const r = run({ permission: "allow" });
-    const res = await r.adapter.prompt(scenario("tool"));
+    const r = reuse();
+    const res = await r.adapter.prompt(scenario("tool"), { permission: "allow" });
     expect(res.status, JSON.stringify(res.error)).toBe("final");
     const call = r.replies.find((x) => x.kind === "tool_call");
     const result = r.replies.find((x) => x.kind === "tool_result");
@@ -97,37 +109,35 @@ describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend o
     const asked = r.requests.find((e) => e.type === "request");
     expect(asked?.type === "request" && asked.request.kind === "permission" && asked.request.permission).toBe("bash");
     expect(r.requests.find((e) => e.type === "request_resolved")).toMatchObject({ by: "policy", answer: { reply: "once" } });
-    await finish(r);
+    expect(contractViolations(r.replies)).toEqual([]);
   });
 
   it("tool, permission rejected: the command never runs and the turn ends (final or error permission)", async () => {
-    const r = run({ permission: "reject" });
-    const res = await r.adapter.prompt(scenario("tool"));
+    const r = reuse();
+    const res = await r.adapter.prompt(scenario("tool"), { permission: "reject" });
     expect(r.requests.find((e) => e.type === "request_resolved")).toMatchObject({ by: "policy", answer: { reply: "reject" } });
     const result = r.replies.find((x) => x.kind === "tool_result");
     if (result?.kind === "tool_result") expect(result.output ?? "").not.toMatch(/^bridge-tool-ok/);
     if (res.status === "error") expect(res.error?.code).toBe("permission");
-    await finish(r);
+    expect(contractViolations(r.replies)).toEqual([]);
   });
 
   it("permission ask: the host's hook leaves it waiting, answers later through adapter.replyPermission", async () => {
-    const ref: { adapter?: AcpAdapter } = {};
     const seen: string[] = [];
-    const r = run({
+    const r = reuse();
+    const res = await r.adapter.prompt(scenario("tool"), {
       permission: "ask",
       onRequest: (req) => {
         seen.push(req.request_id);
         // Later, through the adapter, as the daemon's HTTP route and the console do.
-        setTimeout(() => void ref.adapter?.replyPermission(req.request_id, "once"), 300);
+        setTimeout(() => void r.adapter.replyPermission(req.request_id, "once"), 300);
       },
     });
-    ref.adapter = r.adapter;
-    const res = await r.adapter.prompt(scenario("tool"));
     expect(res.status, JSON.stringify(res.error)).toBe("final");
     expect(seen).toHaveLength(1);
     expect(r.requests.find((e) => e.type === "request_resolved")).toMatchObject({ by: "host", answer: { reply: "once" } });
     expect(r.replies.find((x) => x.kind === "tool_result")).toMatchObject({ status: "completed" });
-    await finish(r);
+    expect(contractViolations(r.replies)).toEqual([]);
   });
 
   it("a keyed session outlives its agent: after kill -9 the next turn resumes it on a new agent process", async () => {
