@@ -34,8 +34,8 @@ interface Run {
 }
 
 // `opencode acp` takes 10-20 s to start (more on a loaded machine): the turns that need no
-// agent of their own share one (per-prompt policies), and the bound per test is wider.
-describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend on %s", { timeout: 180_000 }, (name) => {
+// agent of their own share one (per-prompt policies), and the bound per test is wide (a resume starts it twice).
+describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend on %s", { timeout: 300_000 }, (name) => {
   let live: LiveAgent;
   let shared: Run | undefined;
   const pids: number[] = [];
