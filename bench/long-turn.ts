@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { expectedOf, loadTemplate, sessionOfTemplate } from "./lib/frames.js";
 import { BridgeRun, type ListenerKind } from "./lib/consumers.js";
 import { gcNow, int, mb, pad, round, writeResult } from "./lib/stats.js";
-import { DEFAULT_MAX_FRAME_BYTES } from "../src/codec/sse.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../src/stream/sse.js";
 import { answerLength } from "../src/codec/text.js";
 
 const { values } = parseArgs({

@@ -3,6 +3,9 @@
  *
  *   npm run capture -- [--opencode-version 1.15.13] [--scenario text,tool] [--out test/fixtures]
  *
+ * A 2.x version (`--opencode-version 2.1.2`) is captured by scripts/capture-v2.ts
+ * from `/api/event`, with its own scenario list.
+ *
  * For each scenario: a real `opencode serve` (from the npm package `opencode-ai`
  * of the requested version, installed into .cache/opencode/<version> on first use) driven by the scripted model on loopback runs
  * one turn; the raw bytes of `GET /event` are written unchanged to
@@ -24,7 +27,7 @@
  * <out>/<version>/probe-errors.http.json, with the /event bytes around the
  * unknown-session and missing-directory prompts in probe-*.sse.
  */
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -38,8 +41,10 @@ import {
   SCRIPTED_PROVIDER,
   type PermissionAction,
 } from "../src/server/scripted-project.js";
-import { ensureOpencode, PINNED_OPENCODE_VERSION } from "../src/server/install.js";
+import { ensureOpencode, opencodeLine, PINNED_OPENCODE_VERSION } from "../src/server/install.js";
 import { startManagedServer, type ManagedServer } from "../src/server/managed.js";
+import { json, recordStream, shorten, type Frame, type HttpEntry } from "./capture-http.js";
+import { captureV2, V2_SPECS } from "./capture-v2.js";
 
 const { values } = parseArgs({
   options: {
@@ -199,85 +204,6 @@ async function opencodeBinary(version: string | undefined): Promise<string> {
   return ensureOpencode(version ?? PINNED_OPENCODE_VERSION);
 }
 
-interface HttpEntry {
-  method: string;
-  path: string;
-  body?: unknown;
-  status: number;
-  response: unknown;
-}
-
-/** Long strings (data URLs, stack traces stay) cut for the HTTP log. */
-function shorten(v: unknown): unknown {
-  if (typeof v === "string") return v.startsWith("data:") && v.length > 120 ? `${v.slice(0, 120)}…` : v;
-  if (Array.isArray(v)) return v.map(shorten);
-  if (v !== null && typeof v === "object") {
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, shorten(x)]));
-  }
-  return v;
-}
-
-/**
- * A JSON call; when `log` is given it is recorded there with the project directory
- * written as `<project>` (paths would differ per run).
- */
-async function json(
-  url: string,
-  method: string,
-  body?: unknown,
-  log?: { entries: HttpEntry[]; dir: string },
-): Promise<{ status: number; body: unknown }> {
-  let res: Awaited<ReturnType<typeof request>>;
-  let text: string;
-  try {
-    res = await request(url, {
-      method: method as "GET",
-      headers: { "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
-    text = await res.body.text();
-  } catch (err) {
-    if (!log) throw err;
-    // Recorded as status 0: the server gave no answer (a timeout, a reset).
-    res = { statusCode: 0 } as Awaited<ReturnType<typeof request>>;
-    text = `[no answer: ${String(err)}]`;
-  }
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // keep text
-  }
-  if (process.env.CAPTURE_DEBUG) console.error(`${method} ${url.split("?")[0]} → ${res.statusCode}`);
-  if (log) {
-    const u = new URL(url);
-    const path = `${u.pathname}${u.search}`
-      .replaceAll(encodeURIComponent(log.dir), "<project>")
-      .replaceAll(log.dir, "<project>");
-    const scrub = (v: unknown) => JSON.parse(JSON.stringify(shorten(v) ?? null).replaceAll(log.dir, "<project>")) as unknown;
-    log.entries.push({
-      method,
-      path,
-      ...(body === undefined ? {} : { body: scrub(body) }),
-      status: res.statusCode,
-      response: scrub(parsed),
-    });
-  }
-  return { status: res.statusCode, body: parsed };
-}
-
-interface Frame {
-  type?: string;
-  properties?: Record<string, unknown> & {
-    sessionID?: string;
-    info?: { role?: string; sessionID?: string };
-    status?: { type?: string };
-    id?: string;
-  };
-}
-
 /**
  * A pass-through proxy in front of the scripted model that keeps each chat
  * request's messages (image data shortened), to show what the model was sent.
@@ -332,49 +258,6 @@ function patchModelConfig(dir: string, fields: Record<string, unknown>) {
     for (const [id, model] of Object.entries(provider.models)) provider.models[id] = { ...model, ...fields };
   }
   writeFileSync(path, JSON.stringify(config, null, 2));
-}
-
-/**
- * Records one SSE endpoint's bytes to a file until aborted; resolves once the
- * stream is open, with `done` settling when the recording has ended.
- */
-async function recordStream(
-  url: string,
-  path: string,
-  signal: AbortSignal,
-  onFrame?: (f: Frame) => void,
-): Promise<{ done: Promise<void> }> {
-  const res = await request(url, { signal });
-  if (res.statusCode !== 200) throw new Error(`${url} answered ${res.statusCode}`);
-  const file = createWriteStream(path);
-  let buffered = "";
-  const pump = (async () => {
-    try {
-      for await (const chunk of res.body) {
-        file.write(chunk as Buffer);
-        if (!onFrame) continue;
-        buffered += (chunk as Buffer).toString("utf8");
-        let i: number;
-        while ((i = buffered.indexOf("\n\n")) >= 0) {
-          const frame = buffered.slice(0, i);
-          buffered = buffered.slice(i + 2);
-          for (const line of frame.split("\n")) {
-            if (line.startsWith("data:")) {
-              try {
-                onFrame(JSON.parse(line.slice(5)) as Frame);
-              } catch {
-                // not JSON: kept in the capture as it came
-              }
-            }
-          }
-        }
-      }
-    } catch {
-      // aborted at the end of the capture
-    }
-    await new Promise<void>((r) => file.end(() => r()));
-  })();
-  return { done: pump };
 }
 
 async function captureOne(binary: string, name: string, spec: CaptureSpec, outRoot: string) {
@@ -727,7 +610,12 @@ async function probeErrors(binary: string, outRoot: string) {
 }
 
 const binary = await opencodeBinary(values["opencode-version"]);
-if (values.probe !== undefined) {
+if (opencodeLine(values["opencode-version"] ?? PINNED_OPENCODE_VERSION) === 2) {
+  // OpenCode 2.x: its own /api/* routes and scenarios (scripts/capture-v2.ts).
+  const wanted = values.scenario ? values.scenario.split(",") : Object.keys(V2_SPECS);
+  for (const s of wanted) if (!V2_SPECS[s]) throw new Error(`unknown 2.x fixture ${s}; known: ${Object.keys(V2_SPECS).join(", ")}`);
+  for (const s of wanted) await captureV2(binary, s, V2_SPECS[s]!, values.out ?? "test/fixtures");
+} else if (values.probe !== undefined) {
   if (values.probe !== "errors") throw new Error(`unknown probe ${values.probe}; known: errors`);
   await probeErrors(binary, values.out ?? "test/fixtures-pending");
 } else {

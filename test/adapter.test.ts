@@ -406,12 +406,12 @@ describe("request failures (undici MockAgent as the dispatcher)", () => {
   const health = (version: string) => (pool: ReturnType<MockAgent["get"]>) =>
     pool.intercept({ path: /^\/global\/health/, method: "GET" }).reply(200, { healthy: true, version });
 
-  it("refuses a server outside the supported 1.x range, sending no prompt", async () => {
-    const a = agent((p) => health("2.0.1")(p));
+  it.each(["1.1.9", "3.0.0"])("refuses a server outside the supported range (%s), sending no prompt", async (version) => {
+    const a = agent((p) => health(version)(p));
     const sink = new MemorySink();
     const r = await new OpencodeAdapter({ baseUrl: ORIGIN, directory: DIR, dispatcher: a }, sink).prompt("x");
     expect(r.error?.code).toBe("protocol");
-    expect(r.error?.error).toContain("OpenCode 2.0.1 is not supported");
+    expect(r.error?.error).toContain(`OpenCode ${version} is not supported`);
     expect(sink.replies.map((x) => x.kind)).toEqual(["error"]);
   });
 

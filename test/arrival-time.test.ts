@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import pino from "pino";
 import { parseEvent, type ParsedEvent } from "../src/codec/events.js";
 import { SessionRouter, type HubListener } from "../src/adapter/router.js";
+import { childOf } from "../src/adapter/dialect-v1.js";
 import { Liveness } from "../src/adapter/liveness.js";
 import { hubKey } from "../src/adapter/shared-hub.js";
 import { parseAdapterConfig } from "../src/adapter/config.js";
@@ -39,7 +40,8 @@ describe("the router hands each event its arrival time", () => {
     router.add(root, listener);
     for (const e of events) {
       now += 7;
-      router.noteCreated(e.event);
+      const child = childOf(e.event);
+      if (child !== undefined) router.adopt(child.child, child.parent);
       router.route(e);
     }
     const events_ = seen.filter((s) => s.kind === "event");

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { createTurnState, finishTurn, mapOpencodeEvent } from "../src/codec/codec.js";
 import { replaySync } from "../src/codec/replay.js";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
-import { EventStreamDecoder, type StreamIssue } from "../src/codec/sse.js";
+import { EventStreamDecoder, type StreamIssue } from "../src/stream/sse.js";
 import { loadFixtures, oneByteChunks, randomSplit } from "./support/fixtures.js";
 
 const fixtures = loadFixtures();
@@ -88,7 +88,7 @@ describe("malformed input", () => {
     expect(otherSession.replies[0]).toMatchObject({ code: "transport" });
   });
 
-  it("a frame over the 1 MiB cap is dropped and reported, however it is chunked, with bounded buffering", () => {
+  it("a frame over the cap (1 MiB here) is dropped and reported, however it is chunked, with bounded buffering", () => {
     const big = JSON.stringify({
       type: "session.diff",
       properties: { sessionID: "ses_unrelated000000000000000", diff: [{ file: "x", patch: "y".repeat(1_100_000) }] },
@@ -98,7 +98,7 @@ describe("malformed input", () => {
     const bytes = Buffer.from(toSse(damaged));
     const variants = [[bytes], randomSplit(bytes, 9, 65_536), randomSplit(bytes, 10, 4096)];
     for (const chunks of variants) {
-      const { replies, issues } = replaySync(chunks, { traceId: "trace-text" });
+      const { replies, issues } = replaySync(chunks, { traceId: "trace-text", maxFrameBytes: 1024 * 1024 });
       expect(issues.map((x) => [x.code, x.type, x.sessionID])).toEqual([
         ["frame_too_large", "session.diff", "ses_unrelated000000000000000"],
       ]);
@@ -114,10 +114,24 @@ describe("malformed input", () => {
     damaged[i] = JSON.stringify(e);
     const bytes = Buffer.from(toSse(damaged));
     for (const chunks of [[bytes], randomSplit(bytes, 3, 32_768)]) {
-      const { replies } = replaySync(chunks, { traceId: "t" });
+      const { replies } = replaySync(chunks, { traceId: "t", maxFrameBytes: 1024 * 1024 });
       expect(contractViolations(replies)).toEqual([]);
       expect(replies[replies.length - 1]).toMatchObject({ kind: "error", code: "protocol" });
     }
+  });
+
+  it("the default cap (16 MiB) passes a 1.2 MB delta: a long answer's frames are not lost", () => {
+    const i = textFrames.findIndex((d) => typeOf(d) === "message.part.delta");
+    const e = JSON.parse(textFrames[i] ?? "{}") as { properties: { delta: string } };
+    e.properties.delta = "z".repeat(1_200_000);
+    const damaged = [...textFrames];
+    damaged[i] = JSON.stringify(e);
+    const { replies, issues } = replaySync(randomSplit(Buffer.from(toSse(damaged)), 4, 65_536), { traceId: "t" });
+    expect(issues).toEqual([]);
+    expect(contractViolations(replies)).toEqual([]);
+    const last = replies[replies.length - 1];
+    expect(last?.kind).toBe("final");
+    expect((last as { content: string }).content).toContain("z".repeat(1_200_000));
   });
 
   it("the decoder never buffers much more than the cap for an endless frame", () => {

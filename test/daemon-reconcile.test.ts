@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RecordedMessage } from "../src/adapter/http.js";
+import type { RecordedMessage } from "../src/adapter/dialect.js";
 import type { Reply } from "../src/codec/reply.js";
 import { finishFromRecord } from "../src/daemon/reconcile.js";
 

@@ -1,5 +1,5 @@
 /**
- * The delta fast path (src/codec/fast-delta.ts) against the generic path
+ * The delta fast path (src/stream/fast-delta.ts) against the generic path
  * (`JSON.parse` + `parseEvent`): whatever it accepts it must parse to the very
  * same event, and it must accept the deltas every captured server sends.
  */
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import { isParsedEvent, parseEvent, type ParsedEvent } from "../src/codec/events.js";
-import { parseDeltaFrame } from "../src/codec/fast-delta.js";
+import { parseDeltaFrame } from "../src/stream/fast-delta.js";
 import { replaySync } from "../src/codec/replay.js";
 
 const ROOT = join(import.meta.dirname);

@@ -8,11 +8,12 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { OpencodeHttp } from "../src/adapter/http.js";
+import type { Dialect } from "../src/adapter/dialect.js";
+import { createDialect } from "../src/adapter/line.js";
 import { FileSessionStore, MemorySessionStore, SessionKeys } from "../src/adapter/sessions.js";
 
 let server: Server;
-let http: OpencodeHttp;
+let http: Dialect;
 const sessions = new Map<string, Record<string, unknown>>();
 let n = 0;
 
@@ -38,7 +39,7 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  http = new OpencodeHttp({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, directory: "/tmp", requestTimeoutMs: 5_000 });
+  http = createDialect({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, directory: "/tmp", requestTimeoutMs: 5_000, line: 1 });
 });
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 

@@ -25,9 +25,10 @@ import pino from "pino";
 import { createOpencodeClient } from "@opencode-ai/sdk/v2";
 import { createTurnState, finishTurn, isTurnDone, lostEventInto, mapEventInto, type TurnState } from "../../src/codec/codec.js";
 import type { Reply } from "../../src/codec/reply.js";
-import type { StreamIssue } from "../../src/codec/sse.js";
+import type { StreamIssue } from "../../src/stream/sse.js";
 import { EventHub, type HubListener } from "../../src/adapter/event-hub.js";
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import type { Dialect } from "../../src/adapter/dialect.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { parseAdapterConfig, type AdapterConfig } from "../../src/adapter/config.js";
 import { Turn } from "../../src/adapter/turn.js";
 import type { BridgeError } from "../../src/adapter/errors.js";
@@ -122,7 +123,7 @@ interface Driver {
   lastState: TurnState | undefined;
   /** The state of each lane's current turn. */
   readonly current: TurnState[];
-  readonly adapter: { cfg: AdapterConfig; http: OpencodeHttp; log: pino.Logger } | undefined;
+  readonly adapter: { cfg: AdapterConfig; http: Dialect; log: pino.Logger } | undefined;
 }
 
 /** The minimal codec listener: the codec on the turn's state, replies to a no-op sink. */
@@ -294,8 +295,9 @@ export class BridgeRun {
     opts: { kind?: ListenerKind; recv?: Float64Array } = {},
   ) {
     const kind = opts.kind ?? "codec";
-    const http = new OpencodeHttp({ baseUrl, directory: DIRECTORY, requestTimeoutMs: 30_000 });
-    this.hub = new EventHub(http, { connectTimeoutMs: 30_000, maxFrameBytes: work.maxFrameBytes });
+    // The stand-in replays 1.x captures: no line detection.
+    const http = createDialect({ baseUrl, directory: DIRECTORY, requestTimeoutMs: 30_000, line: 1, maxFrameBytes: work.maxFrameBytes });
+    this.hub = new EventHub(http, { connectTimeoutMs: 30_000 });
     this.d = {
       hub: this.hub,
       work,

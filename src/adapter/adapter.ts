@@ -23,20 +23,14 @@ import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub, hubKey } from "./shared-hub.js";
-import { OpencodeHttp, type PromptBody } from "./http.js";
+import type { Dialect, PromptBody } from "./dialect.js";
+import { createDialect } from "./line.js";
 import { holdProcess } from "./keep-alive.js";
 import { newMessageId } from "./message-id.js";
 import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
-import {
-  SUPPORTED_VERSIONS,
-  checkPrompt,
-  isSupportedVersion,
-  turnConfig,
-  type AdapterOptions,
-  type PromptOptions,
-} from "./prompt-options.js";
+import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, turnConfig, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 // The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
 // re-exported so the adapter's public names stay where they were.
@@ -45,7 +39,7 @@ export { SUPPORTED_VERSIONS, isSupportedVersion, parseModel, type AdapterOptions
 export class OpencodeAdapter {
   readonly config: AdapterConfig;
   private readonly sink: SinkObject;
-  private readonly http: OpencodeHttp;
+  private readonly dialect: Dialect;
   private readonly hub: EventHub;
   private readonly releaseHub: () => void;
   private readonly queue = new PQueue({ concurrency: 1 });
@@ -60,27 +54,26 @@ export class OpencodeAdapter {
     this.config = parseAdapterConfig(config);
     this.sink = toSinkObject(sink);
     this.log = (this.config.logger ?? pino({ enabled: false })).child({ component: "adapter" });
-    this.http = new OpencodeHttp({
+    this.dialect = createDialect({
       baseUrl: this.config.baseUrl,
       directory: this.config.directory,
       username: this.config.username,
       password: this.config.password,
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
+      maxFrameBytes: this.config.maxFrameBytes,
     });
-    const key = hubKey(this.config, this.http.auth);
-    const shared = acquireHub(this.http, key, {
+    const key = hubKey(this.config, this.dialect.authKey);
+    const shared = acquireHub(this.dialect, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,
-      dispatcher: this.config.dispatcher,
       logger: this.log.child({ component: "event-hub" }),
       reconnect: this.config.reconnect,
       watchdogMs: this.config.watchdogMs,
       clock: this.config.clock,
-      maxFrameBytes: this.config.maxFrameBytes,
     });
     this.hub = shared.hub;
     this.releaseHub = shared.release;
-    this.keys = new SessionKeys(this.http, options.sessionStore ?? new MemorySessionStore());
+    this.keys = new SessionKeys(this.dialect, options.sessionStore ?? new MemorySessionStore());
   }
 
   /**
@@ -100,12 +93,12 @@ export class OpencodeAdapter {
 
   /** The server's version, checked against the supported range (cached after the first success). */
   serverVersion(): Promise<string> {
-    this.version ??= this.http.health().then(
+    this.version ??= this.dialect.info().then(
       ({ version }) => {
         if (!isSupportedVersion(version)) {
           throw new BridgeError(
             "unsupported_version",
-            `OpenCode ${version} is not supported: opencode-bridge drives 1.x servers from ${SUPPORTED_VERSIONS.min.join(".")} on (2.x removed the routes it uses)`,
+            `OpenCode ${version} is not supported: opencode-bridge drives 1.x servers from ${SUPPORTED_VERSIONS.min.join(".")} on, and 2.x`,
           );
         }
         return version;
@@ -160,7 +153,7 @@ export class OpencodeAdapter {
   private async refuse(err: Error, opts: PromptOptions): Promise<never> {
     const traceId = opts.traceId ?? this.config.newTraceId();
     const log = this.log.child({ trace_id: traceId });
-    const turn = new Turn(createTurnState({ traceId, sessionId: opts.sessionId }), opts.sessionId ?? "", this.config, this.http, this.sink, log);
+    const turn = new Turn(createTurnState({ traceId, sessionId: opts.sessionId }), opts.sessionId ?? "", this.config, this.dialect, this.sink, log);
     turn.end(err instanceof BridgeError ? err.replyCode : "internal", `the bridge refused the turn: ${err.message}`);
     await turn.settled();
     throw err;
@@ -234,16 +227,15 @@ export class OpencodeAdapter {
         resumed = !keyed.created;
       }
       if (sessionId === undefined) {
-        sessionId = await this.http.createSession(opts.signal);
-        this.keys.created.add(sessionId);
+        sessionId = await this.keys.create({}, opts.signal);
       }
       log = log.child({ session_id: sessionId });
       // User messages already in a resumed session are never taken for this turn's prompt
       // (and an unknown session fails here, 404 → not_found, even on 1.2.x whose prompt_async answers 204).
-      const prior = resumed ? await this.http.recentMessageIds(sessionId, 20, opts.signal) : [];
+      const prior = resumed ? await this.dialect.recentMessageIds(sessionId, 20, opts.signal) : [];
       // The turn's own user message id: exactly that message is admitted as this turn's prompt.
       // On the server's clock when it runs behind ours (never ahead of it), after every id known of the session.
-      const offset = Math.min(0, this.http.serverClockOffsetMs ?? 0);
+      const offset = Math.min(0, this.dialect.serverClockOffsetMs ?? 0);
       const messageID = newMessageId(traceId, this.config.clock.now() + offset, [sessionId, ...prior]);
       const state = createTurnState({
         traceId,
@@ -254,7 +246,7 @@ export class OpencodeAdapter {
         // A noReply prompt has no answer to verify: its `final` comes once the prompt is stored.
         holdFinal: cfg.verifyAtEnd && opts.noReply !== true,
       });
-      turn = new Turn(state, sessionId, cfg, this.http, this.sink, log);
+      turn = new Turn(state, sessionId, cfg, this.dialect, this.sink, log);
       this.current = turn;
       unsubscribe = this.hub.subscribe(sessionId, turn);
       // The stream may have dropped since it was opened: wait for it to be back (or fail)
@@ -263,7 +255,7 @@ export class OpencodeAdapter {
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
       turn.sending();
-      await this.http.promptAsync(sessionId, {
+      await this.dialect.prompt(sessionId, {
         messageID,
         parts,
         ...(opts.noReply ? { noReply: true } : {}),
@@ -284,7 +276,7 @@ export class OpencodeAdapter {
             : new BridgeError("protocol", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
       const code = opts.signal?.aborted ? "aborted" : e.replyCode;
       log.warn({ code, err: e.message }, "the turn failed before it started");
-      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", cfg, this.http, this.sink, log);
+      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", cfg, this.dialect, this.sink, log);
       turn.end(code, e.message);
     }
     try {

@@ -3,9 +3,10 @@
  * sessions someone listens to, so that the hub can route their events to the
  * root session's listeners as life for the turn (src/adapter/event-hub.ts).
  *
- * A child is learnt from `session.created`/`session.updated` with a `parentID`,
- * or from a task tool part's `metadata.sessionId` (which may come first, or
- * alone); nesting is followed recursively.
+ * A child is learnt from the stream (a session created with a `parentID`, which
+ * the dialect reads and tells `adopt`) or from a task tool part's
+ * `metadata.sessionId` (which may come first, or alone); nesting is followed
+ * recursively.
  *
  * Invariant: `parents` only holds children of trees rooted in a listened
  * session (and forgets a tree once nobody listens to its root), at most
@@ -42,14 +43,6 @@ export class ChildSessions {
       if (oldest !== undefined) this.parents.delete(oldest);
     }
     this.parents.set(child, parent);
-  }
-
-  /** `session.created` / `session.updated` of a session with a `parentID` (read before validation; cheap). */
-  noteCreated(payload: unknown): void {
-    const p = payload as { type?: unknown; properties?: { info?: { id?: unknown; parentID?: unknown } } } | null;
-    if (p?.type !== "session.created" && p?.type !== "session.updated") return;
-    const info = p.properties?.info;
-    if (typeof info?.id === "string" && typeof info.parentID === "string") this.adopt(info.id, info.parentID);
   }
 
   /** A task tool names its subagent's session before (or instead of) session.created. */

@@ -1,11 +1,12 @@
 /**
- * One `/event` subscription per (server, directory), shared by every session the
- * process drives and demultiplexed by session id.
+ * One event subscription per (server, directory), shared by every session the
+ * process drives and demultiplexed by session id. The connection and what its
+ * frames mean are the dialect's (src/adapter/dialect.ts); the hub keeps it open.
  *
  * `open()` is only done when the HTTP status is 2xx, the content type is
  * `text/event-stream` and `server.connected` has arrived — so a prompt is never
- * sent before its events can be seen. Each frame is parsed once here
- * (src/codec/events.ts: validated, its session resolved) and routed by that
+ * sent before its events can be seen. Each frame is parsed once, by the dialect
+ * (validated, its session resolved), and routed here by that
  * session; events that name no session (older servers omit it on some) go to
  * every subscriber, and the codec attributes them. Events of a listened session's
  * child sessions (subagents that `task` starts: `session.created` with its
@@ -20,16 +21,13 @@
  * do listeners get `onClose`. An intentional `close()` is not an error and does
  * not reconnect.
  */
-import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
-import { parseEventFor } from "../codec/events.js";
-import { EventStreamDecoder } from "../codec/sse.js";
 import { backoffDelay } from "../util/backoff.js";
 import { realClock, type Clock } from "../util/clock.js";
 import { DEFAULT_RECONNECT, type ReconnectPolicy } from "./config.js";
 import { BridgeError } from "./errors.js";
-import { openEventStream, readEvents } from "./event-stream.js";
-import { transportError, type OpencodeHttp } from "./http.js";
+import type { Dialect, StreamReceiver } from "./dialect.js";
+import { transportError } from "./http.js";
 import { StreamWatchdog } from "./watchdog.js";
 import { SessionRouter, type HubListener } from "./router.js";
 
@@ -38,9 +36,7 @@ export type { HubListener } from "./router.js";
 
 export interface HubOptions {
   readonly connectTimeoutMs: number;
-  readonly dispatcher?: Dispatcher;
   readonly logger?: Logger;
-  readonly maxFrameBytes?: number;
   readonly reconnect?: ReconnectPolicy;
   /** No byte on the stream for this long while someone listens: the socket is taken for dead. 0: off. */
   readonly watchdogMs?: number;
@@ -71,7 +67,7 @@ export class EventHub {
   readonly stats = { connects: 0, reconnects: 0, drops: 0, events: 0, issues: 0 };
 
   constructor(
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     private readonly opts: HubOptions,
   ) {
     this.policy = opts.reconnect ?? DEFAULT_RECONNECT;
@@ -153,24 +149,21 @@ export class EventHub {
   }
 
   private async connect(): Promise<void> {
-    const url = this.http.url("/event");
     const ac = new AbortController();
     this.abort = ac;
     if (this.state !== "reconnecting") this.state = "connecting";
     const isReconnect = this.state === "reconnecting";
     this.stats.connects++;
     const timer = this.clock.setTimeout(
-      () => ac.abort(new BridgeError("timeout", `no server.connected from ${url.split("?")[0]} within ${this.opts.connectTimeoutMs} ms`)),
+      () => ac.abort(new BridgeError("timeout", `no server.connected on the event stream within ${this.opts.connectTimeoutMs} ms`)),
       this.opts.connectTimeoutMs,
     );
-    let pump: Promise<BridgeError>;
+    let ended: Promise<BridgeError>;
     try {
-      const res = await openEventStream(this.http, url, ac.signal, this.opts.dispatcher);
       let connected!: () => void;
       const connectedP = new Promise<void>((r) => (connected = r));
-      const decoder = this.decoderFor(ac, isReconnect, connected);
-      pump = readEvents(res, decoder, url, ac.signal, () => this.watchdog.bytes());
-      const first = await Promise.race([connectedP.then(() => undefined), pump]);
+      ({ ended } = await this.dialect.openEvents(this.receiverFor(ac, isReconnect, connected), ac.signal));
+      const first = await Promise.race([connectedP.then(() => undefined), ended]);
       if (first !== undefined) throw first;
     } catch (err) {
       if (this.state === "connecting") this.state = "idle";
@@ -183,64 +176,57 @@ export class EventHub {
       () => this.abort === ac,
       (silent) => ac.abort(new BridgeError("transport", `no byte on the event stream for ${silent} ms (watchdog)`)),
     );
-    this.opts.logger?.debug({ url: url.split("?")[0], reconnect: isReconnect }, "event stream open");
-    void pump.then((err) => this.dropped(ac, err));
+    this.opts.logger?.debug({ reconnect: isReconnect }, "event stream open");
+    void ended.then((err) => this.dropped(ac, err));
   }
 
   /**
-   * The decoder of one connection: each frame becomes one parsed event (events of
-   * sessions nobody listens to are not validated), the connection's own control
-   * events are handled here, the rest are routed by session.
+   * Where one connection delivers: the dialect turns each frame into parsed events
+   * (events of sessions nobody listens to are not validated); the connection's own
+   * control events are handled here, the rest are routed by session.
    */
-  private decoderFor(ac: AbortController, isReconnect: boolean, connected: () => void): EventStreamDecoder {
+  private receiverFor(ac: AbortController, isReconnect: boolean, connected: () => void): StreamReceiver {
     let sawConnected = false;
     let disposed = false;
-    return new EventStreamDecoder(
-      {
-        onEvent: (payload) => {
-          if (this.abort !== ac) return; // a connection that has been replaced or closed
-          this.stats.events++;
-          this.router.noteCreated(payload);
-          const evt = parseEventFor(payload, this.router.listening);
-          if (evt === undefined) return;
-          if (!sawConnected && evt.type === "server.connected") {
-            sawConnected = true;
-            connected();
-            if (isReconnect && this.abort === ac) {
-              // Tell listeners now, before the next event of this connection is
-              // dispatched: events after the gap must wait for their repair.
-              this.state = "open";
-              for (const l of this.router.all()) l.onResync?.();
-              this.settleWaiters();
-            }
-            return;
-          }
-          if (evt.type === "server.instance.disposed" && !disposed) {
-            // The server disposed this directory's instance: this stream is finished.
-            disposed = true;
-            ac.abort(new BridgeError("transport", "OpenCode disposed the instance (server.instance.disposed)"));
-          }
-          this.router.route(evt);
-        },
-        // A delta in its captured form, parsed without JSON.parse: what parseEventFor gives it.
-        onParsed: (evt) => {
-          if (this.abort !== ac) return;
-          this.stats.events++;
-          // Its session is named; unlistened, the router drops it (or gives it to the root of a child
-          // session) exactly as after parseEventFor's check: a delta teaches it no child session.
-          this.router.route(evt);
-        },
-        onIssue: (issue) => {
-          if (this.abort !== ac) return;
-          this.stats.issues++;
-          this.opts.logger?.warn({ issue: issue.code, event_type: issue.type, session_id: issue.sessionID }, issue.message);
-          // A frame cut off by the drop is part of the gap, which the listeners repair.
-          if (issue.code === "truncated") return;
-          this.router.issue(issue);
-        },
+    return {
+      listening: this.router.listening,
+      bytes: () => this.watchdog.bytes(),
+      frame: () => {
+        if (this.abort === ac) this.stats.events++;
       },
-      { maxFrameBytes: this.opts.maxFrameBytes },
-    );
+      childSession: (child, parent) => {
+        if (this.abort === ac) this.router.adopt(child, parent);
+      },
+      event: (evt) => {
+        if (this.abort !== ac) return; // a connection that has been replaced or closed
+        if (!sawConnected && evt.type === "server.connected") {
+          sawConnected = true;
+          connected();
+          if (isReconnect && this.abort === ac) {
+            // Tell listeners now, before the next event of this connection is
+            // dispatched: events after the gap must wait for their repair.
+            this.state = "open";
+            for (const l of this.router.all()) l.onResync?.();
+            this.settleWaiters();
+          }
+          return;
+        }
+        if (evt.type === "server.instance.disposed" && !disposed) {
+          // The server disposed this directory's instance: this stream is finished.
+          disposed = true;
+          ac.abort(new BridgeError("transport", "OpenCode disposed the instance (server.instance.disposed)"));
+        }
+        this.router.route(evt);
+      },
+      issue: (issue) => {
+        if (this.abort !== ac) return;
+        this.stats.issues++;
+        this.opts.logger?.warn({ issue: issue.code, event_type: issue.type, session_id: issue.sessionID }, issue.message);
+        // A frame cut off by the drop is part of the gap, which the listeners repair.
+        if (issue.code === "truncated") return;
+        this.router.issue(issue);
+      },
+    };
   }
 
   /** The connection of `ac` ended: unless closed on purpose, report a gap and reconnect. */
@@ -285,7 +271,7 @@ export class EventHub {
       this.opening.catch((err: unknown) => {
         if (this.state !== "reconnecting") return; // closed, or another open() succeeded
         this.opts.logger?.warn({ attempt, err: (err as Error).message }, "reconnect failed");
-        this.scheduleReconnect(attempt + 1, err instanceof BridgeError ? err : transportError(err, "/event"));
+        this.scheduleReconnect(attempt + 1, err instanceof BridgeError ? err : transportError(err, "the event stream"));
       });
     }, delay);
   }

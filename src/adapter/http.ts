@@ -1,13 +1,14 @@
 /**
- * OpenCode's HTTP routes the adapter uses, over undici. Every call passes the
- * project `directory`, carries HTTP Basic auth when a password is configured,
- * has a timeout, and fails with a BridgeError whose code says what went wrong.
+ * The one JSON-over-HTTP client the dialects use (src/adapter/dialect-v1.ts,
+ * dialect-v2.ts), over undici. Every call carries HTTP Basic auth when a password
+ * is configured (and the project `directory` as a query when the line scopes by
+ * it), has a timeout, and fails with a BridgeError whose code says what went
+ * wrong. Built in one place: `createDialect` (src/adapter/dialect.ts).
  */
 import { request, type Dispatcher } from "undici";
 import { deadline } from "../util/deadline.js";
 import { withoutStack } from "../codec/mappers.js";
 import { BridgeError } from "./errors.js";
-import type { WirePart } from "./parts.js";
 
 export interface HttpOptions {
   readonly baseUrl: string;
@@ -16,24 +17,8 @@ export interface HttpOptions {
   readonly password?: string;
   readonly requestTimeoutMs: number;
   readonly dispatcher?: Dispatcher;
-}
-
-/** One message of `GET /session/:id/message`; read through the codec's schemas, not here. */
-export interface RecordedMessage {
-  info: { id: string } & Record<string, unknown>;
-  parts?: unknown[];
-}
-
-export interface PromptBody {
-  /** The turn's user message id (src/adapter/message-id.ts). */
-  messageID?: string;
-  parts: WirePart[];
-  noReply?: boolean;
-  tools?: Record<string, boolean>;
-  variant?: string;
-  model?: { providerID: string; modelID: string };
-  agent?: string;
-  system?: string;
+  /** Add `?directory=` to every URL (1.x scopes each route by it; 2.x names the location in bodies). Default true. */
+  readonly directoryQuery?: boolean;
 }
 
 /** The `Authorization` header for OpenCode's HTTP Basic auth, or undefined without a password. */
@@ -74,7 +59,7 @@ export class OpencodeHttp {
 
   url(path: string, query: Record<string, string | number | undefined> = {}): string {
     const u = new URL(path, `${this.opts.baseUrl}/`);
-    u.searchParams.set("directory", this.opts.directory);
+    if (this.opts.directoryQuery !== false) u.searchParams.set("directory", this.opts.directory);
     for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.toString();
   }
@@ -142,110 +127,19 @@ export class OpencodeHttp {
     }
     return { status, body };
   }
-
-  async health(): Promise<{ healthy: boolean; version: string }> {
-    const { body } = await this.call("GET", "/global/health");
-    const b = body as { healthy?: unknown; version?: unknown } | undefined;
-    if (typeof b !== "object" || b === null || typeof b.version !== "string") {
-      throw new BridgeError("protocol", `/global/health did not answer {healthy, version}: ${summarize(body)}`);
-    }
-    return { healthy: b.healthy === true, version: b.version };
-  }
-
-  /** `POST /session`; `body` may carry `title`, `parentID`, `permission` rules (all 1.2+). */
-  async createSession(signal?: AbortSignal, create: Record<string, unknown> = {}): Promise<string> {
-    const { body } = await this.call("POST", "/session", { body: create, signal });
-    const id = (body as { id?: unknown } | undefined)?.id;
-    if (typeof id !== "string") throw new BridgeError("protocol", `POST /session answered no session id: ${summarize(body)}`);
-    return id;
-  }
-
-  /** Does the session exist? (`GET /session/:id`: 404 is no.) */
-  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
-    const r = await this.call("GET", `/session/${encodeURIComponent(sessionId)}`, { signal, okStatuses: [404] });
-    return r.status !== 404;
-  }
-
-  /** `DELETE /session/:id`: true when it was deleted, false when it did not exist. */
-  async deleteSession(sessionId: string): Promise<boolean> {
-    const r = await this.call("DELETE", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
-    return r.status !== 404;
-  }
-
-  /** The server's record of the session's most recent messages, oldest first: [{info, parts}]. */
-  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {
-    const { body } = await this.call("GET", `/session/${encodeURIComponent(sessionId)}/message`, {
-      query: { limit },
-      signal,
-    });
-    if (!Array.isArray(body)) throw new BridgeError("protocol", `GET /session/${sessionId}/message did not answer a list`);
-    return body.filter(
-      (m: unknown): m is RecordedMessage =>
-        typeof m === "object" && m !== null && typeof (m as { info?: { id?: unknown } }).info?.id === "string",
-    );
-  }
-
-  /** Ids of the session's most recent messages (to tell a new prompt from republished old ones). */
-  async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {
-    return (await this.sessionMessages(sessionId, limit, signal)).map((m) => m.info.id);
-  }
-
-  async promptAsync(sessionId: string, body: PromptBody, signal?: AbortSignal): Promise<void> {
-    await this.call("POST", `/session/${encodeURIComponent(sessionId)}/prompt_async`, { body, signal });
-  }
-
-  async abort(sessionId: string): Promise<void> {
-    await this.call("POST", `/session/${encodeURIComponent(sessionId)}/abort`, { body: {} });
-  }
-
-  /** Status of every busy session of the directory (idle ones are absent). */
-  async sessionStatus(): Promise<Record<string, { type: string }>> {
-    const { body } = await this.call("GET", "/session/status");
-    return (typeof body === "object" && body !== null ? body : {}) as Record<string, { type: string }>;
-  }
-
-  /**
-   * Answer a permission request (a message goes to the model with a rejection);
-   * falls back to the pre-1.15 route, which takes no message, when the new one is
-   * missing. Resolves false when the server no longer knows the request (answered elsewhere).
-   */
-  async replyPermission(sessionId: string, requestId: string, reply: "once" | "always" | "reject", message?: string): Promise<boolean> {
-    const r = await this.call("POST", `/permission/${encodeURIComponent(requestId)}/reply`, {
-      body: message === undefined ? { reply } : { reply, message },
-      okStatuses: [404],
-    });
-    if (r.status !== 404) return true;
-    if (isNotFound(r.body)) return false;
-    await this.call(
-      "POST",
-      `/session/${encodeURIComponent(sessionId)}/permissions/${encodeURIComponent(requestId)}`,
-      { body: { response: reply } },
-    );
-    return true;
-  }
-
-  /** Answer a question: one array of chosen labels per question. False when the server no longer knows it. */
-  async replyQuestion(requestId: string, answers: readonly (readonly string[])[]): Promise<boolean> {
-    const r = await this.call("POST", `/question/${encodeURIComponent(requestId)}/reply`, { body: { answers }, okStatuses: [404] });
-    return r.status !== 404;
-  }
-
-  /** Dismiss a question. False when the server no longer knows it. */
-  async rejectQuestion(requestId: string): Promise<boolean> {
-    const r = await this.call("POST", `/question/${encodeURIComponent(requestId)}/reject`, { body: {}, okStatuses: [404] });
-    return r.status !== 404;
-  }
 }
 
 /** 1.15+ answers a request it no longer holds with 404 `PermissionNotFoundError`/`QuestionNotFoundError` (docs/dialects.md). */
-function isNotFound(body: unknown): boolean {
+export function isNotFound(body: unknown): boolean {
   const tag = (body as { _tag?: unknown; name?: unknown } | undefined)?._tag ?? (body as { name?: unknown } | undefined)?.name;
   return typeof tag === "string" && tag.endsWith("NotFoundError");
 }
 
 /** An answer body for a message: OpenCode's own `data.message` when it has one (without stack frames), else the body. */
-function summarize(body: unknown): string {
+export function summarize(body: unknown): string {
   if (body === undefined) return "(empty body)";
+  // A web page is never quoted: 2.x answers 1.x's routes (and any proxy its own errors) with HTML.
+  if (typeof body === "string" && isHtml(body)) return "(an HTML page, not OpenCode's JSON)";
   const b = body as { name?: unknown; _tag?: unknown; message?: unknown; data?: { message?: unknown } } | null;
   const words = typeof b === "object" && b !== null ? (typeof b.data?.message === "string" ? b.data.message : b.message) : undefined;
   const name = typeof b === "object" && b !== null ? (b.name ?? b._tag) : undefined;
@@ -256,4 +150,9 @@ function summarize(body: unknown): string {
         ? body
         : JSON.stringify(body);
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
+}
+
+/** Does this text look like an HTML page (a web app, a proxy's error page) rather than an API's answer? */
+export function isHtml(text: string): boolean {
+  return /^\s*<(?:!doctype|html|head|body|\?xml)/i.test(text);
 }

@@ -7,7 +7,7 @@
  */
 import { MAX_TIMER_MS, type AdapterConfig, type PermissionPolicy, type QuestionPolicy } from "./config.js";
 import { BridgeError } from "./errors.js";
-import type { PromptBody } from "./http.js";
+import type { PromptBody } from "./dialect.js";
 import type { RequestHook } from "./requests.js";
 import type { SessionOptions, SessionStore } from "./sessions.js";
 
@@ -52,8 +52,11 @@ export interface AdapterOptions {
   readonly deleteSessionsOnClose?: boolean;
 }
 
-/** The OpenCode versions this bridge supports: 1.2.0 and later 1.x (2.x drops the routes it uses). */
-export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 2 } as const;
+/**
+ * The OpenCode versions this bridge supports: 1.2.0 and later 1.x (its 1.x dialect),
+ * and 2.x (its 2.x dialect, src/adapter/dialect-v2.ts; checked against 2.1.2).
+ */
+export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 3 } as const;
 
 export function isSupportedVersion(version: string): boolean {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);

@@ -12,10 +12,10 @@ import type { Logger } from "pino";
 import { beginResync, endResync } from "../codec/control.js";
 import { parseEvent, type ParsedEvent } from "../codec/events.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
-import type { OpencodeHttp, RecordedMessage } from "./http.js";
+import type { Dialect, RecordedMessage } from "./dialect.js";
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
 const RECHECK_MS = 500;
@@ -47,7 +47,7 @@ export class Repair {
   constructor(
     private readonly state: TurnState,
     private readonly sessionId: string,
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly host: RepairHost,
@@ -122,7 +122,7 @@ export class Repair {
     this.buffer = [];
     beginResync(this.state);
     try {
-      const messages = await this.http.sessionMessages(this.sessionId, 200);
+      const messages = await this.dialect.sessionMessages(this.sessionId, 200);
       if (this.host.over) return undefined;
       for (const m of messages) {
         this.record("message.updated", { info: m.info });
@@ -149,7 +149,7 @@ export class Repair {
     if (this.buffer) return; // a repair is already running; it will see the newer events
     this.repairs++;
     try {
-      const [messages, status] = await Promise.all([this.applyRecord(), this.http.sessionStatus()]);
+      const [messages, status] = await Promise.all([this.applyRecord(), this.dialect.sessionStatus()]);
       if (messages === undefined || this.host.over) return;
       const s = status[this.sessionId];
       if (!this.host.over && (s === undefined || s.type === "idle")) {
@@ -186,7 +186,7 @@ export class Repair {
     const messages = await this.applyRecord();
     if (messages === undefined || this.host.over) return "over";
     if (this.hasFinishedAnswer(messages)) return "finished";
-    const s = (await this.http.sessionStatus())[this.sessionId];
+    const s = (await this.dialect.sessionStatus())[this.sessionId];
     return s === undefined || s.type === "idle" ? "lost" : "running";
   }
 }

@@ -20,7 +20,7 @@ import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
 import type { AdapterConfig, PermissionRequest } from "./config.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
 
 import type {
@@ -68,8 +68,8 @@ interface Pending {
 
 type Cfg = Pick<AdapterConfig, "permission" | "question" | "onRequest" | "answerTimeoutMs" | "clock">;
 
-/** Where answers go: OpenCode's HTTP routes, or an ACP agent's pending `session/request_permission` (src/acp/turn.ts). */
-export type RequestAnswerer = Pick<OpencodeHttp, "replyPermission" | "replyQuestion" | "rejectQuestion">;
+/** Where answers go: an OpenCode dialect's routes, or an ACP agent's pending `session/request_permission` (src/acp/turn.ts). */
+export type RequestAnswerer = Pick<Dialect, "replyPermission" | "replyQuestion" | "rejectQuestion">;
 
 export class Requests {
   private readonly pending = new Map<string, Pending>();
@@ -80,7 +80,7 @@ export class Requests {
   constructor(
     private readonly ids: { sessionId: string; traceId: string },
     private readonly cfg: Cfg,
-    private readonly http: RequestAnswerer,
+    private readonly dialect: RequestAnswerer,
     private readonly log: Logger,
     private readonly host: RequestsHost,
   ) {}
@@ -258,11 +258,11 @@ export class Requests {
       let took: boolean;
       if (req.kind === "permission") {
         const a = answer as { reply: PermissionReply; message?: string };
-        took = await this.http.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
+        took = await this.dialect.replyPermission(req.session_id, req.request_id, a.reply, a.reply === "reject" ? a.message : undefined);
       } else if ("answers" in answer) {
-        took = await this.http.replyQuestion(req.request_id, answer.answers);
+        took = await this.dialect.replyQuestion(req.session_id, req.request_id, answer.answers);
       } else {
-        took = await this.http.rejectQuestion(req.request_id);
+        took = await this.dialect.rejectQuestion(req.session_id, req.request_id);
       }
       this.close(p, took ? by : "elsewhere", took ? answer : undefined);
     } catch (err) {

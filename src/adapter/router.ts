@@ -9,7 +9,7 @@
  * (open, reconnect, control events) is the hub's (src/adapter/event-hub.ts).
  */
 import type { ParsedEvent } from "../codec/events.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import { ChildSessions } from "./child-sessions.js";
 import type { BridgeError } from "./errors.js";
 
@@ -122,9 +122,9 @@ export class SessionRouter {
     return ls !== undefined || this.children.rootOf(sessionId) !== undefined;
   };
 
-  /** A frame's `session.created`/`session.updated`, read before validation for child sessions. */
-  noteCreated(payload: unknown): void {
-    this.children.noteCreated(payload);
+  /** `child` was started under `parent` (a subagent), as the stream announced it. */
+  adopt(child: string, parent: string): void {
+    this.children.adopt(child, parent);
   }
 
   /** A stream issue goes to the listeners of its session, or to every listener. */

@@ -16,14 +16,9 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect, PermissionRule, SessionCreate } from "./dialect.js";
 
-/** One OpenCode permission rule, as `POST /session` takes it. */
-export interface PermissionRule {
-  readonly permission: string;
-  readonly pattern: string;
-  readonly action: "allow" | "deny" | "ask";
-}
+export type { PermissionRule } from "./dialect.js";
 
 export interface SessionOptions {
   /** Default: `bridge: <key>`. */
@@ -135,7 +130,7 @@ export class SessionKeys {
   readonly created = new Set<string>();
 
   constructor(
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     readonly store: SessionStore,
   ) {}
 
@@ -145,16 +140,25 @@ export class SessionKeys {
     const hash = sessionConfigHash(key, opts);
     const known = await this.store.get(key);
     if (known && known.configHash === hash && !REPLACE_AFTER.has(known.lastOutcome ?? "")) {
-      if (await this.http.sessionExists(known.sessionId, signal)) return { sessionId: known.sessionId, created: false };
+      if (await this.dialect.sessionExists(known.sessionId, signal)) return { sessionId: known.sessionId, created: false };
     }
-    const sessionId = await this.http.createSession(signal, {
-      title: opts.title ?? defaultTitle(key),
-      ...(opts.parentID ? { parentID: opts.parentID } : {}),
-      ...(opts.permission ? { permission: opts.permission } : {}),
-    });
-    this.created.add(sessionId);
+    const sessionId = await this.create(
+      {
+        title: opts.title ?? defaultTitle(key),
+        ...(opts.parentID ? { parentID: opts.parentID } : {}),
+        ...(opts.permission ? { permission: opts.permission } : {}),
+      },
+      signal,
+    );
     await this.store.set(key, { sessionId, configHash: hash });
     return { sessionId, created: true };
+  }
+
+  /** A new session (keyed or not): the one place the bridge creates sessions, so it knows which it made. */
+  async create(opts: SessionCreate = {}, signal?: AbortSignal): Promise<string> {
+    const sessionId = await this.dialect.createSession(opts, signal);
+    this.created.add(sessionId);
+    return sessionId;
   }
 
   /** Record how a turn in the key's session ended (if the key still maps to that session). */
@@ -169,6 +173,6 @@ export class SessionKeys {
     const sessionId = known?.sessionId ?? keyOrSessionId;
     if (known) await this.store.delete(keyOrSessionId);
     this.created.delete(sessionId);
-    return this.http.deleteSession(sessionId);
+    return this.dialect.deleteSession(sessionId);
   }
 }

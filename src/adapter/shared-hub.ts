@@ -1,15 +1,15 @@
 /** One hub per (server, directory, credentials, dispatcher, frame cap, clock) in the process, released by reference count. */
 import { EventHub, type HubOptions } from "./event-hub.js";
 import type { AdapterConfig } from "./config.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 
 /** Hubs shared per (server, directory, credentials, dispatcher) within the process. */
 const shared = new Map<string, { hub: EventHub; refs: number }>();
 
-export function acquireHub(http: OpencodeHttp, key: string, opts: HubOptions): { hub: EventHub; release(): void } {
+export function acquireHub(dialect: Dialect, key: string, opts: HubOptions): { hub: EventHub; release(): void } {
   let entry = shared.get(key);
   if (!entry) {
-    entry = { hub: new EventHub(http, opts), refs: 0 };
+    entry = { hub: new EventHub(dialect, opts), refs: 0 };
     shared.set(key, entry);
   }
   entry.refs++;

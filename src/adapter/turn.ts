@@ -16,14 +16,14 @@ import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js"
 import { isTurnDone, overrideEnd } from "../codec/control.js";
 import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { StreamIssue } from "../codec/sse.js";
+import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "./config.js";
 import { Delivery } from "./delivery.js";
 import type { BridgeError } from "./errors.js";
 import type { HubListener } from "./event-hub.js";
-import type { OpencodeHttp } from "./http.js";
+import type { Dialect } from "./dialect.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
 import { Requests, type AnswerOutcome } from "./requests.js";
@@ -58,13 +58,13 @@ export class Turn implements HubListener {
     private readonly state: TurnState,
     private readonly sessionId: string,
     cfg: AdapterConfig,
-    private readonly http: OpencodeHttp,
+    private readonly dialect: Dialect,
     sink: SinkObject,
     private readonly log: Logger,
   ) {
     this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log);
     const over = () => this.finished;
-    this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, http, log, {
+    this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, dialect, log, {
       expire: (code, message) => this.expire(code, message),
       waiting: () => this.liveness.pause(),
       resolved: () => this.liveness.resume(),
@@ -78,7 +78,7 @@ export class Turn implements HubListener {
       },
     };
     this.liveness = new Liveness(cfg, liveness, this.requests, log, { sessionId, traceId: state.traceId });
-    this.repair = new Repair(state, sessionId, http, cfg.clock, log, {
+    this.repair = new Repair(state, sessionId, dialect, cfg.clock, log, {
       take: (evt) => this.take(evt),
       lost: (issue) => this.onIssue(issue),
       end: (code, message) => this.end(code, message),
@@ -226,7 +226,7 @@ export class Turn implements HubListener {
     await Promise.all(
       [this.sessionId, ...(this.children ?? [])].map(async (id) => {
         try {
-          await this.http.abort(id);
+          await this.dialect.abort(id);
         } catch (err) {
           this.log.warn({ err: (err as Error).message, session: id }, "abort request failed");
         }

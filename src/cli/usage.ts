@@ -217,7 +217,7 @@ Options:
   --trace-id ID           trace id of the replies (default: replay)
   --pretty | --jsonl      readable view (as \`prompt --pretty\`) or JSON Lines (the default)
   --list-sessions         list the sessions in the stream with their first prompt, and exit
-  --max-frame-bytes N     frames larger than N bytes are dropped (default 1048576)
+  --max-frame-bytes N     frames larger than N bytes are dropped (default 16777216)
 
 Exit status: 0 the turn ended final, 1 it ended error (also when the reader closed
 stdout early), 2 bad usage or input that is not a recorded stream (no such file, a

@@ -50,7 +50,7 @@ export function isParsedEvent(v: unknown): v is ParsedEvent {
 const known = (type: string, sessionID: string | undefined, event: KnownEvent | undefined) =>
   new Parsed(true, type, sessionID, event, undefined) as ParsedEvent;
 
-/** A parsed event that passed validation elsewhere (the delta fast path, src/codec/fast-delta.ts). */
+/** A parsed event that passed validation elsewhere (the delta fast path, src/stream/fast-delta.ts). */
 export const knownEvent = (type: KnownEvent["type"], sessionID: string | undefined, event: KnownEvent): ParsedEvent =>
   known(type, sessionID, event);
 const failed = (type: string | undefined, sessionID: string | undefined, reason: string) =>

@@ -6,7 +6,7 @@ export { mapOpencodeEvent, finishTurn, createTurnState } from "./codec.js";
 export type { CodecResult, FinishReason, TurnOptions, TurnState } from "./codec.js";
 export { replay, replayEach, replayStream, replaySync, TurnReplayer } from "./replay.js";
 export type { ReplayOptions, ReplayResult, ReplaySummary } from "./replay.js";
-export { DEFAULT_MAX_FRAME_BYTES, type StreamIssue } from "./sse.js";
+export { DEFAULT_MAX_FRAME_BYTES, type StreamIssue } from "../stream/sse.js";
 export {
   ERROR_CODES,
   REPLY_KINDS,

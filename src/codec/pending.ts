@@ -4,7 +4,7 @@
  * message's role is; they wait here (bounded by MAX_PENDING) until it is. The
  * buffer is made when the first event is held.
  */
-import { detach } from "./fast-delta.js";
+import { detach } from "./text.js";
 import type { KnownEvent } from "./schemas.js";
 import { MAX_PENDING, type Pending, type TurnState } from "./state.js";
 
@@ -18,7 +18,7 @@ export function holdDelta(state: TurnState, partID: string, messageID: string | 
   const prev = pending.deltas.get(partID);
   if (prev) prev.text += delta;
   else if (pending.count < MAX_PENDING) {
-    // Kept beyond the event: its own copies of the ids (they may be slices of the frame, src/codec/fast-delta.ts).
+    // Kept beyond the event: its own copies of the ids (they may be slices of the frame: see `detach`).
     pending.deltas.set(detach(partID), { messageID: messageID === undefined ? undefined : detach(messageID), text: delta });
     pending.count++;
   }

@@ -21,7 +21,7 @@
 import type { ReplyBody } from "./envelope.js";
 import { endTurn, hasOpenMessage, onIdle, terminate } from "./ending.js";
 import type { ParsedEvent } from "./events.js";
-import { detach } from "./fast-delta.js";
+import { detach } from "./text.js";
 import { onNextEvent } from "./next.js";
 import { describeServerError } from "./mappers.js";
 import { dropDelta, holdDelta, holdPart, takeDelta, takeParts } from "./pending.js";
@@ -103,7 +103,7 @@ function handle(evt: KnownEvent, state: TurnState, out: ReplyBody[]): void {
       // Only parts of this turn's assistant messages are ever tracked, so a tracked part needs no further check.
       const t = trackOf(state, p.partID);
       if (t) {
-        // The track's own id (the delta's may be a slice of the frame: src/codec/fast-delta.ts).
+        // The track's own id (the delta's may be a slice of the frame: see `detach`).
         if (!t.suspended) appendRaw(state, out, t.partId, t, p.delta);
         return;
       }

@@ -12,7 +12,8 @@
  */
 import { createTurnState, finishTurn, lostEventInto, mapEventInto, type TurnOptions, type TurnState } from "./codec.js";
 import type { Reply } from "./reply.js";
-import { EventStreamDecoder, type DecoderOptions, type StreamIssue } from "./sse.js";
+import { isParsedEvent } from "./events.js";
+import { EventStreamDecoder, type DecoderOptions, type StreamIssue } from "../stream/sse.js";
 
 export interface ReplayOptions extends Partial<TurnOptions>, DecoderOptions {
   /** Called with every reply as it is produced. */
@@ -82,17 +83,10 @@ export class TurnReplayer {
       {
         onEvent: (payload) => {
           this.events++;
-          if (onEvent) onEvent(payload);
+          // A fast-read delta's event is what JSON.parse gives its frame (src/stream/fast-delta.ts).
+          if (onEvent) onEvent(isParsedEvent(payload) ? payload.event : payload);
           const from = this.out.length;
           mapEventInto(payload, this.state, this.out);
-          if (this.out.length !== from) this.announce(from);
-        },
-        onParsed: (evt) => {
-          this.events++;
-          // The event as JSON.parse gives it (src/codec/fast-delta.ts).
-          if (onEvent) onEvent(evt.event);
-          const from = this.out.length;
-          mapEventInto(evt, this.state, this.out);
           if (this.out.length !== from) this.announce(from);
         },
         onIssue: (issue) => {
@@ -106,7 +100,7 @@ export class TurnReplayer {
           if (this.out.length !== from) this.announce(from);
         },
       },
-      opts,
+      { maxFrameBytes: opts.maxFrameBytes, fastDelta: true },
     );
   }
 

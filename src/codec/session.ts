@@ -27,13 +27,3 @@ export function sessionOf(type: string | undefined, props: unknown): string | un
   if (typeof info.id === "string" && type !== undefined && type.startsWith("session.")) return info.id;
   return undefined;
 }
-
-const HEAD = 4096;
-const TYPE_RE = /"type"\s*:\s*"([^"]{1,100})"/;
-const SESSION_RE = /"sessionID"\s*:\s*"([^"]{1,200})"/;
-
-/** Type and session of a frame that could not be decoded (bad JSON, over the cap), read from its first bytes. */
-export function sniffFrame(head: string): { type: string | undefined; sessionID: string | undefined } {
-  const h = head.length > HEAD ? head.slice(0, HEAD) : head;
-  return { type: TYPE_RE.exec(h)?.[1], sessionID: SESSION_RE.exec(h)?.[1] };
-}

@@ -117,3 +117,16 @@ export function flushText(state: TurnState, out: ReplyBody[], partId: string, t:
   const rest = flushTagFilter(t);
   if (rest !== "") emitText(state, out, partId, t.kind, rest);
 }
+
+/**
+ * A copy of `s` that does not keep the string it was cut from alive. The codec
+ * keeps some strings of an event beyond it (a delta's text, in replies and the
+ * answer; a part id it starts tracking), and those may be slices of a decoded
+ * input chunk (16–64 KiB): the stream stage's delta fast path
+ * (src/stream/fast-delta.ts) reads them with a regular expression, whose captures
+ * of 13 characters or more are slices of their subject. Kept as they are, one
+ * 20-character delta would keep its whole chunk (JSON.parse copies its strings).
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (" " + s).slice(1);
+}

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { BridgeError } from "../adapter/errors.js";
-import { OpencodeHttp } from "../adapter/http.js";
+import { createDialect } from "../adapter/line.js";
 import { defaultTitle, SessionKeys } from "../adapter/sessions.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
@@ -85,17 +85,16 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
 
 /** The session to run in: the one named (checked to exist), the key's, or a new one. */
 async function resolveSession(core: DaemonCore, target: OpencodeTarget, directory: string, turn: TurnRequest): Promise<string> {
-  const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: 15_000 });
+  const dialect = createDialect({ ...target, directory });
+  const keys = new SessionKeys(dialect, core.sessionStore);
   const sessionId = turn.session_id;
   try {
     if (turn.session_key !== undefined) {
-      const keys = new SessionKeys(http, core.sessionStore);
       const opts = { ...(turn.title ? { title: turn.title } : {}), ...(turn.model ? { model: turn.model } : {}), ...(turn.agent ? { agent: turn.agent } : {}) };
       return (await keys.ensure(keyIn(directory, turn.session_key), { title: defaultTitle(turn.session_key), ...opts })).sessionId;
     }
-    if (sessionId === undefined) return await http.createSession();
-    const r = await http.call("GET", `/session/${encodeURIComponent(sessionId)}`, { okStatuses: [404] });
-    if (r.status === 404) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
+    if (sessionId === undefined) return await keys.create();
+    if (!(await dialect.sessionExists(sessionId))) throw new HttpError(404, `OpenCode has no session ${sessionId}`, { session_id: sessionId, directory });
     return sessionId;
   } catch (err) {
     if (err instanceof HttpError) throw err;

@@ -11,7 +11,7 @@
  * a record that does not continue what was reported — it is not finished here.
  */
 import type { Reply } from "../codec/reply.js";
-import type { RecordedMessage } from "../adapter/http.js";
+import type { RecordedMessage } from "../adapter/dialect.js";
 
 /** What a reply of the turn needs besides its kind-specific fields. */
 type Envelope = { trace_id: string; session_id: string; seq: number };

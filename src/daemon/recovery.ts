@@ -4,7 +4,7 @@
  * the daemon died reconciled from OpenCode's record (see reconcile.ts).
  */
 import type { Logger } from "pino";
-import { OpencodeHttp } from "../adapter/http.js";
+import { createDialect } from "../adapter/line.js";
 import { isTerminal, type Reply } from "../codec/reply.js";
 import { Envelope, UNSTAMPED } from "../codec/envelope.js";
 import type { FanoutSink } from "../sink/fanout.js";
@@ -100,14 +100,14 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
   let why = "the bridge restarted while the turn was running; what OpenCode did after that is not reported";
   try {
     const target = await ctx.upstream.target();
-    const http = new OpencodeHttp({ ...target, directory: t.directory, requestTimeoutMs: 10_000 });
-    const [messages, status] = await Promise.all([http.sessionMessages(t.sessionId, 200), http.sessionStatus()]);
+    const dialect = createDialect({ ...target, directory: t.directory });
+    const [messages, status] = await Promise.all([dialect.sessionMessages(t.sessionId, 200), dialect.sessionStatus()]);
     const state = status[t.sessionId];
     const idle = state === undefined || state.type === "idle";
     bodies = finishFromRecord(t.replies, messages, t.at, idle);
     if (!bodies && !idle) {
       why = "the bridge restarted while the turn was running; the session was still busy and has been aborted";
-      await http.abort(t.sessionId).catch((err: unknown) => ctx.log.warn({ trace_id: t.traceId, err: (err as Error).message }, "could not abort the session"));
+      await dialect.abort(t.sessionId).catch((err: unknown) => ctx.log.warn({ trace_id: t.traceId, err: (err as Error).message }, "could not abort the session"));
     }
   } catch (err) {
     ctx.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err: (err as Error).message }, "could not read OpenCode's record of a turn the restart interrupted");

@@ -6,7 +6,8 @@
  */
 import type { Logger } from "pino";
 import { isSupportedVersion } from "../adapter/adapter.js";
-import { OpencodeHttp } from "../adapter/http.js";
+import type { Line } from "../adapter/dialect.js";
+import { createDialect } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
@@ -21,6 +22,8 @@ export interface UpstreamHealth {
   readonly mode: "external" | "owned";
   readonly healthy: boolean;
   readonly version?: string;
+  /** Which OpenCode line the server is (1 or 2), found by asking it. */
+  readonly line?: Line;
   /** Whether the bridge supports that version. */
   readonly supported?: boolean;
   readonly error?: string;
@@ -42,9 +45,9 @@ export interface Upstream {
 async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined, directory: string, timeoutMs: number): Promise<UpstreamHealth> {
   if (!target) return { mode, healthy: false, error: "not started" };
   try {
-    const http = new OpencodeHttp({ ...target, directory, requestTimeoutMs: timeoutMs });
-    const { healthy, version } = await http.health();
-    return { mode, healthy, version, supported: isSupportedVersion(version) };
+    // A health check has the caller's own bound.
+    const { healthy, version, line } = await createDialect({ ...target, directory, requestTimeoutMs: timeoutMs }).info();
+    return { mode, healthy, version, line, supported: isSupportedVersion(version) };
   } catch (err) {
     return { mode, healthy: false, error: (err as Error).message };
   }

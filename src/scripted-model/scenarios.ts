@@ -12,6 +12,7 @@ export const SCENARIOS: Readonly<Record<string, string>> = {
   "two-tools": "two bash calls in one step, then text",
   "non-ascii": "text cut through multi-byte characters and grapheme clusters",
   "provider-error": "the provider answers HTTP 401 (a bad API key): the turn ends error upstream",
+  "provider-500": "the provider answers HTTP 500 to every request: the turn ends error upstream",
   long: "1,200 text chunks",
   "plugin-tag": "text with a plugin's <dcp-message-id> tag cut across chunks (removed by the bridge)",
   permission: "a bash call that needs permission (in a project whose permission is ask)",

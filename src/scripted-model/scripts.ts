@@ -112,6 +112,14 @@ export const scripts: Readonly<Record<string, Script>> = {
       },
     },
   ],
+  /** The provider answers HTTP 500 to every request (a provider failing for good). */
+  "provider-500": [
+    {
+      kind: "http-error",
+      status: 500,
+      body: { error: { message: "The scripted provider failed internally", type: "server_error", code: "internal_error" } },
+    },
+  ],
   long: [{ kind: "stream", text: longText(1200) }],
   /**
    * A model that echoes a context-pruning plugin's tag (as models do when a plugin such as

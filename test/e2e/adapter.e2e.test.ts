@@ -7,7 +7,7 @@ import type { AdapterConfigInput, PermissionRequest } from "../../src/adapter/co
 import type { BridgeRequest, RequestEvent } from "../../src/codec/requests.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { MemorySink } from "../../src/sink/memory.js";
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 
 function adapterFor(live: Live, extra: Partial<AdapterConfigInput> = {}) {
@@ -23,7 +23,7 @@ const kinds = (rs: Reply[]) => rs.map((r) => r.kind);
 const text = (rs: Reply[]) => rs.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
 
 async function sessionIsIdle(live: Live, sessionId: string): Promise<boolean> {
-  const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
+  const http = createDialect({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
   for (let i = 0; i < 50; i++) {
     const status = await http.sessionStatus();
     const s = status[sessionId];

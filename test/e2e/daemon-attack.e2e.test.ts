@@ -11,7 +11,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, isTerminal, type Reply } from "../../src/codec/reply.js";
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { ensureOpencode } from "../../src/server/install.js";
 import { startRecorder, flakyPlan, type Recorder } from "../support/recorder.js";
 import { E2E_VERSION, scenario, startLive, type Live } from "../support/live.js";
@@ -301,7 +301,7 @@ describe("opencode-bridge serve under attack", () => {
 
   it("SIGKILL mid-turn, the turn finishes in OpenCode meanwhile: the restart finishes it from OpenCode's record; every seq once", async () => {
     const recorder: Recorder = await startRecorder(flakyPlan);
-    const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
+    const http = createDialect({ baseUrl: live.url, directory: live.directory, password: OPENCODE_PASSWORD, requestTimeoutMs: 5_000 });
     try {
       const args = [...upstream(), "--state-dir", tempStateDir(), "--webhook", recorder.url, "--webhook-backoff", "0.01"];
       const t = await killMidTurn(args, recorder, scenario("slow"), "killed-slow", 20);

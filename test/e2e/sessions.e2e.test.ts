@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OpencodeAdapter } from "../../src/adapter/adapter.js";
 import { OpencodeHttp } from "../../src/adapter/http.js";
+import type { Dialect } from "../../src/adapter/dialect.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { startScriptedModel, type ScriptedModel } from "../../src/scripted-model/server.js";
 import { ensureOpencode } from "../../src/server/install.js";
@@ -25,6 +27,7 @@ let model: ScriptedModel;
 let project: ScriptedProject;
 let server: ManagedServer;
 let http: OpencodeHttp;
+let dialect: Dialect;
 
 beforeAll(async () => {
   const binary = await ensureOpencode(E2E_VERSION);
@@ -40,6 +43,7 @@ beforeAll(async () => {
   writeFileSync(file, JSON.stringify(config, null, 2));
   server = await startManagedServer({ binary, cwd: project.dir, env: project.env, readyTimeoutMs: 60_000 });
   http = new OpencodeHttp({ baseUrl: server.url, directory: project.dir, requestTimeoutMs: 10_000 });
+  dialect = createDialect({ baseUrl: server.url, directory: project.dir });
 }, 120_000);
 
 afterAll(async () => {
@@ -55,7 +59,7 @@ function adapterFor(extra: ConstructorParameters<typeof OpencodeAdapter>[2] = {}
 }
 
 async function userMessages(sessionId: string): Promise<number> {
-  const msgs = await http.sessionMessages(sessionId, 100);
+  const msgs = await dialect.sessionMessages(sessionId, 100);
   return msgs.filter((m) => (m.info as { role?: string }).role === "user").length;
 }
 
@@ -79,7 +83,7 @@ describe("keyed sessions", () => {
     expect(await adapter.ensureSession("ticket-42", { model: "scripted/scripted-model-2" })).toBe(c.sessionId);
 
     expect(await adapter.deleteSession("ticket-42")).toBe(true);
-    expect(await http.sessionExists(c.sessionId)).toBe(false);
+    expect(await dialect.sessionExists(c.sessionId)).toBe(false);
     await adapter.close();
   });
 
@@ -91,8 +95,8 @@ describe("keyed sessions", () => {
     const r = await adapter.prompt(scenario("text"), {});
     expect(r.status).toBe("final");
     await adapter.close();
-    expect(await http.sessionExists(id)).toBe(false);
-    expect(await http.sessionExists(r.sessionId)).toBe(false);
+    expect(await dialect.sessionExists(id)).toBe(false);
+    expect(await dialect.sessionExists(r.sessionId)).toBe(false);
   });
 });
 

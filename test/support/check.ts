@@ -1,7 +1,7 @@
 /**
  * Checking a finished live turn against the server's own record.
  */
-import { OpencodeHttp } from "../../src/adapter/http.js";
+import { createDialect } from "../../src/adapter/line.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { recordedTurn, type RecordMessage } from "./fixtures.js";
 import type { Live } from "./live.js";
@@ -11,7 +11,7 @@ export async function checkTurnAgainstServer(live: Live, replies: Reply[]): Prom
   const problems = contractViolations(replies);
   const last = replies[replies.length - 1];
   const sessionId = last?.session_id ?? "";
-  const http = new OpencodeHttp({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 10_000 });
+  const http = createDialect({ baseUrl: live.url, directory: live.directory });
   const record = (await http.sessionMessages(sessionId, 200)) as unknown as RecordMessage[];
   // The turn is the last user message and what answers it.
   const lastUser = [...record].reverse().find((m) => m.info.role === "user");

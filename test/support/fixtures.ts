@@ -33,9 +33,16 @@ export interface RecordMessage {
   parts: RecordPart[];
 }
 
-export function loadFixtures(): Fixture[] {
+/** The OpenCode line of a fixture directory (`2.1.2` → 2): 2.x streams are `/api/event`, read by src/codec/v2. */
+export function fixtureLine(version: string): 1 | 2 {
+  return Number.parseInt(version, 10) >= 2 ? 2 : 1;
+}
+
+/** The captures of one line (default 1.x: `/event` streams the codec reads directly). */
+export function loadFixtures(line: 1 | 2 = 1): Fixture[] {
   const out: Fixture[] = [];
   for (const version of readdirSync(FIXTURES).sort()) {
+    if (fixtureLine(version) !== line) continue;
     const dir = join(FIXTURES, version);
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".sse")).sort()) {
       const scenario = f.slice(0, -4);

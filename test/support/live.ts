@@ -16,11 +16,14 @@ export interface Live {
   readonly server: ManagedServer;
   readonly url: string;
   readonly directory: string;
+  /** The Basic-auth password the server wants (always one on 2.x), undefined: none. */
+  readonly password: string | undefined;
   stop(): Promise<void>;
 }
 
-export async function startLive(opts: { permission?: PermissionAction; password?: string } = {}): Promise<Live> {
-  const binary = await ensureOpencode(E2E_VERSION);
+/** `version`: the OpenCode to run (default E2E_VERSION; PINNED_OPENCODE2_VERSION for the 2.x line). */
+export async function startLive(opts: { permission?: PermissionAction; password?: string; version?: string } = {}): Promise<Live> {
+  const binary = await ensureOpencode(opts.version ?? E2E_VERSION);
   const model = await startScriptedModel();
   const project = await createScriptedProject({
     modelUrl: model.url,
@@ -47,6 +50,7 @@ export async function startLive(opts: { permission?: PermissionAction; password?
     server,
     url: server.url,
     directory: project.dir,
+    password: server.password,
     stop: async () => {
       await server.stop();
       await model.close();

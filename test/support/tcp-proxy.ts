@@ -1,6 +1,6 @@
 /**
  * A TCP proxy on loopback between the bridge and a real `opencode serve`, for
- * fault injection: it can cut the `/event` stream at a chosen point of what the
+ * fault injection: it can cut the event stream (1.x `/event`, 2.x `/api/event`) at a chosen point of what the
  * server sends — before a chunk (the bridge never sees it) or in the middle of
  * one (the bridge sees half a frame).
  */
@@ -43,7 +43,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     };
     client.on("data", (d: Buffer) => {
       // Keep-alive: a connection that carried other requests may carry the event stream next.
-      if (!isEvent && d.toString("latin1", 0, 10).startsWith("GET /event")) {
+      // 1.x's `/event` or 2.x's `/api/event`.
+      const head = isEvent ? "" : d.toString("latin1", 0, 16);
+      if (!isEvent && (head.startsWith("GET /event") || head.startsWith("GET /api/event"))) {
         isEvent = true;
         eventPairs.add(pair);
       }

@@ -1,18 +1,24 @@
 /**
- * Bytes of OpenCode's `/event` stream → decoded JSON payloads.
+ * The stream stage: bytes of an OpenCode event stream (1.x `/event`, 2.x
+ * `/api/event`) → one decoded payload per frame, handed to ONE handler.
  *
  * eventsource-parser does the SSE framing (any chunking, LF/CR/CRLF); this stage
  * adds what a long-lived stream from a server needs: UTF-8 decoding across chunk
  * boundaries, JSON decoding, and a cap on frame size so that one runaway frame
  * cannot grow memory without bound. Problems are reported through `onIssue` and
- * decoding goes on; nothing here throws.
+ * decoding goes on; nothing here throws. What a payload means is the reader's:
+ * the 1.x dialect and replay (src/codec/events.ts), the 2.x dialect (src/codec/v2).
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
-import type { ParsedEvent } from "./events.js";
+import type { ParsedEvent } from "../codec/events.js";
 import { parseDeltaFrame } from "./fast-delta.js";
-import { sniffFrame } from "./session.js";
 
-export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/**
+ * 16 MiB: a frame must hold a whole answer — 1.x closes a text part with a
+ * `message.part.updated` carrying its full text, and 2.x coalesces deltas into
+ * frames of up to ~1 MB — while one runaway frame still cannot take unbounded memory.
+ */
+export const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 export type StreamIssue =
   | { code: "invalid_json"; message: string; type: string | undefined; sessionID: string | undefined }
@@ -21,13 +27,12 @@ export type StreamIssue =
   | { code: "truncated"; message: string; type: undefined; sessionID: undefined };
 
 export interface DecoderHandlers {
-  onEvent(payload: unknown): void;
   /**
-   * When set, a frame the codec reads without `JSON.parse` (a delta in its captured
-   * form, src/codec/fast-delta.ts) comes here already parsed — exactly what
-   * `parseEvent(payload)` would give for it — instead of to `onEvent`.
+   * One frame's event: its decoded JSON payload — or, with `fastDelta`, for a 1.x
+   * delta in its captured form (src/stream/fast-delta.ts), the parsed event itself
+   * (`isParsedEvent` tells), exactly what `parseEvent(payload)` would give for it.
    */
-  onParsed?(evt: ParsedEvent): void;
+  onEvent(payload: unknown | ParsedEvent): void;
   onIssue(issue: StreamIssue): void;
   /** SSE comments (`: …`) — OpenCode's keep-alives on some versions. */
   onComment?(comment: string): void;
@@ -36,6 +41,8 @@ export interface DecoderHandlers {
 export interface DecoderOptions {
   /** Frames (the `data` of one event) larger than this are dropped and reported. */
   readonly maxFrameBytes?: number;
+  /** Read 1.x deltas in their captured form without JSON.parse (OpenCode 1.x streams only). */
+  readonly fastDelta?: boolean;
 }
 
 const HEAD = 4096;
@@ -54,6 +61,7 @@ export class EventStreamDecoder {
   private readonly parser: EventSourceParser;
   private readonly decoder = new TextDecoder("utf-8");
   private readonly max: number;
+  private readonly fastDelta: boolean;
 
   /** Characters fed since the last dispatched event (or comment). */
   private sinceDispatch = 0;
@@ -70,6 +78,7 @@ export class EventStreamDecoder {
     opts: DecoderOptions = {},
   ) {
     this.max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.fastDelta = opts.fastDelta === true;
     this.parser = createParser({
       onEvent: (ev) => {
         this.dispatched = true;
@@ -88,11 +97,10 @@ export class EventStreamDecoder {
       this.handlers.onIssue({ code: "frame_too_large", message: this.tooLarge(s.type), ...s });
       return;
     }
-    const onParsed = this.handlers.onParsed;
-    if (onParsed !== undefined) {
+    if (this.fastDelta) {
       const evt = parseDeltaFrame(data);
       if (evt !== undefined) {
-        onParsed(evt);
+        this.handlers.onEvent(evt);
         return;
       }
     }
@@ -193,4 +201,14 @@ function afterLastBlankLine(text: string): string {
 function lastEnd(text: string, sep: string): number {
   const i = text.lastIndexOf(sep);
   return i < 0 ? -1 : i + sep.length;
+}
+
+const SNIFF_HEAD = 4096;
+const TYPE_RE = /"type"\s*:\s*"([^"]{1,100})"/;
+const SESSION_RE = /"sessionID"\s*:\s*"([^"]{1,200})"/;
+
+/** Type and session of a frame that could not be decoded (bad JSON, over the cap), read from its first bytes. */
+export function sniffFrame(head: string): { type: string | undefined; sessionID: string | undefined } {
+  const h = head.length > SNIFF_HEAD ? head.slice(0, SNIFF_HEAD) : head;
+  return { type: TYPE_RE.exec(h)?.[1], sessionID: SESSION_RE.exec(h)?.[1] };
 }

@@ -5,7 +5,8 @@
  *   {"id":"evt_…","type":"message.part.delta","properties":{"sessionID":"ses_…",
  *    "messageID":"msg_…","partID":"prt_…","field":"text","delta":"…"}}
  *
- * (1.15.13, 1.18.33; 1.2.27 writes it without the `id`; test/fixtures). Such a
+ * (1.15.13, 1.18.33; 1.2.27 writes it without the `id`; test/fixtures). OpenCode 1.x only:
+ * the 1.x dialect (src/adapter/dialect-v1.ts) and replay ask for it. Such a
  * frame is read with one anchored regular expression instead of `JSON.parse` + the
  * generic validation (irregexp: ~0.15 µs a frame against ~0.55 µs for `JSON.parse`);
  * the result is the parsed event `parseEvent(JSON.parse(data))` gives — the same
@@ -21,7 +22,8 @@
  * and the frame is declined if that fails. test/fast-delta.test.ts compares it with the
  * generic path on every frame of every fixture and on mutated frames.
  */
-import { knownEvent, type ParsedEvent } from "./events.js";
+import { knownEvent, type ParsedEvent } from "../codec/events.js";
+import { detach } from "../codec/text.js";
 
 /**
  * The accepted form, whole: anchored at both ends, every key literal, ids of a
@@ -41,18 +43,6 @@ function unescape(raw: string): string | undefined {
   } catch {
     return undefined; // not a valid escape (`\x`, a short `\u`): the generic path reports the frame
   }
-}
-
-/**
- * A copy of `s` that does not keep `data` alive. A regular expression's captures
- * (13 characters or more) are slices of their subject, and the subject is a slice
- * of the decoded input chunk (16–64 KiB): kept, one 20-character delta would keep
- * its whole chunk (JSON.parse copies its strings). What the codec keeps of a delta
- * beyond the event — its text, in replies and the answer; a part id it starts
- * tracking — goes through this.
- */
-export function detach(s: string): string {
-  return s.length < 13 ? s : (" " + s).slice(1);
 }
 
 /** The parsed event of a delta frame in the exact captured form; undefined: take the generic path. */

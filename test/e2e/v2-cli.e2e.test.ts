@@ -1,0 +1,226 @@
+/**
+ * `opencode-bridge prompt --url URL --directory DIR` against a real OpenCode 2.1.2
+ * with the scripted model, the CLI spawned as a user runs it — unchanged from 1.x:
+ * text, a tool, permission rejected and allowed, the `/api/event` stream cut mid-turn
+ * (repaired from the record), OpenCode killed -9 mid-turn (never a false final),
+ * a wrong password.
+ */
+import { readFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import { scripts } from "../../src/scripted-model/scripts.js";
+import { createDialect } from "../../src/adapter/line.js";
+import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import { scenario, startLive, type Live } from "../support/live.js";
+import { afterMatches, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const CLI = join(ROOT, "dist", "cli", "main.js");
+const lines = (s: string) => s.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Reply);
+const text = (rs: Reply[]) => rs.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The CLI in a child process (asynchronous: the scripted model runs in this process).
+ * `onLine` sees each reply line as it is printed.
+ */
+function cli(
+  live: Live,
+  args: string[],
+  opts: { password?: string; url?: string; onLine?: (r: Reply, child: ChildProcess) => void } = {},
+): Promise<Run> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...live.project.env, OPENCODE_SERVER_PASSWORD: opts.password ?? live.password ?? "" };
+  delete env.OPENCODE_URL;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, "prompt", "--jsonl", "--url", opts.url ?? live.url, "--directory", live.directory, ...args], { env });
+    let stdout = "";
+    let stderr = "";
+    let partial = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      stdout += c;
+      partial += c;
+      const done = partial.split("\n");
+      partial = done.pop() ?? "";
+      for (const l of done) if (l.trim() !== "") opts.onLine?.(JSON.parse(l) as Reply, child);
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
+  let allow: Live;
+  let ask: Live;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    [allow, ask] = await Promise.all([
+      startLive({ version: PINNED_OPENCODE2_VERSION, permission: "allow" }),
+      startLive({ version: PINNED_OPENCODE2_VERSION, permission: "ask" }),
+    ]);
+    proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(allow.url).port) });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await Promise.all([allow?.stop(), ask?.stop()]);
+  });
+
+  it("text: JSON Lines, final with the answer, exit 0", async () => {
+    const r = await cli(allow, ["--trace-id", "v2-text", scenario("text")]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    expect(out.every((x) => x.trace_id === "v2-text")).toBe(true);
+    expect(out[out.length - 1]).toMatchObject({ kind: "final", content: "Hello from the scripted model. This is plain text.", model: "scripted/scripted-model" });
+    expect(text(out)).toBe("Hello from the scripted model. This is plain text.");
+  });
+
+  it("a tool: its call and result once each, then the final", async () => {
+    const r = await cli(allow, [scenario("tool")]);
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    expect(out.filter((x) => x.kind === "tool_call")).toMatchObject([{ tool: "shell", input: { command: "echo bridge-tool-ok" } }]);
+    expect(out.filter((x) => x.kind === "tool_result")).toMatchObject([{ tool: "shell", status: "completed", output: "bridge-tool-ok\n" }]);
+    expect(out[out.length - 1]).toMatchObject({ kind: "final", content: "Let me run a command.The command printed bridge-tool-ok." });
+  });
+
+  it("permission allowed (--permission allow): the tool runs, final", async () => {
+    const r = await cli(ask, ["--permission", "allow", scenario("permission")]);
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    expect(out.find((x) => x.kind === "tool_result")).toMatchObject({ status: "completed" });
+    expect(out[out.length - 1]?.kind).toBe("final");
+  });
+
+  it("permission rejected (--permission reject): the tool is declined with the bridge's reason, the model goes on", async () => {
+    const r = await cli(ask, ["--permission", "reject", scenario("permission")]);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    // The rejection carries a message, so 2.1.2 fails the call with it and the model answers after it.
+    expect(out.find((x) => x.kind === "tool_result")).toMatchObject({ tool: "shell", status: "error" });
+    expect((out.find((x) => x.kind === "tool_result") as { error: string }).error).toContain('permission policy is "reject"');
+    expect(out[out.length - 1]).toMatchObject({ kind: "final", content: "After the permission decision." });
+    expect(r.status).toBe(0);
+  });
+
+  it("/api/event cut in the middle of a frame mid-turn: repaired from the record, the same final", async () => {
+    const cutsBefore = proxy.cuts;
+    proxy.armCut(afterMatches('"type":"session.text.delta"', 3, "mid"));
+    const r = await cli(allow, ["--log-level", "info", scenario("slow")], { url: proxy.url });
+    expect(proxy.cuts).toBe(cutsBefore + 1);
+    expect(r.status).toBe(0);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    const final = out[out.length - 1] as { kind: string; content: string };
+    expect(final.kind).toBe("final");
+    expect(text(out)).toBe(final.content);
+    // The slow scenario's 200 chunks, none lost nor doubled by the repair.
+    const step = scripts.slow?.[0];
+    expect(final.content).toBe(step?.kind === "stream" ? step.text?.join("") : "?");
+    expect(r.stderr).toContain("event stream dropped");
+  });
+
+  /** The captured 2.1.2 turn of a scenario (test/fixtures/2.1.2), as the codec replied to it. */
+  const golden = (name: string) => lines(readFileSync(join(ROOT, "test", "fixtures", "2.1.2", `${name}.jsonl`), "utf8"));
+  /** What must match between a live run and its capture (deltas are coalesced by timing, ids are per run). */
+  const shape = (rs: Reply[]) => {
+    const end = rs[rs.length - 1] as { kind: string; content?: string; code?: string };
+    const tools = rs.flatMap((r) => (r.kind === "tool_call" || r.kind === "tool_result" ? [`${r.kind}:${r.tool}:${"status" in r ? r.status : ""}`] : []));
+    const reasoning = rs.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("");
+    return { end: end.kind, content: end.content, code: end.code, text: text(rs), tools, reasoning };
+  };
+
+  it.each(["reasoning", "tool-error", "two-tools", "non-ascii", "long", "huge", "subagent", "provider-error"])(
+    "%s: the same replies as the captured 2.1.2 turn",
+    async (name) => {
+      const r = await cli(allow, [scenario(name)]);
+      const out = lines(r.stdout);
+      expect(contractViolations(out)).toEqual([]);
+      expect(shape(out)).toEqual(shape(golden(name)));
+      expect(r.status).toBe(out[out.length - 1]?.kind === "final" ? 0 : 1);
+    },
+  );
+
+  it("the idle timeout ends a stalled turn error timeout and interrupts the session", async () => {
+    const r = await cli(allow, ["--idle-timeout", "3", scenario("stall")]);
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    const end = out[out.length - 1] as { kind: string; code?: string; session_id: string };
+    expect(end).toMatchObject({ kind: "error", code: "timeout" });
+    const d = createDialect({ baseUrl: allow.url, directory: allow.directory, password: allow.password });
+    expect((await d.sessionStatus())[end.session_id]).toBeUndefined();
+  });
+
+  it("Ctrl-C mid-turn: error aborted, exit 130, the session interrupted", async () => {
+    let sent = false;
+    const r = await cli(allow, [scenario("slow")], {
+      onLine: (reply, child) => {
+        if (!sent && reply.kind === "delta") {
+          sent = true;
+          child.kill("SIGINT");
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.status).toBe(130);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    const end = out[out.length - 1] as { kind: string; code?: string; session_id: string };
+    expect(end).toMatchObject({ kind: "error", code: "aborted" });
+    const d = createDialect({ baseUrl: allow.url, directory: allow.directory, password: allow.password });
+    expect((await d.sessionStatus())[end.session_id]).toBeUndefined();
+  });
+
+  it("a wrong password: error auth naming the fix, no HTML, exit 1", async () => {
+    const r = await cli(allow, [scenario("text")], { password: "not-the-password" });
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatchObject({ kind: "error", code: "auth" });
+    expect((out[0] as { error: string }).error).toContain("OpenCode 2.x refused the credentials");
+    expect(r.stdout + r.stderr).not.toMatch(/<!doctype|<html/i);
+  });
+});
+
+describe("OpenCode 2.1.2 killed -9 mid-turn", () => {
+  let live: Live;
+  beforeAll(async () => {
+    live = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "allow" });
+  });
+  afterAll(async () => {
+    await live?.stop();
+  });
+
+  it("the turn ends error (never a false final), exit 1", async () => {
+    let killed = false;
+    const r = await cli(live, ["--trace-id", "v2-kill", scenario("slow")], {
+      onLine: (reply) => {
+        // Once the answer has started: the server dies with the turn half done.
+        if (!killed && reply.kind === "delta") {
+          killed = true;
+          live.server.child.kill("SIGKILL");
+        }
+      },
+    });
+    expect(killed).toBe(true);
+    expect(r.status).toBe(1);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    expect(out.some((x) => x.kind === "final")).toBe(false);
+    expect(out[out.length - 1]).toMatchObject({ kind: "error" });
+    expect(["transport", "timeout", "server"]).toContain((out[out.length - 1] as { code: string }).code);
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * The daemon (`opencode-bridge serve --opencode-url`, spawned as users run it) in
+ * front of a real OpenCode 2.1.2 with the scripted model: its health names the 2.x
+ * line, and a permission and a question are answered over HTTP exactly as on 1.x.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import { scenario, startLive, type Live } from "../support/live.js";
+import { callDaemon, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+
+const TOKEN = "v2-daemon-token-0123456789abcdef";
+const auth = { authorization: `Bearer ${TOKEN}` };
+
+/** Poll the turn until it has a pending request (at most 30 s). */
+async function pendingRequest(d: Daemon, traceId: string): Promise<{ request_id: string; kind: string }> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const t = await callDaemon(d, "GET", `/v1/turns/${traceId}`, undefined, auth);
+    const req = (t.json?.pending_requests as { request_id: string; kind: string }[] | undefined)?.[0];
+    if (req !== undefined) return req;
+    if (Date.now() > end) throw new Error(`no pending request in ${traceId}: ${t.text}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("the daemon in front of OpenCode 2.1.2", () => {
+  let live: Live;
+  let daemon: Daemon;
+  beforeAll(async () => {
+    live = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "ask" });
+    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], {
+      BRIDGE_TOKEN: TOKEN,
+      OPENCODE_SERVER_PASSWORD: live.password ?? "",
+    });
+  });
+  afterAll(async () => {
+    daemon?.child.kill("SIGKILL");
+    await daemon?.exited;
+    await live?.stop();
+  });
+
+  it("/healthz names the line and the version", async () => {
+    const health = await callDaemon(daemon, "GET", "/healthz", undefined, {});
+    expect(health.json).toMatchObject({ status: "ok", opencode: { mode: "external", healthy: true, version: "2.1.2", line: 2, supported: true } });
+  });
+
+  it("a permission answered over HTTP: the tool runs, the turn ends final", async () => {
+    const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "v2-perm", permission: "ask" }, auth);
+    expect(started.status, started.text).toBe(202);
+    // A client follows the turn (with nobody to answer, the daemon would reject at once).
+    const events = turnEvents(daemon, "v2-perm", auth);
+    const req = await pendingRequest(daemon, "v2-perm");
+    expect(req.kind).toBe("permission");
+    const path = `/v1/turns/v2-perm/requests/${req.request_id}`;
+    const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
+    expect(ok.status, ok.text).toBe(200);
+    expect((await callDaemon(daemon, "POST", path, { reply: "reject" }, auth)).status).toBe(409);
+    const { replies, done } = await events;
+    expect(done).toMatchObject({ outcome: "final" });
+    expect(replies.find((r) => r.kind === "tool_result")).toMatchObject({ tool: "shell", status: "completed", output: "needs-permission\n" });
+    expect(replies.at(-1)).toMatchObject({ kind: "final", content: "After the permission decision." });
+    expect(replies.map((r) => r.seq)).toEqual(replies.map((_, i) => i));
+  });
+
+  it("a question answered over HTTP: the chosen label reaches the tool, the turn ends final", async () => {
+    const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("question"), trace_id: "v2-question", question: "ask" }, auth);
+    expect(started.status, started.text).toBe(202);
+    const events = turnEvents(daemon, "v2-question", auth);
+    const req = await pendingRequest(daemon, "v2-question");
+    expect(req.kind).toBe("question");
+    const ok = await callDaemon(daemon, "POST", `/v1/turns/v2-question/requests/${req.request_id}`, { answers: [["Blue"]] }, auth);
+    expect(ok.status, ok.text).toBe(200);
+    const { replies, done } = await events;
+    expect(done).toMatchObject({ outcome: "final" });
+    const result = replies.find((r) => r.kind === "tool_result");
+    expect(result).toMatchObject({ tool: "question", status: "completed" });
+    expect(JSON.stringify(result)).toContain('=\\"Blue\\"');
+    expect(replies.at(-1)?.kind).toBe("final");
+  });
+});
