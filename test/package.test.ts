@@ -104,7 +104,7 @@ console.log(JSON.stringify({
     const r = run(
       "subpaths.mjs",
       `const names = {};
-for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon"]) {
+for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon", "opencode-bridge/acp"]) {
   names[p] = Object.keys(await import(p)).sort();
 }
 console.log(JSON.stringify(names));`,
@@ -115,6 +115,7 @@ console.log(JSON.stringify(names));`,
     expect(names["opencode-bridge/adapter"]).toContain("OpencodeAdapter");
     expect(names["opencode-bridge/sink"]).toContain("WebhookSink");
     expect(names["opencode-bridge/daemon"]).toContain("BridgeDaemon");
+    expect(names["opencode-bridge/acp"]).toEqual(expect.arrayContaining(["AcpAdapter", "mapAcpUpdate", "replayAcpCapture", "ensureAgent"]));
     const root = names["opencode-bridge"] ?? [];
     for (const internal of ["EventHub", "OpencodeHttp", "beginResync", "mapEventInto", "parseEvent", "EventStreamDecoder"]) {
       expect(root, internal).not.toContain(internal);
