@@ -8,6 +8,7 @@ import { defineConfig } from "vitest/config";
  * - soak:    `npm run test:soak` — the long run under faults.
  */
 const DIST = ["test/package.test.ts", "test/cli-process.test.ts"];
+const SOAK = ["test/e2e/soak.e2e.test.ts", "test/e2e/store-soak.e2e.test.ts"];
 
 export default defineConfig({
   test: {
@@ -25,11 +26,11 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/*.e2e.test.ts"],
-          exclude: ["test/e2e/soak.e2e.test.ts"],
+          exclude: SOAK,
           globalSetup: ["test/global-setup.ts"],
         },
       },
-      { extends: true, test: { name: "soak", include: ["test/e2e/soak.e2e.test.ts"], globalSetup: ["test/global-setup.ts"] } },
+      { extends: true, test: { name: "soak", include: SOAK, globalSetup: ["test/global-setup.ts"] } },
     ],
   },
 });

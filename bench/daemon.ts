@@ -4,7 +4,9 @@
  * and a webhook receiver, all on loopback — against the adapter in-process on the
  * same turns.
  *
- *   npm run bench:daemon [-- --sessions 1,10,100] [--no-webhook] [--no-journal]   (writes bench/results/daemon*.json)
+ *   npm run bench:daemon [-- --sessions 1,10,100] [--no-webhook] [--no-journal] [--store]   (writes bench/results/daemon*.json)
+ *   --store: the daemon keeps its turns in PostgreSQL (`serve --store`) instead of the journal: a local
+ *   PostgreSQL from the devDependency's binaries (test/support/postgres.ts), fsync on, a fresh database per N.
  *   BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"   node flags for the daemon's process (a CPU profile)
  *
  * Turns: fresh-id copies of the 1.18.33 captures, turn i being
@@ -42,15 +44,19 @@ import { expectedOf, IdMint, loadTemplate, mismatch, recordOf, sessionOfInstance
 import { ensureBuilt } from "./lib/build.js";
 import { startStandin, type Standin, type StandinTurn } from "./lib/standin.js";
 import { int, median, percentile, round, writeResult } from "./lib/stats.js";
+import { freshDatabase, startPostgres, type PostgresServer } from "../test/support/postgres.js";
 
-const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" }, "no-journal": { type: "boolean" } } });
+const { values } = parseArgs({ options: { sessions: { type: "string" }, rounds: { type: "string" }, "no-webhook": { type: "boolean" }, "no-journal": { type: "boolean" }, store: { type: "boolean" } } });
+/** `--store`: turns, replies and acks in PostgreSQL (durable: fsync and synchronous commit on), not the journal. */
+const STORE = values.store === true;
+let pgServer: PostgresServer | undefined;
 /** `--no-webhook`: the daemon with SSE subscribers only (what the webhook costs the turn). */
 const WEBHOOK = values["no-webhook"] !== true;
 /**
  * The daemon journals to a state directory, as `opencode-bridge serve` always does (docs/daemon.md,
  * crash safety); `--no-journal`: without one, as a program embedding `BridgeDaemon` may run it.
  */
-const JOURNAL = values["no-journal"] !== true;
+const JOURNAL = values["no-journal"] !== true && values.store !== true;
 const SESSIONS = (values.sessions ?? process.env.BENCH_DAEMON_SESSIONS ?? "1,10,100").split(",").map(Number);
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_DAEMON_ROUNDS ?? 3);
 /**
@@ -232,8 +238,11 @@ async function startDaemonRig(): Promise<DaemonRig> {
   // BENCH_DAEMON_NODE_ARGS: node flags for the daemon's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/daemon-prof".
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const stateDir = JOURNAL ? mkdtempSync(join(tmpdir(), "bench-daemon-")) : undefined;
+  if (STORE) pgServer ??= await startPostgres({ durable: true });
+  const store = pgServer ? await freshDatabase(pgServer) : undefined;
   const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN, ...(stateDir ? [stateDir] : [])], {
     stdio: ["ignore", "pipe", "inherit"],
+    env: { ...process.env, ...(store ? { BENCH_STORE: store } : {}) },
   });
   const close = async () => {
     child.kill("SIGTERM");
@@ -339,7 +348,7 @@ ensureBuilt();
 const ms = (x: number) => round(x, 2);
 const mint = new IdMint();
 const rows: Record<string, unknown>[] = [];
-console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds after ${process.env.BENCH_DAEMON_WARMUP ? `${process.env.BENCH_DAEMON_WARMUP} unmeasured round(s)` : `unmeasured rounds of >= ${WARMUP_TURNS} turns`} each, node ${process.version}`);
+console.log(`daemon${WEBHOOK ? "" : " (--no-webhook: SSE subscribers only)"}${STORE ? " (--store: PostgreSQL)" : JOURNAL ? "" : " (--no-journal)"}: N concurrent turns (1.18.33 captures, turn i = [long, tool, reasoning, text, two-tools][i mod 5]), ${ROUNDS} alternating rounds after ${process.env.BENCH_DAEMON_WARMUP ? `${process.env.BENCH_DAEMON_WARMUP} unmeasured round(s)` : `unmeasured rounds of >= ${WARMUP_TURNS} turns`} each, node ${process.version}`);
 console.log(`${"sessions".padStart(8)}${"replies".padStart(9)}${"adapter rep/s".padStart(15)}${"SSE rep/s".padStart(11)}${"ratio".padStart(7)}${"webhook rep/s".padStart(15)}${"adapter p50/p99 ms".padStart(21)}${"SSE p50/p99 ms".padStart(19)}${"webhook p50/p99 ms".padStart(21)}${"daemon RSS".padStart(12)}${"daemon CPU µs/reply".padStart(21)}${"exact/main thread".padStart(19)}${"busy daemon/bench".padStart(19)}`);
 for (const n of SESSIONS) {
   const a: Measured[] = [];
@@ -427,4 +436,5 @@ const targets = [
     })),
 ];
 for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
-writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, warmup_rounds: Object.fromEntries(SESSIONS.map((n) => [n, warmupRounds(n)])), rows, targets });
+await pgServer?.stop();
+writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${STORE ? "-store" : JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, warmup_rounds: Object.fromEntries(SESSIONS.map((n) => [n, warmupRounds(n)])), rows, targets });

@@ -49,6 +49,9 @@ export const V2_SPECS: Readonly<Record<string, V2CaptureSpec>> = {
   "permission-reject": { script: "permission", permission: "ask", decision: "reject" },
   "question-answer": { script: "question", permission: "allow", formAnswer: "Blue" },
   subagent: { script: "subagent", permission: "allow" },
+  "plugin-tag": { script: "plugin-tag", permission: "allow" },
+  "mixed-turn": { script: "mixed-turn", permission: "allow" },
+  "external-read": { script: "external-read", permission: "allow", decision: "reject" },
   interrupt: { script: "slow", permission: "allow", interruptAfterDeltas: 2 },
   "kill-restart": { script: "slow", permission: "allow", killAfterDeltas: 2 },
 };

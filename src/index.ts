@@ -1,19 +1,40 @@
 /**
- * opencode-bridge: the public API (README "Public API"). Each part is also its own
- * entry point: `opencode-bridge/codec` (pure, no pino/undici), `/adapter`, `/sink`,
- * `/daemon`. Everything not exported here is internal.
+ * opencode-bridge: what a host embedding the bridge uses — the reply contract, the
+ * adapter with its option and result types, and the sinks. The pure codec and
+ * replay are `opencode-bridge/codec`; the daemon `opencode-bridge/daemon`; the
+ * scripted model `opencode-bridge/scripted-model`. Everything else is internal.
+ * docs/api.md documents exactly these names (test/api-doc.test.ts checks).
  */
+export { ERROR_CODES, ReplySchema, isTerminal, contractViolations } from "./codec/index.js";
+export type {
+  Reply,
+  ReplyKind,
+  DeltaReply,
+  ReasoningReply,
+  ToolCallReply,
+  ToolResultReply,
+  FinalReply,
+  ErrorReply,
+  TerminalReply,
+  ErrorCode,
+  Usage,
+} from "./codec/index.js";
 
-// The codec and the reply contract, and the adapter: their entry points are explicit lists.
-export * from "./codec/index.js";
-export * from "./adapter/index.js";
+export { OpencodeAdapter, FileSessionStore, BridgeError } from "./adapter/index.js";
+export type {
+  AdapterConfigInput,
+  AdapterOptions,
+  PromptOptions,
+  PromptInputPart,
+  TurnResult,
+  SessionStore,
+  BridgeErrorCode,
+  BridgeRequest,
+  RequestAnswer,
+  RequestEvent,
+  RequestHook,
+  AnswerOutcome,
+} from "./adapter/index.js";
 
-// Sinks and the daemon: their entry points also export lower-level pieces; the root names what hosts use.
-export { toSinkObject, MemorySink, JsonlSink, FanoutSink, WebhookSink, parseWebhookOptions, SinkError } from "./sink/index.js";
-export type { SinkErrorCode, Sink, SinkCallback, SinkObject, NamedSink, FanoutCounters, WebhookCounters, WebhookOptions, WebhookOptionsInput } from "./sink/index.js";
-
-export { BridgeDaemon, parseDaemonOptions, ExternalUpstream, OwnedUpstream } from "./daemon/index.js";
-export type { DaemonOptions, DaemonOptionsInput, TurnRequest, TurnOutcome, OpencodeTarget, Upstream, UpstreamHealth } from "./daemon/index.js";
-
-// A managed `opencode serve` process.
-export { startManagedServer, type ManagedServer, type ManagedServerOptions } from "./server/managed.js";
+export { MemorySink, JsonlSink, FanoutSink, WebhookSink, SinkError } from "./sink/index.js";
+export type { Sink, SinkObject, NamedSink, WebhookOptionsInput } from "./sink/index.js";

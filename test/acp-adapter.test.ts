@@ -48,11 +48,11 @@ describe("AcpAdapter without an agent to talk to", () => {
     expect(contractViolations(replies)).toEqual([]);
   });
 
-  it("a refused call still delivers its one terminal error, then rejects", async () => {
+  it("a refused call (empty text) still delivers its one terminal error, invalid_request as on OpenCode (front door), then rejects", async () => {
     const { a, replies } = adapter("opencode acp");
     await expect(a.prompt("   ")).rejects.toThrow(/non-empty/);
     expect(replies).toHaveLength(1);
-    expect(replies[0]).toMatchObject({ kind: "error", code: "internal" });
+    expect(replies[0]).toMatchObject({ kind: "error", code: "invalid_request" });
     await a.close();
   });
 

@@ -493,8 +493,8 @@ describe("configuration", () => {
     await expect(adapter.prompt("x", { model: "no-slash", traceId: "t-bad", sessionId: "ses_x" })).rejects.toThrow(/provider\/model/);
     await expect(adapter.prompt(" ", { traceId: "t-empty" })).rejects.toThrow(/non-empty/);
     expect(sink.replies.map((r) => [r.trace_id, r.session_id, r.seq, r.kind, r.kind === "error" && r.code])).toEqual([
-      ["t-bad", "ses_x", 0, "error", "protocol"],
-      ["t-empty", "", 0, "error", "internal"],
+      ["t-bad", "ses_x", 0, "error", "invalid_request"],
+      ["t-empty", "", 0, "error", "invalid_request"],
     ]);
     expect(contractViolations(sink.replies.slice(0, 1))).toEqual([]);
   });

@@ -5,7 +5,7 @@
  * every turn later.
  */
 import { describe, expect, it } from "vitest";
-import { BridgeError } from "../src/adapter/errors.js";
+import { DaemonError } from "../src/daemon/errors.js";
 import { parseDaemonOptions, TurnRequestSchema, type DaemonOptionsInput } from "../src/daemon/options.js";
 import type { Upstream } from "../src/daemon/upstream.js";
 
@@ -15,8 +15,8 @@ function refusal(input: DaemonOptionsInput): string {
   try {
     parseDaemonOptions(input);
   } catch (err) {
-    expect(err).toBeInstanceOf(BridgeError);
-    expect((err as BridgeError).code).toBe("config");
+    expect(err).toBeInstanceOf(DaemonError);
+    expect((err as DaemonError).code).toBe("config");
     return (err as Error).message;
   }
   throw new Error("the options were accepted");

@@ -1,6 +1,6 @@
 /** The daemon's small parts on their own: the request guard, the JSON content-type rule, the journal. */
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -50,11 +50,11 @@ describe("Journal", () => {
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
   });
-  const open = (keepFinished = 2) => {
+  const open = (keepFinished = 2, maxBytes = 1 << 20) => {
     const dir = dirs[0] ?? mkdtempSync(join(tmpdir(), "journal-"));
     if (!dirs.includes(dir)) dirs.push(dir);
     const errors: Error[] = [];
-    const j = new Journal(dir, { keepFinished, maxBytes: 1 << 20, syncIntervalMs: 10, onError: (e) => errors.push(e) });
+    const j = new Journal(dir, { keepFinished, maxBytes, syncIntervalMs: 10, onError: (e) => errors.push(e) });
     return { j, turns: j.open(), errors, dir };
   };
   const delta = (trace: string, seq: number): Reply => ({ kind: "delta", trace_id: trace, session_id: "ses_1", seq, content: `w${seq} `, part_id: "prt_1" });
@@ -82,20 +82,34 @@ describe("Journal", () => {
     const dir = mkdtempSync(join(tmpdir(), "journal-"));
     dirs.push(dir);
     const opts = { keepFinished: 2, maxBytes: 1 << 20, syncIntervalMs: 10, onError: () => {} };
-    writeFileSync(join(dir, "daemon.pid"), `${process.ppid}\n`);
+    // What a live daemon leaves: its pid and its start time (so a pid reused by another process is not taken for it).
+    const startOf = (pid: number) => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ")[19];
+    writeFileSync(join(dir, "daemon.pid"), `${process.ppid}\n${startOf(process.ppid)}\n`);
     expect(() => new Journal(dir, opts).open()).toThrow(/in use by another daemon \(pid \d+\)/);
+    // A stale file naming a live process that is not that daemon (another start time; or, in the old
+    // pid-only form, a process that is not a `serve`) does not block start-up.
+    writeFileSync(join(dir, "daemon.pid"), `${process.ppid}\n1\n`);
+    new Journal(dir, opts).open();
+    writeFileSync(join(dir, "daemon.pid"), `${process.ppid}\n`);
+    new Journal(dir, opts).open();
     // A pid no process has (above the kernel's pid_max).
     writeFileSync(join(dir, "daemon.pid"), "99999999\n");
     const j = new Journal(dir, opts);
     j.open();
-    expect(readFileSync(join(dir, "daemon.pid"), "utf8").trim()).toBe(String(process.pid));
+    expect(readFileSync(join(dir, "daemon.pid"), "utf8").split("\n")[0]).toBe(String(process.pid));
     j.close();
   });
 
   it("compaction at open keeps the running turns and the last keepFinished ended ones", () => {
-    const first = open(2);
+    const first = open(2, 1024);
+    // Enough replies that the journal's segments (an eighth of maxBytes, at least 1 KiB) roll.
+    for (const id of ["t1", "f"]) {
+      first.j.turn(id, id, "ses_1", "/p", 0);
+      for (let i = 0; i < 20; i++) first.j.reply(id, delta(id, i));
+      first.j.end(id, "final");
+    }
     first.j.turn("running", "r", "ses_1", "/p", 0);
-    for (const id of ["t1", "t2", "t3"]) {
+    for (const id of ["t2", "t3"]) {
       first.j.turn(id, id, "ses_1", "/p", 0);
       first.j.end(id, "final");
     }
@@ -103,7 +117,8 @@ describe("Journal", () => {
     const again = open(2);
     expect(again.turns.map((t) => t.id)).toEqual(["running", "t2", "t3"]);
     again.j.close();
-    expect(readFileSync(join(again.dir, "journal.jsonl"), "utf8")).not.toContain('"t1"');
+    // Nothing is rewritten: the segment that held t1 (and no retained turn) is gone.
+    for (const f of readdirSync(again.dir).filter((x) => x.startsWith("journal"))) expect(readFileSync(join(again.dir, f), "utf8")).not.toContain('"t1"');
   });
 });
 

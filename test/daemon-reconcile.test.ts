@@ -10,23 +10,28 @@ const record = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "1.
 // The session that ran the slow scenario: 200 words in one text part.
 const [sessionId, messages] = Object.entries(record).find(([, ms]) => ms.some((m) => JSON.stringify(m.parts).includes("[scenario:slow]"))) as [string, RecordedMessage[]];
 const user = messages.find((m) => m.info.role === "user") as RecordedMessage;
-const acceptedAt = (user.info.time as { created: number }).created - 200;
+// The turn is known by its own user message id (journaled before its prompt was sent).
+const turn = { traceId: "t", sessionId, messageId: user.info.id };
 const words = Array.from({ length: 200 }, (_, i) => `w${i} `);
+// The answer's text part, as the live stream named it.
+const partId = (messages.flatMap((m) => (m.info.role === "assistant" ? (m.parts ?? []) : [])) as { type: string; id: string }[]).find((p) => p.type === "text")?.id as string;
 const delivered = (n: number): Reply[] =>
-  words.slice(0, n).map((content, seq) => ({ kind: "delta", trace_id: "t", session_id: sessionId, seq, content, part_id: "prt_x" }));
+  words.slice(0, n).map((content, seq) => ({ kind: "delta", trace_id: "t", session_id: sessionId, seq, content, part_id: partId }));
 
 describe("finishFromRecord", () => {
   it("finishes with the text not yet reported and a final holding the whole text", () => {
-    const out = finishFromRecord(delivered(20), messages, acceptedAt, true);
-    expect(out).toEqual([
+    const out = finishFromRecord(delivered(20), messages, turn, true);
+    // Bodies as the codec makes them (envelope stamped later); the final carries usage and model as a live one.
+    expect(out).toMatchObject([
       { kind: "delta", content: words.slice(20).join(""), part_id: expect.stringMatching(/^prt_/) as unknown as string },
       { kind: "final", content: words.join("") },
     ]);
+    expect(out).toHaveLength(2);
   });
-  it("does not finish a turn whose session is busy, whose record does not continue what was reported, or that started after the record", () => {
-    expect(finishFromRecord(delivered(20), messages, acceptedAt, false)).toBeUndefined();
+  it("does not finish a turn whose session is busy, whose record does not continue what was reported, or whose prompt is not in the record", () => {
+    expect(finishFromRecord(delivered(20), messages, turn, false)).toBeUndefined();
     const other: Reply[] = [{ kind: "delta", trace_id: "t", session_id: sessionId, seq: 0, content: "something else", part_id: "prt_x" }];
-    expect(finishFromRecord(other, messages, acceptedAt, true)).toBeUndefined();
-    expect(finishFromRecord([], messages, acceptedAt + 60_000, true)).toBeUndefined();
+    expect(finishFromRecord(other, messages, turn, true)).toBeUndefined();
+    expect(finishFromRecord([], messages, { ...turn, messageId: "msg_ffffffffffffZZZZZZZZZZZZZZ" }, true)).toBeUndefined();
   });
 });

@@ -86,13 +86,14 @@ console.log(JSON.stringify({ replies, violations: contractViolations(replies), u
       "host.cjs",
       `const b = require("opencode-bridge");
 const codec = require("opencode-bridge/codec");
-const st = b.createTurnState({ traceId: "t", sessionId: "s" });
+const daemon = require("opencode-bridge/daemon");
+const st = codec.createTurnState({ traceId: "t", sessionId: "s" });
 console.log(JSON.stringify({
   adapter: typeof b.OpencodeAdapter,
-  daemon: typeof b.BridgeDaemon,
+  daemon: typeof daemon.BridgeDaemon,
   sink: typeof b.MemorySink,
-  same: b.mapOpencodeEvent === codec.mapOpencodeEvent,
-  terminal: b.finishTurn(st, { code: "aborted" }).replies[0].code,
+  same: b.contractViolations === codec.contractViolations,
+  terminal: codec.finishTurn(st, { code: "aborted" }).replies[0].code,
 }));`,
     );
     expect(r.stderr).not.toMatch(/ERR_|Error/);
@@ -100,11 +101,39 @@ console.log(JSON.stringify({
     expect(JSON.parse(r.stdout)).toEqual({ adapter: "function", daemon: "function", sink: "function", same: true, terminal: "aborted" });
   });
 
+  it("a host's empty prompt, malformed model and bad option end with invalid_request, and prompt() rejects with BridgeError config", () => {
+    // No server is needed: the adapter refuses these before any request (port 1 would refuse a connection anyway).
+    const r = run(
+      "misuse.mjs",
+      `import { OpencodeAdapter, BridgeError, ReplySchema } from "opencode-bridge";
+const replies = [];
+const adapter = new OpencodeAdapter({ baseUrl: "http://127.0.0.1:1", directory: "/tmp" }, (reply) => { replies.push(reply); });
+const calls = [["  ", { traceId: "t-empty" }], ["x", { traceId: "t-model", model: "no-slash" }], ["x", { traceId: "t-opt", question: "maybe" }]];
+const thrown = [];
+for (const [text, opts] of calls) {
+  try { await adapter.prompt(text, opts); thrown.push("resolved"); }
+  catch (err) { thrown.push(err instanceof BridgeError ? err.code : String(err)); }
+}
+await adapter.close();
+console.log(JSON.stringify({ thrown, replies: replies.map((x) => [x.trace_id, x.kind, x.code, ReplySchema.safeParse(x).success]) }));`,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({
+      thrown: ["config", "config", "config"],
+      replies: [
+        ["t-empty", "error", "invalid_request", true],
+        ["t-model", "error", "invalid_request", true],
+        ["t-opt", "error", "invalid_request", true],
+      ],
+    });
+  });
+
   it("every subpath loads; internals are not exported", () => {
     const r = run(
       "subpaths.mjs",
       `const names = {};
-for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon", "opencode-bridge/acp"]) {
+for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon", "opencode-bridge/scripted-model", "opencode-bridge/acp"]) {
   names[p] = Object.keys(await import(p)).sort();
 }
 console.log(JSON.stringify(names));`,
@@ -115,10 +144,15 @@ console.log(JSON.stringify(names));`,
     expect(names["opencode-bridge/adapter"]).toContain("OpencodeAdapter");
     expect(names["opencode-bridge/sink"]).toContain("WebhookSink");
     expect(names["opencode-bridge/daemon"]).toContain("BridgeDaemon");
-    expect(names["opencode-bridge/acp"]).toEqual(expect.arrayContaining(["AcpAdapter", "mapAcpUpdate", "replayAcpCapture", "ensureAgent"]));
+    expect(names["opencode-bridge/acp"]).toEqual(expect.arrayContaining(["AcpAdapter", "parseCapture", "replayAcpCapture", "ensureAgent", "createScriptedAgent"]));
     const root = names["opencode-bridge"] ?? [];
     for (const internal of ["EventHub", "OpencodeHttp", "beginResync", "mapEventInto", "parseEvent", "EventStreamDecoder"]) {
       expect(root, internal).not.toContain(internal);
     }
+    // The daemon's internals stay private.
+    for (const internal of ["BearerAuth", "RequestGuard", "isLoopbackHost", "HttpError", "DaemonOptionsSchema", "TurnRequestSchema"]) {
+      expect(names["opencode-bridge/daemon"], internal).not.toContain(internal);
+    }
+
   });
 });

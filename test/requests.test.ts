@@ -51,7 +51,8 @@ describe("requests", () => {
   it("ask with nobody able to answer: rejected at once with a message that says why", async () => {
     const t = await setup({ permission: "ask" });
     const pending = t.adapter.prompt("needs permission", { traceId: "trace-permission" });
-    await vi.waitFor(() => expect(t.answers()).toHaveLength(1));
+    // Bounded by the answer's arrival (a loaded machine may take over a second to connect and prompt).
+    await vi.waitFor(() => expect(t.answers()).toHaveLength(1), { timeout: 15_000 });
     expect(t.answers()[0]).toEqual({ reply: "reject", message: expect.stringMatching(/policy is "ask" but nobody can answer/) });
     t.srv.release(sessionId);
     const result = await pending;

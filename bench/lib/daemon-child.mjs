@@ -14,6 +14,8 @@ const daemon = new BridgeDaemon({
   token,
   directory,
   ...(stateDir ? { stateDir } : {}),
+  // bench/daemon.ts --store: the shared PostgreSQL store instead of the journal.
+  ...(process.env.BENCH_STORE ? { store: process.env.BENCH_STORE } : {}),
   maxActiveTurns: 1000,
   upstream: new ExternalUpstream({ baseUrl: opencodeUrl }, directory),
   outputs: webhookUrl === "-" ? [] : [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl }) }],

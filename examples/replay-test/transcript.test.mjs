@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { createReadStream, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { URL } from "node:url";
-import { contractViolations, replay } from "opencode-bridge";
+import { contractViolations, replay } from "opencode-bridge/codec";
 import { Transcript } from "./transcript.mjs";
 
 const recording = new URL("./tool.sse", import.meta.url);

@@ -2,24 +2,12 @@
  * `opencode-bridge/acp`: ACP agents (`opencode acp`, Claude Code through
  * claude-agent-acp, Codex through codex-acp, any agent speaking ACP v1 on stdio)
  * behind the same replies, requests and turn results as OpenCode's HTTP API.
+ * Kept small (the front door's rule): the backend, its capabilities, replaying a
+ * capture, the agent installs and the offline scripted agents. The pure codec,
+ * command parsing and request mapping stay internal.
  */
 export { AcpAdapter, type AcpAdapterConfig } from "./adapter.js";
-export { capabilitiesOf, type BackendCapabilities } from "./capabilities.js";
-export {
-  createAcpTurnState,
-  mapAcpUpdate,
-  finishAcp,
-  stopReasonError,
-  promptOutcome,
-  promptErrorOutcome,
-  type AcpTurnState,
-  type AcpOutcome,
-  type AcpUsage,
-  type RpcError,
-} from "./codec.js";
-export { toBridgeRequest, optionFor } from "./requests.js";
-export { replayAcpCapture, parseCapture, type AcpReplay, type CapturedMessage } from "./replay.js";
-export { ACP_AGENTS, ensureAgent, cachedAgentCommand, agentCacheDir, type AcpAgentName, type AgentInstallOptions } from "./install.js";
-export { resolveAcpCommand } from "./command.js";
-export { splitCommand } from "./process.js";
-export { createScriptedAgent, type ScriptedAgent, type ScriptedAgentName, type ScriptedAgentOptions } from "./scripted.js";
+export { type BackendCapabilities } from "./capabilities.js";
+export { replayAcpCapture, parseCapture, type AcpReplay } from "./replay.js";
+export { ensureAgent, type AcpAgentName, type AgentInstallOptions } from "./install.js";
+export { createScriptedAgent, type ScriptedAgent, type ScriptedAgentOptions } from "./scripted.js";

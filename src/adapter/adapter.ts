@@ -30,7 +30,9 @@ import { newMessageId } from "./message-id.js";
 import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
 import { Turn, type TurnResult } from "./turn.js";
+import { followTurn, type FollowedTurn } from "./follow.js";
 import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, turnConfig, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
+import { errorMessage } from "../util/errors.js";
 
 // The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
 // re-exported so the adapter's public names stay where they were.
@@ -159,6 +161,12 @@ export class OpencodeAdapter {
     throw err;
   }
 
+  /** Follow a turn this process did not start (after a restart) to its end: src/adapter/follow.ts. */
+  follow(turn: FollowedTurn, opts: PromptOptions = {}): Promise<TurnResult> {
+    const deps = { config: this.config, dialect: this.dialect, hub: this.hub, sink: this.sink, log: this.log, serverVersion: () => this.serverVersion(), current: (t: Turn | undefined) => void (this.current = t) };
+    return this.queue.add(() => followTurn(deps, turn, opts)).finally(holdProcess());
+  }
+
   /** Permission and question requests of the running turn that wait for an answer. */
   pendingRequests(): BridgeRequest[] {
     return this.current?.pendingRequests() ?? [];
@@ -196,7 +204,7 @@ export class OpencodeAdapter {
     await this.queue.onIdle();
     if (this.options.deleteSessionsOnClose) {
       for (const id of [...this.keys.created]) {
-        await this.keys.delete(id).catch((err: unknown) => this.log.warn({ session_id: id, err: (err as Error)?.message }, "could not delete a session on close"));
+        await this.keys.delete(id).catch((err: unknown) => this.log.warn({ session_id: id, err }, "could not delete a session on close"));
       }
     }
     this.releaseHub();
@@ -254,6 +262,7 @@ export class OpencodeAdapter {
       await this.hub.open();
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
+      await opts.onPromptId?.(messageID);
       turn.sending();
       await this.dialect.prompt(sessionId, {
         messageID,
@@ -273,9 +282,9 @@ export class OpencodeAdapter {
           ? err
           : opts.signal?.aborted
             ? new BridgeError("config", "the turn was aborted before the prompt was sent")
-            : new BridgeError("protocol", `unexpected failure: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+            : new BridgeError("protocol", `unexpected failure: ${errorMessage(err)}`, { cause: err });
       const code = opts.signal?.aborted ? "aborted" : e.replyCode;
-      log.warn({ code, err: e.message }, "the turn failed before it started");
+      log.warn({ code, err: e }, "the turn failed before it started");
       turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", cfg, this.dialect, this.sink, log);
       turn.end(code, e.message);
     }
@@ -285,7 +294,7 @@ export class OpencodeAdapter {
       if (opts.sessionKey !== undefined && sessionId !== undefined) {
         await this.keys
           .ended(opts.sessionKey, sessionId, result.status === "final" ? "final" : (result.error?.code ?? "internal"))
-          .catch((err: unknown) => log.warn({ err: (err as Error)?.message }, "could not record how the keyed session's turn ended"));
+          .catch((err: unknown) => log.warn({ err }, "could not record how the keyed session's turn ended"));
       }
       return result;
     } finally {

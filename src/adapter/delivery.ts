@@ -51,8 +51,11 @@ export class Delivery {
     private readonly sink: SinkObject,
     private readonly opts: DeliveryOptions,
     private readonly log: Logger,
+    /** The seq of the first reply (a turn followed again after a restart goes on where it was). */
+    firstSeq = 0,
   ) {
     this.envelope = new Envelope(traceId);
+    this.envelope.seq = firstSeq;
   }
 
   /** Replies stamped so far. */
@@ -171,6 +174,6 @@ export class Delivery {
 
   private failed(kind: string, seq: number | undefined, err: unknown): void {
     this.sinkFailures++;
-    this.log.error({ err: (err as Error)?.message, seq, kind }, "sink failed to take a reply");
+    this.log.error({ err, seq, kind }, "sink failed to take a reply");
   }
 }

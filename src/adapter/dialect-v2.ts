@@ -7,7 +7,7 @@
  * describes them (and test/e2e/v2-routes.e2e.test.ts checks against 2.1.2).
  */
 import type { Dispatcher } from "undici";
-import { createV2Translator, v2RecordToMessages } from "../codec/v2/index.js";
+import { createV2Translator, v2FormAnswer, v2RecordToMessages } from "../codec/v2/index.js";
 import { EventStreamDecoder } from "../stream/sse.js";
 import { readV1Payload } from "./dialect-v1.js";
 import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
@@ -146,28 +146,17 @@ export class OpencodeV2 implements Dialect {
   }
 
   /**
-   * A question is a form: its fields are read (`GET …/form/:fid`) so each answer
-   * goes to its field's key, chosen labels as the options' values (free text as is),
-   * one string for a single-choice field, a list for a multiselect. 404 (gone) and
-   * 409 (already settled) are false.
+   * A question is a form: its fields are read (`GET …/form/:fid`) and the answers
+   * put in its shape by the codec (`v2FormAnswer`: each field's key, options' values).
+   * 404 (gone) and 409 (already settled) are false.
    */
   async replyQuestion(sessionId: string, requestId: string, answers: readonly (readonly string[])[]): Promise<boolean> {
     const path = `/api/session/${enc(sessionId)}/form/${enc(requestId)}`;
     const got = await this.http.call("GET", path, { okStatuses: [404] });
     if (got.status === 404) return false;
-    const fields = (got.body as { data?: { fields?: unknown } } | undefined)?.data?.fields;
-    if (!Array.isArray(fields)) throw new BridgeError("protocol", `GET ${path} answered no form fields: ${summarize(got.body)}`);
-    const answer: Record<string, string | string[]> = {};
-    fields.forEach((f: { key?: unknown; type?: unknown; options?: { value?: unknown; label?: unknown }[] }, i) => {
-      const chosen = answers[i];
-      if (typeof f.key !== "string" || chosen === undefined) return;
-      const values = chosen.map((label) => {
-        const o = f.options?.find((x) => x.label === label || x.value === label);
-        return typeof o?.value === "string" ? o.value : label;
-      });
-      answer[f.key] = f.type === "multiselect" ? values : (values[0] ?? "");
-    });
-    const r = await this.http.call("POST", `${path}/reply`, { body: { answer }, okStatuses: [404, 409] });
+    const form = (got.body as { data?: { fields?: unknown } } | undefined)?.data;
+    if (!Array.isArray(form?.fields)) throw new BridgeError("protocol", `GET ${path} answered no form fields: ${summarize(got.body)}`);
+    const r = await this.http.call("POST", `${path}/reply`, { body: v2FormAnswer(form, answers), okStatuses: [404, 409] });
     return r.status !== 404 && r.status !== 409;
   }
 

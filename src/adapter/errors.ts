@@ -5,7 +5,7 @@
 import type { ErrorCode } from "../codec/reply.js";
 
 export type BridgeErrorCode =
-  | "config" // the adapter was configured wrongly (thrown from the constructor)
+  | "config" // the host configured or called the adapter wrongly (constructor, prompt options); a refused turn ends `invalid_request`
   | "auth" // OpenCode answered 401/403
   | "transport" // could not connect, connection reset, stream ended
   | "protocol" // OpenCode answered something unexpected (status, content type, body)
@@ -38,6 +38,7 @@ export class BridgeError extends Error {
       case "server":
         return "server";
       case "config":
+        return "invalid_request";
       case "protocol":
       case "unsupported_version":
         return "protocol";

@@ -235,7 +235,7 @@ export class EventHub {
     this.watchdog.stop();
     this.abort = undefined;
     this.stats.drops++;
-    this.opts.logger?.warn({ err: err.message }, "event stream dropped");
+    this.opts.logger?.warn({ err }, "event stream dropped");
     if (this.router.size === 0) {
       // Nobody is waiting: reconnect lazily, on the next open().
       this.state = "idle";
@@ -254,7 +254,7 @@ export class EventHub {
         last.code === "auth" || last.code === "protocol" ? last.code : "transport",
         `lost the OpenCode event stream and could not reconnect after ${this.policy.maxAttempts} attempts: ${last.message}`,
       );
-      this.opts.logger?.error({ err: e.message }, "giving up on the event stream");
+      this.opts.logger?.error({ err: e }, "giving up on the event stream");
       for (const l of this.router.all()) l.onClose(e);
       this.settleWaiters(e);
       return;
@@ -270,7 +270,7 @@ export class EventHub {
       });
       this.opening.catch((err: unknown) => {
         if (this.state !== "reconnecting") return; // closed, or another open() succeeded
-        this.opts.logger?.warn({ attempt, err: (err as Error).message }, "reconnect failed");
+        this.opts.logger?.warn({ attempt, err }, "reconnect failed");
         this.scheduleReconnect(attempt + 1, err instanceof BridgeError ? err : transportError(err, "the event stream"));
       });
     }, delay);

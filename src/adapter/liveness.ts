@@ -240,7 +240,7 @@ export class Liveness {
     try {
       this.cfg.onRetry?.({ sessionId: this.ids.sessionId, traceId: this.ids.traceId, attempt, message });
     } catch (err) {
-      this.log.error({ err: (err as Error)?.message }, "onRetry hook threw");
+      this.log.error({ err }, "onRetry hook threw");
     }
     if (attempt > this.cfg.maxProviderRetries) {
       this.host.expire(

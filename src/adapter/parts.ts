@@ -10,6 +10,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, extname } from "node:path";
 import { BridgeError } from "./errors.js";
+import { errorMessage } from "../util/errors.js";
 
 export type PromptInputPart =
   | { readonly type: "text"; readonly text: string }
@@ -73,7 +74,7 @@ async function filePart(p: Extract<PromptInputPart, { type: "file" }>, where: st
     try {
       size = (await stat(p.path)).size;
     } catch (err) {
-      throw bad(`${where}: cannot read ${p.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw bad(`${where}: cannot read ${p.path}: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`);
     }
     if (size > MAX_FILE_BYTES) throw bad(`${where}: ${p.path} is ${size} bytes; the limit is ${MAX_FILE_BYTES}`);
     bytes = await readFile(p.path);

@@ -43,6 +43,13 @@ export interface PromptOptions {
   readonly variant?: string;
   /** Timeouts for this turn, overriding the adapter's (`toolMs`: its `toolTimeoutMs`). */
   readonly timeouts?: { readonly firstEventMs?: number; readonly idleMs?: number; readonly turnMs?: number; readonly toolMs?: number };
+  /**
+   * Called with the turn's own user message id right before the prompt is sent:
+   * what identifies the turn in OpenCode's record (the daemon journals it, and
+   * recovers the turn by it after a restart). A promise is waited for before the
+   * prompt goes out (the shared store commits the id first); a rejection fails the turn unsent.
+   */
+  readonly onPromptId?: (messageId: string) => void | Promise<void>;
 }
 
 export interface AdapterOptions {
@@ -87,12 +94,12 @@ export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {
  */
 export function checkPrompt(config: AdapterConfig, input: unknown, opts: PromptOptions, closed: boolean): PromptBody["model"] {
   if (typeof input !== "string" && !Array.isArray(input)) {
-    throw new TypeError(`prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
+    throw new BridgeError("config", `prompt text must be a non-empty string or an array of parts, got ${JSON.stringify(input)}`);
   }
   if (typeof input === "string" && input.trim() === "") {
-    throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
+    throw new BridgeError("config", `prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
   }
-  if (closed) throw new Error("the adapter is closed");
+  if (closed) throw new BridgeError("config", "the adapter is closed");
   if (opts.sessionKey !== undefined && opts.sessionId !== undefined) {
     throw new BridgeError("config", "give either sessionKey or sessionId, not both");
   }

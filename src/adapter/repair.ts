@@ -10,12 +10,14 @@
  */
 import type { Logger } from "pino";
 import { beginResync, endResync } from "../codec/control.js";
-import { parseEvent, type ParsedEvent } from "../codec/events.js";
+import type { ParsedEvent } from "../codec/events.js";
+import { answerFinished, idleEvent, recordEvents } from "../codec/record.js";
 import type { ErrorCode } from "../codec/reply.js";
 import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
 import type { Dialect, RecordedMessage } from "./dialect.js";
+import { errorMessage } from "../util/errors.js";
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
 const RECHECK_MS = 500;
@@ -88,19 +90,9 @@ export class Repair {
     return true;
   }
 
-  /** Does the record hold a finished answer to this turn's prompt? */
-  private hasFinishedAnswer(messages: readonly { info: Record<string, unknown> }[]): boolean {
-    const user = this.state.userMessageId;
-    if (user === undefined) return false;
-    const answers = messages.filter((m) => m.info.role === "assistant" && m.info.parentID === user);
-    return (
-      answers.length > 0 &&
-      answers.every((m) => m.info.error != null || (m.info.time as { completed?: unknown } | undefined)?.completed != null)
-    );
-  }
-
-  private record(type: string, properties: Record<string, unknown>): void {
-    this.host.take(parseEvent({ type, properties: { sessionID: this.sessionId, ...properties } }));
+  /** Does the record hold a finished answer to this turn's prompt? (The codec's one rule.) */
+  private hasFinishedAnswer(messages: readonly RecordedMessage[]): boolean {
+    return answerFinished(messages, this.state.userMessageId);
   }
 
   /**
@@ -124,10 +116,8 @@ export class Repair {
     try {
       const messages = await this.dialect.sessionMessages(this.sessionId, 200);
       if (this.host.over) return undefined;
-      for (const m of messages) {
-        this.record("message.updated", { info: m.info });
-        for (const part of m.parts ?? []) this.record("message.part.updated", { part });
-      }
+      // The record becomes the events the reducer consumes (src/codec/record.ts), as live events would.
+      for (const e of recordEvents(this.sessionId, messages)) this.host.take(e);
       return messages;
     } finally {
       endResync(this.state);
@@ -156,7 +146,7 @@ export class Repair {
         if (this.hasFinishedAnswer(messages) || this.rechecks >= MAX_RECHECKS) {
           // Idle, with the answer complete in the record: the turn ended during the gap
           // (its idle was lost with it).
-          this.record("session.status", { status: { type: "idle" } });
+          this.host.take(idleEvent(this.sessionId));
         } else {
           // Idle but no finished answer yet: the prompt may not have started running when
           // the record was read. Look again shortly rather than end the turn empty.
@@ -166,7 +156,7 @@ export class Repair {
       }
       this.log.info({ messages: messages.length, done: this.host.over }, "repaired after a gap");
     } catch (err) {
-      this.host.end("transport", `could not recover the turn after a gap in the event stream: ${(err as Error).message}`);
+      this.host.end("transport", `could not recover the turn after a gap in the event stream: ${errorMessage(err)}`);
     }
   }
 

@@ -30,6 +30,7 @@ import type {
   RequestEvent,
   ResolvedBy,
 } from "../codec/requests.js";
+import { errorMessage } from "../util/errors.js";
 
 
 /**
@@ -232,7 +233,7 @@ export class Requests {
     try {
       out = call();
     } catch (err) {
-      fail(`the host's request hook threw: ${(err as Error)?.message ?? String(err)}`);
+      fail(`the host's request hook threw: ${errorMessage(err)}`);
       return;
     }
     void Promise.resolve(out).then(
@@ -243,7 +244,7 @@ export class Requests {
         if (problem !== undefined) fail(problem);
         else if (a !== undefined && !p.answering && this.pending.get(p.req.request_id) === p) void this.send(p, a, "host");
       },
-      (err: unknown) => fail(`the host's request hook failed: ${(err as Error)?.message ?? String(err)}`),
+      (err: unknown) => fail(`the host's request hook failed: ${errorMessage(err)}`),
     );
   }
 
@@ -266,9 +267,9 @@ export class Requests {
       }
       this.close(p, took ? by : "elsewhere", took ? answer : undefined);
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, `could not answer the ${req.kind} request`);
+      this.log.error({ err }, `could not answer the ${req.kind} request`);
       this.close(p, by, answer);
-      await this.host.expire("permission", `could not answer OpenCode's ${req.kind} request: ${(err as Error).message}`);
+      await this.host.expire("permission", `could not answer OpenCode's ${req.kind} request: ${errorMessage(err)}`);
     }
   }
 

@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Dialect, PermissionRule, SessionCreate } from "./dialect.js";
+import { errorMessage } from "../util/errors.js";
 
 export type { PermissionRule } from "./dialect.js";
 
@@ -77,7 +78,7 @@ export class FileSessionStore extends MemorySessionStore {
     try {
       text = readFileSync(file, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the session keys in ${file}: ${(err as Error).message}`);
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the session keys in ${file}: ${errorMessage(err)}`);
     }
     if (text === undefined) return;
     try {
@@ -89,7 +90,7 @@ export class FileSessionStore extends MemorySessionStore {
     } catch (err) {
       const aside = `${file}.corrupt-${Date.now()}`;
       renameSync(file, aside);
-      this.recovered = `the session keys in ${file} could not be read (${(err as Error).message}); moved to ${aside}, starting with none`;
+      this.recovered = `the session keys in ${file} could not be read (${errorMessage(err)}); moved to ${aside}, starting with none`;
     }
   }
   override set(key: string, entry: SessionEntry): void {

@@ -16,6 +16,7 @@ import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js"
 import { isTurnDone, overrideEnd } from "../codec/control.js";
 import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
 import type { ErrorCode } from "../codec/reply.js";
+import { skipDelivered, type DeliveredPrefix } from "../codec/record.js";
 import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
@@ -30,6 +31,7 @@ import { Requests, type AnswerOutcome } from "./requests.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { taskSessionOf } from "./child-sessions.js";
 import { turnResult, type TurnResult } from "./turn-result.js";
+import { errorMessage } from "../util/errors.js";
 
 // What a settled turn reports is in src/adapter/turn-result.ts.
 export type { TurnResult } from "./turn-result.js";
@@ -61,8 +63,9 @@ export class Turn implements HubListener {
     private readonly dialect: Dialect,
     sink: SinkObject,
     private readonly log: Logger,
+    private readonly resume?: { readonly prefix: DeliveredPrefix; readonly firstSeq: number }, // a followed turn (./follow.ts): its codec starts afresh, what it delivered before is skipped
   ) {
-    this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log);
+    this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log, resume?.firstSeq);
     const over = () => this.finished;
     this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, dialect, log, {
       expire: (code, message) => this.expire(code, message),
@@ -159,7 +162,7 @@ export class Turn implements HubListener {
 
   onClose(err: BridgeError): void {
     if (this.finished) return;
-    this.log.warn({ err: err.message }, "event stream closed during the turn");
+    this.log.warn({ err }, "event stream closed during the turn");
     this.repair.cancel();
     this.end(err.replyCode, `the OpenCode event stream closed during the turn: ${err.message}`);
   }
@@ -167,7 +170,7 @@ export class Turn implements HubListener {
   onGap(err: BridgeError): void {
     if (this.finished) return;
     this.liveness.gap = true;
-    this.log.warn({ err: err.message }, "gap in the event stream: will repair from the server's record");
+    this.log.warn({ err }, "gap in the event stream: will repair from the server's record");
   }
 
   onResync(): void {
@@ -228,7 +231,7 @@ export class Turn implements HubListener {
         try {
           await this.dialect.abort(id);
         } catch (err) {
-          this.log.warn({ err: (err as Error).message, session: id }, "abort request failed");
+          this.log.warn({ err, session: id }, "abort request failed");
         }
       }),
     );
@@ -245,6 +248,7 @@ export class Turn implements HubListener {
   private afterCodec(): void {
     // Requests still waiting are settled before the terminal reply goes out.
     if (!this.finished && isTurnDone(this.state)) this.requests.stop();
+    if (this.resume) skipDelivered(this.resume.prefix, this.state, this.out);
     this.delivery.push(this.out);
     if (this.finished) return;
     if (isTurnDone(this.state)) {
@@ -271,7 +275,7 @@ export class Turn implements HubListener {
       verdict = await this.repair.verifyEnd();
     } catch (err) {
       this.verifying = false;
-      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${(err as Error).message}`);
+      this.end("transport", `could not read OpenCode's record of the turn to confirm it finished: ${errorMessage(err)}`);
       return;
     }
     this.verifying = false;

@@ -18,6 +18,7 @@ import { installReporter } from "./install-report.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, parseOptions } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
 
@@ -60,7 +61,7 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
         onInstall: installReporter(say),
       });
     } catch (err) {
-      say((err as Error).message.split("\n")[0] ?? "");
+      say(errorMessage(err).split("\n")[0] ?? "");
       if (err instanceof InstallError) {
         say(`or install it yourself (npm i -g opencode-ai@${PINNED_OPENCODE_VERSION}) and set OPENCODE_BIN to its opencode binary`);
       }

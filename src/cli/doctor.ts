@@ -18,6 +18,7 @@ import { ACP_AGENTS, cachedAgentCommand } from "../acp/install.js";
 import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { parseOptions, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 /** `opencode --version` of a binary, bounded; undefined when it does not answer. */
 function versionOf(binary: string, env: Readonly<Record<string, string | undefined>>): string | undefined {
@@ -74,7 +75,7 @@ export async function runInstall(args: string[], io: CliIo): Promise<number> {
     if (had) say(`opencode-ai@${version} is already in the cache`);
     return 0;
   } catch (err) {
-    say(err instanceof InstallError ? err.message : `could not install opencode-ai@${version}: ${(err as Error).message}`);
+    say(err instanceof InstallError ? err.message : `could not install opencode-ai@${version}: ${errorMessage(err)}`);
     return 1;
   }
 }

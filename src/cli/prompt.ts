@@ -17,6 +17,7 @@ import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(
@@ -93,7 +94,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       try {
         scripted = await startScriptedOpencode({ permission: "ask", logger, onInstall: installReporter(say) });
       } catch (err) {
-        say(`could not start the scripted OpenCode: ${(err as Error).message}`);
+        say(`could not start the scripted OpenCode: ${errorMessage(err)}`);
         return 1;
       }
       url = scripted.url;
@@ -112,7 +113,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         url = s.url;
         password = owned.password;
       } catch (err) {
-        say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--url")}`);
+        say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--url")}`);
         return 1;
       }
     }

@@ -14,14 +14,14 @@
  */
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
-import type { Readable, Writable } from "node:stream";
-import { Writable as WritableStream } from "node:stream";
+import { type Readable, type Writable, Writable as WritableStream } from "node:stream";
 import { TurnReplayer } from "../codec/replay.js";
 import type { Reply } from "../codec/reply.js";
 import { BufferedOut, JsonLines } from "./json-lines.js";
 import { PrettySink } from "./pretty.js";
 import { SessionLister, sessionOfPayload } from "./replay-sessions.js";
 import { parseOptions, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 // Its help text is HELP.replay in ./usage.ts.
 
@@ -114,7 +114,7 @@ function openInput(source: string, io: ReplayIo): { name: string; stream: Readab
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") throw new InputError(`no such file: ${name}`);
-    throw new InputError(`cannot read ${name}: ${escapeControls((err as Error).message)}`);
+    throw new InputError(`cannot read ${name}: ${escapeControls(errorMessage(err))}`);
   }
   if (st.isDirectory()) throw new InputError(`${name} is a directory; replay reads a recorded /event stream (a .sse file, or - for stdin)`);
   // 64 KiB reads: each chunk decodes to a string that lives and dies in the young
@@ -205,7 +205,7 @@ async function feedInput(
     }
   } catch (e) {
     if (e instanceof InputError) throw e;
-    throw new InputError(`cannot read ${input.name}: ${escapeControls((e as Error).message)}`);
+    throw new InputError(`cannot read ${input.name}: ${escapeControls(errorMessage(e))}`);
   }
   if (bytes === 0) throw new InputError(`${input.name} is empty: replay reads a recorded OpenCode /event stream`);
   const bad = sniff.end();

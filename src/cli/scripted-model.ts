@@ -18,6 +18,7 @@ import {
 } from "../server/scripted-project.js";
 import type { CliIo } from "./io.js";
 import { HELP, parseOptions, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 HELP["scripted-model"] = (HELP["scripted-model"] as string).replace("SCENARIOS", scenarioList());
 
@@ -30,7 +31,7 @@ function readConfig(file: string): Record<string, unknown> {
       if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("it is not a JSON object");
       config = parsed as Record<string, unknown>;
     } catch (err) {
-      throw new UsageError(`cannot add the provider to ${file}: ${(err as Error).message} (opencode.jsonc with comments is not supported)`);
+      throw new UsageError(`cannot add the provider to ${file}: ${errorMessage(err)} (opencode.jsonc with comments is not supported)`);
     }
   }
   return config;
@@ -69,7 +70,7 @@ export async function runScriptedModel(args: string[], io: CliIo): Promise<numbe
   try {
     model = await startScriptedModel({ port });
   } catch (err) {
-    io.stderr.write(`opencode-bridge: could not start the scripted model: ${(err as Error).message}\n`);
+    io.stderr.write(`opencode-bridge: could not start the scripted model: ${errorMessage(err)}\n`);
     return 1;
   }
   let project: ScriptedProject | undefined;

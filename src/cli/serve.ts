@@ -4,30 +4,27 @@
  */
 import { resolve } from "node:path";
 import type { Logger } from "pino";
-import { BridgeError } from "../adapter/errors.js";
 import { isLoopbackHost } from "../daemon/auth.js";
 import { BridgeDaemon } from "../daemon/daemon.js";
-import type { DaemonOptionsInput } from "../daemon/options.js";
+import { DaemonError } from "../daemon/errors.js";
+import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
 import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { JsonlSink } from "../sink/jsonl.js";
-import { WebhookSink } from "../sink/webhook.js";
+import { WebhookOptionsSchema, WebhookSink } from "../sink/webhook.js";
 import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
 import { ensureOpencode, chooseOpencodeBinary, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
 import { howToGetOpencode, installReporter } from "./install-report.js";
 import type { CliIo, Output } from "./io.js";
-import { cliLogger, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
+import { cliLogger, integer, logLevel, parseOptions, secondsOption, UsageError } from "./usage.js";
+import { errorMessage } from "../util/errors.js";
 
 /** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
 const seconds = (name: string, v: string | undefined) => secondsOption(name, v, true);
 
-function integer(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, got ${JSON.stringify(v)}`);
-  return Number(v);
-}
+const daemonOption = DaemonOptionsSchema.shape;
 
 const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
 
@@ -43,6 +40,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "allow-origin": { type: "string", multiple: true },
       "allow-host": { type: "string", multiple: true },
       "state-dir": { type: "string" },
+      store: { type: "string" },
+      lease: { type: "string" },
       "close-timeout": { type: "string" },
       "max-subscribers": { type: "string" },
       "max-subscribers-per-turn": { type: "string" },
@@ -73,11 +72,11 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const level = logLevel(values["log-level"], io.env, "info");
   if (values.scripted && values["opencode-url"] !== undefined) throw new UsageError("--scripted starts its own opencode: leave out --opencode-url");
   const limits = {
-    maxSubscribers: integer("max-subscribers", values["max-subscribers"], 1),
-    maxSubscribersPerTurn: integer("max-subscribers-per-turn", values["max-subscribers-per-turn"], 1),
-    maxConnections: integer("max-connections", values["max-connections"], 1),
-    maxTurns: integer("retain-turns", values["retain-turns"], 1),
-    maxActiveTurns: integer("max-active-turns", values["max-active-turns"], 1),
+    maxSubscribers: integer("max-subscribers", values["max-subscribers"], daemonOption.maxSubscribers),
+    maxSubscribersPerTurn: integer("max-subscribers-per-turn", values["max-subscribers-per-turn"], daemonOption.maxSubscribersPerTurn),
+    maxConnections: integer("max-connections", values["max-connections"], daemonOption.maxConnections),
+    maxTurns: integer("retain-turns", values["retain-turns"], daemonOption.maxTurns),
+    maxActiveTurns: integer("max-active-turns", values["max-active-turns"], daemonOption.maxActiveTurns),
     shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
   };
   // 0 is refused here: a tool bounded to no time at all is a mistake, and "no bound" is leaving the flag out.
@@ -94,8 +93,13 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
     throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
   }
-  const port = integer("port", values.port, 0);
-  if (port !== undefined && port > 65_535) throw new UsageError(`--port takes 0 to 65535, got ${port}`);
+  const store = nonEmpty(values.store) ?? nonEmpty(io.env.BRIDGE_STORE);
+  // The URL may hold a password: it is never echoed back.
+  if (store !== undefined && !/^postgres(ql)?:\/\//.test(store)) throw new UsageError("--store (or BRIDGE_STORE) takes a postgres:// or postgresql:// URL");
+  const leaseMs = secondsOption("lease", values.lease);
+  if (leaseMs !== undefined && store === undefined) throw new UsageError("--lease is for several daemons on one store: give --store (or BRIDGE_STORE) too");
+  if (leaseMs !== undefined && (leaseMs < 300 || leaseMs > 15_000)) throw new UsageError(`--lease takes 0.3 to 15 seconds, got ${JSON.stringify(values.lease)}`);
+  const port = integer("port", values.port, daemonOption.port);
   let directory = resolve(io.cwd, values.directory ?? ".");
   const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
   const noToken = values["no-token"] === true;
@@ -104,7 +108,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   try {
     openStateDir(stateDir);
   } catch (err) {
-    throw new UsageError(`--state-dir: ${(err as Error).message}`);
+    throw new UsageError(`--state-dir: ${errorMessage(err)}`);
   }
   // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
   if (token === undefined && !noToken && isLoopbackHost(values.host ?? "127.0.0.1")) {
@@ -112,7 +116,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     try {
       stored = loadOrCreateToken(stateDir);
     } catch (err) {
-      throw new UsageError(`--state-dir: ${(err as Error).message}`);
+      throw new UsageError(`--state-dir: ${errorMessage(err)}`);
     }
     token = stored.token;
     if (stored.created) {
@@ -140,7 +144,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const webhookUrls = values.webhook ?? (nonEmpty(io.env.BRIDGE_WEBHOOK_URL) ? [io.env.BRIDGE_WEBHOOK_URL as string] : []);
   const closeTimeoutMs = seconds("close-timeout", values["close-timeout"]);
   const outputs = buildOutputs(webhookUrls, values.jsonl ?? [], logger, io.stdout, io.cwd, {
-    maxAttempts: integer("webhook-max-attempts", values["webhook-max-attempts"], 1),
+    maxAttempts: integer("webhook-max-attempts", values["webhook-max-attempts"], WebhookOptionsSchema.shape.maxAttempts),
     maxElapsedMs: seconds("webhook-max-elapsed", values["webhook-max-elapsed"]),
     initialDelayMs: seconds("webhook-backoff", values["webhook-backoff"]),
     requestTimeoutMs: seconds("webhook-timeout", values["webhook-timeout"]),
@@ -163,7 +167,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       model = await startScriptedModel();
       project = await createScriptedProject({ modelUrl: model.url, permission: "ask" });
     } catch (err) {
-      say(`could not start the scripted model: ${(err as Error).message}`);
+      say(`could not start the scripted model: ${errorMessage(err)}`);
       await cleanupScripted();
       await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
       return 1;
@@ -196,6 +200,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       allowOrigins: values["allow-origin"],
       allowHosts: values["allow-host"],
       stateDir,
+      ...(store !== undefined ? { store } : {}),
+      ...(leaseMs !== undefined ? { leaseMs } : {}),
       closeTimeoutMs,
       ...limits,
       directory,
@@ -207,7 +213,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   } catch (err) {
     await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
     await cleanupScripted();
-    if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message.replace(/^invalid daemon options: /, ""));
+    if (err instanceof DaemonError) throw new UsageError(err.problems);
     throw err;
   }
 
@@ -215,7 +221,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     try {
       await upstream.target();
     } catch (err) {
-      say(`could not start opencode serve (${(err as Error).message}); ${howToGetOpencode(io.env, "--opencode-url")}`);
+      say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--opencode-url")}`);
       await daemon.shutdown("start-up failed");
       await cleanupScripted();
       return 1;
@@ -271,7 +277,7 @@ function buildOutputs(
     try {
       out.push({ name: name("webhook", i, webhooks.length), sink: new WebhookSink({ url, logger, ...defined }) });
     } catch (err) {
-      throw new UsageError(`--webhook: ${(err as Error).message.replace(/^invalid webhook options: /, "")}`);
+      throw new UsageError(`--webhook: ${errorMessage(err).replace(/^invalid webhook options: /, "")}`);
     }
   });
   jsonl.forEach((file, i) => {
@@ -282,11 +288,11 @@ function buildOutputs(
       // The daemon's JSON Lines outputs carry request events too (lines with `type`).
       sink = file === "-" ? new JsonlSink(stdout, { requests: true }) : JsonlSink.open(resolve(cwd, file), { requests: true });
     } catch (err) {
-      throw new UsageError(`--jsonl: ${(err as Error).message}`);
+      throw new UsageError(`--jsonl: ${errorMessage(err)}`);
     }
     sink.onError = (err) =>
       logger.error(
-        { sink: sinkName, file, err: (err as NodeJS.ErrnoException).code ?? err.message },
+        { sink: sinkName, file, err },
         "the JSON Lines output cannot be written: its replies are counted as failures from now on (the daemon goes on)",
       );
     out.push({ name: sinkName, sink });

@@ -33,6 +33,19 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
   return ms;
 }
 
+/**
+ * A whole-number flag of a daemon or webhook option. Its bounds are the option's
+ * schema's (src/daemon/options.ts, src/sink/webhook.ts): stated once, there.
+ */
+export function integer(name: string, v: string | undefined, field: { unwrap(): { minValue: number | null; maxValue: number | null } }): number | undefined {
+  if (v === undefined) return undefined;
+  const { minValue, maxValue } = field.unwrap();
+  const min = minValue ?? 0;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} takes a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+  if (maxValue !== null && Number(v) > maxValue) throw new UsageError(`--${name} takes ${min} to ${maxValue}, got ${Number(v)}`);
+  return Number(v);
+}
+
 type OptionSpec = { readonly type: "string" | "boolean"; readonly multiple?: boolean; readonly short?: string };
 type Values<T extends Record<string, OptionSpec>> = {
   -readonly [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : T[K] extends { multiple: true } ? string[] : string;
@@ -169,6 +182,13 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --no-token                 no authentication (loopback only; logs a warning)
   --state-dir DIR            token and journal (default $XDG_STATE_HOME/opencode-bridge,
                              else ~/.local/state/opencode-bridge)
+  --store URL                a postgres:// URL (env BRIDGE_STORE): turns, replies,
+                             acknowledgements and keyed sessions live there instead
+                             of the journal, shared by every daemon given the same
+                             URL (any of them accepts and serves any turn)
+  --lease S                  with --store: a daemon's claim on a turn lasts S seconds
+                             unless renewed; a dead daemon's turns are taken over
+                             within it (default 10, at most 15)
   --allow-origin ORIGIN      browser origin allowed to call (repeatable; others get 403)
   --allow-host NAME          Host name accepted besides IP addresses and localhost
                              (repeatable)

@@ -80,5 +80,6 @@ export const FINISH_MESSAGES: Readonly<Record<ErrorCode, string>> = {
   upstream: "the model provider failed",
   server: "OpenCode failed",
   not_found: "the session or directory does not exist",
+  invalid_request: "the host's request was refused: it is not one the bridge can run",
   internal: "internal error in opencode-bridge",
 };

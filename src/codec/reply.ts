@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   "permission", // a permission or question request could not be answered
   "transport", // the connection to OpenCode failed or ended before the turn did
   "protocol", // OpenCode sent something the bridge cannot read, and the turn is affected
+  "invalid_request", // the host asked wrongly (an empty prompt, a malformed model name, bad options); the message names the field
   "internal", // a bug in the bridge; the message says where
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

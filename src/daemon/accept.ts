@@ -12,8 +12,9 @@ import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
 import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
 import { keyIn, runTurn } from "./run.js";
-import type { TurnRecord } from "./turns.js";
+import { turnInfo, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
+import { errorMessage } from "../util/errors.js";
 
 export async function postTurn(core: DaemonCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (core.draining) throw core.unavailable();
@@ -28,7 +29,8 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   }
   const traceId = turn.trace_id ?? randomUUID();
   const hash = requestHash(turn);
-  const existing = core.store.get(traceId);
+  // With a shared store, a turn another daemon accepted counts as existing here too (mirrored from the store).
+  const existing = core.store.get(traceId) ?? (core.reserved.has(traceId) ? undefined : await core.shared?.find(traceId));
   if (existing && existing.requestHash === hash) {
     // The same request again (a host retrying after a lost answer): the turn it started, not a second prompt
     // (answered once the turn's record is synced, like the first answer).
@@ -48,6 +50,10 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
   const directory = turn.directory ?? core.options.directory;
   if (!isDirectory(directory)) throw new HttpError(400, `directory ${directory} does not exist or is not a directory`, { directory });
 
+  // A state directory that cannot take the turn's record refuses it before any session is made for it.
+  const refused = core.journal?.refusal();
+  if (refused !== undefined) throw journalRefusal(core, refused);
+
   core.reserved.add(traceId);
   let record: TurnRecord;
   let target: OpencodeTarget;
@@ -55,21 +61,33 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     try {
       target = await core.upstream.target();
     } catch (err) {
-      throw new HttpError(502, "OpenCode is not available", (err as Error).message);
+      throw new HttpError(502, "OpenCode is not available", errorMessage(err));
     }
     const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.
     if (core.draining) throw core.unavailable();
-    record = core.store.create(traceId, sessionId, directory, performance.now());
-    record.info = {
-      text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
-      ...(turn.permission ? { permission: turn.permission } : {}),
-      ...(turn.question ? { question: turn.question } : {}),
-    };
+    // Journaled (and synced) — or stored in the shared store — before the 202: what the turn is, and the
+    // outputs it is owed to: an accepted turn outlives a crash. One fdatasync for all the turns accepted in this turn of the event loop.
+    const turnId = randomUUID();
+    const at = Date.now();
+    if (core.shared) {
+      // Stored (leased to this daemon); another daemon may have stored the same trace_id meanwhile.
+      const raced = await core.shared.accept({ id: turnId, traceId, sessionId, directory, request: turn, requestHash: hash, acceptedMs: at });
+      if (raced) {
+        if (raced.requestHash !== hash) throw new HttpError(409, `trace_id ${traceId} is already in use by a turn with a different request`, { trace_id: traceId });
+        sendJson(res, 200, { trace_id: traceId, session_id: raced.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
+        return;
+      }
+    }
+    const outputs = core.outputs.entries().map((o) => o.name);
+    if (core.journal && !core.journal.turn(turnId, traceId, sessionId, directory, at, hash, { request: turn, outputs })) {
+      // A session made for this turn alone would be left behind: remove it.
+      if (turn.session_id === undefined && turn.session_key === undefined) await dropSession(core, target, directory, sessionId);
+      throw journalRefusal(core, core.journal.refusal() ?? "the journal cannot be written");
+    }
+    record = core.store.create(traceId, sessionId, directory, performance.now(), turnId, at);
+    record.info = turnInfo(turn);
     record.requestHash = hash;
-    // Journaled (and synced) before the 202: an accepted turn outlives a crash. One
-    // fdatasync for all the turns accepted in this turn of the event loop.
-    core.journal?.turn(record.turnId, traceId, sessionId, directory, Date.now(), hash);
     await core.journal?.synced();
   } finally {
     core.reserved.delete(traceId);
@@ -112,4 +130,15 @@ function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** 503: the journal cannot record a new turn (a full or read-only state directory); /healthz says so too. */
+function journalRefusal(core: DaemonCore, why: string): HttpError {
+  core.log.warn({ reason: why }, "refused a turn: its record cannot be kept");
+  return new HttpError(503, `the bridge cannot record new turns: ${why} (free space in the state directory, or fix its permissions)`, { reason: why }, { "retry-after": "5" });
+}
+
+async function dropSession(core: DaemonCore, target: OpencodeTarget, directory: string, sessionId: string): Promise<void> {
+  const http = createDialect({ ...target, directory });
+  await http.deleteSession(sessionId).catch((err: unknown) => core.log.warn({ session_id: sessionId, err }, "could not remove the session of a refused turn"));
 }

@@ -2,6 +2,8 @@
  * The parts of one daemon and the state they share, built once from the options:
  * what the route handlers, the turn runner and the shutdown all work with.
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
@@ -15,6 +17,9 @@ import { parseDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from 
 import { AdapterPool } from "./pool.js";
 import { ReplyPath } from "./reply-path.js";
 import { SubscriberBudget } from "./sse.js";
+import { PgStore } from "./store/postgres.js";
+import { SharedTurns } from "./store/shared.js";
+import { takeOver } from "./store/takeover.js";
 import { TurnStore } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
 
@@ -32,6 +37,8 @@ export class DaemonCore {
   readonly metrics = new Metrics();
   readonly budget: SubscriberBudget;
   readonly journal: Journal | undefined;
+  /** With `store`: the turns shared with other daemons in PostgreSQL (then there is no journal). */
+  readonly shared: SharedTurns | undefined;
   readonly replies: ReplyPath;
   /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
   readonly sessionStore: SessionStore;
@@ -56,24 +63,38 @@ export class DaemonCore {
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
-    this.sessionStore = this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
+    this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
+    this.shared = this.options.store === undefined ? undefined : this.sharedTurns(this.options.store);
+    this.sessionStore = this.shared ? this.shared.pg.sessions() : this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
     if (this.sessionStore instanceof FileSessionStore && this.sessionStore.recovered) this.log.warn(this.sessionStore.recovered);
-    if (this.options.stateDir !== undefined) {
+    if (this.options.stateDir !== undefined && this.shared === undefined) {
       this.journal = new Journal(this.options.stateDir, {
         keepFinished: this.options.maxTurns,
         maxBytes: this.options.journalMaxBytes,
         syncIntervalMs: 200,
         onError: (err) =>
-          this.log.error({ err: err.message, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
+          this.log.error({ err, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
       });
     }
-    this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
-    this.replies = new ReplyPath(this.store, this.journal, this.metrics, this.outputs, this.log);
+    this.replies = new ReplyPath(this.store, this.journal ?? this.shared, this.metrics, this.outputs, this.log);
     this.pool = new AdapterPool(
       (target, directory) => this.makeAdapter(target, directory),
       this.options.maxIdleSessions,
       (adapter) => this.countReconnects(adapter),
     );
+  }
+
+  private sharedTurns(url: string): SharedTurns {
+    const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+    return new SharedTurns({
+      pg: new PgStore(url, { owner, leaseMs: this.options.leaseMs }),
+      store: this.store,
+      log: this.log,
+      leaseMs: this.options.leaseMs,
+      retainTurns: this.options.maxTurns,
+      room: () => (this.draining ? 0 : this.options.maxActiveTurns - this.store.running().length - this.reserved.size),
+      takeover: (row, record) => takeOver(this, row, record, this.input.adapter?.turnTimeoutMs ?? 30 * 60_000),
+    });
   }
 
   private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {

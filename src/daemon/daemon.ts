@@ -1,15 +1,6 @@
 /**
- * The bridge as an HTTP daemon (node:http, no framework). See docs/daemon.md.
- *
- *   POST /v1/turns                       start a turn → 202 {trace_id, session_id}      ./accept.ts
- *   GET  /v1/turns/:trace_id/events      the turn as Server-Sent Events, from seq 0      ./turn-routes.ts, ./sse.ts
- *   POST /v1/turns/:trace_id/abort       abort a running turn                            ./turn-routes.ts
- *   GET  /v1/turns                       turns in flight and recent ones                 ./turn-routes.ts
- *   GET  /v1/turns/:trace_id             one turn, with its pending requests             ./turn-routes.ts
- *   POST /v1/turns/:trace_id/requests/:request_id   answer a permission or question      ./requests.ts
- *   GET  /console                        the operator's web page                         ./console.ts
- *   GET  /healthz                        bridge and OpenCode status (no token needed)    ./status.ts
- *   GET  /metrics                        Prometheus text                                 ./status.ts
+ * The bridge as an HTTP daemon (node:http, no framework). See docs/daemon.md;
+ * its routes and their handlers are the one table `ROUTES` in ./routes.ts.
  *
  * Every turn's replies go to the event subscribers and to the configured
  * outputs (webhook, JSON Lines …) through ./reply-path.ts. Turns run in the
@@ -22,7 +13,7 @@ import type { AddressInfo } from "node:net";
 import { DaemonCore } from "./core.js";
 import type { DaemonOptions, DaemonOptionsInput } from "./options.js";
 import { recoverJournal, resumeRecovered } from "./recovery.js";
-import { daemonRoutes, handleRequest, type Route } from "./routes.js";
+import { handleRequest } from "./routes.js";
 import { recoveryContext } from "./run.js";
 import { abortRunningTurns, exitAtOnce, shutdownDaemon, type ShutdownReport } from "./shutdown.js";
 
@@ -31,7 +22,6 @@ export type { ShutdownReport } from "./shutdown.js";
 export class BridgeDaemon {
   readonly options: DaemonOptions;
   private readonly core: DaemonCore;
-  private readonly routes: readonly Route[];
   /** Set once a shutdown has ended: what it gave up. */
   shutdownReport: ShutdownReport | undefined;
   private server: Server | undefined;
@@ -43,7 +33,6 @@ export class BridgeDaemon {
   constructor(input: DaemonOptionsInput) {
     this.core = new DaemonCore(input);
     this.options = this.core.options;
-    this.routes = daemonRoutes(this.core);
   }
 
   /** Listens; resolves with the address. */
@@ -52,9 +41,11 @@ export class BridgeDaemon {
     if (core.auth === undefined) {
       core.log.warn("running without a token (--no-token): every local process, and every user of this machine, can start turns");
     }
+    // A shared store: its tables made when missing, its notifications listened to, before any request.
+    await core.shared?.open();
     const recovery = recoveryContext(core);
     const recovered = recovery ? recoverJournal(recovery) : [];
-    const server = createServer((req, res) => void handleRequest(core, this.routes, req, res));
+    const server = createServer((req, res) => void handleRequest(core, req, res));
     server.maxConnections = this.options.maxConnections;
     server.on("connection", (socket) => {
       core.connections++;
@@ -77,6 +68,8 @@ export class BridgeDaemon {
     const url = `http://${host}:${addr.port}`;
     core.log.info({ url, opencode: core.upstream.mode, auth: core.auth ? "bearer" : "none", state_dir: this.options.stateDir }, "listening");
     if (recovery) void resumeRecovered(recovery, recovered);
+    // Leases renewed and turns whose owner died claimed, from now on.
+    core.shared?.start();
     return { url, host: addr.address, port: addr.port };
   }
 

@@ -5,6 +5,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
+import { issueList } from "../util/zod.js";
+import { errorMessage } from "../util/errors.js";
 
 /** An answer other than success: `status`, a sentence for people, and details for programs. */
 export class HttpError extends Error {
@@ -84,13 +86,13 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new HttpError(400, "the body is not valid JSON", { reason: (err as Error).message });
+    throw new HttpError(400, "the body is not valid JSON", { reason: errorMessage(err) });
   }
 }
 
 /** Zod issues as `{path, message}` (zod's messages say what was expected and what was received). */
 export function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((i) => ({ path: i.path.join(".") || "(body)", message: i.message }));
+  return issueList(error, "(body)");
 }
 
 /** One line summing up the issues, for the `error` field. */

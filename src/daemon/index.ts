@@ -1,8 +1,8 @@
+/**
+ * `opencode-bridge/daemon`: the HTTP daemon, embedded. Its auth, guards, errors and
+ * option schemas are internal; the HTTP API is docs/daemon.md.
+ */
 export { BridgeDaemon } from "./daemon.js";
-export { DaemonOptionsSchema, TurnRequestSchema, parseDaemonOptions, type DaemonOptions, type DaemonOptionsInput, type TurnRequest } from "./options.js";
-export { ExternalUpstream, OwnedUpstream, type OpencodeTarget, type Upstream, type UpstreamHealth } from "./upstream.js";
-export { BearerAuth, isLoopbackHost, RequestGuard } from "./auth.js";
-export { HttpError } from "./http.js";
-export type { TurnOutcome } from "./turns.js";
-export { defaultStateDir } from "./state.js";
-export type { ShutdownReport } from "./daemon.js";
+export { DaemonError } from "./errors.js";
+export type { DaemonOptionsInput, TurnRequest } from "./options.js";
+export { ExternalUpstream, OwnedUpstream } from "./upstream.js";

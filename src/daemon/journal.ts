@@ -1,147 +1,142 @@
 /**
- * The daemon's journal: an append-only JSON Lines file in the state directory
- * (`journal.jsonl`) that outlives the process. It records, in order:
+ * The daemon's journal: append-only JSON Lines in the state directory that
+ * outlive the process (segments: src/daemon/journal-file.ts). It records, in order:
  *
- *   {"t":"turn","id":turn_id,"trace_id","session_id","directory","at"}   a turn was accepted
- *   {"t":"reply","id":turn_id,"r":reply}                                 a reply, before it goes anywhere
- *   {"t":"end","id":turn_id,"outcome"}                                   the turn ended
- *   {"t":"ack","id":turn_id,"o":output,"seq"}                            an output acknowledged seq (and all before it)
+ *   {"t":"turn","id","trace_id","session_id","directory","at","h"?,"req"?}   a turn was accepted (its request)
+ *   {"t":"prompt","id","m"}                 the turn's own user message id, before the prompt is sent
+ *   {"t":"reply","id","r"}                  a reply, before it goes anywhere
+ *   {"t":"rq","id","e"}                     a permission/question request event (pending until resolved)
+ *   {"t":"end","id","outcome"}              the turn ended
+ *   {"t":"ack","id","o","seq"}              an output acknowledged seq (and all before it)
  *
  * Durability: every record is written with a synchronous `write(2)` before the
- * daemon acts on it (a reply reaches no subscriber or output before its record
- * is in the file), so a killed or crashed daemon (SIGKILL, OOM, an exception)
- * loses nothing. `fdatasync` runs when a turn is accepted (before its 202) or
- * ends — one for all the turns accepted or ended in the same turn of the event
- * loop (`synced()`, a group commit) — and at most `syncIntervalMs` after any other
- * record: a power loss can lose at most that window of replies and acknowledgements.
+ * daemon acts on it, so a killed daemon loses nothing. `fdatasync` runs when a
+ * turn is accepted (before its 202) or ends — one for all the turns of one turn
+ * of the event loop (`synced()`) — and at most `syncIntervalMs` after any other record.
  *
- * Why a file and not a database: Node 20 has no built-in SQLite, and
- * better-sqlite3 downloads or compiles a native module at install. One daemon
- * appends and reads its own log, which is all this needs. The records are
- * plain rows (turn, reply, end, ack), so several daemons sharing PostgreSQL later
- * would map them onto three tables with the same keys.
+ * Bound: the journal retains every running turn and the last `keepFinished`
+ * that ended. Nothing is rewritten: a segment is deleted once it holds records
+ * of no retained turn, so a turn's end costs an append (and sometimes an unlink)
+ * whatever the journal holds.
  *
- * Bound: the journal is compacted when the daemon starts and whenever it grows
- * past `maxBytes`: only turns still running, and the last `keepFinished` turns
- * that ended, are kept (with their acknowledgements). A torn last line (the
- * process died mid-write) is ignored.
+ * Behind a small interface (`TurnJournal`) so that another store (PostgreSQL:
+ * tables turn, reply, request, ack with the same keys) can take its place.
  */
-import { closeSync, existsSync, fdatasyncSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { Reply } from "../codec/reply.js";
+import type { RequestEvent } from "../codec/requests.js";
 import { replyJson } from "../sink/encoded.js";
+import { errorMessage } from "../util/errors.js";
+import { SegmentedFile, type JournalFs } from "./journal-file.js";
+import { readJournal, type Entry, type JournaledTurn } from "./journal-entry.js";
+import { lockStateDir, unlockStateDir } from "./state-lock.js";
 import type { TurnOutcome } from "./turns.js";
 
-export interface JournaledTurn {
-  readonly id: string;
-  readonly traceId: string;
-  readonly sessionId: string;
-  readonly directory: string;
-  /** Wall-clock ms when the turn was accepted. */
-  readonly at: number;
-  /** The hash of the request that started it (a repeated request is recognised across a restart). */
-  readonly requestHash?: string;
-  readonly replies: Reply[];
-  outcome: TurnOutcome | undefined;
-  /** Per output: the highest seq it acknowledged. */
-  readonly acks: Map<string, number>;
+export { readJournal, type JournaledTurn } from "./journal-entry.js";
+
+/** What the daemon needs of a journal: what a turn is, what it said, how it ended, what outputs have. */
+export interface TurnJournal {
+  /** Takes the store, reads it back: the retained turns, in the order accepted. */
+  open(): JournaledTurn[];
+  /** An accepted turn; false when it could not be recorded (the daemon then refuses the turn). */
+  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra?: TurnExtra): boolean;
+  prompt(id: string, messageId: string): void;
+  reply(id: string, r: Reply): void;
+  request(id: string, evt: RequestEvent): void;
+  end(id: string, outcome: TurnOutcome): void;
+  ack(id: string, output: string, seq: number): void;
+  synced(): Promise<void>;
+  /** Why new turns cannot be recorded now (undefined: they can). */
+  refusal(): string | undefined;
+  close(): void;
 }
 
-type Entry =
-  | { t: "turn"; id: string; trace_id: string; session_id: string; directory: string; at: number; h?: string }
-  | { t: "reply"; id: string; r: Reply }
-  | { t: "end"; id: string; outcome: TurnOutcome }
-  | { t: "ack"; id: string; o: string; seq: number };
+/** What else a turn is: its request, and the outputs it is owed to (an output added later is owed nothing of it). */
+export interface TurnExtra {
+  readonly request?: unknown;
+  readonly outputs?: readonly string[];
+}
 
 export interface JournalOptions {
   readonly keepFinished: number;
+  /** Segment size is an eighth of this: the journal holds its retained turns plus about that. */
   readonly maxBytes: number;
   readonly syncIntervalMs: number;
   /** Called once with the first error writing the journal (the daemon goes on without it). */
   readonly onError: (err: Error) => void;
+  readonly fs?: JournalFs;
 }
 
-/** Reads a journal file: turns in the order accepted. Unreadable lines are skipped. */
-export function readJournal(file: string): JournaledTurn[] {
-  if (!existsSync(file)) return [];
-  const turns = new Map<string, JournaledTurn>();
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (line === "") continue;
-    let e: Entry;
-    try {
-      e = JSON.parse(line) as Entry;
-    } catch {
-      continue;
-    }
-    if (e.t === "turn") {
-      turns.set(e.id, { id: e.id, traceId: e.trace_id, sessionId: e.session_id, directory: e.directory, at: e.at, ...(e.h ? { requestHash: e.h } : {}), replies: [], outcome: undefined, acks: new Map() });
-      continue;
-    }
-    const t = turns.get(e.id);
-    if (!t) continue;
-    if (e.t === "reply") {
-      if (e.r.seq === t.replies.length) t.replies.push(e.r);
-    } else if (e.t === "end") t.outcome = e.outcome;
-    else if (e.t === "ack") t.acks.set(e.o, Math.max(e.seq, t.acks.get(e.o) ?? -1));
-  }
-  return [...turns.values()];
-}
-
-/** The turns a compaction keeps: every running one, and the last `keepFinished` that ended. */
-function retained(turns: readonly JournaledTurn[], keepFinished: number): JournaledTurn[] {
-  const finished = turns.filter((t) => t.outcome !== undefined);
-  const drop = new Set(finished.slice(0, Math.max(0, finished.length - keepFinished)));
-  return turns.filter((t) => !drop.has(t));
-}
-
-function entriesOf(t: JournaledTurn): Entry[] {
-  const out: Entry[] = [{ t: "turn", id: t.id, trace_id: t.traceId, session_id: t.sessionId, directory: t.directory, at: t.at, ...(t.requestHash ? { h: t.requestHash } : {}) }];
-  for (const r of t.replies) out.push({ t: "reply", id: t.id, r });
-  if (t.outcome !== undefined) out.push({ t: "end", id: t.id, outcome: t.outcome });
-  for (const [o, seq] of t.acks) out.push({ t: "ack", id: t.id, o, seq });
-  return out;
-}
-
-export class Journal {
-  readonly file: string;
-  private fd: number | undefined;
-  private bytes = 0;
+export class Journal implements TurnJournal {
+  private readonly files: SegmentedFile;
   private syncTimer: NodeJS.Timeout | undefined;
   private groupSync: Promise<void> | undefined;
   private failed = false;
+  /** The last write failed (cleared by the next that succeeds). */
+  private failing: Error | undefined;
+  /** The store could not be opened for writing: read back, never written. */
+  private readOnly: string | undefined;
   /** Records that could not be written. */
   failures = 0;
+  /** Lines skipped at `open` (torn or corrupt). */
+  skipped = 0;
+  /** Retained turn → the segments holding its records; segment → the retained turns with records in it. */
+  private readonly turnSegs = new Map<string, Set<number>>();
+  private readonly segTurns = new Map<number, Set<string>>();
+  private lastNoted: string | undefined;
+  private lastNotedSeg = -1;
+  /** Ended retained turns, oldest end first. */
+  private readonly ended = new Set<string>();
 
   constructor(
-    dir: string,
+    private readonly dir: string,
     private readonly opts: JournalOptions,
   ) {
-    this.file = join(dir, "journal.jsonl");
+    this.files = new SegmentedFile(dir, Math.max(1024, Math.floor(opts.maxBytes / 8)), (err) => this.fail(err), opts.fs);
   }
 
-  /**
-   * Takes the state directory (one daemon at a time: a second one would
-   * interleave and compact the same file), compacts the journal and opens it
-   * for appending; returns the turns it holds (for recovery).
-   */
+  get file(): string {
+    return this.files.file;
+  }
+
   open(): JournaledTurn[] {
-    this.lock();
-    const turns = this.compact();
-    this.fd = openSync(this.file, "a", 0o600);
-    this.bytes = statSync(this.file).size;
-    return turns;
+    const why = lockStateDir(this.dir);
+    if (why !== undefined) this.readOnly = why;
+    const turns = new Map<string, JournaledTurn>();
+    for (const seg of this.files.segments()) {
+      this.skipped += readJournal(seg.file, turns, (id) => this.note(id, seg.n)).skipped;
+    }
+    const all = [...turns.values()];
+    for (const t of all) if (t.outcome !== undefined) this.ended.add(t.id);
+    this.trim();
+    try {
+      this.files.open();
+    } catch (err) {
+      this.readOnly = `the journal cannot be written: ${describe(err)}`;
+      this.opts.onError(err as Error);
+    }
+    return all.filter((t) => this.turnSegs.has(t.id));
   }
 
-  /** An accepted turn; its `202` waits for `synced()`. */
-  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string): void {
-    this.write({ t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at, ...(requestHash ? { h: requestHash } : {}) }, false);
+  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra: TurnExtra = {}): boolean {
+    this.turnSegs.set(id, new Set());
+    const ok = this.write(
+      {
+        t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at,
+        ...(requestHash ? { h: requestHash } : {}),
+        ...(extra.request !== undefined ? { req: extra.request } : {}),
+        ...(extra.outputs ? { outs: [...extra.outputs] } : {}),
+      },
+      id,
+    );
+    // A turn that could not be recorded is refused: nothing of it is retained.
+    if (!ok) this.release(id);
+    return ok;
   }
 
-  /**
-   * Resolves once everything written so far is synced: one `fdatasync` for all the
-   * records written in this turn of the event loop (a group commit: N turns accepted
-   * or ended together cost one disk flush, not N).
-   */
+  prompt(id: string, messageId: string): void {
+    this.write({ t: "prompt", id, m: messageId }, id);
+  }
+
   synced(): Promise<void> {
     this.groupSync ??= new Promise<void>((resolve) =>
       setImmediate(() => {
@@ -153,123 +148,114 @@ export class Journal {
     return this.groupSync;
   }
 
-  /** A reply's record, built around its JSON as encoded once for everything else (src/sink/encoded.ts): the same line as `{t, id, r}` would give. */
+  /** A reply's record, built around its JSON as encoded once for everything else (src/sink/encoded.ts). */
   reply(id: string, r: Reply): void {
-    this.writeLine(`{"t":"reply","id":${JSON.stringify(id)},"r":${replyJson(r)}}\n`, false);
+    this.writeLine(`{"t":"reply","id":${JSON.stringify(id)},"r":${replyJson(r)}}\n`, id);
   }
 
-  /** A turn's end, synced with the others of this turn of the event loop (`synced()`). */
+  request(id: string, evt: RequestEvent): void {
+    this.write({ t: "rq", id, e: evt }, id);
+  }
+
+  /** A turn's end, synced with the others of this turn of the event loop; past the bound, the oldest ended turn is let go. */
   end(id: string, outcome: TurnOutcome): void {
-    this.write({ t: "end", id, outcome }, false);
+    this.write({ t: "end", id, outcome }, id);
     void this.synced();
-    if (this.bytes > this.opts.maxBytes) this.recompact();
+    if (this.turnSegs.has(id)) this.ended.add(id);
+    this.trim();
   }
 
   ack(id: string, output: string, seq: number): void {
-    this.write({ t: "ack", id, o: output, seq }, false);
+    // A turn no longer retained owes nothing more.
+    if (this.turnSegs.has(id)) this.write({ t: "ack", id, o: output, seq }, id);
   }
 
-  /** Syncs and closes the file, and lets go of the state directory. */
+  refusal(): string | undefined {
+    if (this.readOnly !== undefined) return this.readOnly;
+    if (this.failing === undefined) return undefined;
+    // Try again: a full disk may have room now.
+    const err = this.failing;
+    this.failing = undefined;
+    if (this.files.append("\n")) return undefined;
+    return `the journal cannot be written: ${describe(this.failing ?? err)}`;
+  }
+
   close(): void {
-    if (this.fd === undefined) return;
-    this.sync();
-    closeSync(this.fd);
-    this.fd = undefined;
-    try {
-      unlinkSync(this.lockFile);
-    } catch {
-      // Gone already: nothing to let go of.
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    if (!this.files.isOpen) return;
+    this.files.close();
+    unlockStateDir(this.dir);
+  }
+
+  private write(e: Entry, id: string): boolean {
+    return this.writeLine(`${JSON.stringify(e)}\n`, id);
+  }
+
+  private writeLine(line: string, id: string): boolean {
+    if (this.readOnly !== undefined) return false;
+    const ok = this.files.append(line);
+    if (ok) this.failing = undefined;
+    this.note(id, this.files.activeNumber);
+    this.syncTimer ??= setTimeout(() => this.sync(), this.opts.syncIntervalMs);
+    return ok;
+  }
+
+  /** Turn `id` has a record in segment `n`. */
+  private note(id: string, n: number): void {
+    // The hot path (a turn's replies, one after another): the same turn and segment as the last record.
+    if (id === this.lastNoted && n === this.lastNotedSeg) return;
+    let segs = this.turnSegs.get(id);
+    if (segs === undefined) {
+      if (this.files.isOpen) return; // not retained (let go already)
+      segs = new Set();
+      this.turnSegs.set(id, segs);
+    }
+    this.lastNoted = id;
+    this.lastNotedSeg = n;
+    if (segs.has(n)) return;
+    segs.add(n);
+    let turns = this.segTurns.get(n);
+    if (turns === undefined) this.segTurns.set(n, (turns = new Set()));
+    turns.add(id);
+  }
+
+  /** Lets go of ended turns beyond `keepFinished`. */
+  private trim(): void {
+    for (const id of this.ended) {
+      if (this.ended.size <= this.opts.keepFinished) break;
+      this.ended.delete(id);
+      this.release(id);
     }
   }
 
-  private get lockFile(): string {
-    return join(dirname(this.file), "daemon.pid");
-  }
-
-  /** `daemon.pid` names the daemon using the directory; one left by a process that is gone (killed) is taken over. */
-  private lock(): void {
-    try {
-      writeFileSync(this.lockFile, `${process.pid}\n`, { flag: "wx", mode: 0o600 });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  /** Turn `id` is retained no more: a segment that no retained turn is in is deleted. */
+  private release(id: string): void {
+    for (const n of this.turnSegs.get(id) ?? []) {
+      const turns = this.segTurns.get(n);
+      turns?.delete(id);
+      if (turns?.size === 0 && n < this.files.activeNumber) {
+        this.segTurns.delete(n);
+        this.files.drop(n);
+      }
     }
-    const pid = Number(readFileSync(this.lockFile, "utf8").trim());
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
-      throw new Error(`the state directory ${dirname(this.file)} is in use by another daemon (pid ${pid}); give each daemon its own --state-dir`);
-    }
-    writeFileSync(this.lockFile, `${process.pid}\n`, { mode: 0o600 });
-  }
-
-  private write(e: Entry, syncNow: boolean): void {
-    this.writeLine(`${JSON.stringify(e)}\n`, syncNow);
-  }
-
-  private writeLine(line: string, syncNow: boolean): void {
-    if (this.fd === undefined) return;
-    try {
-      this.bytes += writeSync(this.fd, line);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
-    }
-    if (syncNow) this.sync();
-    else this.syncTimer ??= setTimeout(() => this.sync(), this.opts.syncIntervalMs);
+    this.turnSegs.delete(id);
+    if (this.lastNoted === id) this.lastNoted = undefined;
   }
 
   private sync(): void {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
-    if (this.fd === undefined) return;
-    try {
-      fdatasyncSync(this.fd);
-    } catch (err) {
-      this.fail(err as Error);
-    }
+    this.files.sync();
   }
 
   private fail(err: Error): void {
     this.failures++;
+    this.failing = err;
     if (this.failed) return;
     this.failed = true;
     this.opts.onError(err);
   }
-
-  /** Rewrites the file with the retained turns only (write a copy, fsync, rename): a crash midway leaves the old file. */
-  private compact(): JournaledTurn[] {
-    const turns = retained(readJournal(this.file), this.opts.keepFinished);
-    const tmp = `${this.file}.tmp`;
-    const fd = openSync(tmp, "w", 0o600);
-    try {
-      for (const t of turns) writeSync(fd, entriesOf(t).map((e) => `${JSON.stringify(e)}\n`).join(""));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    return turns;
-  }
-
-  private recompact(): void {
-    try {
-      if (this.fd !== undefined) {
-        this.sync();
-        closeSync(this.fd);
-      }
-      this.compact();
-      this.fd = openSync(this.file, "a", 0o600);
-      this.bytes = statSync(this.file).size;
-    } catch (err) {
-      this.fail(err as Error);
-    }
-  }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+const describe = (err: unknown) => (err as NodeJS.ErrnoException).code ?? errorMessage(err);

@@ -1,16 +1,18 @@
 /**
  * The daemon's options and the body of `POST /v1/turns`, validated with zod.
- * Option errors are BridgeError("config") and say what was expected and what
- * was received (a token's value is never shown).
+ * Option errors are DaemonError("config") (./errors.ts) and say what was expected
+ * and what was received (a token's value is never shown).
  */
 import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
+import { formatOptionIssues } from "../util/zod.js";
 import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { NamedSink } from "../sink/fanout.js";
 import { isLoopbackHost } from "./auth.js";
+import { DaemonError } from "./errors.js";
 import type { Upstream } from "./upstream.js";
 
 const count = (what: string, min: number) =>
@@ -60,6 +62,10 @@ export const DaemonOptionsSchema = z
     stateDir: z.string().refine(isAbsolute, "stateDir must be an absolute path").optional(),
     /** The journal is compacted when it grows past this. */
     journalMaxBytes: count("journalMaxBytes", 1_024).default(64 * 1024 * 1024),
+    /** A PostgreSQL URL: turns, replies, acknowledgements and keyed sessions live there, shared with other daemons (src/daemon/store/), instead of the journal. */
+    store: z.string().regex(/^postgres(ql)?:\/\//, "store must be a postgres:// or postgresql:// URL").optional(),
+    /** With a store: how long a daemon's claim on a turn lasts unless renewed; a turn whose owner died is taken over after at most this. */
+    leaseMs: count("leaseMs", 300).max(15_000, "leaseMs must be at most 15000").default(10_000),
     /** How long /healthz and /metrics wait for OpenCode's health check. */
     healthTimeoutMs: count("healthTimeoutMs", 1).default(2_000),
   })
@@ -93,13 +99,8 @@ export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
     checkAdapterSettings(input.adapter, parsed.data.directory);
     return parsed.data;
   }
-  const problems = parsed.error.issues.map((i) => {
-    const key = String(i.path[0] ?? "");
-    const v = (plain as Record<string, unknown>)[key];
-    const got = key === "token" ? (v === undefined ? "nothing" : "a value, not shown") : v === undefined ? "nothing" : JSON.stringify(v);
-    return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
-  });
-  throw new BridgeError("config", `invalid daemon options: ${problems.join("; ")}`);
+  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { token: "a value, not shown", store: "a URL, not shown" } });
+  throw new DaemonError("config", problems);
 }
 
 /**
@@ -113,7 +114,7 @@ function checkAdapterSettings(adapter: DaemonOptionsInput["adapter"], directory:
     parseAdapterConfig({ ...adapter, baseUrl: "http://127.0.0.1", directory }, {});
   } catch (err) {
     if (!(err instanceof BridgeError) || err.code !== "config") throw err;
-    throw new BridgeError("config", `invalid daemon options: adapter: ${err.message.replace(/^invalid adapter config: /, "")}`);
+    throw new DaemonError("config", `adapter: ${err.message.replace(/^invalid adapter config: /, "")}`);
   }
 }
 

@@ -8,7 +8,7 @@ import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 import type { FanoutSink } from "../sink/fanout.js";
 import type { SinkObject } from "../sink/types.js";
-import type { Journal } from "./journal.js";
+import type { TurnLog } from "./store/types.js";
 import type { Metrics } from "./metrics.js";
 import { OutputLanes } from "./output-lanes.js";
 import type { TurnRecord, TurnStore } from "./turns.js";
@@ -23,7 +23,8 @@ export class ReplyPath {
 
   constructor(
     private readonly store: TurnStore,
-    private readonly journal: Journal | undefined,
+    /** The journal, or the shared store (./store/types.ts). */
+    private readonly journal: TurnLog | undefined,
     private readonly metrics: Metrics,
     private readonly outputs: FanoutSink,
     private readonly log: Logger,
@@ -49,6 +50,9 @@ export class ReplyPath {
    */
   readonly sink: SinkObject = {
     request: (evt: RequestEvent) => {
+      // Journaled like a reply: a pending request outlives a restart.
+      const known = this.store.get(evt.trace_id);
+      if (known && !known.finished) this.journal?.request(known.turnId, evt);
       this.store.request(evt);
       // In the turn's lane, so the outputs see it in its place among the replies.
       return this.lanes.push(evt, this.store.get(evt.trace_id)?.turnId);
@@ -56,16 +60,32 @@ export class ReplyPath {
     deliver: (reply: Reply) => {
       // In the journal before anywhere else: nothing reaches a subscriber or an output that a crash could forget.
       const known = this.store.get(reply.trace_id);
-      if (known && !known.finished) this.journal?.reply(known.turnId, reply);
-      const record = this.store.add(reply);
-      this.metrics.reply(reply);
-      if (record && reply.kind === "delta" && !record.sawDelta) {
-        record.sawDelta = true;
-        this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
+      const written = known && !known.finished ? this.journal?.reply(known.turnId, reply) : undefined;
+      if (written) {
+        // The shared store: published once committed, in order (its writes resolve in seq order);
+        // dropped if refused (another daemon drives the turn now and serves it from the store).
+        const published = written
+          .then(
+            () => this.publish(reply, known),
+            () => undefined,
+          )
+          .catch((err: unknown) => this.log.error({ trace_id: reply.trace_id, seq: reply.seq, err: (err as Error).message }, "could not publish a stored reply"));
+        return this.journal?.lagging?.(known!.turnId) ? published : undefined;
       }
-      return this.lanes.push(reply, known?.turnId);
+      return this.publish(reply, known);
     },
   };
+
+  /** A reply the log holds: to the turn's record (and its subscribers), metrics, then the outputs. */
+  private publish(reply: Reply, known: TurnRecord | undefined): void | Promise<void> {
+    const record = this.store.add(reply);
+    this.metrics.reply(reply);
+    if (record && reply.kind === "delta" && !record.sawDelta) {
+      record.sawDelta = true;
+      this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
+    }
+    return this.lanes.push(reply, known?.turnId);
+  }
 
   /**
    * Hands one reply of a lane to every output: undefined when they took it
@@ -87,7 +107,7 @@ export class ReplyPath {
     const record = this.store.get(reply.trace_id);
     if (record && !this.outputErrorLogged.has(record)) {
       this.outputErrorLogged.add(record);
-      this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err: (err as Error).message }, "an output failed to take a reply (counted; the turn goes on)");
+      this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err }, "an output failed to take a reply (counted; the turn goes on)");
     }
   }
 }

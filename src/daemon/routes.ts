@@ -1,6 +1,7 @@
 /**
  * The daemon's front door: every request passes the host/origin guard, CORS,
- * then `/healthz` and `/console` (no token), then the token, then the route table.
+ * then the open routes (`/healthz`, `/console`: no token), then the token, then
+ * the rest of the route table (`ROUTES`, the one list of the daemon's routes).
  * Every failure is answered as JSON (./http.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -11,26 +12,85 @@ import { HttpError, sendError } from "./http.js";
 import { postAnswer } from "./requests.js";
 import { getHealth, getMetrics } from "./status.js";
 import { getEvents, getTurn, getTurns, postAbort } from "./turn-routes.js";
+import { errorMessage } from "../util/errors.js";
 
-type Handler = (req: IncomingMessage, res: ServerResponse, params: readonly string[]) => Promise<void> | void;
+type Method = "GET" | "POST";
+type Handler = (core: DaemonCore, req: IncomingMessage, res: ServerResponse, params: readonly string[]) => Promise<void> | void;
+
 export interface Route {
-  readonly pattern: RegExp;
-  readonly methods: Readonly<Partial<Record<"GET" | "POST", Handler>>>;
+  /** The path as docs/daemon.md writes it; `:name` segments are parameters, handed to the handler in order. */
+  readonly path: string;
+  /** Served before the token is checked (still behind the host/origin guard). */
+  readonly open?: true;
+  readonly methods: Readonly<Partial<Record<Method, Handler>>>;
 }
 
-/** The routes behind the token. */
-export function daemonRoutes(core: DaemonCore): readonly Route[] {
-  return [
-    { pattern: /^\/v1\/turns$/, methods: { POST: (req, res) => postTurn(core, req, res), GET: (req, res) => getTurns(core, req, res) } },
-    { pattern: /^\/v1\/turns\/([^/]+)\/events$/, methods: { GET: (req, res, p) => getEvents(core, req, res, p) } },
-    { pattern: /^\/v1\/turns\/([^/]+)\/abort$/, methods: { POST: (req, res, p) => postAbort(core, req, res, p) } },
-    { pattern: /^\/v1\/turns\/([^/]+)\/requests\/([^/]+)$/, methods: { POST: (req, res, p) => postAnswer(core, req, res, p) } },
-    { pattern: /^\/v1\/turns\/([^/]+)$/, methods: { GET: (req, res, p) => getTurn(core, req, res, p) } },
-    { pattern: /^\/metrics$/, methods: { GET: (_req, res) => getMetrics(core, res) } },
-  ];
+/**
+ * The one route table: routing, the 404 body's list, the 405 `Allow`, the CORS
+ * preflight's allowed methods and docs/daemon.md's route headings
+ * (test/daemon-routes.test.ts) all come from it. Paths are matched whole, so the
+ * order only sets the order of the 404 list.
+ */
+export const ROUTES: readonly Route[] = [
+  { path: "/v1/turns", methods: { POST: postTurn, GET: getTurns } },
+  { path: "/v1/turns/:trace_id", methods: { GET: getTurn } },
+  { path: "/v1/turns/:trace_id/events", methods: { GET: getEvents } },
+  { path: "/v1/turns/:trace_id/abort", methods: { POST: postAbort } },
+  { path: "/v1/turns/:trace_id/requests/:request_id", methods: { POST: postAnswer } },
+  { path: "/healthz", open: true, methods: { GET: (core, _req, res) => getHealth(core, res) } },
+  { path: "/metrics", methods: { GET: (core, _req, res) => getMetrics(core, res) } },
+  { path: "/console", open: true, methods: { GET: (_core, _req, res) => sendConsole(res) } },
+];
+
+/** `METHOD /path` of every route, in table order: the 404 body's `routes`. */
+export const ROUTE_LIST: readonly string[] = ROUTES.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.path}`));
+
+/** Every method some route takes: the CORS preflight's `access-control-allow-methods`. */
+const ALLOWED_METHODS = [...new Set(ROUTES.flatMap((r) => Object.keys(r.methods)))].sort().join(", ");
+
+const MATCHERS: readonly { route: Route; pattern: RegExp }[] = ROUTES.map((route) => ({
+  route,
+  pattern: new RegExp(`^${route.path.replace(/:[a-z_]+/g, "([^/]+)")}$`),
+}));
+
+function matchRoute(path: string): { route: Route; match: RegExpExecArray } | undefined {
+  for (const { route, pattern } of MATCHERS) {
+    const match = pattern.exec(path);
+    if (match) return { route, match };
+  }
+  return undefined;
 }
 
-export async function handleRequest(core: DaemonCore, routes: readonly Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The operator's page: it holds no data (what it shows it fetches with the token). Never framed (its buttons answer requests). */
+function sendConsole(res: ServerResponse): void {
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+  });
+  res.end(CONSOLE_HTML);
+}
+
+/** Run the route's handler for the request's method, or refuse it with 405 and the route's `Allow`. */
+async function serve(core: DaemonCore, route: Route, match: RegExpExecArray, path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const handler = route.methods[req.method as Method];
+  if (!handler) {
+    const allow = Object.keys(route.methods);
+    throw new HttpError(405, `${req.method} is not allowed on ${path}`, { allow }, { allow: allow.join(", ") });
+  }
+  const params = match.slice(1).map((p) => {
+    try {
+      return decodeURIComponent(p);
+    } catch {
+      throw new HttpError(400, "the path is not valid percent-encoding", { path });
+    }
+  });
+  await handler(core, req, res, params);
+}
+
+export async function handleRequest(core: DaemonCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   res.on("finish", () => core.metrics.request(res.statusCode));
   const path = (req.url ?? "/").split("?")[0] ?? "/";
   try {
@@ -45,31 +105,15 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
     if (req.method === "OPTIONS" && origin !== undefined) {
       // The CORS preflight of an allowed origin (a JSON POST or an Authorization header needs one).
       res.writeHead(204, {
-        "access-control-allow-methods": "GET, POST",
+        "access-control-allow-methods": ALLOWED_METHODS,
         "access-control-allow-headers": "authorization, content-type, last-event-id",
         "access-control-max-age": "600",
       });
       res.end();
       return;
     }
-    if (path === "/healthz") {
-      if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /healthz`, { allow: ["GET"] }, { allow: "GET" });
-      await getHealth(core, res);
-      return;
-    }
-    if (path === "/console") {
-      // The page holds no data: what it shows it fetches with the token. Never framed (its buttons answer requests).
-      if (req.method !== "GET") throw new HttpError(405, `${req.method} is not allowed on /console`, { allow: ["GET"] }, { allow: "GET" });
-      res.writeHead(200, {
-        "content-type": "text/html; charset=utf-8",
-        "cache-control": "no-store",
-        "x-frame-options": "DENY",
-        "content-security-policy": "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'",
-        "referrer-policy": "no-referrer",
-      });
-      res.end(CONSOLE_HTML);
-      return;
-    }
+    const found = matchRoute(path);
+    if (found?.route.open) return await serve(core, found.route, found.match, path, req, res);
     // Authentication comes before routing: without the token nothing about the API is revealed.
     if (core.auth && !core.auth.accepts(req.headers.authorization)) {
       throw new HttpError(
@@ -79,43 +123,14 @@ export async function handleRequest(core: DaemonCore, routes: readonly Route[], 
         { "www-authenticate": 'Bearer realm="opencode-bridge"' },
       );
     }
-    for (const route of routes) {
-      const m = route.pattern.exec(path);
-      if (!m) continue;
-      const handler = route.methods[req.method as "GET" | "POST"];
-      if (!handler) {
-        const allow = Object.keys(route.methods);
-        throw new HttpError(405, `${req.method} is not allowed on ${path}`, { allow }, { allow: allow.join(", ") });
-      }
-      const params = m.slice(1).map((p) => {
-        try {
-          return decodeURIComponent(p);
-        } catch {
-          throw new HttpError(400, "the path is not valid percent-encoding", { path });
-        }
-      });
-      await handler(req, res, params);
-      return;
-    }
-    throw new HttpError(404, `no route ${path}`, {
-      routes: [
-        "POST /v1/turns",
-        "GET /v1/turns",
-        "GET /v1/turns/:trace_id",
-        "GET /v1/turns/:trace_id/events",
-        "POST /v1/turns/:trace_id/abort",
-        "POST /v1/turns/:trace_id/requests/:request_id",
-        "GET /healthz",
-        "GET /metrics",
-        "GET /console",
-      ],
-    });
+    if (found) return await serve(core, found.route, found.match, path, req, res);
+    throw new HttpError(404, `no route ${path}`, { routes: ROUTE_LIST });
   } catch (err) {
     if (err instanceof HttpError) {
       sendError(res, err);
       return;
     }
-    core.log.error({ err: (err as Error)?.message, path }, "request failed");
-    sendError(res, new HttpError(500, "internal error", (err as Error)?.message));
+    core.log.error({ err, path }, "request failed");
+    sendError(res, new HttpError(500, "internal error", errorMessage(err)));
   }
 }

@@ -3,6 +3,10 @@
  * the background, and its record closed — counted, journaled, subscribers told —
  * when the adapter's turn has ended.
  */
+import type { OpencodeAdapter, PromptOptions } from "../adapter/adapter.js";
+import { BridgeError } from "../adapter/errors.js";
+import type { FollowedTurn } from "../adapter/follow.js";
+import type { TurnResult } from "../adapter/turn.js";
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
@@ -15,37 +19,69 @@ export const keyIn = (directory: string, key: string) => `${directory}\u0000${ke
 
 /** Runs the turn in the background; its record ends when the adapter's turn has ended. */
 export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
-  const lease = core.pool.acquire(target, record.directory, record.sessionId);
-  record.answerer = (id, answer) => lease.adapter.answer(id, answer);
-  const ended = (outcome: TurnOutcome) => endTurn(core, record, outcome, turn.session_key);
   const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
-  lease.adapter
-    .prompt(input, {
-      traceId: record.traceId,
-      sessionId: record.sessionId,
-      signal: record.controller.signal,
+  void drive(core, record, turn, target, (adapter, common) =>
+    adapter.prompt(input, {
+      ...common,
       model: turn.model,
       agent: turn.agent,
       system: turn.system,
-      ...(turn.permission ? { permission: turn.permission } : {}),
-      ...(turn.question ? { question: turn.question } : {}),
-      onRequest: () => nobodyToAnswer(core, record),
+      // The turn's own user message id, journaled before the prompt is sent: it is what recovers the turn after a restart.
+      onPromptId: (messageId) => (core.journal ?? core.shared)?.prompt(record.turnId, messageId),
       noReply: turn.no_reply,
       tools: turn.tools,
       variant: turn.variant,
-      ...(turn.timeouts
-        ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms, toolMs: turn.timeouts.tool_ms } }
-        : {}),
-    })
+    }),
+  );
+}
+
+/**
+ * After a restart: follows a turn OpenCode is still running to its end (src/adapter/follow.ts),
+ * with the policy and timeouts it was accepted with; its replies go on at the journaled seq.
+ */
+export function followTurn(core: DaemonCore, record: TurnRecord, turn: FollowedTurn, request: TurnRequest | undefined, target: OpencodeTarget): Promise<TurnOutcome> {
+  return drive(core, record, request, target, (adapter, common) => adapter.follow(turn, common));
+}
+
+/**
+ * One adapter lease for the turn; the options every turn of the daemon gets (its
+ * trace, session, abort, policy, timeouts); the record ended when the adapter's turn has.
+ */
+function drive(
+  core: DaemonCore,
+  record: TurnRecord,
+  turn: TurnRequest | undefined,
+  target: OpencodeTarget,
+  run: (adapter: OpencodeAdapter, common: PromptOptions) => Promise<TurnResult>,
+): Promise<TurnOutcome> {
+  const lease = core.pool.acquire(target, record.directory, record.sessionId);
+  core.shared?.driving.add(record.turnId);
+  record.answerer = (id, answer) => lease.adapter.answer(id, answer);
+  const common: PromptOptions = {
+    traceId: record.traceId,
+    sessionId: record.sessionId,
+    signal: record.controller.signal,
+    ...(turn?.permission ? { permission: turn.permission } : {}),
+    ...(turn?.question ? { question: turn.question } : {}),
+    onRequest: () => nobodyToAnswer(core, record),
+    ...(turn?.timeouts
+      ? { timeouts: { firstEventMs: turn.timeouts.first_event_ms, idleMs: turn.timeouts.idle_ms, turnMs: turn.timeouts.turn_ms, toolMs: turn.timeouts.tool_ms } }
+      : {}),
+  };
+  return run(lease.adapter, common)
     .then(
-      (result) => ended(result.status === "final" ? "final" : (result.error?.code ?? "internal")),
-      (err: unknown) => {
-        // prompt() rejects only for a bridge bug (bad options reaching it); the adapter
-        // has already delivered the turn's terminal error reply.
-        core.log.error({ trace_id: record.traceId, err: (err as Error)?.message }, "the adapter refused the turn");
-        ended("internal");
+      (result): TurnOutcome => (result.status === "final" ? "final" : (result.error?.code ?? "internal")),
+      (err: unknown): TurnOutcome => {
+        // The adapter rejects only for a call it refused (options the body's schema let through),
+        // after delivering the turn's terminal error reply: the outcome is that reply's code.
+        core.log.error({ trace_id: record.traceId, err }, "the adapter refused the turn");
+        return err instanceof BridgeError ? err.replyCode : "internal";
       },
     )
+    .then((outcome) => {
+      endTurn(core, record, outcome, turn?.session_key);
+      return outcome;
+    })
     .finally(() => lease.release());
 }
 
@@ -55,17 +91,22 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     const known = core.sessionStore.get(keyIn(record.directory, sessionKey));
     void Promise.resolve(known).then((k) => {
       if (k?.sessionId === record.sessionId) return core.sessionStore.set(keyIn(record.directory, sessionKey), { ...k, lastOutcome: outcome });
-    }).catch((err: unknown) => core.log.warn({ err: (err as Error)?.message }, "could not record how a keyed session's turn ended"));
+    }).catch((err: unknown) => core.log.warn({ err }, "could not record how a keyed session's turn ended"));
   }
   core.metrics.turnEnded(outcome);
-  core.journal?.end(record.turnId, outcome);
-  core.store.finish(record, outcome);
+  if (core.shared) {
+    // Written after the turn's replies, then finished here; a turn another daemon drives now is left to it.
+    core.shared.end(record, outcome);
+  } else {
+    core.journal?.end(record.turnId, outcome);
+    core.store.finish(record, outcome);
+  }
   core.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
 }
 
 /** What recovery after a restart works with (none without a state directory). */
 export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
-  if (!core.journal) return undefined;
+  if (!core.journal || core.shared) return undefined;
   return {
     journal: core.journal,
     store: core.store,
@@ -74,5 +115,6 @@ export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
     log: core.log,
     deliver: (reply) => core.replies.sink.deliver(reply) as Promise<void>,
     end: (record, outcome) => endTurn(core, record, outcome),
+    follow: async (record, turn, request) => followTurn(core, record, turn, request, await core.upstream.target()),
   };
 }

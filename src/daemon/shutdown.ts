@@ -48,7 +48,11 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
   const step = async (name: string, p: Promise<unknown>, until = end) => {
     if (!(await within(p, until))) report.stepsCutShort.push(name);
   };
-  if (core.store.running().length > 0) {
+  if (core.shared && core.store.running().length > 0) {
+    // Several daemons share the turns: those still running are handed over (leases released
+    // for another daemon to claim at once), not aborted — OpenCode goes on with them.
+    report.turnsUnsettled = await core.shared.handOver();
+  } else if (core.store.running().length > 0) {
     abortRunningTurns(core, `still running after the ${core.options.shutdownGraceMs} ms shutdown grace`);
     await step("turns", allDone());
     report.turnsUnsettled = core.store.running().length;
@@ -64,7 +68,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
         await within(core.replies.lanes.idle(), performance.now() + (end - performance.now()) / 2);
         await core.outputs.close();
       } catch (err) {
-        core.log.error({ err: (err as Error).message }, "an output failed to flush or close");
+        core.log.error({ err }, "an output failed to flush or close");
       }
     })(),
   );
@@ -78,15 +82,16 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
   // An owned OpenCode is stopped with TERM then KILL; it gets what is left of the budget, and at least a second.
   await step(
     "opencode",
-    core.upstream.stop().catch((err: unknown) => core.log.error({ err: (err as Error).message }, "could not stop OpenCode")),
+    core.upstream.stop().catch((err: unknown) => core.log.error({ err }, "could not stop OpenCode")),
     Math.max(end, performance.now() + 1_000),
   );
   if (report.stepsCutShort.includes("opencode")) core.upstream.kill?.();
   try {
     core.journal?.close();
   } catch (err) {
-    core.log.error({ err: (err as Error).message }, "could not close the journal");
+    core.log.error({ err }, "could not close the journal");
   }
+  await step("store", core.shared?.close() ?? Promise.resolve(), Math.max(end, performance.now() + 1_000));
   return report;
 }
 

@@ -8,6 +8,10 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { errorMessage } from "../util/errors.js";
+
+/** The files the daemon keeps in its state directory (journal segments are journal.<n>.jsonl). */
+const STATE_FILES = ["token", "sessions.json", "journal.jsonl", "journal.next.jsonl", "daemon.pid"];
 
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME !== "" ? env.XDG_STATE_HOME : join(homedir(), ".local", "state");
@@ -21,9 +25,20 @@ export function openStateDir(dir: string): void {
     const st = statSync(dir);
     if (!st.isDirectory()) throw new Error("it is not a directory");
     if (typeof process.getuid === "function" && st.uid === process.getuid() && (st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    // The daemon's files must be files: a directory in their place is a mistake to name, not a stack trace.
+    for (const name of STATE_FILES) {
+      const f = join(dir, name);
+      let fst;
+      try {
+        fst = statSync(f);
+      } catch {
+        continue;
+      }
+      if (!fst.isFile()) throw new Error(`${f} is not a regular file; move it out of the way`);
+    }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new Error(`cannot use the state directory ${dir}: ${e.code ?? e.message}`);
+    throw new Error(`cannot use the state directory ${dir}: ${e.code !== undefined ? e.code : e.message}`);
   }
 }
 
@@ -64,7 +79,7 @@ export function loadOrCreateToken(dir: string): { token: string; file: string; c
       return { token, file, created: false };
     }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${(err as Error).message}`);
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new Error(`cannot read the token file ${file}: ${errorMessage(err)}`);
   }
   const token = randomBytes(32).toString("base64url");
   writeFileSync(file, `${token}\n`, { mode: 0o600 });

@@ -18,7 +18,9 @@ function readVersion(): string {
 
 export async function getHealth(core: DaemonCore, res: ServerResponse): Promise<void> {
   const opencode = await core.upstream.health(core.options.healthTimeoutMs);
-  const status = core.draining ? "draining" : opencode.healthy && opencode.supported !== false ? "ok" : "degraded";
+  // A journal that cannot be written means new turns are refused: degraded, and why.
+  const journal = core.journal?.refusal();
+  const status = core.draining ? "draining" : opencode.healthy && opencode.supported !== false && journal === undefined ? "ok" : "degraded";
   sendJson(res, status === "ok" ? 200 : 503, {
     status,
     bridge: {
@@ -27,6 +29,7 @@ export async function getHealth(core: DaemonCore, res: ServerResponse): Promise<
       turns_in_flight: core.store.running().length,
       turns_retained: core.store.size,
       draining: core.draining,
+      ...(core.journal ? { journal: journal === undefined ? { ok: true } : { ok: false, error: journal } } : {}),
     },
     opencode,
   });

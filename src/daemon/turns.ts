@@ -20,6 +20,16 @@ import { isTerminal } from "../codec/reply.js";
 import type { AnswerOutcome } from "../adapter/requests.js";
 import type { BridgeRequest, RequestAnswer, RequestEvent } from "../codec/requests.js";
 import { replyJson } from "../sink/encoded.js";
+import type { TurnRequest } from "./options.js";
+
+/** What GET /v1/turns and the console show of what the daemon was asked (the same for a turn recovered after a restart). */
+export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "question">): TurnRecord["info"] {
+  return {
+    text: turn.text.length > 300 ? `${turn.text.slice(0, 300)}…` : turn.text,
+    ...(turn.permission ? { permission: turn.permission } : {}),
+    ...(turn.question ? { question: turn.question } : {}),
+  };
+}
 
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
@@ -63,8 +73,10 @@ export class TurnRecord {
   answerer: ((requestId: string, answer: RequestAnswer) => Promise<AnswerOutcome>) | undefined;
   /** What the daemon was asked (for GET /v1/turns and the console). */
   info: { text?: string; permission?: string; question?: string } = {};
-  /** When the daemon accepted the turn (ms since the epoch). */
-  readonly acceptedWall = Date.now();
+  /** When the daemon accepted the turn (ms since the epoch; the journal's, for a turn recovered after a restart). */
+  readonly acceptedWall: number;
+  /** Driven by another daemon of a shared store (src/daemon/store/shared.ts): replies come from the store, and it does not count as running here. */
+  mirrored = false;
   private resolveDone!: () => void;
   /** Resolves when the turn has ended and every reply has been handed on. */
   readonly done = new Promise<void>((r) => (this.resolveDone = r));
@@ -77,7 +89,10 @@ export class TurnRecord {
     readonly acceptedAt: number,
     /** Unique to this turn for all time (a trace_id can be used again once its turn is forgotten). */
     readonly turnId: string,
-  ) {}
+    acceptedWall = Date.now(),
+  ) {
+    this.acceptedWall = acceptedWall;
+  }
 
   get finished(): boolean {
     return this.outcome !== undefined;
@@ -138,12 +153,12 @@ export class TurnStore {
   }
 
   running(): TurnRecord[] {
-    return [...this.turns.values()].filter((t) => !t.finished);
+    return [...this.turns.values()].filter((t) => !t.finished && !t.mirrored);
   }
 
-  create(traceId: string, sessionId: string, directory: string, acceptedAt: number, turnId: string = randomUUID()): TurnRecord {
+  create(traceId: string, sessionId: string, directory: string, acceptedAt: number, turnId: string = randomUUID(), acceptedWall?: number): TurnRecord {
     if (this.turns.has(traceId)) throw new Error(`trace ${traceId} already exists`);
-    const t = new TurnRecord(traceId, sessionId, directory, acceptedAt, turnId);
+    const t = new TurnRecord(traceId, sessionId, directory, acceptedAt, turnId, acceptedWall);
     this.turns.set(traceId, t);
     return t;
   }
@@ -214,7 +229,10 @@ export class TurnStore {
     if (t.truncatedFrom !== undefined && next < t.total) sub.truncated(next, t.total - 1);
     // Requests still waiting, so that a late subscriber can answer them.
     for (const p of t.pending.values()) sub.request?.("request", p.json);
-    t.subscribers.add(sub);
-    return () => t.subscribers.delete(sub);
+    // A subscriber resuming beyond what the turn has said (Last-Event-ID ahead of it) waits for the
+    // seqs after the one it named; the ones before are never sent to it again.
+    const live: TurnSubscriber = fromSeq > t.total ? { ...sub, reply: (r) => void (r.seq >= fromSeq && sub.reply(r)) } : sub;
+    t.subscribers.add(live);
+    return () => t.subscribers.delete(live);
   }
 }

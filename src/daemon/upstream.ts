@@ -11,6 +11,7 @@ import { createDialect } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
+import { errorMessage } from "../util/errors.js";
 
 export interface OpencodeTarget {
   readonly baseUrl: string;
@@ -33,7 +34,7 @@ export interface Upstream {
   readonly mode: "external" | "owned";
   /** Where to send the next turn (an owned server is started or restarted here). */
   target(): Promise<OpencodeTarget>;
-  /** Asks OpenCode's /global/health; never throws. */
+  /** Asks OpenCode for its line and version (createDialect: /api/info or /global/health); never throws. */
   health(timeoutMs: number): Promise<UpstreamHealth>;
   /** Restarts of an owned server (undefined for an external one). */
   restarts(): number | undefined;
@@ -49,7 +50,7 @@ async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined,
     const { healthy, version, line } = await createDialect({ ...target, directory, requestTimeoutMs: timeoutMs }).info();
     return { mode, healthy, version, line, supported: isSupportedVersion(version) };
   } catch (err) {
-    return { mode, healthy: false, error: (err as Error).message };
+    return { mode, healthy: false, error: errorMessage(err) };
   }
 }
 
@@ -148,8 +149,8 @@ export class OwnedUpstream implements Upstream {
       this.target().catch((err: unknown) => {
         this.failedRestarts++;
         const next = backoffDelay({ initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: "equal" }, this.failedRestarts);
-        this.down = `opencode serve could not be restarted (${(err as Error).message}); retrying in ${Math.round(next / 1000)} s`;
-        this.opts.logger?.error({ err: (err as Error).message, retry_ms: next }, "could not restart opencode serve");
+        this.down = `opencode serve could not be restarted (${errorMessage(err)}); retrying in ${Math.round(next / 1000)} s`;
+        this.opts.logger?.error({ err, retry_ms: next }, "could not restart opencode serve");
         this.restartSoon(next);
       });
     }, delayMs);

@@ -6,7 +6,7 @@
  * the first install.
  */
 import type { Logger } from "pino";
-import { ensureOpencode, type InstallProgress, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { ensureOpencode, type InstallProgress, type OpencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
 import { createScriptedProject, type PermissionAction, type ScriptedProject } from "../server/scripted-project.js";
 import type { Script } from "./scripts.js";
@@ -19,7 +19,12 @@ export interface ScriptedOpencodeOptions {
   readonly files?: Readonly<Record<string, string>>;
   /** Scripts of your own, chosen with `[scenario:NAME]` like the built-in ones. */
   readonly extraScripts?: Readonly<Record<string, Script>>;
-  /** The `opencode` binary (default: the pinned opencode-ai from the cache, installed on first use). */
+  /**
+   * Which OpenCode to install and start when no `binary` is given (default: the
+   * pinned 1.x, `PINNED_OPENCODE_VERSION`; `PINNED_OPENCODE2_VERSION` for 2.x).
+   */
+  readonly version?: string;
+  /** The `opencode` binary (default: `version` from the cache, installed on first use). */
   readonly binary?: string;
   /** Called while the pinned opencode-ai is being installed (first use only). */
   readonly onInstall?: (p: InstallProgress) => void;
@@ -37,6 +42,8 @@ export interface ScriptedOpencode {
   readonly directory: string;
   /** The server's version. */
   readonly version: string;
+  /** The server's line: 1 (`/global/health`, `/event`) or 2 (`/api/*`). */
+  readonly line: OpencodeLine;
   /** The scripted model (its `url` and every request it received). */
   readonly model: ScriptedModel;
   readonly project: ScriptedProject;
@@ -45,7 +52,7 @@ export interface ScriptedOpencode {
 }
 
 export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}): Promise<ScriptedOpencode> {
-  const binary = opts.binary ?? (await ensureOpencode(PINNED_OPENCODE_VERSION, { onProgress: opts.onInstall }));
+  const binary = opts.binary ?? (await ensureOpencode(opts.version ?? PINNED_OPENCODE_VERSION, { onProgress: opts.onInstall }));
   const model = await startScriptedModel({ extraScripts: opts.extraScripts });
   let project: ScriptedProject | undefined;
   let owned: OwnedServer | undefined;
@@ -66,6 +73,7 @@ export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}):
       password: owned.password,
       directory: project.dir,
       version: server.version,
+      line: server.line,
       model,
       project,
       stop: async () => {

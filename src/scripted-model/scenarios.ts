@@ -20,6 +20,8 @@ export const SCENARIOS: Readonly<Record<string, string>> = {
   subagent: "the task tool runs a subagent (a child session) that answers, then text",
   retry: "HTTP 503 twice (OpenCode retries), then an answer",
   slow: "200 chunks 10 ms apart (about 2 s; for aborts and cuts)",
+  "slow-follow": "60 chunks 300 ms apart (18 s; for a daemon killed and restarted mid-turn)",
+  "slow-plugin-tag": "the plugin-tag answer, a chunk every 400 ms (for a daemon killed mid-turn)",
 };
 
 /** `  name          description` lines for every scenario scripts.ts defines. */

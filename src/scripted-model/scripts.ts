@@ -131,6 +131,16 @@ export const scripts: Readonly<Record<string, Script>> = {
       text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
     },
   ],
+  /** 60 words, 300 ms apart (18 s): still streaming after a daemon killed mid-turn has restarted. */
+  "slow-follow": [{ kind: "stream", text: longText(60), chunkDelayMs: 300 }],
+  /** The plugin-tag answer streamed slowly (a chunk every 400 ms): for a daemon killed mid-turn. */
+  "slow-plugin-tag": [
+    {
+      kind: "stream",
+      text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
+      chunkDelayMs: 400,
+    },
+  ],
   /** A tool the permission policy governs (edit of a new file). */
   permission: [
     {

@@ -21,6 +21,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { homedir } from "node:os";
 import { delimiter, dirname, isAbsolute, join } from "node:path";
+import { errorMessage } from "../util/errors.js";
 import { InstallError, runNpm } from "./npm.js";
 
 export { InstallError, npmReason } from "./npm.js";
@@ -179,7 +180,7 @@ export async function ensureOpencode(
     }
   } catch (err) {
     if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install ${spec} into ${dir}: ${(err as Error).message}`, "");
+    throw new InstallError(`could not install ${spec} into ${dir}: ${errorMessage(err)}`, "");
   } finally {
     clearInterval(timer);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});

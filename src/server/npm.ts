@@ -3,6 +3,7 @@
  * (src/server/install.ts), and reading npm's reason out of its output.
  */
 import { spawn } from "node:child_process";
+import { errorMessage } from "../util/errors.js";
 
 /** An install that failed; `message` is one sentence ending in npm's own reason. */
 export class InstallError extends Error {
@@ -49,7 +50,7 @@ export function runNpm(npm: string, args: string[], cwd: string, what: string, t
     child.stdout.setEncoding("utf8").on("data", keep);
     child.stderr.setEncoding("utf8").on("data", keep);
     child.once("error", (err) =>
-      finish(new InstallError(`could not run npm to install ${what} (${(err as Error).message})`, output)),
+      finish(new InstallError(`could not run npm to install ${what} (${errorMessage(err)})`, output)),
     );
     child.once("close", (code, signal) => {
       if (code === 0) finish();

@@ -6,6 +6,7 @@
 import type { RequestEvent } from "../codec/requests.js";
 import type { Reply } from "../codec/reply.js";
 import { toSinkObject, type Sink, type SinkObject } from "./types.js";
+import { errorMessage } from "../util/errors.js";
 
 export interface NamedSink {
   /** Names the child in errors and metrics, e.g. "webhook" or "jsonl". */
@@ -65,7 +66,7 @@ export class FanoutSink implements SinkObject {
         else child.counters.accepted++;
       } catch (err) {
         child.counters.failures++;
-        (failed ??= []).push({ child, why: (err as Error)?.message ?? String(err) });
+        (failed ??= []).push({ child, why: errorMessage(err) });
       }
     }
     if (pending === undefined) return failed === undefined ? undefined : Promise.reject(fanoutError(this.children, reply, failed));
@@ -80,7 +81,7 @@ export class FanoutSink implements SinkObject {
       if (r.status === "fulfilled") child.counters.accepted++;
       else {
         child.counters.failures++;
-        failed.push({ child, why: (r.reason as Error)?.message ?? String(r.reason) });
+        failed.push({ child, why: errorMessage(r.reason) });
       }
     });
     if (failed.length > 0) throw fanoutError(this.children, reply, failed);
@@ -90,7 +91,7 @@ export class FanoutSink implements SinkObject {
   async request(evt: RequestEvent): Promise<void> {
     const takers = this.children.filter((c) => typeof c.sink.request === "function");
     const results = await Promise.allSettled(takers.map((c) => Promise.resolve().then(() => c.sink.request?.(evt))));
-    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${takers[i]?.name}: ${(r.reason as Error)?.message ?? String(r.reason)}`] : []));
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${takers[i]?.name}: ${errorMessage(r.reason)}`] : []));
     if (failed.length > 0) throw new Error(`sink failed to take a ${evt.type} event (${failed.join("; ")})`);
   }
 

@@ -1,14 +1,7 @@
-export { toSinkObject, type Sink, type SinkCallback, type SinkObject, type SinkStats, type SinkHooks } from "./types.js";
-export { SinkError, type SinkErrorCode } from "./errors.js";
+/** `opencode-bridge/sink`: where replies go (the root exports the same names). */
+export type { Sink, SinkObject } from "./types.js";
+export { SinkError } from "./errors.js";
 export { MemorySink } from "./memory.js";
 export { JsonlSink } from "./jsonl.js";
-export { FanoutSink, type FanoutCounters, type NamedSink } from "./fanout.js";
-export {
-  WebhookSink,
-  WebhookOptionsSchema,
-  parseWebhookOptions,
-  parseRetryAfter,
-  type WebhookCounters,
-  type WebhookOptions,
-  type WebhookOptionsInput,
-} from "./webhook.js";
+export { FanoutSink, type NamedSink } from "./fanout.js";
+export { WebhookSink, type WebhookOptionsInput } from "./webhook.js";

@@ -40,6 +40,7 @@ import { randomUUID } from "node:crypto";
 import type { Dispatcher } from "undici";
 import pino, { type Logger } from "pino";
 import { z } from "zod";
+import { formatOptionIssues } from "../util/zod.js";
 import { isTerminal, type Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
@@ -117,18 +118,8 @@ export function parseWebhookOptions(input: WebhookOptionsInput): WebhookOptions 
   const { dispatcher: _d, logger: _l, clock: _c, random: _r, turnIdOf: _t, onDelivered: _o, ...plain } = input;
   const parsed = WebhookOptionsSchema.safeParse(plain);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((i) => {
-    const key = String(i.path[0] ?? "");
-    const got = key === "headers" ? "values not shown" : describe((plain as Record<string, unknown>)[key]);
-    return `${i.path.join(".") || "(options)"}: ${i.message} (got ${got})`;
-  });
-  throw new SinkError("config", `invalid webhook options: ${problems.join("; ")}`);
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
-  return typeof v === "object" ? (JSON.stringify(v)?.slice(0, 60) ?? typeof v) : String(v);
+  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { headers: "values not shown" } });
+  throw new SinkError("config", `invalid webhook options: ${problems}`);
 }
 
 interface Queued {

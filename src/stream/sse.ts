@@ -12,6 +12,7 @@
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ParsedEvent } from "../codec/events.js";
 import { parseDeltaFrame } from "./fast-delta.js";
+import { errorMessage } from "../util/errors.js";
 
 /**
  * 16 MiB: a frame must hold a whole answer — 1.x closes a text part with a
@@ -111,7 +112,7 @@ export class EventStreamDecoder {
       const s = sniffFrame(data);
       this.handlers.onIssue({
         code: "invalid_json",
-        message: `event data is not JSON (${(err as Error).message}): ${JSON.stringify(data.slice(0, 120))}`,
+        message: `event data is not JSON (${errorMessage(err)}): ${JSON.stringify(data.slice(0, 120))}`,
         ...s,
       });
       return;

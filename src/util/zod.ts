@@ -8,6 +8,11 @@ import type { z } from "zod";
 /** `prefix.path.to.field: message` (just `prefix: message` when the issue is at the root). */
 export type Issue = z.ZodError["issues"][number];
 
+/** Every issue as its dotted path (`root` when the issue is at the root) and zod's message: the daemon's 400 bodies. */
+export function issueList(error: z.ZodError, root: string): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.join(".") || root, message: i.message }));
+}
+
 export function issueAt(issue: Issue, prefix?: string): string {
   const path = issue.path.map(String);
   const where = (prefix === undefined ? path : [prefix, ...path]).join(".");
@@ -40,7 +45,7 @@ export function formatOptionIssues(error: z.ZodError, input: unknown, fmt: Optio
       const got = i.path.length ? (input as Record<string, unknown>)[key] : input;
       const hidden = fmt.hidden?.[key];
       const shown = hidden !== undefined && got !== undefined ? hidden : describeValue(got);
-      return `${i.path.length ? issueAt(i) : `${fmt.root}: ${i.message}`} (got ${shown})`;
+      return `${i.path.join(".") || fmt.root}: ${i.message} (got ${shown})`;
     })
     .join("; ");
 }

@@ -15,10 +15,17 @@ import { createDialect } from "../../src/adapter/line.js";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { afterMatches, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
+import { createHostPackage } from "../support/host.js";
+import { runGroup } from "../support/processes.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const lines = (s: string) => s.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Reply);
+/** The whole answer of a scripted scenario's first streamed step. */
+const scriptedText = (name: string) => {
+  const step = scripts[name]?.[0];
+  return step?.kind === "stream" ? (step.text ?? []).join("") : "";
+};
 const text = (rs: Reply[]) => rs.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
 
 interface Run {
@@ -128,8 +135,7 @@ describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
     expect(final.kind).toBe("final");
     expect(text(out)).toBe(final.content);
     // The slow scenario's 200 chunks, none lost nor doubled by the repair.
-    const step = scripts.slow?.[0];
-    expect(final.content).toBe(step?.kind === "stream" ? step.text?.join("") : "?");
+    expect(final.content).toBe(scriptedText("slow"));
     expect(r.stderr).toContain("event stream dropped");
   });
 
@@ -192,6 +198,43 @@ describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
     expect(out[0]).toMatchObject({ kind: "error", code: "auth" });
     expect((out[0] as { error: string }).error).toContain("OpenCode 2.x refused the credentials");
     expect(r.stdout + r.stderr).not.toMatch(/<!doctype|<html/i);
+  });
+});
+
+describe("a one-shot host script (the package imported by name) against OpenCode 2.1.2", () => {
+  let live: Live;
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    live = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "allow" });
+    proxy = await startTcpProxy({ host: "127.0.0.1", port: Number(new URL(live.url).port) });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await live?.stop();
+  });
+
+  it.each([
+    ["tool", "at the tool's result", afterMatches('"type":"session.tool.success"', 1, "before")],
+    ["slow", "mid-text, inside a frame", afterMatches('"type":"session.text.delta"', 4, "mid")],
+  ])("%s turn, /api/event cut %s: one terminal, final, exit 0", async (name, _where, cutter) => {
+    const host = await createHostPackage();
+    try {
+      const cutsBefore = proxy.cuts;
+      proxy.armCut(cutter);
+      const env: NodeJS.ProcessEnv = { ...process.env, OPENCODE_SERVER_PASSWORD: live.password ?? "" };
+      delete env.OPENCODE_URL;
+      const r = await runGroup(process.execPath, [host.script, proxy.url, live.directory, `host-${name}`, scenario(name)], { env, timeoutMs: 60_000 });
+      expect(proxy.cuts, r.stderr).toBe(cutsBefore + 1);
+      const out = lines(r.stdout);
+      expect(contractViolations(out)).toEqual([]);
+      expect(out.filter((x) => x.kind === "final" || x.kind === "error")).toHaveLength(1);
+      expect(out[out.length - 1]?.kind, r.stderr).toBe("final");
+      expect(r.status).toBe(0);
+      const golden = name === "tool" ? "Let me run a command.The command printed bridge-tool-ok." : scriptedText("slow");
+      expect((out[out.length - 1] as { content: string }).content).toBe(golden);
+    } finally {
+      await host.cleanup();
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * the scripted model through its `/api/*` routes with the project's opencode.json.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startScriptedOpencode } from "../../src/scripted-model/opencode.js";
 import { startScriptedModel, type ScriptedModel } from "../../src/scripted-model/server.js";
 import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { binaryLine, startManagedServer, type ManagedServer } from "../../src/server/managed.js";
@@ -40,6 +41,12 @@ describe("an owned OpenCode 2.1.2", () => {
     const anon = await fetch(`${server.url}/api/info`);
     await anon.body?.cancel();
     expect(anon.status).toBe(401);
+    // 1.x's routes are not 404 on 2.x: they answer the web app's HTML (what makes a 1.x client misread it).
+    for (const path of ["/global/health", "/event", "/session"]) {
+      const r = await fetch(`${server.url}${path}`, { headers: { authorization: auth } });
+      await r.body?.cancel();
+      expect([path, r.status, r.headers.get("content-type")]).toEqual([path, 200, expect.stringMatching(/^text\/html/)]);
+    }
   });
 
   it("runs a scripted turn with the project's opencode.json (the record ends idle succeeded)", async () => {
@@ -73,5 +80,43 @@ describe("an owned OpenCode 2.1.2", () => {
 
   it("tells the line of a binary by its package path", async () => {
     expect(await binaryLine(await ensureOpencode(PINNED_OPENCODE2_VERSION))).toBe(2);
+  });
+});
+
+describe("startScriptedOpencode({ version: 2.1.2 })", () => {
+  it("owns a 2.x server whose scripted model calls 2.x's tools (shell), so the tool scenario completes", async () => {
+    const oc = await startScriptedOpencode({ version: PINNED_OPENCODE2_VERSION });
+    try {
+      expect(oc.line).toBe(2);
+      expect(oc.version).toBe("2.1.2");
+      const headers = {
+        authorization: `Basic ${Buffer.from(`opencode:${oc.password}`).toString("base64")}`,
+        "content-type": "application/json",
+      };
+      const created = await fetch(`${oc.url}/api/session`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ location: { directory: oc.directory } }),
+      });
+      const sid = ((await created.json()) as { data: { id: string } }).data.id;
+      const prompt = await fetch(`${oc.url}/api/session/${sid}/prompt`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify({ text: "[scenario:tool] run it" }),
+      });
+      await prompt.body?.cancel();
+      type Entry = { type: string; outcome?: string; content?: { type: string; name?: string; state?: { status?: string } }[] };
+      let messages: Entry[] = [];
+      for (let i = 0; i < 400 && messages[0]?.type !== "idle"; i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        const r = await fetch(`${oc.url}/api/session/${sid}/message`, { headers });
+        messages = ((await r.json()) as { data: Entry[] }).data;
+      }
+      expect(messages[0]).toMatchObject({ type: "idle", outcome: "succeeded" });
+      const tools = messages.flatMap((m) => m.content ?? []).filter((c) => c.type === "tool");
+      expect(tools).toEqual([expect.objectContaining({ name: "shell", state: expect.objectContaining({ status: "completed" }) })]);
+    } finally {
+      await oc.stop();
+    }
   });
 });

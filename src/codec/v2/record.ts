@@ -15,16 +15,13 @@
  * marks it with that error instead. A server killed mid-turn leaves neither
  * (the message stays open, no idle follows), so the turn is never taken as done.
  */
-import { partId, toolOutput, v2Error, type V2Error } from "./shared.js";
+import { isRec, partId, str, toolOutput, v2Error, type Rec, type V2Error } from "./shared.js";
 
 export interface RecordMessage {
   info: { id: string } & Record<string, unknown>;
   parts?: unknown[];
 }
 
-type Rec = Record<string, unknown>;
-const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 /** The entries of a record body (`{data: [...]}`, or the array itself), oldest first. */
 function entries(body: unknown): Rec[] {

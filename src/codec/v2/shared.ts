@@ -46,3 +46,24 @@ export function v2Error(e: V2Error, providerID: string | undefined): { name: str
     },
   };
 }
+
+/** A 1.x-shaped event payload (`{type, properties}`), what `parseEvent` reads. */
+export interface V1Payload {
+  readonly type: string;
+  readonly properties: Record<string, unknown>;
+}
+
+export type Rec = Record<string, unknown>;
+export const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
+export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
+export const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+
+/**
+ * A tool's metadata, with a subagent's session also under 1.x's name: 2.x's
+ * `subagent` tool names its child as `metadata.sessionID` (captured), 1.x's
+ * `task` as `metadata.sessionId`, which the child-session stage reads.
+ */
+export function toolMetadata(m: unknown): { metadata?: Rec } {
+  if (!isRec(m)) return {};
+  return { metadata: typeof m.sessionID === "string" ? { ...m, sessionId: m.sessionID } : m };
+}

@@ -21,13 +21,10 @@
  * Pure: no I/O, clock, logger or randomness (times come from the events).
  */
 import { parseEvent, type ParsedEvent } from "../events.js";
-import { partId, toolOutput, v2Error, type V2Error } from "./shared.js";
+import { translateRequest } from "./requests.js";
+import { isRec, num, partId, str, toolMetadata, toolOutput, v2Error, type Rec, type V1Payload, type V2Error } from "./shared.js";
 
-/** A 1.x-shaped event payload (`{type, properties}`), what `parseEvent` reads. */
-export interface V1Payload {
-  readonly type: string;
-  readonly properties: Record<string, unknown>;
-}
+export type { V1Payload } from "./shared.js";
 
 export interface V2Translator {
   /** One decoded 2.x `/api/event` payload → the parsed 1.x events it stands for (often none). */
@@ -56,17 +53,32 @@ interface ToolTrack {
   done: boolean;
 }
 
-type Rec = Record<string, unknown>;
-const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
+/** Inputs remembered between enqueued and delivered; the oldest are forgotten past this. */
+const MAX_INPUTS = 1024;
+/** Sessions whose current user and assistant message are kept; the least recently started are forgotten past this. */
+const MAX_SESSIONS = 4096;
+
+function remember(inputs: Map<string, string>, id: string, kind: string): void {
+  if (inputs.size >= MAX_INPUTS) {
+    const oldest = inputs.keys().next().value;
+    if (oldest !== undefined) inputs.delete(oldest);
+  }
+  inputs.set(id, kind);
+}
 
 export function createV2Translator(): V2Translator {
   const sessions = new Map<string, SessionTrack>();
   const tools = new Map<string, ToolTrack>();
+  /** Each enqueued input's kind (`user`, `synthetic` …), by inbox id, until it is delivered (bounded). */
+  const inputs = new Map<string, string>();
   const session = (id: string): SessionTrack => {
     let s = sessions.get(id);
     if (!s) {
+      // One stream sees every session of the server for as long as it lives: keep the newest.
+      if (sessions.size >= MAX_SESSIONS) {
+        const oldest = sessions.keys().next().value;
+        if (oldest !== undefined) sessions.delete(oldest);
+      }
       s = { ended: true };
       sessions.set(id, s);
     }
@@ -138,14 +150,23 @@ export function createV2Translator(): V2Translator {
         // 1.x's shape: the child-session stage reads `info.id`/`info.parentID`.
         return [{ type: "session.created", properties: { sessionID: sid, info: { id: sid, ...(parentID ? { parentID } : {}) } } }];
       }
-      case "session.inbox.enqueued":
+      case "session.inbox.enqueued": {
+        // Only noted: a queued input joins the conversation when it is delivered.
+        const id = str(d.inboxID);
+        const item = isRec(d.item) ? d.item : undefined;
+        if (id !== undefined && typeof item?.type === "string") remember(inputs, id, item.type);
+        return [];
+      }
       case "session.inbox.delivered": {
+        // The input is now the one the session's next steps answer (captured: delivered comes
+        // after execution.started, before the first step.started). A user's input admits the
+        // turn, as 1.x's user `message.updated` does; other inputs (synthetic …) change nothing.
         const id = str(d.inboxID);
         if (sid === undefined || id === undefined) return [];
-        const item = isRec(d.item) ? d.item : undefined;
-        if (raw.type === "session.inbox.enqueued" && item !== undefined && item.type !== "user") return [];
+        const kind = inputs.get(id);
+        if (kind !== undefined && kind !== "user") return [];
         const s = session(sid);
-        if (raw.type === "session.inbox.delivered" && s.user === id) return [];
+        if (s.user === id) return [];
         s.user = id;
         return [{ type: "message.updated", properties: { sessionID: sid, info: { id, sessionID: sid, role: "user" } } }];
       }
@@ -232,7 +253,7 @@ export function createV2Translator(): V2Translator {
         if (id === undefined || t === undefined || t.done) return [];
         if (raw.type === "session.tool.called") t.input = isRec(d.input) ? d.input : (d.input ?? {});
         else if (t.input === undefined) return [];
-        return [toolPart(t, id, { status: "running", input: t.input, ...(isRec(d.metadata) ? { metadata: d.metadata } : {}) })];
+        return [toolPart(t, id, { status: "running", input: t.input, ...toolMetadata(d.metadata) })];
       }
       case "session.tool.success":
       case "session.tool.failed": {
@@ -242,7 +263,7 @@ export function createV2Translator(): V2Translator {
         t.done = true;
         if (raw.type === "session.tool.success") {
           const output = toolOutput(d.content);
-          return [toolPart(t, id, { status: "completed", input: t.input, ...(output !== undefined ? { output } : {}), ...(isRec(d.metadata) ? { metadata: d.metadata } : {}) })];
+          return [toolPart(t, id, { status: "completed", input: t.input, ...(output !== undefined ? { output } : {}), ...toolMetadata(d.metadata) })];
         }
         const e = isRec(d.error) ? d.error : {};
         return [toolPart(t, id, { status: "error", input: t.input, error: str(e.message) ?? str(e.type) ?? "tool failed" })];
@@ -259,35 +280,8 @@ export function createV2Translator(): V2Translator {
         const reason = str(d.reason) ?? "unknown";
         return endExecution(sid, created, { name: "MessageAbortedError", data: { message: `interrupted (${reason})` } });
       }
-      case "permission.asked": {
-        const id = str(d.id);
-        if (sid === undefined || id === undefined) return [];
-        const source = isRec(d.source) ? d.source : undefined;
-        const tool = source?.type === "tool" && str(source.messageID) && str(source.id) ? { messageID: source.messageID, callID: source.id } : undefined;
-        return [
-          {
-            type: "permission.asked",
-            properties: {
-              id,
-              sessionID: sid,
-              ...(str(d.action) !== undefined ? { permission: d.action } : {}),
-              patterns: Array.isArray(d.resources) ? d.resources : [],
-              // What an `always` grants: 2.x names the rules it would save.
-              always: Array.isArray(d.save) ? d.save : [],
-              metadata: isRec(d.metadata) ? d.metadata : {},
-              ...(str(d.message) !== undefined ? { message: d.message } : {}),
-              ...(tool ? { tool } : {}),
-            },
-          },
-        ];
-      }
-      case "permission.replied": {
-        const requestID = str(d.requestID);
-        if (sid === undefined || requestID === undefined) return [];
-        return [{ type: "permission.replied", properties: { sessionID: sid, requestID, ...(d.reply !== undefined ? { reply: d.reply } : {}) } }];
-      }
       default:
-        return translateForm(raw.type, d);
+        return translateRequest(raw.type, d);
     }
   };
 
@@ -295,40 +289,4 @@ export function createV2Translator(): V2Translator {
     translateRaw,
     translate: (raw) => translateRaw(raw).map((p) => parseEvent(p)),
   };
-}
-
-/**
- * Questions are forms in 2.x (`form.created` with `metadata.kind: "question"`).
- * As 1.x's `question.asked` the form keeps its id as the request id, each
- * question its field's `key` (the answer body names fields by key), and the
- * whole form under `form`.
- */
-function translateForm(type: string, d: Rec): V1Payload[] {
-  const form = isRec(d.form) ? d.form : undefined;
-  if (type === "form.created") {
-    const id = str(form?.id);
-    const sid = str(form?.sessionID) ?? str(d.sessionID);
-    const meta = isRec(form?.metadata) ? form.metadata : {};
-    if (form === undefined || id === undefined || sid === undefined || meta.kind !== "question") return [];
-    const fields = Array.isArray(form.fields) ? form.fields.filter(isRec) : [];
-    // Captured (2.1.2): a field's `title` is the question's header, its `description` the question.
-    const questions = fields.map((f) => ({
-      key: f.key,
-      question: f.description ?? f.title ?? "",
-      header: f.title ?? "",
-      options: Array.isArray(f.options) ? f.options : [],
-      ...(f.multiple !== undefined ? { multiple: f.multiple } : {}),
-      ...(f.custom !== undefined ? { custom: f.custom } : {}),
-    }));
-    const t = isRec(meta.tool) ? meta.tool : {};
-    const tool = str(t.messageID) && str(t.id) ? { messageID: t.messageID, callID: t.id } : undefined;
-    return [{ type: "question.asked", properties: { id, sessionID: sid, questions, form, ...(tool ? { tool } : {}) } }];
-  }
-  if (type === "form.replied" || type === "form.cancelled") {
-    const id = str(d.formID) ?? str(form?.id) ?? str(d.id);
-    const sid = str(d.sessionID) ?? str(form?.sessionID);
-    if (id === undefined) return [];
-    return [{ type: type === "form.replied" ? "question.replied" : "question.rejected", properties: { requestID: id, ...(sid ? { sessionID: sid } : {}) } }];
-  }
-  return [];
 }

@@ -1,0 +1,62 @@
+/**
+ * The codec as hosts see it (`opencode-bridge/codec`): the same function objects
+ * as src/codec/codec.ts and src/codec/replay.ts, typed with an opaque turn state.
+ *
+ * Why: the real `TurnState` (src/codec/state.ts) is ~25 mutable fields with rope
+ * checkpoints that the reducer updates in place; a host that read or changed one
+ * would break on the next release, or break the turn. Hosts get a handle they can
+ * only pass back; the bridge's own code imports the real type from `./state.js`.
+ * The casts below are the one place the two meet.
+ */
+import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as map } from "./codec.js";
+import type { FinishReason } from "./reducer.js";
+import { replay as replayAll, replayStream as replayEach, type ReplayOptions as AllReplayOptions } from "./replay.js";
+import type { Reply } from "./reply.js";
+import type { StreamIssue } from "../stream/sse.js";
+import type { TurnOptions as AllTurnOptions } from "./state.js";
+
+declare const opaque: unique symbol;
+
+/** One turn in progress: made by `createTurnState`, passed back to `mapOpencodeEvent` / `finishTurn`, never read. */
+export interface TurnState {
+  readonly [opaque]: "TurnState";
+}
+
+/** `traceId` (required), `sessionId?`, `userMessageId?`, `priorMessageIds?` (docs/api.md). */
+export type TurnOptions = Pick<AllTurnOptions, "traceId" | "sessionId" | "userMessageId" | "priorMessageIds">;
+
+/** `traceId?` (default "replay"), `sessionId?`, the decoder's `maxFrameBytes?` and the callbacks (docs/api.md). */
+export type ReplayOptions = Omit<AllReplayOptions, "holdFinal" | "noReply">;
+
+export interface CodecResult {
+  readonly replies: Reply[];
+  readonly state: TurnState;
+}
+
+export interface ReplayResult {
+  readonly replies: Reply[];
+  readonly issues: StreamIssue[];
+  readonly state: TurnState;
+}
+
+export interface ReplaySummary {
+  /** The turn's terminal reply (`final` or `error`); there is always exactly one. */
+  readonly terminal: Reply;
+  readonly replies: number;
+  readonly issues: number;
+  /** Decoded events (frames that were valid JSON). */
+  readonly events: number;
+  readonly state: TurnState;
+}
+
+type Input = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
+
+export const createTurnState = create as unknown as (opts: TurnOptions) => TurnState;
+export const mapOpencodeEvent = map as unknown as (evt: unknown, state: TurnState) => CodecResult;
+export const finishTurn = finish as unknown as (state: TurnState, reason: FinishReason) => CodecResult;
+/** A recorded stream, collected: every reply and issue of one turn. */
+export const replay = replayAll as unknown as (input: Input, opts?: ReplayOptions) => Promise<ReplayResult>;
+/** A recorded stream, streamed: yields each reply, keeps none; returns the summary. */
+export const replayStream = replayEach as unknown as (input: Input, opts?: ReplayOptions) => AsyncGenerator<Reply, ReplaySummary>;
+
+export type { FinishReason, StreamIssue };

@@ -1,0 +1,292 @@
+/**
+ * A daemon's side of the shared PostgreSQL store (./postgres.ts): which turns it
+ * drives (owned, under a lease it renews every third of `leaseMs`) and which it
+ * only serves (mirrored: another daemon drives them; their replies are read from
+ * the store when it notifies a change, and at least once a second, and handed to
+ * the local TurnRecord, so event subscribers — SSE, `Last-Event-ID` — work the same
+ * on every daemon).
+ *
+ * Invariants:
+ * - A reply reaches this daemon's record, subscribers and outputs only after its
+ *   row is committed under this daemon's fence (ReplyPath publishes after `reply()`
+ *   resolves). Outputs get replies only from the turn's owner.
+ * - An owned turn whose write or renewal fails is given up at once (`lose`): its
+ *   lease is released so any daemon can claim it, and the record becomes a mirror;
+ *   the local adapter may still run to its end, but nothing it delivers is written.
+ * - A turn is claimed only when no local adapter still runs it (`driving`).
+ */
+import type { Logger } from "pino";
+import type { Reply } from "../../codec/reply.js";
+import type { RequestEvent } from "../../codec/requests.js";
+import { replyJson } from "../../sink/encoded.js";
+import type { TurnRequest } from "../options.js";
+import { turnInfo, type TurnOutcome, type TurnRecord, type TurnStore } from "../turns.js";
+import { FencedError, type NewTurn, type PgStore, type StoredTurn } from "./postgres.js";
+import { TurnWriter } from "./writer.js";
+
+/** Replies of one turn waiting for the database before the adapter is made to wait. */
+const WRITE_LAG = 1_000;
+/** Mirrors are read at least this often, whatever notifications say (a lost LISTEN connection costs at most this). */
+const POLL_MS = 1_000;
+
+export interface SharedDeps {
+  readonly pg: PgStore;
+  readonly store: TurnStore;
+  readonly log: Logger;
+  readonly leaseMs: number;
+  readonly retainTurns: number;
+  /** How many more turns this daemon may drive now (claims take at most this many). */
+  room(): number;
+  /** Drives a turn this daemon has just claimed to its end (./takeover.ts). */
+  takeover(row: StoredTurn, record: TurnRecord): Promise<void>;
+}
+
+interface Mirror {
+  readonly record: TurnRecord;
+  busy: boolean;
+  again: boolean;
+}
+
+export class SharedTurns {
+  private readonly owned = new Map<string, TurnWriter>();
+  private readonly mirrors = new Map<string, Mirror>();
+  /** Turns whose adapter runs in this process (set by run.ts until the adapter's turn ends). */
+  readonly driving = new Set<string>();
+  private readonly backlog = new Map<string, number>();
+  private readonly pendingAcks = new Map<string, { turnId: string; output: string; seq: number }>();
+  private timers: NodeJS.Timeout[] = [];
+  private ticks = 0;
+  private ticking = false;
+  /** Turns claimed from other daemons (for the log and /metrics). */
+  takeovers = 0;
+
+  constructor(private readonly d: SharedDeps) {}
+
+  get pg(): PgStore {
+    return this.d.pg;
+  }
+
+  async open(): Promise<void> {
+    await this.d.pg.open();
+    this.d.pg.onChange((id) => {
+      if (this.mirrors.has(id)) void this.refresh(id);
+    });
+  }
+
+  /** Starts renewing, claiming and polling. */
+  start(): void {
+    this.timers.push(setInterval(() => void this.tick(), Math.max(50, Math.floor(this.d.leaseMs / 3))));
+    this.timers.push(setInterval(() => { for (const id of this.mirrors.keys()) void this.refresh(id); }, POLL_MS));
+    void this.tick();
+  }
+
+  /** Stores a turn accepted here, owned by this daemon (undefined); or returns the turn already stored under its trace id. */
+  async accept(t: NewTurn): Promise<StoredTurn | undefined> {
+    const r = await this.d.pg.accept(t);
+    if (!r.created) return r.existing;
+    this.owned.set(t.id, new TurnWriter(this.d.pg, t.id, r.fence));
+    return undefined;
+  }
+
+  /**
+   * Writes an owned turn's reply. `written` resolves once it is committed (and
+   * rejects if this daemon no longer drives the turn); `wait` is set when the
+   * turn's backlog is past `WRITE_LAG`, for the adapter to wait on.
+   */
+  reply(turnId: string, reply: Reply): Promise<void> {
+    const w = this.owned.get(turnId);
+    if (!w) return Promise.reject(new FencedError(turnId, "not driven by this daemon"));
+    this.backlog.set(turnId, (this.backlog.get(turnId) ?? 0) + 1);
+    return w.reply({ seq: reply.seq, json: replyJson(reply) }).then(
+      () => this.dec(turnId),
+      (err: unknown) => {
+        this.dec(turnId);
+        this.lose(turnId, err as Error);
+        throw err;
+      },
+    );
+  }
+
+  /**
+   * The turn's user message id, committed before the prompt goes out (the adapter waits): a
+   * successor that finds no id, or an id OpenCode does not have, knows the prompt was never sent.
+   * When it cannot be stored the turn is given up unsent (another daemon runs it).
+   */
+  async prompt(turnId: string, messageId: string): Promise<void> {
+    const w = this.owned.get(turnId);
+    if (!w) throw new FencedError(turnId, "not driven by this daemon: not prompted");
+    try {
+      await this.d.pg.prompt(turnId, w.fence, messageId);
+    } catch (err) {
+      this.lose(turnId, err as Error);
+      throw err;
+    }
+  }
+
+  /** Pending permission/question requests are not stored yet: they live on the daemon that drives the turn. */
+  request(_turnId: string, _evt: RequestEvent): void {}
+
+  /** Whether the adapter should wait for the writes of this turn (bounded memory). */
+  lagging(turnId: string): boolean {
+    return (this.backlog.get(turnId) ?? 0) > WRITE_LAG;
+  }
+
+  private dec(turnId: string): void {
+    const n = (this.backlog.get(turnId) ?? 1) - 1;
+    if (n <= 0) this.backlog.delete(turnId);
+    else this.backlog.set(turnId, n);
+  }
+
+  /** An owned turn ended: written after its replies, then finished here. A turn driven elsewhere is left to its mirror. */
+  end(record: TurnRecord, outcome: TurnOutcome): void {
+    this.driving.delete(record.turnId);
+    const w = this.owned.get(record.turnId);
+    if (!w) return;
+    w.end(outcome).then(
+      () => {
+        this.owned.delete(record.turnId);
+        this.d.store.finish(record, outcome);
+      },
+      (err: unknown) => this.lose(record.turnId, err as Error),
+    );
+  }
+
+  /** An output acknowledged `seq` of a turn: written with the next renewal (the highest only). */
+  ack(turnId: string, output: string, seq: number): void {
+    const k = `${turnId}\u0000${output}`;
+    if ((this.pendingAcks.get(k)?.seq ?? -1) < seq) this.pendingAcks.set(k, { turnId, output, seq });
+  }
+
+  isMirror(record: TurnRecord): boolean {
+    return this.mirrors.get(record.turnId)?.record === record;
+  }
+
+  /** The turn under `traceId`: this daemon's record, or one mirrored from the store (with its replies so far). */
+  async find(traceId: string): Promise<TurnRecord | undefined> {
+    const local = this.d.store.get(traceId);
+    if (local) return local;
+    const row = await this.d.pg.byTrace(traceId);
+    if (!row) return undefined;
+    return this.mirror(row);
+  }
+
+  /** A local record of a turn driven elsewhere, kept up to date from the store. */
+  async mirror(row: StoredTurn): Promise<TurnRecord> {
+    const record = this.d.store.get(row.traceId) ?? this.d.store.create(row.traceId, row.sessionId, row.directory, performance.now(), row.id, row.acceptedMs);
+    describe(record, row);
+    if (!record.finished && !this.mirrors.has(row.id) && !this.owned.has(row.id)) {
+      record.mirrored = true;
+      this.mirrors.set(row.id, { record, busy: false, again: false });
+    }
+    await this.refresh(row.id);
+    return record;
+  }
+
+  /** Reads a mirrored turn's new replies (and its end) from the store; one read at a time per turn. */
+  private async refresh(turnId: string): Promise<void> {
+    const m = this.mirrors.get(turnId);
+    if (!m) return;
+    if (m.busy) {
+      m.again = true;
+      return;
+    }
+    m.busy = true;
+    try {
+      do {
+        m.again = false;
+        // The state before the replies: a turn seen ended has all its replies written already.
+        const row = await this.d.pg.byId(turnId);
+        for (const r of await this.d.pg.replies(turnId, m.record.total)) this.d.store.add(JSON.parse(r.json) as Reply);
+        if (this.mirrors.get(turnId) !== m) return;
+        if (!row) {
+          this.mirrors.delete(turnId);
+          this.d.store.finish(m.record, "internal");
+        } else if (row.state === "ended") {
+          this.mirrors.delete(turnId);
+          this.d.store.finish(m.record, (row.outcome ?? "internal") as TurnOutcome);
+        }
+      } while (m.again);
+    } catch (err) {
+      this.d.log.warn({ turn_id: turnId, err: (err as Error).message }, "could not read a turn from the store (retried within a second)");
+    } finally {
+      m.busy = false;
+    }
+  }
+
+  /** Gives up an owned turn after a failed write or renewal: its lease released, its record a mirror. */
+  private lose(turnId: string, err: Error): void {
+    const w = this.owned.get(turnId);
+    if (!w) return;
+    this.owned.delete(turnId);
+    const record = [...this.d.store.all()].find((t) => t.turnId === turnId);
+    this.d.log.warn({ turn_id: turnId, trace_id: record?.traceId, err: err.message }, "this daemon no longer drives the turn: another may claim it");
+    void this.d.pg.release([{ id: turnId, fence: w.fence }]).catch(() => {});
+    if (record && !record.finished) {
+      record.mirrored = true;
+      this.mirrors.set(turnId, { record, busy: false, again: false });
+      void this.refresh(turnId);
+    }
+  }
+
+  /** Renews the leases held, gives up those lost, flushes acknowledgements, claims turns whose lease ran out. */
+  private async tick(): Promise<void> {
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      const held = [...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence }));
+      const still = await this.d.pg.renew(held);
+      for (const h of held) if (!still.has(h.id) && this.owned.get(h.id)?.fence === h.fence) this.lose(h.id, new FencedError(h.id, "lease not renewed"));
+      const acks = [...this.pendingAcks.values()];
+      this.pendingAcks.clear();
+      for (const a of acks) await this.d.pg.ack(a.turnId, a.output, a.seq);
+      const room = this.d.room();
+      if (room > 0) for (const row of await this.d.pg.claim(room)) await this.claimed(row);
+      if (++this.ticks % 20 === 0) await this.d.pg.prune(this.d.retainTurns);
+    } catch (err) {
+      this.d.log.warn({ err: (err as Error).message }, "the store could not be reached (leases, claims): retrying");
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async claimed(row: StoredTurn): Promise<void> {
+    if (this.driving.has(row.id)) {
+      // Our own adapter still runs it (we lost the lease a moment ago): let another daemon take it.
+      await this.d.pg.release([{ id: row.id, fence: row.fence }]);
+      return;
+    }
+    const record = await this.mirror(row);
+    this.mirrors.delete(row.id);
+    record.mirrored = false;
+    this.owned.set(row.id, new TurnWriter(this.d.pg, row.id, row.fence));
+    this.takeovers++;
+    this.d.log.info({ trace_id: row.traceId, turn_id: row.id, replies: record.total, previous_owner: row.owner }, "took over a turn whose lease ran out");
+    void this.d.takeover(row, record).catch((err: unknown) => this.lose(row.id, err as Error));
+  }
+
+  /** Shutting down with turns still running: stops renewing and claiming, releases every lease held (another daemon claims them at once). Returns how many. */
+  async handOver(): Promise<number> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    const held = [...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence }));
+    this.owned.clear();
+    await this.d.pg.release(held).catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, "could not release the leases (they run out by themselves)"));
+    if (held.length > 0) this.d.log.info({ turns: held.length }, "handed the running turns over to the other daemons");
+    return held.length;
+  }
+
+  /** Stops the timers, writes the last acknowledgements and closes the connections. */
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    for (const a of this.pendingAcks.values()) await this.d.pg.ack(a.turnId, a.output, a.seq).catch(() => {});
+    await this.d.pg.close();
+  }
+}
+
+/** What GET /v1/turns/:id shows of a turn stored by another daemon, from its accepted request. */
+function describe(record: TurnRecord, row: StoredTurn): void {
+  record.requestHash = row.requestHash;
+  const req = row.request as Partial<Pick<TurnRequest, "text" | "permission" | "question">>;
+  if (typeof req.text === "string") record.info = turnInfo({ text: req.text, permission: req.permission, question: req.question });
+}

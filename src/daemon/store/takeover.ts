@@ -1,0 +1,112 @@
+/**
+ * A turn this daemon claimed from the store after its owner's lease ran out (the
+ * owner died, or lost the database): its outputs get again what they had not
+ * acknowledged (same turn id, so the webhook's idempotency keys are the same as
+ * the first owner's), then the turn is finished from OpenCode's own record of
+ * the session once OpenCode has finished it (the turn's prompt was already sent:
+ * OpenCode goes on without the daemon that sent it). The replies continue the
+ * stored seq, so followers on any daemon get one gapless stream.
+ *
+ * A turn whose prompt never reached OpenCode (its owner died between the 202 and
+ * the prompt; the prompt's id is committed before it is sent, so this is known)
+ * is run from its stored request, as if just accepted.
+ *
+ * Not yet a live re-attach: between the claim and OpenCode's end, followers get
+ * no new replies; then the rest of the answer arrives at once (tool calls and
+ * results not yet reported, the missing text, the `final`).
+ */
+import { createDialect } from "../../adapter/line.js";
+import { Envelope, type ReplyBody } from "../../codec/envelope.js";
+import { unstamped } from "../../codec/record.js";
+import type { Reply } from "../../codec/reply.js";
+import type { DaemonCore } from "../core.js";
+import { judgeFromRecord } from "../reconcile.js";
+import { TurnRequestSchema } from "../options.js";
+import { endTurn, runTurn } from "../run.js";
+import type { TurnOutcome, TurnRecord } from "../turns.js";
+import type { StoredTurn } from "./postgres.js";
+
+/** How often OpenCode's session status is read while waiting for it to finish the turn. */
+const POLL_MS = 300;
+/** How long a record that does not (yet) show the turn is read again before it is believed. */
+const SETTLE_MS = 3_000;
+
+export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRecord, turnTimeoutMs: number): Promise<void> {
+  const shared = core.shared!;
+  const replies = (await shared.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
+  await resend(core, row, replies);
+
+  let bodies: ReplyBody[] | undefined;
+  let why = "the daemon driving this turn stopped; what OpenCode did after that is not reported";
+  try {
+    const target = await core.upstream.target();
+    const http = createDialect({ ...target, directory: row.directory, requestTimeoutMs: 10_000 });
+    const prompt = { traceId: row.traceId, sessionId: row.sessionId, messageId: row.messageId };
+    const deadline = row.acceptedMs + turnTimeoutMs;
+    // A record that does not show the answer finished is read again for a while: OpenCode may
+    // report the session idle for a moment between taking the prompt and starting on it.
+    const settleBy = Date.now() + SETTLE_MS;
+    // OpenCode goes on with the turn without the daemon that prompted it: wait until the record shows it finished.
+    for (;;) {
+      const [messages, status] = await Promise.all([http.sessionMessages(row.sessionId, 200), http.sessionStatus()]);
+      const state = status[row.sessionId];
+      const verdict = judgeFromRecord(replies, messages, prompt, state === undefined || state.type === "idle");
+      if (verdict.kind === "finished") {
+        bodies = verdict.bodies;
+        break;
+      }
+      if (verdict.kind === "never_sent" && replies.length === 0 && Date.now() > settleBy) {
+        // The id is committed before the prompt goes out (SharedTurns.prompt): no id, or one OpenCode
+        // does not have, means it never went out. Run the turn from its stored request.
+        const request = TurnRequestSchema.safeParse(row.request);
+        if (request.success) {
+          core.log.info({ trace_id: row.traceId }, "the turn taken over was never sent to OpenCode: running it now");
+          runTurn(core, record, request.data, target);
+          return;
+        }
+      }
+      if (verdict.kind === "never_sent" && Date.now() > settleBy) {
+        why = "the daemon driving this turn stopped before its prompt was sent to OpenCode: the turn did not run";
+        break;
+      }
+      if (verdict.kind === "lost" && Date.now() > settleBy) {
+        why = `the daemon driving this turn stopped, and ${verdict.why}`;
+        break;
+      }
+      if (Date.now() > deadline || record.controller.signal.aborted) {
+        why = "the daemon driving this turn stopped, and OpenCode did not finish it within the turn timeout: aborted";
+        await http.abort(row.sessionId).catch(() => {});
+        break;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } catch (err) {
+    core.log.warn({ trace_id: row.traceId, err }, "could not read OpenCode's record of a turn taken over");
+  }
+  const out = bodies ?? [unstamped({ kind: "error" as const, error: why, code: "transport" as const })];
+  // The turn's envelope goes on where the store left it: seq stays gapless.
+  const envelope = new Envelope(row.traceId);
+  envelope.seq = replies.length;
+  for (const body of out) await core.replies.sink.deliver(envelope.stamp(body, row.sessionId));
+  const last = out[out.length - 1];
+  const outcome: TurnOutcome = last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport";
+  core.log.info({ trace_id: row.traceId, outcome, replies: envelope.seq }, "finished a turn taken over from OpenCode's record");
+  endTurn(core, record, outcome);
+}
+
+/** Each acknowledging output gets, in order, the stored replies it had not acknowledged. */
+async function resend(core: DaemonCore, row: StoredTurn, replies: readonly Reply[]): Promise<void> {
+  const acks = await core.shared!.pg.acks(row.id);
+  for (const { name, sink } of core.outputs.entries()) {
+    if (typeof sink.bind !== "function") continue;
+    const acked = acks.get(name) ?? -1;
+    for (const r of replies) {
+      if (r.seq <= acked) continue;
+      try {
+        await sink.deliver(r);
+      } catch (err) {
+        core.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err: (err as Error).message }, "could not re-send a reply of a turn taken over");
+      }
+    }
+  }
+}

@@ -1,0 +1,166 @@
+/**
+ * Several `serve` processes on one PostgreSQL store (`--store`), in front of one
+ * real `opencode serve` and the scripted model, as an operator runs them behind a
+ * load balancer: a turn started on one daemon is followed on another; the first
+ * is killed -9 mid-stream; another daemon takes the turn over within the lease,
+ * and followers — on a surviving daemon, and one that reconnects to another daemon
+ * with `Last-Event-ID` — get one gapless, duplicate-free stream ending in the exact
+ * `final` (OpenCode's record). The webhook gets each reply under one key.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDialect } from "../../src/adapter/line.js";
+import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import { startRecorder, type Recorder } from "../support/recorder.js";
+import { scenario, startLive, type Live } from "../support/live.js";
+import { freshDatabase, startPostgres, type PostgresServer } from "../support/postgres.js";
+import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
+
+const TOKEN = "e2e-store-token-3c1d9e7f20";
+const auth = { authorization: `Bearer ${TOKEN}` };
+const LEASE_S = 1;
+
+interface Followed {
+  replies: Reply[];
+  ids: number[];
+  done: { outcome: string } | undefined;
+  /** Why the stream ended without `done` (the daemon died). */
+  cut: string | undefined;
+}
+
+/** Follows a turn's events on `d` until `done` or the connection dies; `onReply` sees every reply. */
+async function follow(d: Daemon, traceId: string, lastEventId?: number, onReply?: (n: number) => void): Promise<Followed> {
+  const out: Followed = { replies: [], ids: [], done: undefined, cut: undefined };
+  try {
+    const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, {
+      headers: { ...auth, ...(lastEventId === undefined ? {} : { "last-event-id": String(lastEventId) }) },
+    });
+    expect(res.status).toBe(200);
+    const decoder = new TextDecoder();
+    let buf = "";
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buf += decoder.decode(chunk, { stream: true });
+      let i: number;
+      while ((i = buf.indexOf("\n\n")) >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const fields = new Map([...frame.matchAll(/^(\w+): ?(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const));
+        const field = (name: string) => fields.get(name);
+        if (field("event") === "reply") {
+          out.replies.push(JSON.parse(field("data")!) as Reply);
+          out.ids.push(Number(field("id")));
+          onReply?.(out.replies.length);
+        } else if (field("event") === "done") {
+          out.done = JSON.parse(field("data")!) as { outcome: string };
+        }
+      }
+    }
+  } catch (err) {
+    out.cut = (err as Error).message;
+  }
+  return out;
+}
+
+describe("several daemons on one PostgreSQL store", () => {
+  let pg: PostgresServer;
+  let live: Live;
+  let recorder: Recorder;
+  let storeUrl: string;
+  const daemons: Daemon[] = [];
+  const start = async () => {
+    const d = await startDaemon(
+      ["--store", storeUrl, "--lease", String(LEASE_S), "--opencode-url", live.url, "--directory", live.directory, "--webhook", recorder.url, "--webhook-backoff", "0.01", "--log-level", "debug"],
+      { BRIDGE_TOKEN: TOKEN },
+    );
+    daemons.push(d);
+    return d;
+  };
+
+  beforeAll(async () => {
+    [pg, live, recorder] = await Promise.all([startPostgres(), startLive({ permission: "allow" }), startRecorder()]);
+    storeUrl = await freshDatabase(pg);
+  }, 180_000);
+  afterAll(async () => {
+    for (const d of daemons) d.child.kill("SIGKILL");
+    await Promise.all(daemons.map((d) => d.exited));
+    await Promise.allSettled([live?.stop(), recorder?.close()]);
+    await pg?.stop();
+  });
+
+  it("a turn accepted on one daemon is the same turn on every other (idempotent on trace_id + body)", async () => {
+    const [a, b] = [await start(), await start()];
+    const body = { text: scenario("text"), trace_id: "store-idem" };
+    const first = await callDaemon(a, "POST", "/v1/turns", body, auth);
+    expect(first.status, first.text).toBe(202);
+    const again = await callDaemon(b, "POST", "/v1/turns", body, auth);
+    expect(again.status, again.text).toBe(200);
+    expect(again.json).toMatchObject({ trace_id: "store-idem", session_id: first.json?.session_id, existing: true });
+    const other = await callDaemon(b, "POST", "/v1/turns", { ...body, text: "something else" }, auth);
+    expect(other.status).toBe(409);
+    const [onA, onB] = await Promise.all([follow(a, "store-idem"), follow(b, "store-idem")]);
+    expect(onA.done?.outcome).toBe("final");
+    expect(onB.replies).toEqual(onA.replies);
+    const summary = await callDaemon(b, "GET", "/v1/turns/store-idem", undefined, auth);
+    expect(summary.json).toMatchObject({ state: "finished", outcome: "final", text: body.text });
+    for (const d of [a, b]) d.child.kill("SIGKILL");
+  });
+
+  it("the daemon driving a turn is killed -9 mid-stream: another takes it over within the lease; followers get one gapless stream ending in the exact final", async () => {
+    const [a, b, c] = [await start(), await start(), await start()];
+    const traceId = "store-kill";
+    const accepted = await callDaemon(a, "POST", "/v1/turns", { text: scenario("slow"), trace_id: traceId }, auth);
+    expect(accepted.status, accepted.text).toBe(202);
+    let killedAt = 0;
+    let resolveKilled!: () => void;
+    const killed = new Promise<void>((r) => (resolveKilled = r));
+    // Followed on B from the start; on A until A dies, then resumed on C with Last-Event-ID.
+    const onB = follow(b, traceId);
+    const onA = follow(a, traceId, undefined, (n) => {
+      if (n === 15 && killedAt === 0) {
+        killedAt = Date.now();
+        a.child.kill("SIGKILL");
+        resolveKilled();
+      }
+    });
+    await killed;
+    const partial = await onA;
+    expect(partial.done).toBeUndefined();
+    expect(partial.replies.length).toBeGreaterThanOrEqual(15);
+    const rest = await follow(c, traceId, partial.ids[partial.ids.length - 1]);
+    const whole = await onB;
+
+    // One takeover, by B or C, within the lease (plus one renewal period of slack).
+    // When (the log line's own time) B or C took it over.
+    const tookAt = [b, c].flatMap((d) => d.stderr().split("\n").filter((l) => l.includes("took over a turn whose lease ran out")).map((l) => (JSON.parse(l) as { time: number }).time));
+    expect(tookAt).toHaveLength(1);
+    const takeoverMs = tookAt[0]! - killedAt;
+    console.log(`takeover ${takeoverMs} ms after kill -9 (lease ${LEASE_S} s); ${whole.replies.length} replies`);
+    expect(takeoverMs).toBeLessThan(LEASE_S * 1000 * 2 + 2_000);
+
+    for (const f of [whole, { ...rest, replies: [...partial.replies, ...rest.replies] }]) {
+      expect(f.replies.map((r) => r.seq)).toEqual(f.replies.map((_, i) => i));
+      expect(contractViolations(f.replies)).toEqual([]);
+    }
+    expect(whole.done?.outcome).toBe("final");
+    expect(rest.done?.outcome).toBe("final");
+    expect([...partial.replies, ...rest.replies]).toEqual(whole.replies);
+    const final = whole.replies[whole.replies.length - 1]!;
+    expect(final.kind).toBe("final");
+    const said = whole.replies.flatMap((r) => (r.kind === "delta" ? [r.content] : [])).join("");
+    // The exact answer: OpenCode's record of the session.
+    const http = createDialect({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
+    const messages = await http.sessionMessages(String(accepted.json?.session_id), 50);
+    const recorded = messages
+      .filter((m) => m.info.role === "assistant")
+      .flatMap((m) => (m.parts ?? []) as Array<{ type?: string; text?: string }>)
+      .filter((p) => p.type === "text")
+      .map((p) => p.text)
+      .join("");
+    expect(final.kind === "final" && final.content).toBe(recorded);
+    expect(said).toBe(recorded);
+
+    // The webhook: every reply under one key, whichever daemon sent it.
+    await recorder.waitFor(() => recorder.replies(traceId).length === whole.replies.length, 20_000, "the webhook to have the whole turn");
+    expect(recorder.replies(traceId)).toEqual(whole.replies);
+    expect(recorder.malformed).toEqual([]);
+  });
+});

@@ -1,0 +1,103 @@
+/**
+ * What the journal gives back after a restart (src/daemon/recovery.ts): the turn
+ * as accepted (request, policy, accepted time), its pending requests, re-sending
+ * interleaved across turns and only to outputs the turn was owed to; and a
+ * subscriber whose Last-Event-ID is ahead of the turn waits instead of replaying.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import type { Reply } from "../src/codec/reply.js";
+import type { RequestEvent } from "../src/codec/requests.js";
+import { Journal } from "../src/daemon/journal.js";
+import { recoverJournal, resumeRecovered, type RecoveryContext } from "../src/daemon/recovery.js";
+import { TurnStore, type StoredReply, type TurnSubscriber } from "../src/daemon/turns.js";
+import type { Upstream } from "../src/daemon/upstream.js";
+import { FanoutSink } from "../src/sink/fanout.js";
+import type { SinkObject } from "../src/sink/types.js";
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const opts = { keepFinished: 10, maxBytes: 1 << 20, syncIntervalMs: 10, onError: () => {} };
+const delta = (trace: string, seq: number): Reply => ({ kind: "delta", trace_id: trace, session_id: "ses_1", seq, content: `${trace}${seq} `, part_id: "prt_1" });
+const final = (trace: string, seq: number, content: string): Reply => ({ kind: "final", trace_id: trace, session_id: "ses_1", seq, content });
+const ask = (trace: string, id: string): RequestEvent & { type: "request" } => ({
+  type: "request",
+  trace_id: trace,
+  session_id: "ses_1",
+  request: { kind: "permission", request_id: id, trace_id: trace, session_id: "ses_1", permission: "bash", patterns: ["echo"], always: [], metadata: {} },
+});
+
+function context(dir: string, outputs: { name: string; sink: SinkObject }[]): RecoveryContext {
+  return {
+    journal: new Journal(dir, opts),
+    store: new TurnStore({ maxTurns: 100, maxReplyBytesPerTurn: 1 << 20 }),
+    outputs: new FanoutSink(outputs),
+    upstream: { target: () => Promise.reject(new Error("no OpenCode in this test")) } as unknown as Upstream,
+    log: pino({ enabled: false }),
+    deliver: () => Promise.resolve(),
+    end: () => {},
+    follow: () => Promise.resolve("final"),
+  };
+}
+
+describe("recovery from the journal", () => {
+  it("a turn comes back as accepted: its text, policy and accepted time, and its pending requests", () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-rec-"));
+    dirs.push(dir);
+    const j = new Journal(dir, opts);
+    j.open();
+    j.turn("id-a", "a", "ses_1", "/p", 1_700_000_000_000, "h", { request: { text: "do it", permission: "ask", question: "reject", session_key: "k" }, outputs: [] });
+    j.request("id-a", ask("a", "per_1"));
+    j.request("id-a", ask("a", "per_2"));
+    j.request("id-a", { type: "request_resolved", trace_id: "a", session_id: "ses_1", request_id: "per_1", request_kind: "permission", by: "host" });
+    j.close();
+    const ctx = context(dir, []);
+    const [rec] = recoverJournal(ctx);
+    ctx.journal.close();
+    const summary = rec?.record.summary() as Record<string, unknown>;
+    expect(summary).toMatchObject({ trace_id: "a", state: "running", text: "do it", permission: "ask", question: "reject", accepted_at: new Date(1_700_000_000_000).toISOString() });
+    expect((summary.pending_requests as { request_id: string }[]).map((p) => p.request_id)).toEqual(["per_2"]);
+  });
+
+  it("re-sends what each output was owed, one reply of each turn in turn; an output added after a turn nothing of it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-rec-"));
+    dirs.push(dir);
+    const j = new Journal(dir, opts);
+    j.open();
+    for (const t of ["a", "b", "c"]) {
+      // c was accepted before the webhook "late" existed.
+      j.turn(`id-${t}`, t, "ses_1", "/p", 1, undefined, { outputs: t === "c" ? ["hook"] : ["hook", "late"] });
+      for (let s = 0; s < 3; s++) j.reply(`id-${t}`, delta(t, s));
+      j.reply(`id-${t}`, final(t, 3, `${t}0 ${t}1 ${t}2 `));
+      j.end(`id-${t}`, "final");
+    }
+    j.ack("id-a", "hook", 1);
+    j.close();
+    const got: Record<string, string[]> = { hook: [], late: [] };
+    const sink = (name: string): SinkObject => ({ deliver: (r) => void got[name]?.push(`${r.trace_id}${r.seq}`), bind: () => {} });
+    const ctx = context(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
+    const rec = recoverJournal(ctx);
+    await resumeRecovered(ctx, rec);
+    ctx.journal.close();
+    expect(got.hook).toEqual(["a2", "b0", "c0", "a3", "b1", "c1", "b2", "c2", "b3", "c3"]);
+    expect(got.late).toEqual(["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]);
+  });
+
+  it("Last-Event-ID beyond the turn's progress waits for the next seq instead of replaying", () => {
+    const store = new TurnStore({ maxTurns: 10, maxReplyBytesPerTurn: 1 << 20 });
+    const t = store.create("a", "ses_1", "/p", 0);
+    store.add(delta("a", 0));
+    const seen: number[] = [];
+    const sub: TurnSubscriber = { reply: (r: StoredReply) => void seen.push(r.seq), truncated: () => seen.push(-1), done: () => seen.push(-2) };
+    store.subscribe(t, sub, 4); // Last-Event-ID: 3
+    for (let s = 1; s < 6; s++) store.add(delta("a", s));
+    store.add(final("a", 6, ""));
+    store.finish(t, "final");
+    expect(seen).toEqual([4, 5, 6, -2]);
+  });
+});
