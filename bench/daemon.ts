@@ -7,6 +7,10 @@
  *   npm run bench:daemon [-- --sessions 1,10,100] [--no-webhook] [--no-journal] [--store]   (writes bench/results/daemon*.json)
  *   --store: the daemon keeps its turns in PostgreSQL (`serve --store`) instead of the journal: a local
  *   PostgreSQL from the devDependency's binaries (test/support/postgres.ts), fsync on, a fresh database per N.
+ *
+ * The webhook is measured in both modes: single (one POST per reply, the default) on the
+ * daemon whose SSE is measured, and batch (`--webhook-batch`) on a second daemon process
+ * serving the same rounds; replies/s and added latency of each, batch/single printed.
  *   BENCH_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR"   node flags for the daemon's process (a CPU profile)
  *
  * Turns: fresh-id copies of the 1.18.33 captures, turn i being
@@ -216,7 +220,7 @@ interface DaemonRig {
   close(): Promise<void>;
 }
 
-async function startDaemonRig(): Promise<DaemonRig> {
+async function startDaemonRig(batch = false): Promise<DaemonRig> {
   const standin = await startStandin([]);
   // The webhook receiver: one POST per reply, acknowledged at once.
   const receiver = createServer((req, res) => {
@@ -225,16 +229,20 @@ async function startDaemonRig(): Promise<DaemonRig> {
     req.on("data", (c: string) => (body += c));
     req.on("end", () => {
       const t = performance.now();
-      const r = JSON.parse(body) as Reply;
+      const parsed = JSON.parse(body) as Reply | Reply[];
       const hook = rig.hook;
-      hook.latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
-      hook.got.set(r.session_id, (hook.got.get(r.session_id) ?? 0) + 1);
       res.writeHead(204).end();
-      if ((r.kind === "final" || r.kind === "error") && ++hook.terminals === hook.turns) hook.resolve();
+      // Batch mode: an array of one turn's replies (a key seen again would be a retry: none on loopback).
+      for (const r of Array.isArray(parsed) ? parsed : [parsed]) {
+        hook.latencies.push(t - (standin.writtenAt.get(r.session_id) ?? NaN));
+        hook.got.set(r.session_id, (hook.got.get(r.session_id) ?? 0) + 1);
+        if ((r.kind === "final" || r.kind === "error") && ++hook.terminals === hook.turns) hook.resolve();
+      }
     });
   });
   await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", () => r()));
   const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  // BENCH_WEBHOOK_BATCH in the child's environment: the webhook in batch mode.
   // BENCH_DAEMON_NODE_ARGS: node flags for the daemon's process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/daemon-prof".
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const stateDir = JOURNAL ? mkdtempSync(join(tmpdir(), "bench-daemon-")) : undefined;
@@ -242,7 +250,7 @@ async function startDaemonRig(): Promise<DaemonRig> {
   const store = pgServer ? await freshDatabase(pgServer) : undefined;
   const child = spawn(process.execPath, [...nodeArgs, join(import.meta.dirname, "lib", "daemon-child.mjs"), standin.url, WEBHOOK ? hookUrl : "-", TOKEN, ...(stateDir ? [stateDir] : [])], {
     stdio: ["ignore", "pipe", "inherit"],
-    env: { ...process.env, ...(store ? { BENCH_STORE: store } : {}) },
+    env: { ...process.env, BENCH_WEBHOOK_BATCH: batch ? "1" : "0", ...(store ? { BENCH_STORE: store } : {}) },
   });
   const close = async () => {
     child.kill("SIGTERM");
@@ -354,11 +362,14 @@ for (const n of SESSIONS) {
   const a: Measured[] = [];
   const d: Measured[] = [];
   let replies = 0;
+  const b: Measured[] = [];
   const rig = await startDaemonRig();
+  const batchRig = WEBHOOK ? await startDaemonRig(true) : undefined;
   // Unmeasured rounds of each first (at least WARMUP_TURNS turns): the daemon's process is new for each N, this one is not.
   for (let r = 0; r < warmupRounds(n); r++) {
     await runAdapter(work(n, mint));
     await runDaemon(rig, work(n, mint));
+    if (batchRig) await runDaemon(batchRig, work(n, mint));
   }
   for (let r = 0; r < ROUNDS; r++) {
     const wa = work(n, mint);
@@ -367,12 +378,15 @@ for (const n of SESSIONS) {
     if (r % 2 === 0) {
       a.push(await runAdapter(wa));
       d.push(await runDaemon(rig, wd));
+      if (batchRig) b.push(await runDaemon(batchRig, work(n, mint)));
     } else {
+      if (batchRig) b.push(await runDaemon(batchRig, work(n, mint)));
       d.push(await runDaemon(rig, wd));
       a.push(await runAdapter(wa));
     }
   }
   await rig.close();
+  await batchRig?.close();
   const lat = (xs: Measured[], pick: (m: Measured) => number[] | undefined) => {
     const all = xs.flatMap((m) => pick(m) ?? []);
     return { p50: percentile(all, 50), p99: percentile(all, 99) };
@@ -383,6 +397,8 @@ for (const n of SESSIONS) {
   const al = lat(a, (m) => m.latencies);
   const sl = lat(d, (m) => m.latencies);
   const wl = lat(d, (m) => m.webhookLatencies);
+  const bl = lat(b, (m) => m.webhookLatencies);
+  const bRate = replies / median(b.map((m) => m.webhookSeconds ?? NaN));
   const rss = Math.max(...d.map((m) => m.rssBytes ?? 0));
   const cpuPerReply = (median(d.map((m) => m.cpuMs ?? NaN)) * 1000) / replies;
   const cpuExactPerReply = (median(d.map((m) => m.cpuExactMs ?? NaN)) * 1000) / replies;
@@ -399,6 +415,11 @@ for (const n of SESSIONS) {
     webhook_ms: { p50: ms(wl.p50), p99: ms(wl.p99) },
     added_sse_ms: { p50: ms(sl.p50 - al.p50), p99: ms(sl.p99 - al.p99) },
     added_webhook_ms: { p50: ms(wl.p50 - al.p50), p99: ms(wl.p99 - al.p99) },
+    /** The webhook in batch mode (a second daemon process, the same rounds). */
+    daemon_webhook_batch_replies_per_s: Math.round(bRate),
+    ratio_webhook_batch_over_single: round(bRate / hRate),
+    webhook_batch_ms: { p50: ms(bl.p50), p99: ms(bl.p99) },
+    added_webhook_batch_ms: { p50: ms(bl.p50 - al.p50), p99: ms(bl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
     daemon_cpu_us_per_reply: round(cpuPerReply, 1),
     /** The same from the scheduler's ns clock: exact at N = 1, where the run is ~10 ticks of the clock above. */
@@ -409,6 +430,11 @@ for (const n of SESSIONS) {
     busy_during_sse: { daemon: round(median(d.map((m) => m.busy?.daemon ?? NaN))), bench: round(median(d.map((m) => m.busy?.bench ?? NaN))) },
   };
   rows.push(row);
+  if (WEBHOOK) {
+    console.log(
+      `${"".padStart(8)}  webhook batch mode: ${int(bRate)} rep/s (x${row.ratio_webhook_batch_over_single.toFixed(1)} single), p50/p99 ${row.webhook_batch_ms.p50}/${row.webhook_batch_ms.p99} ms; added p50 single ${row.added_webhook_ms.p50} ms, batch ${row.added_webhook_batch_ms.p50} ms`,
+    );
+  }
   console.log(
     `${String(n).padStart(8)}${int(replies).padStart(9)}${int(aRate).padStart(15)}${int(dRate).padStart(14)}${row.ratio_daemon_over_adapter.toFixed(2).padStart(7)}${int(hRate).padStart(15)}${`${row.adapter_ms.p50}/${row.adapter_ms.p99}`.padStart(21)}${`${row.sse_ms.p50}/${row.sse_ms.p99}`.padStart(19)}${`${row.webhook_ms.p50}/${row.webhook_ms.p99}`.padStart(21)}${`${row.daemon_rss_mb} MB`.padStart(12)}${String(row.daemon_cpu_us_per_reply).padStart(21)}${`${row.daemon_cpu_exact_us_per_reply}/${row.daemon_cpu_main_thread_us_per_reply}`.padStart(19)}${`${row.busy_during_sse.daemon}/${row.busy_during_sse.bench}`.padStart(19)}`,
   );
@@ -421,6 +447,9 @@ for (const n of SESSIONS) {
  */
 const TARGET_RATIO = 0.5;
 const TARGET_ADDED_P99_MS = 50;
+/** Issue 24: the webhook in batch mode at >= 10x single mode's replies/s at N = 10, adding at most 20 ms at p50 up to N = 10. */
+const TARGET_BATCH_RATIO = 10;
+const TARGET_BATCH_ADDED_P50_MS = 20;
 const targets = [
   ...rows.map((r: any) => ({
     target: `daemon SSE >= ${TARGET_RATIO} x adapter in-process replies/s, ${r.sessions} sessions`,
@@ -435,6 +464,16 @@ const targets = [
       pass: r.added_sse_ms.p99 <= TARGET_ADDED_P99_MS,
     })),
 ];
+if (WEBHOOK) {
+  for (const r of rows as any[]) {
+    if (r.sessions === 10) {
+      targets.push({ target: `webhook batch >= ${TARGET_BATCH_RATIO} x single replies/s, 10 sessions`, value: r.ratio_webhook_batch_over_single, pass: r.ratio_webhook_batch_over_single >= TARGET_BATCH_RATIO });
+    }
+    if (r.sessions <= 10) {
+      targets.push({ target: `webhook batch added p50 <= ${TARGET_BATCH_ADDED_P50_MS} ms, ${r.sessions} sessions`, value: r.added_webhook_batch_ms.p50, pass: r.added_webhook_batch_ms.p50 <= TARGET_BATCH_ADDED_P50_MS });
+    }
+  }
+}
 for (const t of targets) console.log(`${t.pass ? "PASS" : "MISS"}  ${t.target}: ${t.value}`);
 await pgServer?.stop();
 writeResult(`daemon${WEBHOOK ? "" : "-no-webhook"}${STORE ? "-store" : JOURNAL ? "" : "-no-journal"}.json`, { node: process.version, date: new Date().toISOString(), rounds: ROUNDS, warmup_rounds: Object.fromEntries(SESSIONS.map((n) => [n, warmupRounds(n)])), rows, targets });

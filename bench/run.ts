@@ -148,6 +148,10 @@ if (daemon && !failed.some((f) => f.name === "daemon")) {
     console.log(
       `daemon ${String(r.sessions).padStart(3)} sessions  replies/s adapter ${int(r.adapter_replies_per_s)}, SSE ${int(r.daemon_sse_replies_per_s)} (x${r.ratio_daemon_over_adapter.toFixed(2)}), webhook ${int(r.daemon_webhook_replies_per_s)}; added p50/p99 ms SSE ${r.added_sse_ms.p50}/${r.added_sse_ms.p99}, webhook ${r.added_webhook_ms.p50}/${r.added_webhook_ms.p99}; RSS ${r.daemon_rss_mb} MB`,
     );
+    if (r.daemon_webhook_batch_replies_per_s === undefined) continue;
+    console.log(
+      `daemon ${String(r.sessions).padStart(3)} sessions  webhook batch mode ${int(r.daemon_webhook_batch_replies_per_s)} replies/s (x${r.ratio_webhook_batch_over_single.toFixed(1)} single); added p50/p99 ms ${r.added_webhook_batch_ms.p50}/${r.added_webhook_batch_ms.p99}`,
+    );
   }
   for (const x of daemon.targets ?? []) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
 }

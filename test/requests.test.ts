@@ -11,6 +11,7 @@ import type { BridgeRequest, RequestEvent } from "../src/codec/requests.js";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { loadFixtures } from "./support/fixtures.js";
 import { framesOf, ManualClock, startReplayServer, type ReplayServer } from "./support/replay-server.js";
+import { isRequestEvent, type SinkMessage } from "../src/sink/types.js";
 
 const perm = loadFixtures().find((x) => x.name === "1.18.33/permission");
 if (!perm) throw new Error("no fixture 1.18.33/permission");
@@ -36,8 +37,8 @@ async function setup(cfg: Partial<AdapterConfigInput>, holdAfter = askedAt + 1) 
   /** Everything the sink saw, in order: replies by kind, request events by type. */
   const order: string[] = [];
   const sink = {
-    deliver: (r: Reply) => void (replies.push(r), order.push(r.kind)),
-    request: (e: RequestEvent) => void (events.push(e), order.push(e.type)),
+    requests: true,
+    deliver: (m: SinkMessage) => (isRequestEvent(m) ? void (events.push(m), order.push(m.type)) : void (replies.push(m), order.push(m.kind))),
   };
   const adapter = new OpencodeAdapter(
     { baseUrl: srv.url, directory: "/tmp/project-under-test", clock, idleTimeoutMs: 1_000, turnTimeoutMs: 5_000, watchdogMs: 10_000_000, ...cfg },

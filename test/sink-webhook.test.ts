@@ -340,28 +340,37 @@ describe("FanoutSink", () => {
     const a: Reply[] = [];
     const b: Reply[] = [];
     let closed = 0;
-    const fan = new FanoutSink([
-      { name: "a", sink: (r) => void a.push(r) },
-      {
-        name: "b",
-        sink: {
-          deliver: async (r) => {
-            if (r.seq === 1) throw new Error("disk full");
-            b.push(r);
+    // A child that fails later, out of its own lane, is named to onFailure; one that throws at once, by deliver.
+    const failures: string[] = [];
+    const fan = new FanoutSink(
+      [
+        { name: "a", sink: (r) => void a.push(r) },
+        {
+          name: "b",
+          sink: {
+            deliver: async (r) => {
+              if (r.seq === 1) throw new Error("disk full");
+              b.push(r);
+            },
+            close: async () => void closed++,
           },
-          close: async () => void closed++,
         },
-      },
-    ]);
+        { name: "c", sink: (r) => (r.seq === 2 ? (() => { throw new Error("refused"); })() : undefined) },
+      ],
+      { onFailure: (err) => failures.push(err.message) },
+    );
     const rs = turn("t-fan", 3);
     await fan.deliver(rs[0] as Reply);
-    await expect(fan.deliver(rs[1] as Reply)).rejects.toThrow(/t-fan:1 \(b: disk full\)/);
-    await fan.deliver(rs[2] as Reply);
+    await fan.deliver(rs[1] as Reply);
+    await expect(fan.deliver(rs[2] as Reply)).rejects.toThrow(/t-fan:2 \(c: refused\)/);
+    await fan.flush();
+    expect(failures).toEqual([expect.stringMatching(/t-fan:1 \(b: disk full\)/)]);
     expect(a).toEqual(rs);
     expect(b.map((r) => r.seq)).toEqual([0, 2]);
     expect(fan.entries().map((e) => [e.name, e.counters])).toEqual([
       ["a", { accepted: 3, failures: 0 }],
       ["b", { accepted: 2, failures: 1 }],
+      ["c", { accepted: 2, failures: 1 }],
     ]);
     await fan.close();
     expect(closed).toBe(1);
@@ -452,8 +461,8 @@ describe("webhook: request events", () => {
         permission: "bash", patterns: ["ls"], always: [], metadata: {},
       };
       await sink.deliver(replies[0] as Reply);
-      await sink.request({ type: "request", trace_id: "t-req", session_id: "ses_t-req", request });
-      await sink.request({ type: "request_resolved", trace_id: "t-req", session_id: "ses_t-req", request_id: "per_1", request_kind: "permission", by: "host", answer: { reply: "once" } });
+      await sink.deliver({ type: "request", trace_id: "t-req", session_id: "ses_t-req", request });
+      await sink.deliver({ type: "request_resolved", trace_id: "t-req", session_id: "ses_t-req", request_id: "per_1", request_kind: "permission", by: "host", answer: { reply: "once" } });
       await sink.deliver(replies[1] as Reply);
       await sink.deliver(replies[2] as Reply);
       await sink.flush();

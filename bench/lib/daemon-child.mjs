@@ -1,5 +1,6 @@
 // The daemon under benchmark, built (dist/), in its own process so that its RSS is its own:
 //   node bench/lib/daemon-child.mjs <opencode-url> <webhook-url | -> <token> [<state-dir>]     (- : no webhook)
+//   BENCH_WEBHOOK_BATCH=1: the webhook in batch mode (docs/daemon.md)
 // prints {"url": …} once listening; shuts down on SIGTERM. With a state directory the daemon journals
 // (docs/daemon.md, crash safety), as `opencode-bridge serve` always does.
 import { tmpdir } from "node:os";
@@ -18,7 +19,7 @@ const daemon = new BridgeDaemon({
   ...(process.env.BENCH_STORE ? { store: process.env.BENCH_STORE } : {}),
   maxActiveTurns: 1000,
   upstream: new ExternalUpstream({ baseUrl: opencodeUrl }, directory),
-  outputs: webhookUrl === "-" ? [] : [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl }) }],
+  outputs: webhookUrl === "-" ? [] : [{ name: "webhook", sink: new WebhookSink({ url: webhookUrl, ...(process.env.BENCH_WEBHOOK_BATCH === "1" ? { batch: {} } : {}) }) }],
 });
 const { url } = await daemon.start();
 process.stdout.write(`${JSON.stringify({ url })}\n`);

@@ -53,6 +53,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "webhook-max-attempts": { type: "string" },
       "webhook-max-elapsed": { type: "string" },
       "webhook-backoff": { type: "string" },
+      "webhook-batch": { type: "boolean" },
       jsonl: { type: "string", multiple: true },
       permission: { type: "string" },
       "first-event-timeout": { type: "string" },
@@ -149,6 +150,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     initialDelayMs: seconds("webhook-backoff", values["webhook-backoff"]),
     requestTimeoutMs: seconds("webhook-timeout", values["webhook-timeout"]),
     closeTimeoutMs,
+    batch: values["webhook-batch"] === true ? {} : undefined,
   });
 
   // --scripted: the scripted model and a throw-away project wired to it, stopped and removed at the end.
@@ -268,7 +270,7 @@ function buildOutputs(
   logger: Logger,
   stdout: Output,
   cwd: string,
-  tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number; requestTimeoutMs?: number; closeTimeoutMs?: number },
+  tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number; requestTimeoutMs?: number; closeTimeoutMs?: number; batch?: object },
 ): NamedSink[] {
   const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
   const name = (kind: string, i: number, n: number) => (n > 1 ? `${kind}-${i + 1}` : kind);

@@ -199,6 +199,8 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --webhook URL              POST every reply there (env BRIDGE_WEBHOOK_URL; repeatable)
   --webhook-max-attempts N   --webhook-max-elapsed S     --webhook-backoff S
   --webhook-timeout S        each webhook attempt (default 10)
+  --webhook-batch            replies that wait while a POST is in flight go as one
+                             JSON array in the next POST (docs/daemon.md)
   --jsonl FILE               append every reply to FILE as JSON Lines (- for stdout;
                              repeatable)
   --permission reject|allow|ask  default policy for permission requests (default reject;

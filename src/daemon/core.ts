@@ -59,7 +59,11 @@ export class DaemonCore {
     this.rootLog = input.logger ?? pino({ enabled: false });
     this.log = this.rootLog.child({ component: "daemon" });
     this.upstream = input.upstream;
-    this.outputs = new FanoutSink(input.outputs ?? []);
+    // Failures out of an output's lane, and the end of a turn's lanes, go to the reply path (built below).
+    this.outputs = new FanoutSink(input.outputs ?? [], {
+      onFailure: (err, m) => this.replies.outputFailed(err, m),
+      onIdle: (traceId) => this.replies.released(traceId),
+    });
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);

@@ -1,25 +1,25 @@
 /**
  * The daemon's reply path: what every adapter delivers to. Synchronous per reply:
  * the journal, the turn's record (and its SSE subscribers) and metrics at once,
- * then the outputs through the turn's lane (./output-lanes.ts).
+ * then the outputs (src/sink/fanout.ts), each at its own pace in its own lane per turn.
  */
 import type { Logger } from "pino";
 import type { Reply } from "../codec/reply.js";
-import type { RequestEvent } from "../codec/requests.js";
 import type { FanoutSink } from "../sink/fanout.js";
-import type { SinkObject } from "../sink/types.js";
+import { isRequestEvent, type SinkMessage, type SinkObject } from "../sink/types.js";
 import type { TurnLog } from "./store/types.js";
 import type { Metrics } from "./metrics.js";
-import { OutputLanes } from "./output-lanes.js";
 import type { TurnRecord, TurnStore } from "./turns.js";
 
-/** Replies of one turn that may wait for the outputs before the turn itself waits (docs/daemon.md, the memory bound). */
-const OUTPUT_LAG = 10_000;
-
 export class ReplyPath {
-  readonly lanes: OutputLanes<Reply | RequestEvent>;
   /** Turns whose output failure was logged (once per turn). */
   private readonly outputErrorLogged = new WeakSet<TurnRecord>();
+  /**
+   * Turn ids of finished turns whose replies an output lane still holds: the
+   * turn's record may be forgotten meanwhile, and the webhook's keys and the
+   * journal's acknowledgements need its id. Forgotten once no lane holds the turn.
+   */
+  private readonly pinned = new Map<string, string>();
 
   constructor(
     private readonly store: TurnStore,
@@ -29,85 +29,96 @@ export class ReplyPath {
     private readonly outputs: FanoutSink,
     private readonly log: Logger,
   ) {
-    this.lanes = new OutputLanes((r) => this.toOutputs(r), OUTPUT_LAG);
     // An output that acknowledges (the webhook) tells the journal what it has.
     for (const { name, sink } of outputs.entries()) {
       sink.bind?.({
-        turnIdOf: (r) => this.lanes.turnIdOf(r.trace_id) ?? this.store.get(r.trace_id)?.turnId,
+        turnIdOf: (r) => this.turnIdOf(r.trace_id),
         acknowledged: (r) => {
-          const id = this.lanes.turnIdOf(r.trace_id) ?? this.store.get(r.trace_id)?.turnId;
+          const id = this.turnIdOf(r.trace_id);
           if (id !== undefined) this.journal?.ack(id, name, r.seq);
         },
       });
     }
   }
 
+  private turnIdOf(traceId: string): string | undefined {
+    return this.store.get(traceId)?.turnId ?? this.pinned.get(traceId);
+  }
+
   /**
    * What every adapter delivers to: the journal, the turn's record (and its
-   * subscribers) and metrics at once, then the outputs through the turn's lane
-   * (./output-lanes.ts): a slow webhook does not pace the turn or its SSE
-   * subscribers, until its lane holds `OUTPUT_LAG` replies.
+   * subscribers) and metrics at once, then the outputs, each in its own lane: a
+   * slow webhook paces neither the turn, its SSE subscribers nor the other
+   * outputs, until its lane holds the fan-out's `maxLag` replies.
    */
-  readonly sink: SinkObject = {
-    request: (evt: RequestEvent) => {
-      // Journaled like a reply: a pending request outlives a restart.
-      const known = this.store.get(evt.trace_id);
-      if (known && !known.finished) this.journal?.request(known.turnId, evt);
-      this.store.request(evt);
-      // In the turn's lane, so the outputs see it in its place among the replies.
-      return this.lanes.push(evt, this.store.get(evt.trace_id)?.turnId);
-    },
-    deliver: (reply: Reply) => {
+  readonly sink: SinkObject<SinkMessage> = {
+    requests: true,
+    deliver: (m: SinkMessage) => {
+      if (isRequestEvent(m)) {
+        // Journaled like a reply: a pending request outlives a restart.
+        const known = this.store.get(m.trace_id);
+        if (known && !known.finished) this.journal?.request(known.turnId, m);
+        this.store.request(m);
+        return this.toOutputs(m);
+      }
       // In the journal before anywhere else: nothing reaches a subscriber or an output that a crash could forget.
-      const known = this.store.get(reply.trace_id);
-      const written = known && !known.finished ? this.journal?.reply(known.turnId, reply) : undefined;
+      const known = this.store.get(m.trace_id);
+      const written = known && !known.finished ? this.journal?.reply(known.turnId, m) : undefined;
       if (written) {
         // The shared store: published once committed, in order (its writes resolve in seq order);
         // dropped if refused (another daemon drives the turn now and serves it from the store).
         const published = written
           .then(
-            () => this.publish(reply, known),
+            () => this.publish(m, known),
             () => undefined,
           )
-          .catch((err: unknown) => this.log.error({ trace_id: reply.trace_id, seq: reply.seq, err: (err as Error).message }, "could not publish a stored reply"));
+          .catch((err: unknown) => this.log.error({ trace_id: m.trace_id, seq: m.seq, err }, "could not publish a stored reply"));
         return this.journal?.lagging?.(known!.turnId) ? published : undefined;
       }
-      return this.publish(reply, known);
+      return this.publish(m, known);
     },
   };
 
   /** A reply the log holds: to the turn's record (and its subscribers), metrics, then the outputs. */
-  private publish(reply: Reply, known: TurnRecord | undefined): void | Promise<void> {
-    const record = this.store.add(reply);
-    this.metrics.reply(reply);
-    if (record && reply.kind === "delta" && !record.sawDelta) {
+  private publish(m: Reply, known: TurnRecord | undefined): void | Promise<void> {
+    const record = this.store.add(m);
+    this.metrics.reply(m);
+    if (record && m.kind === "delta" && !record.sawDelta) {
       record.sawDelta = true;
       this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
     }
-    return this.lanes.push(reply, known?.turnId);
+    const pending = this.toOutputs(m);
+    if ((m.kind === "final" || m.kind === "error") && known !== undefined && this.outputs.holds(m.trace_id)) this.pinned.set(m.trace_id, known.turnId);
+    return pending;
+  }
+
+  /** No output lane holds the turn any more. */
+  released(traceId: string): void {
+    this.pinned.delete(traceId);
   }
 
   /**
-   * Hands one reply of a lane to every output: undefined when they took it
-   * synchronously (the webhook queues it), else a promise; never throws or rejects
-   * (a failure is counted by the output and logged once per turn).
+   * Hands one message to every output: undefined when each took it or queued it
+   * in its lane, a promise only while a lane is full; never throws or rejects (a
+   * failure is counted by the output and logged once per turn).
    */
-  private readonly toOutputs = (reply: Reply | RequestEvent): void | Promise<void> => {
+  private toOutputs(m: SinkMessage): void | Promise<void> {
     let pending: void | Promise<void>;
     try {
-      pending = "type" in reply ? this.outputs.request(reply) : this.outputs.deliver(reply);
+      pending = this.outputs.deliver(m);
     } catch (err) {
-      return this.outputFailed(reply, err);
+      return this.outputFailed(err, m);
     }
     if (pending === undefined) return undefined;
-    return pending.then(undefined, (err: unknown) => this.outputFailed(reply, err));
-  };
+    return pending.then(undefined, (err: unknown) => this.outputFailed(err, m));
+  }
 
-  private outputFailed(reply: Reply | RequestEvent, err: unknown): void {
-    const record = this.store.get(reply.trace_id);
+  /** An output failed to take a message (now, or later out of its lane): logged once per turn. */
+  outputFailed(err: unknown, m: SinkMessage): void {
+    const record = this.store.get(m.trace_id);
     if (record && !this.outputErrorLogged.has(record)) {
       this.outputErrorLogged.add(record);
-      this.log.warn({ trace_id: reply.trace_id, seq: "seq" in reply ? reply.seq : undefined, err }, "an output failed to take a reply (counted; the turn goes on)");
+      this.log.warn({ trace_id: m.trace_id, seq: isRequestEvent(m) ? undefined : m.seq, err }, "an output failed to take a reply (counted; the turn goes on)");
     }
   }
 }

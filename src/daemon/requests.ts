@@ -17,7 +17,7 @@ import type { TurnRecord } from "./turns.js";
  */
 export function nobodyToAnswer(core: DaemonCore, record: TurnRecord): RequestAnswer | undefined {
   const watched = performance.now() - core.lastListed < 60_000;
-  if (record.subscribers.size > 0 || core.outputs.takesRequests || watched) return undefined;
+  if (record.subscribers.size > 0 || core.outputs.requests || watched) return undefined;
   return {
     reply: "reject",
     message: "opencode-bridge's policy is \"ask\" but no client of the daemon could answer (no event subscriber of the turn, no output, no console open)",

@@ -65,7 +65,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
         // Replies still in the lanes go to the outputs first, for at most half of what is
         // left of the close timeout (a hung receiver must not use it all); then the outputs
         // close, and what a lane still holds reaches a closed output and counts as its failure.
-        await within(core.replies.lanes.idle(), performance.now() + (end - performance.now()) / 2);
+        await within(core.outputs.idle(), performance.now() + (end - performance.now()) / 2);
         await core.outputs.close();
       } catch (err) {
         core.log.error({ err }, "an output failed to flush or close");

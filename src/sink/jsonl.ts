@@ -7,14 +7,13 @@
  * `stats().failures`, and `deliver` rejects with a SinkError("io"). Use
  * `JsonlSink.open(path)` to open a file up front, so a bad path fails at start-up.
  */
-import type { RequestEvent } from "../codec/requests.js";
 import { createWriteStream, openSync, closeSync } from "node:fs";
 import type { Writable } from "node:stream";
 import type { Reply } from "../codec/reply.js";
 import { SinkError } from "./errors.js";
-import type { SinkObject, SinkStats } from "./types.js";
+import { isRequestEvent, type SinkMessage, type SinkObject, type SinkStats } from "./types.js";
 
-export class JsonlSink implements SinkObject {
+export class JsonlSink implements SinkObject<SinkMessage> {
   private readonly out: Writable;
   private readonly owned: boolean;
   private delivered = 0;
@@ -25,14 +24,14 @@ export class JsonlSink implements SinkObject {
   onError: ((err: Error) => void) | undefined;
 
   /**
-   * Present with `{ requests: true }`: request events (src/adapter/requests.ts) as
+   * True with `{ requests: true }`: request events (src/adapter/requests.ts) as
    * their own lines, told apart from replies by `type` (replies have `kind`).
    * Off by default, so that a consumer of replies only (the CLI's stdout) gets only replies.
    */
-  readonly request?: (evt: RequestEvent) => Promise<void>;
+  readonly requests: boolean;
 
   constructor(target: Writable | string = process.stdout, opts: { readonly requests?: boolean } = {}) {
-    if (opts.requests) this.request = (evt) => this.writeRequest(evt);
+    this.requests = opts.requests === true;
     if (typeof target === "string") {
       this.out = createWriteStream(target, { flags: "a" });
       this.owned = true;
@@ -57,7 +56,9 @@ export class JsonlSink implements SinkObject {
     return new JsonlSink(path, opts);
   }
 
-  async deliver(reply: Reply): Promise<void> {
+  async deliver(message: SinkMessage): Promise<void> {
+    if (isRequestEvent(message)) return this.writeRequest(message);
+    const reply = message;
     const line = `${JSON.stringify(reply)}\n`;
     if (this.broken) return this.fail(reply, this.broken);
     // Waits for the write itself: backpressure and write errors both reach this reply.
@@ -66,8 +67,8 @@ export class JsonlSink implements SinkObject {
     this.delivered++;
   }
 
-  private async writeRequest(evt: RequestEvent): Promise<void> {
-    if (this.broken) return;
+  private async writeRequest(evt: SinkMessage): Promise<void> {
+    if (this.broken || !this.requests) return;
     await new Promise<Error | null | undefined>((resolve) => this.out.write(`${JSON.stringify(evt)}\n`, resolve));
   }
 

@@ -3,11 +3,23 @@
  * optionally `flush`/`close`/`stats`). The adapter calls it once per reply, in
  * `seq` order per turn, and waits for each call before the next of the same
  * turn; a sink that throws or rejects is logged and counted, never breaks the turn.
+ *
+ * What travels a turn's lane is one message type, `Reply | RequestEvent`: a sink
+ * that says `requests: true` gets the turn's request events through the same
+ * `deliver`, in their place among the replies, told apart by `isRequestEvent`.
  */
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 
 export type SinkCallback = (reply: Reply) => void | Promise<void>;
+
+/** What a turn's lane carries to a sink: its replies and, in their place among them, its request events. */
+export type SinkMessage = Reply | RequestEvent;
+
+/** The one guard between the two: request events have `type` (`request` | `request_resolved`), replies `kind`. */
+export function isRequestEvent<R extends { readonly kind: string }>(m: R | RequestEvent): m is RequestEvent {
+  return (m as { readonly type?: unknown }).type !== undefined;
+}
 
 /** What a sink reports about itself, for metrics. */
 export interface SinkStats {
@@ -25,17 +37,19 @@ export interface SinkStats {
  * acknowledgement (the daemon journals it, to re-send what was not acknowledged after a crash).
  */
 export interface SinkHooks {
-  turnIdOf(reply: Reply): string | undefined;
+  turnIdOf(message: SinkMessage): string | undefined;
   acknowledged(reply: Reply): void;
 }
 
-export interface SinkObject {
-  deliver(reply: Reply): void | Promise<void>;
+/** `M` is `Reply` for a sink of replies only, `SinkMessage` for one that also takes request events. */
+export interface SinkObject<M extends SinkMessage = Reply> {
+  deliver(message: M): void | Promise<void>;
   /**
-   * A permission/question request of the turn started or ended waiting (not a
-   * reply: no `seq`). Called in order with `deliver`, after the replies before it.
+   * True when the sink takes request events (a permission/question request of
+   * the turn started or ended waiting; no `seq`) through `deliver`, in order with
+   * the replies: a `SinkObject<SinkMessage>`. Without it, a sink gets replies only.
    */
-  request?(evt: RequestEvent): void | Promise<void>;
+  readonly requests?: boolean;
   /** Resolves when everything delivered so far has reached its destination. */
   flush?(): Promise<void>;
   close?(): Promise<void>;
@@ -46,6 +60,11 @@ export interface SinkObject {
 }
 
 export type Sink = SinkCallback | SinkObject;
+
+/** Whether `deliver` takes request events too (`requests: true`). */
+export function takesRequests(sink: SinkObject): sink is SinkObject<SinkMessage> & { readonly requests: true } {
+  return sink.requests === true;
+}
 
 export function toSinkObject(sink: Sink): SinkObject {
   if (typeof sink === "function") return { deliver: sink };

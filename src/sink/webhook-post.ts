@@ -1,6 +1,7 @@
 /**
  * One webhook attempt: a single HTTP `POST` of one body, through undici's
- * `dispatch` (src/sink/webhook.ts decides what to send, when to retry, what to give up).
+ * `dispatch`; and `sendWithRetries`, the attempts of one body under the retry
+ * rules (src/sink/webhook.ts decides what to send and what a give-up drops).
  *
  * Why `dispatch` and not `request()`: an attempt needs the status, `Retry-After`
  * and nothing else, yet `request()` builds per call an `AsyncResource`, a
@@ -18,6 +19,8 @@
  * `AbortSignal`, so concurrency (one attempt per turn) adds no listeners anywhere.
  */
 import { getGlobalDispatcher, type Dispatcher } from "undici";
+import { backoffDelay, type BackoffPolicy } from "../util/backoff.js";
+import type { Clock } from "../util/clock.js";
 
 /** The outcome of one attempt. */
 export type Attempt =
@@ -163,4 +166,65 @@ function headerOf(raw: Buffer[] | undefined, name: string): string | undefined {
   if (!raw) return undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) if (String(raw[i]).toLowerCase() === name) return String(raw[i + 1]);
   return undefined;
+}
+
+/** How one delivery (of one body, retried) ended. */
+export type Outcome = { ok: true } | { ok: false; cancelled: boolean; why: string; attempts: number; elapsedMs: number };
+
+export interface RetryRules {
+  readonly options: { readonly maxAttempts: number; readonly maxElapsedMs: number; readonly maxDelayMs: number };
+  readonly policy: BackoffPolicy;
+  readonly random: () => number;
+  readonly clock: Clock;
+  readonly cancellation: Cancellation;
+  /** A retry is about to wait `delay` ms (for counters and logs). */
+  readonly retrying: (attempt: number, delay: number, why: string) => void;
+}
+
+/**
+ * One body delivered: attempts until a 2xx, a rejection, `maxAttempts`, or the
+ * next attempt would start past `maxElapsedMs`; each retry waits the backoff (or
+ * the receiver's `Retry-After`), capped at `maxDelayMs`. Never rejects.
+ */
+export async function sendWithRetries(target: PostTarget, body: string, key: string, rules: RetryRules): Promise<Outcome> {
+  const { options: o, clock, cancellation } = rules;
+  const started = clock.now();
+  for (let attempt = 1; ; attempt++) {
+    const r = await postOnce(target, body, key, cancellation, () => clock.now());
+    const elapsedMs = clock.now() - started;
+    switch (r.kind) {
+      case "ok":
+        return { ok: true };
+      case "cancelled":
+        return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs };
+      case "reject":
+        return { ok: false, cancelled: false, why: r.why, attempts: attempt, elapsedMs };
+      case "retry": {
+        if (attempt >= o.maxAttempts) return { ok: false, cancelled: false, why: `${r.why}; ${attempt} attempts is the limit`, attempts: attempt, elapsedMs };
+        const delay = Math.min(o.maxDelayMs, r.retryAfterMs ?? backoffDelay(rules.policy, attempt, rules.random));
+        if (elapsedMs + delay > o.maxElapsedMs) {
+          return { ok: false, cancelled: false, why: `${r.why}; retrying in ${delay} ms would pass the ${o.maxElapsedMs} ms limit`, attempts: attempt, elapsedMs };
+        }
+        rules.retrying(attempt, delay, r.why);
+        await sleep(clock, cancellation, delay);
+        if (cancellation.cancelled) return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs: clock.now() - started };
+        break;
+      }
+      default: {
+        const never: never = r;
+        return never;
+      }
+    }
+  }
+}
+
+/** A backoff delay; `cancel()` ends it early. */
+async function sleep(clock: Clock, cancellation: Cancellation, ms: number): Promise<void> {
+  const ac = new AbortController();
+  const unregister = cancellation.register(() => ac.abort());
+  try {
+    await clock.sleep(ms, ac.signal);
+  } finally {
+    unregister();
+  }
 }

@@ -12,6 +12,7 @@ import type { AnyMessage } from "@agentclientprotocol/sdk";
 import { AcpAdapter, type AcpAdapterConfig } from "../../src/acp/adapter.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import type { RequestEvent } from "../../src/codec/requests.js";
+import { isRequestEvent, type SinkMessage } from "../../src/sink/types.js";
 import type { ScriptedAgentName } from "../../src/acp/scripted.js";
 import { startLiveAgent, type LiveAgent } from "../support/acp.js";
 
@@ -69,7 +70,7 @@ describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("ACP backend o
         onTraffic: (dir, msg) => traffic.push({ dir, msg }),
         ...opts,
       },
-      { deliver: (r) => void replies.push(r), request: (e) => void requests.push(e) },
+      { requests: true, deliver: (m: SinkMessage) => void (isRequestEvent(m) ? requests.push(m) : replies.push(m)) },
     );
     return { adapter, replies, requests, traffic };
   };

@@ -8,6 +8,7 @@ import type { BridgeRequest, RequestEvent } from "../../src/codec/requests.js";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { MemorySink } from "../../src/sink/memory.js";
 import { createDialect } from "../../src/adapter/line.js";
+import { isRequestEvent, type SinkMessage } from "../../src/sink/types.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 
 function adapterFor(live: Live, extra: Partial<AdapterConfigInput> = {}) {
@@ -248,7 +249,7 @@ describe("adapter, live OpenCode (bash: ask): people answer requests", () => {
     const sink = new MemorySink();
     const adapter = new OpencodeAdapter(
       { baseUrl: live.url, directory: live.directory, permission: "ask", onRequest: (req) => (asked.push(req), { reply: "once" }) },
-      { deliver: (r) => sink.deliver(r), request: (e) => void events.push(e) },
+      { requests: true, deliver: (m: SinkMessage) => (isRequestEvent(m) ? void events.push(m) : sink.deliver(m)) },
     );
     const result = await adapter.prompt(scenario("permission"), { traceId: "e2e-hook-allow" });
     expect(asked).toEqual([expect.objectContaining({ kind: "permission", permission: "bash", patterns: ["echo needs-permission"], tool: expect.objectContaining({ call_id: "call_write_1" }) })]);
