@@ -219,6 +219,8 @@ describe("doctor", () => {
     expect(r.stdout).toContain(`cache:            ${cache} (from $OPENCODE_BRIDGE_CACHE)`);
     expect(r.stdout).toContain(`would first install opencode-ai@1.18.33 into ${join(cache, "opencode", "1.18.33")}`);
     expect(r.stdout).toContain("opencode-bridge install");
+    expect(r.stdout).toContain("acp claude:       @agentclientprotocol/claude-agent-acp@0.101.0 not installed");
+    expect(r.stdout).toContain("acp codex:        @zed-industries/codex-acp@0.16.0 not installed");
     expect(existsSync(cache)).toBe(false); // looking writes nothing
   });
 

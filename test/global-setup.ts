@@ -18,6 +18,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../src/server/install.js";
+import { ensureAgent } from "../src/acp/install.js";
 import { E2E_VERSION } from "./support/live.js";
 import { killRunLeftovers } from "./support/leftovers.js";
 import { RUN_MARKER } from "./support/processes.js";
@@ -31,6 +32,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   const started2 = Date.now();
   const bin2 = await ensureOpencode(PINNED_OPENCODE2_VERSION);
   if (Date.now() - started2 > 1000) console.log(`installed opencode ${PINNED_OPENCODE2_VERSION} (${bin2}) in ${Date.now() - started2} ms`);
+  // The ACP agents the acp end-to-end tests drive (test/e2e/acp.e2e.test.ts), into the same cache.
+  for (const agent of ["claude", "codex"] as const) await ensureAgent(agent);
 
   // Beside, not inside, a run directory an earlier project's setup made (each vitest
   // project runs this setup), and a short name: Chromium's socket paths under TMPDIR

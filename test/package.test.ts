@@ -133,7 +133,7 @@ console.log(JSON.stringify({ thrown, replies: replies.map((x) => [x.trace_id, x.
     const r = run(
       "subpaths.mjs",
       `const names = {};
-for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon", "opencode-bridge/scripted-model"]) {
+for (const p of ["opencode-bridge", "opencode-bridge/codec", "opencode-bridge/adapter", "opencode-bridge/sink", "opencode-bridge/daemon", "opencode-bridge/scripted-model", "opencode-bridge/acp"]) {
   names[p] = Object.keys(await import(p)).sort();
 }
 console.log(JSON.stringify(names));`,
@@ -144,6 +144,7 @@ console.log(JSON.stringify(names));`,
     expect(names["opencode-bridge/adapter"]).toContain("OpencodeAdapter");
     expect(names["opencode-bridge/sink"]).toContain("WebhookSink");
     expect(names["opencode-bridge/daemon"]).toContain("BridgeDaemon");
+    expect(names["opencode-bridge/acp"]).toEqual(expect.arrayContaining(["AcpAdapter", "parseCapture", "replayAcpCapture", "ensureAgent", "createScriptedAgent"]));
     const root = names["opencode-bridge"] ?? [];
     for (const internal of ["EventHub", "OpencodeHttp", "beginResync", "mapEventInto", "parseEvent", "EventStreamDecoder"]) {
       expect(root, internal).not.toContain(internal);

@@ -66,6 +66,9 @@ interface Pending {
 
 type Cfg = Pick<AdapterConfig, "permission" | "question" | "onRequest" | "answerTimeoutMs" | "clock">;
 
+/** Where answers go: an OpenCode dialect's routes, or an ACP agent's pending `session/request_permission` (src/acp/turn.ts). */
+export type RequestAnswerer = Pick<Dialect, "replyPermission" | "replyQuestion" | "rejectQuestion">;
+
 export class Requests {
   private readonly pending = new Map<string, Pending>();
   /** Every id ever seen by this turn (to tell "already answered" from "unknown"). */
@@ -75,7 +78,7 @@ export class Requests {
   constructor(
     private readonly ids: { sessionId: string; traceId: string },
     private readonly cfg: Cfg,
-    private readonly dialect: Dialect,
+    private readonly dialect: RequestAnswerer,
     private readonly log: Logger,
     private readonly host: RequestsHost,
   ) {}
@@ -168,7 +171,8 @@ export class Requests {
     for (const p of [...this.pending.values()]) this.close(p, "ended");
   }
 
-  private open(req: BridgeRequest, raw: unknown): void {
+  /** A request of the turn was asked (from `onEvent`, or by a backend that reads requests itself, src/acp/turn.ts). */
+  open(req: BridgeRequest, raw: unknown): void {
     if (this.seen.has(req.request_id)) return;
     this.seen.add(req.request_id);
     const p: Pending = { req, ac: new AbortController(), timer: undefined, answering: false };

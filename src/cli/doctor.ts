@@ -15,6 +15,7 @@ import {
   InstallError,
   PINNED_OPENCODE_VERSION,
 } from "../server/install.js";
+import { ACP_AGENTS, cachedAgentCommand } from "../acp/install.js";
 import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { parseOptions, UsageError } from "./usage.js";
@@ -51,6 +52,11 @@ export async function runDoctor(args: string[], io: CliIo): Promise<number> {
     ? readdirSync(dir).filter((v) => !v.includes(".partial-") && cachedOpencodeBinary(v, root) !== undefined)
     : [];
   out(`cached versions:  ${versions.length > 0 ? versions.join(", ") : "none"}`);
+  // The ACP agents `prompt --acp "claude-agent-acp"` / `"codex-acp"` run from the cache.
+  for (const name of ["claude", "codex"] as const) {
+    const a = ACP_AGENTS[name];
+    out(`${`acp ${name}:`.padEnd(18)}${cachedAgentCommand(name, root) ? `${a.pkg}@${a.version} cached` : `${a.pkg}@${a.version} not installed`}`);
+  }
   const npm = spawnSync("npm", ["--version"], { encoding: "utf8", timeout: 15_000 });
   out(`npm:              ${npm.status === 0 ? npm.stdout.trim() : "not found (needed only to install into the cache)"}`);
   out(`node:             ${process.versions.node}`);

@@ -4,6 +4,8 @@
 import { randomUUID } from "node:crypto";
 import { resolve } from "node:path";
 import { OpencodeAdapter } from "../adapter/adapter.js";
+import { AcpAdapter } from "../acp/adapter.js";
+import { resolveAcpCommand } from "../acp/command.js";
 import { BridgeError } from "../adapter/errors.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
 import { scripts } from "../scripted-model/scripts.js";
@@ -27,6 +29,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     args,
     {
       url: { type: "string" },
+      acp: { type: "string" },
       directory: { type: "string" },
       scripted: { type: "boolean" },
       scenario: { type: "string" },
@@ -64,6 +67,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     }
   }
   if (values.scripted && values.url !== undefined) throw new UsageError("--scripted starts its own server: leave out --url");
+  if (values.acp !== undefined) {
+    if (values.acp.trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
+    const clash = (["url", "scripted", "model", "agent"] as const).find((k) => values[k] !== undefined);
+    if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
+  }
   const timeouts = {
     firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
     idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
@@ -85,7 +93,9 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const ac = new AbortController();
   const interrupt = onInterrupt(io, say, () => ac.abort());
   try {
-    if (values.scripted) {
+    if (values.acp !== undefined) {
+      // An ACP agent: no OpenCode server to find or start.
+    } else if (values.scripted) {
       const t0 = performance.now();
       say("starting the scripted model and its own opencode serve (a few seconds) …");
       try {
@@ -124,20 +134,18 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       await sink.flush?.();
       return INTERRUPTED;
     }
-    const adapter = new OpencodeAdapter(
-      {
-        baseUrl: url,
-        directory,
-        password,
-        permission,
-        question: person ? "ask" : "reject",
-        ...(person ? { onRequest: terminalAsker(person, io.stderr) } : {}),
-        logger,
-        ...Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
-        ...(values["no-verify"] ? { verifyAtEnd: false } : {}),
-      },
-      sink,
-    );
+    const common = {
+      directory,
+      permission: permission as "reject" | "allow" | "ask",
+      question: person ? ("ask" as const) : ("reject" as const),
+      ...(person ? { onRequest: terminalAsker(person, io.stderr) } : {}),
+      logger,
+      ...Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
+    };
+    const adapter =
+      values.acp !== undefined
+        ? new AcpAdapter({ ...common, command: resolveAcpCommand(values.acp, io.env), env: io.env }, sink)
+        : new OpencodeAdapter({ ...common, baseUrl: url as string, password, ...(values["no-verify"] ? { verifyAtEnd: false } : {}) }, sink);
     const result = await adapter.prompt(text, {
       traceId: values["trace-id"],
       sessionId: values.session,

@@ -144,6 +144,12 @@ against the offline scripted model instead (no API key; see
 
   --url URL                  OpenCode server (env OPENCODE_URL); password from
                              OPENCODE_SERVER_PASSWORD
+  --acp "COMMAND"            an ACP agent instead, started for the turn in its own
+                             process group: "opencode acp", "claude-agent-acp",
+                             "codex-acp" (those two run the pinned versions in the
+                             per-user cache when installed there), or any command
+                             that speaks ACP on stdio; --session resumes one of its
+                             sessions; --model, --agent and --no-verify do not apply
   --directory DIR            project directory (default: the current one)
   --scripted                 the scripted model, a throw-away project and an
                              owned opencode serve (installed on first use)

@@ -6,6 +6,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { selectScript, type Script, type Step } from "./scripts.js";
+import { handleAnthropic } from "./anthropic.js";
+import { handleResponses } from "./responses.js";
+import type { DialectContext, Plan } from "./play.js";
 import { offeredTools, speakTools, type OfferedTools } from "./tools.js";
 
 export interface ScriptedModelRequest {
@@ -20,6 +23,10 @@ export interface ScriptedModelRequest {
    * `url` up to 100 (its data URL's start). Lets tests check what reached the model.
    */
   readonly userParts: readonly ReceivedPart[];
+  /** Which wire API it came on: chat completions (OpenCode), `anthropic` Messages (Claude Code) or `responses` (Codex). */
+  readonly api?: "chat" | "anthropic" | "responses";
+  /** The tool names the request offered (Anthropic and Responses requests). */
+  readonly tools?: readonly string[];
 }
 
 export interface ReceivedPart {
@@ -195,9 +202,30 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
   let counter = 0;
   /** Failures served so far per scenario step, for `failFirst`. */
   const failures = new Map<string, number>();
+  /** The HTTP error this request gets: an `http-error` step, or one of a `failFirst`'s failures. */
+  const failure = (plan: Plan, step: Step): { status: number; body: unknown } | undefined => {
+    if (step.kind === "http-error") return step;
+    if (!step.failFirst) return undefined;
+    const key = `${plan.name}#${plan.step}`;
+    const served = failures.get(key) ?? 0;
+    if (served >= step.failFirst.times) return undefined;
+    failures.set(key, served + 1);
+    return step.failFirst;
+  };
+  const dialect: DialectContext = {
+    plan: (messages) => planRequest(messages, opts.extraScripts),
+    record: ({ messages, ...r }) => requests.push({ ...r, messages: messages.length, userParts: receivedParts(messages) }),
+    failure,
+    nextId: () => ++counter,
+  };
   const server: Server = createServer((req, res) => {
     void (async () => {
       try {
+        const path = new URL(req.url ?? "/", "http://x").pathname;
+        const raw = () => readBody(req);
+        // Claude Code sends `anthropic-version` on every request, /v1/models included.
+        if (req.headers["anthropic-version"] !== undefined && (await handleAnthropic(req.method ?? "", path, raw, res, dialect))) return;
+        if (await handleResponses(req.method ?? "", path, raw, res, dialect)) return;
         if (req.method === "GET" && req.url?.endsWith("/models")) {
           res.writeHead(200, { "content-type": "application/json" });
           res.end(JSON.stringify({ object: "list", data: [{ id: "scripted", object: "model", owned_by: "bridge" }] }));
@@ -219,20 +247,11 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
           step = { ...step, text: step.unlessToolSaid.text };
         }
         const id = `chatcmpl-scripted-${++counter}`;
-        if (step.kind === "http-error") {
-          res.writeHead(step.status, { "content-type": "application/json" });
-          res.end(JSON.stringify(step.body));
+        const failed = failure(plan, step);
+        if (failed || step.kind === "http-error") {
+          res.writeHead(failed?.status ?? 500, { "content-type": "application/json" });
+          res.end(JSON.stringify(failed?.body ?? {}));
           return;
-        }
-        if (step.failFirst) {
-          const key = `${plan.name}#${plan.step}`;
-          const served = failures.get(key) ?? 0;
-          if (served < step.failFirst.times) {
-            failures.set(key, served + 1);
-            res.writeHead(step.failFirst.status, { "content-type": "application/json" });
-            res.end(JSON.stringify(step.failFirst.body));
-            return;
-          }
         }
         if (stream) await playStream(res, step, id, offeredTools(body.tools));
         else playJson(res, step, id);

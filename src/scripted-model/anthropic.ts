@@ -1,0 +1,152 @@
+/**
+ * The scripted model's Anthropic Messages dialect, for Claude Code (through
+ * claude-agent-acp): `POST /v1/messages` streaming or not, `/v1/messages/count_tokens`
+ * and `GET /v1/models`. The same scripts play as in chat completions; a scripted
+ * tool call is played with the tool the request offers for the job (tools.ts).
+ */
+import type { ServerResponse } from "node:http";
+import { agentToolCall, offeredTools, type OfferedTools } from "./tools.js";
+import { errorMessage, playFrames, sendJson, stepOf, type DialectContext, type Frame, type PlanMessage, type StreamStep } from "./play.js";
+import type { ToolCallSpec } from "./scripts.js";
+
+export const ANTHROPIC_MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] as const;
+
+interface Block {
+  type?: string;
+  text?: string;
+}
+interface AnthropicMessage {
+  role?: string;
+  content?: string | Block[];
+}
+interface MessagesBody {
+  model?: string;
+  messages?: AnthropicMessage[];
+  stream?: boolean;
+  tools?: unknown;
+}
+
+/**
+ * A user message that carries tool results continues the model's turn (Claude Code
+ * sends tool results as user messages), so it counts as a tool message: the step is
+ * the number of assistant messages since the last user message that is a prompt.
+ */
+export function anthropicPlanMessages(messages: readonly AnthropicMessage[]): PlanMessage[] {
+  return messages.map((m) => {
+    if (m.role === "assistant") return { role: "assistant" };
+    const blocks = typeof m.content === "string" ? [{ type: "text", text: m.content }] : (m.content ?? []);
+    if (blocks.some((b) => b.type === "tool_result")) return { role: "tool" };
+    return { role: "user", content: blocks.filter((b) => b.type === "text") };
+  });
+}
+
+const sse = (event: string, data: Record<string, unknown>, content = false): Frame => ({
+  data: `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`,
+  content,
+});
+
+function calls(step: StreamStep, tools: OfferedTools): ToolCallSpec[] {
+  return (step.toolCalls ?? []).flatMap((c) => agentToolCall(c, tools) ?? []);
+}
+
+function usage(step: StreamStep) {
+  return { input_tokens: 42, output_tokens: (step.text ?? []).length + (step.reasoning ?? []).length + 5 };
+}
+
+export function messagesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {
+  const out: Frame[] = [
+    sse("message_start", {
+      message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 42, output_tokens: 1 } },
+    }),
+  ];
+  let index = 0;
+  const block = (start: Record<string, unknown>, deltas: Record<string, unknown>[]) => {
+    out.push(sse("content_block_start", { index, content_block: start }));
+    for (const d of deltas) out.push(sse("content_block_delta", { index, delta: d }, true));
+    out.push(sse("content_block_stop", { index }));
+    index++;
+  };
+  if (step.reasoning?.length) {
+    block({ type: "thinking", thinking: "", signature: "" }, [
+      ...step.reasoning.map((t) => ({ type: "thinking_delta", thinking: t })),
+      { type: "signature_delta", signature: "scripted-signature" },
+    ]);
+  }
+  if (step.text?.length) block({ type: "text", text: "" }, step.text.map((t) => ({ type: "text_delta", text: t })));
+  const toolCalls = calls(step, tools);
+  for (const c of toolCalls) {
+    const args = JSON.stringify(c.arguments);
+    const half = Math.ceil(args.length / 2);
+    block({ type: "tool_use", id: c.id, name: c.name, input: {} }, [
+      { type: "input_json_delta", partial_json: args.slice(0, half) },
+      { type: "input_json_delta", partial_json: args.slice(half) },
+    ]);
+  }
+  out.push(
+    sse("message_delta", {
+      delta: { stop_reason: toolCalls.length > 0 ? "tool_use" : "end_turn", stop_sequence: null },
+      usage: { output_tokens: usage(step).output_tokens },
+    }),
+  );
+  out.push(sse("message_stop", {}));
+  return out;
+}
+
+function messageJson(step: StreamStep, id: string, model: string, tools: OfferedTools) {
+  const toolCalls = calls(step, tools);
+  const content: Record<string, unknown>[] = [];
+  if (step.reasoning?.length) content.push({ type: "thinking", thinking: step.reasoning.join(""), signature: "scripted-signature" });
+  if (step.text?.length) content.push({ type: "text", text: step.text.join("") });
+  for (const c of toolCalls) content.push({ type: "tool_use", id: c.id, name: c.name, input: c.arguments });
+  return { id, type: "message", role: "assistant", model, content, stop_reason: toolCalls.length > 0 ? "tool_use" : "end_turn", stop_sequence: null, usage: usage(step) };
+}
+
+/** Anthropic's error `type` for an HTTP status. */
+function errorType(status: number): string {
+  if (status === 401) return "authentication_error";
+  if (status === 403) return "permission_error";
+  if (status === 429) return "rate_limit_error";
+  if (status === 529 || status === 503) return "overloaded_error";
+  if (status >= 500) return "api_error";
+  return "invalid_request_error";
+}
+
+/** Answers an Anthropic Messages API request; false when `path` is not one of its routes. */
+export async function handleAnthropic(
+  method: string,
+  path: string,
+  rawBody: () => Promise<string>,
+  res: ServerResponse,
+  ctx: DialectContext,
+): Promise<boolean> {
+  if (method === "GET" && path === "/v1/models") {
+    const data = ANTHROPIC_MODELS.map((id) => ({ type: "model", id, display_name: id, created_at: "2025-01-01T00:00:00Z" }));
+    sendJson(res, 200, { data, has_more: false, first_id: data[0]?.id, last_id: data.at(-1)?.id });
+    return true;
+  }
+  if (method !== "POST") return false;
+  if (path === "/v1/messages/count_tokens") {
+    const body = JSON.parse(await rawBody()) as MessagesBody;
+    sendJson(res, 200, { input_tokens: 42 + Math.ceil(JSON.stringify(body.messages ?? []).length / 4) });
+    return true;
+  }
+  if (path !== "/v1/messages") return false;
+  const body = JSON.parse(await rawBody()) as MessagesBody;
+  const messages = anthropicPlanMessages(body.messages ?? []);
+  const plan = ctx.plan(messages);
+  const tools = offeredTools(body.tools);
+  const stream = body.stream === true;
+  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "anthropic", tools: [...tools.keys()] });
+  const step = stepOf(plan);
+  const failed = ctx.failure(plan, step);
+  if (failed) {
+    sendJson(res, failed.status, { type: "error", error: { type: errorType(failed.status), message: errorMessage(failed.body) } });
+    return true;
+  }
+  if (step.kind !== "stream") return true;
+  const id = `msg_scripted_${ctx.nextId()}`;
+  const model = body.model ?? ANTHROPIC_MODELS[0];
+  if (stream) await playFrames(res, messagesFrames(step, id, model, tools), step);
+  else sendJson(res, 200, messageJson(step, id, model, tools));
+  return true;
+}
