@@ -11,7 +11,7 @@ import { Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../src/cli/cli.js";
 import { type CliIo, onInterrupt } from "../src/cli/io.js";
-import { COMMANDS } from "../src/cli/usage.js";
+import { COMMANDS } from "../src/cli/help.js";
 import { FIXTURES, loadFixtures } from "./support/fixtures.js";
 import { scriptedTurnOf, startReplayServer } from "./support/replay-server.js";
 

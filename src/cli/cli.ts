@@ -11,7 +11,8 @@ import { runPrompt } from "./prompt.js";
 import { escapeControls, runReplay } from "./replay.js";
 import { runScriptedModel } from "./scripted-model.js";
 import { runServe } from "./serve.js";
-import { COMMANDS, HELP, overview, UsageError } from "./usage.js";
+import { COMMANDS, HELP, overview } from "./help.js";
+import { UsageError } from "./usage.js";
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 

@@ -76,7 +76,8 @@ export class PrettySink implements SinkObject {
   }
 }
 
-function oneLine(s: string, max = 160): string {
+/** `s` on one line (runs of whitespace as one space), cut at `max` characters with an ellipsis. */
+export function oneLine(s: string, max = 160): string {
   const flat = s.replace(/\s+/g, " ").trim();
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

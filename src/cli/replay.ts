@@ -18,7 +18,7 @@ import { type Readable, type Writable, Writable as WritableStream } from "node:s
 import { TurnReplayer } from "../codec/replay.js";
 import type { Reply } from "../codec/reply.js";
 import { BufferedOut, JsonLines } from "./json-lines.js";
-import { PrettySink } from "./pretty.js";
+import { oneLine, PrettySink } from "./pretty.js";
 import { SessionLister, sessionOfPayload } from "./replay-sessions.js";
 import { parseOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
@@ -286,16 +286,11 @@ async function listSessions(input: { name: string; stream: Readable }, opts: Opt
     return 1;
   }
   for (const s of sessions) {
-    const prompt = s.firstPrompt === undefined ? "(no prompt text)" : oneLine(s.firstPrompt);
+    const prompt = s.firstPrompt === undefined ? "(no prompt text)" : escapeControls(oneLine(s.firstPrompt, 100));
     const parent = s.parentId === undefined ? "" : `  (subagent of ${escapeControls(s.parentId)})`;
     const n = `${s.prompts} prompt${s.prompts === 1 ? "" : "s"}`;
     out.write(`${escapeControls(s.id)}  ${n.padEnd(10)}  ${prompt}${parent}\n`);
   }
   await out.end();
   return 0;
-}
-
-function oneLine(s: string, max = 100): string {
-  const flat = escapeControls(s.replace(/\s+/g, " ").trim());
-  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }

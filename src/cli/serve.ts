@@ -3,21 +3,19 @@
  * Resolves with the exit code once the daemon has shut down (SIGTERM/SIGINT).
  */
 import { resolve } from "node:path";
-import type { Logger } from "pino";
 import { isLoopbackHost } from "../daemon/auth.js";
 import { BridgeDaemon } from "../daemon/daemon.js";
 import { DaemonError } from "../daemon/errors.js";
 import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
 import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
-import type { NamedSink } from "../sink/fanout.js";
-import { JsonlSink } from "../sink/jsonl.js";
-import { WebhookOptionsSchema, WebhookSink } from "../sink/webhook.js";
+import { WebhookOptionsSchema } from "../sink/webhook.js";
 import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
 import { ensureOpencode, chooseOpencodeBinary, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
 import { howToGetOpencode, installReporter } from "./install-report.js";
-import type { CliIo, Output } from "./io.js";
+import type { CliIo } from "./io.js";
+import { buildOutputs } from "./serve-outputs.js";
 import { cliLogger, integer, logLevel, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -269,42 +267,4 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   // Shutdown is bounded; whatever a hung peer still holds open (a socket, a child) must not keep the process alive.
   setTimeout(() => io.exit(0), 500).unref();
   return 0;
-}
-
-function buildOutputs(
-  webhooks: readonly string[],
-  jsonl: readonly string[],
-  logger: Logger,
-  stdout: Output,
-  cwd: string,
-  tuning: { maxAttempts?: number; maxElapsedMs?: number; initialDelayMs?: number; requestTimeoutMs?: number; closeTimeoutMs?: number; batch?: object },
-): NamedSink[] {
-  const defined = Object.fromEntries(Object.entries(tuning).filter(([, v]) => v !== undefined));
-  const name = (kind: string, i: number, n: number) => (n > 1 ? `${kind}-${i + 1}` : kind);
-  const out: NamedSink[] = [];
-  webhooks.forEach((url, i) => {
-    try {
-      out.push({ name: name("webhook", i, webhooks.length), sink: new WebhookSink({ url, logger, ...defined }) });
-    } catch (err) {
-      throw new UsageError(`--webhook: ${errorMessage(err).replace(/^invalid webhook options: /, "")}`);
-    }
-  });
-  jsonl.forEach((file, i) => {
-    const sinkName = name("jsonl", i, jsonl.length);
-    let sink: JsonlSink;
-    try {
-      // Opened now: a bad path refuses to start rather than failing at the first reply.
-      // The daemon's JSON Lines outputs carry request events too (lines with `type`).
-      sink = file === "-" ? new JsonlSink(stdout, { requests: true }) : JsonlSink.open(resolve(cwd, file), { requests: true });
-    } catch (err) {
-      throw new UsageError(`--jsonl: ${errorMessage(err)}`);
-    }
-    sink.onError = (err) =>
-      logger.error(
-        { sink: sinkName, file, err },
-        "the JSON Lines output cannot be written: its replies are counted as failures from now on (the daemon goes on)",
-      );
-    out.push({ name: sinkName, sink });
-  });
-  return out;
 }
