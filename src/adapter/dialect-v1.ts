@@ -8,6 +8,7 @@
 import type { Dispatcher } from "undici";
 import { isParsedEvent, parseEventFor } from "../codec/events.js";
 import { EventStreamDecoder } from "../stream/sse.js";
+import { unlistened } from "../stream/unlistened.js";
 import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
@@ -49,8 +50,10 @@ export class OpencodeV1 implements Dialect {
           else readV1Payload(payload, to);
         },
         onIssue: (issue) => to.issue(issue),
+        // A frame of a session nobody listens to: counted, not parsed (its event would be dropped).
+        onSkipped: () => to.frame(),
       },
-      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true },
+      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true, skip: (data) => unlistened(data, to.listening) },
     );
     return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
   }

@@ -37,6 +37,8 @@ export interface DecoderHandlers {
   onIssue(issue: StreamIssue): void;
   /** SSE comments (`: …`) — OpenCode's keep-alives on some versions. */
   onComment?(comment: string): void;
+  /** A frame `skip` said nobody needs: not decoded (counted by the reader). */
+  onSkipped?(): void;
 }
 
 export interface DecoderOptions {
@@ -44,6 +46,8 @@ export interface DecoderOptions {
   readonly maxFrameBytes?: number;
   /** Read 1.x deltas in their captured form without JSON.parse (OpenCode 1.x streams only). */
   readonly fastDelta?: boolean;
+  /** A frame's raw data for which this is true is not decoded (`onSkipped`): src/stream/unlistened.ts. */
+  readonly skip?: (data: string) => boolean;
 }
 
 const HEAD = 4096;
@@ -63,6 +67,7 @@ export class EventStreamDecoder {
   private readonly decoder = new TextDecoder("utf-8");
   private readonly max: number;
   private readonly fastDelta: boolean;
+  private readonly skip: ((data: string) => boolean) | undefined;
 
   /** Characters fed since the last dispatched event (or comment). */
   private sinceDispatch = 0;
@@ -80,6 +85,7 @@ export class EventStreamDecoder {
   ) {
     this.max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.fastDelta = opts.fastDelta === true;
+    this.skip = opts.skip;
     this.parser = createParser({
       onEvent: (ev) => {
         this.dispatched = true;
@@ -96,6 +102,10 @@ export class EventStreamDecoder {
     if (data.length > this.max) {
       const s = sniffFrame(data);
       this.handlers.onIssue({ code: "frame_too_large", message: this.tooLarge(s.type), ...s });
+      return;
+    }
+    if (this.skip?.(data) === true) {
+      this.handlers.onSkipped?.();
       return;
     }
     if (this.fastDelta) {
