@@ -17,6 +17,7 @@ import { childOf } from "../src/adapter/dialect-v1.js";
 import { EventHub } from "../src/adapter/event-hub.js";
 import { createDialect } from "../src/adapter/line.js";
 import { unlistened } from "../src/stream/unlistened.js";
+import { parseDeltaFrame, parseDeltaFrameFor, UNLISTENED } from "../src/stream/fast-delta.js";
 import { sessionOf } from "../src/codec/session.js";
 
 const FIXTURES = join(import.meta.dirname, "fixtures");
@@ -40,9 +41,11 @@ function parsed(data: string, listening: (s: string) => boolean): { evt: ParsedE
   return { evt: parseEventFor(payload, listening), child: childOf(payload) };
 }
 
-/** Skipped only if the parse would drop it. */
+/** Skipped (the pre-scan, or the delta fast path told the session) only if the parse would drop it. */
 function check(data: string, listening: (s: string) => boolean): boolean {
-  const skip = unlistened(data, listening);
+  const fast = parseDeltaFrameFor(data, listening);
+  if (fast !== UNLISTENED) expect(fast).toStrictEqual(parseDeltaFrame(data));
+  const skip = fast === UNLISTENED || unlistened(data, listening);
   if (skip) {
     const p = parsed(data, listening);
     expect(p.evt, data.slice(0, 200)).toBeUndefined();
@@ -102,7 +105,7 @@ describe("frames of sessions nobody listens to (src/stream/unlistened.ts)", () =
       ['{"type":"server.connected","properties":{}}', false],
     ];
     for (const [data, skip] of cases) {
-      expect(unlistened(data, L), data).toBe(skip);
+      expect(unlistened(data, L) || parseDeltaFrameFor(data, L) === UNLISTENED, data).toBe(skip);
       expect(check(data, L)).toBe(skip);
     }
   });
@@ -119,7 +122,7 @@ describe("frames of sessions nobody listens to (src/stream/unlistened.ts)", () =
     const expected = stream.map((d) => parseEvent(JSON.parse(d) as unknown)).filter((e) => e.sessionID === listened);
     expect(expected.length).toBe(mine.length);
     const body = `data: ${JSON.stringify({ type: "server.connected", properties: {} })}\n\n${stream.map((d) => `data: ${d}\n\n`).join("")}`;
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.end(body);
     });

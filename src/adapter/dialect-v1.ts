@@ -8,7 +8,6 @@
 import type { Dispatcher } from "undici";
 import { isParsedEvent, parseEventFor } from "../codec/events.js";
 import { EventStreamDecoder } from "../stream/sse.js";
-import { unlistened } from "../stream/unlistened.js";
 import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { openEventStream, readEvents } from "./event-stream.js";
@@ -53,7 +52,8 @@ export class OpencodeV1 implements Dialect {
         // A frame of a session nobody listens to: counted, not parsed (its event would be dropped).
         onSkipped: () => to.frame(),
       },
-      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true, skip: (data) => unlistened(data, to.listening) },
+      // Frames of sessions nobody listens to are not parsed (their events would be dropped: parseEventFor).
+      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true, listening: to.listening },
     );
     return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
   }
