@@ -170,6 +170,7 @@ export class AcpAdapter {
     return new AcpTurn(traceId, sessionId, cfg, this.sink, log, {
       cancel: async () => {
         await this.agent?.proc.connection.agent.notify("session/cancel", { sessionId });
+        log.info("session/cancel sent");
       },
     });
   }

@@ -130,6 +130,7 @@ describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("serve --acp o
     await start(daemon, { text: scenario("stall"), trace_id: trace, session_id: session, timeouts: { idle_ms: 3_000 } });
     const { outcome } = await ended(daemon, trace);
     expect(outcome).toBe("timeout");
+    await daemon.waitForLog(new RegExp(`"trace_id":"${trace}"[^\n]*"msg":"session/cancel sent"`), 5_000);
     await start(daemon, { text: scenario("text"), trace_id: `${name}-after-stall`, session_id: session });
     expect((await ended(daemon, `${name}-after-stall`)).outcome).toBe("final");
   });
