@@ -107,6 +107,7 @@ export class DaemonCore {
         directory,
         username: target.username,
         password: target.password,
+        ...(target.line !== undefined ? { line: target.line } : {}),
         logger: this.rootLog,
         onRetry: (s) => {
           this.metrics.providerRetries++;
