@@ -8,15 +8,11 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { scenario } from "../support/live.js";
 import { callDaemon, follow, startDaemon, type Frame } from "./daemon-process.js";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
-const lines = (s: string) => s.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Reply);
+import { CLI, lines, text } from "./v2-process.js";
 
 function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -114,7 +110,7 @@ describe("serve --scripted --opencode-version 2: OpenCode 2.1.2 killed -9 mid-tu
       await next.ended;
       const out2 = replies(next.frames);
       expect(contractViolations(out2)).toEqual([]);
-      expect(out2.map((r) => (r.kind === "delta" ? r.content : "")).join("")).toBe("Kept text  and more text.");
+      expect(text(out2)).toBe("Kept text  and more text.");
       expect(out2.at(-1)).toMatchObject({ kind: "final", content: "Kept text  and more text." });
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- daemon stderr ---\n${d.stderr().slice(-4000)}`);
