@@ -64,6 +64,7 @@ export class OpencodeAdapter {
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
       maxFrameBytes: this.config.maxFrameBytes,
+      line: this.config.line,
     });
     const key = hubKey(this.config, this.dialect.authKey);
     const shared = acquireHub(this.dialect, key, {

@@ -111,6 +111,7 @@ export class DaemonCore {
         directory,
         username: target.username,
         password: target.password,
+        ...(target.line !== undefined ? { line: target.line } : {}),
         logger: this.rootLog,
         onRetry: (s) => {
           this.metrics.providerRetries++;
