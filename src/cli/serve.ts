@@ -8,6 +8,8 @@ import { BridgeDaemon } from "../daemon/daemon.js";
 import { DaemonError } from "../daemon/errors.js";
 import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
+import { AcpUpstream } from "../daemon/acp.js";
+import { resolveAcpCommand } from "../acp/command.js";
 import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import { WebhookOptionsSchema } from "../sink/webhook.js";
 import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
@@ -46,6 +48,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "webhook-timeout": { type: "string" },
       "max-connections": { type: "string" },
       "opencode-url": { type: "string" },
+      acp: { type: "string" },
       directory: { type: "string" },
       "allow-directory": { type: "string", multiple: true },
       webhook: { type: "string", multiple: true },
@@ -76,6 +79,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const version = opencodeVersionOption(values["opencode-version"]);
   if (version !== undefined && values["opencode-url"] !== undefined) {
     throw new UsageError("--opencode-version chooses the opencode serve the daemon starts: leave out --opencode-url");
+  }
+  if (values.acp !== undefined) {
+    if (values.acp.trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
+    // --store: several daemons follow OpenCode's record of a turn, and an ACP agent keeps none.
+    const clash = (["opencode-url", "scripted", "store", "no-verify", "opencode-version"] as const).find((k) => values[k] !== undefined);
+    if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
   }
   const limits = {
     maxSubscribers: integer("max-subscribers", values["max-subscribers"], daemonOption.maxSubscribers),
@@ -188,7 +197,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     directory = project.dir;
     env = { ...project.env };
     say(`scripted model on ${model.url}; project ${project.dir}`);
-  } else if (!opencodeUrl) {
+  } else if (!opencodeUrl && values.acp === undefined) {
     if (version === undefined) binary = chooseOpencodeBinary(io.env).binary;
     else {
       try {
@@ -201,7 +210,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     }
   }
 
-  const upstream: Upstream = opencodeUrl
+  const acp = values.acp === undefined ? undefined : new AcpUpstream({ command: resolveAcpCommand(values.acp, io.env), env: io.env, directory, logger });
+  const upstream: Upstream = acp ?? (opencodeUrl
     ? new ExternalUpstream(
         {
           baseUrl: opencodeUrl,
@@ -216,7 +226,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
         ...(version !== undefined ? { line: opencodeLine(version) } : {}),
         env,
         logger: logger.child({ component: "opencode" }),
-      });
+      }));
 
   let daemon: BridgeDaemon;
   try {
@@ -253,6 +263,16 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--opencode-url")}`);
       await daemon.shutdown("start-up failed");
       await cleanupScripted();
+      return 1;
+    }
+  }
+  if (acp) {
+    try {
+      const caps = await acp.probe();
+      say(`ACP agent ${caps.agent ? `${caps.agent.name} ${caps.agent.version ?? ""}`.trim() : acp.command} is ready`);
+    } catch (err) {
+      say(`could not start the ACP agent \`${acp.command}\`: ${errorMessage(err)}`);
+      await daemon.shutdown("start-up failed");
       return 1;
     }
   }
