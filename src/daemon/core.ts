@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { Guests } from "./guests.js";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
@@ -43,6 +44,8 @@ export class DaemonCore {
   /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
   readonly sessionStore: SessionStore;
   connections = 0;
+  /** Connections not yet authenticated, bounded in number and time (none without a token). */
+  readonly guests: Guests | undefined;
   /** Trace ids between validation and the turn's record (its session is being created). */
   readonly reserved = new Set<string>();
   /** Stream reconnects seen per shared stats object (adapters of one stream share it). */
@@ -63,6 +66,7 @@ export class DaemonCore {
       onIdle: (traceId) => this.replies.released(traceId),
     });
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
+    this.guests = this.auth === undefined ? undefined : new Guests();
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
     this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
@@ -105,6 +109,7 @@ export class DaemonCore {
         directory,
         username: target.username,
         password: target.password,
+        ...(target.line !== undefined ? { line: target.line } : {}),
         logger: this.rootLog,
         onRetry: (s) => {
           this.metrics.providerRetries++;

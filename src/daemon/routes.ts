@@ -135,6 +135,7 @@ export async function handleRequest(core: DaemonCore, req: IncomingMessage, res:
         { "www-authenticate": 'Bearer realm="opencode-bridge"' },
       );
     }
+    core.guests?.authenticated(req.socket);
     if (found) return await serve(core, found.route, found.match, path, req, res);
     throw new HttpError(404, `no route ${path}`, { routes: ROUTE_LIST });
   } catch (err) {

@@ -80,6 +80,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
     server.closeIdleConnections();
     await within(closed, Math.min(end, performance.now() + 2_000));
     server.closeAllConnections();
+    core.guests?.stop();
     await step("listener", closed, performance.now() + 1_000);
   }
   // An owned OpenCode is stopped with TERM then KILL; it gets what is left of the budget, and at least a second.

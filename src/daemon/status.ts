@@ -69,6 +69,7 @@ export async function getMetrics(core: DaemonCore, res: ServerResponse): Promise
     subscriberBytes: core.budget.bytes,
     subscribersDropped: core.budget.dropped,
     connections: core.connections,
+    guests: core.guests && { open: core.guests.size, closed: core.guests.closed },
     journalFailures: core.journal?.failures,
     limits: {
       max_active_turns: core.options.maxActiveTurns,

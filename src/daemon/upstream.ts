@@ -18,6 +18,8 @@ export interface OpencodeTarget {
   readonly baseUrl: string;
   readonly username?: string;
   readonly password?: string;
+  /** The line of a server the daemon started (it knows what it started); unset: found at connect time. */
+  readonly line?: Line;
 }
 
 export interface UpstreamHealth {
@@ -113,7 +115,7 @@ export class OwnedUpstream implements Upstream {
 
   async target(): Promise<OpencodeTarget> {
     const s = await this.server.ensure();
-    this.last = { baseUrl: s.url, password: this.server.password };
+    this.last = { baseUrl: s.url, password: this.server.password, line: s.line };
     if (s !== this.current) this.watch(s);
     return this.last;
   }
