@@ -22,6 +22,7 @@ import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub, hubKey } from "./shared-hub.js";
+import { opencodeCapabilities, type BackendCapabilities } from "./capabilities.js";
 import type { Dialect, PromptBody } from "./dialect.js";
 import { createDialect } from "./line.js";
 import { holdProcess } from "./keep-alive.js";
@@ -37,6 +38,8 @@ import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, type AdapterOption
 export { SUPPORTED_VERSIONS, isSupportedVersion, parseModel, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 export class OpencodeAdapter {
+  /** What this backend can do (src/adapter/capabilities.ts): the same on both OpenCode lines. */
+  readonly capabilities: BackendCapabilities = opencodeCapabilities();
   readonly config: AdapterConfig;
   private readonly sink: SinkObject;
   private readonly dialect: Dialect;
@@ -64,6 +67,7 @@ export class OpencodeAdapter {
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
       maxFrameBytes: this.config.maxFrameBytes,
+      line: this.config.line,
     });
     const key = hubKey(this.config, this.dialect.authKey);
     const shared = acquireHub(this.dialect, key, {

@@ -35,6 +35,19 @@ export const PINNED_OPENCODE2_VERSION = "2.1.2";
 /** An OpenCode release line: 1 (`opencode-ai`, the `/global/health`, `/event` server) or 2 (`@opencode/cli`, `/api/*`). */
 export type OpencodeLine = 1 | 2;
 
+/** The pinned version of each line: what `1` and `2` name where a version is chosen (`--opencode-version`). */
+export const PINNED_BY_LINE: Readonly<Record<OpencodeLine, string>> = { 1: PINNED_OPENCODE_VERSION, 2: PINNED_OPENCODE2_VERSION };
+
+/**
+ * A chosen OpenCode version: `1` or `2` (that line's pinned version) or a version
+ * such as `1.15.13` or `2.1.2`; undefined when it is none of these.
+ */
+export function resolveOpencodeVersion(choice: string): string | undefined {
+  const c = choice.trim();
+  if (c === "1" || c === "2") return PINNED_BY_LINE[Number(c) as OpencodeLine];
+  return /^\d+\.\d+\.\d+(-[\w.]+)?$/.test(c) ? c : undefined;
+}
+
 /** The line of a version string (`2.1.2` → 2); anything not starting with 2 or more is 1.x. */
 export function opencodeLine(version: string): OpencodeLine {
   const major = Number.parseInt(version, 10);
