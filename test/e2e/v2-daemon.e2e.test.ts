@@ -4,17 +4,14 @@
  * line, and a permission and a question are answered over HTTP exactly as on 1.x,
  * and in the console (real headless Chromium: "Allow once", then the question's option).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { callDaemon, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+import { openConsole } from "../support/console.js";
 
 const TOKEN = "v2-daemon-token-0123456789abcdef";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** Poll the turn until it has a pending request (at most 30 s). */
 async function pendingRequest(d: Daemon, traceId: string): Promise<{ request_id: string; kind: string }> {
@@ -84,28 +81,10 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
   });
 
   it("in the console (headless Chromium): Allow once on the 2.x permission, then the question's option; both turns end final", async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n\n*** SKIPPED the 2.x console test: no Chromium at ${CHROMIUM}. Run \`npm run setup:browser\` (apt-get install chromium) or set CHROMIUM_PATH. ***\n\n`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1100, height: 640 },
-      timeout: 60_000,
-    });
+    const ui = await openConsole(ctx, daemon.url, TOKEN, { width: 1100, height: 640 });
+    if (!ui) return;
+    const { page, problems } = ui;
     try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      const problems: string[] = [];
-      page.on("pageerror", (e) => problems.push(e.message));
-      const listed = page.waitForResponse((r) => r.url().endsWith("/v1/turns") && r.status() === 200, { timeout: 20_000 });
-      await page.goto(`${daemon.url}/console#token=${TOKEN}`);
-      await listed;
-
       const perm = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "v2-console-perm", permission: "ask" }, auth);
       expect(perm.status, perm.text).toBe(202);
       await page.locator(".turn", { hasText: "v2-console-perm" }).click({ timeout: 20_000 });
@@ -131,8 +110,7 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
       expect(JSON.stringify(replies.find((r) => r.kind === "tool_result"))).toContain('=\\"Blue\\"');
       expect(problems).toEqual([]);
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await ui.close();
     }
   }, 180_000);
 });
