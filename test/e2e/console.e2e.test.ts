@@ -15,8 +15,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, rawRequest, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+import { scenario, type Live } from "../support/live.js";
+import { callDaemon, rawRequest, turnEvents, type Daemon, startLiveDaemon, stopLiveDaemon } from "./daemon-process.js";
 import { IMG, openConsole } from "../support/console.js";
 
 const TOKEN = "e2e-console-token-2d8e5b13";
@@ -25,15 +25,8 @@ const auth = { authorization: `Bearer ${TOKEN}` };
 describe("the console in headless Chromium", () => {
   let live: Live;
   let daemon: Daemon;
-  beforeAll(async () => {
-    live = await startLive({ permission: "ask" });
-    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], { BRIDGE_TOKEN: TOKEN });
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { permission: "ask" })));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("serves no inline script and nosniff", async () => {
     const page = await rawRequest(daemon, "GET", "/console", {});

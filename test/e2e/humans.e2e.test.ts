@@ -13,8 +13,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, follow as followWith, startDaemon, until, type Daemon } from "./daemon-process.js";
+import { scenario, type Live } from "../support/live.js";
+import { callDaemon, follow as followWith, until, type Daemon, startLiveDaemon, stopLiveDaemon } from "./daemon-process.js";
 import { IMG, openConsole } from "../support/console.js";
 
 const TOKEN = "e2e-humans-token-3f9a7c21";
@@ -25,15 +25,8 @@ const follow = (d: Daemon, traceId: string) => followWith(d, traceId, auth);
 describe("people answer requests through the daemon", () => {
   let live: Live;
   let daemon: Daemon;
-  beforeAll(async () => {
-    live = await startLive({ permission: "ask" });
-    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], { BRIDGE_TOKEN: TOKEN });
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { permission: "ask" })));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("a client sees event: request, a late subscriber sees it pending, it is answered once (409 twice), the turn ends final", async () => {
     const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "humans-http", permission: "ask" }, auth);
