@@ -72,7 +72,7 @@ ${EXIT_CODES}
 An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
 POST /v1/turns/:trace_id/abort, POST /v1/turns/:trace_id/requests/:request_id,
 GET /v1/turns[/:trace_id], GET /console (a web page for operators), GET /healthz,
-GET /metrics (docs/daemon.md).
+GET /v1/backends, GET /metrics (docs/daemon.md).
 Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
 
   --host HOST                listen address (default 127.0.0.1)
@@ -100,6 +100,11 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --opencode-version V       the opencode serve to own: 1 (1.18.33, the default),
                              2 (2.1.2) or a version; installed into the per-user
                              cache on first use (wins over OPENCODE_BIN)
+  --acp "COMMAND"            run turns on an ACP agent instead: "opencode acp",
+                             "claude-agent-acp", "codex-acp" or any command that
+                             speaks ACP on stdio; one agent process per session (in
+                             its own process group), started at start-up once to
+                             check it; turns take text only (no model, agent, files)
   --directory DIR            default project directory of turns (default: current);
                              a turn may name a directory inside it, nowhere else
   --allow-directory DIR      also allow turns in DIR and below (repeatable); / and

@@ -8,14 +8,14 @@ import { BridgeDaemon } from "../daemon/daemon.js";
 import { DaemonError } from "../daemon/errors.js";
 import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
-import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import { WebhookOptionsSchema } from "../sink/webhook.js";
 import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
 import { ensureOpencode, chooseOpencodeBinary, opencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
-import { howToGetOpencode, installReporter } from "./install-report.js";
+import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { buildOutputs } from "./serve-outputs.js";
+import { buildUpstream, prepareUpstream } from "./serve-upstream.js";
 import { cliLogger, integer, logLevel, opencodeVersionOption, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -46,6 +46,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       "webhook-timeout": { type: "string" },
       "max-connections": { type: "string" },
       "opencode-url": { type: "string" },
+      acp: { type: "string" },
       directory: { type: "string" },
       "allow-directory": { type: "string", multiple: true },
       webhook: { type: "string", multiple: true },
@@ -76,6 +77,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const version = opencodeVersionOption(values["opencode-version"]);
   if (version !== undefined && values["opencode-url"] !== undefined) {
     throw new UsageError("--opencode-version chooses the opencode serve the daemon starts: leave out --opencode-url");
+  }
+  if (values.acp !== undefined) {
+    if (values.acp.trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
+    // --store: several daemons follow OpenCode's record of a turn, and an ACP agent keeps none.
+    const clash = (["opencode-url", "scripted", "store", "no-verify", "opencode-version"] as const).find((k) => values[k] !== undefined);
+    if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
   }
   const limits = {
     maxSubscribers: integer("max-subscribers", values["max-subscribers"], daemonOption.maxSubscribers),
@@ -188,7 +195,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     directory = project.dir;
     env = { ...project.env };
     say(`scripted model on ${model.url}; project ${project.dir}`);
-  } else if (!opencodeUrl) {
+  } else if (!opencodeUrl && values.acp === undefined) {
     if (version === undefined) binary = chooseOpencodeBinary(io.env).binary;
     else {
       try {
@@ -201,22 +208,10 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     }
   }
 
-  const upstream: Upstream = opencodeUrl
-    ? new ExternalUpstream(
-        {
-          baseUrl: opencodeUrl,
-          password: nonEmpty(io.env.OPENCODE_SERVER_PASSWORD),
-          username: nonEmpty(io.env.OPENCODE_SERVER_USERNAME),
-        },
-        directory,
-      )
-    : new OwnedUpstream({
-        directory,
-        binary,
-        ...(version !== undefined ? { line: opencodeLine(version) } : {}),
-        env,
-        logger: logger.child({ component: "opencode" }),
-      });
+  const upstream = buildUpstream(
+    { acp: values.acp, opencodeUrl, directory, binary, line: version !== undefined ? opencodeLine(version) : undefined, env, logger },
+    io,
+  );
 
   let daemon: BridgeDaemon;
   try {
@@ -246,15 +241,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     throw err;
   }
 
-  if (upstream.mode === "owned") {
-    try {
-      await upstream.target();
-    } catch (err) {
-      say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--opencode-url")}`);
-      await daemon.shutdown("start-up failed");
-      await cleanupScripted();
-      return 1;
-    }
+  const failed = await prepareUpstream(upstream, io, say);
+  if (failed !== undefined) {
+    say(failed);
+    await daemon.shutdown("start-up failed");
+    await cleanupScripted();
+    return 1;
   }
   try {
     await daemon.start();

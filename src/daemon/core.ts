@@ -15,7 +15,7 @@ import { HttpError } from "./http.js";
 import { Journal } from "./journal.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
 import { parseDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from "./options.js";
-import { AdapterPool } from "./pool.js";
+import { AdapterPool, type TurnAdapter } from "./pool.js";
 import { ReplyPath } from "./reply-path.js";
 import { SubscriberBudget } from "./sse.js";
 import { PgStore } from "./store/postgres.js";
@@ -83,11 +83,9 @@ export class DaemonCore {
       });
     }
     this.replies = new ReplyPath(this.store, this.journal ?? this.shared, this.metrics, this.outputs, this.log);
-    this.pool = new AdapterPool(
-      (target, directory) => this.makeAdapter(target, directory),
-      this.options.maxIdleSessions,
-      (adapter) => this.countReconnects(adapter),
-    );
+    // An ACP upstream bounds its idle agent processes itself (each is a whole agent).
+    this.pool = new AdapterPool(Math.min(this.upstream.maxIdle ?? Infinity, this.options.maxIdleSessions), (adapter) => this.countReconnects(adapter));
+    this.upstream.attach?.(this);
   }
 
   private sharedTurns(url: string): SharedTurns {
@@ -103,7 +101,7 @@ export class DaemonCore {
     });
   }
 
-  private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
+  makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
     return new OpencodeAdapter(
       {
         ...this.input.adapter,
@@ -122,7 +120,8 @@ export class DaemonCore {
     );
   }
 
-  countReconnects(adapter: OpencodeAdapter): void {
+  countReconnects(adapter: TurnAdapter): void {
+    if (!(adapter instanceof OpencodeAdapter)) return;
     const stats = adapter.streamStats;
     const seen = this.seenReconnects.get(stats) ?? 0;
     if (stats.reconnects > seen) {

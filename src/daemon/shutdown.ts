@@ -58,6 +58,8 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
     report.turnsUnsettled = core.store.running().length;
   }
   await step("adapters", core.pool.closeAll());
+  // ACP agents still stopping are killed (their process groups): none outlives the daemon.
+  if (report.stepsCutShort.includes("adapters")) core.pool.kill();
   await step(
     "outputs",
     (async () => {
@@ -113,4 +115,5 @@ export function exitAtOnce(core: DaemonCore, reason: string): void {
     // Exiting anyway; what was written is in the file.
   }
   core.upstream.kill?.();
+  core.pool.kill();
 }
