@@ -31,7 +31,7 @@ import { spawnAgent, splitCommand, type AgentProcess } from "./process.js";
 import { AcpTurn } from "./turn.js";
 import { capabilitiesOf, type BackendCapabilities } from "./capabilities.js";
 
-export type AcpAdapterConfig = Omit<AdapterConfigInput, "baseUrl" | "username" | "password" | "verifyAtEnd"> & {
+export type AcpAdapterConfig = Omit<AdapterConfigInput, "baseUrl" | "username" | "password" | "verifyAtEnd" | "line"> & {
   /** The agent command: a command line (`opencode acp`; quotes group) or an argv. */
   readonly command: string | readonly string[];
   /** The agent's environment (default: this process's). */

@@ -8,16 +8,14 @@ import { BridgeDaemon } from "../daemon/daemon.js";
 import { DaemonError } from "../daemon/errors.js";
 import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
-import { AcpUpstream } from "../daemon/acp.js";
-import { resolveAcpCommand } from "../acp/command.js";
-import { ExternalUpstream, OwnedUpstream, type Upstream } from "../daemon/upstream.js";
 import { WebhookOptionsSchema } from "../sink/webhook.js";
 import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
 import { ensureOpencode, chooseOpencodeBinary, opencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
-import { howToGetOpencode, installReporter } from "./install-report.js";
+import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { buildOutputs } from "./serve-outputs.js";
+import { buildUpstream, prepareUpstream } from "./serve-upstream.js";
 import { cliLogger, integer, logLevel, opencodeVersionOption, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -210,23 +208,10 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     }
   }
 
-  const acp = values.acp === undefined ? undefined : new AcpUpstream({ command: resolveAcpCommand(values.acp, io.env), env: io.env, directory, logger });
-  const upstream: Upstream = acp ?? (opencodeUrl
-    ? new ExternalUpstream(
-        {
-          baseUrl: opencodeUrl,
-          password: nonEmpty(io.env.OPENCODE_SERVER_PASSWORD),
-          username: nonEmpty(io.env.OPENCODE_SERVER_USERNAME),
-        },
-        directory,
-      )
-    : new OwnedUpstream({
-        directory,
-        binary,
-        ...(version !== undefined ? { line: opencodeLine(version) } : {}),
-        env,
-        logger: logger.child({ component: "opencode" }),
-      }));
+  const upstream = buildUpstream(
+    { acp: values.acp, opencodeUrl, directory, binary, line: version !== undefined ? opencodeLine(version) : undefined, env, logger },
+    io,
+  );
 
   let daemon: BridgeDaemon;
   try {
@@ -256,25 +241,12 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     throw err;
   }
 
-  if (upstream.mode === "owned") {
-    try {
-      await upstream.target();
-    } catch (err) {
-      say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--opencode-url")}`);
-      await daemon.shutdown("start-up failed");
-      await cleanupScripted();
-      return 1;
-    }
-  }
-  if (acp) {
-    try {
-      const caps = await acp.probe();
-      say(`ACP agent ${caps.agent ? `${caps.agent.name} ${caps.agent.version ?? ""}`.trim() : acp.command} is ready`);
-    } catch (err) {
-      say(`could not start the ACP agent \`${acp.command}\`: ${errorMessage(err)}`);
-      await daemon.shutdown("start-up failed");
-      return 1;
-    }
+  const failed = await prepareUpstream(upstream, io, say);
+  if (failed !== undefined) {
+    say(failed);
+    await daemon.shutdown("start-up failed");
+    await cleanupScripted();
+    return 1;
   }
   try {
     await daemon.start();

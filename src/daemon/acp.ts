@@ -101,7 +101,7 @@ export class AcpUpstream implements Upstream {
   /** An adapter (not yet started) for one session in `directory`. */
   adapter(directory: string): AcpAdapter {
     const core = this.core;
-    const { verifyAtEnd: _v, ...settings } = core.input.adapter ?? {};
+    const { verifyAtEnd: _v, line: _l, ...settings } = core.input.adapter ?? {};
     const config: AcpAdapterConfig = {
       ...settings,
       command: this.opts.command,

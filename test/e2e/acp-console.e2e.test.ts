@@ -1,5 +1,5 @@
 /**
- * A permission request of each real ACP agent — `opencode acp`, Claude Code, Codex,
+ * A permission request of each real ACP agent — `opencode acp` (1.x and 2.x), Claude Code, Codex,
  * each behind its own `serve --acp` daemon process, offline — answered by a person
  * in the console (headless Chromium): the waiting turn opens by itself, "Allow
  * once" is clicked, the tool runs and the turn ends `final`, its replies keeping
@@ -7,15 +7,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
-import type { ScriptedAgentName } from "../../src/acp/scripted.js";
-import { startLiveAgent, type LiveAgent } from "../support/acp.js";
+import { startLiveAgent, type LiveAgent, type LiveAgentName } from "../support/acp.js";
 import { callDaemon, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
 import { openConsole } from "../support/console.js";
 
 const TOKEN = "acp-console-token-5c1f0a9e";
 const auth = { authorization: `Bearer ${TOKEN}` };
 
-describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("the console answers %s's permission request", { timeout: 240_000 }, (name) => {
+describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("the console answers %s's permission request", { timeout: 240_000 }, (name) => {
   let live: LiveAgent;
   let daemon: Daemon;
   beforeAll(async () => {

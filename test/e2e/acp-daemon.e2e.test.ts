@@ -1,6 +1,6 @@
 /**
  * `opencode-bridge serve --acp "<agent command>"` as users run it (the daemon in its
- * own process), on each real agent offline: `opencode acp` (1.18.33), Claude Code
+ * own process), on each real agent offline: `opencode acp` (1.18.33 and 2.1.2), Claude Code
  * (claude-agent-acp) and Codex (codex-acp). Over its HTTP API: a text turn; a
  * permission asked of the client and answered over HTTP; a hung model ending
  * `timeout` (and the session still usable after the cancel); the agent killed -9
@@ -12,8 +12,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
-import type { ScriptedAgentName } from "../../src/acp/scripted.js";
-import { startLiveAgent, type LiveAgent } from "../support/acp.js";
+import { startLiveAgent, type LiveAgent, type LiveAgentName } from "../support/acp.js";
 import { callDaemon, follow, pendingRequest, startDaemon, turnEvents, until, type Daemon } from "./daemon-process.js";
 import { groupAlive } from "../support/processes.js";
 
@@ -52,7 +51,7 @@ async function ended(d: Daemon, traceId: string) {
   return { replies, outcome: done?.outcome };
 }
 
-describe.each<ScriptedAgentName>(["opencode", "claude", "codex"])("serve --acp on %s", { timeout: 300_000 }, (name) => {
+describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serve --acp on %s", { timeout: 300_000 }, (name) => {
   let live: LiveAgent;
   let daemon: Daemon;
   let session = "";
