@@ -13,7 +13,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
 import { startLiveAgent, type LiveAgent, type LiveAgentName } from "../support/acp.js";
-import { callDaemon, follow, startDaemon, tempStateDir, turnEvents, until, type Daemon } from "./daemon-process.js";
+import { callDaemon, follow, pendingRequest, startDaemon, tempStateDir, turnEvents, until, type Daemon } from "./daemon-process.js";
+import { groupAlive } from "../support/processes.js";
 
 const TOKEN = "acp-daemon-token-0123456789abcdef";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -35,15 +36,6 @@ function childrenOf(pid: number): number[] {
     }
   }
   return found;
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts a turn; resolves with its session once accepted (202). */
@@ -113,7 +105,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     const trace = `${name}-perm`;
     expect(await start(daemon, { text: scenario("tool"), trace_id: trace, session_id: session, permission: "ask" })).toBe(session);
     const events = ended(daemon, trace);
-    const pending = await pendingRequest(daemon, trace);
+    const pending = await pendingRequest(daemon, trace, auth);
     expect(pending.kind).toBe("permission");
     const path = `/v1/turns/${trace}/requests/${pending.request_id}`;
     const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
@@ -171,18 +163,6 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     for (const pid of agents) expect(groupAlive(pid), `agent group ${pid} still running`).toBe(false);
   });
 });
-
-/** Polls the turn until it has a pending request. */
-async function pendingRequest(d: Daemon, traceId: string): Promise<{ request_id: string; kind: string }> {
-  const end = Date.now() + 60_000;
-  for (;;) {
-    const t = await callDaemon(d, "GET", `/v1/turns/${traceId}`, undefined, auth);
-    const req = (t.json?.pending_requests as { request_id: string; kind: string }[] | undefined)?.[0];
-    if (req !== undefined) return req;
-    if (Date.now() > end) throw new Error(`no pending request in ${traceId}: ${t.text}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin)", { timeout: 300_000 }, () => {
   let live: LiveAgent;
