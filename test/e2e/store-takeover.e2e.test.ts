@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { createDialect } from "../../src/adapter/line.js";
-import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import { contractViolations } from "../../src/codec/reply.js";
 import { startRecorder, type Recorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { freshDatabase, startPostgres, type PostgresServer } from "../support/postgres.js";
@@ -131,6 +131,31 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     expect(recorder.malformed).toEqual([]);
     for (const d of [a, b, c]) d.child.kill("SIGKILL");
   }
+
+  it("the owner committed its final reply but not the turn's end (stalled or killed between the two): the claimer closes it as it ended, adding nothing", async () => {
+    const a = await start();
+    const traceId = "final-not-ended";
+    const accepted = await callDaemon(a, "POST", "/v1/turns", { text: scenario("text"), trace_id: traceId }, auth);
+    expect(accepted.status, accepted.text).toBe(202);
+    const first = await followStore(a, traceId, auth);
+    expect(first.done?.outcome).toBe("final");
+    a.child.kill("SIGKILL");
+    await a.exited;
+    // The state between the final's INSERT and the end's UPDATE, with the owner's lease run out.
+    const db = new pg.Client({ connectionString: storeUrl });
+    await db.connect();
+    await db.query("UPDATE bridge_turns SET state = 'running', outcome = NULL, ended_at = NULL, lease_until = now() WHERE trace_id = $1", [traceId]);
+    await db.end();
+    const b = await start();
+    await b.waitForLog(/took over a turn whose lease ran out/);
+    const again = await followStore(b, traceId, auth);
+    expect(again.done?.outcome).toBe("final");
+    expect(again.replies).toEqual(first.replies);
+    expect(await stored(traceId)).toMatchObject({ state: "ended", outcome: "final", seqs: first.replies.map((r) => r.seq) });
+    await recorder.waitFor(() => recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
+    expect([...recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
+    b.child.kill("SIGKILL");
+  });
 
   it("OpenCode finishes the turn while its owner is stalled: the claimer finishes it from the record; the old owner, resumed, writes nothing", async () => {
     await stallOwner("stall-finished", "slow", 15, 3_000);

@@ -9,7 +9,10 @@
  * fencing token from a sequence, and every write of a turn's replies or end names
  * the token it holds and takes a share lock on the turn's row: once another daemon
  * has claimed the turn (which needs the row's update lock) the old owner's writes
- * match no row and are refused (`FencedError`), whatever its clock says.
+ * match no row and are refused (`FencedError`), whatever its clock says. The token
+ * alone decides, not the lease's time: an owner whose lease lapsed (it stalled) but
+ * that nobody has claimed yet still drives the turn, and its next renewal extends it;
+ * refusing it would give up a turn that one daemon was still driving correctly.
  * Replies are also checked to continue the turn's last seq, so they stay gapless.
  */
 import pg from "pg";
@@ -114,6 +117,19 @@ export class PgStore {
   async open(): Promise<void> {
     const c = await this.pool.connect();
     try {
+      // Tables already made by this version: no DDL. Its table locks (DROP/CREATE TRIGGER) would
+      // queue every other daemon's reads and writes behind them at each start of a daemon.
+      const have = await c.query("SELECT v FROM bridge_meta WHERE k = 'schema'").catch(() => undefined);
+      if (Number(have?.rows[0]?.v) === SCHEMA_VERSION) {
+        c.release();
+        await this.listen();
+        return;
+      }
+    } catch (err) {
+      c.release();
+      throw err;
+    }
+    try {
       await c.query("SELECT pg_advisory_lock(727274)");
       await c.query(SCHEMA_SQL);
       const r = await c.query("INSERT INTO bridge_meta (k, v) VALUES ('schema', $1) ON CONFLICT (k) DO UPDATE SET v = bridge_meta.v RETURNING v", [String(SCHEMA_VERSION)]);
@@ -185,13 +201,13 @@ export class PgStore {
 
   /**
    * Appends replies (consecutive seqs continuing the turn) if this daemon still
-   * holds the turn under `fence` with a live lease; else throws `FencedError`.
+   * holds the turn under `fence` (nobody claimed it since); else throws `FencedError`.
    */
   async append(turnId: string, fence: string, replies: readonly StoredReply[]): Promise<void> {
     if (replies.length === 0) return;
     const r = await this.pool.query(
       `WITH t AS (
-         SELECT id FROM bridge_turns WHERE id = $1 AND fence = $2::bigint AND state = 'running' AND lease_until > now() FOR SHARE
+         SELECT id FROM bridge_turns WHERE id = $1 AND fence = $2::bigint AND state = 'running' FOR SHARE
        ), n AS (SELECT coalesce(max(seq) + 1, 0) AS next FROM bridge_replies WHERE turn_id = $1)
        INSERT INTO bridge_replies (turn_id, seq, body)
        SELECT $1, x.seq, x.body::json FROM t, n, unnest($3::int[], $4::text[]) AS x(seq, body) WHERE n.next = $5
@@ -201,7 +217,7 @@ export class PgStore {
     if (r.rowCount !== replies.length) {
       const now = await this.byId(turnId);
       const why =
-        now === undefined ? "not stored" : now.fence !== fence ? `taken over (fence ${now.fence}, ours ${fence})` : now.state !== "running" ? "already ended" : `lease expired, or seq ${replies[0]!.seq} does not continue the turn`;
+        now === undefined ? "not stored" : now.fence !== fence ? `taken over (fence ${now.fence}, ours ${fence})` : now.state !== "running" ? "already ended" : `seq ${replies[0]!.seq} does not continue the turn`;
       throw new FencedError(turnId, why);
     }
   }
@@ -215,7 +231,7 @@ export class PgStore {
   /** Ends the turn under `fence`; throws `FencedError` when this daemon no longer holds it. */
   async end(turnId: string, fence: string, outcome: string): Promise<void> {
     const r = await this.pool.query(
-      "UPDATE bridge_turns SET state = 'ended', outcome = $3, ended_at = now() WHERE id = $1 AND fence = $2::bigint AND state = 'running' AND lease_until > now()",
+      "UPDATE bridge_turns SET state = 'ended', outcome = $3, ended_at = now() WHERE id = $1 AND fence = $2::bigint AND state = 'running'",
       [turnId, fence, outcome],
     );
     if (r.rowCount !== 1) throw new FencedError(turnId, "not ended: this daemon no longer holds it");

@@ -11,18 +11,21 @@
  * the prompt; the prompt's id is committed before it is sent, so this is known)
  * is run from its stored request, as if just accepted.
  *
- * Not yet a live re-attach: between the claim and OpenCode's end, followers get
- * no new replies; then the rest of the answer arrives at once (tool calls and
- * results not yet reported, the missing text, the `final`).
+ * A turn OpenCode is still running is followed again live (the same re-attach as
+ * after a restart, src/adapter/follow.ts): the missed part repaired from the
+ * record, the rest as it streams, the end checked against the record; its pending
+ * permission/question requests are answerable on this daemon. A turn OpenCode has
+ * already finished is finished from its record; a turn whose terminal reply was
+ * already stored is closed as it ended.
  */
 import { createDialect } from "../../adapter/line.js";
 import { Envelope, type ReplyBody } from "../../codec/envelope.js";
-import { unstamped } from "../../codec/record.js";
-import type { Reply } from "../../codec/reply.js";
+import { hasUserMessage, unstamped } from "../../codec/record.js";
+import { isTerminal, type Reply } from "../../codec/reply.js";
 import type { DaemonCore } from "../core.js";
 import { judgeFromRecord } from "../reconcile.js";
 import { TurnRequestSchema } from "../options.js";
-import { endTurn, runTurn } from "../run.js";
+import { endTurn, followTurn, runTurn } from "../run.js";
 import type { TurnOutcome, TurnRecord } from "../turns.js";
 import type { StoredTurn } from "./postgres.js";
 
@@ -35,6 +38,14 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   const shared = core.shared!;
   const replies = (await shared.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
   await resend(core, row, replies);
+  const ended = replies[replies.length - 1];
+  if (ended !== undefined && isTerminal(ended)) {
+    // Its owner committed the terminal reply but not the turn's end (it stalled or died in
+    // between): the turn is over, with that outcome; nothing may follow its terminal reply.
+    core.log.info({ trace_id: row.traceId, replies: replies.length }, "the turn taken over had already ended: closed as it ended");
+    endTurn(core, record, ended.kind === "final" ? "final" : ended.kind === "error" ? ended.code : "transport");
+    return;
+  }
 
   let bodies: ReplyBody[] | undefined;
   let why = "the daemon driving this turn stopped; what OpenCode did after that is not reported";
@@ -54,6 +65,15 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
       if (verdict.kind === "finished") {
         bodies = verdict.bodies;
         break;
+      }
+      if (verdict.kind === "running" && row.messageId !== undefined && hasUserMessage(messages, row.messageId)) {
+        // OpenCode still runs the turn's own prompt: follow it live from the stored seq on (as a
+        // restart does, src/adapter/follow.ts); its record ends when the adapter's turn ends.
+        const request = TurnRequestSchema.safeParse(row.request);
+        const followed = { traceId: row.traceId, sessionId: row.sessionId, userMessageId: row.messageId, delivered: replies };
+        const outcome = await followTurn(core, record, followed, request.success ? request.data : undefined, target);
+        core.log.info({ trace_id: row.traceId, outcome }, "followed a turn taken over to its end");
+        return;
       }
       if (verdict.kind === "never_sent" && replies.length === 0 && Date.now() > settleBy) {
         // The id is committed before the prompt goes out (SharedTurns.prompt): no id, or one OpenCode
