@@ -61,7 +61,9 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
     for (;;) {
       const [messages, status] = await Promise.all([http.sessionMessages(row.sessionId, 200), http.sessionStatus()]);
       const state = status[row.sessionId];
-      const verdict = judgeFromRecord(replies, messages, prompt, state === undefined || state.type === "idle");
+      const idle = state === undefined || state.type === "idle";
+      const verdict = judgeFromRecord(replies, messages, prompt, idle);
+      const request = TurnRequestSchema.safeParse(row.request);
       if (verdict.kind === "finished") {
         bodies = verdict.bodies;
         break;
@@ -69,23 +71,21 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
       if (verdict.kind === "running" && row.messageId !== undefined && hasUserMessage(messages, row.messageId)) {
         // OpenCode still runs the turn's own prompt: follow it live from the stored seq on (as a
         // restart does, src/adapter/follow.ts); its record ends when the adapter's turn ends.
-        const request = TurnRequestSchema.safeParse(row.request);
         const followed = { traceId: row.traceId, sessionId: row.sessionId, userMessageId: row.messageId, delivered: replies };
         const outcome = await followTurn(core, record, followed, request.success ? request.data : undefined, target);
         core.log.info({ trace_id: row.traceId, outcome }, "followed a turn taken over to its end");
         return;
       }
-      if (verdict.kind === "never_sent" && replies.length === 0 && Date.now() > settleBy) {
+      const rerun = verdict.kind === "never_sent" && replies.length === 0 && request.success;
+      if (rerun && idle && Date.now() > settleBy) {
         // The id is committed before the prompt goes out (SharedTurns.prompt): no id, or one OpenCode
-        // does not have, means it never went out. Run the turn from its stored request.
-        const request = TurnRequestSchema.safeParse(row.request);
-        if (request.success) {
-          core.log.info({ trace_id: row.traceId }, "the turn taken over was never sent to OpenCode: running it now");
-          runTurn(core, record, request.data, target);
-          return;
-        }
+        // does not have, means it never went out. Run the turn from its stored request — once the
+        // session is idle: a turn queued behind another of its session waits for that one to end.
+        core.log.info({ trace_id: row.traceId }, "the turn taken over was never sent to OpenCode: running it now");
+        runTurn(core, record, request.data, target);
+        return;
       }
-      if (verdict.kind === "never_sent" && Date.now() > settleBy) {
+      if (verdict.kind === "never_sent" && !rerun && Date.now() > settleBy) {
         why = "the daemon driving this turn stopped before its prompt was sent to OpenCode: the turn did not run";
         break;
       }
@@ -95,7 +95,8 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
       }
       if (Date.now() > deadline || record.controller.signal.aborted) {
         why = "the daemon driving this turn stopped, and OpenCode did not finish it within the turn timeout: aborted";
-        await http.abort(row.sessionId).catch(() => {});
+        // A turn never sent has nothing of its own to abort (the session may be running another turn).
+        if (verdict.kind !== "never_sent") await http.abort(row.sessionId).catch(() => {});
         break;
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
