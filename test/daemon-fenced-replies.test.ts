@@ -31,7 +31,7 @@ function setup() {
 describe("replies of a turn this daemon does not drive", () => {
   it("a running turn's reply is logged, then recorded and sent out", () => {
     const { written, out, path, record } = setup();
-    path.sink.deliver(delta(0));
+    void path.sink.deliver(delta(0));
     expect(written).toEqual([0]);
     expect(record.total).toBe(1);
     expect(out.turn("t1").map((r) => r.seq)).toEqual([0]);
@@ -39,9 +39,9 @@ describe("replies of a turn this daemon does not drive", () => {
 
   it("a turn claimed by another daemon (a mirror): nothing is logged, recorded or sent out", () => {
     const { written, out, path, record } = setup();
-    path.sink.deliver(delta(0));
+    void path.sink.deliver(delta(0));
     record.mirrored = true;
-    path.sink.deliver(delta(1));
+    void path.sink.deliver(delta(1));
     expect(written).toEqual([0]);
     expect(record.total).toBe(1);
     expect(out.turn("t1").map((r) => r.seq)).toEqual([0]);
@@ -49,9 +49,9 @@ describe("replies of a turn this daemon does not drive", () => {
 
   it("a turn that has ended here: a late reply of its adapter is not sent out", () => {
     const { store, written, out, path, record } = setup();
-    path.sink.deliver(delta(0));
+    void path.sink.deliver(delta(0));
     store.finish(record, "final");
-    path.sink.deliver(delta(1));
+    void path.sink.deliver(delta(1));
     expect(written).toEqual([0]);
     expect(out.turn("t1").map((r) => r.seq)).toEqual([0]);
   });

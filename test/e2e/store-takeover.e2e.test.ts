@@ -38,8 +38,10 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     return d;
   };
 
+  /** Traces whose webhook POSTs the receiver leaves unanswered (a webhook that is down). */
+  const unanswered = new Set<string>();
   beforeAll(async () => {
-    [pgServer, live, recorder] = await Promise.all([startPostgres(), startLive({ permission: "allow" }), startRecorder()]);
+    [pgServer, live, recorder] = await Promise.all([startPostgres(), startLive({ permission: "allow" }), startRecorder((a) => (unanswered.has(a.traceId) ? "hang" : { status: 200 }))]);
     storeUrl = await freshDatabase(pgServer);
   }, 180_000);
   afterAll(async () => {
@@ -155,6 +157,76 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     await recorder.waitFor(() => recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
     expect([...recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
     b.child.kill("SIGKILL");
+  });
+
+  it("a daemon killed -9 after a turn ended but before its webhook acknowledged it: another daemon re-sends the turn to the webhook under the same keys", async () => {
+    const traceId = "ended-unacknowledged";
+    unanswered.add(traceId);
+    const a = await start();
+    const accepted = await callDaemon(a, "POST", "/v1/turns", { text: scenario("text"), trace_id: traceId }, auth);
+    expect(accepted.status, accepted.text).toBe(202);
+    const first = await followStore(a, traceId, auth);
+    expect(first.done?.outcome).toBe("final");
+    await recorder.waitFor(() => recorder.attempts.some((x) => x.traceId === traceId), 20_000, "the first webhook POST");
+    expect(recorder.replies(traceId)).toEqual([]);
+    a.child.kill("SIGKILL");
+    await a.exited;
+    unanswered.delete(traceId);
+    const b = await start();
+    await b.waitForLog(/re-sending an ended turn its outputs had not acknowledged/);
+    await recorder.waitFor(() => recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
+    expect([...recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
+    // Settled once acknowledged: no daemon claims it again.
+    const db = new pg.Client({ connectionString: storeUrl });
+    await db.connect();
+    const settled = async () => (await db.query("SELECT settled FROM bridge_turns WHERE trace_id = $1", [traceId])).rows[0]?.settled as boolean;
+    for (const until = Date.now() + 20_000; !(await settled()) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 200));
+    expect(await settled()).toBe(true);
+    await db.end();
+    b.child.kill("SIGKILL");
+  });
+
+  it("turns queued behind a running turn of their session, their daemon killed -9: the running one is followed to its final, each queued one runs and ends with its own answer", async () => {
+    const a = await start();
+    const key = "queued-key";
+    const first = await callDaemon(a, "POST", "/v1/turns", { text: scenario("slow-follow"), trace_id: "queued-0", session_key: key }, auth);
+    expect(first.status, first.text).toBe(202);
+    const queued = [
+      { trace_id: "queued-1", script: "text", says: "Hello from the scripted model." },
+      { trace_id: "queued-2", script: "non-ascii", says: "Grüße aus Zürich" },
+    ];
+    for (const q of queued) {
+      const r = await callDaemon(a, "POST", "/v1/turns", { text: scenario(q.script), trace_id: q.trace_id, session_key: key }, auth);
+      expect(r.status, r.text).toBe(202);
+      expect(r.json?.session_id).toBe(first.json?.session_id);
+    }
+    let killed!: () => void;
+    const isKilled = new Promise<void>((r) => (killed = r));
+    const onA = followStore(a, "queued-0", auth, undefined, (n) => {
+      if (n === 3) {
+        a.child.kill("SIGKILL");
+        killed();
+      }
+    });
+    await isKilled;
+    const partial = await onA;
+    const [b, c] = [await start(), await start()];
+    const rest = await followStore(b, "queued-0", auth, partial.ids[partial.ids.length - 1]);
+    const whole = [...partial.replies, ...rest.replies];
+    expect(rest.done?.outcome).toBe("final");
+    expect(whole.map((r) => r.seq)).toEqual(whole.map((_, i) => i));
+    const final0 = whole[whole.length - 1]!;
+    expect(final0.kind === "final" && final0.content).toBe(whole.flatMap((r) => (r.kind === "delta" ? [r.content] : [])).join(""));
+    expect(final0.kind === "final" && final0.content).not.toContain("Hello from the scripted model");
+    for (const q of queued) {
+      const f = await followStore(c, q.trace_id, auth);
+      const last = f.replies[f.replies.length - 1];
+      // Its own answer (or a clear error), never the running turn's.
+      expect(f.done?.outcome, JSON.stringify(last)).toBe("final");
+      expect(last?.kind === "final" && last.content).toContain(q.says);
+      expect(f.replies.map((r) => r.seq)).toEqual(f.replies.map((_, i) => i));
+    }
+    for (const d of [b, c]) d.child.kill("SIGKILL");
   });
 
   it("OpenCode finishes the turn while its owner is stalled: the claimer finishes it from the record; the old owner, resumed, writes nothing", async () => {

@@ -115,6 +115,12 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   endTurn(core, record, outcome);
 }
 
+/** A turn claimed ended (unsettled): its outputs get what they had not acknowledged. */
+export async function resendEnded(core: DaemonCore, row: StoredTurn): Promise<void> {
+  const replies = (await core.shared!.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
+  await resend(core, row, replies);
+}
+
 /** Each acknowledging output gets, in order, the stored replies it had not acknowledged. */
 async function resend(core: DaemonCore, row: StoredTurn, replies: readonly Reply[]): Promise<void> {
   const acks = await core.shared!.pg.acks(row.id);
