@@ -166,7 +166,12 @@ describe("usage errors", () => {
       [["scripted-model", "--permission", "sometimes"], /--permission takes allow, ask or deny/],
       [["scripted-model", "--port", "-3"], /--port/],
       [["scripted-model", "--directory", "/no/such/dir"], /no such directory/],
-      [["install", "--version", "latest"], /--version takes a version such as 1\.18\.33, got "latest"/],
+      [["install", "--version", "latest"], /--version takes a version such as 1\.18\.33 or 2\.1\.2 \(or 1, 2: each line's pinned version\), got "latest"/],
+      [["demo", "--opencode-version", "3"], /: --opencode-version takes 1 \(1\.18\.33\), 2 \(2\.1\.2\) or a version such as 2\.1\.2, got "3"$/],
+      [["serve", "--opencode-version", "latest"], /: --opencode-version takes 1 \(1\.18\.33\), 2 \(2\.1\.2\) or a version/],
+      [["serve", "--opencode-version", "2", "--opencode-url", "http://127.0.0.1:9"], /--opencode-version chooses the opencode serve the daemon starts: leave out --opencode-url$/],
+      [["prompt", "--opencode-version", "2", "--url", "http://127.0.0.1:9", "x"], /--opencode-version chooses the opencode serve prompt starts: leave out --url$/],
+      [["prompt", "--acp", "opencode acp", "--opencode-version", "2", "x"], /--acp runs an ACP agent: leave out --opencode-version$/],
     ];
     for (const [argv, pattern] of bad) expectUsage(await run(argv), argv[0], pattern);
     // LOG_LEVEL from the environment is checked too, and named.
@@ -218,6 +223,10 @@ describe("doctor", () => {
     expect(r.stdout).toContain("would run:        nothing found");
     expect(r.stdout).toContain(`cache:            ${cache} (from $OPENCODE_BRIDGE_CACHE)`);
     expect(r.stdout).toContain(`would first install opencode-ai@1.18.33 into ${join(cache, "opencode", "1.18.33")}`);
+    // And what the 2.x line would need: only this platform's package.
+    expect(r.stdout).toContain(
+      `  --opencode-version 2: would first install @opencode/cli-${process.platform}-${process.arch}@2.1.2 into ${join(cache, "opencode", "2.1.2")}`,
+    );
     expect(r.stdout).toContain("opencode-bridge install");
     expect(r.stdout).toContain("acp claude:       @agentclientprotocol/claude-agent-acp@0.101.0 not installed");
     expect(r.stdout).toContain("acp codex:        @zed-industries/codex-acp@0.16.0 not installed");
@@ -232,7 +241,7 @@ describe("doctor", () => {
     const cached = await run(["doctor"], { OPENCODE_BRIDGE_CACHE: root });
     expect(cached.code).toBe(0);
     expect(cached.stdout).toContain(`would run:        ${bin} (from cache, version 1.18.33)`);
-    expect(cached.stdout).toContain("cached versions:  1.18.33");
+    expect(cached.stdout).toContain("cached versions:  1.18.33 (1.x)");
     const own = await run(["doctor"], { OPENCODE_BRIDGE_CACHE: root, OPENCODE_BIN: "/no/such/opencode" });
     expect(own.code).toBe(1);
     expect(own.stdout).toContain("OPENCODE_BIN is /no/such/opencode, which does not exist");

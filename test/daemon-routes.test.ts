@@ -50,6 +50,7 @@ describe("the daemon's route table", () => {
             "GET /v1/turn-list",
             "POST /v1/turns/:trace_id/abort",
             "POST /v1/turns/:trace_id/requests/:request_id",
+            "GET /v1/backends",
             "GET /healthz",
             "GET /metrics",
             "GET /console",

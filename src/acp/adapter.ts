@@ -31,7 +31,7 @@ import { spawnAgent, splitCommand, type AgentProcess } from "./process.js";
 import { AcpTurn } from "./turn.js";
 import { capabilitiesOf, type BackendCapabilities } from "./capabilities.js";
 
-export type AcpAdapterConfig = Omit<AdapterConfigInput, "baseUrl" | "username" | "password" | "verifyAtEnd"> & {
+export type AcpAdapterConfig = Omit<AdapterConfigInput, "baseUrl" | "username" | "password" | "verifyAtEnd" | "line"> & {
   /** The agent command: a command line (`opencode acp`; quotes group) or an argv. */
   readonly command: string | readonly string[];
   /** The agent's environment (default: this process's). */
@@ -170,7 +170,21 @@ export class AcpAdapter {
     return new AcpTurn(traceId, sessionId, cfg, this.sink, log, {
       cancel: async () => {
         await this.agent?.proc.connection.agent.notify("session/cancel", { sessionId });
+        log.info("session/cancel sent");
       },
+    });
+  }
+
+  /**
+   * Starts the agent and opens a session on it: `sessionId` resumed (or loaded), else a
+   * new one. The daemon opens each turn's session before it accepts the turn (its id is
+   * in the 202); the turn's `prompt` with that `sessionId` then runs in it.
+   */
+  async openSession(sessionId?: string): Promise<string> {
+    if (this.closed) throw new BridgeError("config", "the adapter is closed");
+    return this.queue.add(async () => {
+      await this.start();
+      return this.session(sessionId === undefined ? {} : { sessionId });
     });
   }
 
@@ -264,6 +278,12 @@ export class AcpAdapter {
   /** The agent's process id while it runs (for diagnostics and fault tests). */
   get agentPid(): number | undefined {
     return this.agent && !this.agent.proc.exitedNow ? this.agent.proc.pid : undefined;
+  }
+
+  /** Kills the agent's process group now (the process is about to exit). */
+  kill(): void {
+    this.closed = true;
+    this.agent?.proc.kill();
   }
 
   /** Waits for queued turns, then stops the agent and everything it started (its process group). */

@@ -41,6 +41,8 @@ export interface AgentProcess {
   readonly exitedNow: boolean;
   /** TERM the process group, KILL it after `graceMs`; resolves once the agent has exited. */
   stop(graceMs?: number): Promise<void>;
+  /** KILL the process group now (the bridge is about to exit: no time to wait). */
+  kill(): void;
 }
 
 /** Split an agent command line (`opencode acp`, `node "my agent.js" --flag`) into argv; quotes group, no other shell syntax. */
@@ -140,6 +142,10 @@ export function spawnAgent(command: readonly string[], handlers: AgentHandlers, 
       // until the group is gone (a killed process lingers until its parent reaps it).
       signalGroup(child, "SIGKILL");
       for (let i = 0; i < 100 && groupAlive(child); i++) await new Promise((r) => setTimeout(r, 20));
+    },
+    kill() {
+      connection.close();
+      signalGroup(child, "SIGKILL");
     },
   };
 }

@@ -15,7 +15,6 @@
  */
 import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
-import { createTurnState } from "../codec/codec.js";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
 import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionReply } from "./config.js";
 import type { AnswerOutcome } from "./requests.js";
@@ -23,22 +22,24 @@ import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub, hubKey } from "./shared-hub.js";
+import { opencodeCapabilities, type BackendCapabilities } from "./capabilities.js";
 import type { Dialect, PromptBody } from "./dialect.js";
 import { createDialect } from "./line.js";
 import { holdProcess } from "./keep-alive.js";
-import { newMessageId } from "./message-id.js";
-import { toWireParts, type PromptInputPart, type WirePart } from "./parts.js";
+import { toWireParts, type PromptInputPart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
-import { Turn, type TurnResult } from "./turn.js";
+import type { Turn, TurnResult } from "./turn.js";
+import { endedTurn, startTurn, type TurnDeps } from "./start.js";
 import { followTurn, type FollowedTurn } from "./follow.js";
-import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, turnConfig, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
-import { errorMessage } from "../util/errors.js";
+import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 // The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
 // re-exported so the adapter's public names stay where they were.
 export { SUPPORTED_VERSIONS, isSupportedVersion, parseModel, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 export class OpencodeAdapter {
+  /** What this backend can do (src/adapter/capabilities.ts): the same on both OpenCode lines. */
+  readonly capabilities: BackendCapabilities = opencodeCapabilities();
   readonly config: AdapterConfig;
   private readonly sink: SinkObject;
   private readonly dialect: Dialect;
@@ -51,6 +52,8 @@ export class OpencodeAdapter {
   /** The turn running now (turns are serialized), for answers to its requests. */
   private current: Turn | undefined;
   private readonly keys: SessionKeys;
+  /** What a turn borrows from the adapter (src/adapter/start.ts). */
+  private readonly deps: TurnDeps;
 
   constructor(config: AdapterConfigInput, sink: Sink, private readonly options: AdapterOptions = {}) {
     this.config = parseAdapterConfig(config);
@@ -64,6 +67,7 @@ export class OpencodeAdapter {
       requestTimeoutMs: this.config.requestTimeoutMs,
       dispatcher: this.config.dispatcher,
       maxFrameBytes: this.config.maxFrameBytes,
+      line: this.config.line,
     });
     const key = hubKey(this.config, this.dialect.authKey);
     const shared = acquireHub(this.dialect, key, {
@@ -76,6 +80,15 @@ export class OpencodeAdapter {
     this.hub = shared.hub;
     this.releaseHub = shared.release;
     this.keys = new SessionKeys(this.dialect, options.sessionStore ?? new MemorySessionStore());
+    this.deps = {
+      config: this.config,
+      dialect: this.dialect,
+      hub: this.hub,
+      sink: this.sink,
+      log: this.log,
+      serverVersion: () => this.serverVersion(),
+      current: (t) => void (this.current = t),
+    };
   }
 
   /**
@@ -146,7 +159,7 @@ export class OpencodeAdapter {
     return this.queue
       .add(async () => {
         const p = await parts;
-        return p.ok ? this.runTurn(p.parts, opts, model) : p;
+        return p.ok ? startTurn(this.deps, this.keys, p.parts, opts, model) : p;
       })
       .then((r) => ("ok" in r ? this.refuse(r.err, opts) : r))
       .finally(release);
@@ -154,17 +167,15 @@ export class OpencodeAdapter {
 
   private async refuse(err: Error, opts: PromptOptions): Promise<never> {
     const traceId = opts.traceId ?? this.config.newTraceId();
+    const code = err instanceof BridgeError ? err.replyCode : "internal";
     const log = this.log.child({ trace_id: traceId });
-    const turn = new Turn(createTurnState({ traceId, sessionId: opts.sessionId }), opts.sessionId ?? "", this.config, this.dialect, this.sink, log);
-    turn.end(err instanceof BridgeError ? err.replyCode : "internal", `the bridge refused the turn: ${err.message}`);
-    await turn.settled();
+    await endedTurn(this.deps, this.config, traceId, opts.sessionId, log, code, `the bridge refused the turn: ${err.message}`).settled();
     throw err;
   }
 
   /** Follow a turn this process did not start (after a restart) to its end: src/adapter/follow.ts. */
   follow(turn: FollowedTurn, opts: PromptOptions = {}): Promise<TurnResult> {
-    const deps = { config: this.config, dialect: this.dialect, hub: this.hub, sink: this.sink, log: this.log, serverVersion: () => this.serverVersion(), current: (t: Turn | undefined) => void (this.current = t) };
-    return this.queue.add(() => followTurn(deps, turn, opts)).finally(holdProcess());
+    return this.queue.add(() => followTurn(this.deps, turn, opts)).finally(holdProcess());
   }
 
   /** Permission and question requests of the running turn that wait for an answer. */
@@ -209,98 +220,5 @@ export class OpencodeAdapter {
     }
     this.releaseHub();
     await this.sink.flush?.();
-  }
-
-  private async runTurn(parts: WirePart[], opts: PromptOptions, model: PromptBody["model"]): Promise<TurnResult> {
-    const traceId = opts.traceId ?? this.config.newTraceId();
-    let log = this.log.child({ trace_id: traceId });
-    let sessionId = opts.sessionId;
-    let turn: Turn | undefined;
-    const cfg = turnConfig(this.config, opts);
-    let unsubscribe: (() => void) | undefined;
-    const onAbort = () => void turn?.abortByHost("the turn was aborted by the host");
-    try {
-      if (opts.signal?.aborted) throw new BridgeError("config", "the turn was aborted before it started");
-      await this.serverVersion();
-      // Subscribe first, and check it, so that no event of the turn can be missed.
-      await this.hub.open();
-      let resumed = opts.sessionId !== undefined;
-      if (opts.sessionKey !== undefined) {
-        const keyed = await this.keys.ensure(
-          opts.sessionKey,
-          { ...opts.session, ...(model ? { model: `${model.providerID}/${model.modelID}` } : {}), ...(opts.agent ? { agent: opts.agent } : {}) },
-          opts.signal,
-        );
-        sessionId = keyed.sessionId;
-        resumed = !keyed.created;
-      }
-      if (sessionId === undefined) {
-        sessionId = await this.keys.create({}, opts.signal);
-      }
-      log = log.child({ session_id: sessionId });
-      // User messages already in a resumed session are never taken for this turn's prompt
-      // (and an unknown session fails here, 404 → not_found, even on 1.2.x whose prompt_async answers 204).
-      const prior = resumed ? await this.dialect.recentMessageIds(sessionId, 20, opts.signal) : [];
-      // The turn's own user message id: exactly that message is admitted as this turn's prompt.
-      // On the server's clock when it runs behind ours (never ahead of it), after every id known of the session.
-      const offset = Math.min(0, this.dialect.serverClockOffsetMs ?? 0);
-      const messageID = newMessageId(traceId, this.config.clock.now() + offset, [sessionId, ...prior]);
-      const state = createTurnState({
-        traceId,
-        sessionId,
-        priorMessageIds: prior,
-        userMessageId: messageID,
-        noReply: opts.noReply,
-        // A noReply prompt has no answer to verify: its `final` comes once the prompt is stored.
-        holdFinal: cfg.verifyAtEnd && opts.noReply !== true,
-      });
-      turn = new Turn(state, sessionId, cfg, this.dialect, this.sink, log);
-      this.current = turn;
-      unsubscribe = this.hub.subscribe(sessionId, turn);
-      // The stream may have dropped since it was opened: wait for it to be back (or fail)
-      // before prompting, so that no event of the turn goes unseen.
-      await this.hub.open();
-      opts.signal?.addEventListener("abort", onAbort, { once: true });
-      log.info({ parts: parts.length, chars: parts.reduce((n, p) => n + (p.type === "text" ? p.text.length : p.url.length), 0) }, "prompting");
-      await opts.onPromptId?.(messageID);
-      turn.sending();
-      await this.dialect.prompt(sessionId, {
-        messageID,
-        parts,
-        ...(opts.noReply ? { noReply: true } : {}),
-        ...(opts.tools ? { tools: opts.tools } : {}),
-        ...(opts.variant ? { variant: opts.variant } : {}),
-        ...(model ? { model } : {}),
-        ...(opts.agent ? { agent: opts.agent } : {}),
-        ...(opts.system ? { system: opts.system } : {}),
-      });
-      turn.started();
-      if (opts.signal?.aborted) onAbort();
-    } catch (err) {
-      const e =
-        err instanceof BridgeError
-          ? err
-          : opts.signal?.aborted
-            ? new BridgeError("config", "the turn was aborted before the prompt was sent")
-            : new BridgeError("protocol", `unexpected failure: ${errorMessage(err)}`, { cause: err });
-      const code = opts.signal?.aborted ? "aborted" : e.replyCode;
-      log.warn({ code, err: e }, "the turn failed before it started");
-      turn ??= new Turn(createTurnState({ traceId, sessionId }), sessionId ?? "", cfg, this.dialect, this.sink, log);
-      turn.end(code, e.message);
-    }
-    try {
-      const result = await turn.settled();
-      log.info({ status: result.status, replies: result.replies }, "turn ended");
-      if (opts.sessionKey !== undefined && sessionId !== undefined) {
-        await this.keys
-          .ended(opts.sessionKey, sessionId, result.status === "final" ? "final" : (result.error?.code ?? "internal"))
-          .catch((err: unknown) => log.warn({ err }, "could not record how the keyed session's turn ended"));
-      }
-      return result;
-    } finally {
-      if (this.current === turn) this.current = undefined;
-      opts.signal?.removeEventListener("abort", onAbort);
-      unsubscribe?.();
-    }
   }
 }

@@ -11,6 +11,9 @@
  * Invariant: `parents` only holds children of trees rooted in a listened
  * session (and forgets a tree once nobody listens to its root), at most
  * MAX_CHILDREN entries, oldest forgotten first.
+ *
+ * `TurnChildren` is one turn's side of it: the children it aborts with itself
+ * and the labels its requests carry (src/adapter/turn.ts).
  */
 import type { ParsedEvent } from "../codec/events.js";
 
@@ -65,8 +68,32 @@ export function taskSessionOf(metadata: unknown): string | undefined {
   return typeof id === "string" ? id : undefined;
 }
 
-/** The label of a subagent: its `task` call's description and agent type, as far as given. */
-export function taskLabel(state: { input?: unknown }): { description?: string; agent?: string } {
+/** What a `task` call said about its subagent: its description and agent type, as far as given (its label on requests). */
+export type TaskLabel = { description?: string; agent?: string };
+
+/** One turn's subagents: their sessions (aborted with the turn) and their labels. */
+export class TurnChildren {
+  /** Child sessions seen: routed to the turn by the hub, or named by a task tool part. */
+  readonly ids = new Set<string>();
+  private readonly labels = new Map<string, TaskLabel>();
+
+  /** An event of child session `id` reached the turn; its label, if its task call was seen. */
+  seen(id: string): TaskLabel | undefined {
+    this.ids.add(id);
+    return this.labels.get(id);
+  }
+
+  /** A tool part's state: the child session it names (a `task` call), remembered with its label. */
+  task(state: { metadata?: unknown; input?: unknown }): string | undefined {
+    const child = taskSessionOf(state.metadata);
+    if (child === undefined) return undefined;
+    if (!this.labels.has(child)) this.labels.set(child, taskLabel(state));
+    this.ids.add(child);
+    return child;
+  }
+}
+
+function taskLabel(state: { input?: unknown }): TaskLabel {
   const i = (typeof state.input === "object" && state.input !== null ? state.input : {}) as { description?: unknown; subagent_type?: unknown };
   return {
     ...(typeof i.description === "string" ? { description: i.description } : {}),

@@ -78,6 +78,11 @@ export const AdapterConfigSchema = z.object({
   directory: z.string().refine((d) => isAbsolute(d), "directory must be an absolute path"),
   username: z.string().min(1).optional(),
   password: z.string().optional(),
+  /**
+   * The server's OpenCode line (1 or 2) when the caller knows it (a server it started:
+   * `ScriptedOpencode.line`, `ManagedServer.line`); unset: found at connect time.
+   */
+  line: z.union([z.literal(1), z.literal(2)], { error: "line must be 1 or 2" }).optional(),
   /** No event of the session within this long after the prompt: timeout. */
   firstEventTimeoutMs: ms("firstEventTimeoutMs").default(60_000),
   /** No event of the session for this long (paused while a permission or question is pending): timeout. */

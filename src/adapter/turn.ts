@@ -29,7 +29,7 @@ import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
 import { Requests, type AnswerOutcome } from "./requests.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
-import { taskLabel, taskSessionOf } from "./child-sessions.js";
+import { TurnChildren } from "./child-sessions.js";
 import { turnResult, type TurnResult } from "./turn-result.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -51,10 +51,7 @@ export class Turn implements HubListener {
   /** The codec holds a `final` and the server's record is being checked (`verify`). */
   private verifying = false;
   private verifications = 0;
-  /** Child sessions of the turn (subagents), as the hub routed their events here (made on the first). */
-  private children: Set<string> | undefined;
-  /** What the `task` call that started a child session said about it (its label on requests). */
-  private readonly tasks = new Map<string, { description?: string; agent?: string }>();
+  private readonly children = new TurnChildren();
   private resolveDone!: () => void;
   private readonly done: Promise<void> = new Promise<void>((r) => (this.resolveDone = r));
 
@@ -132,9 +129,9 @@ export class Turn implements HubListener {
    */
   onChildEvent(evt: ParsedEvent, receivedAt?: number): void {
     if (this.finished || evt.sessionID === undefined) return;
-    (this.children ??= new Set()).add(evt.sessionID);
+    const label = this.children.seen(evt.sessionID);
     const e = evt.event;
-    if (e !== undefined && /^(permission|question)\./.test(e.type)) this.requests.onEvent(e, { session_id: evt.sessionID, ...this.tasks.get(evt.sessionID) });
+    if (e !== undefined && /^(permission|question)\./.test(e.type)) this.requests.onEvent(e, { session_id: evt.sessionID, ...label });
     this.toolStatus(evt);
     this.liveness.activity(receivedAt);
   }
@@ -144,10 +141,7 @@ export class Turn implements HubListener {
     const e = evt.event;
     if (e?.type !== "message.part.updated" || e.properties.part.type !== "tool") return;
     const part = e.properties.part as { id: string; callID?: string; tool: string; state: { status: string; metadata?: unknown; input?: unknown } };
-    const child = taskSessionOf(part.state.metadata);
-    if (child !== undefined && !this.tasks.has(child)) this.tasks.set(child, taskLabel(part.state));
-    if (child !== undefined) (this.children ??= new Set()).add(child);
-    this.liveness.tool(`${evt.sessionID ?? ""}/${part.callID ?? part.id}`, part.tool, part.state.status, child);
+    this.liveness.tool(`${evt.sessionID ?? ""}/${part.callID ?? part.id}`, part.tool, part.state.status, this.children.task(part.state));
   }
 
   onIssue(issue: StreamIssue): void {
@@ -226,7 +220,7 @@ export class Turn implements HubListener {
     await this.requests.refuseAll(`the turn was stopped (${code}): ${message}`);
     // Its subagents too: an aborted turn leaves nothing running on the server.
     await Promise.all(
-      [this.sessionId, ...(this.children ?? [])].map(async (id) => {
+      [this.sessionId, ...this.children.ids].map(async (id) => {
         try {
           await this.dialect.abort(id);
         } catch (err) {

@@ -10,7 +10,7 @@ const SUMMARY: Readonly<Record<string, string>> = {
   replay: "print the replies of a recorded OpenCode /event stream",
   demo: "one offline turn with a scripted model (no API key)",
   "scripted-model": "run the scripted model for your own OpenCode, host or tests",
-  install: "install the pinned opencode-ai into the per-user cache",
+  install: "install the pinned OpenCode into the per-user cache",
   doctor: "say which opencode would run, from where, and what is cached",
 };
 
@@ -40,6 +40,10 @@ against the offline scripted model instead (no API key; see
   --scripted                 the scripted model, a throw-away project and an
                              owned opencode serve (installed on first use)
   --scenario NAME            with --scripted: the script to play (default text)
+  --opencode-version V       the opencode serve to start (with --scripted or without
+                             --url): 1 (opencode-ai 1.18.33, the default), 2
+                             (@opencode/cli 2.1.2) or a version such as 1.15.13;
+                             installed into the per-user cache on first use
   --session ID               resume this session (default: a new one)
   --trace-id ID              trace id of the turn's replies
   --model provider/model     --agent NAME
@@ -68,7 +72,7 @@ ${EXIT_CODES}
 An HTTP daemon: POST /v1/turns, GET /v1/turns/:trace_id/events (SSE),
 POST /v1/turns/:trace_id/abort, POST /v1/turns/:trace_id/requests/:request_id,
 GET /v1/turns[/:trace_id], GET /console (a web page for operators), GET /healthz,
-GET /metrics (docs/daemon.md).
+GET /v1/backends, GET /metrics (docs/daemon.md).
 Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
 
   --host HOST                listen address (default 127.0.0.1)
@@ -93,6 +97,14 @@ Without --opencode-url (or OPENCODE_URL) it starts and owns an opencode serve.
   --opencode-url URL         OpenCode server; password from OPENCODE_SERVER_PASSWORD
   --scripted                 run turns against the offline scripted model (no API
                              key) and an owned opencode serve in a throw-away project
+  --opencode-version V       the opencode serve to own: 1 (1.18.33, the default),
+                             2 (2.1.2) or a version; installed into the per-user
+                             cache on first use (wins over OPENCODE_BIN)
+  --acp "COMMAND"            run turns on an ACP agent instead: "opencode acp",
+                             "claude-agent-acp", "codex-acp" or any command that
+                             speaks ACP on stdio; one agent process per session (in
+                             its own process group), started at start-up once to
+                             check it; turns take text only (no model, agent, files)
   --directory DIR            default project directory of turns (default: current);
                              a turn may name a directory inside it, nowhere else
   --allow-directory DIR      also allow turns in DIR and below (repeatable); / and
@@ -148,13 +160,18 @@ Exit status: 0 the turn ended final, 1 it ended error — the same when the read
 closed stdout early (| head: the rest is read, not printed), 2 bad usage or input that is not a recorded stream (no such file, a
 directory, an empty file, not SSE, a session that is not in the file).
 `,
-  demo: `usage: opencode-bridge demo [--jsonl] [--log-level LEVEL]
+  demo: `usage: opencode-bridge demo [--opencode-version 1|2|V] [--jsonl] [--log-level LEVEL]
 
 Offline, no API key: the scripted model, a throw-away project and an owned
 opencode serve run one turn that streams text and calls a tool, shown readably
-(or as JSON Lines with --jsonl). The first run installs the pinned opencode-ai
+(or as JSON Lines with --jsonl). The first run installs the pinned OpenCode
 into the per-user cache (see \`opencode-bridge doctor\`); later runs, from any
 directory, use it and need no network.
+
+  --opencode-version V       which OpenCode: 1 (opencode-ai 1.18.33, the default),
+                             2 (@opencode/cli 2.1.2: only this platform's binary
+                             is installed) or a version such as 1.15.13 (wins
+                             over OPENCODE_BIN)
 
 ${EXIT_CODES}
 `,
@@ -183,8 +200,9 @@ Exit status: 0 stopped by Ctrl-C/SIGTERM (under npx, Ctrl-C shows npm's 130),
 `,
   install: `usage: opencode-bridge install [--version V]
 
-Install opencode-ai (default: the pinned version) with npm into the per-user
-cache, unless it is there. demo and --scripted do this on first use.
+Install an OpenCode version with npm into the per-user cache, unless it is
+there: 1 (default; opencode-ai 1.18.33), 2 (2.1.2: only this platform's
+@opencode/cli-<platform>-<arch>, the binary alone) or a version such as 1.15.13. demo and --scripted do this on first use.
 The cache is $OPENCODE_BRIDGE_CACHE, else $XDG_CACHE_HOME/opencode-bridge, else
 ~/.cache/opencode-bridge.
 
@@ -194,7 +212,8 @@ Exit status: 0 installed (or already there), 1 the install failed, 2 bad usage.
 
 Say which opencode binary prompt and serve would start (and where it was found:
 OPENCODE_BIN, an installed opencode-ai package, the cache, or PATH), where the
-cache is, which versions it holds, and whether npm is there to install into it.
+cache is, which versions it holds (and their line, 1.x or 2.x), what demo and
+--scripted would start for each line, and whether npm is there to install into it.
 
 Exit status: 0 a binary is available, 1 none is, 2 bad usage.
 `,

@@ -1,18 +1,22 @@
 /**
- * What the CLI says while the pinned opencode-ai is installed into the cache,
+ * What the CLI says while an OpenCode version is installed into the cache,
  * and the one place that says how to get an opencode binary otherwise.
  */
-import { cacheDir, cacheRoot, type InstallProgress, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { cacheDir, cacheRoot, type InstallProgress, opencodeLine, opencodePackage, PINNED_OPENCODE_VERSION } from "../server/install.js";
 
-/** Download and disk sizes of opencode-ai 1.18.33 on linux-x64 (measured; two platform binaries). */
-const SIZES = "about 120 MB to download, 354 MB on disk";
+/**
+ * Download and disk sizes on linux-x64 (measured): opencode-ai 1.18.33 brings two
+ * platform binaries; for 2.x only this platform's package (the binary alone) is installed.
+ */
+const SIZES = { 1: "about 120 MB to download, 354 MB on disk", 2: "one binary, 204 MB on disk" } as const;
 
 export function installReporter(say: (s: string) => void): (p: InstallProgress) => void {
   return (p) => {
     const secs = Math.round(p.elapsedMs / 1000);
-    if (p.phase === "start") say(`installing opencode-ai@${p.version} into ${p.dir} with npm (once per user; ${SIZES}; needs the npm registry)`);
-    else if (p.phase === "waiting") say(`still installing opencode-ai@${p.version} (${secs} s)`);
-    else say(`installed opencode-ai@${p.version} in ${secs} s`);
+    const spec = `${opencodePackage(p.version)}@${p.version}`;
+    if (p.phase === "start") say(`installing ${spec} into ${p.dir} with npm (once per user; ${SIZES[opencodeLine(p.version)]}; needs the npm registry)`);
+    else if (p.phase === "waiting") say(`still installing ${spec} (${secs} s)`);
+    else say(`installed ${spec} in ${secs} s`);
   };
 }
 

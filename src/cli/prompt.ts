@@ -9,7 +9,8 @@ import { resolveAcpCommand } from "../acp/command.js";
 import { BridgeError } from "../adapter/errors.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
 import { scripts } from "../scripted-model/scripts.js";
-import { chooseOpencodeBinary } from "../server/install.js";
+import type { Line } from "../adapter/dialect.js";
+import { chooseOpencodeBinary, ensureOpencode, opencodeLine } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import { finish } from "../codec/reducer.js";
@@ -20,7 +21,7 @@ import { howToGetOpencode, installReporter } from "./install-report.js";
 import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
-import { cliLogger, logLevel, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
+import { cliLogger, logLevel, opencodeVersionOption, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
 export async function runPrompt(args: string[], io: CliIo): Promise<number> {
@@ -32,6 +33,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       acp: { type: "string" },
       directory: { type: "string" },
       scripted: { type: "boolean" },
+      "opencode-version": { type: "string" },
       scenario: { type: "string" },
       session: { type: "string" },
       "trace-id": { type: "string" },
@@ -67,9 +69,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     }
   }
   if (values.scripted && values.url !== undefined) throw new UsageError("--scripted starts its own server: leave out --url");
+  const version = opencodeVersionOption(values["opencode-version"]);
+  if (version !== undefined && values.url !== undefined) throw new UsageError("--opencode-version chooses the opencode serve prompt starts: leave out --url");
   if (values.acp !== undefined) {
     if (values.acp.trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
-    const clash = (["url", "scripted", "model", "agent"] as const).find((k) => values[k] !== undefined);
+    const clash = (["url", "scripted", "model", "agent", "opencode-version"] as const).find((k) => values[k] !== undefined);
     if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
   }
   const timeouts = {
@@ -89,6 +93,8 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   let url = values.scripted ? undefined : (values.url ?? io.env.OPENCODE_URL);
   let password = io.env.OPENCODE_SERVER_PASSWORD;
   let owned: OwnedServer | undefined;
+  /** The line of a server this command started (it knows what it started). */
+  let line: Line | undefined;
   let scripted: ScriptedOpencode | undefined;
   const ac = new AbortController();
   const interrupt = onInterrupt(io, say, () => ac.abort());
@@ -99,7 +105,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       const t0 = performance.now();
       say("starting the scripted model and its own opencode serve (a few seconds) …");
       try {
-        scripted = await startScriptedOpencode({ permission: "ask", logger, onInstall: installReporter(say) });
+        scripted = await startScriptedOpencode({ permission: "ask", version, logger, onInstall: installReporter(say) });
       } catch (err) {
         say(`could not start the scripted OpenCode: ${errorMessage(err)}`);
         return 1;
@@ -107,22 +113,36 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       say(`opencode serve is ready (${((performance.now() - t0) / 1000).toFixed(1)} s); sending the prompt`);
       url = scripted.url;
       password = scripted.password;
+      line = scripted.line;
       directory = scripted.directory;
       if (!/\[scenario:[a-z0-9-]+\]/.test(text)) text = `[scenario:${values.scenario ?? "text"}] ${text}`;
     } else if (url === undefined) {
       // The server will be ours, started in this directory (with --url it is the server's path, maybe elsewhere).
       requireDirectory(directory);
-      const choice = chooseOpencodeBinary(io.env);
-      if (!choice.found) {
-        say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
-        return 1;
+      let binary: string;
+      if (version !== undefined) {
+        // The version asked for, from the per-user cache (installed there on first use).
+        try {
+          binary = await ensureOpencode(version, { onProgress: installReporter(say) });
+        } catch (err) {
+          say(`could not install opencode ${version}: ${errorMessage(err)}`);
+          return 1;
+        }
+      } else {
+        const choice = chooseOpencodeBinary(io.env);
+        if (!choice.found) {
+          say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
+          return 1;
+        }
+        binary = choice.binary;
       }
-      owned = new OwnedServer({ directory, binary: choice.binary, logger });
+      owned = new OwnedServer({ directory, binary, ...(version !== undefined ? { line: opencodeLine(version) } : {}), logger });
       say(`starting opencode serve in ${directory} …`);
       try {
         const s = await owned.ensure();
         url = s.url;
         password = owned.password;
+        line = s.line;
       } catch (err) {
         say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--url")}`);
         return 1;
@@ -145,7 +165,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     const adapter =
       values.acp !== undefined
         ? new AcpAdapter({ ...common, command: resolveAcpCommand(values.acp, io.env), env: io.env }, sink)
-        : new OpencodeAdapter({ ...common, baseUrl: url as string, password, ...(values["no-verify"] ? { verifyAtEnd: false } : {}) }, sink);
+        : new OpencodeAdapter({ ...common, baseUrl: url as string, password, line, ...(values["no-verify"] ? { verifyAtEnd: false } : {}) }, sink);
     const result = await adapter.prompt(text, {
       traceId: values["trace-id"],
       sessionId: values.session,

@@ -6,6 +6,7 @@ import { statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import pino from "pino";
 import { MAX_TIMER_MS } from "../adapter/config.js";
+import { PINNED_OPENCODE2_VERSION, PINNED_OPENCODE_VERSION, resolveOpencodeVersion } from "../server/install.js";
 import type { Output } from "./io.js";
 
 /** Bad usage: exit 2 with one line and a pointer to the command's help. */
@@ -32,6 +33,18 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
   if (ms === 0 && n > 0 && !allowZero) throw new UsageError(`--${name} takes a number of seconds of at least 0.001, got ${JSON.stringify(v)}`);
   if (ms > MAX_TIMER_MS) throw new UsageError(`--${name} takes at most ${MAX_TIMER_MS / 1000} seconds (about 24.8 days, Node's longest timer), got ${JSON.stringify(v)}`);
   return ms;
+}
+
+/** `--opencode-version`: `1`, `2` (each line's pinned version) or a version; undefined when absent. */
+export function opencodeVersionOption(v: string | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  const version = resolveOpencodeVersion(v);
+  if (version === undefined) {
+    throw new UsageError(
+      `--opencode-version takes 1 (${PINNED_OPENCODE_VERSION}), 2 (${PINNED_OPENCODE2_VERSION}) or a version such as ${PINNED_OPENCODE2_VERSION}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return version;
 }
 
 /**

@@ -12,6 +12,8 @@ import type { DaemonCore } from "./core.js";
 import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
 import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
 import { directoryRefusal } from "./directories.js";
+import { isAcp } from "./acp.js";
+import type { Lease } from "./pool.js";
 import { keyIn, runTurn } from "./run.js";
 import { turnInfo, type TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
@@ -59,14 +61,21 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
 
   core.reserved.add(traceId);
   let record: TurnRecord;
-  let target: OpencodeTarget;
+  // OpenCode's server; none for an ACP agent, whose session's adapter is held (`acp`) until the turn runs on it.
+  let target: OpencodeTarget | undefined;
+  let acp: Lease | undefined;
   try {
-    try {
-      target = await core.upstream.target();
-    } catch (err) {
-      throw new HttpError(502, "OpenCode is not available", errorMessage(err));
+    let sessionId: string;
+    if (isAcp(core.upstream)) {
+      ({ sessionId, lease: acp } = await core.upstream.session(directory, turn));
+    } else {
+      try {
+        target = await core.upstream.target();
+      } catch (err) {
+        throw new HttpError(502, "OpenCode is not available", errorMessage(err));
+      }
+      sessionId = await resolveSession(core, target, directory, turn);
     }
-    const sessionId = await resolveSession(core, target, directory, turn);
     // Shutdown may have begun while the session was being created.
     if (core.draining) throw core.unavailable();
     // Journaled (and synced) — or stored in the shared store — before the 202: what the turn is, and the
@@ -85,7 +94,7 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     const outputs = core.outputs.entries().map((o) => o.name);
     if (core.journal && !core.journal.turn(turnId, traceId, sessionId, directory, at, hash, { request: turn, outputs })) {
       // A session made for this turn alone would be left behind: remove it.
-      if (turn.session_id === undefined && turn.session_key === undefined) await dropSession(core, target, directory, sessionId);
+      if (target && turn.session_id === undefined && turn.session_key === undefined) await dropSession(core, target, directory, sessionId);
       throw journalRefusal(core, core.journal.refusal() ?? "the journal cannot be written");
     }
     record = core.store.create(traceId, sessionId, directory, performance.now(), turnId, at);
@@ -94,10 +103,14 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     // The turn list's watchers (GET /v1/turn-list, the console) hear of it now that it has its info.
     core.store.changed(record);
     await core.journal?.synced();
+  } catch (err) {
+    acp?.release();
+    throw err;
   } finally {
     core.reserved.delete(traceId);
   }
   runTurn(core, record, turn, target);
+  acp?.release();
   core.log.info({ trace_id: traceId, session_id: record.sessionId }, "turn accepted");
   sendJson(res, 202, {
     trace_id: traceId,

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { Guests } from "./guests.js";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { OpencodeAdapter } from "../adapter/adapter.js";
@@ -14,7 +15,7 @@ import { HttpError } from "./http.js";
 import { Journal } from "./journal.js";
 import { Metrics, type SinkMetric } from "./metrics.js";
 import { parseDaemonOptions, type DaemonOptions, type DaemonOptionsInput } from "./options.js";
-import { AdapterPool } from "./pool.js";
+import { AdapterPool, type TurnAdapter } from "./pool.js";
 import { ReplyPath } from "./reply-path.js";
 import { SubscriberBudget } from "./sse.js";
 import { PgStore } from "./store/postgres.js";
@@ -43,6 +44,8 @@ export class DaemonCore {
   /** Session keys (`session_key`) → sessions, kept in --state-dir/sessions.json when there is one. Keys are scoped by directory. */
   readonly sessionStore: SessionStore;
   connections = 0;
+  /** Connections not yet authenticated, bounded in number and time (none without a token). */
+  readonly guests: Guests | undefined;
   /** Trace ids between validation and the turn's record (its session is being created). */
   readonly reserved = new Set<string>();
   /** Stream reconnects seen per shared stats object (adapters of one stream share it). */
@@ -63,6 +66,7 @@ export class DaemonCore {
       onIdle: (traceId) => this.replies.released(traceId),
     });
     this.auth = this.options.token === undefined ? undefined : new BearerAuth(this.options.token);
+    this.guests = this.auth === undefined ? undefined : new Guests();
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
     this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
@@ -79,11 +83,9 @@ export class DaemonCore {
       });
     }
     this.replies = new ReplyPath(this.store, this.journal ?? this.shared, this.metrics, this.outputs, this.log);
-    this.pool = new AdapterPool(
-      (target, directory) => this.makeAdapter(target, directory),
-      this.options.maxIdleSessions,
-      (adapter) => this.countReconnects(adapter),
-    );
+    // An ACP upstream bounds its idle agent processes itself (each is a whole agent).
+    this.pool = new AdapterPool(Math.min(this.upstream.maxIdle ?? Infinity, this.options.maxIdleSessions), (adapter) => this.countReconnects(adapter));
+    this.upstream.attach?.(this);
   }
 
   private sharedTurns(url: string): SharedTurns {
@@ -101,7 +103,7 @@ export class DaemonCore {
     });
   }
 
-  private makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
+  makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {
     return new OpencodeAdapter(
       {
         ...this.input.adapter,
@@ -109,6 +111,7 @@ export class DaemonCore {
         directory,
         username: target.username,
         password: target.password,
+        ...(target.line !== undefined ? { line: target.line } : {}),
         logger: this.rootLog,
         onRetry: (s) => {
           this.metrics.providerRetries++;
@@ -119,7 +122,8 @@ export class DaemonCore {
     );
   }
 
-  countReconnects(adapter: OpencodeAdapter): void {
+  countReconnects(adapter: TurnAdapter): void {
+    if (!(adapter instanceof OpencodeAdapter)) return;
     const stats = adapter.streamStats;
     const seen = this.seenReconnects.get(stats) ?? 0;
     if (stats.reconnects > seen) {

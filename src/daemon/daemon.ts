@@ -45,9 +45,13 @@ export class BridgeDaemon {
     await core.shared?.open();
     const recovery = recoveryContext(core);
     const recovered = recovery ? recoverJournal(recovery) : [];
-    const server = createServer((req, res) => void handleRequest(core, req, res));
+    const server = createServer((req, res) => {
+      core.guests?.request(req.socket, res);
+      void handleRequest(core, req, res);
+    });
     server.maxConnections = this.options.maxConnections;
     server.on("connection", (socket) => {
+      core.guests?.admit(socket);
       core.connections++;
       socket.once("close", () => core.connections--);
     });

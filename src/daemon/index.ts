@@ -6,3 +6,4 @@ export { BridgeDaemon } from "./daemon.js";
 export { DaemonError } from "./errors.js";
 export type { DaemonOptionsInput, TurnRequest } from "./options.js";
 export { ExternalUpstream, OwnedUpstream } from "./upstream.js";
+export { AcpUpstream } from "./acp.js";

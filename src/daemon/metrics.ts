@@ -54,6 +54,8 @@ export interface Snapshot {
   readonly subscriberBytes: number;
   readonly subscribersDropped: Readonly<Record<string, number>>;
   readonly connections: number;
+  /** Connections without the token (./guests.ts): open now, and closed by reason; undefined without a token. */
+  readonly guests: { readonly open: number; readonly closed: Readonly<Record<string, number>> } | undefined;
   readonly journalFailures: number | undefined;
   /** The configured bounds, by name. */
   readonly limits: Readonly<Record<string, number>>;
@@ -139,6 +141,12 @@ export class Metrics {
     for (const [reason, n] of Object.entries(s.subscribersDropped)) sample("opencode_bridge_event_subscribers_cut_total", { reason }, n);
     family("opencode_bridge_connections", "gauge", "Open HTTP connections to the daemon.");
     sample("opencode_bridge_connections", {}, s.connections);
+    if (s.guests !== undefined) {
+      family("opencode_bridge_guest_connections", "gauge", "Open connections that have not sent the token yet.");
+      sample("opencode_bridge_guest_connections", {}, s.guests.open);
+      family("opencode_bridge_guest_connections_closed_total", "counter", "Connections without the token closed by the daemon, by reason: deadline (no token in time), crowded (too many).");
+      for (const [reason, n] of Object.entries(s.guests.closed)) sample("opencode_bridge_guest_connections_closed_total", { reason }, n);
+    }
     if (s.journalFailures !== undefined) {
       family("opencode_bridge_journal_write_failures_total", "counter", "Journal records that could not be written.");
       sample("opencode_bridge_journal_write_failures_total", {}, s.journalFailures);

@@ -1,59 +1,62 @@
 /**
- * One adapter per OpenCode session, cached. The adapter serializes the turns of
- * its session (a second turn on a session waits for the first); adapters of
- * different sessions run in parallel and share one /event stream per server and
- * directory.
+ * One adapter per session, cached: an OpenCode adapter (its turns share one /event
+ * stream per server and directory) or an ACP adapter (one agent process per
+ * session, ./acp.ts). The adapter serializes the turns of its session (a second
+ * turn on a session waits for the first); adapters of different sessions run in
+ * parallel.
  *
  * Bound: at most `maxIdle` adapters without a running or queued turn are kept;
- * beyond that the least recently used idle ones are closed. Adapters in use are
- * never closed.
+ * beyond that the least recently used idle ones are closed (for ACP: their agent
+ * process stopped). Adapters in use are never closed.
  */
+import type { AcpAdapter } from "../acp/adapter.js";
 import type { OpencodeAdapter } from "../adapter/adapter.js";
-import type { OpencodeTarget } from "./upstream.js";
+
+/** What runs a daemon turn: the backend's adapter. */
+export type TurnAdapter = OpencodeAdapter | AcpAdapter;
 
 interface Entry {
-  readonly adapter: OpencodeAdapter;
+  readonly adapter: TurnAdapter;
   /** Turns running or queued on it. */
   active: number;
 }
 
-export interface Lease {
-  readonly adapter: OpencodeAdapter;
+export interface Lease<A extends TurnAdapter = TurnAdapter> {
+  readonly adapter: A;
   release(): void;
 }
-
-export type AdapterFactory = (target: OpencodeTarget, directory: string) => OpencodeAdapter;
 
 export class AdapterPool {
   /** Least recently used first. */
   private readonly entries = new Map<string, Entry>();
-  private readonly closing = new Set<Promise<void>>();
+  /** Adapters being closed, until they are. */
+  private readonly closing = new Map<TurnAdapter, Promise<void>>();
 
   constructor(
-    private readonly make: AdapterFactory,
     private readonly maxIdle: number,
-    private readonly onClose: (adapter: OpencodeAdapter) => void = () => {},
+    private readonly onClose: (adapter: TurnAdapter) => void = () => {},
   ) {}
 
   get size(): number {
     return this.entries.size;
   }
 
-  adapters(): OpencodeAdapter[] {
+  adapters(): TurnAdapter[] {
     return [...this.entries.values()].map((e) => e.adapter);
   }
 
-  acquire(target: OpencodeTarget, directory: string, sessionId: string): Lease {
-    const key = `${target.baseUrl}\u0000${directory}\u0000${sessionId}`;
+  /** The adapter kept under `key` (the backend's, the directory and the session), made by `make` when there is none. */
+  acquire<A extends TurnAdapter>(key: string, make: () => A): Lease<A> {
     let entry = this.entries.get(key);
     if (entry) this.entries.delete(key);
-    entry ??= { adapter: this.make(target, directory), active: 0 };
+    entry ??= { adapter: make(), active: 0 };
     this.entries.set(key, entry);
     entry.active++;
     const e = entry;
     let released = false;
     return {
-      adapter: e.adapter,
+      // One key holds one kind of adapter: the key names the backend.
+      adapter: e.adapter as A,
       release: () => {
         if (released) return;
         released = true;
@@ -69,7 +72,12 @@ export class AdapterPool {
       this.entries.delete(key);
       this.close(e.adapter);
     }
-    await Promise.allSettled([...this.closing]);
+    await Promise.allSettled([...this.closing.values()]);
+  }
+
+  /** Kills every ACP agent process now, kept or being closed (the process is about to exit); OpenCode adapters hold no process. */
+  kill(): void {
+    for (const a of [...this.adapters(), ...this.closing.keys()]) if ("kill" in a) a.kill();
   }
 
   private trim(): void {
@@ -83,9 +91,8 @@ export class AdapterPool {
     }
   }
 
-  private close(adapter: OpencodeAdapter): void {
+  private close(adapter: TurnAdapter): void {
     this.onClose(adapter);
-    const p = adapter.close().finally(() => this.closing.delete(p));
-    this.closing.add(p);
+    this.closing.set(adapter, adapter.close().finally(() => this.closing.delete(adapter)));
   }
 }

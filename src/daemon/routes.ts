@@ -10,7 +10,7 @@ import { CONSOLE_CSP, CONSOLE_HTML, CONSOLE_JS } from "./console.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, sendError } from "./http.js";
 import { postAnswer } from "./requests.js";
-import { getHealth, getMetrics } from "./status.js";
+import { getBackends, getHealth, getMetrics } from "./status.js";
 import { streamTurnList } from "./turn-list.js";
 import { getEvents, getTurn, getTurns, postAbort } from "./turn-routes.js";
 import { errorMessage } from "../util/errors.js";
@@ -39,6 +39,7 @@ export const ROUTES: readonly Route[] = [
   { path: "/v1/turn-list", methods: { GET: (core, req, res) => streamTurnList(core, req, res) } },
   { path: "/v1/turns/:trace_id/abort", methods: { POST: postAbort } },
   { path: "/v1/turns/:trace_id/requests/:request_id", methods: { POST: postAnswer } },
+  { path: "/v1/backends", methods: { GET: (core, _req, res) => getBackends(core, res) } },
   { path: "/healthz", open: true, methods: { GET: (core, _req, res) => getHealth(core, res) } },
   { path: "/metrics", methods: { GET: (core, _req, res) => getMetrics(core, res) } },
   { path: "/console", open: true, methods: { GET: (_core, _req, res) => sendConsole(res) } },
@@ -134,6 +135,7 @@ export async function handleRequest(core: DaemonCore, req: IncomingMessage, res:
         { "www-authenticate": 'Bearer realm="opencode-bridge"' },
       );
     }
+    core.guests?.authenticated(req.socket);
     if (found) return await serve(core, found.route, found.match, path, req, res);
     throw new HttpError(404, `no route ${path}`, { routes: ROUTE_LIST });
   } catch (err) {

@@ -4,22 +4,28 @@
  * when the adapter's turn has ended.
  */
 import type { OpencodeAdapter, PromptOptions } from "../adapter/adapter.js";
+import type { AcpUpstream } from "./acp.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { FollowedTurn } from "../adapter/follow.js";
 import type { TurnResult } from "../adapter/turn.js";
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
+import type { Lease, TurnAdapter } from "./pool.js";
 import type { TurnOutcome, TurnRecord } from "./turns.js";
 import type { OpencodeTarget } from "./upstream.js";
 
 /** A session key as the daemon stores it: scoped by the turn's directory. */
 export const keyIn = (directory: string, key: string) => `${directory}\u0000${key}`;
 
-/** Runs the turn in the background; its record ends when the adapter's turn has ended. */
-export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest, target: OpencodeTarget): void {
+/**
+ * Runs the turn in the background; its record ends when the adapter's turn has ended.
+ * `target` is the OpenCode server's; without one the daemon runs an ACP agent (./acp.ts).
+ */
+export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest, target: OpencodeTarget | undefined): void {
   const input = turn.parts ? [{ type: "text" as const, text: turn.text }, ...turn.parts] : turn.text;
-  void drive(core, record, turn, target, (adapter, common) =>
+  const lease: Lease = target ? opencodeLease(core, target, record) : (core.upstream as AcpUpstream).lease(record.directory, record.sessionId);
+  void drive(core, record, turn, lease, (adapter, common) =>
     adapter.prompt(input, {
       ...common,
       model: turn.model,
@@ -39,21 +45,26 @@ export function runTurn(core: DaemonCore, record: TurnRecord, turn: TurnRequest,
  * with the policy and timeouts it was accepted with; its replies go on at the journaled seq.
  */
 export function followTurn(core: DaemonCore, record: TurnRecord, turn: FollowedTurn, request: TurnRequest | undefined, target: OpencodeTarget): Promise<TurnOutcome> {
-  return drive(core, record, request, target, (adapter, common) => adapter.follow(turn, common));
+  return drive(core, record, request, opencodeLease(core, target, record), (adapter, common) => adapter.follow(turn, common));
+}
+
+/** The OpenCode session's adapter: one per server, directory and session. */
+function opencodeLease(core: DaemonCore, target: OpencodeTarget, record: TurnRecord): Lease<OpencodeAdapter> {
+  const key = `${target.baseUrl}\u0000${record.directory}\u0000${record.sessionId}`;
+  return core.pool.acquire(key, () => core.makeAdapter(target, record.directory));
 }
 
 /**
  * One adapter lease for the turn; the options every turn of the daemon gets (its
  * trace, session, abort, policy, timeouts); the record ended when the adapter's turn has.
  */
-function drive(
+function drive<A extends TurnAdapter>(
   core: DaemonCore,
   record: TurnRecord,
   turn: TurnRequest | undefined,
-  target: OpencodeTarget,
-  run: (adapter: OpencodeAdapter, common: PromptOptions) => Promise<TurnResult>,
+  lease: Lease<A>,
+  run: (adapter: A, common: PromptOptions) => Promise<TurnResult>,
 ): Promise<TurnOutcome> {
-  const lease = core.pool.acquire(target, record.directory, record.sessionId);
   core.shared?.driving.add(record.turnId);
   record.answerer = (id, answer) => lease.adapter.answer(id, answer);
   const common: PromptOptions = {

@@ -58,6 +58,8 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
     report.turnsUnsettled = core.store.running().length;
   }
   await step("adapters", core.pool.closeAll());
+  // ACP agents still stopping are killed (their process groups): none outlives the daemon.
+  if (report.stepsCutShort.includes("adapters")) core.pool.kill();
   await step(
     "outputs",
     (async () => {
@@ -78,6 +80,7 @@ export async function shutdownDaemon(core: DaemonCore, server: Server | undefine
     server.closeIdleConnections();
     await within(closed, Math.min(end, performance.now() + 2_000));
     server.closeAllConnections();
+    core.guests?.stop();
     await step("listener", closed, performance.now() + 1_000);
   }
   // An owned OpenCode is stopped with TERM then KILL; it gets what is left of the budget, and at least a second.
@@ -112,4 +115,5 @@ export function exitAtOnce(core: DaemonCore, reason: string): void {
     // Exiting anyway; what was written is in the file.
   }
   core.upstream.kill?.();
+  core.pool.kill();
 }

@@ -1,6 +1,8 @@
-/** `GET /healthz` and `GET /metrics`: the bridge's and OpenCode's status. */
+/** `GET /healthz`, `GET /metrics` and `GET /v1/backends`: the bridge's and its backend's status and capabilities. */
 import { readFileSync } from "node:fs";
 import type { ServerResponse } from "node:http";
+import { opencodeCapabilities } from "../adapter/capabilities.js";
+import { isAcp } from "./acp.js";
 import type { DaemonCore } from "./core.js";
 import { sendJson } from "./http.js";
 
@@ -36,6 +38,22 @@ export async function getHealth(core: DaemonCore, res: ServerResponse): Promise<
   });
 }
 
+/**
+ * What the backend can do, for hosts that adapt their UI: one backend per daemon today
+ * (`default`); a list so that named backends can join it. OpenCode's from the health
+ * probe (its version and line), an ACP agent's from its last `initialize`.
+ */
+export async function getBackends(core: DaemonCore, res: ServerResponse): Promise<void> {
+  const up = core.upstream;
+  if (isAcp(up)) {
+    sendJson(res, 200, { backends: [{ name: "default", kind: "acp", command: up.command, capabilities: up.capabilities() }] });
+    return;
+  }
+  const h = await up.health(core.options.healthTimeoutMs);
+  const capabilities = opencodeCapabilities(h.version);
+  sendJson(res, 200, { backends: [{ name: "default", kind: "opencode-http", mode: up.mode, ...(h.line !== undefined ? { line: h.line } : {}), capabilities }] });
+}
+
 export async function getMetrics(core: DaemonCore, res: ServerResponse): Promise<void> {
   const opencode = await core.upstream.health(core.options.healthTimeoutMs);
   for (const a of core.pool.adapters()) core.countReconnects(a);
@@ -51,6 +69,7 @@ export async function getMetrics(core: DaemonCore, res: ServerResponse): Promise
     subscriberBytes: core.budget.bytes,
     subscribersDropped: core.budget.dropped,
     connections: core.connections,
+    guests: core.guests && { open: core.guests.size, closed: core.guests.closed },
     journalFailures: core.journal?.failures,
     limits: {
       max_active_turns: core.options.maxActiveTurns,

@@ -5,6 +5,7 @@
  * has died is restarted then, possibly on another port.
  */
 import type { Logger } from "pino";
+import type { DaemonCore } from "./core.js";
 import { isSupportedVersion } from "../adapter/adapter.js";
 import type { Line } from "../adapter/dialect.js";
 import { createDialect } from "../adapter/line.js";
@@ -17,10 +18,13 @@ export interface OpencodeTarget {
   readonly baseUrl: string;
   readonly username?: string;
   readonly password?: string;
+  /** The line of a server the daemon started (it knows what it started); unset: found at connect time. */
+  readonly line?: Line;
 }
 
 export interface UpstreamHealth {
-  readonly mode: "external" | "owned";
+  /** An OpenCode server given by URL or owned by the daemon, or an ACP agent (./acp.ts). */
+  readonly mode: "external" | "owned" | "acp";
   readonly healthy: boolean;
   readonly version?: string;
   /** Which OpenCode line the server is (1 or 2), found by asking it. */
@@ -28,10 +32,13 @@ export interface UpstreamHealth {
   /** Whether the bridge supports that version. */
   readonly supported?: boolean;
   readonly error?: string;
+  /** ACP: the agent command, and the agent's name from its last `initialize` (version above). */
+  readonly command?: string;
+  readonly agent?: string;
 }
 
 export interface Upstream {
-  readonly mode: "external" | "owned";
+  readonly mode: UpstreamHealth["mode"];
   /** Where to send the next turn (an owned server is started or restarted here). */
   target(): Promise<OpencodeTarget>;
   /** Asks OpenCode for its line and version (createDialect: /api/info or /global/health); never throws. */
@@ -39,11 +46,15 @@ export interface Upstream {
   /** Restarts of an owned server (undefined for an external one). */
   restarts(): number | undefined;
   stop(): Promise<void>;
+  /** Given the daemon once it is built (an ACP upstream makes its adapters with the daemon's settings and reply path). */
+  attach?(core: DaemonCore): void;
+  /** Idle sessions' adapters to keep at most, when fewer than the daemon's `maxIdleSessions` (an ACP agent process each). */
+  readonly maxIdle?: number;
   /** Kills an owned server at once (the process is about to exit); nothing for an external one. */
   kill?(): void;
 }
 
-async function probe(mode: Upstream["mode"], target: OpencodeTarget | undefined, directory: string, timeoutMs: number): Promise<UpstreamHealth> {
+async function probe(mode: "external" | "owned", target: OpencodeTarget | undefined, directory: string, timeoutMs: number): Promise<UpstreamHealth> {
   if (!target) return { mode, healthy: false, error: "not started" };
   try {
     // A health check has the caller's own bound.
@@ -104,7 +115,7 @@ export class OwnedUpstream implements Upstream {
 
   async target(): Promise<OpencodeTarget> {
     const s = await this.server.ensure();
-    this.last = { baseUrl: s.url, password: this.server.password };
+    this.last = { baseUrl: s.url, password: this.server.password, line: s.line };
     if (s !== this.current) this.watch(s);
     return this.last;
   }

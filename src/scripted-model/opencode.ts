@@ -6,7 +6,7 @@
  * the first install.
  */
 import type { Logger } from "pino";
-import { ensureOpencode, type InstallProgress, type OpencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { ensureOpencode, type InstallProgress, opencodeLine, type OpencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
 import { createScriptedProject, type PermissionAction, type ScriptedProject } from "../server/scripted-project.js";
 import type { Script } from "./scripts.js";
@@ -52,7 +52,8 @@ export interface ScriptedOpencode {
 }
 
 export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}): Promise<ScriptedOpencode> {
-  const binary = opts.binary ?? (await ensureOpencode(opts.version ?? PINNED_OPENCODE_VERSION, { onProgress: opts.onInstall }));
+  const version = opts.version ?? PINNED_OPENCODE_VERSION;
+  const binary = opts.binary ?? (await ensureOpencode(version, { onProgress: opts.onInstall }));
   const model = await startScriptedModel({ extraScripts: opts.extraScripts });
   let project: ScriptedProject | undefined;
   let owned: OwnedServer | undefined;
@@ -61,6 +62,8 @@ export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}):
     owned = new OwnedServer({
       directory: project.dir,
       binary,
+      // A binary from the cache is of the version asked for; one given is asked what it is.
+      ...(opts.binary === undefined ? { line: opencodeLine(version) } : {}),
       env: project.env,
       logger: opts.logger,
       readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,

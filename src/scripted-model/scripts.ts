@@ -60,6 +60,20 @@ function longText(n: number): string[] {
   return out;
 }
 
+/** The commonest script: a step of tool calls (after `before`'s text), then `after` once their results are back. */
+function callsThen(calls: readonly ToolCallSpec[], after: string, before?: string): Script {
+  return [{ kind: "stream", ...(before === undefined ? {} : { text: words(before) }), toolCalls: calls }, { kind: "stream", text: words(after) }];
+}
+
+const bash = (id: string, command: string, description: string): ToolCallSpec => ({ id, name: "bash", arguments: { command, description } });
+
+/** A `task` call: a subagent (a child session of the general agent) runs `scenario` with `prompt`. */
+const task = (id: string, description: string, scenario: string, prompt: string): ToolCallSpec => ({
+  id,
+  name: "task",
+  arguments: { description, prompt: `[scenario:${scenario}] ${prompt}`, subagent_type: "general" },
+});
+
 export const scripts: Readonly<Record<string, Script>> = {
   text: [{ kind: "stream", text: words("Hello from the scripted model. This is plain text.") }],
   reasoning: [
@@ -70,39 +84,15 @@ export const scripts: Readonly<Record<string, Script>> = {
     },
   ],
   tool: [
-    {
-      kind: "stream",
-      text: words("Let me run a command."),
-      toolCalls: [
-        { id: "call_echo_1", name: "bash", arguments: { command: "echo bridge-tool-ok", description: "Echo a marker" } },
-      ],
-    },
+    { kind: "stream", text: words("Let me run a command."), toolCalls: [bash("call_echo_1", "echo bridge-tool-ok", "Echo a marker")] },
     {
       kind: "stream",
       text: words("The command printed bridge-tool-ok."),
       unlessToolSaid: { marker: "bridge-tool-ok", text: words("The command did not run, so I have no output to report.") },
     },
   ],
-  "tool-error": [
-    {
-      kind: "stream",
-      toolCalls: [
-        { id: "call_read_missing", name: "read", arguments: { filePath: "does-not-exist-7f3a.txt" } },
-      ],
-    },
-    { kind: "stream", text: words("That file does not exist.") },
-  ],
-  "two-tools": [
-    {
-      kind: "stream",
-      text: words("Running two commands."),
-      toolCalls: [
-        { id: "call_a", name: "bash", arguments: { command: "echo first-tool", description: "First" } },
-        { id: "call_b", name: "bash", arguments: { command: "echo second-tool", description: "Second" } },
-      ],
-    },
-    { kind: "stream", text: words("Both commands ran.") },
-  ],
+  "tool-error": callsThen([{ id: "call_read_missing", name: "read", arguments: { filePath: "does-not-exist-7f3a.txt" } }], "That file does not exist."),
+  "two-tools": callsThen([bash("call_a", "echo first-tool", "First"), bash("call_b", "echo second-tool", "Second")], "Both commands ran.", "Running two commands."),
   "non-ascii": [{ kind: "stream", text: nonAscii }],
   "provider-error": [
     {
@@ -148,81 +138,19 @@ export const scripts: Readonly<Record<string, Script>> = {
     },
   ],
   /** A tool the permission policy governs (edit of a new file). */
-  permission: [
-    {
-      kind: "stream",
-      toolCalls: [
-        {
-          id: "call_write_1",
-          name: "bash",
-          arguments: { command: "echo needs-permission", description: "Needs permission" },
-        },
-      ],
-    },
-    { kind: "stream", text: words("After the permission decision.") },
-  ],
+  permission: callsThen([bash("call_write_1", "echo needs-permission", "Needs permission")], "After the permission decision."),
   /** Streams a little text, then stops sending and holds the connection open. */
   stall: [{ kind: "stream", text: words("I will now stall forever and ever."), stallAfter: 2 }],
   /** A subagent: the task tool starts a child session that runs the `text` script. */
-  subagent: [
-    {
-      kind: "stream",
-      toolCalls: [
-        {
-          id: "call_task_1",
-          name: "task",
-          arguments: {
-            description: "Say hello",
-            prompt: "[scenario:text] Say hello as the subagent.",
-            subagent_type: "general",
-          },
-        },
-      ],
-    },
-    { kind: "stream", text: words("The subagent said hello.") },
-  ],
+  subagent: callsThen([task("call_task_1", "Say hello", "text", "Say hello as the subagent.")], "The subagent said hello."),
   /** A subagent whose own work needs permission: its child session runs the `permission` script. */
-  "subagent-permission": [
-    {
-      kind: "stream",
-      toolCalls: [
-        {
-          id: "call_task_perm",
-          name: "task",
-          arguments: { description: "Run a guarded command", prompt: "[scenario:permission] Run it as the subagent.", subagent_type: "general" },
-        },
-      ],
-    },
-    { kind: "stream", text: words("The subagent reported back.") },
-  ],
+  "subagent-permission": callsThen([task("call_task_perm", "Run a guarded command", "permission", "Run it as the subagent.")], "The subagent reported back."),
   /** A subagent that works for about 8 s (its parent session hears nothing meanwhile), then the parent answers. */
-  "slow-subagent": [
-    {
-      kind: "stream",
-      toolCalls: [
-        {
-          id: "call_task_slow",
-          name: "task",
-          arguments: {
-            description: "Work slowly",
-            prompt: "[scenario:slow-child] Work slowly as the subagent.",
-            subagent_type: "general",
-          },
-        },
-      ],
-    },
-    { kind: "stream", text: words("The slow subagent finished its work.") },
-  ],
+  "slow-subagent": callsThen([task("call_task_slow", "Work slowly", "slow-child", "Work slowly as the subagent.")], "The slow subagent finished its work."),
   /** The slow subagent's own script: 40 words, 200 ms apart. */
   "slow-child": [{ kind: "stream", text: longText(40), chunkDelayMs: 200 }],
   /** A quiet tool: a command that prints nothing for 8 s (a build, a test suite), then the answer. */
-  "quiet-tool": [
-    {
-      kind: "stream",
-      toolCalls: [{ id: "call_quiet_1", name: "bash", arguments: { command: "sleep 8 && echo quiet-done", description: "Quiet work" } }],
-    },
-    { kind: "stream", text: words("The quiet command finished.") },
-  ],
+  "quiet-tool": callsThen([bash("call_quiet_1", "sleep 8 && echo quiet-done", "Quiet work")], "The quiet command finished."),
   /** The provider answers 503 twice (OpenCode retries), then streams. */
   retry: [
     {
@@ -241,15 +169,8 @@ export const scripts: Readonly<Record<string, Script>> = {
   huge: [{ kind: "stream", text: Array.from({ length: 300 }, (_, i) => `c${i} `.padEnd(10_000, "lorem ipsum ")) }],
   /** Two governed commands one after the other: "once" asks twice, "always" (pattern `echo *`) asks once. */
   "permission-twice": [
-    {
-      kind: "stream",
-      toolCalls: [{ id: "call_perm_a", name: "bash", arguments: { command: "echo first-permitted", description: "First" } }],
-    },
-    {
-      kind: "stream",
-      toolCalls: [{ id: "call_perm_b", name: "bash", arguments: { command: "echo second-permitted", description: "Second" } }],
-    },
-    { kind: "stream", text: words("Both permitted commands ran.") },
+    { kind: "stream", toolCalls: [bash("call_perm_a", "echo first-permitted", "First")] },
+    ...callsThen([bash("call_perm_b", "echo second-permitted", "Second")], "Both permitted commands ran."),
   ],
   /** OpenCode's `question` tool: one single-choice question with two options. */
   question: [
@@ -283,18 +204,12 @@ export const scripts: Readonly<Record<string, Script>> = {
       kind: "stream",
       reasoning: words("I should run a command first."),
       text: words("Running a command."),
-      toolCalls: [{ id: "call_mixed_1", name: "bash", arguments: { command: "echo mixed-ok", description: "Echo" } }],
+      toolCalls: [bash("call_mixed_1", "echo mixed-ok", "Echo")],
     },
     { kind: "stream", reasoning: words("It worked."), text: words("The command printed mixed-ok.") },
   ],
   /** Reads a file outside the project: OpenCode's default `external_directory: ask` rule asks. */
-  "external-read": [
-    {
-      kind: "stream",
-      toolCalls: [{ id: "call_external_1", name: "read", arguments: { filePath: "/etc/hostname" } }],
-    },
-    { kind: "stream", text: words("Done with the outside file.") },
-  ],
+  "external-read": callsThen([{ id: "call_external_1", name: "read", arguments: { filePath: "/etc/hostname" } }], "Done with the outside file."),
   /** A plain answer to a prompt that carries files (the capture records what the model was sent). */
   files: [{ kind: "stream", text: words("I received your files.") }],
 };
@@ -302,11 +217,10 @@ export const scripts: Readonly<Record<string, Script>> = {
 /** Text that answers requests without a scenario marker (for example OpenCode's title generation). */
 export const defaultScript: Script = [{ kind: "stream", text: ["Scripted", " session"] }];
 
-export function selectScript(userText: string): { name: string; script: Script } {
-  const m = /\[scenario:([a-z0-9-]+)\]/.exec(userText);
-  if (m?.[1] !== undefined) {
-    const s = scripts[m[1]];
-    if (s) return { name: m[1], script: s };
-  }
-  return { name: "default", script: defaultScript };
+/** The script a user's text names with `[scenario:NAME]` (in `extra` first; an unknown name: the default); undefined: no marker. */
+export function selectScript(userText: string, extra?: Readonly<Record<string, Script>>): { name: string; script: Script } | undefined {
+  const name = /\[scenario:([a-z0-9-]+)\]/.exec(userText)?.[1];
+  if (name === undefined) return undefined;
+  const script = extra?.[name] ?? scripts[name];
+  return script ? { name, script } : { name: "default", script: defaultScript };
 }

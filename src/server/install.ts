@@ -1,7 +1,8 @@
 /**
  * Finding — and on first use installing — a given `opencode` version, of either line.
  *
- * OpenCode 1.x is the npm package `opencode-ai`; 2.x is `@opencode/cli`, whose
+ * OpenCode 1.x is the npm package `opencode-ai` (after 1.18.33 only its platform
+ * packages, `opencode-<os>-<arch>`, are published); 2.x is `@opencode/cli`, whose
  * install pulls every platform's binary (~815 MB), so for 2.x only this
  * platform's package, `@opencode/cli-<platform>-<arch>` (the binary alone), is
  * installed. `opencode-ai` ships its server binary inside per-platform optional packages.
@@ -35,15 +36,43 @@ export const PINNED_OPENCODE2_VERSION = "2.1.2";
 /** An OpenCode release line: 1 (`opencode-ai`, the `/global/health`, `/event` server) or 2 (`@opencode/cli`, `/api/*`). */
 export type OpencodeLine = 1 | 2;
 
+/** The pinned version of each line: what `1` and `2` name where a version is chosen (`--opencode-version`). */
+export const PINNED_BY_LINE: Readonly<Record<OpencodeLine, string>> = { 1: PINNED_OPENCODE_VERSION, 2: PINNED_OPENCODE2_VERSION };
+
+/**
+ * A chosen OpenCode version: `1` or `2` (that line's pinned version) or a version
+ * such as `1.15.13` or `2.1.2`; undefined when it is none of these.
+ */
+export function resolveOpencodeVersion(choice: string): string | undefined {
+  const c = choice.trim();
+  if (c === "1" || c === "2") return PINNED_BY_LINE[Number(c) as OpencodeLine];
+  return /^\d+\.\d+\.\d+(-[\w.]+)?$/.test(c) ? c : undefined;
+}
+
 /** The line of a version string (`2.1.2` → 2); anything not starting with 2 or more is 1.x. */
 export function opencodeLine(version: string): OpencodeLine {
   const major = Number.parseInt(version, 10);
   return Number.isFinite(major) && major >= 2 ? 2 : 1;
 }
 
+/**
+ * The last `opencode-ai` release: later 1.x releases (1.19.5 …) are published only as
+ * their platform packages, `opencode-<os>-<arch>` (what `opencode-ai` depended on).
+ */
+export const LAST_OPENCODE_AI_VERSION = "1.18.33";
+
+/** Whether version a is after version b (x.y.z, numerically; a pre-release tag is ignored). */
+function after(a: string, b: string): boolean {
+  const pa = a.split(/[.-]/).slice(0, 3).map(Number);
+  const pb = b.split(/[.-]/).slice(0, 3).map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
+  return false;
+}
+
 /** The npm package that holds `version`'s binary for this platform. */
 export function opencodePackage(version: string, platform: string = process.platform, arch: string = process.arch): string {
-  return opencodeLine(version) === 2 ? `@opencode/cli-${platform}-${arch}` : "opencode-ai";
+  if (opencodeLine(version) === 2) return `@opencode/cli-${platform}-${arch}`;
+  return after(version, LAST_OPENCODE_AI_VERSION) ? `opencode-${platform === "win32" ? "windows" : platform}-${arch}` : "opencode-ai";
 }
 
 /** The environment variable that overrides the cache root. */

@@ -6,11 +6,14 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import type { OpencodeLine } from "./install.js";
 import { startManagedServer, type ManagedServer } from "./managed.js";
 
 export interface OwnedServerOptions {
   readonly directory: string;
   readonly binary?: string;
+  /** The binary's line when known (it was chosen by version); else found from the binary. */
+  readonly line?: OpencodeLine;
   readonly env?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
   readonly readyTimeoutMs?: number;
@@ -34,6 +37,7 @@ export class OwnedServer {
     }
     this.starting ??= startManagedServer({
       binary: this.opts.binary,
+      ...(this.opts.line !== undefined ? { line: this.opts.line } : {}),
       cwd: this.opts.directory,
       env: this.opts.env,
       password: this.password,

@@ -40,9 +40,7 @@ describe("serve --tool-timeout", () => {
   }
 
   it("a tool running longer than the bound ends the turn error timeout, naming the tool; the daemon stays healthy", async () => {
-    const started = Date.now();
     const slow = await turn({ text: scenario("quiet-tool") });
-    const took = Date.now() - started;
     expect(slow.done?.outcome).toBe("timeout");
     expect(slow.replies.at(-1)).toMatchObject({
       kind: "error",
@@ -53,8 +51,8 @@ describe("serve --tool-timeout", () => {
     expect(slow.replies.some((r) => r.kind === "tool_call")).toBe(true);
     expect(slow.replies.some((r) => r.kind === "final")).toBe(false);
     expect(contractViolations(slow.replies)).toEqual([]);
-    // Ended by the bound, not by the tool finishing (it sleeps 8 s).
-    expect(took).toBeLessThan(8_000);
+    // Ended by the bound, not by the tool finishing (it sleeps 8 s and would print quiet-done): no result of it.
+    expect(slow.replies.some((r) => r.kind === "tool_result" && r.status === "completed")).toBe(false);
 
     const health = await callDaemon(daemon as Daemon, "GET", "/healthz", undefined, {});
     expect(health.status).toBe(200);

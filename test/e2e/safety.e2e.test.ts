@@ -3,9 +3,11 @@
  * `serve` in a child process) in front of a real `opencode serve`:
  * - a turn's `directory` must be the daemon's project or inside it (or an
  *   `--allow-directory`): `/`, a system directory, or any other tree is refused;
- * - five simultaneous first turns with one new `session_key` share one session.
+ * - five simultaneous first turns with one new `session_key` share one session;
+ * - connections without the token cannot hold the daemon's connections.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,6 +67,44 @@ describe("safe by default", () => {
     expect(ok.status, ok.text).toBe(202);
     expect((await turnEvents(daemon, "safety-png", auth)).done?.outcome).toBe("final");
   });
+
+  it("connections without the token cannot starve clients that have it, even when they fill --max-connections", async () => {
+    // A daemon of its own, with a house of 200 connections that the attacker fills.
+    const small = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--max-connections", "200"], { BRIDGE_TOKEN: TOKEN });
+    const u = new URL(small.url);
+    const sockets: Socket[] = [];
+    let closedByDaemon = 0;
+    try {
+      // 150 idle connections and 50 that send their headers a byte at a time (slowloris).
+      for (let i = 0; i < 200; i++) {
+        const s = connect(Number(u.port), u.hostname);
+        s.on("error", () => {});
+        s.on("close", () => closedByDaemon++);
+        if (i >= 150) s.once("connect", () => s.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "));
+        sockets.push(s);
+      }
+      // Past the guests' grace (1 s) the daemon keeps at most 64 of them, oldest closed first, with no new
+      // connection needed to notice (a full house admits none).
+      const trimmed = Date.now() + 15_000;
+      while (closedByDaemon < 200 - 64 && Date.now() < trimmed) await new Promise((r) => setTimeout(r, 50));
+      expect(closedByDaemon).toBeGreaterThanOrEqual(200 - 64);
+      // A client with the token gets through every time.
+      let ok = 0;
+      for (let i = 0; i < 20; i++) if ((await callDaemon(small, "GET", "/v1/turns", undefined, { ...auth, connection: "close" })).status === 200) ok++;
+      expect(ok).toBe(20);
+      // The rest are closed after the guest deadline (10 s), without anyone's help.
+      const end = Date.now() + 25_000;
+      while (closedByDaemon < 200 && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+      expect(closedByDaemon).toBe(200);
+      const metrics = await callDaemon(small, "GET", "/metrics", undefined, auth);
+      expect(metrics.text).toMatch(/opencode_bridge_guest_connections_closed_total\{reason="crowded"\} \d+/);
+      expect(metrics.text).toMatch(/opencode_bridge_guest_connections_closed_total\{reason="deadline"\} \d+/);
+    } finally {
+      for (const s of sockets) s.destroy();
+      small.child.kill("SIGKILL");
+      await small.exited;
+    }
+  }, 90_000);
 
   it("five simultaneous first turns with one new session_key share one OpenCode session", async () => {
     const key = `safety-key-${Date.now()}`;

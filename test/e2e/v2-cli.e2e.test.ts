@@ -2,69 +2,21 @@
  * `opencode-bridge prompt --url URL --directory DIR` against a real OpenCode 2.1.2
  * with the scripted model, the CLI spawned as a user runs it — unchanged from 1.x:
  * text, a tool, permission rejected and allowed, the `/api/event` stream cut mid-turn
- * (repaired from the record), OpenCode killed -9 mid-turn (never a false final),
- * a wrong password.
+ * (repaired from the record), the captured scenarios (plugin tags among them), a
+ * subagent outliving the idle timeout, the idle timeout, Ctrl-C, a wrong password;
+ * a one-shot host script through cuts. OpenCode killed -9: v2-faults.e2e.test.ts.
  */
 import { readFileSync } from "node:fs";
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
-import { scripts } from "../../src/scripted-model/scripts.js";
 import { createDialect } from "../../src/adapter/line.js";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { afterMatches, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { createHostPackage } from "../support/host.js";
 import { runGroup } from "../support/processes.js";
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const CLI = join(ROOT, "dist", "cli", "main.js");
-const lines = (s: string) => s.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Reply);
-/** The whole answer of a scripted scenario's first streamed step. */
-const scriptedText = (name: string) => {
-  const step = scripts[name]?.[0];
-  return step?.kind === "stream" ? (step.text ?? []).join("") : "";
-};
-const text = (rs: Reply[]) => rs.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
-
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * The CLI in a child process (asynchronous: the scripted model runs in this process).
- * `onLine` sees each reply line as it is printed.
- */
-function cli(
-  live: Live,
-  args: string[],
-  opts: { password?: string; url?: string; onLine?: (r: Reply, child: ChildProcess) => void } = {},
-): Promise<Run> {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...live.project.env, OPENCODE_SERVER_PASSWORD: opts.password ?? live.password ?? "" };
-  delete env.OPENCODE_URL;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, "prompt", "--jsonl", "--url", opts.url ?? live.url, "--directory", live.directory, ...args], { env });
-    let stdout = "";
-    let stderr = "";
-    let partial = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => {
-      stdout += c;
-      partial += c;
-      const done = partial.split("\n");
-      partial = done.pop() ?? "";
-      for (const l of done) if (l.trim() !== "") opts.onLine?.(JSON.parse(l) as Reply, child);
-    });
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 90_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+import { cli, lines, ROOT, scriptedText, text } from "./v2-process.js";
 
 describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
   let allow: Live;
@@ -149,7 +101,7 @@ describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
     return { end: end.kind, content: end.content, code: end.code, text: text(rs), tools, reasoning };
   };
 
-  it.each(["reasoning", "tool-error", "two-tools", "non-ascii", "long", "huge", "subagent", "provider-error"])(
+  it.each(["reasoning", "tool-error", "two-tools", "non-ascii", "plugin-tag", "long", "huge", "subagent", "provider-error"])(
     "%s: the same replies as the captured 2.1.2 turn",
     async (name) => {
       const r = await cli(allow, [scenario(name)]);
@@ -159,6 +111,19 @@ describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
       expect(r.status).toBe(out[out.length - 1]?.kind === "final" ? 0 : 1);
     },
   );
+
+  it("a subagent working longer than the idle timeout (~8 s against 3 s): final with the parent's text, nothing of the child's", async () => {
+    const r = await cli(allow, ["--idle-timeout", "3", scenario("slow-subagent")]);
+    const out = lines(r.stdout);
+    expect(contractViolations(out)).toEqual([]);
+    expect(out[out.length - 1], r.stderr).toMatchObject({ kind: "final", content: "The slow subagent finished its work." });
+    expect(out.filter((x) => x.kind === "tool_call")).toMatchObject([{ tool: "subagent" }]);
+    expect(out.filter((x) => x.kind === "tool_result")).toMatchObject([{ tool: "subagent", status: "completed" }]);
+    // The child's own 40 words ran (they are what outlives the idle timeout), and none reached the parent's text.
+    expect(allow.model.requests.some((q) => q.scenario === "slow-child")).toBe(true);
+    expect(text(out)).toBe("The slow subagent finished its work.");
+    expect(r.status).toBe(0);
+  });
 
   it("the idle timeout ends a stalled turn error timeout and interrupts the session", async () => {
     const r = await cli(allow, ["--idle-timeout", "3", scenario("stall")]);
@@ -216,6 +181,7 @@ describe("a one-shot host script (the package imported by name) against OpenCode
   it.each([
     ["tool", "at the tool's result", afterMatches('"type":"session.tool.success"', 1, "before")],
     ["slow", "mid-text, inside a frame", afterMatches('"type":"session.text.delta"', 4, "mid")],
+    ["plugin-tag", "inside its first text frame", afterMatches('"type":"session.text.delta"', 1, "mid")],
   ])("%s turn, /api/event cut %s: one terminal, final, exit 0", async (name, _where, cutter) => {
     const host = await createHostPackage();
     try {
@@ -230,40 +196,10 @@ describe("a one-shot host script (the package imported by name) against OpenCode
       expect(out.filter((x) => x.kind === "final" || x.kind === "error")).toHaveLength(1);
       expect(out[out.length - 1]?.kind, r.stderr).toBe("final");
       expect(r.status).toBe(0);
-      const golden = name === "tool" ? "Let me run a command.The command printed bridge-tool-ok." : scriptedText("slow");
+      const golden = { tool: "Let me run a command.The command printed bridge-tool-ok.", "plugin-tag": "Kept text  and more text." }[name] ?? scriptedText("slow");
       expect((out[out.length - 1] as { content: string }).content).toBe(golden);
     } finally {
       await host.cleanup();
     }
-  });
-});
-
-describe("OpenCode 2.1.2 killed -9 mid-turn", () => {
-  let live: Live;
-  beforeAll(async () => {
-    live = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "allow" });
-  });
-  afterAll(async () => {
-    await live?.stop();
-  });
-
-  it("the turn ends error (never a false final), exit 1", async () => {
-    let killed = false;
-    const r = await cli(live, ["--trace-id", "v2-kill", scenario("slow")], {
-      onLine: (reply) => {
-        // Once the answer has started: the server dies with the turn half done.
-        if (!killed && reply.kind === "delta") {
-          killed = true;
-          live.server.child.kill("SIGKILL");
-        }
-      },
-    });
-    expect(killed).toBe(true);
-    expect(r.status).toBe(1);
-    const out = lines(r.stdout);
-    expect(contractViolations(out)).toEqual([]);
-    expect(out.some((x) => x.kind === "final")).toBe(false);
-    expect(out[out.length - 1]).toMatchObject({ kind: "error" });
-    expect(["transport", "timeout", "server"]).toContain((out[out.length - 1] as { code: string }).code);
   });
 });
