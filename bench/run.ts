@@ -44,6 +44,7 @@ const full: Step[] = [
   { name: "shared", script: "shared-stream.ts" },
   { name: "replay-cli", script: "replay-cli.ts" },
   { name: "daemon", script: "daemon.ts" },
+  { name: "store", script: "store.ts" },
   { name: "scale", script: "scale.ts", gc: true },
   { name: "long-turn codec", script: "long-turn.ts", args: ["--listener", "codec"], gc: true },
   { name: "long-turn codec, 16 MiB frame cap", script: "long-turn.ts", args: ["--listener", "codec", "--max-frame-bytes", CAP16], gc: true },

@@ -16,6 +16,9 @@ import {
   npmReason,
   opencodeLine,
   opencodePackage,
+  PINNED_OPENCODE2_VERSION,
+  PINNED_OPENCODE_VERSION,
+  resolveOpencodeVersion,
 } from "../src/server/install.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "install-test-"));
@@ -36,7 +39,7 @@ function fakeNpm(body: string): { npm: string; calls: () => string[] } {
 
 const INSTALLS = `mkdir -p node_modules/opencode-ai/bin
 printf '{"name":"opencode-ai","bin":{"opencode":"./bin/opencode"}}' > node_modules/opencode-ai/package.json
-printf '#!/bin/sh\\necho 1.99.9\\n' > node_modules/opencode-ai/bin/opencode
+printf '#!/bin/sh\\necho 1.9.99\\n' > node_modules/opencode-ai/bin/opencode
 chmod +x node_modules/opencode-ai/bin/opencode`;
 
 const OFFLINE = `echo 'npm error code ENOTFOUND' >&2
@@ -70,6 +73,17 @@ describe("the 2.x line", () => {
     expect(opencodeLine("1.18.33")).toBe(1);
     expect(opencodePackage("2.1.2", "linux", "x64")).toBe("@opencode/cli-linux-x64");
     expect(opencodePackage("1.18.33", "linux", "x64")).toBe("opencode-ai");
+    // After 1.18.33, 1.x is published only as platform packages (npm: opencode-ai's latest is 1.18.33).
+    expect(opencodePackage("1.19.5", "linux", "x64")).toBe("opencode-linux-x64");
+    expect(opencodePackage("1.19.5", "win32", "x64")).toBe("opencode-windows-x64");
+    expect(opencodePackage("1.2.27", "linux", "x64")).toBe("opencode-ai");
+    expect(opencodePackage("1.18.4", "linux", "x64")).toBe("opencode-ai");
+    // What --opencode-version and install --version take: a line's number or a version.
+    expect(resolveOpencodeVersion("1")).toBe(PINNED_OPENCODE_VERSION);
+    expect(resolveOpencodeVersion("2")).toBe(PINNED_OPENCODE2_VERSION);
+    expect(resolveOpencodeVersion(" 1.19.5 ")).toBe("1.19.5");
+    expect(resolveOpencodeVersion("2.1.2-beta.1")).toBe("2.1.2-beta.1");
+    for (const bad of ["3", "latest", "2.1", "", "v2.1.2"]) expect(resolveOpencodeVersion(bad)).toBeUndefined();
     const root = join(scratch, "v2");
     const npm = fakeNpm(INSTALLS_V2);
     const bin = await ensureOpencode("2.9.9", { root, npm: npm.npm });
@@ -89,24 +103,24 @@ describe("ensureOpencode", () => {
     const root = join(scratch, "ok");
     const npm = fakeNpm(INSTALLS);
     const seen: InstallProgress["phase"][] = [];
-    const bin = await ensureOpencode("1.99.9", { root, npm: npm.npm, onProgress: (p) => seen.push(p.phase) });
-    expect(bin).toBe(join(root, "opencode", "1.99.9", "node_modules", "opencode-ai", "bin", "opencode"));
+    const bin = await ensureOpencode("1.9.99", { root, npm: npm.npm, onProgress: (p) => seen.push(p.phase) });
+    expect(bin).toBe(join(root, "opencode", "1.9.99", "node_modules", "opencode-ai", "bin", "opencode"));
     expect(seen).toEqual(["start", "done"]);
     expect(npm.calls()).toHaveLength(1);
     expect(npm.calls()[0]).toContain("install");
-    expect(npm.calls()[0]).toContain("opencode-ai@1.99.9");
-    expect(await ensureOpencode("1.99.9", { root, npm: npm.npm })).toBe(bin);
+    expect(npm.calls()[0]).toContain("opencode-ai@1.9.99");
+    expect(await ensureOpencode("1.9.99", { root, npm: npm.npm })).toBe(bin);
     expect(npm.calls()).toHaveLength(1);
-    expect(readdirSync(join(root, "opencode"))).toEqual(["1.99.9"]);
+    expect(readdirSync(join(root, "opencode"))).toEqual(["1.9.99"]);
     // The old signature (version, root) still works.
-    expect(await ensureOpencode("1.99.9", root)).toBe(bin);
+    expect(await ensureOpencode("1.9.99", root)).toBe(bin);
   });
 
   it("reports progress while npm runs", async () => {
     const root = join(scratch, "slow");
     const npm = fakeNpm(`sleep 0.3\n${INSTALLS}`);
     const seen: InstallProgress["phase"][] = [];
-    await ensureOpencode("1.99.9", { root, npm: npm.npm, progressEveryMs: 50, onProgress: (p) => seen.push(p.phase) });
+    await ensureOpencode("1.9.99", { root, npm: npm.npm, progressEveryMs: 50, onProgress: (p) => seen.push(p.phase) });
     expect(seen[0]).toBe("start");
     expect(seen).toContain("waiting");
     expect(seen[seen.length - 1]).toBe("done");
@@ -115,10 +129,10 @@ describe("ensureOpencode", () => {
   it("offline: one sentence with npm's own reason, and nothing half-made left", async () => {
     const root = join(scratch, "offline");
     const npm = fakeNpm(OFFLINE);
-    const err = await ensureOpencode("1.99.9", { root, npm: npm.npm }).catch((e: unknown) => e);
+    const err = await ensureOpencode("1.9.99", { root, npm: npm.npm }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InstallError);
     expect((err as Error).message).toBe(
-      "could not install opencode-ai@1.99.9: npm could not reach the registry: ENOTFOUND: network request to https://registry.npmjs.org/opencode-ai failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org",
+      "could not install opencode-ai@1.9.99: npm could not reach the registry: ENOTFOUND: network request to https://registry.npmjs.org/opencode-ai failed, reason: getaddrinfo ENOTFOUND registry.npmjs.org",
     );
     expect((err as Error).message).not.toContain("\n");
     expect(readdirSync(join(root, "opencode"))).toEqual([]);
@@ -127,24 +141,24 @@ describe("ensureOpencode", () => {
   it("an install without a binary, or no npm at all, fails clearly and leaves nothing", async () => {
     const root = join(scratch, "nobin");
     const empty = fakeNpm("mkdir -p node_modules/opencode-ai && echo '{}' > node_modules/opencode-ai/package.json");
-    await expect(ensureOpencode("1.99.9", { root, npm: empty.npm })).rejects.toThrow(/npm installed opencode-ai@1\.99\.9, but it holds no opencode binary for/);
+    await expect(ensureOpencode("1.9.99", { root, npm: empty.npm })).rejects.toThrow(/npm installed opencode-ai@1\.9\.99, but it holds no opencode binary for/);
     expect(readdirSync(join(root, "opencode"))).toEqual([]);
-    await expect(ensureOpencode("1.99.9", { root, npm: join(scratch, "no-such-npm") })).rejects.toThrow(/could not run npm to install opencode-ai@1\.99\.9 \(spawn .*ENOENT\)/);
+    await expect(ensureOpencode("1.9.99", { root, npm: join(scratch, "no-such-npm") })).rejects.toThrow(/could not run npm to install opencode-ai@1\.9\.99 \(spawn .*ENOENT\)/);
     expect(readdirSync(join(root, "opencode"))).toEqual([]);
   });
 
   it("two installs at once both end with the one complete copy", async () => {
     const root = join(scratch, "race");
     const npm = fakeNpm(`sleep 0.2\n${INSTALLS}`);
-    const [a, b] = await Promise.all([ensureOpencode("1.99.9", { root, npm: npm.npm }), ensureOpencode("1.99.9", { root, npm: npm.npm })]);
+    const [a, b] = await Promise.all([ensureOpencode("1.9.99", { root, npm: npm.npm }), ensureOpencode("1.9.99", { root, npm: npm.npm })]);
     expect(a).toBe(b);
-    expect(readdirSync(join(root, "opencode"))).toEqual(["1.99.9"]);
+    expect(readdirSync(join(root, "opencode"))).toEqual(["1.9.99"]);
   });
 
   it("a timeout stops npm and says so", async () => {
     const root = join(scratch, "timeout");
     const npm = fakeNpm("sleep 5");
-    await expect(ensureOpencode("1.99.9", { root, npm: npm.npm, timeoutMs: 200 })).rejects.toThrow(/did not finish within 0 s/);
+    await expect(ensureOpencode("1.9.99", { root, npm: npm.npm, timeoutMs: 200 })).rejects.toThrow(/did not finish within 0 s/);
     expect(readdirSync(join(root, "opencode"))).toEqual([]);
   });
 });
@@ -162,8 +176,8 @@ describe("an unusable cache directory", () => {
   it("is an InstallError naming the directory", async () => {
     const file = join(scratch, "a-file");
     writeFileSync(file, "");
-    const err = await ensureOpencode("1.99.9", { root: join(file, "cache"), npm: fakeNpm(INSTALLS).npm }).catch((e: unknown) => e);
+    const err = await ensureOpencode("1.9.99", { root: join(file, "cache"), npm: fakeNpm(INSTALLS).npm }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InstallError);
-    expect((err as Error).message).toMatch(/^could not install opencode-ai@1\.99\.9 into .*a-file\/cache\/opencode\/1\.99\.9: ENOTDIR/);
+    expect((err as Error).message).toMatch(/^could not install opencode-ai@1\.9\.99 into .*a-file\/cache\/opencode\/1\.9\.99: ENOTDIR/);
   });
 });

@@ -59,6 +59,21 @@ describe("Anthropic Messages", () => {
     expect(await next.json()).toMatchObject({ type: "message", stop_reason: "end_turn", content: [{ type: "text", text: "The command printed bridge-tool-ok." }] });
   });
 
+  it("tells the truth about a tool whose result lacks its output (refused), as in every dialect", async () => {
+    const prompt = { role: "user", content: [{ type: "text", text: "[scenario:tool] go" }] };
+    const refused = await anthropic({
+      stream: false,
+      tools: CLAUDE_TOOLS,
+      messages: [
+        prompt,
+        { role: "assistant", content: [{ type: "tool_use", id: "call_echo_1", name: "Bash", input: {} }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "call_echo_1", is_error: true, content: "The user doesn't want to proceed" }] },
+      ],
+    });
+    expect(await refused.json()).toMatchObject({ content: [{ type: "text", text: "The command did not run, so I have no output to report." }] });
+    expect(model.requests.at(-1)).toMatchObject({ api: "anthropic", scenario: "tool", step: 1, tools: ["Bash", "Read"] });
+  });
+
   it("a side request that offers no tools gets the step's text only; thinking streams as thinking_delta", async () => {
     const evs = events(await (await anthropic({ stream: true, messages: [{ role: "user", content: "[scenario:mixed-turn] title this" }] })).text());
     expect(evs.some((e) => (e.content_block as { type?: string })?.type === "tool_use")).toBe(false);
@@ -88,6 +103,39 @@ describe("Anthropic Messages", () => {
   });
 });
 
+describe("OpenAI chat completions (OpenCode)", () => {
+  const chat = (body: unknown) => fetch(`${base()}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+
+  it("streams the role header, reasoning, text and a tool call in chunks, then usage and [DONE]", async () => {
+    const body = await (await chat({ stream: true, messages: [{ role: "user", content: "[scenario:mixed-turn] go" }] })).text();
+    expect(body.trimEnd().endsWith("data: [DONE]")).toBe(true);
+    const evs = events(body.replace("data: [DONE]", "")) as unknown as { choices: { delta?: Record<string, unknown>; finish_reason?: string | null }[]; usage?: unknown }[];
+    expect(evs[0]?.choices[0]?.delta).toEqual({ role: "assistant", content: "" });
+    const deltas = evs.flatMap((e) => e.choices.map((c) => c.delta ?? {}));
+    expect(deltas.flatMap((d) => (typeof d.reasoning_content === "string" ? [d.reasoning_content] : [])).join("")).toBe("I should run a command first.");
+    expect(deltas.flatMap((d) => (typeof d.content === "string" ? [d.content] : [])).join("")).toBe("Running a command.");
+    const args = deltas.flatMap((d) => ((d.tool_calls as { function: { arguments: string } }[] | undefined) ?? []).map((t) => t.function.arguments)).join("");
+    expect(JSON.parse(args)).toEqual({ command: "echo mixed-ok", description: "Echo" });
+    expect(evs.flatMap((e) => e.choices.map((c) => c.finish_reason)).filter(Boolean)).toEqual(["tool_calls"]);
+    expect(evs.at(-1)?.usage).toMatchObject({ prompt_tokens: 42 });
+    expect(model.requests.at(-1)).toMatchObject({ api: "chat", scenario: "mixed-turn", step: 0, stream: true });
+  });
+
+  it("a refused tool's result does not carry the marker: the closing text says so; a provider 500 is sent as scripted", async () => {
+    const after = (content: string) => [
+      { role: "user", content: "[scenario:tool] go" },
+      { role: "assistant", tool_calls: [{ id: "call_echo_1" }] },
+      { role: "tool", tool_call_id: "call_echo_1", content },
+    ];
+    const text = async (content: string) => ((await (await chat({ messages: after(content) })).json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content;
+    expect(await text("bridge-tool-ok")).toBe("The command printed bridge-tool-ok.");
+    expect(await text("The user rejected permission to use this specific tool call.")).toBe("The command did not run, so I have no output to report.");
+    const failed = await chat({ stream: true, messages: [{ role: "user", content: "[scenario:provider-500] x" }] });
+    expect(failed.status).toBe(500);
+    expect(await failed.json()).toEqual({ error: { message: "The scripted provider failed internally", type: "server_error", code: "internal_error" } });
+  });
+});
+
 describe("OpenAI Responses", () => {
   const responses = (body: unknown) => fetch(`${base()}/v1/responses`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
   const CODEX_TOOLS = [{ type: "function", name: "exec_command", parameters: { properties: { cmd: {}, workdir: {} } } }];
@@ -106,6 +154,18 @@ describe("OpenAI Responses", () => {
       input: [...input, { type: "reasoning", summary: [] }, { type: "function_call", call_id: "call_mixed_1", name: "exec_command", arguments: "{}" }, { type: "function_call_output", call_id: "call_mixed_1", output: "mixed-ok" }],
     });
     expect(await next.json()).toMatchObject({ status: "completed", output: [{ type: "reasoning" }, { type: "message", content: [{ text: "The command printed mixed-ok." }] }] });
+  });
+
+  it("the tool step's closing text follows what the function_call_output said", async () => {
+    const input = (output: string) => [
+      { type: "message", role: "user", content: [{ type: "input_text", text: "[scenario:tool] go" }] },
+      { type: "function_call", call_id: "call_echo_1", name: "exec_command", arguments: "{}" },
+      { type: "function_call_output", call_id: "call_echo_1", output },
+    ];
+    const text = async (output: string) =>
+      ((await (await responses({ stream: false, tools: CODEX_TOOLS, input: input(output) })).json()) as { output: { content?: { text: string }[] }[] }).output[0]?.content?.[0]?.text;
+    expect(await text("bridge-tool-ok\n")).toBe("The command printed bridge-tool-ok.");
+    expect(await text("exec_command was rejected")).toBe("The command did not run, so I have no output to report.");
   });
 
   it("a provider 401 in OpenAI's error shape", async () => {

@@ -90,6 +90,8 @@ export interface BridgeWork {
   /** Keep every turn subscribed to the end (latency runs: every frame reaches a listener). */
   readonly keepSubscribed?: boolean;
   readonly maxFrameBytes?: number;
+  /** The OpenCode line of the stream's frames (default 1; 2: `/api/event` through the 2.x dialect). */
+  readonly line?: 1 | 2;
 }
 
 export interface BridgeOutcome {
@@ -295,8 +297,8 @@ export class BridgeRun {
     opts: { kind?: ListenerKind; recv?: Float64Array } = {},
   ) {
     const kind = opts.kind ?? "codec";
-    // The stand-in replays 1.x captures: no line detection.
-    const http = createDialect({ baseUrl, directory: DIRECTORY, requestTimeoutMs: 30_000, line: 1, maxFrameBytes: work.maxFrameBytes });
+    // The stand-in replays captures of a known line (1.x unless said): no line detection.
+    const http = createDialect({ baseUrl, directory: DIRECTORY, requestTimeoutMs: 30_000, line: work.line ?? 1, maxFrameBytes: work.maxFrameBytes });
     this.hub = new EventHub(http, { connectTimeoutMs: 30_000 });
     this.d = {
       hub: this.hub,

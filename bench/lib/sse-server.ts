@@ -2,7 +2,7 @@
  * A small `/event` server on 127.0.0.1:0 for the benchmarks, in the benchmark's
  * own process (so that send and receive times come from one clock).
  *
- * Every GET /event answers `text/event-stream` with the plan set for it:
+ * Every GET /event (or 2.x's /api/event) answers `text/event-stream` with the plan set for it:
  * - bulk: the whole prepared stream, as fast as the socket takes it, then end;
  * - paced: one frame per `intervalMs`, each written on its own, its send time
  *   (performance.now(), before the write) recorded by frame index, then end.
@@ -48,7 +48,8 @@ export class SseServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? "").split("?")[0];
     const plan = this.plan;
-    if (req.method !== "GET" || path !== "/event" || plan === undefined) {
+    // `/event` (1.x) or `/api/event` (2.x): the plan decides what is sent.
+    if (req.method !== "GET" || (path !== "/event" && path !== "/api/event") || plan === undefined) {
       res.writeHead(404, { "content-type": "text/plain" }).end(`no plan for ${req.method} ${req.url}\n`);
       return;
     }

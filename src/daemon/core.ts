@@ -20,7 +20,7 @@ import { ReplyPath } from "./reply-path.js";
 import { SubscriberBudget } from "./sse.js";
 import { PgStore } from "./store/postgres.js";
 import { SharedTurns } from "./store/shared.js";
-import { takeOver } from "./store/takeover.js";
+import { resendEnded, takeOver } from "./store/takeover.js";
 import { TurnStore } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
 
@@ -100,6 +100,8 @@ export class DaemonCore {
       retainTurns: this.options.maxTurns,
       room: () => (this.draining ? 0 : this.options.maxActiveTurns - this.store.running().length - this.reserved.size),
       takeover: (row, record) => takeOver(this, row, record, this.input.adapter?.turnTimeoutMs ?? 30 * 60_000),
+      resend: (row) => resendEnded(this, row),
+      ackers: () => this.outputs.entries().filter(({ sink }) => typeof sink.bind === "function").map(({ name }) => name),
     });
   }
 

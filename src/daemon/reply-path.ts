@@ -64,12 +64,16 @@ export class ReplyPath {
       if (isRequestEvent(m)) {
         // Journaled like a reply: a pending request outlives a restart.
         const known = this.store.get(m.trace_id);
+        if (known?.mirrored) return undefined;
         if (known && !known.finished) this.journal?.request(known.turnId, m);
         this.store.request(m);
         return this.toOutputs(m);
       }
       // In the journal before anywhere else: nothing reaches a subscriber or an output that a crash could forget.
       const known = this.store.get(m.trace_id);
+      // Not a turn this daemon drives (ended, or claimed by another daemon of the shared store): what
+      // its fenced adapter still delivers is written nowhere, so it goes nowhere.
+      if (this.journal !== undefined && (known === undefined || known.finished || known.mirrored)) return undefined;
       const written = known && !known.finished ? this.journal?.reply(known.turnId, m) : undefined;
       if (written) {
         // The shared store: published once committed, in order (its writes resolve in seq order);

@@ -5,8 +5,8 @@
  * tool call is played with the tool the request offers for the job (tools.ts).
  */
 import type { ServerResponse } from "node:http";
-import { agentToolCall, offeredTools, type OfferedTools } from "./tools.js";
-import { errorMessage, playFrames, sendJson, stepOf, type DialectContext, type Frame, type PlanMessage, type StreamStep } from "./play.js";
+import { agentToolCall, type OfferedTools } from "./tools.js";
+import { answer, sendJson, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 import type { ToolCallSpec } from "./scripts.js";
 
 export const ANTHROPIC_MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] as const;
@@ -35,7 +35,7 @@ export function anthropicPlanMessages(messages: readonly AnthropicMessage[]): Pl
   return messages.map((m) => {
     if (m.role === "assistant") return { role: "assistant" };
     const blocks = typeof m.content === "string" ? [{ type: "text", text: m.content }] : (m.content ?? []);
-    if (blocks.some((b) => b.type === "tool_result")) return { role: "tool" };
+    if (blocks.some((b) => b.type === "tool_result")) return { role: "tool", content: blocks };
     return { role: "user", content: blocks.filter((b) => b.type === "text") };
   });
 }
@@ -111,6 +111,21 @@ function errorType(status: number): string {
   return "invalid_request_error";
 }
 
+/** The scripts' OpenAI-shaped error (`{error:{message}}`) in Anthropic's shape. */
+function errorBody(status: number, body: unknown) {
+  const m = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
+  return { type: "error", error: { type: errorType(status), message: typeof m === "string" ? m : JSON.stringify(body) } };
+}
+
+const MESSAGES: WireApi = {
+  api: "anthropic",
+  defaultModel: ANTHROPIC_MODELS[0],
+  id: (n) => `msg_scripted_${n}`,
+  errorBody,
+  frames: messagesFrames,
+  json: messageJson,
+};
+
 /** Answers an Anthropic Messages API request; false when `path` is not one of its routes. */
 export async function handleAnthropic(
   method: string,
@@ -132,21 +147,6 @@ export async function handleAnthropic(
   }
   if (path !== "/v1/messages") return false;
   const body = JSON.parse(await rawBody()) as MessagesBody;
-  const messages = anthropicPlanMessages(body.messages ?? []);
-  const plan = ctx.plan(messages);
-  const tools = offeredTools(body.tools);
-  const stream = body.stream === true;
-  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "anthropic", tools: [...tools.keys()] });
-  const step = stepOf(plan);
-  const failed = ctx.failure(plan, step);
-  if (failed) {
-    sendJson(res, failed.status, { type: "error", error: { type: errorType(failed.status), message: errorMessage(failed.body) } });
-    return true;
-  }
-  if (step.kind !== "stream") return true;
-  const id = `msg_scripted_${ctx.nextId()}`;
-  const model = body.model ?? ANTHROPIC_MODELS[0];
-  if (stream) await playFrames(res, messagesFrames(step, id, model, tools), step);
-  else sendJson(res, 200, messageJson(step, id, model, tools));
+  await answer(res, ctx, MESSAGES, { messages: anthropicPlanMessages(body.messages ?? []), tools: body.tools, stream: body.stream === true, model: body.model });
   return true;
 }

@@ -1,12 +1,15 @@
 /**
  * What the scripted model's wire dialects (chat completions, Anthropic Messages,
- * OpenAI Responses) share: the request context a dialect is given, and the player
- * that writes a step's frames with its pacing and stall.
+ * OpenAI Responses) share: one way to answer a model request (`answer`: plan the
+ * step, record the request, a scripted failure, then the dialect's frames or JSON),
+ * and the player that writes a step's frames with its pacing and stall. A dialect
+ * only reads its request body and writes its answer's shape (`WireApi`).
  */
 import type { ServerResponse } from "node:http";
 import type { Script, Step } from "./scripts.js";
+import { offeredTools, type OfferedTools } from "./tools.js";
 
-/** A conversation reduced to what picks the scenario and step: roles and user text. */
+/** A conversation reduced to what picks the scenario and step: roles, user text, tool results. */
 export interface PlanMessage {
   readonly role: "user" | "assistant" | "tool" | "system";
   readonly content?: unknown;
@@ -26,11 +29,11 @@ export interface DialectContext {
     step: number;
     stream: boolean;
     messages: readonly PlanMessage[];
-    api: "anthropic" | "responses";
+    api: "chat" | "anthropic" | "responses";
     tools: readonly string[];
   }): void;
-  /** The HTTP error to answer this request with (an `http-error` step, or one of a `failFirst`'s failures), if any. */
-  failure(plan: Plan, step: Step): { status: number; body: unknown } | undefined;
+  /** The HTTP error to answer this request with (one of a `failFirst`'s failures), if any. */
+  failure(plan: Plan, step: StreamStep): { status: number; body: unknown } | undefined;
   nextId(): number;
 }
 
@@ -73,13 +76,54 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
   res.end(JSON.stringify(body));
 }
 
-/** Past the end of a script the model answers with text, never a tool call again. */
-export function stepOf(plan: Plan): Step {
-  return plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
+/** A model request as its dialect read it from the wire. */
+export interface ModelRequest {
+  readonly messages: readonly PlanMessage[];
+  /** The request's `tools`, as sent. */
+  readonly tools: unknown;
+  readonly stream: boolean;
+  readonly model: string | undefined;
 }
 
-/** The message of an OpenAI-shaped error body (`{error:{message}}`), which the scripts use. */
-export function errorMessage(body: unknown): string {
-  const m = (body as { error?: { message?: unknown } } | undefined)?.error?.message;
-  return typeof m === "string" ? m : JSON.stringify(body);
+/** One wire API: the shape of its answers. */
+export interface WireApi {
+  readonly api: "chat" | "anthropic" | "responses";
+  readonly defaultModel: string;
+  /** The answer's id, from the server's request counter. */
+  id(n: number): string;
+  /** The body of a scripted HTTP error (an OpenAI-shaped `{error:{message}}` in the scripts). */
+  errorBody(status: number, body: unknown): unknown;
+  frames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[];
+  json(step: StreamStep, id: string, model: string, tools: OfferedTools): unknown;
+}
+
+/** Answers one model request of `wire`'s API with the step its conversation is at. */
+export async function answer(res: ServerResponse, ctx: DialectContext, wire: WireApi, req: ModelRequest): Promise<void> {
+  const plan = ctx.plan(req.messages);
+  const tools = offeredTools(req.tools);
+  ctx.record({ scenario: plan.name, step: plan.step, stream: req.stream, messages: req.messages, api: wire.api, tools: [...tools.keys()] });
+  const step = stepOf(plan, req.messages);
+  const failed = step.kind === "http-error" ? step : ctx.failure(plan, step);
+  if (failed) return sendJson(res, failed.status, wire.errorBody(failed.status, failed.body));
+  if (step.kind !== "stream") return; // an http-error step was answered just above
+  const id = wire.id(ctx.nextId());
+  const model = req.model ?? wire.defaultModel;
+  if (req.stream) await playFrames(res, wire.frames(step, id, model, tools), step);
+  else sendJson(res, 200, wire.json(step, id, model, tools));
+}
+
+/**
+ * The step to play. Past the end of a script the model answers with text, never a
+ * tool call again; and it tells the truth about its tool: `unlessToolSaid`'s text
+ * when no tool result since the last user message contains the marker (a refused
+ * or failed tool did not print it).
+ */
+function stepOf(plan: Plan, messages: readonly PlanMessage[]): Step {
+  const step = plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
+  if (step.kind !== "stream" || step.unlessToolSaid === undefined) return step;
+  let from = messages.length;
+  while (from > 0 && messages[from - 1]?.role !== "user") from--;
+  const marker = step.unlessToolSaid.marker;
+  const said = messages.slice(from).some((m) => m.role === "tool" && JSON.stringify(m.content ?? "").includes(marker));
+  return said ? step : { ...step, text: step.unlessToolSaid.text };
 }

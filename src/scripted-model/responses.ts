@@ -5,8 +5,8 @@
  * `response.function_call_arguments.delta`, `response.completed`) or not.
  */
 import type { ServerResponse } from "node:http";
-import { agentToolCall, offeredTools, type OfferedTools } from "./tools.js";
-import { playFrames, sendJson, stepOf, type DialectContext, type Frame, type PlanMessage, type StreamStep } from "./play.js";
+import { agentToolCall, type OfferedTools } from "./tools.js";
+import { answer, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 
 interface InputItem {
   type?: string;
@@ -33,7 +33,7 @@ export function responsesPlanMessages(input: ResponsesBody["input"]): PlanMessag
       const parts = typeof item.content === "string" ? [{ text: item.content }] : (item.content ?? []);
       out.push({ role: "user", content: parts.map((p) => ({ text: p.text ?? "" })) });
     } else if (type === "message" && (item.role === "system" || item.role === "developer")) out.push({ role: "system" });
-    else if (type.endsWith("_output")) out.push({ role: "tool" });
+    else if (type.endsWith("_output")) out.push({ role: "tool", content: item });
     else if (out.at(-1)?.role !== "assistant") out.push({ role: "assistant" });
   }
   return out;
@@ -117,6 +117,23 @@ export function responsesFrames(step: StreamStep, id: string, model: string, too
   return out;
 }
 
+const RESPONSES: WireApi = {
+  api: "responses",
+  defaultModel: "scripted",
+  id: (n) => `scripted_${n}`,
+  errorBody: (_status, body) => body,
+  frames: responsesFrames,
+  json: (step, id, model, tools) => ({
+    id: `resp_${id}`,
+    object: "response",
+    created_at: 1_700_000_000,
+    status: "completed",
+    model,
+    output: outputItems(step, id, tools),
+    usage: usage(step),
+  }),
+};
+
 /** Answers an OpenAI Responses request; false when `path` is not its route. */
 export async function handleResponses(
   method: string,
@@ -127,24 +144,6 @@ export async function handleResponses(
 ): Promise<boolean> {
   if (method !== "POST" || !path.endsWith("/responses")) return false;
   const body = JSON.parse(await rawBody()) as ResponsesBody;
-  const messages = responsesPlanMessages(body.input);
-  const plan = ctx.plan(messages);
-  const tools = offeredTools(body.tools);
-  const stream = body.stream === true;
-  ctx.record({ scenario: plan.name, step: plan.step, stream, messages, api: "responses", tools: [...tools.keys()] });
-  const step = stepOf(plan);
-  const failed = ctx.failure(plan, step);
-  if (failed) {
-    sendJson(res, failed.status, failed.body);
-    return true;
-  }
-  if (step.kind !== "stream") return true;
-  const id = `scripted_${ctx.nextId()}`;
-  const model = body.model ?? "scripted";
-  if (stream) await playFrames(res, responsesFrames(step, id, model, tools), step);
-  else {
-    const items = outputItems(step, id, tools);
-    sendJson(res, 200, { id: `resp_${id}`, object: "response", created_at: 1_700_000_000, status: "completed", model, output: items, usage: usage(step) });
-  }
+  await answer(res, ctx, RESPONSES, { messages: responsesPlanMessages(body.input), tools: body.tools, stream: body.stream === true, model: body.model });
   return true;
 }

@@ -217,11 +217,10 @@ export const scripts: Readonly<Record<string, Script>> = {
 /** Text that answers requests without a scenario marker (for example OpenCode's title generation). */
 export const defaultScript: Script = [{ kind: "stream", text: ["Scripted", " session"] }];
 
-export function selectScript(userText: string): { name: string; script: Script } {
-  const m = /\[scenario:([a-z0-9-]+)\]/.exec(userText);
-  if (m?.[1] !== undefined) {
-    const s = scripts[m[1]];
-    if (s) return { name: m[1], script: s };
-  }
-  return { name: "default", script: defaultScript };
+/** The script a user's text names with `[scenario:NAME]` (in `extra` first; an unknown name: the default); undefined: no marker. */
+export function selectScript(userText: string, extra?: Readonly<Record<string, Script>>): { name: string; script: Script } | undefined {
+  const name = /\[scenario:([a-z0-9-]+)\]/.exec(userText)?.[1];
+  if (name === undefined) return undefined;
+  const script = extra?.[name] ?? scripts[name];
+  return script ? { name, script } : { name: "default", script: defaultScript };
 }

@@ -1,15 +1,17 @@
 /**
- * A small OpenAI-compatible chat-completions server that plays deterministic
- * scripts (see scripts.ts). It listens on loopback only and is what OpenCode
- * talks to in the bridge's captures, end-to-end tests and `demo`.
+ * A small model server that plays deterministic scripts (see scripts.ts) in three
+ * wire dialects: OpenAI chat completions (OpenCode: chat.ts), Anthropic Messages
+ * (Claude Code: anthropic.ts) and OpenAI Responses (Codex: responses.ts). It
+ * listens on loopback only and is what the agents talk to in the bridge's
+ * captures, end-to-end tests and `demo`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { selectScript, type Script, type Step } from "./scripts.js";
+import { defaultScript, selectScript, type Script } from "./scripts.js";
 import { handleAnthropic } from "./anthropic.js";
+import { handleChat } from "./chat.js";
 import { handleResponses } from "./responses.js";
-import type { DialectContext, Plan } from "./play.js";
-import { offeredTools, speakTools, type OfferedTools } from "./tools.js";
+import type { DialectContext, Plan, PlanMessage, StreamStep } from "./play.js";
 
 export interface ScriptedModelRequest {
   readonly scenario: string;
@@ -25,7 +27,7 @@ export interface ScriptedModelRequest {
   readonly userParts: readonly ReceivedPart[];
   /** Which wire API it came on: chat completions (OpenCode), `anthropic` Messages (Claude Code) or `responses` (Codex). */
   readonly api?: "chat" | "anthropic" | "responses";
-  /** The tool names the request offered (Anthropic and Responses requests). */
+  /** The tool names the request offered. */
   readonly tools?: readonly string[];
 }
 
@@ -35,7 +37,7 @@ export interface ReceivedPart {
   readonly url?: string;
 }
 
-function receivedParts(messages: readonly ChatMessage[]): ReceivedPart[] {
+function receivedParts(messages: readonly PlanMessage[]): ReceivedPart[] {
   let from = messages.length;
   while (from > 0 && messages[from - 1]?.role === "user") from--;
   const out: ReceivedPart[] = [];
@@ -54,13 +56,6 @@ function receivedParts(messages: readonly ChatMessage[]): ReceivedPart[] {
   return out;
 }
 
-/** Whether a tool result since the last user message contains `marker`. */
-function toolSaid(messages: readonly ChatMessage[], marker: string): boolean {
-  let from = messages.length;
-  while (from > 0 && messages[from - 1]?.role !== "user") from--;
-  return messages.slice(from).some((m) => m.role === "tool" && JSON.stringify(m.content ?? "").includes(marker));
-}
-
 export interface ScriptedModel {
   readonly url: string;
   readonly port: number;
@@ -74,121 +69,33 @@ export interface ScriptedModelOptions {
   readonly extraScripts?: Readonly<Record<string, Script>>;
 }
 
-interface ChatMessage {
-  role?: string;
-  content?: unknown;
-}
-
+/** The text of a message's content: a string, or the `text` of its parts. */
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) {
-    return content
-      .map((p: unknown) =>
-        typeof p === "object" && p !== null && typeof (p as { text?: unknown }).text === "string"
-          ? (p as { text: string }).text
-          : "",
-      )
-      .join("");
-  }
-  return "";
+  if (!Array.isArray(content)) return "";
+  return content
+    .map((p: unknown) => {
+      const text = (p as { text?: unknown } | null)?.text;
+      return typeof text === "string" ? text : "";
+    })
+    .join("");
 }
 
-/** Which script and which of its steps a request asks for. */
-export function planRequest(
-  messages: readonly ChatMessage[],
-  extra?: Readonly<Record<string, Script>>,
-): { name: string; script: Script; step: number } {
-  let lastUser = -1;
-  for (let i = messages.length - 1; i >= 0; i--) {
-    if (messages[i]?.role === "user") {
-      lastUser = i;
-      break;
-    }
-  }
-  // The scenario marker may sit in any user message of the conversation; the newest wins.
-  let chosen = selectScript("");
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i];
-    if (m?.role !== "user") continue;
-    const text = textOf(m.content);
-    const marker = /\[scenario:([a-z0-9-]+)\]/.exec(text)?.[1];
-    if (marker !== undefined && extra?.[marker]) chosen = { name: marker, script: extra[marker] };
-    else if (marker !== undefined) chosen = selectScript(text);
-  }
+/**
+ * Which script and which of its steps a request asks for: the scenario marker may
+ * sit in any user message of the conversation (the newest wins); the step is the
+ * number of assistant messages since the last user message.
+ */
+export function planRequest(messages: readonly PlanMessage[], extra?: Readonly<Record<string, Script>>): Plan {
+  let chosen: { name: string; script: Script } = { name: "default", script: defaultScript };
   let step = 0;
-  for (let i = lastUser + 1; i < messages.length; i++) if (messages[i]?.role === "assistant") step++;
-  return { ...chosen, step };
-}
-
-function chunk(id: string, delta: Record<string, unknown>, finish: string | null = null): string {
-  return `data: ${JSON.stringify({
-    id,
-    object: "chat.completion.chunk",
-    created: 1_700_000_000,
-    model: "scripted",
-    choices: [{ index: 0, delta, finish_reason: finish }],
-  })}\n\n`;
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function playStream(res: ServerResponse, step: Extract<Step, { kind: "stream" }>, id: string, offered: OfferedTools) {
-  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-  const frames: string[] = [chunk(id, { role: "assistant", content: "" })];
-  for (const r of step.reasoning ?? []) frames.push(chunk(id, { reasoning_content: r }));
-  for (const t of step.text ?? []) frames.push(chunk(id, { content: t }));
-  (step.toolCalls ?? []).forEach((scripted, index) => {
-    // In the dialect of the tools this request offers (OpenCode 1.x or 2.x names: tools.ts).
-    const call = speakTools(scripted, offered);
-    const args = JSON.stringify(call.arguments);
-    const half = Math.ceil(args.length / 2);
-    frames.push(
-      chunk(id, {
-        tool_calls: [{ index, id: call.id, type: "function", function: { name: call.name, arguments: args.slice(0, half) } }],
-      }),
-    );
-    frames.push(chunk(id, { tool_calls: [{ index, function: { arguments: args.slice(half) } }] }));
-  });
-  const finish = (step.toolCalls?.length ?? 0) > 0 ? "tool_calls" : "stop";
-  frames.push(chunk(id, {}, finish));
-  const completion = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
-  frames.push(
-    `data: ${JSON.stringify({
-      id,
-      object: "chat.completion.chunk",
-      created: 1_700_000_000,
-      model: "scripted",
-      choices: [],
-      usage: { prompt_tokens: 42, completion_tokens: completion, total_tokens: 42 + completion },
-    })}\n\n`,
-  );
-  frames.push("data: [DONE]\n\n");
-  for (let i = 0; i < frames.length; i++) {
-    if (step.stallAfter !== undefined && i >= step.stallAfter) {
-      // Hold the connection open without sending anything until the client goes away.
-      await new Promise<void>((resolve) => res.once("close", () => resolve()));
-      return;
-    }
-    if (res.destroyed) return;
-    res.write(frames[i]);
-    if (step.chunkDelayMs) await sleep(step.chunkDelayMs);
+  for (const m of messages) {
+    if (m.role === "assistant") step++;
+    if (m.role !== "user") continue;
+    step = 0;
+    chosen = selectScript(textOf(m.content), extra) ?? chosen;
   }
-  res.end();
-}
-
-function playJson(res: ServerResponse, step: Extract<Step, { kind: "stream" }>, id: string) {
-  const content = (step.text ?? []).join("");
-  res.writeHead(200, { "content-type": "application/json" });
-  res.end(
-    JSON.stringify({
-      id,
-      object: "chat.completion",
-      created: 1_700_000_000,
-      model: "scripted",
-      choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }],
-      usage: { prompt_tokens: 42, completion_tokens: 5, total_tokens: 47 },
-    }),
-  );
+  return { ...chosen, step };
 }
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -202,9 +109,8 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
   let counter = 0;
   /** Failures served so far per scenario step, for `failFirst`. */
   const failures = new Map<string, number>();
-  /** The HTTP error this request gets: an `http-error` step, or one of a `failFirst`'s failures. */
-  const failure = (plan: Plan, step: Step): { status: number; body: unknown } | undefined => {
-    if (step.kind === "http-error") return step;
+  /** The HTTP error this request gets: one of a `failFirst`'s failures. */
+  const failure = (plan: Plan, step: StreamStep): { status: number; body: unknown } | undefined => {
     if (!step.failFirst) return undefined;
     const key = `${plan.name}#${plan.step}`;
     const served = failures.get(key) ?? 0;
@@ -226,35 +132,9 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
         // Claude Code sends `anthropic-version` on every request, /v1/models included.
         if (req.headers["anthropic-version"] !== undefined && (await handleAnthropic(req.method ?? "", path, raw, res, dialect))) return;
         if (await handleResponses(req.method ?? "", path, raw, res, dialect)) return;
-        if (req.method === "GET" && req.url?.endsWith("/models")) {
-          res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ object: "list", data: [{ id: "scripted", object: "model", owned_by: "bridge" }] }));
-          return;
-        }
-        if (req.method !== "POST" || !req.url?.endsWith("/chat/completions")) {
-          res.writeHead(404, { "content-type": "application/json" });
-          res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
-          return;
-        }
-        const body = JSON.parse(await readBody(req)) as { messages?: ChatMessage[]; stream?: boolean; tools?: unknown };
-        const plan = planRequest(body.messages ?? [], opts.extraScripts);
-        const stream = body.stream === true;
-        requests.push({ scenario: plan.name, step: plan.step, stream, messages: body.messages?.length ?? 0, userParts: receivedParts(body.messages ?? []) });
-        // Past the end of a script the model answers with its last text step's words, never a tool call again.
-        let step: Step = plan.script[plan.step] ?? { kind: "stream", text: ["(script", " ended)"] };
-        // A model tells the truth about its tool: a refused or failed one did not print the marker.
-        if (step.kind === "stream" && step.unlessToolSaid && !toolSaid(body.messages ?? [], step.unlessToolSaid.marker)) {
-          step = { ...step, text: step.unlessToolSaid.text };
-        }
-        const id = `chatcmpl-scripted-${++counter}`;
-        const failed = failure(plan, step);
-        if (failed || step.kind === "http-error") {
-          res.writeHead(failed?.status ?? 500, { "content-type": "application/json" });
-          res.end(JSON.stringify(failed?.body ?? {}));
-          return;
-        }
-        if (stream) await playStream(res, step, id, offeredTools(body.tools));
-        else playJson(res, step, id);
+        if (await handleChat(req.method ?? "", path, raw, res, dialect)) return;
+        res.writeHead(404, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
       } catch (err) {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: String(err) } }));

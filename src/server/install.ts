@@ -1,7 +1,8 @@
 /**
  * Finding — and on first use installing — a given `opencode` version, of either line.
  *
- * OpenCode 1.x is the npm package `opencode-ai`; 2.x is `@opencode/cli`, whose
+ * OpenCode 1.x is the npm package `opencode-ai` (after 1.18.33 only its platform
+ * packages, `opencode-<os>-<arch>`, are published); 2.x is `@opencode/cli`, whose
  * install pulls every platform's binary (~815 MB), so for 2.x only this
  * platform's package, `@opencode/cli-<platform>-<arch>` (the binary alone), is
  * installed. `opencode-ai` ships its server binary inside per-platform optional packages.
@@ -54,9 +55,24 @@ export function opencodeLine(version: string): OpencodeLine {
   return Number.isFinite(major) && major >= 2 ? 2 : 1;
 }
 
+/**
+ * The last `opencode-ai` release: later 1.x releases (1.19.5 …) are published only as
+ * their platform packages, `opencode-<os>-<arch>` (what `opencode-ai` depended on).
+ */
+export const LAST_OPENCODE_AI_VERSION = "1.18.33";
+
+/** Whether version a is after version b (x.y.z, numerically; a pre-release tag is ignored). */
+function after(a: string, b: string): boolean {
+  const pa = a.split(/[.-]/).slice(0, 3).map(Number);
+  const pb = b.split(/[.-]/).slice(0, 3).map(Number);
+  for (let i = 0; i < 3; i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) > (pb[i] ?? 0);
+  return false;
+}
+
 /** The npm package that holds `version`'s binary for this platform. */
 export function opencodePackage(version: string, platform: string = process.platform, arch: string = process.arch): string {
-  return opencodeLine(version) === 2 ? `@opencode/cli-${platform}-${arch}` : "opencode-ai";
+  if (opencodeLine(version) === 2) return `@opencode/cli-${platform}-${arch}`;
+  return after(version, LAST_OPENCODE_AI_VERSION) ? `opencode-${platform === "win32" ? "windows" : platform}-${arch}` : "opencode-ai";
 }
 
 /** The environment variable that overrides the cache root. */

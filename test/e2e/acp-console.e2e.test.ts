@@ -5,17 +5,14 @@
  * once" is clicked, the tool runs and the turn ends `final`, its replies keeping
  * the contract. Without Chromium (`npm run setup:browser`) the test skips loudly.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
 import { startLiveAgent, type LiveAgent, type LiveAgentName } from "../support/acp.js";
 import { callDaemon, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+import { openConsole } from "../support/console.js";
 
 const TOKEN = "acp-console-token-5c1f0a9e";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("the console answers %s's permission request", { timeout: 240_000 }, (name) => {
   let live: LiveAgent;
@@ -36,29 +33,10 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("the 
   });
 
   it("the waiting turn opens by itself; Allow once runs the tool; the turn ends final", async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n\n*** SKIPPED the ACP console test: no Chromium at ${CHROMIUM}. Run \`npm run setup:browser\` or set CHROMIUM_PATH. ***\n\n`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1100, height: 700 },
-      timeout: 60_000,
-    });
+    const ui = await openConsole(ctx, daemon.url, TOKEN, { width: 1100, height: 700 });
+    if (!ui) return;
+    const { page, problems } = ui;
     try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      const problems: string[] = [];
-      page.on("pageerror", (e) => problems.push(e.message));
-      page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
-      const streaming = page.waitForResponse((r) => r.url().endsWith("/v1/turn-list") && r.status() === 200, { timeout: 20_000 });
-      await page.goto(`${daemon.url}/console#token=${TOKEN}`);
-      await streaming;
-
       const trace = `console-${name}`;
       const started = await callDaemon(daemon, "POST", "/v1/turns", { text: "[scenario:tool] Do as the scenario says.", trace_id: trace }, auth);
       expect(started.status, started.text).toBe(202);
@@ -77,8 +55,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("the 
       await expect(page.locator(".request .said").textContent()).resolves.toMatch(/^Allowed once/);
       expect(problems).toEqual([]);
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await ui.close();
     }
   });
 });

@@ -15,17 +15,9 @@ import type { RequestEvent } from "../../src/codec/requests.js";
 import { isRequestEvent, type SinkMessage } from "../../src/sink/types.js";
 import type { ScriptedAgentName } from "../../src/acp/scripted.js";
 import { startLiveAgent, type LiveAgent } from "../support/acp.js";
+import { groupAlive } from "../support/processes.js";
 
 const scenario = (name: string) => `[scenario:${name}] Do as the scenario says.`;
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 interface Run {
   readonly adapter: AcpAdapter;

@@ -12,30 +12,21 @@
  * Screenshots go to docs/img/. Without Chromium (`npm run setup:browser`) the
  * test skips with a loud message.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, rawRequest, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+import { scenario, type Live } from "../support/live.js";
+import { callDaemon, rawRequest, turnEvents, type Daemon, startLiveDaemon, stopLiveDaemon } from "./daemon-process.js";
+import { IMG, openConsole } from "../support/console.js";
 
 const TOKEN = "e2e-console-token-2d8e5b13";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const IMG = join(import.meta.dirname, "..", "..", "docs", "img");
 
 describe("the console in headless Chromium", () => {
   let live: Live;
   let daemon: Daemon;
-  beforeAll(async () => {
-    live = await startLive({ permission: "ask" });
-    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], { BRIDGE_TOKEN: TOKEN });
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { permission: "ask" })));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("serves no inline script and nosniff", async () => {
     const page = await rawRequest(daemon, "GET", "/console", {});
@@ -52,30 +43,11 @@ describe("the console in headless Chromium", () => {
   });
 
   it("a second waiting turn opens by itself, Abort ends it, a quick turn is listed with its numbers; desktop and 420 px", async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n\n*** SKIPPED the console test: no Chromium at ${CHROMIUM}. Run \`npm run setup:browser\` (apt-get install chromium) or set CHROMIUM_PATH. ***\n\n`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1100, height: 700 },
-      timeout: 60_000,
-    });
+    const ui = await openConsole(ctx, daemon.url, TOKEN, { width: 1100, height: 700 });
+    if (!ui) return;
+    const { page, problems } = ui;
     try {
       mkdirSync(IMG, { recursive: true });
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      const problems: string[] = [];
-      page.on("pageerror", (e) => problems.push(e.message));
-      page.on("console", (m) => void (m.type() === "error" && problems.push(m.text())));
-      const streaming = page.waitForResponse((r) => r.url().endsWith("/v1/turn-list") && r.status() === 200, { timeout: 20_000 });
-      await page.goto(`${daemon.url}/console#token=${TOKEN}`);
-      await streaming;
-
       // A turn that starts and ends while the page only listens: it is listed, with its numbers.
       const quick = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("text"), trace_id: "console-quick" }, auth);
       expect(quick.status).toBe(202);
@@ -111,8 +83,7 @@ describe("the console in headless Chromium", () => {
       expect((await turnEvents(daemon, "console-busy", auth)).done?.outcome).toBe("final");
       expect(problems).toEqual([]);
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await ui.close();
     }
   }, 180_000);
 });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { createParser } from "eventsource-parser";
 import { expect } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
+import { startLive, type Live } from "../support/live.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -69,6 +70,29 @@ export function startDaemon(args: string[], env: NodeJS.ProcessEnv = {}, nodeArg
     if (!url) throw new Error(`no URL in ${err}`);
     return { url, child, exited, stateDir, stderr: () => err, waitForLog };
   });
+}
+
+/**
+ * A live OpenCode (test/support/live.ts, `opts`) with the daemon in front of it:
+ * token `token`, OpenCode's password passed on, and OpenCode's `permission` as the
+ * daemon's `--permission` too when given, then `more` arguments.
+ */
+export async function startLiveDaemon(token: string, opts: Parameters<typeof startLive>[0] = {}, more: string[] = []): Promise<{ live: Live; daemon: Daemon }> {
+  const live = await startLive(opts);
+  try {
+    const args = ["--opencode-url", live.url, "--directory", live.directory, ...(opts.permission ? ["--permission", opts.permission] : []), ...more];
+    return { live, daemon: await startDaemon(args, { BRIDGE_TOKEN: token, OPENCODE_SERVER_PASSWORD: live.password ?? "" }) };
+  } catch (err) {
+    await live.stop();
+    throw err;
+  }
+}
+
+/** Stops what startLiveDaemon started, whatever state it is in: the daemon killed and waited for, then OpenCode and the model. */
+export async function stopLiveDaemon(daemon: Daemon | undefined, live: Live | undefined): Promise<void> {
+  daemon?.child.kill("SIGKILL");
+  await daemon?.exited;
+  await live?.stop();
 }
 
 export interface Answer {
@@ -174,12 +198,25 @@ export function follow(d: { url: string }, traceId: string, headers: Record<stri
   return { frames, ended };
 }
 
-export async function until<T>(get: () => T | undefined, what: string, ms = 30_000): Promise<T> {
+/** Polls `get` (every 50 ms) until it gives a value other than undefined; throws naming `what` after `ms`. */
+export async function until<T>(get: () => T | undefined | Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = get();
+    const v = await get();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Polls the turn (GET /v1/turns/:id) until it has a pending request; throws after `ms`. */
+export async function pendingRequest(d: { url: string }, traceId: string, headers: Record<string, string>, ms = 60_000): Promise<{ request_id: string; kind: string }> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const t = await callDaemon(d, "GET", `/v1/turns/${traceId}`, undefined, headers);
+    const req = (t.json?.pending_requests as { request_id: string; kind: string }[] | undefined)?.[0];
+    if (req !== undefined) return req;
+    if (Date.now() > end) throw new Error(`no pending request in ${traceId}: ${t.text}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

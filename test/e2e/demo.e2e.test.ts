@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import { groupAlive } from "../support/processes.js";
 
 const ROOT = join(import.meta.dirname, "..", "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -29,16 +30,6 @@ function demo(args: string[], cwd = ROOT) {
       resolve({ status, stdout, stderr });
     });
   });
-}
-
-/** Whether any process of the group led by `pid` is still alive. */
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("opencode-bridge demo", () => {

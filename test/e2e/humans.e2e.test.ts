@@ -9,33 +9,24 @@
  *   go to docs/img/. Chromium is Debian's (`npm run setup:browser` installs it);
  *   without it that test is skipped with a loud message.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, follow as followWith, startDaemon, until, type Daemon } from "./daemon-process.js";
+import { scenario, type Live } from "../support/live.js";
+import { callDaemon, follow as followWith, until, type Daemon, startLiveDaemon, stopLiveDaemon } from "./daemon-process.js";
+import { IMG, openConsole } from "../support/console.js";
 
 const TOKEN = "e2e-humans-token-3f9a7c21";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const IMG = join(import.meta.dirname, "..", "..", "docs", "img");
 
 const follow = (d: Daemon, traceId: string) => followWith(d, traceId, auth);
 
 describe("people answer requests through the daemon", () => {
   let live: Live;
   let daemon: Daemon;
-  beforeAll(async () => {
-    live = await startLive({ permission: "ask" });
-    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], { BRIDGE_TOKEN: TOKEN });
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { permission: "ask" })));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("a client sees event: request, a late subscriber sees it pending, it is answered once (409 twice), the turn ends final", async () => {
     const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "humans-http", permission: "ask" }, auth);
@@ -94,29 +85,10 @@ describe("people answer requests through the daemon", () => {
   });
 
   it("the console in headless Chromium: sees the live turn, Allow once on a real pending permission, the turn finishes", async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n\n*** SKIPPED the console test: no Chromium at ${CHROMIUM}. Run \`npm run setup:browser\` (apt-get install chromium) or set CHROMIUM_PATH. ***\n\n`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
-    // A fresh profile (--user-data-dir) per run: playwright passes it for a persistent context.
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1100, height: 640 },
-      timeout: 60_000,
-    });
+    const ui = await openConsole(ctx, daemon.url, TOKEN, { width: 1100, height: 640 });
+    if (!ui) return;
+    const { page, problems } = ui;
     try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      const problems: string[] = [];
-      page.on("pageerror", (e) => problems.push(e.message));
-      // The page lists the turns with the token (from #token=) as soon as it loads.
-      const listed = page.waitForResponse((r) => r.url().endsWith("/v1/turns") && r.status() === 200, { timeout: 20_000 });
-      await page.goto(`${daemon.url}/console#token=${TOKEN}`);
-      await listed;
       const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission", "Console demo: run a command that needs permission."), trace_id: "humans-console", permission: "ask" }, auth);
       expect(started.status).toBe(202);
       await page.locator(".turn", { hasText: "humans-console" }).click({ timeout: 20_000 });
@@ -133,8 +105,7 @@ describe("people answer requests through the daemon", () => {
       const after = await callDaemon(daemon, "GET", "/v1/turns/humans-console", undefined, auth);
       expect(after.json).toMatchObject({ state: "finished", outcome: "final" });
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await ui.close();
     }
   });
 });

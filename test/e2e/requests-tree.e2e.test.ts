@@ -10,8 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Reply } from "../../src/codec/reply.js";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, follow, startDaemon, until, type Daemon, type Frame } from "./daemon-process.js";
+import { scenario, type Live } from "../support/live.js";
+import { callDaemon, follow, until, type Daemon, type Frame, startLiveDaemon, stopLiveDaemon } from "./daemon-process.js";
 
 const TOKEN = "e2e-requests-tree-token-5b21";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -34,15 +34,8 @@ describe("requests from a turn's subagents, and ask that waits", () => {
     const res = await fetch(`${live.url}${path}${path.includes("?") ? "&" : "?"}directory=${encodeURIComponent(live.directory)}`);
     return (await res.json()) as unknown;
   };
-  beforeAll(async () => {
-    live = await startLive({ permission: "ask" });
-    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], { BRIDGE_TOKEN: TOKEN });
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { permission: "ask" })));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("a subagent's permission reaches the client labelled with the subagent, is answered over HTTP, the command runs, the turn ends final", async () => {
     const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("subagent-permission"), trace_id: "tree-ask" }, auth);
@@ -133,18 +126,8 @@ describe("requests from a turn's subagents, and ask that waits", () => {
 describe("serve --answer-timeout", () => {
   let live: Live;
   let daemon: Daemon;
-  beforeAll(async () => {
-    live = await startLive({ permission: "ask" });
-    daemon = await startDaemon(
-      ["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask", "--answer-timeout", "2"],
-      { BRIDGE_TOKEN: TOKEN },
-    );
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { permission: "ask" }, ["--answer-timeout", "2"])));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("a request nobody answers is rejected after the deadline (by timeout, logged so), and the model answers", async () => {
     const t0 = performance.now();

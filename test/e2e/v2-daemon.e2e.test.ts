@@ -1,48 +1,24 @@
 /**
  * The daemon (`opencode-bridge serve --opencode-url`, spawned as users run it) in
  * front of a real OpenCode 2.1.2 with the scripted model: its health names the 2.x
- * line, and a permission and a question are answered over HTTP exactly as on 1.x,
+ * line, a subagent outlives a 3 s idle timeout, and a permission and a question are
+ * answered over HTTP exactly as on 1.x,
  * and in the console (real headless Chromium: "Allow once", then the question's option).
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, startDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+import { scenario, type Live } from "../support/live.js";
+import { callDaemon, pendingRequest, startLiveDaemon, stopLiveDaemon, turnEvents, type Daemon } from "./daemon-process.js";
+import { openConsole } from "../support/console.js";
 
 const TOKEN = "v2-daemon-token-0123456789abcdef";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-/** Poll the turn until it has a pending request (at most 30 s). */
-async function pendingRequest(d: Daemon, traceId: string): Promise<{ request_id: string; kind: string }> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const t = await callDaemon(d, "GET", `/v1/turns/${traceId}`, undefined, auth);
-    const req = (t.json?.pending_requests as { request_id: string; kind: string }[] | undefined)?.[0];
-    if (req !== undefined) return req;
-    if (Date.now() > end) throw new Error(`no pending request in ${traceId}: ${t.text}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("the daemon in front of OpenCode 2.1.2", () => {
   let live: Live;
   let daemon: Daemon;
-  beforeAll(async () => {
-    live = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "ask" });
-    daemon = await startDaemon(["--opencode-url", live.url, "--directory", live.directory, "--permission", "ask"], {
-      BRIDGE_TOKEN: TOKEN,
-      OPENCODE_SERVER_PASSWORD: live.password ?? "",
-    });
-  });
-  afterAll(async () => {
-    daemon?.child.kill("SIGKILL");
-    await daemon?.exited;
-    await live?.stop();
-  });
+  beforeAll(async () => void ({ live, daemon } = await startLiveDaemon(TOKEN, { version: PINNED_OPENCODE2_VERSION, permission: "ask" })));
+  afterAll(() => stopLiveDaemon(daemon, live));
 
   it("/healthz names the line and the version", async () => {
     const health = await callDaemon(daemon, "GET", "/healthz", undefined, {});
@@ -54,7 +30,7 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
     expect(started.status, started.text).toBe(202);
     // A client follows the turn (with nobody to answer, the daemon would reject at once).
     const events = turnEvents(daemon, "v2-perm", auth);
-    const req = await pendingRequest(daemon, "v2-perm");
+    const req = await pendingRequest(daemon, "v2-perm", auth, 30_000);
     expect(req.kind).toBe("permission");
     const path = `/v1/turns/v2-perm/requests/${req.request_id}`;
     const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
@@ -67,11 +43,25 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
     expect(replies.map((r) => r.seq)).toEqual(replies.map((_, i) => i));
   });
 
+  it("a subagent working longer than the turn's idle timeout (~8 s against 3 s): final with the parent's text", async () => {
+    // A fresh server's first prompt can outlast a 3 s idle clock: warmed with the default one.
+    expect((await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("text"), trace_id: "v2-warm" }, auth)).status).toBe(202);
+    expect((await turnEvents(daemon, "v2-warm", auth)).done).toMatchObject({ outcome: "final" });
+    const body = { text: scenario("slow-subagent"), trace_id: "v2-slow-subagent", permission: "allow", timeouts: { idle_ms: 3_000 } };
+    const started = await callDaemon(daemon, "POST", "/v1/turns", body, auth);
+    expect(started.status, started.text).toBe(202);
+    const { replies, done } = await turnEvents(daemon, "v2-slow-subagent", auth);
+    expect(done).toMatchObject({ outcome: "final" });
+    expect(replies.filter((r) => r.kind === "tool_result")).toMatchObject([{ tool: "subagent", status: "completed" }]);
+    expect(replies.at(-1)).toMatchObject({ kind: "final", content: "The slow subagent finished its work." });
+    expect(live.model.requests.some((q) => q.scenario === "slow-child")).toBe(true);
+  });
+
   it("a question answered over HTTP: the chosen label reaches the tool, the turn ends final", async () => {
     const started = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("question"), trace_id: "v2-question", question: "ask" }, auth);
     expect(started.status, started.text).toBe(202);
     const events = turnEvents(daemon, "v2-question", auth);
-    const req = await pendingRequest(daemon, "v2-question");
+    const req = await pendingRequest(daemon, "v2-question", auth, 30_000);
     expect(req.kind).toBe("question");
     const ok = await callDaemon(daemon, "POST", `/v1/turns/v2-question/requests/${req.request_id}`, { answers: [["Blue"]] }, auth);
     expect(ok.status, ok.text).toBe(200);
@@ -84,28 +74,10 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
   });
 
   it("in the console (headless Chromium): Allow once on the 2.x permission, then the question's option; both turns end final", async (ctx) => {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n\n*** SKIPPED the 2.x console test: no Chromium at ${CHROMIUM}. Run \`npm run setup:browser\` (apt-get install chromium) or set CHROMIUM_PATH. ***\n\n`);
-      ctx.skip();
-      return;
-    }
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "bridge-chromium-"));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-      viewport: { width: 1100, height: 640 },
-      timeout: 60_000,
-    });
+    const ui = await openConsole(ctx, daemon.url, TOKEN, { width: 1100, height: 640 });
+    if (!ui) return;
+    const { page, problems } = ui;
     try {
-      const page = browser.pages()[0] ?? (await browser.newPage());
-      const problems: string[] = [];
-      page.on("pageerror", (e) => problems.push(e.message));
-      const listed = page.waitForResponse((r) => r.url().endsWith("/v1/turns") && r.status() === 200, { timeout: 20_000 });
-      await page.goto(`${daemon.url}/console#token=${TOKEN}`);
-      await listed;
-
       const perm = await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("permission"), trace_id: "v2-console-perm", permission: "ask" }, auth);
       expect(perm.status, perm.text).toBe(202);
       await page.locator(".turn", { hasText: "v2-console-perm" }).click({ timeout: 20_000 });
@@ -131,8 +103,7 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
       expect(JSON.stringify(replies.find((r) => r.kind === "tool_result"))).toContain('=\\"Blue\\"');
       expect(problems).toEqual([]);
     } finally {
-      await browser.close();
-      rmSync(profile, { recursive: true, force: true });
+      await ui.close();
     }
   }, 180_000);
 });

@@ -3,7 +3,13 @@
  * started with a generated password, ready on `GET /api/info`, running a turn of
  * the scripted model through its `/api/*` routes with the project's opencode.json.
  */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { Agent, type Dispatcher } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OpencodeAdapter } from "../../src/adapter/adapter.js";
+import { contractViolations } from "../../src/codec/reply.js";
+import { MemorySink } from "../../src/sink/memory.js";
 import { startScriptedOpencode } from "../../src/scripted-model/opencode.js";
 import { startScriptedModel, type ScriptedModel } from "../../src/scripted-model/server.js";
 import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
@@ -116,6 +122,39 @@ describe("startScriptedOpencode({ version: 2.1.2 })", () => {
       const tools = messages.flatMap((m) => m.content ?? []).filter((c) => c.type === "tool");
       expect(tools).toEqual([expect.objectContaining({ name: "shell", state: expect.objectContaining({ status: "completed" }) })]);
     } finally {
+      await oc.stop();
+    }
+  });
+});
+
+/** An undici Agent that counts the event-stream connections opened through it. */
+class CountingAgent extends Agent {
+  eventStreams = 0;
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (opts.path.startsWith("/api/event")) this.eventStreams++;
+    return super.dispatch(opts, handler);
+  }
+}
+
+describe("one /api/event per OpenCode 2.x server", () => {
+  it("adapters of two directories on a server known to be 2.x (line: 2) share one event stream; both turns end final", async () => {
+    const oc = await startScriptedOpencode({ version: PINNED_OPENCODE2_VERSION });
+    const dispatcher = new CountingAgent();
+    const sub = join(oc.directory, "sub");
+    mkdirSync(sub);
+    const sinks = [new MemorySink(), new MemorySink()];
+    const adapters = [oc.directory, sub].map(
+      (directory, i) => new OpencodeAdapter({ baseUrl: oc.url, directory, password: oc.password, line: oc.line, dispatcher }, sinks[i] as MemorySink),
+    );
+    try {
+      expect(oc.line).toBe(2);
+      const results = await Promise.all(adapters.map((a, i) => a.prompt(`[scenario:text] hello from directory ${i}`)));
+      expect(results.map((r) => r.status)).toEqual(["final", "final"]);
+      for (const s of sinks) expect(contractViolations(s.replies)).toEqual([]);
+      expect(dispatcher.eventStreams).toBe(1);
+    } finally {
+      await Promise.all(adapters.map((a) => a.close()));
+      await dispatcher.close();
       await oc.stop();
     }
   });

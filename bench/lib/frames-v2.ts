@@ -1,0 +1,58 @@
+/**
+ * Templates from OpenCode 2.x captures (test/fixtures/2.1.2/<scenario>.sse: raw
+ * `GET /api/event` bytes), for the benchmarks' synthetic streams (bench/lib/frames.ts
+ * builds 1.x ones the same way: ids replaced per instance, server-wide frames once).
+ *
+ * Differences from a 1.x capture: a frame names its session as `data.sessionID`
+ * (not `properties.…`), and the stream holds `: heartbeat` comment frames, which
+ * name nothing and carry no event — they are left out (every parser skips them).
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { FIXTURES } from "../../test/support/fixtures.js";
+import type { Reply } from "../../src/codec/reply.js";
+import type { Frame, Template } from "./frames.js";
+
+/** The session a 2.x event belongs to (`data.sessionID`), if any. */
+export function sessionOfV2(frame: Frame): string | undefined {
+  const p = JSON.parse(frame.slice(6)) as { data?: { sessionID?: unknown } };
+  return typeof p.data?.sessionID === "string" ? p.data.sessionID : undefined;
+}
+
+export function loadTemplateV2(version: string, scenario: string): Template {
+  const dir = join(FIXTURES, version);
+  const name = `${version}/${scenario}`;
+  const frames = readFileSync(join(dir, `${scenario}.sse`), "utf8")
+    .split("\n\n")
+    .filter((f) => f.trim() !== "" && !f.startsWith(":"));
+  const golden = readFileSync(join(dir, `${scenario}.jsonl`), "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as Reply);
+  let connected: Frame | undefined;
+  const globals: Frame[] = [];
+  const turn: Frame[] = [];
+  const sessions = new Set<string>();
+  for (const f of frames) {
+    if (!f.startsWith("data: ") || f.includes("\n")) throw new Error(`${name}: expected single-line \`data:\` frames, got ${JSON.stringify(f.slice(0, 80))}`);
+    const type = (JSON.parse(f.slice(6)) as { type?: string }).type;
+    const sid = sessionOfV2(f);
+    if (type === "server.connected") connected ??= f;
+    else if (sid === undefined) globals.push(f);
+    else {
+      sessions.add(sid);
+      turn.push(f);
+    }
+  }
+  if (connected === undefined) throw new Error(`${name}: no server.connected frame`);
+  if (sessions.size !== 1) throw new Error(`${name}: expected one session, found ${[...sessions].join(", ")}`);
+  return { name, connected, globals, turn, golden };
+}
+
+/** The session id an instance's frames belong to (its fresh `ses_…` id). */
+export function sessionOfInstanceV2(template: Template, ids: Map<string, string>): string {
+  const sid = sessionOfV2(template.turn[0] as Frame);
+  const fresh = sid === undefined ? undefined : ids.get(sid);
+  if (fresh === undefined) throw new Error(`${template.name}: no session id in the first turn frame`);
+  return fresh;
+}

@@ -1,0 +1,68 @@
+/**
+ * The scripted model's OpenAI chat-completions dialect, for OpenCode:
+ * `POST …/chat/completions`, streaming (`chat.completion.chunk`s, then `[DONE]`)
+ * or not, and `GET …/models`. A scripted tool call is spoken with the tools the
+ * request offers (OpenCode 1.x or 2.x names: tools.ts).
+ */
+import type { ServerResponse } from "node:http";
+import { answer, sendJson, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
+import { speakTools, type OfferedTools } from "./tools.js";
+
+interface ChatBody {
+  messages?: PlanMessage[];
+  stream?: boolean;
+  tools?: unknown;
+}
+
+function chunk(id: string, delta: Record<string, unknown>, finish: string | null = null, content = false): Frame {
+  const data = { id, object: "chat.completion.chunk", created: 1_700_000_000, model: "scripted", choices: [{ index: 0, delta, finish_reason: finish }] };
+  return { data: `data: ${JSON.stringify(data)}\n\n`, content };
+}
+
+function chatFrames(step: StreamStep, id: string, _model: string, offered: OfferedTools): Frame[] {
+  const frames: Frame[] = [chunk(id, { role: "assistant", content: "" })];
+  for (const r of step.reasoning ?? []) frames.push(chunk(id, { reasoning_content: r }, null, true));
+  for (const t of step.text ?? []) frames.push(chunk(id, { content: t }, null, true));
+  (step.toolCalls ?? []).forEach((scripted, index) => {
+    const call = speakTools(scripted, offered);
+    const args = JSON.stringify(call.arguments);
+    const half = Math.ceil(args.length / 2);
+    const head = { index, id: call.id, type: "function", function: { name: call.name, arguments: args.slice(0, half) } };
+    frames.push(chunk(id, { tool_calls: [head] }, null, true));
+    frames.push(chunk(id, { tool_calls: [{ index, function: { arguments: args.slice(half) } }] }, null, true));
+  });
+  frames.push(chunk(id, {}, (step.toolCalls?.length ?? 0) > 0 ? "tool_calls" : "stop"));
+  const completion = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+  const usage = { prompt_tokens: 42, completion_tokens: completion, total_tokens: 42 + completion };
+  frames.push({ data: `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 1_700_000_000, model: "scripted", choices: [], usage })}\n\n`, content: false });
+  frames.push({ data: "data: [DONE]\n\n", content: false });
+  return frames;
+}
+
+const CHAT: WireApi = {
+  api: "chat",
+  defaultModel: "scripted",
+  id: (n) => `chatcmpl-scripted-${n}`,
+  errorBody: (_status, body) => body,
+  frames: chatFrames,
+  json: (step, id) => ({
+    id,
+    object: "chat.completion",
+    created: 1_700_000_000,
+    model: "scripted",
+    choices: [{ index: 0, message: { role: "assistant", content: (step.text ?? []).join("") }, finish_reason: "stop" }],
+    usage: { prompt_tokens: 42, completion_tokens: 5, total_tokens: 47 },
+  }),
+};
+
+/** Answers a chat-completions request (or the model list); false when `path` is not one of its routes. */
+export async function handleChat(method: string, path: string, rawBody: () => Promise<string>, res: ServerResponse, ctx: DialectContext): Promise<boolean> {
+  if (method === "GET" && path.endsWith("/models")) {
+    sendJson(res, 200, { object: "list", data: [{ id: "scripted", object: "model", owned_by: "bridge" }] });
+    return true;
+  }
+  if (method !== "POST" || !path.endsWith("/chat/completions")) return false;
+  const body = JSON.parse(await rawBody()) as ChatBody;
+  await answer(res, ctx, CHAT, { messages: body.messages ?? [], tools: body.tools, stream: body.stream === true, model: undefined });
+  return true;
+}
