@@ -113,12 +113,12 @@ function decodeNs(skip: boolean, listened: ReadonlySet<string>): number {
 const oneSet = new Set([specs[0]!.sessionId]);
 const allSet = new Set(specs.map((s) => s.sessionId));
 const dec = { todayOne: [] as number[], skipOne: [] as number[], todayAll: [] as number[], skipAll: [] as number[] };
-for (let r = 0; r < 2 + Math.max(ROUNDS, 5); r++) {
+for (let r = 0; r < WARMUP + ROUNDS; r++) {
   // Each round starts with the next variant (what runs after a GC-heavy one is not always the same).
   const runs = [() => decodeNs(false, oneSet), () => decodeNs(true, oneSet), () => decodeNs(false, allSet), () => decodeNs(true, allSet)];
   const m: number[] = [];
   for (let i = 0; i < runs.length; i++) m[(i + r) % runs.length] = runs[(i + r) % runs.length]!();
-  if (r < 2) continue;
+  if (r < WARMUP) continue;
   dec.todayOne.push(m[0]!);
   dec.skipOne.push(m[1]!);
   dec.todayAll.push(m[2]!);
