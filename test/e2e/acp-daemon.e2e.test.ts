@@ -164,7 +164,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
   });
 });
 
-describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin)", { timeout: 300_000 }, () => {
+describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin while it waits)", { timeout: 300_000 }, () => {
   let live: LiveAgent;
   const daemons: Daemon[] = [];
   beforeAll(async () => {
@@ -182,11 +182,12 @@ describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin)
     const env = { ...live.agent.env, BRIDGE_TOKEN: TOKEN };
     const first = await startDaemon(args, env);
     daemons.push(first);
-    await start(first, { text: scenario("slow"), trace_id: "killed-daemon" });
+    // Killed while the agent waits for a permission answer: it writes nothing then, so no broken pipe ends it.
+    await start(first, { text: scenario("tool"), trace_id: "killed-daemon", permission: "ask" });
     const f = follow(first, "killed-daemon", auth);
     // The stream breaks when the daemon is killed: that is expected, not an error of the test.
     const broken = f.ended.catch(() => undefined);
-    await until(() => f.frames.find((x) => x.event === "reply" && x.data.kind === "delta"), "a delta", 60_000);
+    await pendingRequest(first, "killed-daemon", auth);
     const agents = childrenOf(first.child.pid as number);
     expect(agents.length).toBeGreaterThan(0);
     first.child.kill("SIGKILL");
