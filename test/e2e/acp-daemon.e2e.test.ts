@@ -107,6 +107,9 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     const events = ended(daemon, trace);
     const pending = await pendingRequest(daemon, trace, auth);
     expect(pending.kind).toBe("permission");
+    // A second turn on the busy session is accepted now (not once the first has ended), and runs after it.
+    expect(await start(daemon, { text: scenario("text"), trace_id: `${trace}-next`, session_id: session })).toBe(session);
+    const next = ended(daemon, `${trace}-next`);
     const path = `/v1/turns/${trace}/requests/${pending.request_id}`;
     const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
     expect(ok.status, ok.text).toBe(200);
@@ -115,6 +118,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     expect(outcome).toBe("final");
     expect(replies.find((r) => r.kind === "tool_result")).toMatchObject({ status: "completed" });
     expect(JSON.stringify(replies.find((r) => r.kind === "tool_result"))).toContain("bridge-tool-ok");
+    expect((await next).outcome).toBe("final");
   });
 
   it("a hung model ends timeout (session/cancel sent); the session takes the next turn", async () => {
