@@ -20,7 +20,7 @@ import { ReplyPath } from "./reply-path.js";
 import { SubscriberBudget } from "./sse.js";
 import { PgStore } from "./store/postgres.js";
 import { SharedTurns } from "./store/shared.js";
-import { takeOver } from "./store/takeover.js";
+import { resendEnded, takeOver } from "./store/takeover.js";
 import { TurnStore } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
 
@@ -78,6 +78,8 @@ export class DaemonCore {
         keepFinished: this.options.maxTurns,
         maxBytes: this.options.journalMaxBytes,
         syncIntervalMs: 200,
+        // One write(2) per tick for the replies, flushed before any leaves (SSE: beforeWrite; outputs: ReplyPath).
+        coalesce: true,
         onError: (err) =>
           this.log.error({ err, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
       });
@@ -98,6 +100,8 @@ export class DaemonCore {
       retainTurns: this.options.maxTurns,
       room: () => (this.draining ? 0 : this.options.maxActiveTurns - this.store.running().length - this.reserved.size),
       takeover: (row, record) => takeOver(this, row, record, this.input.adapter?.turnTimeoutMs ?? 30 * 60_000),
+      resend: (row) => resendEnded(this, row),
+      ackers: () => this.outputs.entries().filter(({ sink }) => typeof sink.bind === "function").map(({ name }) => name),
     });
   }
 

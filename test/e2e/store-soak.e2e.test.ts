@@ -213,7 +213,14 @@ describe.skipIf(KILLS === 0)("three daemons on one store, killed -9 at random (S
         if (last.content !== text || said !== text) falseFinals++;
       }
       const hooked = [...recorder.replies(t.traceId)].sort((a, b) => a.seq - b.seq);
-      if (JSON.stringify(hooked) !== JSON.stringify(s.replies)) webhookMismatch++;
+      if (JSON.stringify(hooked) !== JSON.stringify(s.replies)) {
+        webhookMismatch++;
+        if (process.env.STORE_SOAK_DEBUG) {
+          const hs = hooked.map((r) => r.seq);
+          const differs = hooked.filter((r) => JSON.stringify(r) !== JSON.stringify(s.replies[r.seq])).map((r) => r.seq);
+          console.log(`webhook mismatch ${t.traceId}: stream ${seqs.length} replies, webhook ${hs.length}; missing ${JSON.stringify(seqs.filter((q) => !hs.includes(q)))}; differing ${JSON.stringify(differs)}`);
+        }
+      }
     }
     await db.end();
     // Takeover times: each claim after a kill, measured from the latest kill before it.

@@ -9,56 +9,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDialect } from "../../src/adapter/line.js";
-import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import { contractViolations } from "../../src/codec/reply.js";
 import { startRecorder, type Recorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { freshDatabase, startPostgres, type PostgresServer } from "../support/postgres.js";
 import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
+import { followStore } from "./store-follow.js";
 
 const TOKEN = "e2e-store-token-3c1d9e7f20";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const LEASE_S = 1;
-
-interface Followed {
-  replies: Reply[];
-  ids: number[];
-  done: { outcome: string } | undefined;
-  /** Why the stream ended without `done` (the daemon died). */
-  cut: string | undefined;
-}
-
-/** Follows a turn's events on `d` until `done` or the connection dies; `onReply` sees every reply. */
-async function follow(d: Daemon, traceId: string, lastEventId?: number, onReply?: (n: number) => void): Promise<Followed> {
-  const out: Followed = { replies: [], ids: [], done: undefined, cut: undefined };
-  try {
-    const res = await fetch(`${d.url}/v1/turns/${encodeURIComponent(traceId)}/events`, {
-      headers: { ...auth, ...(lastEventId === undefined ? {} : { "last-event-id": String(lastEventId) }) },
-    });
-    expect(res.status).toBe(200);
-    const decoder = new TextDecoder();
-    let buf = "";
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const frame = buf.slice(0, i);
-        buf = buf.slice(i + 2);
-        const fields = new Map([...frame.matchAll(/^(\w+): ?(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const));
-        const field = (name: string) => fields.get(name);
-        if (field("event") === "reply") {
-          out.replies.push(JSON.parse(field("data")!) as Reply);
-          out.ids.push(Number(field("id")));
-          onReply?.(out.replies.length);
-        } else if (field("event") === "done") {
-          out.done = JSON.parse(field("data")!) as { outcome: string };
-        }
-      }
-    }
-  } catch (err) {
-    out.cut = (err as Error).message;
-  }
-  return out;
-}
 
 describe("several daemons on one PostgreSQL store", () => {
   let pg: PostgresServer;
@@ -96,7 +56,7 @@ describe("several daemons on one PostgreSQL store", () => {
     expect(again.json).toMatchObject({ trace_id: "store-idem", session_id: first.json?.session_id, existing: true });
     const other = await callDaemon(b, "POST", "/v1/turns", { ...body, text: "something else" }, auth);
     expect(other.status).toBe(409);
-    const [onA, onB] = await Promise.all([follow(a, "store-idem"), follow(b, "store-idem")]);
+    const [onA, onB] = await Promise.all([followStore(a, "store-idem", auth), followStore(b, "store-idem", auth)]);
     expect(onA.done?.outcome).toBe("final");
     expect(onB.replies).toEqual(onA.replies);
     const summary = await callDaemon(b, "GET", "/v1/turns/store-idem", undefined, auth);
@@ -113,8 +73,8 @@ describe("several daemons on one PostgreSQL store", () => {
     let resolveKilled!: () => void;
     const killed = new Promise<void>((r) => (resolveKilled = r));
     // Followed on B from the start; on A until A dies, then resumed on C with Last-Event-ID.
-    const onB = follow(b, traceId);
-    const onA = follow(a, traceId, undefined, (n) => {
+    const onB = followStore(b, traceId, auth);
+    const onA = followStore(a, traceId, auth, undefined, (n) => {
       if (n === 15 && killedAt === 0) {
         killedAt = Date.now();
         a.child.kill("SIGKILL");
@@ -125,7 +85,7 @@ describe("several daemons on one PostgreSQL store", () => {
     const partial = await onA;
     expect(partial.done).toBeUndefined();
     expect(partial.replies.length).toBeGreaterThanOrEqual(15);
-    const rest = await follow(c, traceId, partial.ids[partial.ids.length - 1]);
+    const rest = await followStore(c, traceId, auth, partial.ids[partial.ids.length - 1]);
     const whole = await onB;
 
     // One takeover, by B or C, within the lease (plus one renewal period of slack).

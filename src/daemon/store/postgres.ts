@@ -9,87 +9,19 @@
  * fencing token from a sequence, and every write of a turn's replies or end names
  * the token it holds and takes a share lock on the turn's row: once another daemon
  * has claimed the turn (which needs the row's update lock) the old owner's writes
- * match no row and are refused (`FencedError`), whatever its clock says.
+ * match no row and are refused (`FencedError`), whatever its clock says. The token
+ * alone decides, not the lease's time: an owner whose lease lapsed (it stalled) but
+ * that nobody has claimed yet still drives the turn, and its next renewal extends it;
+ * refusing it would give up a turn that one daemon was still driving correctly.
  * Replies are also checked to continue the turn's last seq, so they stay gapless.
  */
 import pg from "pg";
 import type { SessionStore } from "../../adapter/sessions.js";
 import { CHANNEL, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
+import { FencedError, TURN_COLUMNS, TURN_COLUMNS_OF_T, toTurn, type NewTurn, type PgStoreOptions, type StoredReply, type StoredTurn } from "./rows.js";
 import { PgSessionStore } from "./sessions.js";
 
-/** A write refused because this daemon no longer holds the turn's lease (or the seq does not continue the turn). */
-export class FencedError extends Error {
-  constructor(
-    readonly turnId: string,
-    why: string,
-  ) {
-    super(`turn ${turnId}: ${why}`);
-    this.name = "FencedError";
-  }
-}
-
-export interface StoredTurn {
-  readonly id: string;
-  readonly traceId: string;
-  readonly sessionId: string;
-  readonly directory: string;
-  /** The request as accepted (the daemon's TurnRequest). */
-  readonly request: Record<string, unknown>;
-  readonly requestHash: string;
-  /** Wall-clock ms when accepted. */
-  readonly acceptedMs: number;
-  /** The turn's own user message id in OpenCode, once the prompt was about to be sent. */
-  readonly messageId: string | undefined;
-  readonly state: "running" | "ended";
-  readonly outcome: string | null;
-  readonly owner: string;
-  /** The fencing token (a bigint, as text). */
-  readonly fence: string;
-}
-
-export interface NewTurn {
-  readonly id: string;
-  readonly traceId: string;
-  readonly sessionId: string;
-  readonly directory: string;
-  readonly request: Record<string, unknown>;
-  readonly requestHash: string;
-  readonly acceptedMs: number;
-}
-
-export interface StoredReply {
-  readonly seq: number;
-  readonly json: string;
-}
-
-export interface PgStoreOptions {
-  /** This daemon's id, unique among the daemons sharing the database. */
-  readonly owner: string;
-  readonly leaseMs: number;
-  /** Connections in the pool (LISTEN has its own). */
-  readonly poolSize?: number;
-}
-
-const TURN_COLUMNS = "id, trace_id, session_id, directory, request, request_hash, accepted_ms, message_id, state, outcome, owner, fence::text AS fence";
-
-const TURN_COLUMNS_OF_T = TURN_COLUMNS.split(", ").map((c) => `t.${c}`).join(", ");
-
-function toTurn(r: Record<string, unknown>): StoredTurn {
-  return {
-    id: r.id as string,
-    traceId: r.trace_id as string,
-    sessionId: r.session_id as string,
-    directory: r.directory as string,
-    request: r.request as Record<string, unknown>,
-    requestHash: r.request_hash as string,
-    acceptedMs: Number(r.accepted_ms),
-    messageId: (r.message_id as string | null) ?? undefined,
-    state: r.state as StoredTurn["state"],
-    outcome: (r.outcome as string | null) ?? null,
-    owner: r.owner as string,
-    fence: r.fence as string,
-  };
-}
+export { FencedError, type NewTurn, type PgStoreOptions, type StoredReply, type StoredTurn } from "./rows.js";
 
 export class PgStore {
   readonly pool: pg.Pool;
@@ -114,9 +46,25 @@ export class PgStore {
   async open(): Promise<void> {
     const c = await this.pool.connect();
     try {
+      // Tables already made by this version: no DDL. Its table locks (DROP/CREATE TRIGGER) would
+      // queue every other daemon's reads and writes behind them at each start of a daemon.
+      const have = await c.query("SELECT v FROM bridge_meta WHERE k = 'schema'").catch(() => undefined);
+      if (Number(have?.rows[0]?.v) === SCHEMA_VERSION) {
+        c.release();
+        await this.listen();
+        return;
+      }
+    } catch (err) {
+      c.release();
+      throw err;
+    }
+    try {
       await c.query("SELECT pg_advisory_lock(727274)");
       await c.query(SCHEMA_SQL);
-      const r = await c.query("INSERT INTO bridge_meta (k, v) VALUES ('schema', $1) ON CONFLICT (k) DO UPDATE SET v = bridge_meta.v RETURNING v", [String(SCHEMA_VERSION)]);
+      const r = await c.query(
+        "INSERT INTO bridge_meta (k, v) VALUES ('schema', $1) ON CONFLICT (k) DO UPDATE SET v = GREATEST(bridge_meta.v::int, EXCLUDED.v::int)::text RETURNING v",
+        [String(SCHEMA_VERSION)],
+      );
       const v = Number(r.rows[0]?.v);
       if (v > SCHEMA_VERSION) throw new Error(`the store's schema is version ${v}, newer than this bridge's (${SCHEMA_VERSION}): upgrade the bridge`);
     } finally {
@@ -155,8 +103,8 @@ export class PgStore {
    */
   async accept(t: NewTurn): Promise<{ created: true; fence: string } | { created: false; existing: StoredTurn }> {
     const r = await this.pool.query(
-      `INSERT INTO bridge_turns (id, trace_id, session_id, directory, request, request_hash, accepted_ms, owner, fence, lease_until)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nextval('bridge_fence'), now() + make_interval(secs => $9))
+      `INSERT INTO bridge_turns (id, trace_id, session_id, directory, request, request_hash, accepted_ms, owner, fence, lease_until, settled)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nextval('bridge_fence'), now() + make_interval(secs => $9), false)
        ON CONFLICT (trace_id) DO NOTHING RETURNING fence::text AS fence`,
       [t.id, t.traceId, t.sessionId, t.directory, JSON.stringify(t.request), t.requestHash, t.acceptedMs, this.opts.owner, this.leaseSecs],
     );
@@ -185,13 +133,13 @@ export class PgStore {
 
   /**
    * Appends replies (consecutive seqs continuing the turn) if this daemon still
-   * holds the turn under `fence` with a live lease; else throws `FencedError`.
+   * holds the turn under `fence` (nobody claimed it since); else throws `FencedError`.
    */
   async append(turnId: string, fence: string, replies: readonly StoredReply[]): Promise<void> {
     if (replies.length === 0) return;
     const r = await this.pool.query(
       `WITH t AS (
-         SELECT id FROM bridge_turns WHERE id = $1 AND fence = $2::bigint AND state = 'running' AND lease_until > now() FOR SHARE
+         SELECT id FROM bridge_turns WHERE id = $1 AND fence = $2::bigint AND state = 'running' FOR SHARE
        ), n AS (SELECT coalesce(max(seq) + 1, 0) AS next FROM bridge_replies WHERE turn_id = $1)
        INSERT INTO bridge_replies (turn_id, seq, body)
        SELECT $1, x.seq, x.body::json FROM t, n, unnest($3::int[], $4::text[]) AS x(seq, body) WHERE n.next = $5
@@ -201,7 +149,7 @@ export class PgStore {
     if (r.rowCount !== replies.length) {
       const now = await this.byId(turnId);
       const why =
-        now === undefined ? "not stored" : now.fence !== fence ? `taken over (fence ${now.fence}, ours ${fence})` : now.state !== "running" ? "already ended" : `lease expired, or seq ${replies[0]!.seq} does not continue the turn`;
+        now === undefined ? "not stored" : now.fence !== fence ? `taken over (fence ${now.fence}, ours ${fence})` : now.state !== "running" ? "already ended" : `seq ${replies[0]!.seq} does not continue the turn`;
       throw new FencedError(turnId, why);
     }
   }
@@ -215,17 +163,26 @@ export class PgStore {
   /** Ends the turn under `fence`; throws `FencedError` when this daemon no longer holds it. */
   async end(turnId: string, fence: string, outcome: string): Promise<void> {
     const r = await this.pool.query(
-      "UPDATE bridge_turns SET state = 'ended', outcome = $3, ended_at = now() WHERE id = $1 AND fence = $2::bigint AND state = 'running' AND lease_until > now()",
+      "UPDATE bridge_turns SET state = 'ended', outcome = $3, ended_at = now() WHERE id = $1 AND fence = $2::bigint AND state = 'running'",
       [turnId, fence, outcome],
     );
     if (r.rowCount !== 1) throw new FencedError(turnId, "not ended: this daemon no longer holds it");
   }
 
-  /** Takes over up to `limit` running turns whose lease ran out; each with a new fence. */
+  /** Marks ended turns settled (their outputs acknowledged every reply) under the fences held. */
+  async settle(held: ReadonlyArray<{ id: string; fence: string }>): Promise<void> {
+    if (held.length === 0) return;
+    await this.pool.query(
+      "UPDATE bridge_turns t SET settled = true FROM unnest($1::text[], $2::bigint[]) AS h(id, fence) WHERE t.id = h.id AND t.fence = h.fence AND t.state = 'ended'",
+      [held.map((h) => h.id), held.map((h) => h.fence)],
+    );
+  }
+
+  /** Takes over up to `limit` turns whose lease ran out, running or ended but unsettled; each with a new fence. */
   async claim(limit: number): Promise<StoredTurn[]> {
     const r = await this.pool.query(
       `UPDATE bridge_turns t SET owner = $1, fence = nextval('bridge_fence'), lease_until = now() + make_interval(secs => $2)
-       FROM (SELECT id FROM bridge_turns WHERE state = 'running' AND lease_until <= now() ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) c
+       FROM (SELECT id FROM bridge_turns WHERE (state = 'running' OR NOT settled) AND lease_until <= now() ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) c
        WHERE t.id = c.id RETURNING ${TURN_COLUMNS_OF_T}`,
       [this.opts.owner, this.leaseSecs, limit],
     );
@@ -238,7 +195,7 @@ export class PgStore {
     const r = await this.pool.query(
       `UPDATE bridge_turns t SET lease_until = now() + make_interval(secs => $1)
        FROM unnest($2::text[], $3::bigint[]) AS h(id, fence)
-       WHERE t.id = h.id AND t.fence = h.fence AND t.state = 'running' RETURNING t.id`,
+       WHERE t.id = h.id AND t.fence = h.fence AND (t.state = 'running' OR NOT t.settled) RETURNING t.id`,
       [this.leaseSecs, held.map((h) => h.id), held.map((h) => h.fence)],
     );
     return new Set(r.rows.map((row: { id: string }) => row.id));
@@ -249,7 +206,7 @@ export class PgStore {
     if (held.length === 0) return;
     await this.pool.query(
       `UPDATE bridge_turns t SET lease_until = now() FROM unnest($1::text[], $2::bigint[]) AS h(id, fence)
-       WHERE t.id = h.id AND t.fence = h.fence AND t.state = 'running'`,
+       WHERE t.id = h.id AND t.fence = h.fence AND (t.state = 'running' OR NOT t.settled)`,
       [held.map((h) => h.id), held.map((h) => h.fence)],
     );
   }

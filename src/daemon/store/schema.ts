@@ -10,7 +10,8 @@
  *   reply's JSON as the daemon encoded it (type `json` keeps the text as written:
  *   every daemon serves the same bytes).
  * - `bridge_acks`: per turn and output, the highest seq the output acknowledged
- *   (a new owner re-sends only what was not, under the same idempotency keys).
+ *   (a new owner re-sends only what was not, under the same idempotency keys); an
+ *   ended turn is `settled` once they acknowledged all of it (until then it stays leased).
  * - `bridge_sessions`: `session_key` → session (keys scoped by directory, as in sessions.json).
  *
  * Triggers `NOTIFY bridge` with the turn id when replies are inserted or a turn
@@ -20,7 +21,7 @@
 export const CHANNEL = "bridge";
 
 /** Bump with every change below; `open()` refuses a database made by a newer version. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS bridge_meta (k text PRIMARY KEY, v text NOT NULL);
@@ -41,7 +42,10 @@ CREATE TABLE IF NOT EXISTS bridge_turns (
   lease_until timestamptz NOT NULL,
   ended_at timestamptz
 );
+-- v2: an ended turn stays leased by its daemon until its outputs acknowledged every reply (src/daemon/store/settle.ts).
+ALTER TABLE bridge_turns ADD COLUMN IF NOT EXISTS settled boolean NOT NULL DEFAULT true;
 CREATE INDEX IF NOT EXISTS bridge_turns_running ON bridge_turns (lease_until) WHERE state = 'running';
+CREATE INDEX IF NOT EXISTS bridge_turns_unsettled ON bridge_turns (lease_until) WHERE NOT settled;
 CREATE INDEX IF NOT EXISTS bridge_turns_ended ON bridge_turns (ended_at) WHERE state = 'ended';
 CREATE TABLE IF NOT EXISTS bridge_replies (
   turn_id text NOT NULL REFERENCES bridge_turns (id) ON DELETE CASCADE,

@@ -10,22 +10,22 @@
  * - A reply reaches this daemon's record, subscribers and outputs only after its
  *   row is committed under this daemon's fence (ReplyPath publishes after `reply()`
  *   resolves). Outputs get replies only from the turn's owner.
- * - An owned turn whose write or renewal fails is given up at once (`lose`): its
- *   lease is released so any daemon can claim it, and the record becomes a mirror;
- *   the local adapter may still run to its end, but nothing it delivers is written.
- * - A turn is claimed only when no local adapter still runs it (`driving`).
+ * - An owned turn whose write or renewal fails is given up at once (`lose`): its lease is
+ *   released, its record becomes a mirror; what its adapter still delivers goes nowhere.
+ * - A turn is claimed only when no local adapter still runs it (`driving`); an ended one
+ *   stays leased until its outputs acknowledged it all (./settle.ts).
  */
 import type { Logger } from "pino";
 import type { Reply } from "../../codec/reply.js";
 import type { RequestEvent } from "../../codec/requests.js";
 import { replyJson } from "../../sink/encoded.js";
-import type { TurnRequest } from "../options.js";
-import { turnInfo, type TurnOutcome, type TurnRecord, type TurnStore } from "../turns.js";
+import type { TurnOutcome, TurnRecord, TurnStore } from "../turns.js";
 import { FencedError, type NewTurn, type PgStore, type StoredTurn } from "./postgres.js";
+import { describe } from "./rows.js";
+import { Settling } from "./settle.js";
 import { TurnWriter } from "./writer.js";
 
-/** Replies of one turn waiting for the database before the adapter is made to wait. */
-const WRITE_LAG = 1_000;
+const WRITE_LAG = 1_000; // replies of one turn waiting for the database before the adapter is made to wait
 /** Mirrors are read at least this often, whatever notifications say (a lost LISTEN connection costs at most this). */
 const POLL_MS = 1_000;
 
@@ -39,6 +39,10 @@ export interface SharedDeps {
   room(): number;
   /** Drives a turn this daemon has just claimed to its end (./takeover.ts). */
   takeover(row: StoredTurn, record: TurnRecord): Promise<void>;
+  /** Re-sends to the outputs what they had not acknowledged of a turn claimed ended (./takeover.ts). */
+  resend(row: StoredTurn): Promise<void>;
+  /** The names of the outputs that acknowledge (./settle.ts). */
+  ackers(): readonly string[];
 }
 
 interface Mirror {
@@ -53,18 +57,16 @@ export class SharedTurns {
   /** Turns whose adapter runs in this process (set by run.ts until the adapter's turn ends). */
   readonly driving = new Set<string>();
   private readonly backlog = new Map<string, number>();
-  private readonly pendingAcks = new Map<string, { turnId: string; output: string; seq: number }>();
+  /** Acknowledgements, and ended turns leased until acknowledged (./settle.ts). */
+  private readonly settling = new Settling(() => this.d.ackers());
   private timers: NodeJS.Timeout[] = [];
   private ticks = 0;
   private ticking = false;
-  /** Turns claimed from other daemons (for the log and /metrics). */
-  takeovers = 0;
+  takeovers = 0; // turns claimed from other daemons (for the log and /metrics)
 
   constructor(private readonly d: SharedDeps) {}
 
-  get pg(): PgStore {
-    return this.d.pg;
-  }
+  get pg(): PgStore { return this.d.pg; }
 
   async open(): Promise<void> {
     await this.d.pg.open();
@@ -123,8 +125,7 @@ export class SharedTurns {
     }
   }
 
-  /** Pending permission/question requests are not stored yet: they live on the daemon that drives the turn. */
-  request(_turnId: string, _evt: RequestEvent): void {}
+  request(_turnId: string, _evt: RequestEvent): void {} // pending requests live on the daemon that drives the turn
 
   /** Whether the adapter should wait for the writes of this turn (bounded memory). */
   lagging(turnId: string): boolean {
@@ -145,6 +146,8 @@ export class SharedTurns {
     w.end(outcome).then(
       () => {
         this.owned.delete(record.turnId);
+        // Still leased until the outputs acknowledged it all (./settle.ts).
+        this.settling.ended(record.turnId, w.fence, record.total - 1);
         this.d.store.finish(record, outcome);
       },
       (err: unknown) => this.lose(record.turnId, err as Error),
@@ -153,8 +156,7 @@ export class SharedTurns {
 
   /** An output acknowledged `seq` of a turn: written with the next renewal (the highest only). */
   ack(turnId: string, output: string, seq: number): void {
-    const k = `${turnId}\u0000${output}`;
-    if ((this.pendingAcks.get(k)?.seq ?? -1) < seq) this.pendingAcks.set(k, { turnId, output, seq });
+    this.settling.ack(turnId, output, seq, this.owned.has(turnId));
   }
 
   isMirror(record: TurnRecord): boolean {
@@ -218,6 +220,7 @@ export class SharedTurns {
     const w = this.owned.get(turnId);
     if (!w) return;
     this.owned.delete(turnId);
+    this.settling.drop(turnId);
     const record = [...this.d.store.all()].find((t) => t.turnId === turnId);
     this.d.log.warn({ turn_id: turnId, trace_id: record?.traceId, err: err.message }, "this daemon no longer drives the turn: another may claim it");
     void this.d.pg.release([{ id: turnId, fence: w.fence }]).catch(() => {});
@@ -234,11 +237,13 @@ export class SharedTurns {
     this.ticking = true;
     try {
       const held = [...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence }));
-      const still = await this.d.pg.renew(held);
+      const settling = this.settling.held();
+      const still = await this.d.pg.renew([...held, ...settling]);
       for (const h of held) if (!still.has(h.id) && this.owned.get(h.id)?.fence === h.fence) this.lose(h.id, new FencedError(h.id, "lease not renewed"));
-      const acks = [...this.pendingAcks.values()];
-      this.pendingAcks.clear();
-      for (const a of acks) await this.d.pg.ack(a.turnId, a.output, a.seq);
+      for (const h of settling) if (!still.has(h.id)) this.settling.drop(h.id);
+      for (const a of this.settling.unwritten()) await this.d.pg.ack(a.turnId, a.output, a.seq);
+      // Acknowledged to the end (and written just above): settled, the lease given up with it.
+      await this.d.pg.settle(this.settling.done());
       const room = this.d.room();
       if (room > 0) for (const row of await this.d.pg.claim(room)) await this.claimed(row);
       if (++this.ticks % 20 === 0) await this.d.pg.prune(this.d.retainTurns);
@@ -250,6 +255,14 @@ export class SharedTurns {
   }
 
   private async claimed(row: StoredTurn): Promise<void> {
+    if (row.state === "ended") {
+      // Ended, but its outputs had not acknowledged all of it when its daemon stopped: re-sent, then settled here.
+      const [, replies, acks] = await Promise.all([this.mirror(row), this.d.pg.replies(row.id), this.d.pg.acks(row.id)]);
+      this.settling.add(row.id, row.fence, replies.length - 1, acks);
+      this.d.log.info({ trace_id: row.traceId, turn_id: row.id, previous_owner: row.owner }, "re-sending an ended turn its outputs had not acknowledged");
+      void this.d.resend(row).catch((err: unknown) => this.d.log.warn({ trace_id: row.traceId, err: (err as Error).message }, "could not re-send an ended turn"));
+      return;
+    }
     if (this.driving.has(row.id)) {
       // Our own adapter still runs it (we lost the lease a moment ago): let another daemon take it.
       await this.d.pg.release([{ id: row.id, fence: row.fence }]);
@@ -266,27 +279,22 @@ export class SharedTurns {
 
   /** Shutting down with turns still running: stops renewing and claiming, releases every lease held (another daemon claims them at once). Returns how many. */
   async handOver(): Promise<number> {
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    const held = [...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence }));
+    this.stopTimers();
+    const held = [...[...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence })), ...this.settling.held()];
     this.owned.clear();
     await this.d.pg.release(held).catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, "could not release the leases (they run out by themselves)"));
     if (held.length > 0) this.d.log.info({ turns: held.length }, "handed the running turns over to the other daemons");
     return held.length;
   }
 
+  private stopTimers(): void {
+    for (const t of this.timers.splice(0)) clearInterval(t);
+  }
+
   /** Stops the timers, writes the last acknowledgements and closes the connections. */
   async close(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    for (const a of this.pendingAcks.values()) await this.d.pg.ack(a.turnId, a.output, a.seq).catch(() => {});
+    this.stopTimers();
+    for (const a of this.settling.unwritten()) await this.d.pg.ack(a.turnId, a.output, a.seq).catch(() => {});
     await this.d.pg.close();
   }
-}
-
-/** What GET /v1/turns/:id shows of a turn stored by another daemon, from its accepted request. */
-function describe(record: TurnRecord, row: StoredTurn): void {
-  record.requestHash = row.requestHash;
-  const req = row.request as Partial<Pick<TurnRequest, "text" | "permission" | "question">>;
-  if (typeof req.text === "string") record.info = turnInfo({ text: req.text, permission: req.permission, question: req.question });
 }

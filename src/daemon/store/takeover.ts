@@ -11,18 +11,21 @@
  * the prompt; the prompt's id is committed before it is sent, so this is known)
  * is run from its stored request, as if just accepted.
  *
- * Not yet a live re-attach: between the claim and OpenCode's end, followers get
- * no new replies; then the rest of the answer arrives at once (tool calls and
- * results not yet reported, the missing text, the `final`).
+ * A turn OpenCode is still running is followed again live (the same re-attach as
+ * after a restart, src/adapter/follow.ts): the missed part repaired from the
+ * record, the rest as it streams, the end checked against the record; its pending
+ * permission/question requests are answerable on this daemon. A turn OpenCode has
+ * already finished is finished from its record; a turn whose terminal reply was
+ * already stored is closed as it ended.
  */
 import { createDialect } from "../../adapter/line.js";
 import { Envelope, type ReplyBody } from "../../codec/envelope.js";
-import { unstamped } from "../../codec/record.js";
-import type { Reply } from "../../codec/reply.js";
+import { hasUserMessage, unstamped } from "../../codec/record.js";
+import { isTerminal, type Reply } from "../../codec/reply.js";
 import type { DaemonCore } from "../core.js";
 import { judgeFromRecord } from "../reconcile.js";
 import { TurnRequestSchema } from "../options.js";
-import { endTurn, runTurn } from "../run.js";
+import { endTurn, followTurn, runTurn } from "../run.js";
 import type { TurnOutcome, TurnRecord } from "../turns.js";
 import type { StoredTurn } from "./postgres.js";
 
@@ -35,6 +38,14 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   const shared = core.shared!;
   const replies = (await shared.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
   await resend(core, row, replies);
+  const ended = replies[replies.length - 1];
+  if (ended !== undefined && isTerminal(ended)) {
+    // Its owner committed the terminal reply but not the turn's end (it stalled or died in
+    // between): the turn is over, with that outcome; nothing may follow its terminal reply.
+    core.log.info({ trace_id: row.traceId, replies: replies.length }, "the turn taken over had already ended: closed as it ended");
+    endTurn(core, record, ended.kind === "final" ? "final" : ended.kind === "error" ? ended.code : "transport");
+    return;
+  }
 
   let bodies: ReplyBody[] | undefined;
   let why = "the daemon driving this turn stopped; what OpenCode did after that is not reported";
@@ -50,22 +61,31 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
     for (;;) {
       const [messages, status] = await Promise.all([http.sessionMessages(row.sessionId, 200), http.sessionStatus()]);
       const state = status[row.sessionId];
-      const verdict = judgeFromRecord(replies, messages, prompt, state === undefined || state.type === "idle");
+      const idle = state === undefined || state.type === "idle";
+      const verdict = judgeFromRecord(replies, messages, prompt, idle);
+      const request = TurnRequestSchema.safeParse(row.request);
       if (verdict.kind === "finished") {
         bodies = verdict.bodies;
         break;
       }
-      if (verdict.kind === "never_sent" && replies.length === 0 && Date.now() > settleBy) {
-        // The id is committed before the prompt goes out (SharedTurns.prompt): no id, or one OpenCode
-        // does not have, means it never went out. Run the turn from its stored request.
-        const request = TurnRequestSchema.safeParse(row.request);
-        if (request.success) {
-          core.log.info({ trace_id: row.traceId }, "the turn taken over was never sent to OpenCode: running it now");
-          runTurn(core, record, request.data, target);
-          return;
-        }
+      if (verdict.kind === "running" && row.messageId !== undefined && hasUserMessage(messages, row.messageId)) {
+        // OpenCode still runs the turn's own prompt: follow it live from the stored seq on (as a
+        // restart does, src/adapter/follow.ts); its record ends when the adapter's turn ends.
+        const followed = { traceId: row.traceId, sessionId: row.sessionId, userMessageId: row.messageId, delivered: replies };
+        const outcome = await followTurn(core, record, followed, request.success ? request.data : undefined, target);
+        core.log.info({ trace_id: row.traceId, outcome }, "followed a turn taken over to its end");
+        return;
       }
-      if (verdict.kind === "never_sent" && Date.now() > settleBy) {
+      const rerun = verdict.kind === "never_sent" && replies.length === 0 && request.success;
+      if (rerun && idle && Date.now() > settleBy) {
+        // The id is committed before the prompt goes out (SharedTurns.prompt): no id, or one OpenCode
+        // does not have, means it never went out. Run the turn from its stored request — once the
+        // session is idle: a turn queued behind another of its session waits for that one to end.
+        core.log.info({ trace_id: row.traceId }, "the turn taken over was never sent to OpenCode: running it now");
+        runTurn(core, record, request.data, target);
+        return;
+      }
+      if (verdict.kind === "never_sent" && !rerun && Date.now() > settleBy) {
         why = "the daemon driving this turn stopped before its prompt was sent to OpenCode: the turn did not run";
         break;
       }
@@ -75,7 +95,8 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
       }
       if (Date.now() > deadline || record.controller.signal.aborted) {
         why = "the daemon driving this turn stopped, and OpenCode did not finish it within the turn timeout: aborted";
-        await http.abort(row.sessionId).catch(() => {});
+        // A turn never sent has nothing of its own to abort (the session may be running another turn).
+        if (verdict.kind !== "never_sent") await http.abort(row.sessionId).catch(() => {});
         break;
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
@@ -92,6 +113,12 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   const outcome: TurnOutcome = last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport";
   core.log.info({ trace_id: row.traceId, outcome, replies: envelope.seq }, "finished a turn taken over from OpenCode's record");
   endTurn(core, record, outcome);
+}
+
+/** A turn claimed ended (unsettled): its outputs get what they had not acknowledged. */
+export async function resendEnded(core: DaemonCore, row: StoredTurn): Promise<void> {
+  const replies = (await core.shared!.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
+  await resend(core, row, replies);
 }
 
 /** Each acknowledging output gets, in order, the stored replies it had not acknowledged. */
