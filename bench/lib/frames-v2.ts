@@ -10,8 +10,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FIXTURES } from "../../test/support/fixtures.js";
-import type { Reply } from "../../src/codec/reply.js";
-import type { Frame, Template } from "./frames.js";
+import { readGolden, type Frame, type Template } from "./frames.js";
 
 /** The session a 2.x event belongs to (`data.sessionID`), if any. */
 export function sessionOfV2(frame: Frame): string | undefined {
@@ -25,10 +24,7 @@ export function loadTemplateV2(version: string, scenario: string): Template {
   const frames = readFileSync(join(dir, `${scenario}.sse`), "utf8")
     .split("\n\n")
     .filter((f) => f.trim() !== "" && !f.startsWith(":"));
-  const golden = readFileSync(join(dir, `${scenario}.jsonl`), "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => JSON.parse(l) as Reply);
+  const golden = readGolden(dir, scenario);
   let connected: Frame | undefined;
   const globals: Frame[] = [];
   const turn: Frame[] = [];

@@ -50,14 +50,19 @@ export function payloadOf(frame: Frame): { type?: string; properties?: Record<st
   return JSON.parse(frame.slice(6)) as { type?: string; properties?: Record<string, unknown> };
 }
 
+/** A capture's golden replies (`<scenario>.jsonl` beside its `.sse`). */
+export function readGolden(dir: string, scenario: string): Reply[] {
+  return readFileSync(join(dir, `${scenario}.jsonl`), "utf8")
+    .split("\n")
+    .filter((l) => l !== "")
+    .map((l) => JSON.parse(l) as Reply);
+}
+
 export function loadTemplate(version: string, scenario: string): Template {
   const dir = join(FIXTURES, version);
   const name = `${version}/${scenario}`;
   const frames = splitFrames(readFileSync(join(dir, `${scenario}.sse`), "utf8"), name);
-  const golden = readFileSync(join(dir, `${scenario}.jsonl`), "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => JSON.parse(l) as Reply);
+  const golden = readGolden(dir, scenario);
   let connected: Frame | undefined;
   const globals: Frame[] = [];
   const turn: Frame[] = [];
