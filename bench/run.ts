@@ -6,6 +6,7 @@
  *
  *   replay      in-process replay of the fixtures vs the parse floor (bench/replay.ts)
  *   stream      loopback /event: floor vs @opencode-ai/sdk vs bridge, throughput and latency
+ *   shared      100 busy sessions on one /event: floor vs the bridge listening to 1 of them, and to all
  *   scale       1 … 1,000 concurrent sessions on one stream; memory per idle session
  *   long-turn   a 1,000,000-delta turn: memory (three variants)
  *   replay-cli  `opencode-bridge replay` of a 1,000,000-event file vs the file floor, time and RSS
@@ -40,6 +41,7 @@ const CAP16 = String(16 * 1024 * 1024);
 const full: Step[] = [
   { name: "replay", script: "replay.ts" },
   { name: "stream", script: "stream.ts" },
+  { name: "shared", script: "shared-stream.ts" },
   { name: "replay-cli", script: "replay-cli.ts" },
   { name: "daemon", script: "daemon.ts" },
   { name: "store", script: "store.ts" },
@@ -57,6 +59,7 @@ const quick: Step[] = [
     script: "stream.ts",
     env: { BENCH_STREAM_REPS: "30", BENCH_STREAM_WARMUP: "1", BENCH_STREAM_ROUNDS: "3", BENCH_LATENCY_ROUNDS: "1" },
   },
+  { name: "shared", script: "shared-stream.ts", env: { BENCH_SHARED_WARMUP: "1", BENCH_SHARED_ROUNDS: "3" } },
   { name: "replay-cli", script: "replay-cli.ts", args: ["--events", "200000", "--rounds", "1"] },
   { name: "daemon", script: "daemon.ts", args: ["--sessions", "1,10", "--rounds", "1"] },
 ];
@@ -84,7 +87,7 @@ function runStep(s: Step): Promise<{ code: number | null; ms: number }> {
 
 // Results of an earlier run must not pass for this run's (only this script's own files:
 // other tools write into bench/results too).
-const OURS = /^(replay|replay-cli|daemon|stream|scale|summary|long-turn-.+)\.json$/;
+const OURS = /^(replay|replay-cli|daemon|stream|shared-stream|scale|summary|long-turn-.+)\.json$/;
 if (existsSync(RESULTS)) for (const f of readdirSync(RESULTS)) if (OURS.test(f)) rmSync(join(RESULTS, f));
 
 const ran: { name: string; exit: number | null; seconds: number }[] = [];
@@ -98,6 +101,7 @@ for (const s of steps) {
 // ---- summary -------------------------------------------------------------------
 const read = (f: string): any => (existsSync(join(RESULTS, f)) ? JSON.parse(readFileSync(join(RESULTS, f), "utf8")) : undefined);
 const stream = read("stream.json");
+const shared = read("shared-stream.json");
 const replay = read("replay.json");
 const scale = read("scale.json");
 const replayCli = read("replay-cli.json");
@@ -126,6 +130,11 @@ if (stream && !failed.some((f) => f.name === "stream")) {
     `latency p50/p99 ms  floor ${stream.latency.floor.p50_ms.toFixed(3)}/${stream.latency.floor.p99_ms.toFixed(3)}, SDK ${stream.latency.sdk.p50_ms.toFixed(3)}/${stream.latency.sdk.p99_ms.toFixed(3)}, bridge ${stream.latency.bridge.p50_ms.toFixed(3)}/${stream.latency.bridge.p99_ms.toFixed(3)}`,
   );
   for (const x of stream.targets) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
+}
+if (shared && !failed.some((f) => f.name === "shared")) {
+  const e = shared.events_per_s;
+  console.log(`shared /event       ${shared.sessions} sessions, events/s floor ${int(e.floor)}, bridge listening to 1 ${int(e.one)} (x${shared.ratio.one_over_floor.toFixed(2)}), to all ${int(e.all)} (x${shared.ratio.all_over_floor.toFixed(2)})`);
+  for (const x of shared.targets) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
 }
 if (scale && !failed.some((f) => f.name === "scale")) {
   for (const g of scale.growth) {
@@ -174,6 +183,6 @@ writeResult("summary.json", {
   steps: ran,
   total_seconds: round(total, 1),
   quick: QUICK,
-  targets: [...(stream?.targets ?? []), ...scaleTargets, ...(replayCli?.targets ?? []), ...(daemon?.targets ?? [])],
+  targets: [...(stream?.targets ?? []), ...(shared?.targets ?? []), ...scaleTargets, ...(replayCli?.targets ?? []), ...(daemon?.targets ?? [])],
 });
 process.exitCode = failed.length > 0 ? 1 : 0;

@@ -7,13 +7,15 @@
 #    included, against the pinned opencode) on Node 20, 22 and 24. Node releases
 #    come from the npm registry as the `node` package, installed once into
 #    .cache/node/<major>; the machine's own node is used for its own major.
-# 2. The end-to-end tests (`npx vitest run test/e2e`) against opencode 1.18.33
+# 2. The end-to-end tests (`npx vitest run test/e2e`) against opencode 1.18.33,
+#    the newer 1.19.5 (published only as its platform package, opencode-<os>-<arch>)
 #    and older 1.x releases, through OPENCODE_E2E_VERSION (each installed once
-#    into .cache/opencode/<version> by the tests' global setup).
+#    into the per-user cache, <cache>/opencode/<version>, by the tests' global setup).
+#    OpenCode 2.1.2 is in every cell: test/e2e/v2-*.e2e.test.ts run against it.
 #
 # Everything goes to bench/results/matrix.log (override: MATRIX_LOG); a summary
 # closes it. Choose cells with MATRIX_NODES="20 22 24" and
-# MATRIX_OPENCODE="1.18.33 1.15.13 1.2.27". Exit status: 0 when every cell
+# MATRIX_OPENCODE="1.18.33 1.19.5 1.15.13 1.2.27". Exit status: 0 when every cell
 # passed, 1 otherwise.
 set -uo pipefail
 
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOG=${MATRIX_LOG:-bench/results/matrix.log}
 NODES=${MATRIX_NODES:-20 22 24}
-OPENCODES=${MATRIX_OPENCODE:-1.18.33 1.15.13 1.2.27}
+OPENCODES=${MATRIX_OPENCODE:-1.18.33 1.19.5 1.15.13 1.2.27}
 CELL_TIMEOUT=${MATRIX_CELL_TIMEOUT:-45m}
 mkdir -p "$(dirname "$LOG")"
 : >"$LOG"

@@ -16,6 +16,9 @@ import {
   npmReason,
   opencodeLine,
   opencodePackage,
+  PINNED_OPENCODE2_VERSION,
+  PINNED_OPENCODE_VERSION,
+  resolveOpencodeVersion,
 } from "../src/server/install.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "install-test-"));
@@ -75,6 +78,12 @@ describe("the 2.x line", () => {
     expect(opencodePackage("1.19.5", "win32", "x64")).toBe("opencode-windows-x64");
     expect(opencodePackage("1.2.27", "linux", "x64")).toBe("opencode-ai");
     expect(opencodePackage("1.18.4", "linux", "x64")).toBe("opencode-ai");
+    // What --opencode-version and install --version take: a line's number or a version.
+    expect(resolveOpencodeVersion("1")).toBe(PINNED_OPENCODE_VERSION);
+    expect(resolveOpencodeVersion("2")).toBe(PINNED_OPENCODE2_VERSION);
+    expect(resolveOpencodeVersion(" 1.19.5 ")).toBe("1.19.5");
+    expect(resolveOpencodeVersion("2.1.2-beta.1")).toBe("2.1.2-beta.1");
+    for (const bad of ["3", "latest", "2.1", "", "v2.1.2"]) expect(resolveOpencodeVersion(bad)).toBeUndefined();
     const root = join(scratch, "v2");
     const npm = fakeNpm(INSTALLS_V2);
     const bin = await ensureOpencode("2.9.9", { root, npm: npm.npm });

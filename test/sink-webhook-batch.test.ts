@@ -9,19 +9,7 @@ import type { Reply } from "../src/codec/reply.js";
 import type { RequestEvent } from "../src/codec/requests.js";
 import { WebhookSink } from "../src/sink/webhook.js";
 import { startBatchReceiver, type BatchReceiver } from "./support/batch-receiver.js";
-
-/** A well-formed turn of `n` replies: n-1 deltas, then final. */
-function turn(traceId: string, n: number): Reply[] {
-  const out: Reply[] = [];
-  let text = "";
-  for (let seq = 0; seq < n - 1; seq++) {
-    const content = `w${seq} `;
-    text += content;
-    out.push({ kind: "delta", trace_id: traceId, session_id: `ses_${traceId}`, seq, content, part_id: "prt_1" });
-  }
-  out.push({ kind: "final", trace_id: traceId, session_id: `ses_${traceId}`, seq: n - 1, content: text });
-  return out;
-}
+import { turn } from "./support/recorder.js";
 
 const ask = (traceId: string, id: string): RequestEvent => ({
   type: "request",

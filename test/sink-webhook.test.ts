@@ -10,20 +10,7 @@ import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { FanoutSink } from "../src/sink/fanout.js";
 import { parseRetryAfter, WebhookSink, type WebhookOptionsInput } from "../src/sink/webhook.js";
 import type { Clock } from "../src/util/clock.js";
-import { flakyPlan, startRecorder, type Recorder, type RecorderPlan } from "./support/recorder.js";
-
-/** A well-formed turn of `n` replies: n-1 deltas, then final. */
-function turn(traceId: string, n: number): Reply[] {
-  const out: Reply[] = [];
-  let text = "";
-  for (let seq = 0; seq < n - 1; seq++) {
-    const content = `w${seq} `;
-    text += content;
-    out.push({ kind: "delta", trace_id: traceId, session_id: `ses_${traceId}`, seq, content, part_id: "prt_1" });
-  }
-  out.push({ kind: "final", trace_id: traceId, session_id: `ses_${traceId}`, seq: n - 1, content: text });
-  return out;
-}
+import { flakyPlan, startRecorder, turn, type Recorder, type RecorderPlan } from "./support/recorder.js";
 
 /** Delivers as the adapter does: one reply at a time, each awaited. */
 async function produce(sink: WebhookSink, replies: Reply[]): Promise<void> {

@@ -7,6 +7,7 @@
  * Every JSON-RPC message in either direction can be observed (`onMessage`): the
  * captures under test/fixtures/acp are that traffic.
  */
+import { startReaper } from "../server/reaper.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { Readable, Writable } from "node:stream";
 import { client, ndJsonStream, type AnyMessage, type ClientConnection, type RequestPermissionRequest, type RequestPermissionResponse, type SessionNotification, type Stream } from "@agentclientprotocol/sdk";
@@ -96,10 +97,15 @@ export function spawnAgent(command: readonly string[], handlers: AgentHandlers, 
     // Its own process group, so that stopping it stops what it started.
     detached: true,
   });
+  // Stops the agent's group when the bridge dies, however it dies (kill -9 runs no exit hook,
+  // and some agents, Codex, do not exit when their stdin closes): src/server/reaper.ts.
+  const reaper = child.pid !== undefined ? startReaper(child.pid) : undefined;
   let exitedNow = false;
   const exited = new Promise<AgentExit>((resolve) => {
     child.once("exit", (code, signal) => {
       exitedNow = true;
+      // The reaper then stops whatever is left of the group (Claude Code's `claude`) and exits.
+      reaper?.release();
       resolve({ code, signal });
     });
     child.once("error", () => {

@@ -49,8 +49,11 @@ export class OpencodeV1 implements Dialect {
           else readV1Payload(payload, to);
         },
         onIssue: (issue) => to.issue(issue),
+        // A frame of a session nobody listens to: counted, not parsed (its event would be dropped).
+        onSkipped: () => to.frame(),
       },
-      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true },
+      // Frames of sessions nobody listens to are not parsed (their events would be dropped: parseEventFor).
+      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true, listening: to.listening },
     );
     return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
   }

@@ -15,15 +15,14 @@
  * hub parsed and stamps at delivery instead.
  */
 import type { ReplyBody } from "./envelope.js";
-import { isParsedEvent, parseEvent, type ParsedEvent } from "./events.js";
-import { finish, reduce, reduceLost, settle, type FinishReason } from "./reducer.js";
+import { isParsedEvent, parseEvent } from "./events.js";
+import { finish, reduce, reduceLost, type FinishReason } from "./reducer.js";
 import type { Reply } from "./reply.js";
 import type { TurnState } from "./state.js";
 
 export { createTurnState, type TurnOptions, type TurnState } from "./state.js";
 export { type FinishReason } from "./reducer.js";
-export { beginResync, endResync, isTurnDone, overrideEnd } from "./control.js";
-export { describeServerError } from "./mappers.js";
+export { isTurnDone } from "./control.js";
 
 export interface CodecResult {
   readonly replies: Reply[];
@@ -74,13 +73,3 @@ export function lostEventInto(info: { type: string | undefined; sessionID: strin
   reduceLost(info.type, info.sessionID, state, out);
   stampFrom(state, out, from);
 }
-
-/** The session went idle but never completed its open message: end as the idle said. */
-export function settleAfterIdle(state: TurnState): CodecResult {
-  const out: Reply[] = [];
-  settle(state, out);
-  stampFrom(state, out, 0);
-  return { replies: out, state };
-}
-
-export type { ParsedEvent };

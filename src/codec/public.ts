@@ -8,9 +8,15 @@
  * only pass back; the bridge's own code imports the real type from `./state.js`.
  * The casts below are the one place the two meet.
  */
-import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as map } from "./codec.js";
+import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as map, type CodecResult as AllCodecResult } from "./codec.js";
 import type { FinishReason } from "./reducer.js";
-import { replay as replayAll, replayStream as replayEach, type ReplayOptions as AllReplayOptions } from "./replay.js";
+import {
+  replay as replayAll,
+  replayStream as replayEach,
+  type ReplayOptions as AllReplayOptions,
+  type ReplayResult as AllReplayResult,
+  type ReplaySummary as AllReplaySummary,
+} from "./replay.js";
 import type { Reply } from "./reply.js";
 import type { StreamIssue } from "../stream/sse.js";
 import type { TurnOptions as AllTurnOptions } from "./state.js";
@@ -28,26 +34,12 @@ export type TurnOptions = Pick<AllTurnOptions, "traceId" | "sessionId" | "userMe
 /** `traceId?` (default "replay"), `sessionId?`, the decoder's `maxFrameBytes?` and the callbacks (docs/api.md). */
 export type ReplayOptions = Omit<AllReplayOptions, "holdFinal" | "noReply">;
 
-export interface CodecResult {
-  readonly replies: Reply[];
-  readonly state: TurnState;
-}
+/** An internal result with the opaque state in place of the real one. */
+type Opaque<T> = Omit<T, "state"> & { readonly state: TurnState };
 
-export interface ReplayResult {
-  readonly replies: Reply[];
-  readonly issues: StreamIssue[];
-  readonly state: TurnState;
-}
-
-export interface ReplaySummary {
-  /** The turn's terminal reply (`final` or `error`); there is always exactly one. */
-  readonly terminal: Reply;
-  readonly replies: number;
-  readonly issues: number;
-  /** Decoded events (frames that were valid JSON). */
-  readonly events: number;
-  readonly state: TurnState;
-}
+export type CodecResult = Opaque<AllCodecResult>;
+export type ReplayResult = Opaque<AllReplayResult>;
+export type ReplaySummary = Opaque<AllReplaySummary>;
 
 type Input = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
 

@@ -78,6 +78,8 @@ export class DaemonCore {
         keepFinished: this.options.maxTurns,
         maxBytes: this.options.journalMaxBytes,
         syncIntervalMs: 200,
+        // One write(2) per tick for the replies, flushed before any leaves (SSE: beforeWrite; outputs: ReplyPath).
+        coalesce: true,
         onError: (err) =>
           this.log.error({ err, file: this.journal?.file }, "the journal cannot be written: turns go on, but a crash from now on may lose them"),
       });

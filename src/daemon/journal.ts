@@ -10,9 +10,15 @@
  *   {"t":"ack","id","o","seq"}              an output acknowledged seq (and all before it)
  *
  * Durability: every record is written with a synchronous `write(2)` before the
- * daemon acts on it, so a killed daemon loses nothing. `fdatasync` runs when a
- * turn is accepted (before its 202) or ends — one for all the turns of one turn
- * of the event loop (`synced()`) — and at most `syncIntervalMs` after any other record.
+ * daemon acts on it, so a killed daemon loses nothing. With `coalesce`, the reply
+ * records of one turn of the event loop go in one `write(2)` (`flush()`): before
+ * any of them leaves the process (whatever sends a reply — an SSE subscriber's
+ * socket, an output — calls `flush()` first) and at the end of that tick at the
+ * latest; every other record flushes them first, so the file keeps their order.
+ * `fdatasync` runs when a turn is accepted (before its 202) or ends — one for all
+ * the turns of one turn of the event loop (`synced()`) — and at most
+ * `syncIntervalMs` after any other record, on libuv's thread pool: the event loop
+ * goes on serving other turns while the disk syncs.
  *
  * Bound: the journal retains every running turn and the last `keepFinished`
  * that ended. Nothing is rewritten: a segment is deleted once it holds records
@@ -45,6 +51,8 @@ export interface TurnJournal {
   end(id: string, outcome: TurnOutcome): void;
   ack(id: string, output: string, seq: number): void;
   synced(): Promise<void>;
+  /** Writes the records held back (`coalesce`) now: called before anything of them leaves the process. */
+  flush(): void;
   /** Why new turns cannot be recorded now (undefined: they can). */
   refusal(): string | undefined;
   close(): void;
@@ -61,6 +69,8 @@ export interface JournalOptions {
   /** Segment size is an eighth of this: the journal holds its retained turns plus about that. */
   readonly maxBytes: number;
   readonly syncIntervalMs: number;
+  /** Reply records of one tick in one write(2), flushed before any of them is sent (see above). */
+  readonly coalesce?: boolean;
   /** Called once with the first error writing the journal (the daemon goes on without it). */
   readonly onError: (err: Error) => void;
   readonly fs?: JournalFs;
@@ -70,6 +80,13 @@ export class Journal implements TurnJournal {
   private readonly files: SegmentedFile;
   private syncTimer: NodeJS.Timeout | undefined;
   private groupSync: Promise<void> | undefined;
+  /** The fdatasync on the thread pool, and the one queued behind it for records written meanwhile. */
+  private syncing: Promise<void> | undefined;
+  private syncQueued: Promise<void> | undefined;
+  /** Reply records held back until `flush()` (`coalesce`), and the turn of each, in order. */
+  private held = "";
+  private heldIds: string[] = [];
+  private readonly flushNow = () => this.flush();
   private failed = false;
   /** The last write failed (cleared by the next that succeeds). */
   private failing: Error | undefined;
@@ -141,8 +158,7 @@ export class Journal implements TurnJournal {
     this.groupSync ??= new Promise<void>((resolve) =>
       setImmediate(() => {
         this.groupSync = undefined;
-        this.sync();
-        resolve();
+        void this.sync().then(resolve);
       }),
     );
     return this.groupSync;
@@ -150,7 +166,28 @@ export class Journal implements TurnJournal {
 
   /** A reply's record, built around its JSON as encoded once for everything else (src/sink/encoded.ts). */
   reply(id: string, r: Reply): void {
-    this.writeLine(`{"t":"reply","id":${JSON.stringify(id)},"r":${replyJson(r)}}\n`, id);
+    const line = `{"t":"reply","id":${JSON.stringify(id)},"r":${replyJson(r)}}\n`;
+    if (this.opts.coalesce !== true) {
+      this.writeLine(line, id);
+      return;
+    }
+    if (this.held === "") process.nextTick(this.flushNow);
+    this.held += line;
+    this.heldIds.push(id);
+  }
+
+  flush(): void {
+    if (this.held === "") return;
+    const lines = this.held;
+    const ids = this.heldIds;
+    this.held = "";
+    this.heldIds = [];
+    if (this.readOnly !== undefined) return;
+    const n = this.files.activeNumber;
+    const ok = this.files.append(lines);
+    if (ok) this.failing = undefined;
+    for (const id of ids) this.note(id, n);
+    this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
   }
 
   request(id: string, evt: RequestEvent): void {
@@ -171,6 +208,7 @@ export class Journal implements TurnJournal {
   }
 
   refusal(): string | undefined {
+    this.flush();
     if (this.readOnly !== undefined) return this.readOnly;
     if (this.failing === undefined) return undefined;
     // Try again: a full disk may have room now.
@@ -184,6 +222,7 @@ export class Journal implements TurnJournal {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
     if (!this.files.isOpen) return;
+    this.flush();
     this.files.close();
     unlockStateDir(this.dir);
   }
@@ -193,11 +232,15 @@ export class Journal implements TurnJournal {
   }
 
   private writeLine(line: string, id: string): boolean {
+    // Held-back reply records first: the file keeps the order the daemon acted in.
+    this.flush();
     if (this.readOnly !== undefined) return false;
+    // The segment it goes to: a roll after this append gives the active one a new number.
+    const n = this.files.activeNumber;
     const ok = this.files.append(line);
     if (ok) this.failing = undefined;
-    this.note(id, this.files.activeNumber);
-    this.syncTimer ??= setTimeout(() => this.sync(), this.opts.syncIntervalMs);
+    this.note(id, n);
+    this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
     return ok;
   }
 
@@ -243,10 +286,24 @@ export class Journal implements TurnJournal {
     if (this.lastNoted === id) this.lastNoted = undefined;
   }
 
-  private sync(): void {
+  /**
+   * fdatasync on the thread pool; resolves once every record written before the call is on
+   * disk. One in flight may have started before the latest records: one more runs after it,
+   * shared by every caller meanwhile.
+   */
+  private sync(): Promise<void> {
     if (this.syncTimer) clearTimeout(this.syncTimer);
     this.syncTimer = undefined;
-    this.files.sync();
+    this.flush();
+    if (this.syncing === undefined) {
+      this.syncing = this.files.syncAsync().finally(() => (this.syncing = undefined));
+      return this.syncing;
+    }
+    this.syncQueued ??= this.syncing.then(() => {
+      this.syncQueued = undefined;
+      return this.sync();
+    });
+    return this.syncQueued;
   }
 
   private fail(err: Error): void {

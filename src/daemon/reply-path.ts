@@ -20,6 +20,11 @@ export class ReplyPath {
    * journal's acknowledgements need its id. Forgotten once no lane holds the turn.
    */
   private readonly pinned = new Map<string, string>();
+  /**
+   * An output that is not bound (does not call `beforeSend` before it sends) gets a reply
+   * only once the journal wrote it: the journal holds a tick's replies back (`coalesce`).
+   */
+  private readonly flushFirst: boolean;
 
   constructor(
     private readonly store: TurnStore,
@@ -29,9 +34,11 @@ export class ReplyPath {
     private readonly outputs: FanoutSink,
     private readonly log: Logger,
   ) {
-    // An output that acknowledges (the webhook) tells the journal what it has.
+    // An output that acknowledges (the webhook) tells the journal what it has, and has it write what it holds before a send.
+    this.flushFirst = outputs.entries().some(({ sink }) => sink.bind === undefined);
     for (const { name, sink } of outputs.entries()) {
       sink.bind?.({
+        beforeSend: () => this.journal?.flush?.(),
         turnIdOf: (r) => this.turnIdOf(r.trace_id),
         acknowledged: (r) => {
           const id = this.turnIdOf(r.trace_id);
@@ -91,6 +98,7 @@ export class ReplyPath {
       record.sawDelta = true;
       this.metrics.timeToFirstDelta.observe((performance.now() - record.acceptedAt) / 1000);
     }
+    if (this.flushFirst) this.journal?.flush?.();
     const pending = this.toOutputs(m);
     if ((m.kind === "final" || m.kind === "error") && known !== undefined && this.outputs.holds(m.trace_id)) this.pinned.set(m.trace_id, known.turnId);
     return pending;

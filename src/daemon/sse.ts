@@ -70,6 +70,8 @@ export interface EventStreamOptions {
   readonly drainTimeoutMs: number;
   readonly budget: SubscriberBudget;
   readonly log: Logger;
+  /** Called before frames are written to the socket (the journal writes what it held back). */
+  readonly beforeWrite?: () => void;
 }
 
 /** The seq to resume after, from `Last-Event-ID` (0 without one). */
@@ -184,6 +186,7 @@ export function streamTurn(
       }
     };
     const pump = () => {
+      opts.beforeWrite?.();
       while (!ended && res.writableLength < SOCKET_HIGH_WATER) {
         const slice = nextSlice();
         if (slice === undefined) break;

@@ -21,6 +21,8 @@ export async function getEvents(core: DaemonCore, req: IncomingMessage, res: Ser
     drainTimeoutMs: core.options.subscriberDrainTimeoutMs,
     budget: core.budget,
     log: core.log,
+    // Replies reach the socket only once the journal has them (it holds one tick's replies back: src/daemon/journal.ts).
+    beforeWrite: core.journal ? () => core.journal?.flush() : undefined,
   });
 }
 

@@ -39,6 +39,11 @@ export interface SinkStats {
 export interface SinkHooks {
   turnIdOf(message: SinkMessage): string | undefined;
   acknowledged(reply: Reply): void;
+  /**
+   * Called right before the sink sends anything (a POST): the host writes what it
+   * holds back (the daemon's journal) so that nothing leaves before it is recorded.
+   */
+  beforeSend?(): void;
 }
 
 /** `M` is `Reply` for a sink of replies only, `SinkMessage` for one that also takes request events. */

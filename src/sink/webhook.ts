@@ -84,6 +84,7 @@ export class WebhookSink implements SinkObject<SinkMessage> {
   private readonly backoffPolicy: BackoffPolicy;
   private turnIdOf: ((message: SinkMessage) => string | undefined) | undefined;
   private onDelivered: ((reply: Reply) => void) | undefined;
+  private beforeSend: (() => void) | undefined;
   /** Turn ids drawn by the sink, per trace, until the turn's terminal reply was queued. */
   private readonly drawnTurnIds = new Map<string, string>();
   private closed = false;
@@ -105,6 +106,7 @@ export class WebhookSink implements SinkObject<SinkMessage> {
   bind(hooks: SinkHooks): void {
     this.turnIdOf ??= (m) => hooks.turnIdOf(m);
     this.onDelivered ??= (r) => hooks.acknowledged(r);
+    this.beforeSend = hooks.beforeSend;
   }
 
   /** A snapshot of the counters. */
@@ -285,6 +287,7 @@ export class WebhookSink implements SinkObject<SinkMessage> {
   /** Delivers one body, retrying as the options allow (./webhook-post.ts). */
   private send(body: string, key: string, traceId: string, at: number | string): Promise<Outcome> {
     const { options, backoffPolicy: policy, random, clock, cancellation } = this;
+    this.beforeSend?.();
     return sendWithRetries(this.target, body, key, {
       ...{ options, policy, random, clock, cancellation },
       retrying: (attempt, delay, why) => {

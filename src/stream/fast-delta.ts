@@ -47,13 +47,27 @@ function unescape(raw: string): string | undefined {
 
 /** The parsed event of a delta frame in the exact captured form; undefined: take the generic path. */
 export function parseDeltaFrame(data: string): ParsedEvent | undefined {
+  const evt = parseDeltaFrameFor(data, undefined);
+  return evt === UNLISTENED ? undefined : evt;
+}
+
+/** What `parseDeltaFrameFor` answers for a delta of a session nobody listens to (the parse would drop it). */
+export const UNLISTENED = "unlistened";
+
+/**
+ * The same, for a reader that listens to some sessions only: a delta frame of a session
+ * for which `listening` is false is `UNLISTENED`, told before its text is copied or any
+ * object is built (src/stream/unlistened.ts does the same for the other frames).
+ */
+export function parseDeltaFrameFor(data: string, listening: ((sessionID: string) => boolean) | undefined): ParsedEvent | typeof UNLISTENED | undefined {
   // Cheap refusal of every other frame before the regular expression runs.
   if (data.charCodeAt(data.length - 1) !== 125 /* } */ || !data.endsWith('"}}')) return undefined;
   const m = FRAME.exec(data);
   if (m === null) return undefined;
+  const sessionID = m[2] as string;
+  if (listening !== undefined && !listening(sessionID)) return UNLISTENED;
   const delta = unescape(m[6] as string); // its own string either way (JSON.parse or detach)
   if (delta === undefined) return undefined;
-  const sessionID = m[2] as string;
   const properties = { sessionID, messageID: m[3] as string, partID: m[4] as string, field: m[5] as string, delta };
   const type = "message.part.delta" as const;
   // The key order JSON.parse gives (the frame's own).

@@ -11,7 +11,8 @@
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ParsedEvent } from "../codec/events.js";
-import { parseDeltaFrame } from "./fast-delta.js";
+import { parseDeltaFrameFor, UNLISTENED } from "./fast-delta.js";
+import { unlistened } from "./unlistened.js";
 import { errorMessage } from "../util/errors.js";
 
 /**
@@ -37,6 +38,8 @@ export interface DecoderHandlers {
   onIssue(issue: StreamIssue): void;
   /** SSE comments (`: …`) — OpenCode's keep-alives on some versions. */
   onComment?(comment: string): void;
+  /** A frame of a session nobody listens to (`listening`): not decoded (counted by the reader). */
+  onSkipped?(): void;
 }
 
 export interface DecoderOptions {
@@ -44,6 +47,12 @@ export interface DecoderOptions {
   readonly maxFrameBytes?: number;
   /** Read 1.x deltas in their captured form without JSON.parse (OpenCode 1.x streams only). */
   readonly fastDelta?: boolean;
+  /**
+   * Which sessions someone listens to: a frame that surely is of another session is not
+   * decoded (`onSkipped`; src/stream/unlistened.ts, and `parseDeltaFrameFor` for deltas).
+   * OpenCode 1.x streams only. Without it every frame is decoded.
+   */
+  readonly listening?: (sessionID: string) => boolean;
 }
 
 const HEAD = 4096;
@@ -63,6 +72,7 @@ export class EventStreamDecoder {
   private readonly decoder = new TextDecoder("utf-8");
   private readonly max: number;
   private readonly fastDelta: boolean;
+  private readonly listening: ((sessionID: string) => boolean) | undefined;
 
   /** Characters fed since the last dispatched event (or comment). */
   private sinceDispatch = 0;
@@ -80,6 +90,7 @@ export class EventStreamDecoder {
   ) {
     this.max = opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.fastDelta = opts.fastDelta === true;
+    this.listening = opts.listening;
     this.parser = createParser({
       onEvent: (ev) => {
         this.dispatched = true;
@@ -99,11 +110,20 @@ export class EventStreamDecoder {
       return;
     }
     if (this.fastDelta) {
-      const evt = parseDeltaFrame(data);
+      const evt = parseDeltaFrameFor(data, this.listening);
+      if (evt === UNLISTENED) {
+        this.handlers.onSkipped?.();
+        return;
+      }
       if (evt !== undefined) {
         this.handlers.onEvent(evt);
         return;
       }
+    }
+    // After the delta fast path, which told a delta's session already: a delta pays for one check, not two.
+    if (this.listening !== undefined && unlistened(data, this.listening)) {
+      this.handlers.onSkipped?.();
+      return;
     }
     let payload: unknown;
     try {

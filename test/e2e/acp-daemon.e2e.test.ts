@@ -13,14 +13,14 @@ import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
 import { startLiveAgent, type LiveAgent, type LiveAgentName } from "../support/acp.js";
-import { callDaemon, follow, pendingRequest, startDaemon, turnEvents, until, type Daemon } from "./daemon-process.js";
+import { callDaemon, follow, pendingRequest, startDaemon, tempStateDir, turnEvents, until, type Daemon } from "./daemon-process.js";
 import { groupAlive } from "../support/processes.js";
 
 const TOKEN = "acp-daemon-token-0123456789abcdef";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const scenario = (name: string) => `[scenario:${name}] Do as the scenario says.`;
 
-/** The daemon's child processes (each a session's agent, leading its own process group). */
+/** The daemon's agent processes (each a session's, leading its own process group), not their reapers (`node -e …`). */
 function childrenOf(pid: number): number[] {
   const found: number[] = [];
   for (const name of readdirSync("/proc")) {
@@ -29,7 +29,8 @@ function childrenOf(pid: number): number[] {
       // pid (comm) state ppid …: comm may hold spaces, so read after its closing parenthesis.
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) found.push(Number(name));
+      const reaper = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0")[1] === "-e";
+      if (ppid === pid && !reaper) found.push(Number(name));
     } catch {
       // gone
     }
@@ -106,6 +107,9 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     const events = ended(daemon, trace);
     const pending = await pendingRequest(daemon, trace, auth);
     expect(pending.kind).toBe("permission");
+    // A second turn on the busy session is accepted now (not once the first has ended), and runs after it.
+    expect(await start(daemon, { text: scenario("text"), trace_id: `${trace}-next`, session_id: session })).toBe(session);
+    const next = ended(daemon, `${trace}-next`);
     const path = `/v1/turns/${trace}/requests/${pending.request_id}`;
     const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
     expect(ok.status, ok.text).toBe(200);
@@ -114,6 +118,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     expect(outcome).toBe("final");
     expect(replies.find((r) => r.kind === "tool_result")).toMatchObject({ status: "completed" });
     expect(JSON.stringify(replies.find((r) => r.kind === "tool_result"))).toContain("bridge-tool-ok");
+    expect((await next).outcome).toBe("final");
   });
 
   it("a hung model ends timeout (session/cancel sent); the session takes the next turn", async () => {
@@ -162,3 +167,53 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     for (const pid of agents) expect(groupAlive(pid), `agent group ${pid} still running`).toBe(false);
   });
 });
+
+describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin while it waits)", { timeout: 300_000 }, () => {
+  let live: LiveAgent;
+  const daemons: Daemon[] = [];
+  beforeAll(async () => {
+    live = await startLiveAgent("codex", "ask");
+  });
+  afterAll(async () => {
+    for (const d of daemons) if (d.child.exitCode === null) d.child.kill("SIGKILL");
+    await Promise.all(daemons.map((d) => d.exited));
+    await live?.stop();
+  });
+
+  it("its agent is stopped all the same (the reaper), and the next daemon on the state directory ends the turn transport", async () => {
+    const stateDir = tempStateDir();
+    const args = ["--acp", live.agent.command.join(" "), "--directory", live.agent.dir, "--state-dir", stateDir];
+    const env = { ...live.agent.env, BRIDGE_TOKEN: TOKEN };
+    const first = await startDaemon(args, env);
+    daemons.push(first);
+    // Killed while the agent waits for a permission answer: it writes nothing then, so no broken pipe ends it.
+    await start(first, { text: scenario("tool"), trace_id: "killed-daemon", permission: "ask" });
+    const f = follow(first, "killed-daemon", auth);
+    // The stream breaks when the daemon is killed: that is expected, not an error of the test.
+    const broken = f.ended.catch(() => undefined);
+    await pendingRequest(first, "killed-daemon", auth);
+    const agents = childrenOf(first.child.pid as number);
+    expect(agents.length).toBeGreaterThan(0);
+    first.child.kill("SIGKILL");
+    await first.exited;
+    await broken;
+    await until(() => (agents.some(groupAlive) ? undefined : true), "the agents' groups gone", 15_000);
+    const second = await startDaemon(args, env);
+    daemons.push(second);
+    const ended = await pollTurn(second, "killed-daemon");
+    expect(ended).toMatchObject({ state: "finished", outcome: "transport" });
+    const { replies } = await turnEvents(second, "killed-daemon", auth);
+    expect(contractViolations(replies)).toEqual([]);
+    expect(replies.at(-1)).toMatchObject({ kind: "error", code: "transport" });
+  });
+});
+
+/** Polls a turn until it has finished. */
+async function pollTurn(d: Daemon, traceId: string): Promise<Record<string, unknown> | undefined> {
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const t = await callDaemon(d, "GET", `/v1/turns/${traceId}`, undefined, auth);
+    if (t.json?.state === "finished" || Date.now() > end) return t.json;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

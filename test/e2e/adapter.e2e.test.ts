@@ -10,6 +10,7 @@ import { MemorySink } from "../../src/sink/memory.js";
 import { createDialect } from "../../src/adapter/line.js";
 import { isRequestEvent, type SinkMessage } from "../../src/sink/types.js";
 import { scenario, startLive, type Live } from "../support/live.js";
+import { until } from "./daemon-process.js";
 
 function adapterFor(live: Live, extra: Partial<AdapterConfigInput> = {}) {
   const sink = new MemorySink();
@@ -264,7 +265,7 @@ describe("adapter, live OpenCode (bash: ask): people answer requests", () => {
   it("a rejection with a message: tool_result error carrying it, and the model answers to end the turn", async () => {
     const { adapter, sink } = adapterFor(live, { permission: "ask", onRequest: () => undefined });
     const pending = adapter.prompt(scenario("permission"), { traceId: "e2e-reply-reject" });
-    const id = await waitFor(() => adapter.pendingRequests()[0]?.request_id);
+    const id = await until(() => adapter.pendingRequests()[0]?.request_id, "a pending request", 20_000);
     expect(await adapter.replyPermission(id, "reject", "not on this machine, please")).toEqual({ status: "answered" });
     expect(await adapter.replyPermission(id, "once")).toMatchObject({ status: "already_answered" });
     const result = await pending;
@@ -312,17 +313,6 @@ describe("adapter, live OpenCode (bash: ask): people answer requests", () => {
     await adapter.close();
   });
 });
-
-/** Polls `get` until it gives a value (bounded). */
-async function waitFor<T>(get: () => T | undefined, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = get();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`nothing within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("adapter, password-protected and unreachable servers", () => {
   let live: Live;

@@ -15,7 +15,7 @@ import { createDialect } from "../../src/adapter/line.js";
 import { ensureOpencode } from "../../src/server/install.js";
 import { startRecorder, flakyPlan, type Recorder } from "../support/recorder.js";
 import { E2E_VERSION, scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, rawRequest, serveUntilExit, startDaemon, tempStateDir, turnEvents, type Daemon } from "./daemon-process.js";
+import { callDaemon, rawRequest, serveUntilExit, startDaemon, tempStateDir, turnEvents, until, type Daemon } from "./daemon-process.js";
 
 const events = (d: Daemon, traceId: string, headers = auth) => turnEvents(d, traceId, headers);
 
@@ -30,17 +30,6 @@ async function daemon(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: str
   const d = await startDaemon(args, env, nodeArgs);
   daemons.push(d);
   return d;
-}
-
-/** Polls `probe` until it returns a value (not undefined); fails after `timeoutMs`. */
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function metric(text: string, name: string, labels = ""): number | undefined {

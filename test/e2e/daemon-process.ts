@@ -198,10 +198,11 @@ export function follow(d: { url: string }, traceId: string, headers: Record<stri
   return { frames, ended };
 }
 
-export async function until<T>(get: () => T | undefined, what: string, ms = 30_000): Promise<T> {
+/** Polls `get` (every 50 ms) until it gives a value other than undefined; throws naming `what` after `ms`. */
+export async function until<T>(get: () => T | undefined | Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
-    const v = get();
+    const v = await get();
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));

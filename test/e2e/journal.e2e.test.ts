@@ -15,7 +15,7 @@ import type { Dialect } from "../../src/adapter/dialect.js";
 import { contractViolations, isTerminal, type Reply } from "../../src/codec/reply.js";
 import { startRecorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
-import { callDaemon, serveUntilExit, startDaemon, tempStateDir, turnEvents, type Daemon } from "./daemon-process.js";
+import { callDaemon, serveUntilExit, startDaemon, tempStateDir, turnEvents, until, type Daemon } from "./daemon-process.js";
 
 const TOKEN = "journal-bridge-token-5e6f7a8b9c";
 const PASSWORD = "journal-opencode-password-77cd";
@@ -25,16 +25,6 @@ const TAG_FREE = "Kept text  and more text.";
 
 const daemons: Daemon[] = [];
 const mounts: string[] = [];
-
-async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** Resolves once the turn's event stream has shown `n` replies (then stops reading). */
 async function firstReplies(d: Daemon, traceId: string, n: number): Promise<Reply[]> {

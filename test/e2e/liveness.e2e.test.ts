@@ -41,6 +41,13 @@ describe("what counts as life: long work is not a stall, a wedged model still is
   let live: Live;
   beforeAll(async () => {
     live = await startLive({ permission: "allow" });
+    // A fresh server's first prompt starts its plugins, which can outlast the 3 s idle
+    // clock (on 1.19.5 regularly; on a loaded machine on any version), and 1.19.5 answers
+    // an abort during that start-up by failing every later prompt ("All fibers
+    // interrupted without error", docs/dialects.md): warm it up with the default clock.
+    const warm = new OpencodeAdapter({ baseUrl: live.url, directory: live.directory }, () => {});
+    expect((await warm.prompt(scenario("text"), { traceId: "warm-up" })).status).toBe("final");
+    await warm.close();
   });
   afterAll(async () => {
     await live?.stop();

@@ -1,7 +1,8 @@
 /**
  * The daemon (`opencode-bridge serve --opencode-url`, spawned as users run it) in
  * front of a real OpenCode 2.1.2 with the scripted model: its health names the 2.x
- * line, and a permission and a question are answered over HTTP exactly as on 1.x,
+ * line, a subagent outlives a 3 s idle timeout, and a permission and a question are
+ * answered over HTTP exactly as on 1.x,
  * and in the console (real headless Chromium: "Allow once", then the question's option).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,6 +41,20 @@ describe("the daemon in front of OpenCode 2.1.2", () => {
     expect(replies.find((r) => r.kind === "tool_result")).toMatchObject({ tool: "shell", status: "completed", output: "needs-permission\n" });
     expect(replies.at(-1)).toMatchObject({ kind: "final", content: "After the permission decision." });
     expect(replies.map((r) => r.seq)).toEqual(replies.map((_, i) => i));
+  });
+
+  it("a subagent working longer than the turn's idle timeout (~8 s against 3 s): final with the parent's text", async () => {
+    // A fresh server's first prompt can outlast a 3 s idle clock: warmed with the default one.
+    expect((await callDaemon(daemon, "POST", "/v1/turns", { text: scenario("text"), trace_id: "v2-warm" }, auth)).status).toBe(202);
+    expect((await turnEvents(daemon, "v2-warm", auth)).done).toMatchObject({ outcome: "final" });
+    const body = { text: scenario("slow-subagent"), trace_id: "v2-slow-subagent", permission: "allow", timeouts: { idle_ms: 3_000 } };
+    const started = await callDaemon(daemon, "POST", "/v1/turns", body, auth);
+    expect(started.status, started.text).toBe(202);
+    const { replies, done } = await turnEvents(daemon, "v2-slow-subagent", auth);
+    expect(done).toMatchObject({ outcome: "final" });
+    expect(replies.filter((r) => r.kind === "tool_result")).toMatchObject([{ tool: "subagent", status: "completed" }]);
+    expect(replies.at(-1)).toMatchObject({ kind: "final", content: "The slow subagent finished its work." });
+    expect(live.model.requests.some((q) => q.scenario === "slow-child")).toBe(true);
   });
 
   it("a question answered over HTTP: the chosen label reaches the tool, the turn ends final", async () => {

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { scenario } from "../support/live.js";
-import { callDaemon, follow, startDaemon, type Frame } from "./daemon-process.js";
+import { callDaemon, follow, startDaemon, until, type Frame } from "./daemon-process.js";
 import { CLI, lines, text } from "./v2-process.js";
 
 function run(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -31,17 +31,6 @@ function run(args: string[]): Promise<{ status: number | null; stdout: string; s
       resolve({ status, stdout, stderr });
     });
   });
-}
-
-/** Polls `get` until it gives a value (every 100 ms, at most `ms`). */
-async function waitFor<T>(get: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await get();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`no ${what} within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe("--opencode-version 2: the bridge owns an OpenCode 2.1.2", () => {
@@ -90,7 +79,7 @@ describe("serve --scripted --opencode-version 2: OpenCode 2.1.2 killed -9 mid-tu
       const followed = follow(d, "v2-owned-kill", auth);
       const replies = (fs: Frame[]) => fs.filter((f) => f.event === "reply").map((f) => f.data as unknown as Reply);
       // Once the answer streams: OpenCode dies with the turn half done.
-      await waitFor(() => (replies(followed.frames).some((r) => r.kind === "delta") ? true : undefined), "a delta of the slow turn");
+      await until(() => (replies(followed.frames).some((r) => r.kind === "delta") ? true : undefined), "a delta of the slow turn", 60_000);
       process.kill(pid, "SIGKILL");
       await followed.ended;
       const out = replies(followed.frames);
@@ -103,7 +92,7 @@ describe("serve --scripted --opencode-version 2: OpenCode 2.1.2 killed -9 mid-tu
 
       // The daemon restarts its OpenCode (another port, another pid); a new turn runs on it.
       await d.waitForLog(/"msg":"opencode serve died: restarting it now"/);
-      await waitFor(async () => ((await callDaemon(d, "GET", "/healthz", undefined, {})).status === 200 ? true : undefined), "a restarted OpenCode 2.x");
+      await until(async () => ((await callDaemon(d, "GET", "/healthz", undefined, {})).status === 200 ? true : undefined), "a restarted OpenCode 2.x", 60_000);
       const again = await callDaemon(d, "POST", "/v1/turns", { text: scenario("plugin-tag"), trace_id: "v2-owned-after" }, auth);
       expect(again.status, again.text).toBe(202);
       const next = follow(d, "v2-owned-after", auth);

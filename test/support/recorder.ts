@@ -173,3 +173,16 @@ export async function startRecorder(plan: RecorderPlan = () => ({ status: 200 })
       }),
   };
 }
+
+/** A well-formed turn of `n` replies: n-1 deltas, then final. */
+export function turn(traceId: string, n: number): Reply[] {
+  const out: Reply[] = [];
+  let text = "";
+  for (let seq = 0; seq < n - 1; seq++) {
+    const content = `w${seq} `;
+    text += content;
+    out.push({ kind: "delta", trace_id: traceId, session_id: `ses_${traceId}`, seq, content, part_id: "prt_1" });
+  }
+  out.push({ kind: "final", trace_id: traceId, session_id: `ses_${traceId}`, seq: n - 1, content: text });
+  return out;
+}

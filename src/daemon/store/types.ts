@@ -17,6 +17,8 @@ export interface TurnLog {
   prompt(turnId: string, messageId: string): void | Promise<void>;
   /** An output acknowledged the turn's replies up to `seq`. */
   ack(turnId: string, output: string, seq: number): void;
+  /** Writes what it holds back now (the journal's `coalesce`): called before anything of it leaves the process. */
+  flush?(): void;
   /** Whether the adapter should wait before delivering more of this turn (the store's backlog is past its bound). */
   lagging?(turnId: string): boolean;
 }
