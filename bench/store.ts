@@ -37,6 +37,7 @@ interface Row {
   sessions: number;
   daemon_sse_replies_per_s: number;
   adapter_replies_per_s: number;
+  ratio_daemon_over_adapter: number;
   added_sse_ms: { p50: number; p99: number };
 }
 const read = (f: string): { rows: Row[] } | undefined => (existsSync(join(RESULTS, f)) ? JSON.parse(readFileSync(join(RESULTS, f), "utf8")) : undefined);
@@ -54,6 +55,9 @@ const rows = (journal?.rows ?? []).flatMap((j) => {
     journal_replies_per_s: j.daemon_sse_replies_per_s,
     store_replies_per_s: s.daemon_sse_replies_per_s,
     ratio_store_over_journal: round(s.daemon_sse_replies_per_s / j.daemon_sse_replies_per_s, 2),
+    // Each against the adapter in-process of its own run (the floor): on a loaded machine the two runs'
+    // absolute rates differ by more than the store does.
+    ratio_store_over_journal_vs_floor: round(s.ratio_daemon_over_adapter / j.ratio_daemon_over_adapter, 2),
     journal_added_ms: j.added_sse_ms,
     store_added_ms: s.added_sse_ms,
   }];
@@ -61,12 +65,16 @@ const rows = (journal?.rows ?? []).flatMap((j) => {
 console.log(`\nstore vs journal (SSE, no webhook), ${ROUNDS} rounds, node ${process.version}`);
 for (const r of rows) {
   console.log(
-    `N = ${String(r.sessions).padStart(3)}  replies/s journal ${int(r.journal_replies_per_s)}, store ${int(r.store_replies_per_s)} (x${r.ratio_store_over_journal}); added p50/p99 ms journal ${r.journal_added_ms.p50}/${r.journal_added_ms.p99}, store ${r.store_added_ms.p50}/${r.store_added_ms.p99}`,
+    `N = ${String(r.sessions).padStart(3)}  replies/s journal ${int(r.journal_replies_per_s)}, store ${int(r.store_replies_per_s)} (x${r.ratio_store_over_journal}; x${r.ratio_store_over_journal_vs_floor} each against its run's adapter in-process); added p50/p99 ms journal ${r.journal_added_ms.p50}/${r.journal_added_ms.p99}, store ${r.store_added_ms.p50}/${r.store_added_ms.p99}`,
   );
 }
 const targets = rows
   .filter((r) => r.sessions <= 10)
-  .map((r) => ({ target: `store: SSE replies/s at N = ${r.sessions} >= ${TARGET_RATIO} x journal`, value: r.ratio_store_over_journal, pass: r.ratio_store_over_journal >= TARGET_RATIO }));
+  .map((r) => ({
+    target: `store: SSE replies/s at N = ${r.sessions} >= ${TARGET_RATIO} x journal (each against its run's adapter in-process)`,
+    value: r.ratio_store_over_journal_vs_floor,
+    pass: r.ratio_store_over_journal_vs_floor >= TARGET_RATIO,
+  }));
 for (const x of targets) console.log(`${x.pass ? "PASS" : "MISS"}  ${x.target}: ${x.value}`);
 if (codes.some((c) => c !== 0)) console.error(`bench/store: the daemon benchmark failed (journal exit ${codes[0]}, store exit ${codes[1]})`);
 

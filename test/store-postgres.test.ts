@@ -89,6 +89,7 @@ describe("PgStore", () => {
     const [taken] = await b!.claim(10);
     expect(taken?.id).toBe(t.id);
     expect(taken?.owner).toBe("d1");
+    expect(taken?.previousOwner).toBe("d0");
     expect(BigInt(taken!.fence)).toBeGreaterThan(BigInt(acc.fence));
     // Its renewal does not resurrect it.
     expect(await a!.renew([{ id: t.id, fence: acc.fence }])).toEqual(new Set());

@@ -118,7 +118,9 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
   try {
     const target = await ctx.upstream.target();
     const dialect = createDialect({ ...target, directory: t.directory });
-    const [messages, status] = await Promise.all([dialect.sessionMessages(t.sessionId, 200), dialect.sessionStatus()]);
+    // The status first, then the record: a session seen idle has its record complete when it is read.
+    const status = await dialect.sessionStatus();
+    const messages = await dialect.sessionMessages(t.sessionId, 200);
     const state = status[t.sessionId];
     const idle = state === undefined || state.type === "idle";
     const verdict = judgeFromRecord(t.replies, messages, { traceId: t.traceId, sessionId: t.sessionId, messageId: t.messageId }, idle);

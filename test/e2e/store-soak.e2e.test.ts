@@ -10,12 +10,9 @@
  * false finals (a `final` whose text is not OpenCode's record of the turn), turns
  * that ended in an error; and the takeover times (kill → claim, from the logs).
  *
- * Opt-in: it runs only with `STORE_SOAK_KILLS=N` (`npm run test:store-soak` sets 12).
- * It is not part of `npm test` while it exposes a known defect of takeover from a
- * live owner whose lease lapsed (a few turns end `error transport` and their webhook
- * deliveries differ from the SSE stream; docs/performance.md, "The daemon on the
- * PostgreSQL store"): a CI that fails on a known, tracked defect would keep every other
- * fix from landing. Lost replies, duplicates and false finals have stayed at 0.
+ * Part of the soak project (`npm run test:soak`, so of `npm test`) with 12 kills;
+ * `STORE_SOAK_KILLS=N npm run test:store-soak` runs N (the figures in
+ * docs/performance.md come from N = 100), `STORE_SOAK_KILLS=0` skips it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
@@ -28,7 +25,7 @@ import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
 
 const TOKEN = "e2e-store-soak-token-91be07";
 const auth = { authorization: `Bearer ${TOKEN}` };
-const KILLS = Number(process.env.STORE_SOAK_KILLS ?? 0);
+const KILLS = Number(process.env.STORE_SOAK_KILLS ?? 12);
 const LEASE_S = 1;
 const CONCURRENT = 6;
 
@@ -49,6 +46,8 @@ describe.skipIf(KILLS === 0)("three daemons on one store, killed -9 at random (S
   const slots: Array<Daemon | undefined> = [];
   const all: Daemon[] = [];
   const kills: number[] = [];
+  /** When each killed daemon (by pid) was killed. */
+  const killedAt = new Map<number, number>();
 
   /** Starts a daemon in `slot`; a start that does not listen in time (a loaded machine) is tried again (what it left running goes at teardown). */
   const start = async (slot: number): Promise<void> => {
@@ -158,6 +157,7 @@ describe.skipIf(KILLS === 0)("three daemons on one store, killed -9 at random (S
       const victim = slots[slot]!;
       slots[slot] = undefined;
       kills.push(Date.now());
+      killedAt.set(victim.child.pid!, Date.now());
       victim.child.kill("SIGKILL");
       restarts.push(victim.exited.then(() => start(slot)));
       if ((k + 1) % 10 === 0) console.log(`store soak: ${k + 1} kills, ${turns.length} turns started`);
@@ -223,9 +223,16 @@ describe.skipIf(KILLS === 0)("three daemons on one store, killed -9 at random (S
       }
     }
     await db.end();
-    // Takeover times: each claim after a kill, measured from the latest kill before it.
-    const claims = all.flatMap((d) => d.stderr().split("\n").filter((l) => l.includes("took over a turn whose lease ran out")).map((l) => (JSON.parse(l) as { time: number }).time));
-    const takeovers = claims.map((c) => c - Math.max(...kills.filter((k) => k <= c))).filter((ms) => Number.isFinite(ms)).sort((a, b) => a - b);
+    // Takeover times: a claim of a turn whose owner was killed, from that kill (the owner id is host:pid:…);
+    // claims from owners that were alive (their lease lapsed under load) are counted apart.
+    const claims = all.flatMap((d) =>
+      d.stderr().split("\n").filter((l) => l.includes("took over a turn whose lease ran out")).map((l) => JSON.parse(l) as { time: number; previous_owner: string }),
+    );
+    const fromKilled = claims.flatMap((c) => {
+      const at = killedAt.get(Number(c.previous_owner.split(":")[1]));
+      return at !== undefined && at <= c.time ? [c.time - at] : [];
+    });
+    const takeovers = fromKilled.sort((a, b) => a - b);
     const summary = {
       turns: turns.length,
       kills: kills.length,
@@ -236,18 +243,19 @@ describe.skipIf(KILLS === 0)("three daemons on one store, killed -9 at random (S
       errors,
       unfinished,
       webhook_mismatch: webhookMismatch,
-      takeovers: takeovers.length,
+      takeovers: claims.length,
+      takeovers_of_killed: takeovers.length,
       takeover_ms_median: takeovers[Math.floor(takeovers.length / 2)],
       takeover_ms_max: takeovers[takeovers.length - 1],
       error_reasons: Object.fromEntries(whys),
     };
     console.log(`store soak: ${JSON.stringify(summary)}`);
-    // What the daemons said of the turns that ended in an error (for the report; errors are not failures here).
+    // What the daemons warned of (for the report).
     const said = all.flatMap((d) => d.stderr().split("\n").filter((l) => /"level":(40|50)/.test(l) && !/retrying|event subscriber/.test(l)));
     if (said.length > 0) console.log(`store soak: warnings (${said.length}, first 10):\n${said.slice(0, 10).join("\n")}`);
-    expect({ lost, duplicated, falseFinals, unfinished }).toEqual({ lost: 0, duplicated: 0, falseFinals: 0, unfinished: 0 });
+    expect({ lost, duplicated, falseFinals, unfinished, errors }).toEqual({ lost: 0, duplicated: 0, falseFinals: 0, unfinished: 0, errors: 0 });
     expect(webhookMismatch).toBe(0);
+    // Takeover times are reported above, not asserted (a loaded machine stretches them; bench-like figures).
     expect(takeovers.length).toBeGreaterThan(0);
-    expect(takeovers[takeovers.length - 1]!).toBeLessThan(LEASE_S * 1000 * 2 + 3_000);
   }, Math.max(900_000, KILLS * 15_000));
 });

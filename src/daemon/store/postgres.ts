@@ -182,8 +182,8 @@ export class PgStore {
   async claim(limit: number): Promise<StoredTurn[]> {
     const r = await this.pool.query(
       `UPDATE bridge_turns t SET owner = $1, fence = nextval('bridge_fence'), lease_until = now() + make_interval(secs => $2)
-       FROM (SELECT id FROM bridge_turns WHERE (state = 'running' OR NOT settled) AND lease_until <= now() ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) c
-       WHERE t.id = c.id RETURNING ${TURN_COLUMNS_OF_T}`,
+       FROM (SELECT id, owner FROM bridge_turns WHERE (state = 'running' OR NOT settled) AND lease_until <= now() ORDER BY lease_until LIMIT $3 FOR UPDATE SKIP LOCKED) c
+       WHERE t.id = c.id RETURNING ${TURN_COLUMNS_OF_T}, c.owner AS previous_owner`,
       [this.opts.owner, this.leaseSecs, limit],
     );
     return r.rows.map((row) => toTurn(row as Record<string, unknown>));

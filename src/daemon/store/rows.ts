@@ -33,6 +33,8 @@ export interface StoredTurn {
   readonly owner: string;
   /** The fencing token (a bigint, as text). */
   readonly fence: string;
+  /** Who held the turn before this daemon claimed it (only on a claim). */
+  readonly previousOwner?: string;
 }
 
 export interface NewTurn {
@@ -76,6 +78,7 @@ export function toTurn(r: Record<string, unknown>): StoredTurn {
     outcome: (r.outcome as string | null) ?? null,
     owner: r.owner as string,
     fence: r.fence as string,
+    ...(typeof r.previous_owner === "string" ? { previousOwner: r.previous_owner } : {}),
   };
 }
 

@@ -259,7 +259,7 @@ export class SharedTurns {
       // Ended, but its outputs had not acknowledged all of it when its daemon stopped: re-sent, then settled here.
       const [, replies, acks] = await Promise.all([this.mirror(row), this.d.pg.replies(row.id), this.d.pg.acks(row.id)]);
       this.settling.add(row.id, row.fence, replies.length - 1, acks);
-      this.d.log.info({ trace_id: row.traceId, turn_id: row.id, previous_owner: row.owner }, "re-sending an ended turn its outputs had not acknowledged");
+      this.d.log.info({ trace_id: row.traceId, turn_id: row.id, previous_owner: row.previousOwner }, "re-sending an ended turn its outputs had not acknowledged");
       void this.d.resend(row).catch((err: unknown) => this.d.log.warn({ trace_id: row.traceId, err: (err as Error).message }, "could not re-send an ended turn"));
       return;
     }
@@ -273,7 +273,7 @@ export class SharedTurns {
     record.mirrored = false;
     this.owned.set(row.id, new TurnWriter(this.d.pg, row.id, row.fence));
     this.takeovers++;
-    this.d.log.info({ trace_id: row.traceId, turn_id: row.id, replies: record.total, previous_owner: row.owner }, "took over a turn whose lease ran out");
+    this.d.log.info({ trace_id: row.traceId, turn_id: row.id, replies: record.total, previous_owner: row.previousOwner }, "took over a turn whose lease ran out");
     void this.d.takeover(row, record).catch((err: unknown) => this.lose(row.id, err as Error));
   }
 

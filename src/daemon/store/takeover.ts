@@ -59,7 +59,10 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
     const settleBy = Date.now() + SETTLE_MS;
     // OpenCode goes on with the turn without the daemon that prompted it: wait until the record shows it finished.
     for (;;) {
-      const [messages, status] = await Promise.all([http.sessionMessages(row.sessionId, 200), http.sessionStatus()]);
+      // The status first, then the record: a session seen idle has its record complete when it is read
+      // (read together, an answer completing in between looked unfinished in an idle session: "lost").
+      const status = await http.sessionStatus();
+      const messages = await http.sessionMessages(row.sessionId, 200);
       const state = status[row.sessionId];
       const idle = state === undefined || state.type === "idle";
       const verdict = judgeFromRecord(replies, messages, prompt, idle);
