@@ -117,6 +117,8 @@ describe("a subagent's events are its parent turn's life", () => {
     expect(aborts(srv)).toEqual([]);
     clock.advance(1_000);
     await vi.waitFor(() => expect(aborts(srv)).toContain(child));
+    // The settle timer starts once every abort has been answered: advance only then.
+    await vi.waitFor(() => expect(clock.hasTimerIn(500)).toBe(true));
     clock.advance(500);
     expect((await pending).error?.code).toBe("timeout");
   });
@@ -174,6 +176,7 @@ describe("a running tool pauses the idle rule", () => {
     await vi.waitFor(() => expect(clock.hasTimerIn(1_000)).toBe(true));
     clock.advance(1_000);
     await vi.waitFor(() => expect(aborts(srv)).toEqual([tool.sessionId]));
+    await vi.waitFor(() => expect(clock.hasTimerIn(500)).toBe(true));
     clock.advance(500);
     expect((await pending).error?.code).toBe("timeout");
   });

@@ -182,6 +182,8 @@ export class AcpAdapter {
    */
   async openSession(sessionId?: string): Promise<string> {
     if (this.closed) throw new BridgeError("config", "the adapter is closed");
+    // Open on the running agent already: at once, not behind the session's running turn.
+    if (sessionId !== undefined && this.agent && !this.agent.proc.exitedNow && this.agent.sessions.has(sessionId)) return sessionId;
     return this.queue.add(async () => {
       await this.start();
       return this.session(sessionId === undefined ? {} : { sessionId });

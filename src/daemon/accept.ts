@@ -87,6 +87,7 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
       const raced = await core.shared.accept({ id: turnId, traceId, sessionId, directory, request: turn, requestHash: hash, acceptedMs: at });
       if (raced) {
         if (raced.requestHash !== hash) throw new HttpError(409, `trace_id ${traceId} is already in use by a turn with a different request`, { trace_id: traceId });
+        acp?.release();
         sendJson(res, 200, { trace_id: traceId, session_id: raced.sessionId, events: `/v1/turns/${encodeURIComponent(traceId)}/events`, existing: true });
         return;
       }

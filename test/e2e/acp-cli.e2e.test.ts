@@ -2,13 +2,14 @@
  * `opencode-bridge prompt --acp "<agent command>"` as users run it (the CLI in its
  * own process), on Claude Code offline: a tool turn (exit 0, JSON Lines that keep
  * the contract), a hung model (exit 1, error timeout), Ctrl-C mid-turn (exit 130,
- * error aborted) — and after each, nothing of the agent left running.
+ * error aborted) — and after each, nothing of the agent left running. A tool turn on
+ * `opencode acp` (1.x, 2.x) and Codex too.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
-import { startLiveAgent, type LiveAgent } from "../support/acp.js";
+import { startLiveAgent, type LiveAgent, type LiveAgentName } from "../support/acp.js";
 import { ROOT } from "../support/host.js";
 import { spawnGroup } from "../support/processes.js";
 
@@ -86,5 +87,26 @@ describe("prompt --acp (Claude Code, offline)", () => {
     expect(contractViolations(replies)).toEqual([]);
     expect(replies.at(-1)).toMatchObject({ kind: "error", code: "aborted" });
     expect(processesWith(home())).toEqual([]);
+  });
+});
+
+// The same command on the other agents: a tool turn whose permission --permission allow answers.
+describe.each<LiveAgentName>(["opencode", "opencode2", "codex"])("prompt --acp on %s (offline)", { timeout: 240_000 }, (name) => {
+  let live: LiveAgent;
+  beforeAll(async () => {
+    live = await startLiveAgent(name, "ask");
+  });
+  afterAll(async () => {
+    await live?.stop();
+  });
+
+  it("a tool turn with --permission allow: exit 0, the tool's output, the replies keep the contract", async () => {
+    const args = [BIN, "prompt", "--jsonl", "--acp", live.agent.command.join(" "), "--directory", live.agent.dir, "--permission", "allow", "[scenario:tool] run it"];
+    const r = await spawnGroup(process.execPath, args, { env: { ...live.agent.env } as NodeJS.ProcessEnv, timeoutMs: 180_000 }).done;
+    expect(r.status, r.stderr).toBe(0);
+    const replies = parse(r.stdout);
+    expect(contractViolations(replies)).toEqual([]);
+    expect(replies.find((x) => x.kind === "tool_result")).toMatchObject({ status: "completed" });
+    expect(replies.at(-1)?.kind).toBe("final");
   });
 });

@@ -107,6 +107,9 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     const events = ended(daemon, trace);
     const pending = await pendingRequest(daemon, trace, auth);
     expect(pending.kind).toBe("permission");
+    // A second turn on the busy session is accepted now (not once the first has ended), and runs after it.
+    expect(await start(daemon, { text: scenario("text"), trace_id: `${trace}-next`, session_id: session })).toBe(session);
+    const next = ended(daemon, `${trace}-next`);
     const path = `/v1/turns/${trace}/requests/${pending.request_id}`;
     const ok = await callDaemon(daemon, "POST", path, { reply: "once" }, auth);
     expect(ok.status, ok.text).toBe(200);
@@ -115,6 +118,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
     expect(outcome).toBe("final");
     expect(replies.find((r) => r.kind === "tool_result")).toMatchObject({ status: "completed" });
     expect(JSON.stringify(replies.find((r) => r.kind === "tool_result"))).toContain("bridge-tool-ok");
+    expect((await next).outcome).toBe("final");
   });
 
   it("a hung model ends timeout (session/cancel sent); the session takes the next turn", async () => {
@@ -164,7 +168,7 @@ describe.each<LiveAgentName>(["opencode", "opencode2", "claude", "codex"])("serv
   });
 });
 
-describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin)", { timeout: 300_000 }, () => {
+describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin while it waits)", { timeout: 300_000 }, () => {
   let live: LiveAgent;
   const daemons: Daemon[] = [];
   beforeAll(async () => {
@@ -182,11 +186,12 @@ describe("the daemon killed -9 mid-turn on Codex (which outlives a closed stdin)
     const env = { ...live.agent.env, BRIDGE_TOKEN: TOKEN };
     const first = await startDaemon(args, env);
     daemons.push(first);
-    await start(first, { text: scenario("slow"), trace_id: "killed-daemon" });
+    // Killed while the agent waits for a permission answer: it writes nothing then, so no broken pipe ends it.
+    await start(first, { text: scenario("tool"), trace_id: "killed-daemon", permission: "ask" });
     const f = follow(first, "killed-daemon", auth);
     // The stream breaks when the daemon is killed: that is expected, not an error of the test.
     const broken = f.ended.catch(() => undefined);
-    await until(() => f.frames.find((x) => x.event === "reply" && x.data.kind === "delta"), "a delta", 60_000);
+    await pendingRequest(first, "killed-daemon", auth);
     const agents = childrenOf(first.child.pid as number);
     expect(agents.length).toBeGreaterThan(0);
     first.child.kill("SIGKILL");
