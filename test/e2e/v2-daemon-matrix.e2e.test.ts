@@ -51,7 +51,7 @@ describe("the daemon in front of OpenCode 2.1.2: the scenario matrix", () => {
     return { replies, done };
   };
 
-  it.each(["text", "reasoning", "tool", "tool-error", "two-tools", "non-ascii", "long", "provider-error"])(
+  it.each(["text", "reasoning", "tool", "tool-error", "two-tools", "non-ascii", "plugin-tag", "long", "provider-error"])(
     "%s: the same replies as the captured 2.1.2 turn, the turn's record agrees",
     async (name) => {
       const { replies, done } = await turn(daemon, `matrix-${name}`, { text: scenario(name) });

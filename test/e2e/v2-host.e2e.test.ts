@@ -76,7 +76,7 @@ describe("a one-shot host script against OpenCode 2.1.2", () => {
     return { ...r, out };
   };
 
-  it.each(["text", "reasoning", "tool-error", "two-tools", "non-ascii", "long", "provider-error"])(
+  it.each(["text", "reasoning", "tool", "tool-error", "two-tools", "non-ascii", "plugin-tag", "long", "provider-error"])(
     "%s: the same replies as the captured 2.1.2 turn, exit 0 on final and 1 on error",
     async (name) => {
       const r = await runHost(live, `host-${name}`, scenario(name));
