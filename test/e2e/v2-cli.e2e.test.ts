@@ -6,17 +6,15 @@
  * subagent outliving the idle timeout, the idle timeout, Ctrl-C, a wrong password;
  * a one-shot host script through cuts. OpenCode killed -9: v2-faults.e2e.test.ts.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { contractViolations, type Reply } from "../../src/codec/reply.js";
+import { contractViolations } from "../../src/codec/reply.js";
 import { createDialect } from "../../src/adapter/line.js";
 import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { afterMatches, startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js";
 import { createHostPackage } from "../support/host.js";
 import { runGroup } from "../support/processes.js";
-import { cli, lines, ROOT, scriptedText, text } from "./v2-process.js";
+import { cli, golden, lines, scriptedText, shape, text } from "./v2-process.js";
 
 describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
   let allow: Live;
@@ -90,16 +88,6 @@ describe("opencode-bridge prompt against OpenCode 2.1.2", () => {
     expect(final.content).toBe(scriptedText("slow"));
     expect(r.stderr).toContain("event stream dropped");
   });
-
-  /** The captured 2.1.2 turn of a scenario (test/fixtures/2.1.2), as the codec replied to it. */
-  const golden = (name: string) => lines(readFileSync(join(ROOT, "test", "fixtures", "2.1.2", `${name}.jsonl`), "utf8"));
-  /** What must match between a live run and its capture (deltas are coalesced by timing, ids are per run). */
-  const shape = (rs: Reply[]) => {
-    const end = rs[rs.length - 1] as { kind: string; content?: string; code?: string };
-    const tools = rs.flatMap((r) => (r.kind === "tool_call" || r.kind === "tool_result" ? [`${r.kind}:${r.tool}:${"status" in r ? r.status : ""}`] : []));
-    const reasoning = rs.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("");
-    return { end: end.kind, content: end.content, code: end.code, text: text(rs), tools, reasoning };
-  };
 
   it.each(["reasoning", "tool-error", "two-tools", "non-ascii", "plugin-tag", "long", "huge", "subagent", "provider-error"])(
     "%s: the same replies as the captured 2.1.2 turn",

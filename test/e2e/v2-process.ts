@@ -4,6 +4,7 @@
  * runs it, and reading its JSON Lines.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Reply } from "../../src/codec/reply.js";
 import { scripts } from "../../src/scripted-model/scripts.js";
@@ -18,6 +19,15 @@ export const scriptedText = (name: string) => {
   return step?.kind === "stream" ? (step.text ?? []).join("") : "";
 };
 export const text = (rs: Reply[]) => rs.filter((r) => r.kind === "delta").map((r) => (r as { content: string }).content).join("");
+/** The captured 2.1.2 turn of a scenario (test/fixtures/2.1.2), as the codec replied to it. */
+export const golden = (name: string) => lines(readFileSync(join(ROOT, "test", "fixtures", "2.1.2", `${name}.jsonl`), "utf8"));
+/** What must match between a live run and its capture (deltas are coalesced by timing, ids are per run). */
+export const shape = (rs: Reply[]) => {
+  const end = rs[rs.length - 1] as { kind: string; content?: string; code?: string };
+  const tools = rs.flatMap((r) => (r.kind === "tool_call" || r.kind === "tool_result" ? [`${r.kind}:${r.tool}:${"status" in r ? r.status : ""}`] : []));
+  const reasoning = rs.filter((r) => r.kind === "reasoning").map((r) => (r as { content: string }).content).join("");
+  return { end: end.kind, content: end.content, code: end.code, text: text(rs), tools, reasoning };
+};
 
 export interface Run {
   status: number | null;

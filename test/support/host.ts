@@ -12,7 +12,7 @@ import { join } from "node:path";
 export const ROOT = join(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "dist", "cli", "main.js");
 
-const HOST_SCRIPT = `import { OpencodeAdapter } from "opencode-bridge";
+export const HOST_SCRIPT = `import { OpencodeAdapter } from "opencode-bridge";
 
 const [baseUrl, directory, traceId, text] = process.argv.slice(2);
 const adapter = new OpencodeAdapter({ baseUrl, directory }, (reply) => {
@@ -28,12 +28,13 @@ export interface HostPackage {
   cleanup(): Promise<void>;
 }
 
-export async function createHostPackage(): Promise<HostPackage> {
+/** `script`: the host script's text (the default one above unless a test needs other options). */
+export async function createHostPackage(script = HOST_SCRIPT): Promise<HostPackage> {
   const dir = await mkdtemp(join(tmpdir(), "opencode-bridge-host-"));
   await mkdir(join(dir, "node_modules"));
   await symlink(ROOT, join(dir, "node_modules", "opencode-bridge"), "dir");
   await writeFile(join(dir, "package.json"), JSON.stringify({ name: "a-host", private: true, type: "module" }));
-  const script = join(dir, "host.mjs");
-  await writeFile(script, HOST_SCRIPT);
-  return { script, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const path = join(dir, "host.mjs");
+  await writeFile(path, script);
+  return { script: path, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
