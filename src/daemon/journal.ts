@@ -34,6 +34,7 @@ import { replyJson } from "../sink/encoded.js";
 import { errorMessage } from "../util/errors.js";
 import { SegmentedFile, type JournalFs } from "./journal-file.js";
 import { readJournal, type Entry, type JournaledTurn } from "./journal-entry.js";
+import { SegmentIndex } from "./journal-segments.js";
 import { lockStateDir, unlockStateDir } from "./state-lock.js";
 import type { TurnOutcome } from "./turns.js";
 
@@ -96,11 +97,8 @@ export class Journal implements TurnJournal {
   failures = 0;
   /** Lines skipped at `open` (torn or corrupt). */
   skipped = 0;
-  /** Retained turn → the segments holding its records; segment → the retained turns with records in it. */
-  private readonly turnSegs = new Map<string, Set<number>>();
-  private readonly segTurns = new Map<number, Set<string>>();
-  private lastNoted: string | undefined;
-  private lastNotedSeg = -1;
+  /** Which segments hold each retained turn's records. */
+  private readonly index: SegmentIndex;
   /** Ended retained turns, oldest end first. */
   private readonly ended = new Set<string>();
 
@@ -109,6 +107,7 @@ export class Journal implements TurnJournal {
     private readonly opts: JournalOptions,
   ) {
     this.files = new SegmentedFile(dir, Math.max(1024, Math.floor(opts.maxBytes / 8)), (err) => this.fail(err), opts.fs);
+    this.index = new SegmentIndex(this.files);
   }
 
   get file(): string {
@@ -120,7 +119,7 @@ export class Journal implements TurnJournal {
     if (why !== undefined) this.readOnly = why;
     const turns = new Map<string, JournaledTurn>();
     for (const seg of this.files.segments()) {
-      this.skipped += readJournal(seg.file, turns, (id) => this.note(id, seg.n)).skipped;
+      this.skipped += readJournal(seg.file, turns, (id) => this.index.note(id, seg.n)).skipped;
     }
     const all = [...turns.values()];
     for (const t of all) if (t.outcome !== undefined) this.ended.add(t.id);
@@ -131,11 +130,11 @@ export class Journal implements TurnJournal {
       this.readOnly = `the journal cannot be written: ${describe(err)}`;
       this.opts.onError(err as Error);
     }
-    return all.filter((t) => this.turnSegs.has(t.id));
+    return all.filter((t) => this.index.retains(t.id));
   }
 
   turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra: TurnExtra = {}): boolean {
-    this.turnSegs.set(id, new Set());
+    this.index.retain(id);
     const ok = this.write(
       {
         t: "turn", id, trace_id: traceId, session_id: sessionId, directory, at,
@@ -146,7 +145,7 @@ export class Journal implements TurnJournal {
       id,
     );
     // A turn that could not be recorded is refused: nothing of it is retained.
-    if (!ok) this.release(id);
+    if (!ok) this.index.release(id);
     return ok;
   }
 
@@ -186,7 +185,7 @@ export class Journal implements TurnJournal {
     const n = this.files.activeNumber;
     const ok = this.files.append(lines);
     if (ok) this.failing = undefined;
-    for (const id of ids) this.note(id, n);
+    for (const id of ids) this.index.note(id, n);
     this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
   }
 
@@ -198,13 +197,13 @@ export class Journal implements TurnJournal {
   end(id: string, outcome: TurnOutcome): void {
     this.write({ t: "end", id, outcome }, id);
     void this.synced();
-    if (this.turnSegs.has(id)) this.ended.add(id);
+    if (this.index.retains(id)) this.ended.add(id);
     this.trim();
   }
 
   ack(id: string, output: string, seq: number): void {
     // A turn no longer retained owes nothing more.
-    if (this.turnSegs.has(id)) this.write({ t: "ack", id, o: output, seq }, id);
+    if (this.index.retains(id)) this.write({ t: "ack", id, o: output, seq }, id);
   }
 
   refusal(): string | undefined {
@@ -239,28 +238,9 @@ export class Journal implements TurnJournal {
     const n = this.files.activeNumber;
     const ok = this.files.append(line);
     if (ok) this.failing = undefined;
-    this.note(id, n);
+    this.index.note(id, n);
     this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
     return ok;
-  }
-
-  /** Turn `id` has a record in segment `n`. */
-  private note(id: string, n: number): void {
-    // The hot path (a turn's replies, one after another): the same turn and segment as the last record.
-    if (id === this.lastNoted && n === this.lastNotedSeg) return;
-    let segs = this.turnSegs.get(id);
-    if (segs === undefined) {
-      if (this.files.isOpen) return; // not retained (let go already)
-      segs = new Set();
-      this.turnSegs.set(id, segs);
-    }
-    this.lastNoted = id;
-    this.lastNotedSeg = n;
-    if (segs.has(n)) return;
-    segs.add(n);
-    let turns = this.segTurns.get(n);
-    if (turns === undefined) this.segTurns.set(n, (turns = new Set()));
-    turns.add(id);
   }
 
   /** Lets go of ended turns beyond `keepFinished`. */
@@ -268,22 +248,8 @@ export class Journal implements TurnJournal {
     for (const id of this.ended) {
       if (this.ended.size <= this.opts.keepFinished) break;
       this.ended.delete(id);
-      this.release(id);
+      this.index.release(id);
     }
-  }
-
-  /** Turn `id` is retained no more: a segment that no retained turn is in is deleted. */
-  private release(id: string): void {
-    for (const n of this.turnSegs.get(id) ?? []) {
-      const turns = this.segTurns.get(n);
-      turns?.delete(id);
-      if (turns?.size === 0 && n < this.files.activeNumber) {
-        this.segTurns.delete(n);
-        this.files.drop(n);
-      }
-    }
-    this.turnSegs.delete(id);
-    if (this.lastNoted === id) this.lastNoted = undefined;
   }
 
   /**
