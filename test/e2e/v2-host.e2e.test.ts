@@ -3,13 +3,15 @@
  * a real OpenCode 2.1.2 with the scripted model, as users write one: the captured
  * scenarios give the same replies as the captured turns, a permission allowed and
  * rejected by policy, a question answered by the `onRequest` hook, the idle timeout
- * interrupting the session, a wrong password, OpenCode killed -9 mid-turn.
+ * interrupting the session, a subagent outliving it, a wrong password, OpenCode killed
+ * -9 mid-turn and restarted.
  * (Cuts of `/api/event` under a host script: v2-cli.e2e.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { createDialect } from "../../src/adapter/line.js";
-import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import { startManagedServer, type ManagedServer } from "../../src/server/managed.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { createHostPackage, type HostPackage } from "../support/host.js";
 import { spawnGroup, type RunResult } from "../support/processes.js";
@@ -129,27 +131,49 @@ describe("a one-shot host script against OpenCode 2.1.2", () => {
     expect(r.status).toBe(1);
   }, 120_000);
 
-  it("OpenCode killed -9 mid-turn: error (never a false final), exit 1", async () => {
-    // Its own server: this one dies.
+  it("a subagent working longer than the idle timeout (~8 s against 3 s): final with the parent's text, exit 0", async () => {
+    const r = await runHost(live, "host-slow-subagent", scenario("slow-subagent"), { idleTimeoutMs: 3_000 });
+    expect(r.out.at(-1), r.stderr).toMatchObject({ kind: "final", content: "The slow subagent finished its work." });
+    expect(r.out.filter((x) => x.kind === "tool_result")).toMatchObject([{ tool: "subagent", status: "completed" }]);
+    expect(r.status).toBe(0);
+  }, 120_000);
+
+  it("OpenCode killed -9 mid-turn and restarted on its port: error (never a false final), exit 1; the next host turn on it ends final", async () => {
+    // Its own server: this one dies, and comes back with the same port, password and data.
     const doomed = await startLive({ version: PINNED_OPENCODE2_VERSION, permission: "allow" });
+    let restarted: ManagedServer | undefined;
     try {
-      let killed = false;
+      let back: Promise<void> | undefined;
       const r = await runHost(doomed, "host-kill", scenario("slow"), {
         onReply: (reply) => {
-          if (!killed && reply.kind === "delta") {
-            killed = true;
+          if (back === undefined && reply.kind === "delta") {
             doomed.server.child.kill("SIGKILL");
+            back = (async () => {
+              restarted = await startManagedServer({
+                binary: await ensureOpencode(PINNED_OPENCODE2_VERSION),
+                cwd: doomed.directory,
+                env: doomed.project.env,
+                port: Number(new URL(doomed.url).port),
+                password: doomed.password,
+                readyTimeoutMs: 60_000,
+              });
+            })();
           }
         },
       });
-      expect(killed).toBe(true);
+      expect(back).toBeDefined();
+      await back;
       expect(r.out.some((x) => x.kind === "final")).toBe(false);
       const end = r.out.at(-1) as { kind: string; code: string };
       expect(end.kind, r.stderr.slice(-2000)).toBe("error");
       expect(["transport", "timeout", "server"]).toContain(end.code);
       expect(r.status).toBe(1);
+      const next = await runHost(doomed, "host-after-restart", scenario("text"));
+      expect(next.out.at(-1), next.stderr).toMatchObject({ kind: "final" });
+      expect(next.status).toBe(0);
     } finally {
+      await restarted?.stop();
       await doomed.stop();
     }
-  }, 180_000);
+  }, 240_000);
 });
