@@ -6,10 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
-import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
-import { startManagedServer, type ManagedServer } from "../../src/server/managed.js";
+import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import type { ManagedServer } from "../../src/server/managed.js";
 import { scenario, startLive, type Live } from "../support/live.js";
-import { cli, lines } from "./v2-process.js";
+import { cli, lines, restartOnItsPort } from "./v2-process.js";
 
 describe("OpenCode 2.1.2 killed -9 mid-turn", () => {
   let live: Live;
@@ -60,14 +60,7 @@ describe("OpenCode 2.1.2 killed -9 and restarted on its port mid-turn", () => {
           live.server.child.kill("SIGKILL");
           // The same port, password and data directory: the CLI reconnects to it and reads its record.
           killed = (async () => {
-            restarted = await startManagedServer({
-              binary: await ensureOpencode(PINNED_OPENCODE2_VERSION),
-              cwd: live.directory,
-              env: live.project.env,
-              port: Number(new URL(live.url).port),
-              password: live.password,
-              readyTimeoutMs: 60_000,
-            });
+            restarted = await restartOnItsPort(live);
           })();
         }
       },

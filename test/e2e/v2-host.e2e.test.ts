@@ -10,12 +10,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../../src/codec/reply.js";
 import { createDialect } from "../../src/adapter/line.js";
-import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
-import { startManagedServer, type ManagedServer } from "../../src/server/managed.js";
+import { PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import type { ManagedServer } from "../../src/server/managed.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { createHostPackage, type HostPackage } from "../support/host.js";
 import { spawnGroup, type RunResult } from "../support/processes.js";
-import { golden, lines, shape } from "./v2-process.js";
+import { golden, lines, restartOnItsPort, shape } from "./v2-process.js";
 
 /** The default host script with this turn's options (JSON, argv[6]) and a hook that picks `pick` for every question. */
 const SCRIPT = `import { OpencodeAdapter } from "opencode-bridge";
@@ -149,14 +149,7 @@ describe("a one-shot host script against OpenCode 2.1.2", () => {
           if (back === undefined && reply.kind === "delta") {
             doomed.server.child.kill("SIGKILL");
             back = (async () => {
-              restarted = await startManagedServer({
-                binary: await ensureOpencode(PINNED_OPENCODE2_VERSION),
-                cwd: doomed.directory,
-                env: doomed.project.env,
-                port: Number(new URL(doomed.url).port),
-                password: doomed.password,
-                readyTimeoutMs: 60_000,
-              });
+              restarted = await restartOnItsPort(doomed);
             })();
           }
         },

@@ -8,6 +8,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Reply } from "../../src/codec/reply.js";
 import { scripts } from "../../src/scripted-model/scripts.js";
+import { ensureOpencode, PINNED_OPENCODE2_VERSION } from "../../src/server/install.js";
+import { startManagedServer, type ManagedServer } from "../../src/server/managed.js";
 import type { Live } from "../support/live.js";
 
 export const ROOT = join(import.meta.dirname, "..", "..");
@@ -64,5 +66,17 @@ export function cli(
       clearTimeout(timer);
       resolve({ status, stdout, stderr });
     });
+  });
+}
+
+/** OpenCode 2.1.2 started again for `live` after a kill -9: the same port, password and data directory. */
+export async function restartOnItsPort(live: Live): Promise<ManagedServer> {
+  return startManagedServer({
+    binary: await ensureOpencode(PINNED_OPENCODE2_VERSION),
+    cwd: live.directory,
+    env: live.project.env,
+    port: Number(new URL(live.url).port),
+    password: live.password,
+    readyTimeoutMs: 60_000,
   });
 }
