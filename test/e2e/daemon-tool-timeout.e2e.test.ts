@@ -51,8 +51,9 @@ describe("serve --tool-timeout", () => {
     expect(slow.replies.some((r) => r.kind === "tool_call")).toBe(true);
     expect(slow.replies.some((r) => r.kind === "final")).toBe(false);
     expect(contractViolations(slow.replies)).toEqual([]);
-    // Ended by the bound, not by the tool finishing (it sleeps 8 s and would print quiet-done): no result of it.
-    expect(slow.replies.some((r) => r.kind === "tool_result" && r.status === "completed")).toBe(false);
+    // Ended by the bound, not by the tool finishing (it sleeps 8 s, then prints quiet-done): the abort's result at most
+    // (OpenCode reports the aborted command "completed" with "User aborted the command").
+    expect(slow.replies.some((r) => r.kind === "tool_result" && String((r as { output?: unknown }).output ?? "").includes("quiet-done"))).toBe(false);
 
     const health = await callDaemon(daemon as Daemon, "GET", "/healthz", undefined, {});
     expect(health.status).toBe(200);
