@@ -16,9 +16,9 @@
 import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
-import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionReply } from "./config.js";
+import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from "./config.js";
 import type { AnswerOutcome } from "./requests.js";
-import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
+import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub, hubKey } from "./shared-hub.js";
@@ -32,10 +32,6 @@ import type { Turn, TurnResult } from "./turn.js";
 import { endedTurn, startTurn, type TurnDeps } from "./start.js";
 import { followTurn, type FollowedTurn } from "./follow.js";
 import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
-
-// The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
-// re-exported so the adapter's public names stay where they were.
-export { SUPPORTED_VERSIONS, isSupportedVersion, parseModel, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 export class OpencodeAdapter {
   /** What this backend can do (src/adapter/capabilities.ts): the same on both OpenCode lines. */

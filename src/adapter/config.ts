@@ -13,8 +13,6 @@ import { BridgeError } from "./errors.js";
 import type { PermissionReply } from "../codec/requests.js";
 import type { RequestHook } from "./requests.js";
 
-export { realClock, type Clock };
-
 /** How long a request may wait for a person by default: ten minutes. */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
@@ -28,7 +26,6 @@ export interface PermissionRequest {
   readonly raw: unknown;
 }
 
-export type { PermissionReply };
 export type PermissionCallback = (req: PermissionRequest, signal: AbortSignal) => PermissionReply | Promise<PermissionReply>;
 /**
  * `reject` and `allow` answer alone; `ask` hands the request to the `onRequest`

@@ -1,5 +1,6 @@
 /** `opencode-bridge/adapter`: drive live turns on `opencode serve` (the root exports the same names). */
-export { OpencodeAdapter, type AdapterOptions, type PromptOptions } from "./adapter.js";
+export { OpencodeAdapter } from "./adapter.js";
+export type { AdapterOptions, PromptOptions } from "./prompt-options.js";
 export type { AdapterConfigInput } from "./config.js";
 export type { TurnResult } from "./turn.js";
 export type { PromptInputPart } from "./parts.js";

@@ -17,9 +17,6 @@ import {
 } from "./schemas.js";
 import { sessionOf } from "./session.js";
 
-export { PartDeltaProps, PartUpdatedProps, partSchemaFor } from "./schemas.js";
-export type { KnownEvent, KnownEventType, OutputEvent, ServerError } from "./schemas.js";
-
 /**
  * One event, validated. `sessionID` is the session it belongs to (undefined when
  * it names none). `event` is set when its type is one the bridge reads and it

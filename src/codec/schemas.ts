@@ -237,11 +237,3 @@ export type KnownEventType = keyof typeof EVENT_SCHEMAS;
 export type KnownEvent = {
   [K in KnownEventType]: { type: K; properties: z.infer<(typeof EVENT_SCHEMAS)[K]> };
 }[KnownEventType];
-
-/** The events that carry a turn's output (the codec reads these; the rest are control events). */
-export type OutputEvent = Extract<
-  KnownEvent,
-  { type: "message.part.delta" | "message.part.updated" | "message.updated" | "session.status" | "session.idle" | "session.error" }
->;
-
-

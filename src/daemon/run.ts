@@ -3,7 +3,8 @@
  * the background, and its record closed — counted, journaled, subscribers told —
  * when the adapter's turn has ended.
  */
-import type { OpencodeAdapter, PromptOptions } from "../adapter/adapter.js";
+import type { OpencodeAdapter } from "../adapter/adapter.js";
+import type { PromptOptions } from "../adapter/prompt-options.js";
 import type { AcpUpstream } from "./acp.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { FollowedTurn } from "../adapter/follow.js";
