@@ -23,7 +23,7 @@ import { BridgeError } from "../adapter/errors.js";
 import { holdProcess } from "../adapter/keep-alive.js";
 import { checkPrompt, turnConfig, type PromptOptions } from "../adapter/prompt-options.js";
 import type { AnswerOutcome } from "../adapter/requests.js";
-import type { TurnResult } from "../adapter/turn-result.js";
+import type { TurnResult } from "../adapter/delivery.js";
 import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
 import type { PromptInputPart } from "../adapter/parts.js";
 import { promptErrorOutcome, promptOutcome, type RpcError } from "./codec.js";

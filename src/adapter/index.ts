@@ -2,7 +2,7 @@
 export { OpencodeAdapter } from "./adapter.js";
 export type { AdapterOptions, PromptOptions } from "./prompt-options.js";
 export type { AdapterConfigInput } from "./config.js";
-export type { TurnResult } from "./turn.js";
+export type { TurnResult } from "./delivery.js";
 export type { PromptInputPart } from "./parts.js";
 export { FileSessionStore, type SessionStore } from "./sessions.js";
 export { BridgeError, type BridgeErrorCode } from "./errors.js";

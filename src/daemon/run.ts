@@ -8,7 +8,7 @@ import type { PromptOptions } from "../adapter/prompt-options.js";
 import type { AcpUpstream } from "./acp.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { FollowedTurn } from "../adapter/follow.js";
-import type { TurnResult } from "../adapter/turn.js";
+import type { TurnResult } from "../adapter/delivery.js";
 import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
