@@ -21,8 +21,10 @@
  */
 import type { Dispatcher } from "undici";
 import type { ParsedEvent } from "../codec/events.js";
-import type { StreamIssue } from "../stream/sse.js";
+import { EventStreamDecoder, type DecoderHandlers, type DecoderOptions, type StreamIssue } from "../stream/sse.js";
 import type { BridgeError } from "./errors.js";
+import { openEventStream, readEvents } from "./event-stream.js";
+import { OpencodeHttp } from "./http.js";
 import type { WirePart } from "./parts.js";
 
 /**
@@ -132,7 +134,7 @@ export interface DialectTarget {
   readonly username?: string;
   readonly password?: string;
   readonly dispatcher?: Dispatcher;
-  /** Per request; default DEFAULT_REQUEST_TIMEOUT_MS. */
+  /** Per request; default DEFAULT_REQUEST_TIMEOUT_MS (src/adapter/http.ts). */
   readonly requestTimeoutMs?: number;
   /** The line when it is known (a server the bridge started); else it is found at connect time. */
   readonly line?: Line;
@@ -140,5 +142,53 @@ export interface DialectTarget {
   readonly maxFrameBytes?: number;
 }
 
-/** The one default for a request to the backend (the adapter's `requestTimeoutMs` default too). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+const enc = encodeURIComponent;
+
+/**
+ * What both OpenCode lines share: their one HTTP client (built here, with its
+ * timeout), the credentials key, the session routes' shape and how a connection
+ * of the event stream is read.
+ */
+export abstract class OpencodeDialect {
+  readonly http: OpencodeHttp;
+
+  /** `sessionRoute`: where a session is, by id (`/session`, `/api/session`). */
+  constructor(
+    protected readonly target: DialectTarget,
+    directoryQuery: boolean,
+    private readonly sessionRoute: string,
+  ) {
+    this.http = new OpencodeHttp({ ...target, directoryQuery });
+  }
+
+  get serverClockOffsetMs(): number | undefined {
+    return this.http.serverClockOffsetMs;
+  }
+
+  get authKey(): string {
+    return this.http.auth ?? "";
+  }
+
+  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.http.call("GET", `${this.sessionRoute}/${enc(sessionId)}`, { signal, okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const r = await this.http.call("DELETE", `${this.sessionRoute}/${enc(sessionId)}`, { okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  /** One connection of the event stream at `path`, its frames decoded into `handlers` (issues and bytes go to `to`). */
+  protected async readStream(
+    path: string,
+    to: StreamReceiver,
+    signal: AbortSignal,
+    handlers: Omit<DecoderHandlers, "onIssue">,
+    opts: DecoderOptions = {},
+  ): Promise<{ ended: Promise<BridgeError> }> {
+    const { res, url } = await openEventStream(this.http, path, signal, this.target.dispatcher);
+    const decoder = new EventStreamDecoder({ ...handlers, onIssue: (issue) => to.issue(issue) }, { maxFrameBytes: this.target.maxFrameBytes, ...opts });
+    return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
+  }
+}
