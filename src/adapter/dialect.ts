@@ -19,12 +19,11 @@
  * `createDialect` is the one place a backend client is built (with its timeouts);
  * by default it finds the line at connect time (src/adapter/line.ts).
  */
-import type { Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
 import type { ParsedEvent } from "../codec/events.js";
 import { EventStreamDecoder, type DecoderHandlers, type DecoderOptions, type StreamIssue } from "../stream/sse.js";
-import type { BridgeError } from "./errors.js";
-import { openEventStream, readEvents } from "./event-stream.js";
-import { OpencodeHttp } from "./http.js";
+import { BridgeError } from "./errors.js";
+import { OpencodeHttp, summarize, transportError } from "./http.js";
 import type { WirePart } from "./parts.js";
 
 /**
@@ -179,7 +178,15 @@ export abstract class OpencodeDialect {
     return r.status !== 404;
   }
 
-  /** One connection of the event stream at `path`, its frames decoded into `handlers` (issues and bytes go to `to`). */
+  /**
+   * One connection of the event stream at `path` (1.x `GET /event`, 2.x `GET /api/event`):
+   * the request, and the check that the answer is an event stream (2xx,
+   * `text/event-stream`; anything else is a BridgeError that says what came back,
+   * never a web page quoted); then the body's bytes go into the SSE decoder, its
+   * frames to `handlers` (issues and bytes to `to`), until the stream ends, and
+   * `ended` resolves with why (never rejects). What a frame means is the line's;
+   * waiting for `server.connected`, routing and reconnecting are the hub's.
+   */
   protected async readStream(
     path: string,
     to: StreamReceiver,
@@ -187,8 +194,49 @@ export abstract class OpencodeDialect {
     handlers: Omit<DecoderHandlers, "onIssue">,
     opts: DecoderOptions = {},
   ): Promise<{ ended: Promise<BridgeError> }> {
-    const { res, url } = await openEventStream(this.http, path, signal, this.target.dispatcher);
+    const url = this.http.url(path);
+    /** The abort reason, when someone aborted with a BridgeError; else `err` as a transport error. */
+    const why = (err: unknown) => (signal.reason instanceof BridgeError ? signal.reason : transportError(err, url));
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: "GET",
+        headers: this.http.headers({ accept: "text/event-stream" }),
+        signal,
+        dispatcher: this.target.dispatcher,
+      });
+    } catch (err) {
+      throw why(err);
+    }
+    const type = String(res.headers["content-type"] ?? "");
+    if (res.statusCode < 200 || res.statusCode >= 300 || !type.startsWith("text/event-stream")) {
+      const text = await res.body.text().catch(() => "");
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        throw new BridgeError("auth", `OpenCode refused the event stream (HTTP ${res.statusCode}): check OPENCODE_SERVER_PASSWORD`, {
+          status: res.statusCode,
+          url,
+        });
+      }
+      throw new BridgeError(
+        "protocol",
+        `GET ${path} answered HTTP ${res.statusCode} with content type ${JSON.stringify(type)}, not an event stream: ${summarize(text.slice(0, 200))}`,
+        { status: res.statusCode, url },
+      );
+    }
     const decoder = new EventStreamDecoder({ ...handlers, onIssue: (issue) => to.issue(issue) }, { maxFrameBytes: this.target.maxFrameBytes, ...opts });
-    return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
+    const read = async (): Promise<BridgeError> => {
+      try {
+        for await (const chunk of res.body) {
+          to.bytes();
+          decoder.push(chunk as Buffer);
+        }
+        decoder.end();
+        return new BridgeError("transport", "the OpenCode event stream ended");
+      } catch (err) {
+        decoder.end();
+        return why(err);
+      }
+    };
+    return { ended: read() };
   }
 }
