@@ -56,16 +56,8 @@ export class OpencodeAdapter {
     this.config = parseAdapterConfig(config);
     this.sink = toSinkObject(sink);
     this.log = (this.config.logger ?? pino({ enabled: false })).child({ component: "adapter" });
-    this.dialect = createDialect({
-      baseUrl: this.config.baseUrl,
-      directory: this.config.directory,
-      username: this.config.username,
-      password: this.config.password,
-      requestTimeoutMs: this.config.requestTimeoutMs,
-      dispatcher: this.config.dispatcher,
-      maxFrameBytes: this.config.maxFrameBytes,
-      line: this.config.line,
-    });
+    // The config names the target as the dialect reads it (baseUrl, directory, credentials, timeouts, line, frame cap).
+    this.dialect = createDialect(this.config);
     const key = hubKey(this.config, this.dialect.authKey);
     const shared = acquireHub(this.dialect, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,
