@@ -37,6 +37,13 @@ NEW_FEATURES=(
   "directory safety|src/daemon/directories.ts"
   # Connections without the token are guests (3545936, issue 23)
   "guest connections|src/daemon/guests.ts"
+  # The journal in segment files (e8fc8a8, ef05c3b, issue 21): at 45ec5ec one file rewritten at
+  # every turn end; now segments appended to and unlinked, torn/corrupt lines skipped, a failed
+  # roll keeps the old descriptor, an injectable fs for the disk-full tests. The journal's records,
+  # reading and recovery (journal.ts, journal-entry.ts) are counted as the old feature.
+  "journal segments|src/daemon/journal-file.ts src/daemon/journal-segments.ts"
+  # Frames of sessions nobody listens to are not parsed (884484a, issue 24)
+  "unlistened frames|src/stream/unlistened.ts"
 )
 
 # Code lines: neither blank nor only a comment (a line starting with //, /* or *).
