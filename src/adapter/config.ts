@@ -142,30 +142,23 @@ export const AdapterConfigSchema = z.object({
   maxQueuedReplies: z.number().int().min(2).default(1_000),
 });
 
-export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & {
-  permission?: PermissionPolicy;
-  question?: QuestionPolicy;
-  /** Who answers under the `ask` policies (src/adapter/requests.ts). */
-  onRequest?: RequestHook;
-  logger?: Logger;
-  dispatcher?: Dispatcher;
-  clock?: Clock;
-  onRetry?: (status: RetryStatus) => void;
-  /** Trace ids for turns that do not bring one. */
-  newTraceId?: () => string;
-};
-
-export type AdapterConfig = Omit<z.output<typeof AdapterConfigSchema>, "answerTimeoutMs" | "permissionTimeoutMs"> & {
-  answerTimeoutMs: number;
+/** What the config holds beside the schema's fields: functions and objects zod does not check (all optional as input). */
+interface ConfigHooks {
   permission: PermissionPolicy;
   question: QuestionPolicy;
+  /** Who answers under the `ask` policies (src/adapter/requests.ts). */
   onRequest: RequestHook | undefined;
   logger: Logger | undefined;
   dispatcher: Dispatcher | undefined;
   clock: Clock;
   onRetry: ((status: RetryStatus) => void) | undefined;
+  /** Trace ids for turns that do not bring one. */
   newTraceId: () => string;
-};
+}
+
+export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & Partial<ConfigHooks>;
+
+export type AdapterConfig = Omit<z.output<typeof AdapterConfigSchema>, "answerTimeoutMs" | "permissionTimeoutMs"> & { answerTimeoutMs: number } & ConfigHooks;
 
 /** Validate; throws BridgeError("config") naming every wrong field. */
 export function parseAdapterConfig(input: AdapterConfigInput, env: NodeJS.ProcessEnv = process.env): AdapterConfig {
