@@ -31,7 +31,8 @@ export interface RepairHost {
   /** Hand a lost frame to the turn (as if live). */
   lost(issue: StreamIssue): void;
   end(code: ErrorCode, message: string): void;
-  readonly over: boolean;
+  /** The turn has ended. */
+  over(): boolean;
 }
 
 type Waiting = { evt: ParsedEvent; issue?: undefined } | { evt?: undefined; issue: StreamIssue };
@@ -110,7 +111,7 @@ export class Repair {
     beginResync(this.state);
     try {
       const messages = await this.dialect.sessionMessages(this.sessionId, 200);
-      if (this.host.over) return undefined;
+      if (this.host.over()) return undefined;
       // The record becomes the events the reducer consumes (src/codec/record.ts), as live events would.
       for (const e of recordEvents(this.sessionId, messages)) this.host.take(e);
       return messages;
@@ -135,9 +136,9 @@ export class Repair {
     this.repairs++;
     try {
       const [messages, status] = await Promise.all([this.applyRecord(), this.dialect.sessionStatus()]);
-      if (messages === undefined || this.host.over) return;
+      if (messages === undefined || this.host.over()) return;
       const s = status[this.sessionId];
-      if (!this.host.over && (s === undefined || s.type === "idle")) {
+      if (s === undefined || s.type === "idle") {
         if (answerFinished(messages, this.state.userMessageId) || this.rechecks >= MAX_RECHECKS) {
           // Idle, with the answer complete in the record: the turn ended during the gap
           // (its idle was lost with it).
@@ -149,7 +150,7 @@ export class Repair {
           this.clock.setTimeout(() => void this.run(), RECHECK_MS);
         }
       }
-      this.log.info({ messages: messages.length, done: this.host.over }, "repaired after a gap");
+      this.log.info({ messages: messages.length, done: this.host.over() }, "repaired after a gap");
     } catch (err) {
       this.host.end("transport", `could not recover the turn after a gap in the event stream: ${errorMessage(err)}`);
     }
@@ -169,7 +170,7 @@ export class Repair {
     while (this.current) await this.current.catch(() => undefined);
     this.repairs++;
     const messages = await this.applyRecord();
-    if (messages === undefined || this.host.over) return "over";
+    if (messages === undefined || this.host.over()) return "over";
     if (answerFinished(messages, this.state.userMessageId)) return "finished";
     const s = (await this.dialect.sessionStatus())[this.sessionId];
     return s === undefined || s.type === "idle" ? "lost" : "running";
