@@ -11,12 +11,12 @@
 import type { Logger } from "pino";
 import { beginResync, endResync } from "../codec/control.js";
 import type { ParsedEvent } from "../codec/events.js";
-import { answerFinished, idleEvent, recordEvents } from "../codec/record.js";
+import { answerFinished, idleEvent, recordEvents, type RecordMessage } from "../codec/record.js";
 import type { ErrorCode } from "../codec/reply.js";
 import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
-import type { Dialect, RecordedMessage } from "./dialect.js";
+import type { Dialect } from "./dialect.js";
 import { errorMessage } from "../util/errors.js";
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
@@ -96,7 +96,7 @@ export class Repair {
    * live events wait, then replay the waiting events. Returns the record read
    * (undefined when the turn ended meanwhile). Throws when the record cannot be read.
    */
-  private applyRecord(): Promise<RecordedMessage[] | undefined> {
+  private applyRecord(): Promise<RecordMessage[] | undefined> {
     const p = this.readAndFeed();
     this.current = p;
     const clear = () => {
@@ -106,7 +106,7 @@ export class Repair {
     return p;
   }
 
-  private async readAndFeed(): Promise<RecordedMessage[] | undefined> {
+  private async readAndFeed(): Promise<RecordMessage[] | undefined> {
     this.buffer = [];
     beginResync(this.state);
     try {
