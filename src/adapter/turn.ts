@@ -199,11 +199,6 @@ export class Turn implements HubListener {
     this.afterCodec();
   }
 
-  /** The host's abort: abort the server session, let it settle, end with `aborted`. */
-  abortByHost(reason: string): Promise<void> {
-    return this.expire("aborted", reason);
-  }
-
   /** Abort the session on the server and end with `code` once it has wound down (or after `settleTimeoutMs`). */
   async expire(code: ErrorCode, message: string): Promise<void> {
     if (this.finished || this.ending) return;
