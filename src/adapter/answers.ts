@@ -5,6 +5,7 @@
  * src/adapter/requests.ts.
  */
 import type { BridgeRequest, QuestionItem, RequestAnswer } from "../codec/requests.js";
+import { isRecord } from "../codec/session.js";
 
 /** A rejection carrying a message for the model. */
 export const reject = (message: string): RequestAnswer => ({ reply: "reject", message });
@@ -51,10 +52,6 @@ function badChoice(q: QuestionItem, picked: readonly string[]): string | undefin
   const other = picked.filter((s) => !labels.includes(s));
   if (q.custom === false && other.length > 0) return `${JSON.stringify(other[0])} is not one of the options ${JSON.stringify(labels)} (free text is not allowed)`;
   return undefined;
-}
-
-export function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 export function strings(v: unknown[]): string[] {

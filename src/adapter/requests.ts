@@ -25,7 +25,8 @@ import type { ErrorCode } from "../codec/reply.js";
 import type { KnownEvent } from "../codec/schemas.js";
 import type { AdapterConfig, PermissionRequest } from "./config.js";
 import type { Dialect } from "./dialect.js";
-import { invalidAnswer, isRecord, reject, strings, toQuestion } from "./answers.js";
+import { invalidAnswer, reject, strings, toQuestion } from "./answers.js";
+import { isRecord } from "../codec/session.js";
 
 import type { BridgeRequest, PermissionReply, RequestAnswer, RequestEvent, RequestSubagent, ResolvedBy } from "../codec/requests.js";
 import { errorMessage } from "../util/errors.js";

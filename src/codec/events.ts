@@ -15,7 +15,7 @@ import {
   partSchemaFor,
   type KnownEvent,
 } from "./schemas.js";
-import { sessionOf } from "./session.js";
+import { isRecord, sessionOf } from "./session.js";
 
 /**
  * One event, validated. `sessionID` is the session it belongs to (undefined when
@@ -52,10 +52,6 @@ export const knownEvent = (type: KnownEvent["type"], sessionID: string | undefin
   known(type, sessionID, event);
 const failed = (type: string | undefined, sessionID: string | undefined, reason: string) =>
   new Parsed(false, type, sessionID, undefined, reason) as ParsedEvent;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 const optString = (v: unknown) => v === undefined || typeof v === "string";
 

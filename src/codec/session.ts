@@ -10,8 +10,9 @@
  * its own (a delta of a part or message the turn tracks; src/codec/reducer.ts).
  */
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null;
+/** A JSON object (not an array): the one check the codec and the adapter read payloads with. */
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The session of an event with this `type` and these `properties` (read before or without validation). */

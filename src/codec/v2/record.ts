@@ -16,12 +16,13 @@
  * (the message stays open, no idle follows), so the turn is never taken as done.
  */
 import type { RecordMessage } from "../record.js";
-import { isRec, partId, str, toolOutput, v2Error, type Rec, type V2Error } from "./shared.js";
+import { partId, str, toolOutput, v2Error, type Rec } from "./shared.js";
+import { isRecord } from "../session.js";
 
 /** The entries of a record body (`{data: [...]}`, or the array itself), oldest first. */
 function entries(body: unknown): Rec[] {
-  const list = Array.isArray(body) ? body : isRec(body) && Array.isArray(body.data) ? body.data : [];
-  return list.filter(isRec).slice().reverse();
+  const list = Array.isArray(body) ? body : isRecord(body) && Array.isArray(body.data) ? body.data : [];
+  return list.filter(isRecord).slice().reverse();
 }
 
 /** The ending of the execution each entry belongs to: the first idle after it. */
@@ -41,16 +42,16 @@ function assistantParts(id: string, content: unknown): unknown[] {
   const parts: unknown[] = [];
   const count = { text: 0, reasoning: 0 };
   for (const c of content) {
-    if (!isRec(c)) continue;
+    if (!isRecord(c)) continue;
     if (c.type === "text" || c.type === "reasoning") {
       const kind = c.type;
       parts.push({ type: kind, id: partId(id, kind, count[kind]++), messageID: id, text: str(c.text) ?? "" });
     } else if (c.type === "tool") {
       const callID = str(c.id);
       if (callID === undefined) continue;
-      const st = isRec(c.state) ? c.state : {};
+      const st = isRecord(c.state) ? c.state : {};
       const status = str(st.status) ?? "pending";
-      const err = isRec(st.error) ? st.error : undefined;
+      const err = isRecord(st.error) ? st.error : undefined;
       const output = toolOutput(st.content);
       parts.push({
         type: "tool",
@@ -63,7 +64,7 @@ function assistantParts(id: string, content: unknown): unknown[] {
           input: st.input ?? {},
           ...(output !== undefined ? { output } : {}),
           ...(status === "error" ? { error: str(err?.message) ?? str(err?.type) ?? "tool failed" } : {}),
-          ...(isRec(st.metadata) ? { metadata: st.metadata } : {}),
+          ...(isRecord(st.metadata) ? { metadata: st.metadata } : {}),
         },
       });
     }
@@ -79,7 +80,7 @@ export function v2RecordToMessages(body: unknown): RecordMessage[] {
   list.forEach((e, i) => {
     const id = str(e.id);
     if (id === undefined) return;
-    const time = isRec(e.time) ? e.time : {};
+    const time = isRecord(e.time) ? e.time : {};
     if (e.type === "user") {
       user = id;
       const text = str(e.text);
@@ -90,7 +91,7 @@ export function v2RecordToMessages(body: unknown): RecordMessage[] {
       return;
     }
     if (e.type !== "assistant") return;
-    const model = isRec(e.model) ? e.model : {};
+    const model = isRecord(e.model) ? e.model : {};
     const end = ends[i];
     const providerID = str(model.providerID);
     const info: { id: string } & Rec = {
@@ -100,16 +101,16 @@ export function v2RecordToMessages(body: unknown): RecordMessage[] {
       ...(providerID !== undefined ? { providerID } : {}),
       ...(str(model.id) !== undefined ? { modelID: model.id } : {}),
       ...(str(e.agent) !== undefined ? { agent: e.agent } : {}),
-      ...(isRec(e.tokens) ? { tokens: e.tokens } : {}),
+      ...(isRecord(e.tokens) ? { tokens: e.tokens } : {}),
       ...(typeof e.cost === "number" ? { cost: e.cost } : {}),
       ...(str(e.finish) !== undefined ? { finish: e.finish } : {}),
       time: { created: time.created },
     };
     const finished = time.completed !== undefined && e.finish !== undefined && end?.outcome === "succeeded";
     if (finished) info.time = { created: time.created, completed: time.completed };
-    const failure = isRec(e.error) ? e.error : end !== undefined && end.outcome !== "succeeded" ? endError(end) : undefined;
+    const failure = isRecord(e.error) ? e.error : end !== undefined && end.outcome !== "succeeded" ? endError(end) : undefined;
     if (failure !== undefined && end !== undefined) {
-      info.error = end.outcome === "interrupted" ? aborted(end) : v2Error(failure as V2Error, providerID);
+      info.error = end.outcome === "interrupted" ? aborted(end) : v2Error(failure, providerID);
     }
     out.push({ info, parts: assistantParts(id, e.content) });
   });
@@ -117,7 +118,7 @@ export function v2RecordToMessages(body: unknown): RecordMessage[] {
 }
 
 function endError(end: Rec): Rec {
-  return isRec(end.error) ? end.error : { type: "UnknownError", message: `the execution ended ${String(end.outcome)}` };
+  return isRecord(end.error) ? end.error : { type: "UnknownError", message: `the execution ended ${String(end.outcome)}` };
 }
 
 function aborted(end: Rec): { name: string; data: Rec } {

@@ -5,7 +5,8 @@
  * forms, become `question.asked`. Shapes captured from 2.1.2
  * (test/fixtures/2.1.2/permission-*.sse, question-answer.sse).
  */
-import { isRec, str, type Rec, type V1Payload } from "./shared.js";
+import { str, type Rec, type V1Payload } from "./shared.js";
+import { isRecord } from "../session.js";
 
 export function translateRequest(type: string, d: Rec): V1Payload[] {
   const sid = str(d.sessionID);
@@ -13,7 +14,7 @@ export function translateRequest(type: string, d: Rec): V1Payload[] {
     case "permission.asked": {
       const id = str(d.id);
       if (sid === undefined || id === undefined) return [];
-      const source = isRec(d.source) ? d.source : undefined;
+      const source = isRecord(d.source) ? d.source : undefined;
       const tool = source?.type === "tool" && str(source.messageID) && str(source.id) ? { messageID: source.messageID, callID: source.id } : undefined;
       return [
         {
@@ -25,7 +26,7 @@ export function translateRequest(type: string, d: Rec): V1Payload[] {
             patterns: Array.isArray(d.resources) ? d.resources : [],
             // What an `always` grants: 2.x names the rules it would save.
             always: Array.isArray(d.save) ? d.save : [],
-            metadata: isRec(d.metadata) ? d.metadata : {},
+            metadata: isRecord(d.metadata) ? d.metadata : {},
             ...(str(d.message) !== undefined ? { message: d.message } : {}),
             ...(tool ? { tool } : {}),
           },
@@ -49,13 +50,13 @@ export function translateRequest(type: string, d: Rec): V1Payload[] {
  * whole form under `form`.
  */
 function translateForm(type: string, d: Rec): V1Payload[] {
-  const form = isRec(d.form) ? d.form : undefined;
+  const form = isRecord(d.form) ? d.form : undefined;
   if (type === "form.created") {
     const id = str(form?.id);
     const sid = str(form?.sessionID) ?? str(d.sessionID);
-    const meta = isRec(form?.metadata) ? form.metadata : {};
+    const meta = isRecord(form?.metadata) ? form.metadata : {};
     if (form === undefined || id === undefined || sid === undefined || meta.kind !== "question") return [];
-    const fields = Array.isArray(form.fields) ? form.fields.filter(isRec) : [];
+    const fields = Array.isArray(form.fields) ? form.fields.filter(isRecord) : [];
     // Captured (2.1.2): a field's `title` is the question's header, its `description` the question.
     const questions = fields.map((f) => ({
       key: f.key,
@@ -65,7 +66,7 @@ function translateForm(type: string, d: Rec): V1Payload[] {
       ...(f.multiple !== undefined ? { multiple: f.multiple } : {}),
       ...(f.custom !== undefined ? { custom: f.custom } : {}),
     }));
-    const t = isRec(meta.tool) ? meta.tool : {};
+    const t = isRecord(meta.tool) ? meta.tool : {};
     const tool = str(t.messageID) && str(t.id) ? { messageID: t.messageID, callID: t.id } : undefined;
     return [{ type: "question.asked", properties: { id, sessionID: sid, questions, form, ...(tool ? { tool } : {}) } }];
   }
@@ -73,7 +74,7 @@ function translateForm(type: string, d: Rec): V1Payload[] {
     const id = str(d.formID) ?? str(form?.id) ?? str(d.id);
     const sid = str(d.sessionID) ?? str(form?.sessionID);
     if (id === undefined) return [];
-    const answer = isRec(d.answer) ? { answer: d.answer } : {};
+    const answer = isRecord(d.answer) ? { answer: d.answer } : {};
     return [{ type: type === "form.replied" ? "question.replied" : "question.rejected", properties: { requestID: id, ...(sid ? { sessionID: sid } : {}), ...answer } }];
   }
   return [];
@@ -88,13 +89,13 @@ function translateForm(type: string, d: Rec): V1Payload[] {
  * `{answer: {q0: "Blue"}}` (test/fixtures/2.1.2/question-answer.http.json).
  */
 export function v2FormAnswer(form: unknown, answers: readonly (readonly string[])[]): { answer: Record<string, string | string[]> } {
-  const fields = isRec(form) && Array.isArray(form.fields) ? form.fields.filter(isRec) : [];
+  const fields = isRecord(form) && Array.isArray(form.fields) ? form.fields.filter(isRecord) : [];
   const answer: Record<string, string | string[]> = {};
   fields.forEach((f, i) => {
     const key = str(f.key);
     const given = answers[i];
     if (key === undefined || given === undefined) return;
-    const options = Array.isArray(f.options) ? f.options.filter(isRec) : [];
+    const options = Array.isArray(f.options) ? f.options.filter(isRecord) : [];
     const values = given.map((g) => str(options.find((o) => o.label === g || o.value === g)?.value) ?? g);
     answer[key] = f.type === "multiselect" ? values : (values[0] ?? "");
   });

@@ -3,6 +3,7 @@
  * must agree on: a block's part id, a tool's output text, and how a 2.x error
  * reads as 1.x's `{name, data}` (which src/codec/mappers.ts turns into a code).
  */
+import { isRecord } from "../session.js";
 
 /** The part id of an assistant message's `ordinal`-th block of `kind` (2.x gives blocks no id). */
 export function partId(messageID: string, kind: "text" | "reasoning", ordinal: number): string {
@@ -20,20 +21,16 @@ export function toolOutput(content: unknown): string | undefined {
   return out;
 }
 
-/** 2.x's `SessionStructuredError` (its generated types: `{type, message, status?, response?, retryAfterMs?}`). */
-export interface V2Error {
-  readonly type?: unknown;
-  readonly message?: unknown;
-  readonly status?: unknown;
-}
-
 /**
- * A 2.x execution error as 1.x's error record. A provider's failure (its type
- * names the provider, or it carries an HTTP status) keeps the status and the
- * failing step's provider, so it maps to `upstream` as a 1.x provider error
- * does; any other type is OpenCode's own failure (`server`).
+ * A 2.x execution error (its `SessionStructuredError`: `{type, message, status?,
+ * response?, retryAfterMs?}`; anything else reads as an empty one) as 1.x's error
+ * record. A provider's failure (its type names the provider, or it carries an HTTP
+ * status) keeps the status and the failing step's provider, so it maps to
+ * `upstream` as a 1.x provider error does; any other type is OpenCode's own
+ * failure (`server`).
  */
-export function v2Error(e: V2Error, providerID: string | undefined): { name: string; data: Record<string, unknown> } {
+export function v2Error(error: unknown, providerID: string | undefined): { name: string; data: Record<string, unknown> } {
+  const e = isRecord(error) ? error : {};
   const type = typeof e.type === "string" ? e.type : "UnknownError";
   const status = typeof e.status === "number" ? e.status : undefined;
   const provider = /provider|api|auth|rate/i.test(type) || status !== undefined;
@@ -54,7 +51,6 @@ export interface V1Payload {
 }
 
 export type Rec = Record<string, unknown>;
-export const isRec = (v: unknown): v is Rec => typeof v === "object" && v !== null && !Array.isArray(v);
 export const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 export const num = (v: unknown): number | undefined => (typeof v === "number" && Number.isFinite(v) ? v : undefined);
 
@@ -64,6 +60,6 @@ export const num = (v: unknown): number | undefined => (typeof v === "number" &&
  * `task` as `metadata.sessionId`, which the child-session stage reads.
  */
 export function toolMetadata(m: unknown): { metadata?: Rec } {
-  if (!isRec(m)) return {};
+  if (!isRecord(m)) return {};
   return { metadata: typeof m.sessionID === "string" ? { ...m, sessionId: m.sessionID } : m };
 }

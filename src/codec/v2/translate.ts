@@ -22,7 +22,8 @@
  */
 import { parseEvent, type ParsedEvent } from "../events.js";
 import { translateRequest } from "./requests.js";
-import { isRec, num, partId, str, toolMetadata, toolOutput, v2Error, type Rec, type V1Payload, type V2Error } from "./shared.js";
+import { num, partId, str, toolMetadata, toolOutput, v2Error, type Rec, type V1Payload } from "./shared.js";
+import { isRecord } from "../session.js";
 
 export type { V1Payload } from "./shared.js";
 
@@ -58,12 +59,14 @@ const MAX_INPUTS = 1024;
 /** Sessions whose current user and assistant message are kept; the least recently started are forgotten past this. */
 const MAX_SESSIONS = 4096;
 
-function remember(inputs: Map<string, string>, id: string, kind: string): void {
-  if (inputs.size >= MAX_INPUTS) {
-    const oldest = inputs.keys().next().value;
-    if (oldest !== undefined) inputs.delete(oldest);
+/** Sets `key` to `value` (returned), forgetting the oldest entry first when the map holds `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): V {
+  if (map.size >= max) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
   }
-  inputs.set(id, kind);
+  map.set(key, value);
+  return value;
 }
 
 export function createV2Translator(): V2Translator {
@@ -71,19 +74,8 @@ export function createV2Translator(): V2Translator {
   const tools = new Map<string, ToolTrack>();
   /** Each enqueued input's kind (`user`, `synthetic` …), by inbox id, until it is delivered (bounded). */
   const inputs = new Map<string, string>();
-  const session = (id: string): SessionTrack => {
-    let s = sessions.get(id);
-    if (!s) {
-      // One stream sees every session of the server for as long as it lives: keep the newest.
-      if (sessions.size >= MAX_SESSIONS) {
-        const oldest = sessions.keys().next().value;
-        if (oldest !== undefined) sessions.delete(oldest);
-      }
-      s = { ended: true };
-      sessions.set(id, s);
-    }
-    return s;
-  };
+  // One stream sees every session of the server for as long as it lives: keep the newest.
+  const session = (id: string): SessionTrack => sessions.get(id) ?? remember(sessions, id, { ended: true }, MAX_SESSIONS);
 
   /** The assistant message of `s` as a 1.x `message.updated` info. */
   const assistantInfo = (sid: string, s: SessionTrack, id: string, extra: Rec = {}): V1Payload => ({
@@ -138,8 +130,8 @@ export function createV2Translator(): V2Translator {
   };
 
   const translateRaw = (raw: unknown): V1Payload[] => {
-    if (!isRec(raw) || typeof raw.type !== "string") return [];
-    const d = isRec(raw.data) ? raw.data : {};
+    if (!isRecord(raw) || typeof raw.type !== "string") return [];
+    const d = isRecord(raw.data) ? raw.data : {};
     const created = num(raw.created) ?? 0;
     const sid = str(d.sessionID);
     // The assistant message a step, block or tool event belongs to.
@@ -156,8 +148,8 @@ export function createV2Translator(): V2Translator {
       case "session.inbox.enqueued": {
         // Only noted: a queued input joins the conversation when it is delivered.
         const id = str(d.inboxID);
-        const item = isRec(d.item) ? d.item : undefined;
-        if (id !== undefined && typeof item?.type === "string") remember(inputs, id, item.type);
+        const item = isRecord(d.item) ? d.item : undefined;
+        if (id !== undefined && typeof item?.type === "string") remember(inputs, id, item.type, MAX_INPUTS);
         return [];
       }
       case "session.inbox.delivered": {
@@ -176,7 +168,7 @@ export function createV2Translator(): V2Translator {
       case "session.step.started": {
         if (sid === undefined || mid === undefined) return [];
         const s = session(sid);
-        const model = isRec(d.model) ? d.model : {};
+        const model = isRecord(d.model) ? d.model : {};
         s.assistant = mid;
         s.ended = false;
         s.providerID = str(model.providerID) ?? s.providerID;
@@ -188,7 +180,7 @@ export function createV2Translator(): V2Translator {
         if (sid === undefined || mid === undefined) return [];
         const s = session(sid);
         if (s.assistant === mid) s.ended = true;
-        const tokens = isRec(d.tokens) ? d.tokens : undefined;
+        const tokens = isRecord(d.tokens) ? d.tokens : undefined;
         const cost = num(d.cost);
         return [
           assistantInfo(sid, s, mid, {
@@ -204,12 +196,12 @@ export function createV2Translator(): V2Translator {
         if (sid === undefined || mid === undefined) return [];
         const s = session(sid);
         if (s.assistant === mid) s.ended = true;
-        const error = v2Error(isRec(d.error) ? (d.error as V2Error) : {}, s.providerID);
+        const error = v2Error(d.error, s.providerID);
         return [assistantInfo(sid, s, mid, { time: { completed: created }, finish: "error", error })];
       }
       case "session.retry.scheduled": {
         if (sid === undefined) return [];
-        const e = isRec(d.error) ? d.error : {};
+        const e = isRecord(d.error) ? d.error : {};
         const status: Rec = { type: "retry", ...(num(d.attempt) !== undefined ? { attempt: d.attempt } : {}), ...(num(d.at) !== undefined ? { next: d.at } : {}) };
         if (str(e.message) !== undefined) status.message = e.message;
         return [{ type: "session.status", properties: { sessionID: sid, status } }];
@@ -247,7 +239,7 @@ export function createV2Translator(): V2Translator {
         const id = str(d.id);
         const t = id === undefined ? undefined : tools.get(id);
         if (id === undefined || t === undefined || t.done) return [];
-        if (raw.type === "session.tool.called") t.input = isRec(d.input) ? d.input : (d.input ?? {});
+        if (raw.type === "session.tool.called") t.input = isRecord(d.input) ? d.input : (d.input ?? {});
         else if (t.input === undefined) return [];
         return [toolPart(t, id, { status: "running", input: t.input, ...toolMetadata(d.metadata) })];
       }
@@ -261,7 +253,7 @@ export function createV2Translator(): V2Translator {
           const output = toolOutput(d.content);
           return [toolPart(t, id, { status: "completed", input: t.input, ...(output !== undefined ? { output } : {}), ...toolMetadata(d.metadata) })];
         }
-        const e = isRec(d.error) ? d.error : {};
+        const e = isRecord(d.error) ? d.error : {};
         return [toolPart(t, id, { status: "error", input: t.input, error: str(e.message) ?? str(e.type) ?? "tool failed" })];
       }
       case "session.execution.succeeded":
@@ -269,7 +261,7 @@ export function createV2Translator(): V2Translator {
       case "session.execution.failed": {
         if (sid === undefined) return [];
         const s = session(sid);
-        return endExecution(sid, created, v2Error(isRec(d.error) ? (d.error as V2Error) : {}, s.providerID));
+        return endExecution(sid, created, v2Error(d.error, s.providerID));
       }
       case "session.execution.interrupted": {
         if (sid === undefined) return [];
