@@ -21,14 +21,10 @@ import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import type { ErrorReply, FinalReply, Reply } from "../codec/reply.js";
 import { isRequestEvent, takesRequests, type SinkObject } from "../sink/types.js";
 import type { RequestEvent } from "../codec/requests.js";
-import type { Clock } from "../util/clock.js";
 import { Lane } from "../util/lane.js";
+import type { AdapterConfig } from "./config.js";
 
-export interface DeliveryOptions {
-  readonly sinkTimeoutMs: number;
-  readonly maxQueuedReplies: number;
-  readonly clock: Clock;
-}
+type DeliveryOptions = Pick<AdapterConfig, "sinkTimeoutMs" | "maxQueuedReplies" | "clock">;
 
 type Item = ReplyBody | RequestEvent;
 

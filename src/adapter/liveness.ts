@@ -27,6 +27,7 @@
 import type { Logger } from "pino";
 import type { ErrorCode } from "../codec/reply.js";
 import type { AdapterConfig } from "./config.js";
+import type { Requests } from "./requests.js";
 
 export interface LivenessHost {
   /** Abort the session and end the turn with `code` once it wound down. */
@@ -35,10 +36,6 @@ export interface LivenessHost {
   settle(): void;
 }
 
-/** Permission/question requests waiting for an answer (the idle rule pauses meanwhile). */
-export interface WaitingRequests {
-  readonly waiting: number;
-}
 
 type Cfg = Pick<
   AdapterConfig,
@@ -78,7 +75,8 @@ export class Liveness {
   constructor(
     private readonly cfg: Cfg,
     private readonly host: LivenessHost,
-    private readonly requests: WaitingRequests,
+    /** Permission/question requests waiting for an answer (the idle rule pauses meanwhile). */
+    private readonly requests: Pick<Requests, "waiting">,
     private readonly log: Logger,
     private readonly ids: { sessionId: string; traceId: string },
   ) {}
