@@ -63,8 +63,6 @@ export function replayV2Sync(chunks: Iterable<Uint8Array | string>, opts: V2Repl
   );
   for (const c of chunks) decoder.push(c);
   decoder.end();
-  for (const r of finishTurn(state, { code: "transport", message: "the recorded stream ended before the turn finished" }).replies) {
-    replies.push(r);
-  }
+  replies.push(...finishTurn(state, { code: "transport", message: "the recorded stream ended before the turn finished" }).replies);
   return { replies, issues, state };
 }
