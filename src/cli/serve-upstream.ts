@@ -11,8 +11,7 @@ import type { OpencodeLine } from "../server/install.js";
 import { errorMessage } from "../util/errors.js";
 import { howToGetOpencode } from "./install-report.js";
 import type { CliIo } from "./io.js";
-
-const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+import { nonEmpty } from "./usage.js";
 
 export interface UpstreamChoice {
   readonly acp: string | undefined;
