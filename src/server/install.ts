@@ -119,20 +119,9 @@ export function opencodeBinaryIn(packageDir: string): string | undefined {
   }
 }
 
-/** The `opencode` binary of an `opencode-ai` package the host installed next to this one, if any. */
-export function bundledOpencodeBinary(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    return opencodeBinaryIn(dirname(require.resolve("opencode-ai/package.json")));
-  } catch {
-    return undefined;
-  }
-}
-
 /** The binary of `version` in the cache, if it is installed there. */
 export function cachedOpencodeBinary(version: string, root?: string): string | undefined {
-  const pkgDir = join(cacheDir(version, root), "node_modules", opencodePackage(version));
-  return existsSync(pkgDir) ? opencodeBinaryIn(pkgDir) : undefined;
+  return opencodeBinaryIn(join(cacheDir(version, root), "node_modules", opencodePackage(version)));
 }
 
 /** What an install reports while it runs. */
@@ -239,7 +228,7 @@ export async function installIntoCache<T>(i: CacheInstall<T>): Promise<T> {
   return done;
 }
 
-/** Where the binary used without a configured one comes from (see `defaultOpencodeBinary`). */
+/** Where the binary used without a configured one comes from (see `chooseOpencodeBinary`). */
 export interface BinaryChoice {
   /** The path, or `opencode` to be looked up on PATH. */
   readonly binary: string;
@@ -262,15 +251,17 @@ function onPath(name: string, env: Env): string | undefined {
 export function chooseOpencodeBinary(env: Env = process.env): BinaryChoice {
   const fromEnv = env.OPENCODE_BIN;
   if (fromEnv !== undefined && fromEnv !== "") return { binary: fromEnv, from: "OPENCODE_BIN", found: existsSync(fromEnv) };
-  const bundled = bundledOpencodeBinary();
+  // An `opencode-ai` package the host installed next to this one.
+  let bundled: string | undefined;
+  try {
+    bundled = opencodeBinaryIn(dirname(createRequire(import.meta.url).resolve("opencode-ai/package.json")));
+  } catch {
+    // none installed
+  }
   if (bundled) return { binary: bundled, from: "opencode-ai package", found: true };
   const cached = cachedOpencodeBinary(PINNED_OPENCODE_VERSION, cacheRoot(env));
   if (cached) return { binary: cached, from: "cache", found: true };
   const path = onPath("opencode", env);
   if (path) return { binary: path, from: "PATH", found: true };
   return { binary: "opencode", from: "none", found: false };
-}
-
-export function defaultOpencodeBinary(): string {
-  return chooseOpencodeBinary().binary;
 }
