@@ -85,9 +85,12 @@ export interface ModelRequest {
   readonly model: string | undefined;
 }
 
-/** One wire API: the shape of its answers. */
+/** One wire API: where its model requests come, how it reads them, and the shape of its answers. */
 export interface WireApi {
   readonly api: "chat" | "anthropic" | "responses";
+  /** Whether a POST to `path` is one of its model requests. */
+  route(path: string): boolean;
+  request(body: unknown): ModelRequest;
   readonly defaultModel: string;
   /** The answer's id, from the server's request counter. */
   id(n: number): string;
