@@ -5,7 +5,7 @@
  * tool call is played with the tool the request offers for the job (tools.ts).
  */
 import { agentToolCall, type OfferedTools } from "./tools.js";
-import type { Frame, PlanMessage, StreamStep, WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 import type { ToolCallSpec } from "./scripts.js";
 
 export const ANTHROPIC_MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] as const;
@@ -49,7 +49,7 @@ function calls(step: StreamStep, tools: OfferedTools): ToolCallSpec[] {
 }
 
 function usage(step: StreamStep) {
-  return { input_tokens: 42, output_tokens: (step.text ?? []).length + (step.reasoning ?? []).length + 5 };
+  return { input_tokens: 42, output_tokens: outputTokens(step) };
 }
 
 export function messagesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {

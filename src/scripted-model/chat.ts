@@ -4,7 +4,7 @@
  * or not, and `GET …/models`. A scripted tool call is spoken with the tools the
  * request offers (OpenCode 1.x or 2.x names: tools.ts).
  */
-import type { Frame, PlanMessage, StreamStep, WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 import { speakTools, type OfferedTools } from "./tools.js";
 
 interface ChatBody {
@@ -31,7 +31,7 @@ function chatFrames(step: StreamStep, id: string, _model: string, offered: Offer
     frames.push(chunk(id, { tool_calls: [{ index, function: { arguments: args.slice(half) } }] }, null, true));
   });
   frames.push(chunk(id, {}, (step.toolCalls?.length ?? 0) > 0 ? "tool_calls" : "stop"));
-  const completion = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+  const completion = outputTokens(step);
   const usage = { prompt_tokens: 42, completion_tokens: completion, total_tokens: 42 + completion };
   frames.push({ data: `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 1_700_000_000, model: "scripted", choices: [], usage })}\n\n`, content: false });
   frames.push({ data: "data: [DONE]\n\n", content: false });

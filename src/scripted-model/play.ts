@@ -39,6 +39,9 @@ export interface DialectContext {
 
 export type StreamStep = Extract<Step, { kind: "stream" }>;
 
+/** The output tokens a step's answer reports: one per chunk, and 5 more. */
+export const outputTokens = (step: StreamStep): number => (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+
 /** One SSE frame; `content` frames are the ones `stallAfter` counts (text, reasoning, tool arguments). */
 export interface Frame {
   readonly data: string;

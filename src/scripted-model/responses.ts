@@ -5,7 +5,7 @@
  * `response.function_call_arguments.delta`, `response.completed`) or not.
  */
 import { agentToolCall, type OfferedTools } from "./tools.js";
-import type { Frame, PlanMessage, StreamStep, WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 
 interface InputItem {
   type?: string;
@@ -39,7 +39,7 @@ export function responsesPlanMessages(input: ResponsesBody["input"]): PlanMessag
 }
 
 function usage(step: StreamStep) {
-  const output = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+  const output = outputTokens(step);
   return {
     input_tokens: 42,
     input_tokens_details: { cached_tokens: 0 },
