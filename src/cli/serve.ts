@@ -9,13 +9,9 @@ import { DaemonError } from "../daemon/errors.js";
 import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
 import { WebhookOptionsSchema } from "../sink/webhook.js";
-import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
-import { ensureOpencode, chooseOpencodeBinary, opencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
-import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
-import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { buildOutputs } from "./serve-outputs.js";
-import { buildUpstream, prepareUpstream } from "./serve-upstream.js";
+import { buildBackend, prepareUpstream } from "./serve-upstream.js";
 import { acpOption, cliLogger, integer, logLevel, nonEmpty, opencodeVersionOption, optionSpecs, parseOptions, permissionOption, requireDirectory, secondsOption, timeoutOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -67,7 +63,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (leaseMs !== undefined && store === undefined) throw new UsageError("--lease is for several daemons on one store: give --store (or BRIDGE_STORE) too");
   if (leaseMs !== undefined && (leaseMs < 300 || leaseMs > 15_000)) throw new UsageError(`--lease takes 0.3 to 15 seconds, got ${JSON.stringify(values.lease)}`);
   const port = integer("port", values.port, daemonOption.port);
-  let directory = resolve(io.cwd, values.directory ?? ".");
+  const directory = resolve(io.cwd, values.directory ?? ".");
   if (!values.scripted) requireDirectory(directory);
   const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
   const noToken = values["no-token"] === true;
@@ -121,49 +117,13 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     batch: values["webhook-batch"] === true ? {} : undefined,
   });
 
-  // --scripted: the scripted model and a throw-away project wired to it, stopped and removed at the end.
-  let model: ScriptedModel | undefined;
-  let project: ScriptedProject | undefined;
   const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
-  const cleanupScripted = async () => {
-    await model?.close().catch(() => {});
-    await project?.cleanup().catch(() => {});
-  };
-  let binary: string | undefined;
-  let env: Record<string, string> | undefined;
-  // A version asked for is installed into the per-user cache on first use (and wins over $OPENCODE_BIN).
-  const install = (v: string) => ensureOpencode(v, { onProgress: installReporter(say) });
-  if (values.scripted) {
-    try {
-      binary = version !== undefined ? await install(version) : (nonEmpty(io.env.OPENCODE_BIN) ?? (await install(PINNED_OPENCODE_VERSION)));
-      model = await startScriptedModel();
-      project = await createScriptedProject({ modelUrl: model.url, permission: "ask" });
-    } catch (err) {
-      say(`could not start the scripted model: ${errorMessage(err)}`);
-      await cleanupScripted();
-      await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
-      return 1;
-    }
-    directory = project.dir;
-    env = { ...project.env };
-    say(`scripted model on ${model.url}; project ${project.dir}`);
-  } else if (!opencodeUrl && values.acp === undefined) {
-    if (version === undefined) binary = chooseOpencodeBinary(io.env).binary;
-    else {
-      try {
-        binary = await install(version);
-      } catch (err) {
-        say(`could not install opencode ${version}: ${errorMessage(err)}`);
-        await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
-        return 1;
-      }
-    }
+  const backend = await buildBackend({ acp: values.acp, opencodeUrl, scripted: values.scripted === true, version, directory, logger }, io, say);
+  if (backend === undefined) {
+    await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    return 1;
   }
-
-  const upstream = buildUpstream(
-    { acp: values.acp, opencodeUrl, directory, binary, line: version !== undefined ? opencodeLine(version) : undefined, env, logger },
-    io,
-  );
+  const { upstream } = backend;
 
   let daemon: BridgeDaemon;
   try {
@@ -180,7 +140,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       ...(leaseMs !== undefined ? { leaseMs } : {}),
       closeTimeoutMs,
       ...limits,
-      directory,
+      directory: backend.directory,
       upstream,
       outputs,
       logger,
@@ -188,7 +148,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     });
   } catch (err) {
     await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
-    await cleanupScripted();
+    await backend.cleanup();
     if (err instanceof DaemonError) throw new UsageError(err.problems);
     throw err;
   }
@@ -197,7 +157,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (failed !== undefined) {
     say(failed);
     await daemon.shutdown("start-up failed");
-    await cleanupScripted();
+    await backend.cleanup();
     return 1;
   }
   try {
@@ -206,7 +166,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     const e = err as NodeJS.ErrnoException;
     say(e.syscall === "listen" ? `cannot listen on ${host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`);
     await daemon.shutdown("start-up failed");
-    await cleanupScripted();
+    await backend.cleanup();
     return 1;
   }
 
@@ -227,7 +187,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     await daemon.stopped;
   } finally {
     offSignals();
-    await cleanupScripted();
+    await backend.cleanup();
   }
   logger.flush();
   // Shutdown is bounded; whatever a hung peer still holds open (a socket, a child) must not keep the process alive.
