@@ -25,7 +25,7 @@ import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { errorMessage } from "../util/errors.js";
 import { InstallError, runNpm } from "./npm.js";
 
-export { InstallError, npmReason } from "./npm.js";
+export { InstallError } from "./npm.js";
 
 /** The OpenCode version the bridge is developed and tested against. */
 export const PINNED_OPENCODE_VERSION = "1.18.33";
@@ -210,7 +210,7 @@ export async function installIntoCache<T>(i: CacheInstall<T>): Promise<T> {
         "--fetch-retry-maxtimeout=5000",
         i.spec,
       ], staging, i.spec, i.timeoutMs ?? 10 * 60_000);
-    if (i.found(staging) === undefined) throw new InstallError(`npm installed ${i.spec}, but it holds ${i.missing}`, "");
+    if (i.found(staging) === undefined) throw new InstallError(`npm installed ${i.spec}, but it holds ${i.missing}`);
     try {
       await rename(staging, i.dir);
     } catch (err) {
@@ -219,12 +219,12 @@ export async function installIntoCache<T>(i: CacheInstall<T>): Promise<T> {
     }
   } catch (err) {
     if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install ${i.spec} into ${i.dir}: ${errorMessage(err)}`, "");
+    throw new InstallError(`could not install ${i.spec} into ${i.dir}: ${errorMessage(err)}`);
   } finally {
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
   }
   const done = i.found(i.dir);
-  if (done === undefined) throw new InstallError(`installed ${i.spec} into ${i.dir}, but found no ${i.what} in it`, "");
+  if (done === undefined) throw new InstallError(`installed ${i.spec} into ${i.dir}, but found no ${i.what} in it`);
   return done;
 }
 
