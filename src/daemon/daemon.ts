@@ -14,7 +14,6 @@ import { DaemonCore } from "./core.js";
 import type { DaemonOptions, DaemonOptionsInput } from "./options.js";
 import { recoverJournal, resumeRecovered } from "./recovery.js";
 import { handleRequest } from "./routes.js";
-import { recoveryContext } from "./run.js";
 import { abortRunningTurns, exitAtOnce, shutdownDaemon, type ShutdownReport } from "./shutdown.js";
 
 export type { ShutdownReport } from "./shutdown.js";
@@ -43,8 +42,7 @@ export class BridgeDaemon {
     }
     // A shared store: its tables made when missing, its notifications listened to, before any request.
     await core.shared?.open();
-    const recovery = recoveryContext(core);
-    const recovered = recovery ? recoverJournal(recovery) : [];
+    const recovered = core.journal ? recoverJournal(core, core.journal) : undefined;
     const server = createServer((req, res) => {
       core.guests?.request(req.socket, res);
       void handleRequest(core, req, res);
@@ -71,7 +69,7 @@ export class BridgeDaemon {
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${host}:${addr.port}`;
     core.log.info({ url, opencode: core.upstream.mode, auth: core.auth ? "bearer" : "none", state_dir: this.options.stateDir }, "listening");
-    if (recovery) void resumeRecovered(recovery, recovered);
+    if (recovered) void resumeRecovered(core, recovered);
     // Leases renewed and turns whose owner died claimed, from now on.
     core.shared?.start();
     return { url, host: addr.address, port: addr.port };

@@ -34,6 +34,9 @@ export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "questi
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
 
+/** The outcome its last reply gives a turn (`transport` when it is not terminal). */
+export const outcomeOf = (last: Reply | undefined): TurnOutcome => (last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport");
+
 export interface StoredReply {
   readonly seq: number;
   /** The reply as JSON, serialized once for every subscriber. */

@@ -40,7 +40,7 @@ export interface SharedDeps {
   /** Drives a turn this daemon has just claimed to its end (./takeover.ts). */
   takeover(row: StoredTurn, record: TurnRecord): Promise<void>;
   /** Re-sends to the outputs what they had not acknowledged of a turn claimed ended (./takeover.ts). */
-  resend(row: StoredTurn): Promise<void>;
+  resend(row: StoredTurn): Promise<unknown>;
   /** The names of the outputs that acknowledge (./settle.ts). */
   ackers(): readonly string[];
 }
