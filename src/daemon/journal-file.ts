@@ -189,11 +189,6 @@ export class SegmentedFile {
     return Promise.all(all).then(() => undefined);
   }
 
-  /** Rolled segments not yet synced (their descriptors stay open until then). */
-  get pendingRetired(): number {
-    return this.retired.length;
-  }
-
   /** Deletes the numbered segment `n` (no retained turn has a record in it). */
   drop(n: number): void {
     if (n >= this.activeNumber) return;

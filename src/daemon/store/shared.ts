@@ -159,10 +159,6 @@ export class SharedTurns {
     this.settling.ack(turnId, output, seq, this.owned.has(turnId));
   }
 
-  isMirror(record: TurnRecord): boolean {
-    return this.mirrors.get(record.turnId)?.record === record;
-  }
-
   /** The turn under `traceId`: this daemon's record, or one mirrored from the store (with its replies so far). */
   async find(traceId: string): Promise<TurnRecord | undefined> {
     const local = this.d.store.get(traceId);
