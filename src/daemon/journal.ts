@@ -165,12 +165,7 @@ export class Journal {
     const ids = this.heldIds;
     this.held = "";
     this.heldIds = [];
-    if (this.readOnly !== undefined) return;
-    const n = this.files.activeNumber;
-    const ok = this.files.append(lines);
-    if (ok) this.failing = undefined;
-    for (const id of ids) this.index.note(id, n);
-    this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
+    this.append(lines, ids);
   }
 
   request(id: string, evt: RequestEvent): void {
@@ -218,12 +213,17 @@ export class Journal {
   private writeLine(line: string, id: string): boolean {
     // Held-back reply records first: the file keeps the order the daemon acted in.
     this.flush();
+    return this.append(line, [id]);
+  }
+
+  /** Appends records of the turns `ids`; a sync follows within `syncIntervalMs`. */
+  private append(lines: string, ids: readonly string[]): boolean {
     if (this.readOnly !== undefined) return false;
-    // The segment it goes to: a roll after this append gives the active one a new number.
+    // The segment they go to: a roll after this append gives the active one a new number.
     const n = this.files.activeNumber;
-    const ok = this.files.append(line);
+    const ok = this.files.append(lines);
     if (ok) this.failing = undefined;
-    this.index.note(id, n);
+    for (const id of ids) this.index.note(id, n);
     this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
     return ok;
   }
