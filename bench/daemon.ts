@@ -398,7 +398,10 @@ for (const n of SESSIONS) {
   const sl = lat(d, (m) => m.latencies);
   const wl = lat(d, (m) => m.webhookLatencies);
   const bl = lat(b, (m) => m.webhookLatencies);
+  const bsl = lat(b, (m) => m.latencies);
   const bRate = replies / median(b.map((m) => m.webhookSeconds ?? NaN));
+  // The batch daemon's own pace: its SSE subscribers, served by the same process in the same rounds.
+  const bSseRate = replies / median(b.map((m) => m.seconds));
   const rss = Math.max(...d.map((m) => m.rssBytes ?? 0));
   const cpuPerReply = (median(d.map((m) => m.cpuMs ?? NaN)) * 1000) / replies;
   const cpuExactPerReply = (median(d.map((m) => m.cpuExactMs ?? NaN)) * 1000) / replies;
@@ -419,6 +422,16 @@ for (const n of SESSIONS) {
     daemon_webhook_batch_replies_per_s: Math.round(bRate),
     ratio_webhook_batch_over_single: round(bRate / hRate),
     webhook_batch_ms: { p50: ms(bl.p50), p99: ms(bl.p99) },
+    /**
+     * The limit of batch mode: the batch daemon's own pace (its SSE subscribers' replies/s), as a
+     * multiple of single mode, and the share of it the webhook reaches — a webhook at ~1 of it is
+     * no longer what paces the daemon.
+     */
+    batch_daemon_sse_replies_per_s: Math.round(bSseRate),
+    batch_daemon_sse_ms: { p50: ms(bsl.p50), p99: ms(bsl.p99) },
+    batch_daemon_pace_over_single: round(bSseRate / hRate),
+    webhook_batch_over_daemon_pace: round(bRate / bSseRate),
+    batch_daemon_cpu_us_per_reply: round((median(b.map((m) => m.cpuExactMs ?? NaN)) * 1000) / replies, 1),
     added_webhook_batch_ms: { p50: ms(bl.p50 - al.p50), p99: ms(bl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
     daemon_cpu_us_per_reply: round(cpuPerReply, 1),
@@ -433,6 +446,9 @@ for (const n of SESSIONS) {
   if (WEBHOOK) {
     console.log(
       `${"".padStart(8)}  webhook batch mode: ${int(bRate)} rep/s (x${row.ratio_webhook_batch_over_single.toFixed(1)} single), p50/p99 ${row.webhook_batch_ms.p50}/${row.webhook_batch_ms.p99} ms; added p50 single ${row.added_webhook_ms.p50} ms, batch ${row.added_webhook_batch_ms.p50} ms`,
+    );
+    console.log(
+      `${"".padStart(8)}  batch daemon's own pace (its SSE): ${int(bSseRate)} rep/s (x${row.batch_daemon_pace_over_single.toFixed(1)} single), p50/p99 ${row.batch_daemon_sse_ms.p50}/${row.batch_daemon_sse_ms.p99} ms; webhook at ${row.webhook_batch_over_daemon_pace.toFixed(2)} of it; daemon CPU ${row.batch_daemon_cpu_us_per_reply} µs/reply (single mode ${row.daemon_cpu_exact_us_per_reply})`,
     );
   }
   console.log(

@@ -10,14 +10,19 @@
  *
  * floor:  `node bench/lib/file-floor.mjs FILE` — read the file, eventsource-parser
  *         and JSON.parse of every frame, nothing else;
- * bridge: `node dist/cli/main.js replay FILE` — the built CLI, its JSON Lines read
- *         from a pipe by this process (lines counted, the last one checked).
+ * bridge: the package as a user installs it: `npm pack` of this checkout, installed
+ *         into a fresh project in a temporary directory (`npm install <tarball>`, from
+ *         npm's cache when it has the dependencies), run through its `bin`
+ *         (`node <project>/node_modules/opencode-bridge/bin/opencode-bridge.js replay FILE`,
+ *         what `npx opencode-bridge` starts); its JSON Lines read from a pipe by this
+ *         process (lines counted, the last one checked). `--from-dist`: the built
+ *         `dist/cli/main.js` of this checkout instead (no install).
  * Each is a fresh process, timed from spawn to exit (both pay Node's start-up);
  * peak RSS is read in the child at exit (bench/lib/max-rss.mjs). Rounds alternate
  * which goes first; medians count, the ratio is the median of per-round ratios.
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -27,7 +32,7 @@ import { int, median, mb, round, writeResult } from "./lib/stats.js";
 
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const { values } = parseArgs({
-  options: { events: { type: "string" }, rounds: { type: "string" } },
+  options: { events: { type: "string" }, rounds: { type: "string" }, "from-dist": { type: "boolean" } },
 });
 const EVENTS = Number(values.events ?? process.env.BENCH_REPLAY_EVENTS ?? 1_000_000);
 const ROUNDS = Number(values.rounds ?? process.env.BENCH_REPLAY_ROUNDS ?? 3);
@@ -80,9 +85,26 @@ function measure(args: string[], dir: string): Promise<Run> {
   });
 }
 
+/** The packed package installed into a fresh project under `dir`; the path of its executable. */
+function installPacked(dir: string): string {
+  const quiet = { cwd: dir, stdio: ["ignore", "pipe", "inherit"] as ("ignore" | "pipe" | "inherit")[] };
+  // The build is fresh (ensureBuilt): prepack's build is skipped.
+  execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir, ROOT], quiet);
+  const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
+  if (!tarball) throw new Error(`npm pack left no tarball in ${dir}`);
+  const project = join(dir, "project");
+  execFileSync("mkdir", [project]);
+  writeFileSync(join(project, "package.json"), JSON.stringify({ name: "bench-host", version: "1.0.0", private: true, type: "module" }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline", join(dir, tarball)], { ...quiet, cwd: project });
+  return join(project, "node_modules", "opencode-bridge", "bin", "opencode-bridge.js");
+}
+
 ensureBuilt();
 const dir = mkdtempSync(join(tmpdir(), "opencode-bridge-bench-"));
 try {
+  const installed = values["from-dist"] === true ? undefined : installPacked(dir);
+  const cli = installed ?? CLI;
+  console.log(installed ? `bridge: the packed package installed in a fresh project (${installed})` : `bridge: ${CLI} (--from-dist)`);
   const t0 = performance.now();
   const file = await writeLongFile(join(dir, "long.sse"), EVENTS);
   console.log(
@@ -93,7 +115,7 @@ try {
   const ratios: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     const runFloor = () => measure([join(import.meta.dirname, "lib", "file-floor.mjs"), file.path], dir);
-    const runBridge = () => measure([CLI, "replay", file.path], dir);
+    const runBridge = () => measure([cli, "replay", file.path], dir);
     let f: Run;
     let b: Run;
     if (r % 2 === 0) {
@@ -124,6 +146,7 @@ try {
     bytes: file.bytes,
     replies: file.replies,
     rounds: ROUNDS,
+    cli: installed ? "packed package installed in a fresh project" : "dist/cli/main.js",
     floor: { median_s: round(median(floor.map((f) => f.seconds))), max_rss_mb: mb(Math.max(...floor.map((f) => f.maxRssBytes))) },
     replay: {
       median_s: round(median(bridge.map((b) => b.seconds))),

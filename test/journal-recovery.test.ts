@@ -4,7 +4,7 @@
  * interleaved across turns and only to outputs the turn was owed to; and a
  * subscriber whose Last-Event-ID is ahead of the turn waits instead of replaying.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -78,6 +78,34 @@ describe("recovery from the journal", () => {
     core.journal.close();
     expect(got.hook).toEqual(["a2", "b0", "c0", "a3", "b1", "c1", "b2", "c2", "b3", "c3"]);
     expect(got.late).toEqual(["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]);
+  });
+
+  it("coalesce: a tick's acknowledgements are one record per turn and output (the highest seq), written with the tick's reply records, before the turn's next record", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "journal-rec-"));
+    dirs.push(dir);
+    const j = new Journal(dir, { ...opts, coalesce: true });
+    j.open();
+    j.turn("id-a", "a", "ses_1", "/p", 1, undefined, { outputs: ["hook", "late"] });
+    for (let s = 0; s < 4; s++) j.reply("id-a", delta("a", s));
+    j.flush();
+    // A batch acknowledged: one ack per reply, as the webhook's onDelivered gives them; two outputs interleaved.
+    for (let s = 0; s < 3; s++) {
+      j.ack("id-a", "hook", s);
+      if (s < 2) j.ack("id-a", "late", s);
+    }
+    j.reply("id-a", final("a", 4, "a0 a1 a2 a3 "));
+    j.end("id-a", "final");
+    j.close();
+    // An ack may follow later replies in the file (it covers only replies sent, which were written before they were sent).
+    const records = readFileSync(j.file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { t: string; o?: string; seq?: number });
+    expect(records.map((r) => (r.t === "ack" ? `ack ${r.o} ${r.seq}` : r.t))).toEqual(["turn", "reply", "reply", "reply", "reply", "reply", "ack hook 2", "ack late 1", "end"]);
+    const got: Record<string, string[]> = { hook: [], late: [] };
+    const sink = (name: string): SinkObject => ({ deliver: (r) => void got[name]?.push(`${r.trace_id}${r.seq}`), bind: () => {} });
+    const ctx = context(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
+    await resumeRecovered(ctx, recoverJournal(ctx));
+    ctx.journal.close();
+    expect(got.hook).toEqual(["a3", "a4"]);
+    expect(got.late).toEqual(["a2", "a3", "a4"]);
   });
 
   it("Last-Event-ID beyond the turn's progress waits for the next seq instead of replaying", () => {

@@ -2,6 +2,7 @@
  * The `opencode-bridge` command's words: the overview, each command's help and
  * the exit statuses they share. Text only; the parser is in usage.ts.
  */
+import { scenarioList } from "../scripted-model/scenarios.js";
 
 /** The first line of each command's help, for the overview. */
 const SUMMARY: Readonly<Record<string, string>> = {
@@ -188,7 +189,7 @@ A prompt chooses its script with a marker anywhere in its text, e.g.
 "[scenario:tool] run it"; without one the model answers "Scripted session".
 
 Scenarios:
-SCENARIOS
+${scenarioList()}
 
   --port N                   listen port (default: a free one)
   --directory DIR            write the provider into DIR/opencode.json

@@ -18,11 +18,8 @@ import {
   scriptedProvider,
 } from "../server/scripted-project.js";
 import type { CliIo } from "./io.js";
-import { HELP } from "./help.js";
 import { parseOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
-
-HELP["scripted-model"] = (HELP["scripted-model"] as string).replace("SCENARIOS", scenarioList());
 
 /** DIR/opencode.json as an object (a new one when missing); a usage error when it cannot be merged into. */
 function readConfig(file: string): Record<string, unknown> {

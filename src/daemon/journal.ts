@@ -11,7 +11,8 @@
  *
  * Durability: every record is written with a synchronous `write(2)` before the
  * daemon acts on it, so a killed daemon loses nothing. With `coalesce`, the reply
- * records of one turn of the event loop go in one `write(2)` (`flush()`): before
+ * records of one turn of the event loop go in one `write(2)` (`flush()`), with one
+ * acknowledgement record per turn and output (its highest seq) for that tick: before
  * any of them leaves the process (whatever sends a reply — an SSE subscriber's
  * socket, an output — calls `flush()` first) and at the end of that tick at the
  * latest; every other record flushes them first, so the file keeps their order.
@@ -68,6 +69,11 @@ export class Journal {
   /** Reply records held back until `flush()` (`coalesce`), and the turn of each, in order. */
   private held = "";
   private heldIds: string[] = [];
+  /**
+   * Acknowledgements held back until `flush()` (`coalesce`), the highest seq per turn and
+   * output: an ack covers every seq before it, so a batch of acks costs one record.
+   */
+  private readonly heldAcks = new Map<string, { id: string; o: string; seq: number }>();
   private readonly flushNow = () => this.flush();
   private failed = false;
   /** The last write failed (cleared by the next that succeeds). */
@@ -153,16 +159,21 @@ export class Journal {
       this.writeLine(line, id);
       return;
     }
-    if (this.held === "") process.nextTick(this.flushNow);
+    if (this.held === "" && this.heldAcks.size === 0) process.nextTick(this.flushNow);
     this.held += line;
     this.heldIds.push(id);
   }
 
   /** Writes the records held back (`coalesce`) now: called before anything of them leaves the process. */
   flush(): void {
-    if (this.held === "") return;
-    const lines = this.held;
+    if (this.held === "" && this.heldAcks.size === 0) return;
+    let lines = this.held;
     const ids = this.heldIds;
+    for (const a of this.heldAcks.values()) {
+      lines += `${JSON.stringify({ t: "ack", id: a.id, o: a.o, seq: a.seq } satisfies Entry)}\n`;
+      ids.push(a.id);
+    }
+    this.heldAcks.clear();
     this.held = "";
     this.heldIds = [];
     this.append(lines, ids);
@@ -182,7 +193,19 @@ export class Journal {
 
   ack(id: string, output: string, seq: number): void {
     // A turn no longer retained owes nothing more.
-    if (this.index.retains(id)) this.write({ t: "ack", id, o: output, seq }, id);
+    if (!this.index.retains(id)) return;
+    if (this.opts.coalesce !== true) {
+      this.write({ t: "ack", id, o: output, seq }, id);
+      return;
+    }
+    const key = `${id}\n${output}`;
+    const held = this.heldAcks.get(key);
+    if (held !== undefined) {
+      held.seq = Math.max(held.seq, seq);
+      return;
+    }
+    if (this.held === "" && this.heldAcks.size === 0) process.nextTick(this.flushNow);
+    this.heldAcks.set(key, { id, o: output, seq });
   }
 
   /** Why new turns cannot be recorded now (undefined: they can). */
