@@ -101,9 +101,9 @@ describe("recovery from the journal", () => {
     expect(records.map((r) => (r.t === "ack" ? `ack ${r.o} ${r.seq}` : r.t))).toEqual(["turn", "reply", "reply", "reply", "reply", "reply", "ack hook 2", "ack late 1", "end"]);
     const got: Record<string, string[]> = { hook: [], late: [] };
     const sink = (name: string): SinkObject => ({ deliver: (r) => void got[name]?.push(`${r.trace_id}${r.seq}`), bind: () => {} });
-    const ctx = context(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
-    await resumeRecovered(ctx, recoverJournal(ctx));
-    ctx.journal.close();
+    const core = daemon(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
+    await resumeRecovered(core, recoverJournal(core, core.journal));
+    core.journal.close();
     expect(got.hook).toEqual(["a3", "a4"]);
     expect(got.late).toEqual(["a2", "a3", "a4"]);
   });
