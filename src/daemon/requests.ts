@@ -5,16 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { DaemonCore } from "./core.js";
-import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
+import { HttpError, readBody, requireJsonContentType, sendJson } from "./http.js";
 import { AnswerSchema } from "./options.js";
 
 export async function postAnswer(core: DaemonCore, req: IncomingMessage, res: ServerResponse, [traceId, requestId]: readonly string[]): Promise<void> {
   requireJsonContentType(req);
   const record = core.store.get(traceId ?? "");
   if (!record) throw new HttpError(404, `no turn ${traceId} (unknown, or no longer retained)`, { trace_id: traceId });
-  const body = await readJson(req, core.options.maxBodyBytes);
-  const parsed = AnswerSchema.safeParse(body);
-  if (!parsed.success) throw new HttpError(400, `invalid answer: ${summarizeIssues(parsed.error)}`, issuesOf(parsed.error));
+  const answer = await readBody(req, core.options.maxBodyBytes, AnswerSchema, "answer");
   const id = requestId ?? "";
   if (!record.pending.has(id)) {
     if (record.requestIds.has(id)) throw new HttpError(409, `request ${id} has already been answered`, { trace_id: record.traceId, request_id: id });
@@ -22,7 +20,7 @@ export async function postAnswer(core: DaemonCore, req: IncomingMessage, res: Se
   }
   const answerer = record.answerer;
   if (answerer === undefined) throw new HttpError(409, `turn ${record.traceId} has ended`, { trace_id: record.traceId, request_id: id });
-  const outcome = await answerer(id, parsed.data);
+  const outcome = await answerer(id, answer);
   if (outcome.status === "answered") {
     core.log.info({ trace_id: record.traceId, request_id: id }, "request answered over HTTP");
     sendJson(res, 200, { trace_id: record.traceId, request_id: id, status: "answered" });

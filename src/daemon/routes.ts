@@ -6,7 +6,8 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { postTurn } from "./accept.js";
-import { CONSOLE_CSP, CONSOLE_HTML, CONSOLE_JS } from "./console.js";
+import { CONSOLE_CSP, CONSOLE_HTML } from "./console.js";
+import { CONSOLE_JS } from "./console-script.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, sendError } from "./http.js";
 import { postAnswer } from "./requests.js";

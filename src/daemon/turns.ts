@@ -34,6 +34,9 @@ export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "questi
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
 
+/** The outcome its last reply gives a turn (`transport` when it is not terminal). */
+export const outcomeOf = (last: Reply | undefined): TurnOutcome => (last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport");
+
 export interface StoredReply {
   readonly seq: number;
   /** The reply as JSON, serialized once for every subscriber. */
@@ -73,8 +76,6 @@ export class TurnRecord {
   answerer: ((requestId: string, answer: RequestAnswer) => Promise<AnswerOutcome>) | undefined;
   /** What the daemon was asked (for GET /v1/turns and the console). */
   info: { text?: string; permission?: string; question?: string } = {};
-  /** When the daemon accepted the turn (ms since the epoch; the journal's, for a turn recovered after a restart). */
-  readonly acceptedWall: number;
   /** Driven by another daemon of a shared store (src/daemon/store/shared.ts): replies come from the store, and it does not count as running here. */
   mirrored = false;
   /** When it ended, and what its terminal reply said of the model and usage (for the list and the console). */
@@ -92,10 +93,9 @@ export class TurnRecord {
     readonly acceptedAt: number,
     /** Unique to this turn for all time (a trace_id can be used again once its turn is forgotten). */
     readonly turnId: string,
-    acceptedWall = Date.now(),
-  ) {
-    this.acceptedWall = acceptedWall;
-  }
+    /** When the daemon accepted the turn (ms since the epoch; the journal's, for a turn recovered after a restart). */
+    readonly acceptedWall = Date.now(),
+  ) {}
 
   get finished(): boolean {
     return this.outcome !== undefined;

@@ -40,7 +40,7 @@ export interface SharedDeps {
   /** Drives a turn this daemon has just claimed to its end (./takeover.ts). */
   takeover(row: StoredTurn, record: TurnRecord): Promise<void>;
   /** Re-sends to the outputs what they had not acknowledged of a turn claimed ended (./takeover.ts). */
-  resend(row: StoredTurn): Promise<void>;
+  resend(row: StoredTurn): Promise<unknown>;
   /** The names of the outputs that acknowledge (./settle.ts). */
   ackers(): readonly string[];
 }
@@ -56,7 +56,6 @@ export class SharedTurns {
   private readonly mirrors = new Map<string, Mirror>();
   /** Turns whose adapter runs in this process (set by run.ts until the adapter's turn ends). */
   readonly driving = new Set<string>();
-  private readonly backlog = new Map<string, number>();
   /** Acknowledgements, and ended turns leased until acknowledged (./settle.ts). */
   private readonly settling = new Settling(() => this.d.ackers());
   private timers: NodeJS.Timeout[] = [];
@@ -98,15 +97,10 @@ export class SharedTurns {
   reply(turnId: string, reply: Reply): Promise<void> {
     const w = this.owned.get(turnId);
     if (!w) return Promise.reject(new FencedError(turnId, "not driven by this daemon"));
-    this.backlog.set(turnId, (this.backlog.get(turnId) ?? 0) + 1);
-    return w.reply({ seq: reply.seq, json: replyJson(reply) }).then(
-      () => this.dec(turnId),
-      (err: unknown) => {
-        this.dec(turnId);
-        this.lose(turnId, err as Error);
-        throw err;
-      },
-    );
+    return w.reply({ seq: reply.seq, json: replyJson(reply) }).catch((err: unknown) => {
+      this.lose(turnId, err as Error);
+      throw err;
+    });
   }
 
   /**
@@ -129,13 +123,7 @@ export class SharedTurns {
 
   /** Whether the adapter should wait for the writes of this turn (bounded memory). */
   lagging(turnId: string): boolean {
-    return (this.backlog.get(turnId) ?? 0) > WRITE_LAG;
-  }
-
-  private dec(turnId: string): void {
-    const n = (this.backlog.get(turnId) ?? 1) - 1;
-    if (n <= 0) this.backlog.delete(turnId);
-    else this.backlog.set(turnId, n);
+    return (this.owned.get(turnId)?.backlog ?? 0) > WRITE_LAG;
   }
 
   /** An owned turn ended: written after its replies, then finished here. A turn driven elsewhere is left to its mirror. */
@@ -157,10 +145,6 @@ export class SharedTurns {
   /** An output acknowledged `seq` of a turn: written with the next renewal (the highest only). */
   ack(turnId: string, output: string, seq: number): void {
     this.settling.ack(turnId, output, seq, this.owned.has(turnId));
-  }
-
-  isMirror(record: TurnRecord): boolean {
-    return this.mirrors.get(record.turnId)?.record === record;
   }
 
   /** The turn under `traceId`: this daemon's record, or one mirrored from the store (with its replies so far). */
