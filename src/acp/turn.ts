@@ -18,10 +18,9 @@ import type { ErrorCode } from "../codec/reply.js";
 import type { PermissionReply } from "../codec/requests.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "../adapter/config.js";
-import { Delivery } from "../adapter/delivery.js";
+import { Delivery, type TurnResult } from "../adapter/delivery.js";
 import { Liveness } from "../adapter/liveness.js";
 import { Requests, type RequestAnswerer } from "../adapter/requests.js";
-import { turnResult, type TurnResult } from "../adapter/turn-result.js";
 import { createAcpTurnState, finishAcp, mapAcpUpdate, type AcpOutcome } from "./codec.js";
 import { optionFor, toBridgeRequest } from "./requests.js";
 
@@ -146,7 +145,7 @@ export class AcpTurn {
   async settled(): Promise<TurnResult> {
     await this.done;
     await this.delivery.drain();
-    return turnResult(this.traceId, this.sessionId, this.delivery);
+    return this.delivery.result();
   }
 
   private flush(): void {

@@ -13,7 +13,7 @@ import type { Line } from "../adapter/dialect.js";
 import { chooseOpencodeBinary, ensureOpencode, opencodeLine } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
-import { finish } from "../codec/reducer.js";
+import { finish } from "../codec/ending.js";
 import { createTurnState } from "../codec/state.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
