@@ -68,7 +68,7 @@ export class DaemonCore {
     this.guests = this.auth === undefined ? undefined : new Guests();
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
-    this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
+    this.store = new TurnStore(this.options);
     if (this.options.store !== undefined) {
       const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
       this.shared = new SharedTurns(this, new PgStore(this.options.store, { owner, leaseMs: this.options.leaseMs }));
