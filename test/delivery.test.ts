@@ -48,7 +48,7 @@ describe("delivery", () => {
     }
     expect(got.map((r) => r.seq)).toEqual([...Array(total).keys()]);
     expect(d.terminal?.kind).toBe("final");
-    expect(d.count).toBe(total);
+    expect(d.result().replies).toBe(total);
   });
 
   it("a sink that throws, resolves late or pushes more from inside deliver: order and seq hold, failures counted", async () => {
@@ -72,7 +72,7 @@ describe("delivery", () => {
     for (const bodies of events) d.push(bodies);
     await d.drain();
     expect(got.map((s) => Number(s.split(" ")[0]))).toEqual([...Array(total + extra.length).keys()]);
-    expect(d.sinkFailures).toBe(2);
+    expect(d.result().sinkFailures).toBe(2);
   });
 
   it("drain waits for an asynchronous sink; a sink that never answers is timed out and delivery moves on", async () => {
@@ -89,6 +89,6 @@ describe("delivery", () => {
     expect(got).toEqual([0]); // the rest wait for the first promise
     await d.drain();
     expect(got).toEqual([...Array(total).keys()]);
-    expect(d.sinkFailures).toBe(1);
+    expect(d.result().sinkFailures).toBe(1);
   });
 });

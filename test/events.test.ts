@@ -3,7 +3,8 @@
  * accepts exactly what its zod schema accepts.
  */
 import { describe, expect, it } from "vitest";
-import { isPartDeltaProps, parseEvent, PartDeltaProps, partSchemaFor, PartUpdatedProps } from "../src/codec/events.js";
+import { isPartDeltaProps, parseEvent } from "../src/codec/events.js";
+import { PartDeltaProps, partSchemaFor, PartUpdatedProps } from "../src/codec/schemas.js";
 import { loadFixtures } from "./support/fixtures.js";
 
 const deltas = loadFixtures().flatMap((f) =>

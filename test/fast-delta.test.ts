@@ -8,7 +8,10 @@ import { join } from "node:path";
 import { createParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
 import { isParsedEvent, parseEvent, type ParsedEvent } from "../src/codec/events.js";
-import { parseDeltaFrame } from "../src/stream/fast-delta.js";
+import { parseDeltaFrameFor } from "../src/stream/fast-delta.js";
+
+/** The fast path for a reader that listens to every session (never `UNLISTENED`). */
+const parseDeltaFrame = (data: string) => parseDeltaFrameFor(data, undefined) as ParsedEvent | undefined;
 import { replaySync } from "../src/codec/replay.js";
 
 const ROOT = join(import.meta.dirname);

@@ -229,7 +229,7 @@ describe("a slow output behind delivery", () => {
     await fan.idle();
     await new Promise((r) => setTimeout(r, 20));
     expect(out.taken).toEqual(Array.from({ length: 8 }, (_, i) => `t:${i}`));
-    expect(d.sinkFailures).toBe(0);
+    expect(d.result().sinkFailures).toBe(0);
     expect(logged.filter((l) => l.includes('"level":50'))).toEqual([]);
   });
 });

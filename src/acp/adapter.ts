@@ -18,13 +18,13 @@ import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
 import { PROTOCOL_VERSION, type AnyMessage, type InitializeResponse, type PromptResponse } from "@agentclientprotocol/sdk";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
-import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionReply } from "../adapter/config.js";
+import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
 import { holdProcess } from "../adapter/keep-alive.js";
 import { checkPrompt, turnConfig, type PromptOptions } from "../adapter/prompt-options.js";
 import type { AnswerOutcome } from "../adapter/requests.js";
-import type { TurnResult } from "../adapter/turn-result.js";
-import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
+import type { TurnResult } from "../adapter/delivery.js";
+import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
 import type { PromptInputPart } from "../adapter/parts.js";
 import { promptErrorOutcome, promptOutcome, type RpcError } from "./codec.js";
 import { spawnAgent, splitCommand, type AgentProcess } from "./process.js";
@@ -226,7 +226,7 @@ export class AcpAdapter {
     const traceId = opts.traceId ?? this.config.newTraceId();
     const cfg = turnConfig(this.config, opts);
     let turn: AcpTurn | undefined;
-    const onAbort = () => void turn?.abortByHost("the turn was aborted by the host");
+    const onAbort = () => void turn?.expire("aborted", "the turn was aborted by the host");
     try {
       if (opts.signal?.aborted) throw new BridgeError("config", "the turn was aborted before it started");
       await this.start();
@@ -264,7 +264,7 @@ export class AcpAdapter {
   }
 
   pendingRequests(): BridgeRequest[] {
-    return this.current?.pendingRequests() ?? [];
+    return this.current?.requests.list() ?? [];
   }
 
   replyPermission(requestId: string, reply: PermissionReply, message?: string): Promise<AnswerOutcome> {
@@ -274,7 +274,7 @@ export class AcpAdapter {
   async answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
     const turn = this.current;
     if (turn === undefined) return { status: "unknown", message: `no turn is running, so there is no request ${requestId}` };
-    return turn.answer(requestId, answer);
+    return turn.requests.answer(requestId, answer);
   }
 
   /** The agent's process id while it runs (for diagnostics and fault tests). */

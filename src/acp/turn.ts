@@ -15,13 +15,12 @@ import type { Logger } from "pino";
 import type { RequestPermissionRequest, RequestPermissionResponse, SessionUpdate } from "@agentclientprotocol/sdk";
 import type { ReplyBody } from "../codec/envelope.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
+import type { PermissionReply } from "../codec/requests.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "../adapter/config.js";
-import { Delivery } from "../adapter/delivery.js";
+import { Delivery, type TurnResult } from "../adapter/delivery.js";
 import { Liveness } from "../adapter/liveness.js";
-import { Requests, type AnswerOutcome, type RequestAnswerer } from "../adapter/requests.js";
-import { turnResult, type TurnResult } from "../adapter/turn-result.js";
+import { Requests, type RequestAnswerer } from "../adapter/requests.js";
 import { createAcpTurnState, finishAcp, mapAcpUpdate, type AcpOutcome } from "./codec.js";
 import { optionFor, toBridgeRequest } from "./requests.js";
 
@@ -40,7 +39,8 @@ export class AcpTurn {
   private readonly out: ReplyBody[] = [];
   private readonly state = createAcpTurnState();
   private readonly delivery: Delivery;
-  private readonly requests: Requests;
+  /** The turn's permission requests: listed and answered by the adapter. */
+  readonly requests: Requests;
   private readonly liveness: Liveness;
   private readonly asked = new Map<string, Asked>();
   private finished = false;
@@ -114,14 +114,6 @@ export class AcpTurn {
     return true;
   }
 
-  pendingRequests(): BridgeRequest[] {
-    return this.requests.list();
-  }
-
-  answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
-    return this.requests.answer(requestId, answer);
-  }
-
   /** `session/prompt` answered (or failed): the terminal reply, unless an expiry decides it. */
   end(outcome: AcpOutcome): void {
     if (this.finished) return;
@@ -134,12 +126,7 @@ export class AcpTurn {
     this.end({ error: { code, message } });
   }
 
-  /** The host's abort. */
-  abortByHost(reason: string): Promise<void> {
-    return this.expire("aborted", reason);
-  }
-
-  /** Cancel the agent's turn and end with `code` once it answered the prompt (or after `settleTimeoutMs`). */
+  /** Cancel the agent's turn (a timeout, the host's abort) and end with `code` once it answered the prompt (or after `settleTimeoutMs`). */
   async expire(code: ErrorCode, message: string): Promise<void> {
     if (this.finished || this.ending) return;
     this.ending = { code, message };
@@ -158,7 +145,7 @@ export class AcpTurn {
   async settled(): Promise<TurnResult> {
     await this.done;
     await this.delivery.drain();
-    return turnResult(this.traceId, this.sessionId, this.delivery);
+    return this.delivery.result();
   }
 
   private flush(): void {

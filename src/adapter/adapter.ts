@@ -16,9 +16,9 @@
 import PQueue from "p-queue";
 import pino, { type Logger } from "pino";
 import { toSinkObject, type Sink, type SinkObject } from "../sink/types.js";
-import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput, type PermissionReply } from "./config.js";
+import { parseAdapterConfig, type AdapterConfig, type AdapterConfigInput } from "./config.js";
 import type { AnswerOutcome } from "./requests.js";
-import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
+import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
 import { BridgeError } from "./errors.js";
 import type { EventHub } from "./event-hub.js";
 import { acquireHub, hubKey } from "./shared-hub.js";
@@ -28,14 +28,11 @@ import { createDialect } from "./line.js";
 import { holdProcess } from "./keep-alive.js";
 import { toWireParts, type PromptInputPart } from "./parts.js";
 import { MemorySessionStore, SessionKeys, type SessionOptions } from "./sessions.js";
-import type { Turn, TurnResult } from "./turn.js";
+import type { Turn } from "./turn.js";
+import type { TurnResult } from "./delivery.js";
 import { endedTurn, startTurn, type TurnDeps } from "./start.js";
 import { followTurn, type FollowedTurn } from "./follow.js";
 import { SUPPORTED_VERSIONS, checkPrompt, isSupportedVersion, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
-
-// The call's vocabulary and its checks live in src/adapter/prompt-options.ts;
-// re-exported so the adapter's public names stay where they were.
-export { SUPPORTED_VERSIONS, isSupportedVersion, parseModel, type AdapterOptions, type PromptOptions } from "./prompt-options.js";
 
 export class OpencodeAdapter {
   /** What this backend can do (src/adapter/capabilities.ts): the same on both OpenCode lines. */
@@ -59,16 +56,8 @@ export class OpencodeAdapter {
     this.config = parseAdapterConfig(config);
     this.sink = toSinkObject(sink);
     this.log = (this.config.logger ?? pino({ enabled: false })).child({ component: "adapter" });
-    this.dialect = createDialect({
-      baseUrl: this.config.baseUrl,
-      directory: this.config.directory,
-      username: this.config.username,
-      password: this.config.password,
-      requestTimeoutMs: this.config.requestTimeoutMs,
-      dispatcher: this.config.dispatcher,
-      maxFrameBytes: this.config.maxFrameBytes,
-      line: this.config.line,
-    });
+    // The config names the target as the dialect reads it (baseUrl, directory, credentials, timeouts, line, frame cap).
+    this.dialect = createDialect(this.config);
     const key = hubKey(this.config, this.dialect.authKey);
     const shared = acquireHub(this.dialect, key, {
       connectTimeoutMs: this.config.connectTimeoutMs,

@@ -13,8 +13,6 @@ import { BridgeError } from "./errors.js";
 import type { PermissionReply } from "../codec/requests.js";
 import type { RequestHook } from "./requests.js";
 
-export { realClock, type Clock };
-
 /** How long a request may wait for a person by default: ten minutes. */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 10 * 60_000;
 
@@ -28,7 +26,6 @@ export interface PermissionRequest {
   readonly raw: unknown;
 }
 
-export type { PermissionReply };
 export type PermissionCallback = (req: PermissionRequest, signal: AbortSignal) => PermissionReply | Promise<PermissionReply>;
 /**
  * `reject` and `allow` answer alone; `ask` hands the request to the `onRequest`
@@ -145,30 +142,23 @@ export const AdapterConfigSchema = z.object({
   maxQueuedReplies: z.number().int().min(2).default(1_000),
 });
 
-export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & {
-  permission?: PermissionPolicy;
-  question?: QuestionPolicy;
-  /** Who answers under the `ask` policies (src/adapter/requests.ts). */
-  onRequest?: RequestHook;
-  logger?: Logger;
-  dispatcher?: Dispatcher;
-  clock?: Clock;
-  onRetry?: (status: RetryStatus) => void;
-  /** Trace ids for turns that do not bring one. */
-  newTraceId?: () => string;
-};
-
-export type AdapterConfig = Omit<z.output<typeof AdapterConfigSchema>, "answerTimeoutMs" | "permissionTimeoutMs"> & {
-  answerTimeoutMs: number;
+/** What the config holds beside the schema's fields: functions and objects zod does not check (all optional as input). */
+interface ConfigHooks {
   permission: PermissionPolicy;
   question: QuestionPolicy;
+  /** Who answers under the `ask` policies (src/adapter/requests.ts). */
   onRequest: RequestHook | undefined;
   logger: Logger | undefined;
   dispatcher: Dispatcher | undefined;
   clock: Clock;
   onRetry: ((status: RetryStatus) => void) | undefined;
+  /** Trace ids for turns that do not bring one. */
   newTraceId: () => string;
-};
+}
+
+export type AdapterConfigInput = z.input<typeof AdapterConfigSchema> & Partial<ConfigHooks>;
+
+export type AdapterConfig = Omit<z.output<typeof AdapterConfigSchema>, "answerTimeoutMs" | "permissionTimeoutMs"> & { answerTimeoutMs: number } & ConfigHooks;
 
 /** Validate; throws BridgeError("config") naming every wrong field. */
 export function parseAdapterConfig(input: AdapterConfigInput, env: NodeJS.ProcessEnv = process.env): AdapterConfig {

@@ -18,7 +18,7 @@
  */
 import type { Logger } from "pino";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
-import type { Reply } from "../codec/reply.js";
+import type { ErrorReply, FinalReply, Reply } from "../codec/reply.js";
 import { isRequestEvent, takesRequests, type SinkObject } from "../sink/types.js";
 import type { RequestEvent } from "../codec/requests.js";
 import type { Clock } from "../util/clock.js";
@@ -31,6 +31,19 @@ export interface DeliveryOptions {
 }
 
 type Item = ReplyBody | RequestEvent;
+
+/** What a settled turn reports to the caller of `prompt` (read from delivery: `Delivery.result`). */
+export interface TurnResult {
+  readonly traceId: string;
+  readonly sessionId: string;
+  readonly status: "final" | "error";
+  readonly final?: FinalReply;
+  readonly error?: ErrorReply;
+  /** How many replies the turn produced (all delivered to the sink before `prompt` resolved). */
+  readonly replies: number;
+  /** Sink calls that threw or rejected. */
+  readonly sinkFailures: number;
+}
 
 export class Delivery {
   private readonly envelope: Envelope;
@@ -74,14 +87,22 @@ export class Delivery {
     this.envelope.seq = firstSeq;
   }
 
-  /** Replies stamped so far. */
-  get count(): number {
-    return this.envelope.seq;
-  }
-
-  /** Sink calls that threw, rejected, or were left behind and have not settled. */
-  get sinkFailures(): number {
-    return this.failures + this.lane.lateUnsettled;
+  /**
+   * What the turn reports, read once every reply has reached the sink (after `drain`),
+   * so the status is the terminal reply the sink actually got. Sink failures: calls
+   * that threw, rejected, or were left behind and have not settled.
+   */
+  result(): TurnResult {
+    const last = this.terminal;
+    return {
+      traceId: this.envelope.traceId,
+      sessionId: this.sessionId,
+      status: last?.kind === "final" ? "final" : "error",
+      final: last?.kind === "final" ? last : undefined,
+      error: last?.kind === "error" ? last : undefined,
+      replies: this.envelope.seq,
+      sinkFailures: this.failures + this.lane.lateUnsettled,
+    };
   }
 
   /** Queue a request event behind the replies already queued (dropped when the sink takes no request events). */

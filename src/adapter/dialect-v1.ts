@@ -5,28 +5,16 @@
  * form without JSON.parse: src/stream/fast-delta.ts). docs/dialects.md has what
  * each version answers.
  */
-import type { Dispatcher } from "undici";
 import { isParsedEvent, parseEventFor } from "../codec/events.js";
-import { EventStreamDecoder } from "../stream/sse.js";
-import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
+import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type RecordedMessage, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
-import { openEventStream, readEvents } from "./event-stream.js";
-import { isNotFound, summarize, type OpencodeHttp } from "./http.js";
+import { isNotFound, summarize } from "./http.js";
 
 const enc = encodeURIComponent;
 
-export class OpencodeV1 implements Dialect {
-  constructor(
-    readonly http: OpencodeHttp,
-    private readonly stream: { dispatcher?: Dispatcher; maxFrameBytes?: number } = {},
-  ) {}
-
-  get serverClockOffsetMs(): number | undefined {
-    return this.http.serverClockOffsetMs;
-  }
-
-  get authKey(): string {
-    return this.http.auth ?? "";
+export class OpencodeV1 extends OpencodeDialect implements Dialect {
+  constructor(target: DialectTarget) {
+    super(target, true, "/session");
   }
 
   async info(signal?: AbortSignal): Promise<ServerInfo> {
@@ -38,24 +26,19 @@ export class OpencodeV1 implements Dialect {
     return { line: 1, healthy: b.healthy === true, version: b.version };
   }
 
-  async openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {
-    const { res, url } = await openEventStream(this.http, "/event", signal, this.stream.dispatcher);
-    const decoder = new EventStreamDecoder(
-      {
-        onEvent: (payload) => {
-          to.frame();
-          // A delta in its captured form, read without JSON.parse: already parsed (a delta announces no child).
-          if (isParsedEvent(payload)) to.event(payload);
-          else readV1Payload(payload, to);
-        },
-        onIssue: (issue) => to.issue(issue),
-        // A frame of a session nobody listens to: counted, not parsed (its event would be dropped).
-        onSkipped: () => to.frame(),
+  openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {
+    const handlers = {
+      onEvent: (payload: unknown) => {
+        to.frame();
+        // A delta in its captured form, read without JSON.parse: already parsed (a delta announces no child).
+        if (isParsedEvent(payload)) to.event(payload);
+        else readV1Payload(payload, to);
       },
-      // Frames of sessions nobody listens to are not parsed (their events would be dropped: parseEventFor).
-      { maxFrameBytes: this.stream.maxFrameBytes, fastDelta: true, listening: to.listening },
-    );
-    return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
+      // A frame of a session nobody listens to: counted, not parsed (its event would be dropped).
+      onSkipped: () => to.frame(),
+    };
+    // Frames of sessions nobody listens to are not parsed (their events would be dropped: parseEventFor).
+    return this.readStream("/event", to, signal, handlers, { fastDelta: true, listening: to.listening });
   }
 
   /** `POST /session`; `title`, `parentID`, `permission` rules (all 1.2+). */
@@ -64,16 +47,6 @@ export class OpencodeV1 implements Dialect {
     const id = (body as { id?: unknown } | undefined)?.id;
     if (typeof id !== "string") throw new BridgeError("protocol", `POST /session answered no session id: ${summarize(body)}`);
     return id;
-  }
-
-  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
-    const r = await this.http.call("GET", `/session/${enc(sessionId)}`, { signal, okStatuses: [404] });
-    return r.status !== 404;
-  }
-
-  async deleteSession(sessionId: string): Promise<boolean> {
-    const r = await this.http.call("DELETE", `/session/${enc(sessionId)}`, { okStatuses: [404] });
-    return r.status !== 404;
   }
 
   async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {

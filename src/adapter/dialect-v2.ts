@@ -6,31 +6,18 @@
  * vocabulary (src/codec/v2). Routes as the live server's `GET /openapi.json`
  * describes them (and test/e2e/v2-routes.e2e.test.ts checks against 2.1.2).
  */
-import type { Dispatcher } from "undici";
 import { createV2Translator, v2FormAnswer, v2RecordToMessages } from "../codec/v2/index.js";
-import { EventStreamDecoder } from "../stream/sse.js";
 import { readV1Payload } from "./dialect-v1.js";
-import type { Dialect, PermissionDecision, PromptBody, RecordedMessage, ServerInfo, SessionCreate, StreamReceiver } from "./dialect.js";
+import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type RecordedMessage, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
-import { openEventStream, readEvents } from "./event-stream.js";
-import { summarize, type OpencodeHttp } from "./http.js";
+import { summarize } from "./http.js";
 import type { WirePart } from "./parts.js";
 
 const enc = encodeURIComponent;
 
-export class OpencodeV2 implements Dialect {
-  constructor(
-    readonly http: OpencodeHttp,
-    private readonly directory: string,
-    private readonly stream: { dispatcher?: Dispatcher; maxFrameBytes?: number } = {},
-  ) {}
-
-  get serverClockOffsetMs(): number | undefined {
-    return this.http.serverClockOffsetMs;
-  }
-
-  get authKey(): string {
-    return this.http.auth ?? "";
+export class OpencodeV2 extends OpencodeDialect implements Dialect {
+  constructor(target: DialectTarget) {
+    super(target, false, "/api/session");
   }
 
   async info(signal?: AbortSignal): Promise<ServerInfo> {
@@ -42,27 +29,21 @@ export class OpencodeV2 implements Dialect {
     return { line: 2, healthy: true, version: b.version };
   }
 
-  async openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {
-    const { res, url } = await openEventStream(this.http, "/api/event", signal, this.stream.dispatcher);
+  openEvents(to: StreamReceiver, signal: AbortSignal): Promise<{ ended: Promise<BridgeError> }> {
     // Stateful per connection: where each session's turn is, each open tool call.
     const translator = createV2Translator();
-    const decoder = new EventStreamDecoder(
-      {
-        onEvent: (raw) => {
-          to.frame();
-          // One stream for every directory: events of sessions nobody here listens to stop at parseEventFor.
-          for (const payload of translator.translateRaw(raw)) readV1Payload(payload, to);
-        },
-        onIssue: (issue) => to.issue(issue),
+    return this.readStream("/api/event", to, signal, {
+      onEvent: (raw) => {
+        to.frame();
+        // One stream for every directory: events of sessions nobody here listens to stop at parseEventFor.
+        for (const payload of translator.translateRaw(raw)) readV1Payload(payload, to);
       },
-      { maxFrameBytes: this.stream.maxFrameBytes },
-    );
-    return { ended: readEvents(res, decoder, url, signal, () => to.bytes()) };
+    });
   }
 
   async createSession(opts: SessionCreate = {}, signal?: AbortSignal): Promise<string> {
     const body = {
-      location: { directory: this.directory },
+      location: { directory: this.target.directory },
       ...(opts.title !== undefined ? { title: opts.title } : {}),
       ...(opts.parentID !== undefined ? { parentID: opts.parentID } : {}),
       ...(opts.permission !== undefined
@@ -73,16 +54,6 @@ export class OpencodeV2 implements Dialect {
     const id = (r.body as { data?: { id?: unknown } } | undefined)?.data?.id;
     if (typeof id !== "string") throw new BridgeError("protocol", `POST /api/session answered no session id: ${summarize(r.body)}`);
     return id;
-  }
-
-  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
-    const r = await this.http.call("GET", `/api/session/${enc(sessionId)}`, { signal, okStatuses: [404] });
-    return r.status !== 404;
-  }
-
-  async deleteSession(sessionId: string): Promise<boolean> {
-    const r = await this.http.call("DELETE", `/api/session/${enc(sessionId)}`, { okStatuses: [404] });
-    return r.status !== 404;
   }
 
   /** `GET /api/session/:id/message` answers newest first, 2.x's own record; the codec gives it 1.x's shape. */

@@ -19,10 +19,11 @@
  * `createDialect` is the one place a backend client is built (with its timeouts);
  * by default it finds the line at connect time (src/adapter/line.ts).
  */
-import type { Dispatcher } from "undici";
+import { request, type Dispatcher } from "undici";
 import type { ParsedEvent } from "../codec/events.js";
-import type { StreamIssue } from "../stream/sse.js";
-import type { BridgeError } from "./errors.js";
+import { EventStreamDecoder, type DecoderHandlers, type DecoderOptions, type StreamIssue } from "../stream/sse.js";
+import { BridgeError } from "./errors.js";
+import { OpencodeHttp, summarize, transportError } from "./http.js";
 import type { WirePart } from "./parts.js";
 
 /**
@@ -132,7 +133,7 @@ export interface DialectTarget {
   readonly username?: string;
   readonly password?: string;
   readonly dispatcher?: Dispatcher;
-  /** Per request; default DEFAULT_REQUEST_TIMEOUT_MS. */
+  /** Per request; default DEFAULT_REQUEST_TIMEOUT_MS (src/adapter/http.ts). */
   readonly requestTimeoutMs?: number;
   /** The line when it is known (a server the bridge started); else it is found at connect time. */
   readonly line?: Line;
@@ -140,5 +141,102 @@ export interface DialectTarget {
   readonly maxFrameBytes?: number;
 }
 
-/** The one default for a request to the backend (the adapter's `requestTimeoutMs` default too). */
-export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+const enc = encodeURIComponent;
+
+/**
+ * What both OpenCode lines share: their one HTTP client (built here, with its
+ * timeout), the credentials key, the session routes' shape and how a connection
+ * of the event stream is read.
+ */
+export abstract class OpencodeDialect {
+  readonly http: OpencodeHttp;
+
+  /** `sessionRoute`: where a session is, by id (`/session`, `/api/session`). */
+  constructor(
+    protected readonly target: DialectTarget,
+    directoryQuery: boolean,
+    private readonly sessionRoute: string,
+  ) {
+    this.http = new OpencodeHttp({ ...target, directoryQuery });
+  }
+
+  get serverClockOffsetMs(): number | undefined {
+    return this.http.serverClockOffsetMs;
+  }
+
+  get authKey(): string {
+    return this.http.auth ?? "";
+  }
+
+  async sessionExists(sessionId: string, signal?: AbortSignal): Promise<boolean> {
+    const r = await this.http.call("GET", `${this.sessionRoute}/${enc(sessionId)}`, { signal, okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const r = await this.http.call("DELETE", `${this.sessionRoute}/${enc(sessionId)}`, { okStatuses: [404] });
+    return r.status !== 404;
+  }
+
+  /**
+   * One connection of the event stream at `path` (1.x `GET /event`, 2.x `GET /api/event`):
+   * the request, and the check that the answer is an event stream (2xx,
+   * `text/event-stream`; anything else is a BridgeError that says what came back,
+   * never a web page quoted); then the body's bytes go into the SSE decoder, its
+   * frames to `handlers` (issues and bytes to `to`), until the stream ends, and
+   * `ended` resolves with why (never rejects). What a frame means is the line's;
+   * waiting for `server.connected`, routing and reconnecting are the hub's.
+   */
+  protected async readStream(
+    path: string,
+    to: StreamReceiver,
+    signal: AbortSignal,
+    handlers: Omit<DecoderHandlers, "onIssue">,
+    opts: DecoderOptions = {},
+  ): Promise<{ ended: Promise<BridgeError> }> {
+    const url = this.http.url(path);
+    /** The abort reason, when someone aborted with a BridgeError; else `err` as a transport error. */
+    const why = (err: unknown) => (signal.reason instanceof BridgeError ? signal.reason : transportError(err, url));
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        method: "GET",
+        headers: this.http.headers({ accept: "text/event-stream" }),
+        signal,
+        dispatcher: this.target.dispatcher,
+      });
+    } catch (err) {
+      throw why(err);
+    }
+    const type = String(res.headers["content-type"] ?? "");
+    if (res.statusCode < 200 || res.statusCode >= 300 || !type.startsWith("text/event-stream")) {
+      const text = await res.body.text().catch(() => "");
+      if (res.statusCode === 401 || res.statusCode === 403) {
+        throw new BridgeError("auth", `OpenCode refused the event stream (HTTP ${res.statusCode}): check OPENCODE_SERVER_PASSWORD`, {
+          status: res.statusCode,
+          url,
+        });
+      }
+      throw new BridgeError(
+        "protocol",
+        `GET ${path} answered HTTP ${res.statusCode} with content type ${JSON.stringify(type)}, not an event stream: ${summarize(text.slice(0, 200))}`,
+        { status: res.statusCode, url },
+      );
+    }
+    const decoder = new EventStreamDecoder({ ...handlers, onIssue: (issue) => to.issue(issue) }, { maxFrameBytes: this.target.maxFrameBytes, ...opts });
+    const read = async (): Promise<BridgeError> => {
+      try {
+        for await (const chunk of res.body) {
+          to.bytes();
+          decoder.push(chunk as Buffer);
+        }
+        decoder.end();
+        return new BridgeError("transport", "the OpenCode event stream ended");
+      } catch (err) {
+        decoder.end();
+        return why(err);
+      }
+    };
+    return { ended: read() };
+  }
+}

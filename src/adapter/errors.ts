@@ -14,6 +14,18 @@ export type BridgeErrorCode =
   | "not_found" // OpenCode answered 404: the session (or another named thing) does not exist
   | "server"; // OpenCode failed on a request: HTTP 5xx, or a 4xx other than 401/403/404
 
+/** The reply code a turn that failed with each error ends with. */
+const REPLY_CODES: Readonly<Record<BridgeErrorCode, ErrorCode>> = {
+  config: "invalid_request",
+  auth: "auth",
+  transport: "transport",
+  protocol: "protocol",
+  unsupported_version: "protocol",
+  timeout: "timeout",
+  not_found: "not_found",
+  server: "server",
+};
+
 export class BridgeError extends Error {
   override readonly name = "BridgeError";
   constructor(
@@ -26,26 +38,6 @@ export class BridgeError extends Error {
 
   /** The reply code a turn that failed with this error ends with. */
   get replyCode(): ErrorCode {
-    switch (this.code) {
-      case "auth":
-        return "auth";
-      case "transport":
-        return "transport";
-      case "timeout":
-        return "timeout";
-      case "not_found":
-        return "not_found";
-      case "server":
-        return "server";
-      case "config":
-        return "invalid_request";
-      case "protocol":
-      case "unsupported_version":
-        return "protocol";
-      default: {
-        const never: never = this.code;
-        return never;
-      }
-    }
+    return REPLY_CODES[this.code];
   }
 }

@@ -14,7 +14,8 @@ import { errorMessage } from "../util/errors.js";
 import { BridgeError } from "./errors.js";
 import { turnConfig, type PromptOptions } from "./prompt-options.js";
 import { TurnRun, type TurnDeps } from "./start.js";
-import { Turn, type TurnResult } from "./turn.js";
+import { Turn } from "./turn.js";
+import type { TurnResult } from "./delivery.js";
 
 /** A turn to follow again. */
 export interface FollowedTurn {

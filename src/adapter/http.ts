@@ -3,23 +3,19 @@
  * dialect-v2.ts), over undici. Every call carries HTTP Basic auth when a password
  * is configured (and the project `directory` as a query when the line scopes by
  * it), has a timeout, and fails with a BridgeError whose code says what went
- * wrong. Built in one place: `createDialect` (src/adapter/dialect.ts).
+ * wrong. Built in one place: the dialects' base (`OpencodeDialect`, src/adapter/dialect.ts).
  */
 import { request, type Dispatcher } from "undici";
 import { deadline } from "../util/deadline.js";
 import { withoutStack } from "../codec/mappers.js";
+import type { DialectTarget } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 
-export interface HttpOptions {
-  readonly baseUrl: string;
-  readonly directory: string;
-  readonly username?: string;
-  readonly password?: string;
-  readonly requestTimeoutMs: number;
-  readonly dispatcher?: Dispatcher;
-  /** Add `?directory=` to every URL (1.x scopes each route by it; 2.x names the location in bodies). Default true. */
-  readonly directoryQuery?: boolean;
-}
+/** The one default for a request to the backend (the adapter's `requestTimeoutMs` default too). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 15_000;
+
+/** Where the client talks to; `directoryQuery`: add `?directory=` to every URL (1.x scopes each route by it; 2.x names the location in bodies). Default true. */
+export type HttpTarget = Omit<DialectTarget, "line" | "maxFrameBytes"> & { readonly directoryQuery?: boolean };
 
 /** The `Authorization` header for OpenCode's HTTP Basic auth, or undefined without a password. */
 export function basicAuth(username: string | undefined, password: string | undefined): string | undefined {
@@ -53,10 +49,11 @@ export class OpencodeHttp {
    */
   serverClockOffsetMs: number | undefined;
 
-  constructor(private readonly opts: HttpOptions) {
+  constructor(private readonly opts: HttpTarget) {
     this.auth = basicAuth(opts.username, opts.password);
   }
 
+  /** `path` is absolute (every route starts with `/`), so a trailing slash of `baseUrl` changes nothing. */
   url(path: string, query: Record<string, string | number | undefined> = {}): string {
     const u = new URL(path, `${this.opts.baseUrl}/`);
     if (this.opts.directoryQuery !== false) u.searchParams.set("directory", this.opts.directory);
@@ -74,7 +71,7 @@ export class OpencodeHttp {
   async call(method: "GET" | "POST" | "DELETE", path: string, opts: { body?: unknown; query?: Record<string, string | number | undefined>; signal?: AbortSignal; okStatuses?: number[] } = {}): Promise<{ status: number; body: unknown }> {
     const url = this.url(path, opts.query);
     // Held strongly until the request and its body settle (see util/deadline.ts: AbortSignal.any can lose a timeout to GC).
-    const limit = deadline(this.opts.requestTimeoutMs, opts.signal);
+    const limit = deadline(this.opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.signal);
     let res: Dispatcher.ResponseData;
     let text: string;
     try {

@@ -21,11 +21,9 @@ import type {
   SessionCreate,
   StreamReceiver,
 } from "./dialect.js";
-import { DEFAULT_REQUEST_TIMEOUT_MS } from "./dialect.js";
 import { OpencodeV1 } from "./dialect-v1.js";
 import { OpencodeV2 } from "./dialect-v2.js";
 import { BridgeError } from "./errors.js";
-import { OpencodeHttp } from "./http.js";
 
 /** The client for `target`: of its line when given, else of the line the server shows on first use. */
 export function createDialect(target: DialectTarget): Dialect {
@@ -33,21 +31,7 @@ export function createDialect(target: DialectTarget): Dialect {
 }
 
 function build(t: DialectTarget, line: Line): OpencodeV1 | OpencodeV2 {
-  const stream = { dispatcher: t.dispatcher, maxFrameBytes: t.maxFrameBytes };
-  if (line === 1) return new OpencodeV1(client(t, true), stream);
-  return new OpencodeV2(client(t, false), t.directory, stream);
-}
-
-function client(t: DialectTarget, directoryQuery: boolean): OpencodeHttp {
-  return new OpencodeHttp({
-    baseUrl: t.baseUrl.replace(/\/+$/, ""),
-    directory: t.directory,
-    username: t.username,
-    password: t.password,
-    dispatcher: t.dispatcher,
-    requestTimeoutMs: t.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
-    directoryQuery,
-  });
+  return line === 1 ? new OpencodeV1(t) : new OpencodeV2(t);
 }
 
 /** Ask both lines' info routes at once; the dialect of the one that answers as OpenCode does. */

@@ -181,11 +181,6 @@ export class Liveness {
     return this.running !== undefined && this.running.size > 0;
   }
 
-  /** How many tools of the turn are running (paused or delegated). */
-  get toolsRunning(): number {
-    return (this.running?.size ?? 0) + (this.delegated?.size ?? 0);
-  }
-
   /** The last pending request was settled: the idle rule runs again, the turn clock goes on. */
   resume(): void {
     if (!this.prompted || this.stopped || this.over) return;

@@ -90,11 +90,6 @@ export class Repair {
     return true;
   }
 
-  /** Does the record hold a finished answer to this turn's prompt? (The codec's one rule.) */
-  private hasFinishedAnswer(messages: readonly RecordedMessage[]): boolean {
-    return answerFinished(messages, this.state.userMessageId);
-  }
-
   /**
    * Read the server's record and feed it to the codec as full-text updates while
    * live events wait, then replay the waiting events. Returns the record read
@@ -143,7 +138,7 @@ export class Repair {
       if (messages === undefined || this.host.over) return;
       const s = status[this.sessionId];
       if (!this.host.over && (s === undefined || s.type === "idle")) {
-        if (this.hasFinishedAnswer(messages) || this.rechecks >= MAX_RECHECKS) {
+        if (answerFinished(messages, this.state.userMessageId) || this.rechecks >= MAX_RECHECKS) {
           // Idle, with the answer complete in the record: the turn ended during the gap
           // (its idle was lost with it).
           this.host.take(idleEvent(this.sessionId));
@@ -175,7 +170,7 @@ export class Repair {
     this.repairs++;
     const messages = await this.applyRecord();
     if (messages === undefined || this.host.over) return "over";
-    if (this.hasFinishedAnswer(messages)) return "finished";
+    if (answerFinished(messages, this.state.userMessageId)) return "finished";
     const s = (await this.dialect.sessionStatus())[this.sessionId];
     return s === undefined || s.type === "idle" ? "lost" : "running";
   }

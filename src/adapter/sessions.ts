@@ -19,8 +19,6 @@ import { dirname } from "node:path";
 import type { Dialect, PermissionRule, SessionCreate } from "./dialect.js";
 import { errorMessage } from "../util/errors.js";
 
-export type { PermissionRule } from "./dialect.js";
-
 export interface SessionOptions {
   /** Default: `bridge: <key>`. */
   readonly title?: string;

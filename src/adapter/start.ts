@@ -20,7 +20,8 @@ import { newMessageId } from "./message-id.js";
 import type { WirePart } from "./parts.js";
 import { turnConfig, type PromptOptions } from "./prompt-options.js";
 import type { SessionKeys } from "./sessions.js";
-import { Turn, type TurnResult } from "./turn.js";
+import { Turn } from "./turn.js";
+import type { TurnResult } from "./delivery.js";
 
 /** What the adapter lends a turn it starts or follows. */
 export interface TurnDeps {

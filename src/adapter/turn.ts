@@ -14,14 +14,15 @@ import type { Logger } from "pino";
 import type { ReplyBody } from "../codec/envelope.js";
 import { isParsedEvent, parseEvent, type ParsedEvent } from "../codec/events.js";
 import { isTurnDone, overrideEnd } from "../codec/control.js";
-import { finish, reduce, reduceLost, releaseFinal, settle } from "../codec/reducer.js";
+import { finish, releaseFinal, settle } from "../codec/ending.js";
+import { reduce, reduceLost } from "../codec/reducer.js";
 import type { ErrorCode } from "../codec/reply.js";
 import { skipDelivered, type DeliveredPrefix } from "../codec/record.js";
 import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "./config.js";
-import { Delivery } from "./delivery.js";
+import { Delivery, type TurnResult } from "./delivery.js";
 import type { BridgeError } from "./errors.js";
 import type { HubListener } from "./event-hub.js";
 import type { Dialect } from "./dialect.js";
@@ -30,11 +31,7 @@ import { Repair } from "./repair.js";
 import { Requests, type AnswerOutcome } from "./requests.js";
 import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
 import { TurnChildren } from "./child-sessions.js";
-import { turnResult, type TurnResult } from "./turn-result.js";
 import { errorMessage } from "../util/errors.js";
-
-// What a settled turn reports is in src/adapter/turn-result.ts.
-export type { TurnResult } from "./turn-result.js";
 
 /** A held `final` whose record says "still running" is checked again at most this many times in all. */
 const MAX_VERIFICATIONS = 4;
@@ -235,7 +232,7 @@ export class Turn implements HubListener {
   async settled(): Promise<TurnResult> {
     await this.done;
     await this.delivery.drain();
-    return turnResult(this.state.traceId, this.sessionId, this.delivery);
+    return this.delivery.result();
   }
 
   private afterCodec(): void {

@@ -16,12 +16,12 @@
  */
 import type { ReplyBody } from "./envelope.js";
 import { isParsedEvent, parseEvent } from "./events.js";
-import { finish, reduce, reduceLost, type FinishReason } from "./reducer.js";
+import { finish, type FinishReason } from "./ending.js";
+import { reduce, reduceLost } from "./reducer.js";
 import type { Reply } from "./reply.js";
 import type { TurnState } from "./state.js";
 
 export { createTurnState, type TurnOptions, type TurnState } from "./state.js";
-export { type FinishReason } from "./reducer.js";
 export { isTurnDone } from "./control.js";
 
 export interface CodecResult {

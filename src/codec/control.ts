@@ -14,9 +14,8 @@ import type { TurnState } from "./state.js";
  * text the server still sends is kept and the turn is not reported as a `final`
  * or as the server's own abort error.
  */
-export function overrideEnd(state: TurnState, cause: { code: ErrorCode; message: string }): TurnState {
+export function overrideEnd(state: TurnState, cause: { code: ErrorCode; message: string }): void {
   if (state.phase !== "done" && state.override === undefined) state.override = cause;
-  return state;
 }
 
 /**
@@ -27,17 +26,15 @@ export function overrideEnd(state: TurnState, cause: { code: ErrorCode; message:
  * deltas: their text comes from full-text updates, so nothing is emitted twice and
  * nothing recorded is missing (`final.content == concat(delta)` keeps holding).
  */
-export function beginResync(state: TurnState): TurnState {
+export function beginResync(state: TurnState): void {
   state.resyncing = true;
   for (const t of state.texts.values()) if (!t.ended) t.suspended = true;
   // Deltas of parts whose type never arrived: their full text will.
   dropAllDeltas(state);
-  return state;
 }
 
-export function endResync(state: TurnState): TurnState {
+export function endResync(state: TurnState): void {
   state.resyncing = false;
-  return state;
 }
 
 export function isTurnDone(state: TurnState): boolean {

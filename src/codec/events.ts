@@ -17,9 +17,6 @@ import {
 } from "./schemas.js";
 import { sessionOf } from "./session.js";
 
-export { PartDeltaProps, PartUpdatedProps, partSchemaFor } from "./schemas.js";
-export type { KnownEvent, KnownEventType, OutputEvent, ServerError } from "./schemas.js";
-
 /**
  * One event, validated. `sessionID` is the session it belongs to (undefined when
  * it names none). `event` is set when its type is one the bridge reads and it
@@ -96,31 +93,21 @@ function parsePartUpdated(props: unknown, sessionID: string | undefined): Parsed
 
 /** Validate one decoded `/event` payload. Never throws. */
 export function parseEvent(raw: unknown): ParsedEvent {
+  return parseEventFor(raw, undefined) as ParsedEvent;
+}
+
+/**
+ * The hub's form: with `listening`, an event of a session nobody listens to is
+ * not validated (returns undefined); nobody would read it.
+ */
+export function parseEventFor(raw: unknown, listening: ((sessionID: string) => boolean) | undefined): ParsedEvent | undefined {
   if (!isRecord(raw) || typeof raw.type !== "string") {
     return failed(undefined, undefined, "not an object with a string `type`");
   }
   const type = raw.type;
-  // The hot path first: a well-formed delta (its session is its own `sessionID`, or none).
-  if (type === "message.part.delta" && isPartDeltaProps(raw.properties) && raw.properties.sessionID !== undefined) {
-    return known(type, raw.properties.sessionID, raw as KnownEvent);
-  }
-  return validate(type, raw, sessionOf(type, raw.properties));
-}
-
-/**
- * The hub's form: an event of a session nobody listens to is not validated
- * (returns undefined); nobody would read it.
- */
-export function parseEventFor(raw: unknown, listening: (sessionID: string) => boolean): ParsedEvent | undefined {
-  if (!isRecord(raw) || typeof raw.type !== "string") {
-    return failed(undefined, undefined, "not an object with a string `type`");
-  }
-  const sessionID = sessionOf(raw.type, raw.properties);
-  if (sessionID !== undefined && !listening(sessionID)) return undefined;
-  return validate(raw.type, raw, sessionID);
-}
-
-function validate(type: string, raw: Record<string, unknown>, sessionID: string | undefined): ParsedEvent {
+  const sessionID = sessionOf(type, raw.properties);
+  if (sessionID !== undefined && listening !== undefined && !listening(sessionID)) return undefined;
+  // The hot path first: a well-formed delta.
   if (type === "message.part.delta" && isPartDeltaProps(raw.properties)) {
     return known(type, sessionID, raw as KnownEvent);
   }

@@ -9,7 +9,7 @@
  * The casts below are the one place the two meet.
  */
 import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as map, type CodecResult as AllCodecResult } from "./codec.js";
-import type { FinishReason } from "./reducer.js";
+import type { FinishReason } from "./ending.js";
 import {
   replay as replayAll,
   replayStream as replayEach,

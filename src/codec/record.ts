@@ -12,7 +12,8 @@
  */
 import { UNSTAMPED, type ReplyBody } from "./envelope.js";
 import { parseEvent, type ParsedEvent } from "./events.js";
-import { finish, reduce } from "./reducer.js";
+import { finish } from "./ending.js";
+import { reduce } from "./reducer.js";
 import type { Reply } from "./reply.js";
 import { createTurnState, type TurnState } from "./state.js";
 

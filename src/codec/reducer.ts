@@ -30,9 +30,6 @@ import { messageRole, trackRole, type MessageTrack, type TextTrack, type TurnSta
 import { appendRaw, flushText, newTextTrack, reconcileText } from "./text.js";
 import { onToolPart, type ToolPartView } from "./tools.js";
 
-// How a turn ends (idle, the held final, the finishing step) is in src/codec/ending.ts.
-export { finish, releaseFinal, settle, type FinishReason } from "./ending.js";
-
 /** Reduce one parsed event (a failed one counts as lost). */
 export function reduce(evt: ParsedEvent, state: TurnState, out: ReplyBody[]): void {
   if (!evt.ok) reduceLost(evt.type, evt.sessionID, state, out);

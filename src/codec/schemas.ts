@@ -105,68 +105,6 @@ export const ServerError = z.object({
 });
 export type ServerError = z.infer<typeof ServerError>;
 
-export const MessageUpdatedProps = z.object({
-  sessionID: id.optional(),
-  info: z.object({
-    id,
-    sessionID: id.optional(),
-    role: z.string(),
-    parentID: id.optional(),
-    error: ServerError.optional().nullable(),
-    tokens: Tokens,
-    cost: z.number().optional(),
-    time: z.object({ created: z.number().optional(), completed: z.number().optional() }).optional(),
-    /** Assistant messages: the model and agent that answered (`mode` is the pre-1.x name of agent). */
-    providerID: z.string().optional(),
-    modelID: z.string().optional(),
-    agent: z.string().optional(),
-    mode: z.string().optional(),
-    /** User messages: the model and agent the prompt asked for. */
-    model: z.object({ providerID: z.string(), modelID: z.string() }).optional().catch(undefined),
-  }),
-});
-
-/** 1.15.13: `session.next.model.switched` (captured: test/fixtures/1.15.13/*.sse). */
-export const ModelSwitchedProps = z.object({
-  sessionID: id,
-  model: z.object({ id: z.string(), providerID: z.string(), variant: z.string().optional() }),
-});
-
-/** 1.15.13: `session.next.agent.switched`. */
-export const AgentSwitchedProps = z.object({ sessionID: id, agent: z.string() });
-
-/** 1.15.13 with OPENCODE_EXPERIMENTAL_EVENT_SYSTEM (captured: test/fixtures/1.15.13/*-experimental.sse). */
-export const NextStepProps = z.object({ sessionID: id });
-export const NextTextEndedProps = z.object({ sessionID: id, text: z.string() });
-export const NextToolCalledProps = z.object({ sessionID: id, callID: z.string(), tool: z.string(), input: z.unknown() });
-export const NextToolSuccessProps = z.object({
-  sessionID: id,
-  callID: z.string(),
-  content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()).optional(),
-});
-export const NextToolFailedProps = z.object({
-  sessionID: id,
-  callID: z.string(),
-  error: z.object({ message: z.string().optional() }).loose().optional(),
-});
-
-export const SessionStatusProps = z.object({
-  sessionID: id.optional(),
-  status: z.object({
-    type: z.string(),
-    attempt: z.number().optional(),
-    message: z.string().optional(),
-    next: z.number().optional(),
-  }),
-});
-
-export const SessionIdleProps = z.object({ sessionID: id.optional() });
-
-export const SessionErrorProps = z.object({
-  sessionID: id.optional(),
-  error: ServerError.optional(),
-});
-
 /**
  * Control events the adapter acts on (it never turns them into replies). Shapes
  * as OpenCode 1.18.33 sends them (test/fixtures/1.18.33/permission.sse, its
@@ -174,7 +112,7 @@ export const SessionErrorProps = z.object({
  * (missing ones default). Request props stay loose: the whole request is handed
  * to the host's permission callback as `raw`.
  */
-export const PermissionAskedProps = z
+const PermissionAskedProps = z
   .object({
     id,
     sessionID: id.optional(),
@@ -185,51 +123,92 @@ export const PermissionAskedProps = z
   .loose();
 
 /** `permission.replied`, `question.replied`, `question.rejected`: the request is settled. */
-export const RequestSettledProps = z.object({
+const RequestSettledProps = z.object({
   sessionID: id.optional(),
   requestID: id.optional(),
   /** Read when `requestID` is absent (the bridge has always accepted either). */
   id: id.optional(),
 });
 
-/** `question.asked`: `questions` stay unread here (the adapter reads them defensively, src/adapter/requests.ts). */
-export const QuestionAskedProps = z
-  .object({
-    id,
-    sessionID: id.optional(),
-    questions: z.array(z.unknown()).optional(),
-    tool: z.object({ messageID: id, callID: id }).optional(),
-  })
-  .loose();
-
 /** `server.connected` (every stream starts with it), `server.instance.disposed` (this stream is finished). */
-export const ServerEventProps = z.object({ directory: z.string().optional() }).loose().optional();
+const ServerEventProps = z.object({ directory: z.string().optional() }).loose().optional();
+
+/** 1.15.13 with OPENCODE_EXPERIMENTAL_EVENT_SYSTEM (captured: test/fixtures/1.15.13/*-experimental.sse). */
+const NextStepProps = z.object({ sessionID: id });
+const NextTextEndedProps = z.object({ sessionID: id, text: z.string() });
 
 /** The event types that are validated, each with the schema of its `properties`; the rest pass unread. */
 export const EVENT_SCHEMAS = {
   "message.part.delta": PartDeltaProps,
   "message.part.updated": PartUpdatedProps,
-  "message.updated": MessageUpdatedProps,
-  "session.status": SessionStatusProps,
-  "session.idle": SessionIdleProps,
-  "session.error": SessionErrorProps,
+  "message.updated": z.object({
+    sessionID: id.optional(),
+    info: z.object({
+      id,
+      sessionID: id.optional(),
+      role: z.string(),
+      parentID: id.optional(),
+      error: ServerError.optional().nullable(),
+      tokens: Tokens,
+      cost: z.number().optional(),
+      time: z.object({ created: z.number().optional(), completed: z.number().optional() }).optional(),
+      /** Assistant messages: the model and agent that answered (`mode` is the pre-1.x name of agent). */
+      providerID: z.string().optional(),
+      modelID: z.string().optional(),
+      agent: z.string().optional(),
+      mode: z.string().optional(),
+      /** User messages: the model and agent the prompt asked for. */
+      model: z.object({ providerID: z.string(), modelID: z.string() }).optional().catch(undefined),
+    }),
+  }),
+  "session.status": z.object({
+    sessionID: id.optional(),
+    status: z.object({
+      type: z.string(),
+      attempt: z.number().optional(),
+      message: z.string().optional(),
+      next: z.number().optional(),
+    }),
+  }),
+  "session.idle": z.object({ sessionID: id.optional() }),
+  "session.error": z.object({ sessionID: id.optional(), error: ServerError.optional() }),
   "permission.asked": PermissionAskedProps,
   "permission.updated": PermissionAskedProps,
   "permission.replied": RequestSettledProps,
-  "question.asked": QuestionAskedProps,
+  /** `questions` stay unread here (the adapter reads them defensively, src/adapter/requests.ts). */
+  "question.asked": z
+    .object({
+      id,
+      sessionID: id.optional(),
+      questions: z.array(z.unknown()).optional(),
+      tool: z.object({ messageID: id, callID: id }).optional(),
+    })
+    .loose(),
   "question.replied": RequestSettledProps,
   "question.rejected": RequestSettledProps,
   "server.connected": ServerEventProps,
   "server.instance.disposed": ServerEventProps,
-  "session.next.model.switched": ModelSwitchedProps,
-  "session.next.agent.switched": AgentSwitchedProps,
+  /** 1.15.13 (captured: test/fixtures/1.15.13/*.sse). */
+  "session.next.model.switched": z.object({
+    sessionID: id,
+    model: z.object({ id: z.string(), providerID: z.string(), variant: z.string().optional() }),
+  }),
+  "session.next.agent.switched": z.object({ sessionID: id, agent: z.string() }),
   "session.next.step.started": NextStepProps,
   "session.next.step.ended": NextStepProps,
   "session.next.text.ended": NextTextEndedProps,
   "session.next.reasoning.ended": NextTextEndedProps,
-  "session.next.tool.called": NextToolCalledProps,
-  "session.next.tool.success": NextToolSuccessProps,
-  "session.next.tool.failed": NextToolFailedProps,
+  "session.next.tool.called": z.object({ sessionID: id, callID: z.string(), tool: z.string(), input: z.unknown() }),
+  "session.next.tool.success": z.object({
+    sessionID: id,
+    callID: z.string(),
+    content: z.array(z.object({ type: z.string(), text: z.string().optional() }).loose()).optional(),
+  }),
+  "session.next.tool.failed": z.object({
+    sessionID: id,
+    callID: z.string(),
+    error: z.object({ message: z.string().optional() }).loose().optional(),
+  }),
 } as const;
 
 export type KnownEventType = keyof typeof EVENT_SCHEMAS;
@@ -237,11 +216,3 @@ export type KnownEventType = keyof typeof EVENT_SCHEMAS;
 export type KnownEvent = {
   [K in KnownEventType]: { type: K; properties: z.infer<(typeof EVENT_SCHEMAS)[K]> };
 }[KnownEventType];
-
-/** The events that carry a turn's output (the codec reads these; the rest are control events). */
-export type OutputEvent = Extract<
-  KnownEvent,
-  { type: "message.part.delta" | "message.part.updated" | "message.updated" | "session.status" | "session.idle" | "session.error" }
->;
-
-

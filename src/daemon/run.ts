@@ -3,11 +3,12 @@
  * the background, and its record closed — counted, journaled, subscribers told —
  * when the adapter's turn has ended.
  */
-import type { OpencodeAdapter, PromptOptions } from "../adapter/adapter.js";
+import type { OpencodeAdapter } from "../adapter/adapter.js";
+import type { PromptOptions } from "../adapter/prompt-options.js";
 import type { AcpUpstream } from "./acp.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { FollowedTurn } from "../adapter/follow.js";
-import type { TurnResult } from "../adapter/turn.js";
+import type { TurnResult } from "../adapter/delivery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
 import type { Lease, TurnAdapter } from "./pool.js";

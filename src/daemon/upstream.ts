@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import type { DaemonCore } from "./core.js";
-import { isSupportedVersion } from "../adapter/adapter.js";
+import { isSupportedVersion } from "../adapter/prompt-options.js";
 import type { Line } from "../adapter/dialect.js";
 import { createDialect } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";

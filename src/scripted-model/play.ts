@@ -39,6 +39,9 @@ export interface DialectContext {
 
 export type StreamStep = Extract<Step, { kind: "stream" }>;
 
+/** The output tokens a step's answer reports: one per chunk, and 5 more. */
+export const outputTokens = (step: StreamStep): number => (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+
 /** One SSE frame; `content` frames are the ones `stallAfter` counts (text, reasoning, tool arguments). */
 export interface Frame {
   readonly data: string;
@@ -85,9 +88,12 @@ export interface ModelRequest {
   readonly model: string | undefined;
 }
 
-/** One wire API: the shape of its answers. */
+/** One wire API: where its model requests come, how it reads them, and the shape of its answers. */
 export interface WireApi {
   readonly api: "chat" | "anthropic" | "responses";
+  /** Whether a POST to `path` is one of its model requests. */
+  route(path: string): boolean;
+  request(body: unknown): ModelRequest;
   readonly defaultModel: string;
   /** The answer's id, from the server's request counter. */
   id(n: number): string;

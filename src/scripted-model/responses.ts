@@ -4,9 +4,8 @@
  * `response.output_text.delta`, `response.reasoning_summary_text.delta`,
  * `response.function_call_arguments.delta`, `response.completed`) or not.
  */
-import type { ServerResponse } from "node:http";
 import { agentToolCall, type OfferedTools } from "./tools.js";
-import { answer, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 
 interface InputItem {
   type?: string;
@@ -40,7 +39,7 @@ export function responsesPlanMessages(input: ResponsesBody["input"]): PlanMessag
 }
 
 function usage(step: StreamStep) {
-  const output = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+  const output = outputTokens(step);
   return {
     input_tokens: 42,
     input_tokens_details: { cached_tokens: 0 },
@@ -117,8 +116,13 @@ export function responsesFrames(step: StreamStep, id: string, model: string, too
   return out;
 }
 
-const RESPONSES: WireApi = {
+export const RESPONSES: WireApi = {
   api: "responses",
+  route: (path) => path.endsWith("/responses"),
+  request: (body) => {
+    const b = body as ResponsesBody;
+    return { messages: responsesPlanMessages(b.input), tools: b.tools, stream: b.stream === true, model: b.model };
+  },
   defaultModel: "scripted",
   id: (n) => `scripted_${n}`,
   errorBody: (_status, body) => body,
@@ -133,17 +137,3 @@ const RESPONSES: WireApi = {
     usage: usage(step),
   }),
 };
-
-/** Answers an OpenAI Responses request; false when `path` is not its route. */
-export async function handleResponses(
-  method: string,
-  path: string,
-  rawBody: () => Promise<string>,
-  res: ServerResponse,
-  ctx: DialectContext,
-): Promise<boolean> {
-  if (method !== "POST" || !path.endsWith("/responses")) return false;
-  const body = JSON.parse(await rawBody()) as ResponsesBody;
-  await answer(res, ctx, RESPONSES, { messages: responsesPlanMessages(body.input), tools: body.tools, stream: body.stream === true, model: body.model });
-  return true;
-}

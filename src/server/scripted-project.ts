@@ -56,12 +56,18 @@ export function scriptedOpencodeConfig(modelUrl: string, permission: PermissionA
   };
 }
 
-export async function createScriptedProject(opts: ScriptedProjectOptions): Promise<ScriptedProject> {
-  const root = await mkdtemp(join(tmpdir(), "opencode-bridge-"));
+/** A temporary directory with a `project` and an isolated `home` in it; `cleanup` removes it all. */
+export async function tempProject(prefix: string): Promise<{ dir: string; home: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
   const dir = join(root, "project");
   const home = join(root, "home");
   await mkdir(dir, { recursive: true });
   await mkdir(home, { recursive: true });
+  return { dir, home, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export async function createScriptedProject(opts: ScriptedProjectOptions): Promise<ScriptedProject> {
+  const { dir, home, cleanup } = await tempProject("opencode-bridge-");
   const config = scriptedOpencodeConfig(opts.modelUrl, opts.permission ?? "allow");
   await writeFile(join(dir, "opencode.json"), JSON.stringify(config, null, 2));
   for (const [name, content] of Object.entries(opts.files ?? {})) {
@@ -81,6 +87,6 @@ export async function createScriptedProject(opts: ScriptedProjectOptions): Promi
     dir,
     env,
     model: { providerID: SCRIPTED_PROVIDER, modelID: SCRIPTED_MODEL },
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    cleanup,
   };
 }

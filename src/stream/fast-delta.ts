@@ -12,7 +12,7 @@
  * the result is the parsed event `parseEvent(JSON.parse(data))` gives — the same
  * object, key for key, value for value.
  *
- * Invariant: `parseDeltaFrame(data)` is either undefined (declined: the caller takes
+ * Invariant: `parseDeltaFrameFor(data, undefined)` is either undefined (declined: the caller takes
  * the generic path) or deep-equal to `parseEvent(JSON.parse(data))`. It accepts only
  * the exact byte form above (`FRAME`): no whitespace, these keys in this order and no other,
  * ids of `[A-Za-z0-9_-]`, a `field` of `[A-Za-z0-9_-]`, and a `delta` string that
@@ -45,19 +45,14 @@ function unescape(raw: string): string | undefined {
   }
 }
 
-/** The parsed event of a delta frame in the exact captured form; undefined: take the generic path. */
-export function parseDeltaFrame(data: string): ParsedEvent | undefined {
-  const evt = parseDeltaFrameFor(data, undefined);
-  return evt === UNLISTENED ? undefined : evt;
-}
-
 /** What `parseDeltaFrameFor` answers for a delta of a session nobody listens to (the parse would drop it). */
 export const UNLISTENED = "unlistened";
 
 /**
- * The same, for a reader that listens to some sessions only: a delta frame of a session
- * for which `listening` is false is `UNLISTENED`, told before its text is copied or any
- * object is built (src/stream/unlistened.ts does the same for the other frames).
+ * The parsed event of a delta frame in the exact captured form; undefined: take the
+ * generic path. For a reader that listens to some sessions only: a delta frame of a
+ * session for which `listening` is false is `UNLISTENED`, told before its text is
+ * copied or any object is built (src/stream/unlistened.ts does the same for the other frames).
  */
 export function parseDeltaFrameFor(data: string, listening: ((sessionID: string) => boolean) | undefined): ParsedEvent | typeof UNLISTENED | undefined {
   // Cheap refusal of every other frame before the regular expression runs.

@@ -36,8 +36,6 @@ export interface DecoderHandlers {
    */
   onEvent(payload: unknown | ParsedEvent): void;
   onIssue(issue: StreamIssue): void;
-  /** SSE comments (`: …`) — OpenCode's keep-alives on some versions. */
-  onComment?(comment: string): void;
   /** A frame of a session nobody listens to (`listening`): not decoded (counted by the reader). */
   onSkipped?(): void;
 }
@@ -96,7 +94,6 @@ export class EventStreamDecoder {
         this.dispatched = true;
         this.dispatch(ev.data);
       },
-      onComment: (c) => this.handlers.onComment?.(c),
       onError: (err) => {
         this.handlers.onIssue({ code: "invalid_sse", message: err.message, type: undefined, sessionID: undefined });
       },

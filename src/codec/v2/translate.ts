@@ -126,14 +126,15 @@ export function createV2Translator(): V2Translator {
     },
   });
 
-  const textPart = (sid: string, kind: "text" | "reasoning", d: Rec, extra: Rec): V1Payload | undefined => {
-    const mid = str(d.assistantMessageID);
+  const textPart = (sid: string | undefined, mid: string | undefined, kind: "text" | "reasoning", d: Rec, extra: Rec): V1Payload[] => {
     const ordinal = num(d.ordinal);
-    if (mid === undefined || ordinal === undefined) return undefined;
-    return {
-      type: "message.part.updated",
-      properties: { sessionID: sid, part: { type: kind, id: partId(mid, kind, ordinal), messageID: mid, sessionID: sid, ...extra } },
-    };
+    if (sid === undefined || mid === undefined || ordinal === undefined) return [];
+    return [
+      {
+        type: "message.part.updated",
+        properties: { sessionID: sid, part: { type: kind, id: partId(mid, kind, ordinal), messageID: mid, sessionID: sid, ...extra } },
+      },
+    ];
   };
 
   const translateRaw = (raw: unknown): V1Payload[] => {
@@ -141,6 +142,8 @@ export function createV2Translator(): V2Translator {
     const d = isRec(raw.data) ? raw.data : {};
     const created = num(raw.created) ?? 0;
     const sid = str(d.sessionID);
+    // The assistant message a step, block or tool event belongs to.
+    const mid = str(d.assistantMessageID);
     switch (raw.type) {
       case "server.connected":
         return [{ type: "server.connected", properties: {} }];
@@ -171,7 +174,6 @@ export function createV2Translator(): V2Translator {
         return [{ type: "message.updated", properties: { sessionID: sid, info: { id, sessionID: sid, role: "user" } } }];
       }
       case "session.step.started": {
-        const mid = str(d.assistantMessageID);
         if (sid === undefined || mid === undefined) return [];
         const s = session(sid);
         const model = isRec(d.model) ? d.model : {};
@@ -183,7 +185,6 @@ export function createV2Translator(): V2Translator {
         return [assistantInfo(sid, s, mid, { time: { created: num(d.started) ?? created } })];
       }
       case "session.step.ended": {
-        const mid = str(d.assistantMessageID);
         if (sid === undefined || mid === undefined) return [];
         const s = session(sid);
         if (s.assistant === mid) s.ended = true;
@@ -200,7 +201,6 @@ export function createV2Translator(): V2Translator {
       }
       case "session.step.failed": {
         // Captured (2.1.2): `{assistantMessageID, error}` when a step's model call fails for good.
-        const mid = str(d.assistantMessageID);
         if (sid === undefined || mid === undefined) return [];
         const s = session(sid);
         if (s.assistant === mid) s.ended = true;
@@ -217,12 +217,10 @@ export function createV2Translator(): V2Translator {
       case "session.text.started":
       case "session.reasoning.started": {
         const kind = raw.type === "session.text.started" ? "text" : "reasoning";
-        const p = sid === undefined ? undefined : textPart(sid, kind, d, { text: "", time: { start: created } });
-        return p ? [p] : [];
+        return textPart(sid, mid, kind, d, { text: "", time: { start: created } });
       }
       case "session.text.delta":
       case "session.reasoning.delta": {
-        const mid = str(d.assistantMessageID);
         const ordinal = num(d.ordinal);
         const delta = str(d.delta);
         if (sid === undefined || mid === undefined || ordinal === undefined || delta === undefined) return [];
@@ -234,11 +232,9 @@ export function createV2Translator(): V2Translator {
       case "session.reasoning.ended": {
         const kind = raw.type === "session.text.ended" ? "text" : "reasoning";
         const text = str(d.text);
-        const p = sid === undefined ? undefined : textPart(sid, kind, d, { ...(text !== undefined ? { text } : {}), time: { start: created, end: created } });
-        return p ? [p] : [];
+        return textPart(sid, mid, kind, d, { ...(text !== undefined ? { text } : {}), time: { start: created, end: created } });
       }
       case "session.tool.input.started": {
-        const mid = str(d.assistantMessageID);
         const id = str(d.id);
         const name = str(d.name);
         if (sid === undefined || mid === undefined || id === undefined || name === undefined || tools.has(id)) return [];
