@@ -36,7 +36,7 @@ import { errorMessage } from "../util/errors.js";
 import { SegmentedFile, type JournalFs } from "./journal-file.js";
 import { readJournal, type Entry, type JournaledTurn } from "./journal-entry.js";
 import { SegmentIndex } from "./journal-segments.js";
-import { lockStateDir, unlockStateDir } from "./state-lock.js";
+import { lockStateDir, unlockStateDir } from "./state.js";
 import type { TurnOutcome } from "./turns.js";
 
 export { readJournal, type JournaledTurn } from "./journal-entry.js";

@@ -20,7 +20,7 @@ import { isTerminal } from "../codec/reply.js";
 import type { AnswerOutcome } from "../adapter/requests.js";
 import type { BridgeRequest, RequestAnswer, RequestEvent } from "../codec/requests.js";
 import { replyJson } from "../sink/encoded.js";
-import type { TurnRequest } from "./options.js";
+import type { DaemonOptions, TurnRequest } from "./options.js";
 
 /** What GET /v1/turns and the console show of what the daemon was asked (the same for a turn recovered after a restart). */
 export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "question">): TurnRecord["info"] {
@@ -129,11 +129,6 @@ export class TurnRecord {
   }
 }
 
-export interface TurnStoreOptions {
-  readonly maxTurns: number;
-  readonly maxReplyBytesPerTurn: number;
-}
-
 export class TurnStore {
   private readonly turns = new Map<string, TurnRecord>();
   /** Finished turns' ids, oldest finish first (a Set keeps insertion order). */
@@ -142,7 +137,7 @@ export class TurnStore {
   /** Who follows the turn list (GET /v1/turn-list): told each turn's summary when it starts, waits, is answered or ends; `null`: the daemon stops. */
   readonly watchers = new Set<(summary: Record<string, unknown> | null) => void>();
 
-  constructor(private readonly opts: TurnStoreOptions) {}
+  constructor(private readonly opts: Pick<DaemonOptions, "maxTurns" | "maxReplyBytesPerTurn">) {}
 
   /** Tell the list's watchers that `t` changed. */
   changed(t: TurnRecord): void {
