@@ -13,13 +13,13 @@ import {
   ensureOpencode,
   InstallError,
   type InstallProgress,
-  npmReason,
   opencodeLine,
   opencodePackage,
   PINNED_OPENCODE2_VERSION,
   PINNED_OPENCODE_VERSION,
   resolveOpencodeVersion,
 } from "../src/server/install.js";
+import { npmReason } from "../src/server/npm.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "install-test-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));

@@ -7,15 +7,14 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Reply } from "../src/codec/reply.js";
 import type { RequestEvent } from "../src/codec/requests.js";
 import { Journal } from "../src/daemon/journal.js";
-import { recoverJournal, resumeRecovered, type RecoveryContext } from "../src/daemon/recovery.js";
+import { DaemonCore } from "../src/daemon/core.js";
+import { recoverJournal, resumeRecovered } from "../src/daemon/recovery.js";
 import { TurnStore, type StoredReply, type TurnSubscriber } from "../src/daemon/turns.js";
 import type { Upstream } from "../src/daemon/upstream.js";
-import { FanoutSink } from "../src/sink/fanout.js";
 import type { SinkObject } from "../src/sink/types.js";
 
 const dirs: string[] = [];
@@ -32,17 +31,10 @@ const ask = (trace: string, id: string): RequestEvent & { type: "request" } => (
   request: { kind: "permission", request_id: id, trace_id: trace, session_id: "ses_1", permission: "bash", patterns: ["echo"], always: [], metadata: {} },
 });
 
-function context(dir: string, outputs: { name: string; sink: SinkObject }[]): RecoveryContext {
-  return {
-    journal: new Journal(dir, opts),
-    store: new TurnStore({ maxTurns: 100, maxReplyBytesPerTurn: 1 << 20 }),
-    outputs: new FanoutSink(outputs),
-    upstream: { target: () => Promise.reject(new Error("no OpenCode in this test")) } as unknown as Upstream,
-    log: pino({ enabled: false }),
-    deliver: () => Promise.resolve(),
-    end: () => {},
-    follow: () => Promise.resolve("final"),
-  };
+/** A daemon on the state directory `dir` (not listening), with these outputs and no OpenCode. */
+function daemon(dir: string, outputs: { name: string; sink: SinkObject }[]): DaemonCore & { journal: Journal } {
+  const upstream = { mode: "external", target: () => Promise.reject(new Error("no OpenCode in this test")) } as unknown as Upstream;
+  return new DaemonCore({ directory: dir, stateDir: dir, noToken: true, upstream, outputs }) as DaemonCore & { journal: Journal };
 }
 
 describe("recovery from the journal", () => {
@@ -56,9 +48,9 @@ describe("recovery from the journal", () => {
     j.request("id-a", ask("a", "per_2"));
     j.request("id-a", { type: "request_resolved", trace_id: "a", session_id: "ses_1", request_id: "per_1", request_kind: "permission", by: "host" });
     j.close();
-    const ctx = context(dir, []);
-    const [rec] = recoverJournal(ctx);
-    ctx.journal.close();
+    const core = daemon(dir, []);
+    const [rec] = recoverJournal(core, core.journal);
+    core.journal.close();
     const summary = rec?.record.summary() as Record<string, unknown>;
     expect(summary).toMatchObject({ trace_id: "a", state: "running", text: "do it", permission: "ask", question: "reject", accepted_at: new Date(1_700_000_000_000).toISOString() });
     expect((summary.pending_requests as { request_id: string }[]).map((p) => p.request_id)).toEqual(["per_2"]);
@@ -80,10 +72,10 @@ describe("recovery from the journal", () => {
     j.close();
     const got: Record<string, string[]> = { hook: [], late: [] };
     const sink = (name: string): SinkObject => ({ deliver: (r) => void got[name]?.push(`${r.trace_id}${r.seq}`), bind: () => {} });
-    const ctx = context(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
-    const rec = recoverJournal(ctx);
-    await resumeRecovered(ctx, rec);
-    ctx.journal.close();
+    const core = daemon(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
+    const rec = recoverJournal(core, core.journal);
+    await resumeRecovered(core, rec);
+    core.journal.close();
     expect(got.hook).toEqual(["a2", "b0", "c0", "a3", "b1", "c1", "b2", "c2", "b3", "c3"]);
     expect(got.late).toEqual(["a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"]);
   });
@@ -109,9 +101,9 @@ describe("recovery from the journal", () => {
     expect(records.map((r) => (r.t === "ack" ? `ack ${r.o} ${r.seq}` : r.t))).toEqual(["turn", "reply", "reply", "reply", "reply", "reply", "ack hook 2", "ack late 1", "end"]);
     const got: Record<string, string[]> = { hook: [], late: [] };
     const sink = (name: string): SinkObject => ({ deliver: (r) => void got[name]?.push(`${r.trace_id}${r.seq}`), bind: () => {} });
-    const ctx = context(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
-    await resumeRecovered(ctx, recoverJournal(ctx));
-    ctx.journal.close();
+    const core = daemon(dir, [{ name: "hook", sink: sink("hook") }, { name: "late", sink: sink("late") }]);
+    await resumeRecovered(core, recoverJournal(core, core.journal));
+    core.journal.close();
     expect(got.hook).toEqual(["a3", "a4"]);
     expect(got.late).toEqual(["a2", "a3", "a4"]);
   });

@@ -226,7 +226,7 @@ export class AcpAdapter {
     const traceId = opts.traceId ?? this.config.newTraceId();
     const cfg = turnConfig(this.config, opts);
     let turn: AcpTurn | undefined;
-    const onAbort = () => void turn?.abortByHost("the turn was aborted by the host");
+    const onAbort = () => void turn?.expire("aborted", "the turn was aborted by the host");
     try {
       if (opts.signal?.aborted) throw new BridgeError("config", "the turn was aborted before it started");
       await this.start();
@@ -264,7 +264,7 @@ export class AcpAdapter {
   }
 
   pendingRequests(): BridgeRequest[] {
-    return this.current?.pendingRequests() ?? [];
+    return this.current?.requests.list() ?? [];
   }
 
   replyPermission(requestId: string, reply: PermissionReply, message?: string): Promise<AnswerOutcome> {
@@ -274,7 +274,7 @@ export class AcpAdapter {
   async answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
     const turn = this.current;
     if (turn === undefined) return { status: "unknown", message: `no turn is running, so there is no request ${requestId}` };
-    return turn.answer(requestId, answer);
+    return turn.requests.answer(requestId, answer);
   }
 
   /** The agent's process id while it runs (for diagnostics and fault tests). */

@@ -7,10 +7,8 @@
  * needs no install of its own: it comes with OpenCode (`ensureOpencode`).
  */
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join } from "node:path";
-import { cacheRoot } from "../server/install.js";
-import { InstallError, runNpm } from "../server/npm.js";
+import { join } from "node:path";
+import { cacheRoot, installIntoCache } from "../server/install.js";
 
 export interface AcpAgentPackage {
   /** The npm package and the version pinned. */
@@ -69,32 +67,13 @@ export async function ensureAgent(agent: AcpAgentName, opts: AgentInstallOptions
   const root = opts.root ?? cacheRoot();
   const have = cachedAgentCommand(agent, root);
   if (have) return have;
-  const { pkg, version } = ACP_AGENTS[agent];
-  const spec = `${pkg}@${version}`;
-  const dir = agentCacheDir(agent, root);
-  let staging: string | undefined;
-  try {
-    await mkdir(dirname(dir), { recursive: true });
-    staging = await mkdtemp(`${dir}.partial-`);
-    await writeFile(join(staging, "package.json"), JSON.stringify({ name: `acp-${agent}-${version}`, private: true }));
-    const args = ["install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error", "--fetch-retries=2", "--fetch-retry-mintimeout=1000", "--fetch-retry-maxtimeout=5000", spec];
-    await runNpm(opts.npm ?? "npm", args, staging, spec, opts.timeoutMs ?? 10 * 60_000);
-    if (!existsSync(ACP_AGENTS[agent].complete(join(staging, "node_modules")))) {
-      throw new InstallError(`npm installed ${spec}, but it holds no native binary for ${platform}`, "");
-    }
-    try {
-      await rename(staging, dir);
-    } catch (err) {
-      // Another install finished first: use its copy.
-      if (cachedAgentCommand(agent, root) === undefined) throw err;
-    }
-  } catch (err) {
-    if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install ${spec} into ${dir}: ${(err as Error).message}`, "");
-  } finally {
-    if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
-  }
-  const command = cachedAgentCommand(agent, root);
-  if (!command) throw new InstallError(`installed ${spec} into ${dir}, but found no agent in it`, "");
-  return command;
+  const a: AcpAgentPackage = ACP_AGENTS[agent];
+  return installIntoCache({
+    ...opts,
+    spec: `${a.pkg}@${a.version}`,
+    dir: agentCacheDir(agent, root),
+    found: (dir) => (existsSync(a.complete(join(dir, "node_modules"))) ? a.command(join(dir, "node_modules")) : undefined),
+    missing: `no native binary for ${platform}`,
+    what: "agent",
+  });
 }

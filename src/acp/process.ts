@@ -7,8 +7,9 @@
  * Every JSON-RPC message in either direction can be observed (`onMessage`): the
  * captures under test/fixtures/acp are that traffic.
  */
+import { signalGroup, stopChild } from "../server/managed.js";
 import { startReaper } from "../server/reaper.js";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { Readable, Writable } from "node:stream";
 import { client, ndJsonStream, type AnyMessage, type ClientConnection, type RequestPermissionRequest, type RequestPermissionResponse, type SessionNotification, type Stream } from "@agentclientprotocol/sdk";
 
@@ -52,25 +53,6 @@ export function splitCommand(line: string): string[] {
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
   for (let m = re.exec(line); m !== null; m = re.exec(line)) out.push(m[1]?.replace(/\\(.)/g, "$1") ?? m[2] ?? m[3] ?? "");
   return out;
-}
-
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // The group is gone already.
-  }
-}
-
-function groupAlive(child: ChildProcess): boolean {
-  if (child.pid === undefined) return false;
-  try {
-    process.kill(-child.pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Wraps a message stream so each message is observed on its way. */
@@ -138,16 +120,7 @@ export function spawnAgent(command: readonly string[], handlers: AgentHandlers, 
     },
     async stop(graceMs = 2000) {
       connection.close();
-      if (!exitedNow) {
-        signalGroup(child, "SIGTERM");
-        const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
-        await exited;
-        clearTimeout(timer);
-      }
-      // What the agent started may outlive it (its group keeps the id): make sure, and wait
-      // until the group is gone (a killed process lingers until its parent reaps it).
-      signalGroup(child, "SIGKILL");
-      for (let i = 0; i < 100 && groupAlive(child); i++) await new Promise((r) => setTimeout(r, 20));
+      await stopChild(child, graceMs);
     },
     kill() {
       connection.close();

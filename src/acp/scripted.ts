@@ -7,10 +7,9 @@
  * `permission: "ask"` makes each agent ask before running a shell command, so the
  * bridge's own permission policy decides; `"allow"` lets the agent run it unasked.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createScriptedProject } from "../server/scripted-project.js";
+import { createScriptedProject, tempProject } from "../server/scripted-project.js";
 
 export type ScriptedAgentName = "opencode" | "claude" | "codex";
 
@@ -53,11 +52,7 @@ export async function createScriptedAgent(agent: ScriptedAgentName, opts: Script
       cleanup: project.cleanup,
     };
   }
-  const root = await mkdtemp(join(tmpdir(), `acp-${agent}-`));
-  const dir = join(root, "project");
-  const home = join(root, "home");
-  await mkdir(dir, { recursive: true });
-  await mkdir(home, { recursive: true });
+  const { dir, home, cleanup } = await tempProject(`acp-${agent}-`);
   const env: Record<string, string> = { ...baseEnv(), HOME: home, XDG_CONFIG_HOME: join(home, ".config"), XDG_CACHE_HOME: join(home, ".cache") };
   if (agent === "claude") {
     const config = join(home, ".claude");
@@ -104,5 +99,5 @@ export async function createScriptedAgent(agent: ScriptedAgentName, opts: Script
     if (permission === "ask") await writeFile(join(codexHome, "rules", "default.rules"), 'prefix_rule(pattern=["echo"], decision="prompt")\n');
     Object.assign(env, { CODEX_HOME: codexHome, SCRIPTED_API_KEY: "sk-scripted-not-a-secret" });
   }
-  return { command: opts.command, dir, env, cleanup: () => rm(root, { recursive: true, force: true }) };
+  return { command: opts.command, dir, env, cleanup };
 }

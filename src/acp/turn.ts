@@ -15,20 +15,16 @@ import type { Logger } from "pino";
 import type { RequestPermissionRequest, RequestPermissionResponse, SessionUpdate } from "@agentclientprotocol/sdk";
 import type { ReplyBody } from "../codec/envelope.js";
 import type { ErrorCode } from "../codec/reply.js";
-import type { BridgeRequest, PermissionReply, RequestAnswer } from "../codec/requests.js";
+import type { PermissionReply } from "../codec/requests.js";
 import type { SinkObject } from "../sink/types.js";
 import type { AdapterConfig } from "../adapter/config.js";
 import { Delivery, type TurnResult } from "../adapter/delivery.js";
 import { Liveness } from "../adapter/liveness.js";
-import { Requests, type AnswerOutcome, type RequestAnswerer } from "../adapter/requests.js";
+import { Requests, type RequestAnswerer } from "../adapter/requests.js";
 import { createAcpTurnState, finishAcp, mapAcpUpdate, type AcpOutcome } from "./codec.js";
 import { optionFor, toBridgeRequest } from "./requests.js";
 
-export interface AcpTurnHost {
-  /** Send `session/cancel` for the turn's session. */
-  cancel(): Promise<void>;
-}
-
+/** A permission request of the agent, with the resolve of its answer. */
 interface Asked {
   readonly params: RequestPermissionRequest;
   readonly resolve: (r: RequestPermissionResponse) => void;
@@ -39,7 +35,8 @@ export class AcpTurn {
   private readonly out: ReplyBody[] = [];
   private readonly state = createAcpTurnState();
   private readonly delivery: Delivery;
-  private readonly requests: Requests;
+  /** The turn's permission requests: listed and answered by the adapter. */
+  readonly requests: Requests;
   private readonly liveness: Liveness;
   private readonly asked = new Map<string, Asked>();
   private finished = false;
@@ -54,7 +51,8 @@ export class AcpTurn {
     cfg: AdapterConfig,
     sink: SinkObject,
     private readonly log: Logger,
-    private readonly host: AcpTurnHost,
+    /** `cancel` sends `session/cancel` for the turn's session. */
+    private readonly host: { cancel(): Promise<void> },
   ) {
     const ids = { sessionId, traceId };
     this.delivery = new Delivery(traceId, sessionId, sink, cfg, log);
@@ -95,8 +93,7 @@ export class AcpTurn {
     this.liveness.activity();
     const id = `acp_perm_${++this.nextRequest}`;
     return new Promise<RequestPermissionResponse>((resolve) => {
-      const a: Asked = { params, resolve, answered: false };
-      this.asked.set(id, a);
+      this.asked.set(id, { params, resolve, answered: false });
       signal.addEventListener("abort", () => this.select(id, "cancelled"), { once: true });
       this.requests.open(toBridgeRequest(id, params, this), params);
     });
@@ -113,14 +110,6 @@ export class AcpTurn {
     return true;
   }
 
-  pendingRequests(): BridgeRequest[] {
-    return this.requests.list();
-  }
-
-  answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
-    return this.requests.answer(requestId, answer);
-  }
-
   /** `session/prompt` answered (or failed): the terminal reply, unless an expiry decides it. */
   end(outcome: AcpOutcome): void {
     if (this.finished) return;
@@ -133,12 +122,7 @@ export class AcpTurn {
     this.end({ error: { code, message } });
   }
 
-  /** The host's abort. */
-  abortByHost(reason: string): Promise<void> {
-    return this.expire("aborted", reason);
-  }
-
-  /** Cancel the agent's turn and end with `code` once it answered the prompt (or after `settleTimeoutMs`). */
+  /** Cancel the agent's turn (a timeout, the host's abort) and end with `code` once it answered the prompt (or after `settleTimeoutMs`). */
   async expire(code: ErrorCode, message: string): Promise<void> {
     if (this.finished || this.ending) return;
     this.ending = { code, message };

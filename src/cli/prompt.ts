@@ -10,55 +10,38 @@ import { BridgeError } from "../adapter/errors.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
 import { scripts } from "../scripted-model/scripts.js";
 import type { Line } from "../adapter/dialect.js";
-import { chooseOpencodeBinary, ensureOpencode, opencodeLine } from "../server/install.js";
+import { chooseOpencodeBinary, opencodeLine } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import { finish } from "../codec/ending.js";
 import { createTurnState } from "../codec/state.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
-import { howToGetOpencode, installReporter } from "./install-report.js";
+import { howToGetOpencode, installOpencode, installReporter } from "./install-report.js";
 import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
-import { cliLogger, logLevel, opencodeVersionOption, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
+import { acpOption, cliLogger, logLevel, opencodeVersionOption, optionSpecs, parseOptions, permissionOption, requireDirectory, timeoutOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
 export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseOptions(
     "prompt",
     args,
-    {
-      url: { type: "string" },
-      acp: { type: "string" },
-      directory: { type: "string" },
-      scripted: { type: "boolean" },
-      "opencode-version": { type: "string" },
-      scenario: { type: "string" },
-      session: { type: "string" },
-      "trace-id": { type: "string" },
-      model: { type: "string" },
-      agent: { type: "string" },
-      "first-event-timeout": { type: "string" },
-      "idle-timeout": { type: "string" },
-      "turn-timeout": { type: "string" },
-      "tool-timeout": { type: "string" },
-      "no-verify": { type: "boolean" },
-      permission: { type: "string" },
-      pretty: { type: "boolean" },
-      jsonl: { type: "boolean" },
-      "log-level": { type: "string" },
-    },
+    optionSpecs(
+      [
+        "url", "acp", "directory", "opencode-version", "scenario", "session", "trace-id", "model", "agent", "permission", "log-level",
+        "first-event-timeout", "idle-timeout", "turn-timeout", "tool-timeout",
+      ],
+      ["scripted", "no-verify", "pretty", "jsonl"],
+    ),
     true,
   );
   let text = positionals.join(" ").trim();
   if (text === "") throw new UsageError("prompt needs the text to send");
   // On a terminal a person is there to answer; otherwise nobody is.
   const person = io.stdin?.isTTY === true && io.stderr.isTTY === true ? io.stdin : undefined;
-  const permission = values.permission ?? (person ? "ask" : "reject");
-  if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
-    throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
-  }
+  const permission = permissionOption(values.permission ?? (person ? "ask" : "reject"));
   if (values.model !== undefined && !/^[^/]+\/.+$/.test(values.model)) {
     throw new UsageError(`--model takes provider/model, got ${JSON.stringify(values.model)}`);
   }
@@ -71,17 +54,8 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   if (values.scripted && values.url !== undefined) throw new UsageError("--scripted starts its own server: leave out --url");
   const version = opencodeVersionOption(values["opencode-version"]);
   if (version !== undefined && values.url !== undefined) throw new UsageError("--opencode-version chooses the opencode serve prompt starts: leave out --url");
-  if (values.acp !== undefined) {
-    if (values.acp.trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
-    const clash = (["url", "scripted", "model", "agent", "opencode-version"] as const).find((k) => values[k] !== undefined);
-    if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
-  }
-  const timeouts = {
-    firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
-    idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
-    turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
-    toolTimeoutMs: secondsOption("tool-timeout", values["tool-timeout"]),
-  };
+  acpOption(values, ["url", "scripted", "model", "agent", "opencode-version"]);
+  const timeouts = timeoutOptions(values);
   let directory = resolve(io.cwd, values.directory ?? ".");
   const pretty = values.jsonl ? false : (values.pretty ?? io.stdout.isTTY === true);
   // The pretty view already says what went wrong, in words: no JSON log lines repeating it unless asked for.
@@ -119,15 +93,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     } else if (url === undefined) {
       // The server will be ours, started in this directory (with --url it is the server's path, maybe elsewhere).
       requireDirectory(directory);
-      let binary: string;
+      let binary: string | undefined;
       if (version !== undefined) {
         // The version asked for, from the per-user cache (installed there on first use).
-        try {
-          binary = await ensureOpencode(version, { onProgress: installReporter(say) });
-        } catch (err) {
-          say(`could not install opencode ${version}: ${errorMessage(err)}`);
-          return 1;
-        }
+        binary = await installOpencode(version, say);
+        if (binary === undefined) return 1;
       } else {
         const choice = chooseOpencodeBinary(io.env);
         if (!choice.found) {
@@ -156,11 +126,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     }
     const common = {
       directory,
-      permission: permission as "reject" | "allow" | "ask",
+      permission,
       question: person ? ("ask" as const) : ("reject" as const),
       ...(person ? { onRequest: terminalAsker(person, io.stderr) } : {}),
       logger,
-      ...Object.fromEntries(Object.entries(timeouts).filter(([, v]) => v !== undefined)),
+      ...timeouts,
     };
     const adapter =
       values.acp !== undefined

@@ -9,25 +9,16 @@
  * part of that message; a subagent's session names its parent in
  * `session.created`'s `info.parentID`.
  */
+import { sessionOf } from "../codec/session.js";
 
 type Props = Record<string, unknown>;
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 const obj = (v: unknown): Props | undefined => (typeof v === "object" && v !== null ? (v as Props) : undefined);
 
-/** The session a raw `/event` payload belongs to, by any field a server version uses for it. */
+/** The session a raw `/event` payload belongs to, by any field a server version uses for it (the codec's rule). */
 export function sessionOfPayload(payload: unknown): string | undefined {
   const p = obj(payload);
-  const pr = obj(p?.properties);
-  if (!pr) return undefined;
-  const direct = str(pr.sessionID);
-  if (direct !== undefined) return direct;
-  const part = str(obj(pr.part)?.sessionID);
-  if (part !== undefined) return part;
-  const info = obj(pr.info);
-  const fromInfo = str(info?.sessionID);
-  if (fromInfo !== undefined) return fromInfo;
-  // 1.2.x: session.created / session.updated carry the session only as info.id.
-  return str(p?.type)?.startsWith("session.") ? str(info?.id) : undefined;
+  return sessionOf(str(p?.type), p?.properties);
 }
 
 export interface SessionSummary {

@@ -9,14 +9,10 @@ import { DaemonError } from "../daemon/errors.js";
 import { DaemonOptionsSchema, type DaemonOptionsInput } from "../daemon/options.js";
 import { defaultStateDir, loadOrCreateToken, openStateDir } from "../daemon/state.js";
 import { WebhookOptionsSchema } from "../sink/webhook.js";
-import { startScriptedModel, type ScriptedModel } from "../scripted-model/server.js";
-import { ensureOpencode, chooseOpencodeBinary, opencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
-import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
-import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { buildOutputs } from "./serve-outputs.js";
-import { buildUpstream, prepareUpstream } from "./serve-upstream.js";
-import { cliLogger, integer, logLevel, opencodeVersionOption, parseOptions, requireDirectory, secondsOption, UsageError } from "./usage.js";
+import { buildBackend, prepareUpstream } from "./serve-upstream.js";
+import { acpOption, cliLogger, integer, logLevel, nonEmpty, opencodeVersionOption, optionSpecs, parseOptions, permissionOption, requireDirectory, secondsOption, timeoutOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
 
 /** Seconds options of the daemon accept 0 (the components say where 0 makes no sense). */
@@ -24,51 +20,20 @@ const seconds = (name: string, v: string | undefined) => secondsOption(name, v, 
 
 const daemonOption = DaemonOptionsSchema.shape;
 
-const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
-
 export async function runServe(args: string[], io: CliIo): Promise<number> {
   const { values } = parseOptions(
     "serve",
     args,
-    {
-      host: { type: "string" },
-      port: { type: "string" },
-      token: { type: "string" },
-      "no-token": { type: "boolean" },
-      "allow-origin": { type: "string", multiple: true },
-      "allow-host": { type: "string", multiple: true },
-      "state-dir": { type: "string" },
-      store: { type: "string" },
-      lease: { type: "string" },
-      "close-timeout": { type: "string" },
-      "max-subscribers": { type: "string" },
-      "max-subscribers-per-turn": { type: "string" },
-      "webhook-timeout": { type: "string" },
-      "max-connections": { type: "string" },
-      "opencode-url": { type: "string" },
-      acp: { type: "string" },
-      directory: { type: "string" },
-      "allow-directory": { type: "string", multiple: true },
-      webhook: { type: "string", multiple: true },
-      "webhook-max-attempts": { type: "string" },
-      "webhook-max-elapsed": { type: "string" },
-      "webhook-backoff": { type: "string" },
-      "webhook-batch": { type: "boolean" },
-      jsonl: { type: "string", multiple: true },
-      permission: { type: "string" },
-      "first-event-timeout": { type: "string" },
-      "idle-timeout": { type: "string" },
-      "turn-timeout": { type: "string" },
-      "tool-timeout": { type: "string" },
-      "answer-timeout": { type: "string" },
-      "no-verify": { type: "boolean" },
-      "retain-turns": { type: "string" },
-      "max-active-turns": { type: "string" },
-      "shutdown-grace": { type: "string" },
-      "log-level": { type: "string" },
-      scripted: { type: "boolean" },
-      "opencode-version": { type: "string" },
-    },
+    optionSpecs(
+      [
+        "host", "port", "token", "state-dir", "store", "lease", "close-timeout", "max-subscribers", "max-subscribers-per-turn", "max-connections",
+        "opencode-url", "acp", "directory", "webhook-timeout", "webhook-max-attempts", "webhook-max-elapsed", "webhook-backoff", "permission",
+        "first-event-timeout", "idle-timeout", "turn-timeout", "tool-timeout", "answer-timeout", "retain-turns", "max-active-turns",
+        "shutdown-grace", "log-level", "opencode-version",
+      ],
+      ["no-token", "webhook-batch", "no-verify", "scripted"],
+      ["allow-origin", "allow-host", "allow-directory", "webhook", "jsonl"],
+    ),
     false,
   );
   // Every option is checked before anything is written (the state directory, a generated token).
@@ -78,12 +43,8 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (version !== undefined && values["opencode-url"] !== undefined) {
     throw new UsageError("--opencode-version chooses the opencode serve the daemon starts: leave out --opencode-url");
   }
-  if (values.acp !== undefined) {
-    if (values.acp.trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
-    // --store: several daemons follow OpenCode's record of a turn, and an ACP agent keeps none.
-    const clash = (["opencode-url", "scripted", "store", "no-verify", "opencode-version"] as const).find((k) => values[k] !== undefined);
-    if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
-  }
+  // --store: several daemons follow OpenCode's record of a turn, and an ACP agent keeps none.
+  acpOption(values, ["opencode-url", "scripted", "store", "no-verify", "opencode-version"]);
   const limits = {
     maxSubscribers: integer("max-subscribers", values["max-subscribers"], daemonOption.maxSubscribers),
     maxSubscribersPerTurn: integer("max-subscribers-per-turn", values["max-subscribers-per-turn"], daemonOption.maxSubscribersPerTurn),
@@ -92,21 +53,9 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     maxActiveTurns: integer("max-active-turns", values["max-active-turns"], daemonOption.maxActiveTurns),
     shutdownGraceMs: seconds("shutdown-grace", values["shutdown-grace"]),
   };
-  // 0 is refused here: a tool bounded to no time at all is a mistake, and "no bound" is leaving the flag out.
-  const toolTimeoutMs = secondsOption("tool-timeout", values["tool-timeout"]);
   // A turn's timeouts must be positive (0 is refused, as by `prompt`, not silently the default).
-  const timeouts = Object.fromEntries(
-    Object.entries({
-      firstEventTimeoutMs: secondsOption("first-event-timeout", values["first-event-timeout"]),
-      idleTimeoutMs: secondsOption("idle-timeout", values["idle-timeout"]),
-      turnTimeoutMs: secondsOption("turn-timeout", values["turn-timeout"]),
-      answerTimeoutMs: secondsOption("answer-timeout", values["answer-timeout"]),
-    }).filter(([, v]) => v !== undefined),
-  );
-  const permission = values.permission ?? "reject";
-  if (permission !== "reject" && permission !== "allow" && permission !== "ask") {
-    throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(permission)}`);
-  }
+  const timeouts = timeoutOptions(values);
+  const permission = permissionOption(values.permission ?? "reject");
   const store = nonEmpty(values.store) ?? nonEmpty(io.env.BRIDGE_STORE);
   // The URL may hold a password: it is never echoed back.
   if (store !== undefined && !/^postgres(ql)?:\/\//.test(store)) throw new UsageError("--store (or BRIDGE_STORE) takes a postgres:// or postgresql:// URL");
@@ -114,7 +63,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   if (leaseMs !== undefined && store === undefined) throw new UsageError("--lease is for several daemons on one store: give --store (or BRIDGE_STORE) too");
   if (leaseMs !== undefined && (leaseMs < 300 || leaseMs > 15_000)) throw new UsageError(`--lease takes 0.3 to 15 seconds, got ${JSON.stringify(values.lease)}`);
   const port = integer("port", values.port, daemonOption.port);
-  let directory = resolve(io.cwd, values.directory ?? ".");
+  const directory = resolve(io.cwd, values.directory ?? ".");
   if (!values.scripted) requireDirectory(directory);
   const stateDir = resolve(io.cwd, values["state-dir"] ?? defaultStateDir(io.env as NodeJS.ProcessEnv));
   const noToken = values["no-token"] === true;
@@ -148,7 +97,6 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const adapter: DaemonOptionsInput["adapter"] = {
     permission,
     ...timeouts,
-    ...(toolTimeoutMs !== undefined ? { toolTimeoutMs } : {}),
     ...(values["no-verify"] ? { verifyAtEnd: false } : {}),
   };
 
@@ -169,49 +117,13 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     batch: values["webhook-batch"] === true ? {} : undefined,
   });
 
-  // --scripted: the scripted model and a throw-away project wired to it, stopped and removed at the end.
-  let model: ScriptedModel | undefined;
-  let project: ScriptedProject | undefined;
   const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
-  const cleanupScripted = async () => {
-    await model?.close().catch(() => {});
-    await project?.cleanup().catch(() => {});
-  };
-  let binary: string | undefined;
-  let env: Record<string, string> | undefined;
-  // A version asked for is installed into the per-user cache on first use (and wins over $OPENCODE_BIN).
-  const install = (v: string) => ensureOpencode(v, { onProgress: installReporter(say) });
-  if (values.scripted) {
-    try {
-      binary = version !== undefined ? await install(version) : (nonEmpty(io.env.OPENCODE_BIN) ?? (await install(PINNED_OPENCODE_VERSION)));
-      model = await startScriptedModel();
-      project = await createScriptedProject({ modelUrl: model.url, permission: "ask" });
-    } catch (err) {
-      say(`could not start the scripted model: ${errorMessage(err)}`);
-      await cleanupScripted();
-      await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
-      return 1;
-    }
-    directory = project.dir;
-    env = { ...project.env };
-    say(`scripted model on ${model.url}; project ${project.dir}`);
-  } else if (!opencodeUrl && values.acp === undefined) {
-    if (version === undefined) binary = chooseOpencodeBinary(io.env).binary;
-    else {
-      try {
-        binary = await install(version);
-      } catch (err) {
-        say(`could not install opencode ${version}: ${errorMessage(err)}`);
-        await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
-        return 1;
-      }
-    }
+  const backend = await buildBackend({ acp: values.acp, opencodeUrl, scripted: values.scripted === true, version, directory, logger }, io, say);
+  if (backend === undefined) {
+    await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    return 1;
   }
-
-  const upstream = buildUpstream(
-    { acp: values.acp, opencodeUrl, directory, binary, line: version !== undefined ? opencodeLine(version) : undefined, env, logger },
-    io,
-  );
+  const { upstream } = backend;
 
   let daemon: BridgeDaemon;
   try {
@@ -228,7 +140,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       ...(leaseMs !== undefined ? { leaseMs } : {}),
       closeTimeoutMs,
       ...limits,
-      directory,
+      directory: backend.directory,
       upstream,
       outputs,
       logger,
@@ -236,25 +148,24 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     });
   } catch (err) {
     await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
-    await cleanupScripted();
+    await backend.cleanup();
     if (err instanceof DaemonError) throw new UsageError(err.problems);
     throw err;
   }
 
-  const failed = await prepareUpstream(upstream, io, say);
+  let failed = await prepareUpstream(upstream, io, say);
+  if (failed === undefined) {
+    try {
+      await daemon.start();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      failed = e.syscall === "listen" ? `cannot listen on ${host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`;
+    }
+  }
   if (failed !== undefined) {
     say(failed);
     await daemon.shutdown("start-up failed");
-    await cleanupScripted();
-    return 1;
-  }
-  try {
-    await daemon.start();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    say(e.syscall === "listen" ? `cannot listen on ${host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`);
-    await daemon.shutdown("start-up failed");
-    await cleanupScripted();
+    await backend.cleanup();
     return 1;
   }
 
@@ -275,7 +186,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     await daemon.stopped;
   } finally {
     offSignals();
-    await cleanupScripted();
+    await backend.cleanup();
   }
   logger.flush();
   // Shutdown is bounded; whatever a hung peer still holds open (a socket, a child) must not keep the process alive.

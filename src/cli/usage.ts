@@ -35,6 +35,45 @@ export function secondsOption(name: string, v: string | undefined, allowZero = f
   return ms;
 }
 
+/** The turn's timeout flags and the adapter option each sets. */
+const TIMEOUTS = {
+  "first-event-timeout": "firstEventTimeoutMs",
+  "idle-timeout": "idleTimeoutMs",
+  "turn-timeout": "turnTimeoutMs",
+  "tool-timeout": "toolTimeoutMs",
+  "answer-timeout": "answerTimeoutMs",
+} as const;
+
+/**
+ * The timeouts given, as adapter options. They must be positive: 0 is refused (a turn
+ * or a tool bounded to no time at all is a mistake, and "no bound" is leaving the flag out).
+ */
+export function timeoutOptions(values: Readonly<Record<string, unknown>>): Partial<Record<(typeof TIMEOUTS)[keyof typeof TIMEOUTS], number>> {
+  const out: Partial<Record<(typeof TIMEOUTS)[keyof typeof TIMEOUTS], number>> = {};
+  for (const [flag, key] of Object.entries(TIMEOUTS)) {
+    const ms = secondsOption(flag, values[flag] as string | undefined);
+    if (ms !== undefined) out[key] = ms;
+  }
+  return out;
+}
+
+/** `--acp "COMMAND"`: a command, and none of the options (`clashes`) that only apply to OpenCode. */
+export function acpOption(values: Readonly<Record<string, unknown>>, clashes: readonly string[]): void {
+  if (values.acp === undefined) return;
+  if ((values.acp as string).trim() === "") throw new UsageError('--acp takes the agent command, e.g. --acp "opencode acp"');
+  const clash = clashes.find((k) => values[k] !== undefined);
+  if (clash !== undefined) throw new UsageError(`--acp runs an ACP agent: leave out --${clash}`);
+}
+
+/** An option or environment variable given empty counts as not given. */
+export const nonEmpty = (v: string | undefined) => (v === undefined || v === "" ? undefined : v);
+
+/** `--permission`: the policy for permission requests. */
+export function permissionOption(v: string): "reject" | "allow" | "ask" {
+  if (v !== "reject" && v !== "allow" && v !== "ask") throw new UsageError(`--permission takes reject, allow or ask, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** `--opencode-version`: `1`, `2` (each line's pinned version) or a version; undefined when absent. */
 export function opencodeVersionOption(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
@@ -64,6 +103,23 @@ type OptionSpec = { readonly type: "string" | "boolean"; readonly multiple?: boo
 type Values<T extends Record<string, OptionSpec>> = {
   -readonly [K in keyof T]?: T[K]["type"] extends "boolean" ? boolean : T[K] extends { multiple: true } ? string[] : string;
 };
+
+type Specs<S extends string, F extends string, L extends string> = {
+  [K in S | F | L]: K extends F ? { type: "boolean" } : K extends L ? { type: "string"; multiple: true } : { type: "string" };
+};
+
+/** parseArgs' option specs by name: `--NAME VALUE` options, `--NAME` flags, and `--NAME VALUE` options that repeat. */
+export function optionSpecs<const S extends string, const F extends string = never, const L extends string = never>(
+  strings: readonly S[],
+  flags: readonly F[] = [],
+  repeatable: readonly L[] = [],
+): Specs<S, F, L> {
+  const specs: Record<string, OptionSpec> = {};
+  for (const name of strings) specs[name] = { type: "string" };
+  for (const name of flags) specs[name] = { type: "boolean" };
+  for (const name of repeatable) specs[name] = { type: "string", multiple: true };
+  return specs as Specs<S, F, L>;
+}
 
 /**
  * parseArgs in strict mode, its errors rewritten as one short UsageError

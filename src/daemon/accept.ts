@@ -9,7 +9,7 @@ import type { BridgeError } from "../adapter/errors.js";
 import { createDialect } from "../adapter/line.js";
 import { defaultTitle, SessionKeys } from "../adapter/sessions.js";
 import type { DaemonCore } from "./core.js";
-import { HttpError, issuesOf, readJson, requireJsonContentType, sendJson, summarizeIssues } from "./http.js";
+import { HttpError, readBody, requireJsonContentType, sendJson } from "./http.js";
 import { requestHash, TurnRequestSchema, type TurnRequest } from "./options.js";
 import { directoryRefusal } from "./directories.js";
 import { isAcp } from "./acp.js";
@@ -22,10 +22,7 @@ import { errorMessage } from "../util/errors.js";
 export async function postTurn(core: DaemonCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (core.draining) throw core.unavailable();
   requireJsonContentType(req);
-  const body = await readJson(req, core.options.maxBodyBytes);
-  const parsed = TurnRequestSchema.safeParse(body);
-  if (!parsed.success) throw new HttpError(400, `invalid turn request: ${summarizeIssues(parsed.error)}`, issuesOf(parsed.error));
-  const turn = parsed.data;
+  const turn = await readBody(req, core.options.maxBodyBytes, TurnRequestSchema, "turn request");
   const active = core.store.running().length + core.reserved.size;
   if (active >= core.options.maxActiveTurns) {
     throw new HttpError(429, `too many turns in progress (the limit is ${core.options.maxActiveTurns})`, { limit: core.options.maxActiveTurns }, { "retry-after": "1" });
@@ -95,7 +92,11 @@ export async function postTurn(core: DaemonCore, req: IncomingMessage, res: Serv
     const outputs = core.outputs.entries().map((o) => o.name);
     if (core.journal && !core.journal.turn(turnId, traceId, sessionId, directory, at, hash, { request: turn, outputs })) {
       // A session made for this turn alone would be left behind: remove it.
-      if (target && turn.session_id === undefined && turn.session_key === undefined) await dropSession(core, target, directory, sessionId);
+      if (target && turn.session_id === undefined && turn.session_key === undefined) {
+        await createDialect({ ...target, directory })
+          .deleteSession(sessionId)
+          .catch((err: unknown) => core.log.warn({ session_id: sessionId, err }, "could not remove the session of a refused turn"));
+      }
       throw journalRefusal(core, core.journal.refusal() ?? "the journal cannot be written");
     }
     record = core.store.create(traceId, sessionId, directory, performance.now(), turnId, at);
@@ -155,9 +156,4 @@ function isDirectory(p: string): boolean {
 function journalRefusal(core: DaemonCore, why: string): HttpError {
   core.log.warn({ reason: why }, "refused a turn: its record cannot be kept");
   return new HttpError(503, `the bridge cannot record new turns: ${why} (free space in the state directory, or fix its permissions)`, { reason: why }, { "retry-after": "5" });
-}
-
-async function dropSession(core: DaemonCore, target: OpencodeTarget, directory: string, sessionId: string): Promise<void> {
-  const http = createDialect({ ...target, directory });
-  await http.deleteSession(sessionId).catch((err: unknown) => core.log.warn({ session_id: sessionId, err }, "could not remove the session of a refused turn"));
 }

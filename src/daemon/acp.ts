@@ -89,10 +89,6 @@ export class AcpUpstream implements Upstream {
     });
   }
 
-  restarts(): undefined {
-    return undefined;
-  }
-
   /** What the agent can do, from its `initialize` answer (the probe's, then the last session's). */
   capabilities(): BackendCapabilities {
     return this.caps;

@@ -70,13 +70,9 @@ export class RequestGuard {
     }
     // The console (GET /console) is served by the daemon itself: its own origin is the Host it was loaded from (checked above).
     const ownOrigin = origin !== undefined && host !== undefined && origin.toLowerCase() === `http://${host.trim().toLowerCase()}`;
-    if (origin !== undefined && !ownOrigin && !this.originAllowed(origin)) {
+    if (origin !== undefined && !ownOrigin && !this.origins.has(origin.toLowerCase())) {
       return `Origin ${JSON.stringify(origin)} is not allowed: start the daemon with --allow-origin ${origin} to let pages of that origin call it`;
     }
     return undefined;
-  }
-
-  originAllowed(origin: string): boolean {
-    return this.origins.has(origin.toLowerCase());
   }
 }

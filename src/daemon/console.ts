@@ -8,8 +8,6 @@
  * /v1/turns/:id/events`, `POST /v1/turns/:id/requests/:request_id`, `POST
  * /v1/turns/:id/abort`. Every value is put on the page as text, never as HTML.
  */
-export { CONSOLE_JS } from "./console-script.js";
-
 /** The console's Content-Security-Policy: scripts from the daemon only, no inline script. */
 export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 

@@ -20,7 +20,6 @@ import { ReplyPath } from "./reply-path.js";
 import { SubscriberBudget } from "./sse.js";
 import { PgStore } from "./store/postgres.js";
 import { SharedTurns } from "./store/shared.js";
-import { resendEnded, takeOver } from "./store/takeover.js";
 import { TurnStore } from "./turns.js";
 import type { OpencodeTarget, Upstream } from "./upstream.js";
 
@@ -69,8 +68,11 @@ export class DaemonCore {
     this.guests = this.auth === undefined ? undefined : new Guests();
     this.guard = new RequestGuard(this.options.allowHosts, this.options.allowOrigins);
     this.budget = new SubscriberBudget(this.options.maxSubscribers, this.options.maxSubscribersPerTurn, this.options.maxSubscriberBytesTotal);
-    this.store = new TurnStore({ maxTurns: this.options.maxTurns, maxReplyBytesPerTurn: this.options.maxReplyBytesPerTurn });
-    this.shared = this.options.store === undefined ? undefined : this.sharedTurns(this.options.store);
+    this.store = new TurnStore(this.options);
+    if (this.options.store !== undefined) {
+      const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
+      this.shared = new SharedTurns(this, new PgStore(this.options.store, { owner, leaseMs: this.options.leaseMs }));
+    }
     this.sessionStore = this.shared ? this.shared.pg.sessions() : this.options.stateDir !== undefined ? new FileSessionStore(join(this.options.stateDir, "sessions.json")) : new MemorySessionStore();
     if (this.sessionStore instanceof FileSessionStore && this.sessionStore.recovered) this.log.warn(this.sessionStore.recovered);
     if (this.options.stateDir !== undefined && this.shared === undefined) {
@@ -88,21 +90,6 @@ export class DaemonCore {
     // An ACP upstream bounds its idle agent processes itself (each is a whole agent).
     this.pool = new AdapterPool(Math.min(this.upstream.maxIdle ?? Infinity, this.options.maxIdleSessions), (adapter) => this.countReconnects(adapter));
     this.upstream.attach?.(this);
-  }
-
-  private sharedTurns(url: string): SharedTurns {
-    const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`;
-    return new SharedTurns({
-      pg: new PgStore(url, { owner, leaseMs: this.options.leaseMs }),
-      store: this.store,
-      log: this.log,
-      leaseMs: this.options.leaseMs,
-      retainTurns: this.options.maxTurns,
-      room: () => (this.draining ? 0 : this.options.maxActiveTurns - this.store.running().length - this.reserved.size),
-      takeover: (row, record) => takeOver(this, row, record, this.input.adapter?.turnTimeoutMs ?? 30 * 60_000),
-      resend: (row) => resendEnded(this, row),
-      ackers: () => this.outputs.entries().filter(({ sink }) => typeof sink.bind === "function").map(({ name }) => name),
-    });
   }
 
   makeAdapter(target: OpencodeTarget, directory: string): OpencodeAdapter {

@@ -1,7 +1,7 @@
 /**
  * The daemon's HTTP plumbing: one error type for every answer that is not a
  * success, JSON bodies shaped `{error, details?}`, and a request-body reader
- * with a size cap.
+ * with a size cap that checks the body against its schema.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
@@ -65,8 +65,12 @@ export function requireJsonContentType(req: IncomingMessage, optional = false): 
   }
 }
 
-/** Reads and parses a JSON body of at most `maxBytes`; 413 beyond it, 400 when it is not JSON. */
-export async function readJson(req: IncomingMessage, maxBytes: number): Promise<unknown> {
+/**
+ * Reads a JSON body of at most `maxBytes` and checks it against `schema`: 413 beyond
+ * the size, 400 when it is not JSON or not valid (`invalid <what>:` and every zod
+ * issue as `{path, message}`, zod's messages saying what was expected and received).
+ */
+export async function readBody<S extends z.ZodType>(req: IncomingMessage, maxBytes: number, schema: S, what: string): Promise<z.output<S>> {
   const declared = Number(req.headers["content-length"] ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     throw new HttpError(413, `the body is larger than ${maxBytes} bytes`, { limit_bytes: maxBytes, got_bytes: declared }, { connection: "close" });
@@ -83,21 +87,14 @@ export async function readJson(req: IncomingMessage, maxBytes: number): Promise<
   }
   const text = Buffer.concat(chunks).toString("utf8");
   if (text.trim() === "") throw new HttpError(400, "the body is empty: expected a JSON object");
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, "the body is not valid JSON", { reason: errorMessage(err) });
   }
-}
-
-/** Zod issues as `{path, message}` (zod's messages say what was expected and what was received). */
-export function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return issueList(error, "(body)");
-}
-
-/** One line summing up the issues, for the `error` field. */
-export function summarizeIssues(error: z.ZodError): string {
-  return issuesOf(error)
-    .map((i) => `${i.path}: ${i.message}`)
-    .join("; ");
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = issueList(parsed.error, "(body)");
+  throw new HttpError(400, `invalid ${what}: ${issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`, issues);
 }

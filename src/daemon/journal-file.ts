@@ -149,26 +149,9 @@ export class SegmentedFile {
     }
   }
 
-  /** Syncs the active segment, and syncs and closes the ones rolled since the last sync. */
-  sync(): void {
-    for (const fd of this.retired.splice(0)) {
-      try {
-        this.fs.fdatasyncSync(fd);
-      } catch (err) {
-        this.onError(err as Error);
-      }
-      this.fs.closeSync(fd);
-    }
-    if (this.fd === undefined) return;
-    try {
-      this.fs.fdatasyncSync(this.fd);
-    } catch (err) {
-      this.onError(err as Error);
-    }
-  }
-
   /**
-   * The same off the event loop (libuv's thread pool): resolves once what was written
+   * Syncs the active segment, and syncs and closes the ones rolled since the last
+   * sync, off the event loop (libuv's thread pool): resolves once what was written
    * before the call is on disk. An `fdatasync` takes the disk milliseconds (2-10 ms
    * here); in the event loop it held every turn's replies and subscribers that long.
    * Never rejects (a failure is reported).
@@ -187,11 +170,6 @@ export class SegmentedFile {
     const all = this.retired.splice(0).map((fd) => one(fd, true));
     if (this.fd !== undefined) all.push(one(this.fd, false));
     return Promise.all(all).then(() => undefined);
-  }
-
-  /** Rolled segments not yet synced (their descriptors stay open until then). */
-  get pendingRetired(): number {
-    return this.retired.length;
   }
 
   /** Deletes the numbered segment `n` (no retained turn has a record in it). */
@@ -213,8 +191,8 @@ export class SegmentedFile {
   }
 
   /** Starts a new active segment; on any failure the current one stays open and in use. */
-  roll(): boolean {
-    if (this.fd === undefined) return false;
+  private roll(): void {
+    if (this.fd === undefined) return;
     const next = join(this.dir, NEXT);
     let fd: number;
     try {
@@ -222,7 +200,7 @@ export class SegmentedFile {
     } catch (err) {
       this.rollAt = this.bytes + this.segmentBytes;
       this.onError(err as Error);
-      return false;
+      return;
     }
     const numbered = join(this.dir, `journal.${this.activeNumber}.jsonl`);
     try {
@@ -236,7 +214,7 @@ export class SegmentedFile {
       }
       this.rollAt = this.bytes + this.segmentBytes;
       this.onError(err as Error);
-      return false;
+      return;
     }
     try {
       this.fs.renameSync(next, this.file);
@@ -251,13 +229,19 @@ export class SegmentedFile {
     this.bytes = 0;
     this.torn = false;
     this.rollAt = this.segmentBytes;
-    return true;
   }
 
+  /** Syncs and closes the active segment and the ones rolled since the last sync. */
   close(): void {
     if (this.fd === undefined) return;
-    this.sync();
-    this.fs.closeSync(this.fd);
+    for (const fd of [...this.retired.splice(0), this.fd]) {
+      try {
+        this.fs.fdatasyncSync(fd);
+      } catch (err) {
+        this.onError(err as Error);
+      }
+      this.fs.closeSync(fd);
+    }
     this.fd = undefined;
   }
 }

@@ -3,15 +3,7 @@
  * retained turns each segment holds: a segment no retained turn is in any more
  * is deleted (so the journal is never rewritten whole; see journal.ts).
  */
-
-/** The part of the segmented file the index needs. */
-export interface Segments {
-  /** Writing has begun (after start-up's read-back). */
-  readonly isOpen: boolean;
-  /** The segment being written; it is never dropped. */
-  readonly activeNumber: number;
-  drop(n: number): void;
-}
+import type { SegmentedFile } from "./journal-file.js";
 
 export class SegmentIndex {
   private readonly turnSegs = new Map<string, Set<number>>();
@@ -19,7 +11,8 @@ export class SegmentIndex {
   private lastNoted: string | undefined;
   private lastNotedSeg = -1;
 
-  constructor(private readonly files: Segments) {}
+  /** `isOpen`: writing has begun (after start-up's read-back); `activeNumber`: the segment being written, never dropped. */
+  constructor(private readonly files: Pick<SegmentedFile, "isOpen" | "activeNumber" | "drop">) {}
 
   /** Turn `id` is retained from now on (a new turn, before its first record). */
   retain(id: string): void {

@@ -26,8 +26,8 @@
  * of no retained turn, so a turn's end costs an append (and sometimes an unlink)
  * whatever the journal holds.
  *
- * Behind a small interface (`TurnJournal`) so that another store (PostgreSQL:
- * tables turn, reply, request, ack with the same keys) can take its place.
+ * The reply path sees it as a `TurnLog` (./store/types.ts), as it sees the
+ * shared PostgreSQL store that takes its place with several daemons.
  */
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
@@ -36,29 +36,10 @@ import { errorMessage } from "../util/errors.js";
 import { SegmentedFile, type JournalFs } from "./journal-file.js";
 import { readJournal, type Entry, type JournaledTurn } from "./journal-entry.js";
 import { SegmentIndex } from "./journal-segments.js";
-import { lockStateDir, unlockStateDir } from "./state-lock.js";
+import { lockStateDir, unlockStateDir } from "./state.js";
 import type { TurnOutcome } from "./turns.js";
 
 export { readJournal, type JournaledTurn } from "./journal-entry.js";
-
-/** What the daemon needs of a journal: what a turn is, what it said, how it ended, what outputs have. */
-export interface TurnJournal {
-  /** Takes the store, reads it back: the retained turns, in the order accepted. */
-  open(): JournaledTurn[];
-  /** An accepted turn; false when it could not be recorded (the daemon then refuses the turn). */
-  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra?: TurnExtra): boolean;
-  prompt(id: string, messageId: string): void;
-  reply(id: string, r: Reply): void;
-  request(id: string, evt: RequestEvent): void;
-  end(id: string, outcome: TurnOutcome): void;
-  ack(id: string, output: string, seq: number): void;
-  synced(): Promise<void>;
-  /** Writes the records held back (`coalesce`) now: called before anything of them leaves the process. */
-  flush(): void;
-  /** Why new turns cannot be recorded now (undefined: they can). */
-  refusal(): string | undefined;
-  close(): void;
-}
 
 /** What else a turn is: its request, and the outputs it is owed to (an output added later is owed nothing of it). */
 export interface TurnExtra {
@@ -78,7 +59,7 @@ export interface JournalOptions {
   readonly fs?: JournalFs;
 }
 
-export class Journal implements TurnJournal {
+export class Journal {
   private readonly files: SegmentedFile;
   private syncTimer: NodeJS.Timeout | undefined;
   private groupSync: Promise<void> | undefined;
@@ -120,6 +101,7 @@ export class Journal implements TurnJournal {
     return this.files.file;
   }
 
+  /** Takes the state directory, reads the journal back: the retained turns, in the order accepted. */
   open(): JournaledTurn[] {
     const why = lockStateDir(this.dir);
     if (why !== undefined) this.readOnly = why;
@@ -139,6 +121,7 @@ export class Journal implements TurnJournal {
     return all.filter((t) => this.index.retains(t.id));
   }
 
+  /** An accepted turn; false when it could not be recorded (the daemon then refuses the turn). */
   turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra: TurnExtra = {}): boolean {
     this.index.retain(id);
     const ok = this.write(
@@ -181,6 +164,7 @@ export class Journal implements TurnJournal {
     this.heldIds.push(id);
   }
 
+  /** Writes the records held back (`coalesce`) now: called before anything of them leaves the process. */
   flush(): void {
     if (this.held === "" && this.heldAcks.size === 0) return;
     let lines = this.held;
@@ -192,12 +176,7 @@ export class Journal implements TurnJournal {
     this.heldAcks.clear();
     this.held = "";
     this.heldIds = [];
-    if (this.readOnly !== undefined) return;
-    const n = this.files.activeNumber;
-    const ok = this.files.append(lines);
-    if (ok) this.failing = undefined;
-    for (const id of ids) this.index.note(id, n);
-    this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
+    this.append(lines, ids);
   }
 
   request(id: string, evt: RequestEvent): void {
@@ -229,6 +208,7 @@ export class Journal implements TurnJournal {
     this.heldAcks.set(key, { id, o: output, seq });
   }
 
+  /** Why new turns cannot be recorded now (undefined: they can). */
   refusal(): string | undefined {
     this.flush();
     if (this.readOnly !== undefined) return this.readOnly;
@@ -256,12 +236,17 @@ export class Journal implements TurnJournal {
   private writeLine(line: string, id: string): boolean {
     // Held-back reply records first: the file keeps the order the daemon acted in.
     this.flush();
+    return this.append(line, [id]);
+  }
+
+  /** Appends records of the turns `ids`; a sync follows within `syncIntervalMs`. */
+  private append(lines: string, ids: readonly string[]): boolean {
     if (this.readOnly !== undefined) return false;
-    // The segment it goes to: a roll after this append gives the active one a new number.
+    // The segment they go to: a roll after this append gives the active one a new number.
     const n = this.files.activeNumber;
-    const ok = this.files.append(line);
+    const ok = this.files.append(lines);
     if (ok) this.failing = undefined;
-    this.index.note(id, n);
+    for (const id of ids) this.index.note(id, n);
     this.syncTimer ??= setTimeout(() => void this.sync(), this.opts.syncIntervalMs);
     return ok;
   }

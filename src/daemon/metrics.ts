@@ -83,78 +83,71 @@ export class Metrics {
 
   render(s: Snapshot): string {
     const out: string[] = [];
-    const family = (name: string, type: "counter" | "gauge" | "histogram", help: string) => {
-      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    };
+    type Type = "counter" | "gauge" | "histogram";
     const sample = (name: string, labels: Record<string, string>, value: number) => {
       const l = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
       out.push(`${name}${l.length ? `{${l.join(",")}}` : ""} ${formatValue(value)}`);
     };
+    /** A family: its HELP and TYPE, then one sample per [label value, value] (one unlabelled sample for a number). */
+    const family = (name: string, type: Type, help: string, values: number | Iterable<readonly [string, number]>, label = "") => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+      if (typeof values === "number") sample(name, {}, values);
+      else for (const [v, n] of values) sample(name, { [label]: v }, n);
+    };
+    const sinks = (pick: (m: SinkMetric) => number) => s.sinks.map((m) => [m.sink, pick(m)] as const);
 
-    family("opencode_bridge_turns_total", "counter", "Turns ended, by outcome: final, or the error reply's code.");
-    for (const outcome of ["final", ...[...this.turns.keys()].filter((k) => k !== "final").sort()]) {
-      sample("opencode_bridge_turns_total", { outcome }, this.turns.get(outcome) ?? 0);
-    }
-    family("opencode_bridge_turns_in_flight", "gauge", "Turns accepted and not yet ended.");
-    sample("opencode_bridge_turns_in_flight", {}, s.turnsInFlight);
-    family("opencode_bridge_turns_retained", "gauge", "Turns whose replies are kept for event subscribers.");
-    sample("opencode_bridge_turns_retained", {}, s.turnsRetained);
-    family("opencode_bridge_sessions_cached", "gauge", "OpenCode sessions with a cached adapter.");
-    sample("opencode_bridge_sessions_cached", {}, s.sessionsCached);
+    const outcomes = ["final", ...[...this.turns.keys()].filter((k) => k !== "final").sort()];
+    family("opencode_bridge_turns_total", "counter", "Turns ended, by outcome: final, or the error reply's code.", outcomes.map((o) => [o, this.turns.get(o) ?? 0] as const), "outcome");
+    family("opencode_bridge_turns_in_flight", "gauge", "Turns accepted and not yet ended.", s.turnsInFlight);
+    family("opencode_bridge_turns_retained", "gauge", "Turns whose replies are kept for event subscribers.", s.turnsRetained);
+    family("opencode_bridge_sessions_cached", "gauge", "OpenCode sessions with a cached adapter.", s.sessionsCached);
 
-    family("opencode_bridge_replies_total", "counter", "Replies produced, by kind.");
-    for (const kind of REPLY_KINDS) sample("opencode_bridge_replies_total", { kind }, this.replies.get(kind) ?? 0);
+    family("opencode_bridge_replies_total", "counter", "Replies produced, by kind.", REPLY_KINDS.map((k) => [k, this.replies.get(k) ?? 0] as const), "kind");
 
-    family("opencode_bridge_time_to_first_delta_seconds", "histogram", "From accepting a turn to its first delta reply.");
+    family("opencode_bridge_time_to_first_delta_seconds", "histogram", "From accepting a turn to its first delta reply.", []);
     for (const b of this.timeToFirstDelta.cumulative()) {
       sample("opencode_bridge_time_to_first_delta_seconds_bucket", { le: b.le }, b.count);
     }
     sample("opencode_bridge_time_to_first_delta_seconds_sum", {}, this.timeToFirstDelta.sum);
     sample("opencode_bridge_time_to_first_delta_seconds_count", {}, this.timeToFirstDelta.count);
 
-    family("opencode_bridge_sink_delivered_total", "counter", "Replies a sink delivered (for the webhook: acknowledged with 2xx).");
-    for (const m of s.sinks) sample("opencode_bridge_sink_delivered_total", { sink: m.sink }, m.delivered);
-    family("opencode_bridge_sink_retries_total", "counter", "Delivery attempts a sink repeated.");
-    for (const m of s.sinks) sample("opencode_bridge_sink_retries_total", { sink: m.sink }, m.retries);
-    family("opencode_bridge_sink_failures_total", "counter", "Replies a sink failed to deliver (gave up, dropped or threw).");
-    for (const m of s.sinks) sample("opencode_bridge_sink_failures_total", { sink: m.sink }, m.failures);
+    family("opencode_bridge_sink_delivered_total", "counter", "Replies a sink delivered (for the webhook: acknowledged with 2xx).", sinks((m) => m.delivered), "sink");
+    family("opencode_bridge_sink_retries_total", "counter", "Delivery attempts a sink repeated.", sinks((m) => m.retries), "sink");
+    family("opencode_bridge_sink_failures_total", "counter", "Replies a sink failed to deliver (gave up, dropped or threw).", sinks((m) => m.failures), "sink");
 
-    family("opencode_bridge_provider_retries_total", "counter", "Model provider retries OpenCode reported.");
-    sample("opencode_bridge_provider_retries_total", {}, this.providerRetries);
+    family("opencode_bridge_provider_retries_total", "counter", "Model provider retries OpenCode reported.", this.providerRetries);
     if (s.streamReconnects !== undefined) {
-      family("opencode_bridge_event_stream_reconnects_total", "counter", "Reconnections of OpenCode's /event stream.");
-      sample("opencode_bridge_event_stream_reconnects_total", {}, s.streamReconnects);
+      family("opencode_bridge_event_stream_reconnects_total", "counter", "Reconnections of OpenCode's /event stream.", s.streamReconnects);
     }
     if (s.opencodeRestarts !== undefined) {
-      family("opencode_bridge_opencode_restarts_total", "counter", "Restarts of the opencode serve the bridge owns.");
-      sample("opencode_bridge_opencode_restarts_total", {}, s.opencodeRestarts);
+      family("opencode_bridge_opencode_restarts_total", "counter", "Restarts of the opencode serve the bridge owns.", s.opencodeRestarts);
     }
-    if (s.opencodeUp !== undefined) {
-      family("opencode_bridge_opencode_up", "gauge", "1 when OpenCode answered its health check at this scrape.");
-      sample("opencode_bridge_opencode_up", {}, s.opencodeUp ? 1 : 0);
-    }
-    family("opencode_bridge_event_subscribers", "gauge", "Event-stream (SSE) subscribers connected.");
-    sample("opencode_bridge_event_subscribers", {}, s.subscribers);
-    family("opencode_bridge_event_subscriber_buffered_bytes", "gauge", "Bytes waiting for event subscribers (socket buffers and queued replies the turns do not keep).");
-    sample("opencode_bridge_event_subscriber_buffered_bytes", {}, s.subscriberBytes);
-    family("opencode_bridge_event_subscribers_cut_total", "counter", "Event subscribers cut off, by reason: buffer (its own bound), total (the shared bound), stalled (drain deadline).");
-    for (const [reason, n] of Object.entries(s.subscribersDropped)) sample("opencode_bridge_event_subscribers_cut_total", { reason }, n);
-    family("opencode_bridge_connections", "gauge", "Open HTTP connections to the daemon.");
-    sample("opencode_bridge_connections", {}, s.connections);
+    if (s.opencodeUp !== undefined) family("opencode_bridge_opencode_up", "gauge", "1 when OpenCode answered its health check at this scrape.", s.opencodeUp ? 1 : 0);
+    family("opencode_bridge_event_subscribers", "gauge", "Event-stream (SSE) subscribers connected.", s.subscribers);
+    family("opencode_bridge_event_subscriber_buffered_bytes", "gauge", "Bytes waiting for event subscribers (socket buffers and queued replies the turns do not keep).", s.subscriberBytes);
+    family(
+      "opencode_bridge_event_subscribers_cut_total",
+      "counter",
+      "Event subscribers cut off, by reason: buffer (its own bound), total (the shared bound), stalled (drain deadline).",
+      Object.entries(s.subscribersDropped),
+      "reason",
+    );
+    family("opencode_bridge_connections", "gauge", "Open HTTP connections to the daemon.", s.connections);
     if (s.guests !== undefined) {
-      family("opencode_bridge_guest_connections", "gauge", "Open connections that have not sent the token yet.");
-      sample("opencode_bridge_guest_connections", {}, s.guests.open);
-      family("opencode_bridge_guest_connections_closed_total", "counter", "Connections without the token closed by the daemon, by reason: deadline (no token in time), crowded (too many).");
-      for (const [reason, n] of Object.entries(s.guests.closed)) sample("opencode_bridge_guest_connections_closed_total", { reason }, n);
+      family("opencode_bridge_guest_connections", "gauge", "Open connections that have not sent the token yet.", s.guests.open);
+      family(
+        "opencode_bridge_guest_connections_closed_total",
+        "counter",
+        "Connections without the token closed by the daemon, by reason: deadline (no token in time), crowded (too many).",
+        Object.entries(s.guests.closed),
+        "reason",
+      );
     }
     if (s.journalFailures !== undefined) {
-      family("opencode_bridge_journal_write_failures_total", "counter", "Journal records that could not be written.");
-      sample("opencode_bridge_journal_write_failures_total", {}, s.journalFailures);
+      family("opencode_bridge_journal_write_failures_total", "counter", "Journal records that could not be written.", s.journalFailures);
     }
-    family("opencode_bridge_limit", "gauge", "The daemon's configured bounds, by name.");
-    for (const [limit, v] of Object.entries(s.limits)) sample("opencode_bridge_limit", { limit }, v);
-    family("opencode_bridge_http_requests_total", "counter", "HTTP requests answered by the daemon, by status.");
-    for (const [status, n] of [...this.httpRequests].sort()) sample("opencode_bridge_http_requests_total", { status }, n);
+    family("opencode_bridge_limit", "gauge", "The daemon's configured bounds, by name.", Object.entries(s.limits), "limit");
+    family("opencode_bridge_http_requests_total", "counter", "HTTP requests answered by the daemon, by status.", [...this.httpRequests].sort(), "status");
     return `${out.join("\n")}\n`;
   }
 }

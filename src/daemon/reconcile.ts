@@ -43,9 +43,3 @@ export function judgeFromRecord(delivered: readonly Reply[], messages: readonly 
   if (rest === undefined) return { kind: "lost", why: "OpenCode's record does not continue what the turn had already reported" };
   return { kind: "finished", bodies: rest };
 }
-
-/** The replies that finish the turn from the record (the last one terminal), or undefined when it does not. */
-export function finishFromRecord(delivered: readonly Reply[], messages: readonly RecordMessage[], turn: JournaledPrompt, sessionIdle: boolean): ReplyBody[] | undefined {
-  const v = judgeFromRecord(delivered, messages, turn, sessionIdle);
-  return v.kind === "finished" ? v.bodies : undefined;
-}

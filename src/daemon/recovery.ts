@@ -5,33 +5,16 @@
  * that were running when the daemon died reconciled from OpenCode's record by
  * their own user message id (./reconcile.ts).
  */
-import type { Logger } from "pino";
 import { createDialect } from "../adapter/line.js";
-import type { ReplyBody } from "../codec/envelope.js";
+import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import { unstamped } from "../codec/record.js";
 import { isTerminal, type Reply } from "../codec/reply.js";
-import { Envelope } from "../codec/envelope.js";
-import type { FanoutSink } from "../sink/fanout.js";
-import type { JournaledTurn, TurnJournal } from "./journal.js";
-import type { FollowedTurn } from "../adapter/follow.js";
-import { TurnRequestSchema, type TurnRequest } from "./options.js";
+import type { DaemonCore } from "./core.js";
+import type { Journal, JournaledTurn } from "./journal.js";
+import { TurnRequestSchema } from "./options.js";
 import { judgeFromRecord } from "./reconcile.js";
-import { turnInfo, type TurnOutcome, type TurnRecord, type TurnStore } from "./turns.js";
-import type { Upstream } from "./upstream.js";
-
-export interface RecoveryContext {
-  readonly journal: TurnJournal;
-  readonly store: TurnStore;
-  readonly outputs: FanoutSink;
-  readonly upstream: Upstream;
-  readonly log: Logger;
-  /** Where the new replies of a reconciled turn go: journal, record and subscribers, outputs. */
-  deliver(reply: Reply): Promise<void>;
-  /** Ends a turn's record: counted, journaled, subscribers told. */
-  end(record: TurnRecord, outcome: TurnOutcome): void;
-  /** Follows a turn OpenCode still runs to its end (src/adapter/follow.ts); resolves with its outcome once ended. */
-  follow(record: TurnRecord, turn: FollowedTurn, request: TurnRequest | undefined): Promise<TurnOutcome>;
-}
+import { endTurn, followTurn } from "./run.js";
+import { outcomeOf, turnInfo, type TurnRecord } from "./turns.js";
 
 export interface Recovered {
   readonly turn: JournaledTurn;
@@ -43,46 +26,60 @@ export interface Recovered {
  * event subscribers as they were; a turn that was running when the daemon died
  * comes back running, to be reconciled by `resumeRecovered`.
  */
-export function recoverJournal(ctx: RecoveryContext): Recovered[] {
+export function recoverJournal(core: DaemonCore, journal: Journal): Recovered[] {
   const recovered: Recovered[] = [];
-  for (const t of ctx.journal.open()) {
-    if (ctx.store.has(t.traceId)) continue;
-    const record = ctx.store.create(t.traceId, t.sessionId, t.directory, performance.now(), t.id, t.at);
+  for (const t of journal.open()) {
+    if (core.store.has(t.traceId)) continue;
+    const record = core.store.create(t.traceId, t.sessionId, t.directory, performance.now(), t.id, t.at);
     record.requestHash = t.requestHash;
     const request = TurnRequestSchema.safeParse(t.request);
     if (request.success) record.info = turnInfo(request.data);
-    for (const r of t.replies) ctx.store.add(r);
+    for (const r of t.replies) core.store.add(r);
     const last = t.replies[t.replies.length - 1];
     if (t.outcome === undefined && last && isTerminal(last)) {
-      t.outcome = last.kind === "final" ? "final" : last.code;
-      ctx.journal.end(t.id, t.outcome);
+      t.outcome = outcomeOf(last);
+      journal.end(t.id, t.outcome);
     }
-    if (t.outcome !== undefined) ctx.store.finish(record, t.outcome);
-    else for (const evt of t.pending.values()) ctx.store.request(evt);
+    if (t.outcome !== undefined) core.store.finish(record, t.outcome);
+    else for (const evt of t.pending.values()) core.store.request(evt);
     recovered.push({ turn: t, record });
   }
-  const skipped = (ctx.journal as { skipped?: number }).skipped ?? 0;
+  const skipped = journal.skipped;
   if (recovered.length > 0 || skipped > 0) {
-    ctx.log.info({ turns: recovered.length, running: recovered.filter((r) => !r.record.finished).length, lines_skipped: skipped }, "turns recovered from the journal");
+    core.log.info({ turns: recovered.length, running: recovered.filter((r) => !r.record.finished).length, lines_skipped: skipped }, "turns recovered from the journal");
   }
-  if (skipped > 0) ctx.log.warn({ lines_skipped: skipped }, "the journal had unreadable lines (torn or corrupt): skipped");
+  if (skipped > 0) core.log.warn({ lines_skipped: skipped }, "the journal had unreadable lines (torn or corrupt): skipped");
   return recovered;
+}
+
+/**
+ * Re-sends what each output was owed and had not acknowledged, then reconciles
+ * each turn that was running, its new replies reaching every output after what
+ * was re-sent.
+ */
+export async function resumeRecovered(core: DaemonCore, recovered: readonly Recovered[]): Promise<void> {
+  await resend(core, recovered.map((r) => r.turn), "after the restart");
+  await Promise.all(recovered.filter((r) => !r.record.finished).map((r) => reconcile(core, r.turn, r.record)));
 }
 
 /**
  * Outputs that acknowledge (they have `bind`) get what they were owed and had
  * not acknowledged — only turns they were configured for when the turn was
- * accepted — interleaved across turns (one reply of each turn in turn), so one
- * turn's backlog does not hold back the others. Then each turn that was running
- * is reconciled, its new replies reaching every output after what was re-sent.
+ * accepted (`outputs`; undefined: every output) — interleaved across turns (one
+ * reply of each turn in turn), so one turn's backlog does not hold back the others.
+ * `when` completes the log's sentences ("after the restart", "of a turn taken over").
  */
-export async function resumeRecovered(ctx: RecoveryContext, recovered: readonly Recovered[]): Promise<void> {
+export async function resend(
+  core: DaemonCore,
+  turns: readonly { readonly replies: readonly Reply[]; readonly acks: ReadonlyMap<string, number>; readonly outputs?: readonly string[] }[],
+  when: string,
+): Promise<void> {
   await Promise.all(
-    ctx.outputs.entries().map(async ({ name, sink }) => {
+    core.outputs.entries().map(async ({ name, sink }) => {
       if (typeof sink.bind !== "function") return;
-      const owed = recovered
-        .filter(({ turn }) => turn.outputs === undefined || turn.outputs.includes(name))
-        .map(({ turn }) => turn.replies.filter((r) => r.seq > (turn.acks.get(name) ?? -1)))
+      const owed = turns
+        .filter((turn) => turn.outputs === undefined || turn.outputs.includes(name))
+        .map((turn) => turn.replies.filter((r) => r.seq > (turn.acks.get(name) ?? -1)))
         .filter((rs) => rs.length > 0);
       let n = 0;
       for (let i = 0; owed.length > 0; i++) {
@@ -96,14 +93,13 @@ export async function resumeRecovered(ctx: RecoveryContext, recovered: readonly 
             await sink.deliver(r);
             n++;
           } catch (err) {
-            ctx.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err }, "could not re-send a reply after the restart");
+            core.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err }, `could not re-send a reply ${when}`);
           }
         }
       }
-      if (n > 0) ctx.log.info({ sink: name, replies: n }, "re-sent replies not acknowledged before the restart");
+      if (n > 0) core.log.info({ sink: name, replies: n }, `re-sent the replies not acknowledged ${when}`);
     }),
   );
-  await Promise.all(recovered.filter((r) => !r.record.finished).map((r) => reconcile(ctx, r.turn, r.record)));
 }
 
 /**
@@ -112,11 +108,11 @@ export async function resumeRecovered(ctx: RecoveryContext, recovered: readonly 
  * `error` `transport` — and a session still busy with it is aborted, so it does
  * not go on unobserved.
  */
-async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRecord): Promise<void> {
+async function reconcile(core: DaemonCore, t: JournaledTurn, record: TurnRecord): Promise<void> {
   let bodies: ReplyBody[] | undefined;
   let why = "the bridge restarted while the turn was running; what OpenCode did after that is not reported";
   try {
-    const target = await ctx.upstream.target();
+    const target = await core.upstream.target();
     const dialect = createDialect({ ...target, directory: t.directory });
     // The status first, then the record: a session seen idle has its record complete when it is read.
     const status = await dialect.sessionStatus();
@@ -130,23 +126,28 @@ async function reconcile(ctx: RecoveryContext, t: JournaledTurn, record: TurnRec
     else if (t.messageId !== undefined) {
       // OpenCode still runs it: follow it again to its end (re-attach), from the journaled seq on.
       const request = TurnRequestSchema.safeParse(t.request);
-      const outcome = await ctx.follow(record, { traceId: t.traceId, sessionId: t.sessionId, userMessageId: t.messageId, delivered: t.replies }, request.success ? request.data : undefined);
-      ctx.log.info({ trace_id: t.traceId, outcome }, "followed a turn the restart interrupted to its end");
+      const followed = { traceId: t.traceId, sessionId: t.sessionId, userMessageId: t.messageId, delivered: t.replies };
+      const outcome = await followTurn(core, record, followed, request.success ? request.data : undefined, target);
+      core.log.info({ trace_id: t.traceId, outcome }, "followed a turn the restart interrupted to its end");
       return;
     }
   } catch (err) {
-    ctx.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err }, "could not read OpenCode's record of a turn the restart interrupted");
+    core.log.warn({ trace_id: t.traceId, session_id: t.sessionId, err }, "could not read OpenCode's record of a turn the restart interrupted");
   }
-  const replies = bodies ?? [unstamped({ kind: "error" as const, error: why, code: "transport" as const })];
-  // The turn's envelope goes on where the journal left it: seq stays gapless.
-  const envelope = new Envelope(t.traceId);
-  envelope.seq = t.replies.length;
-  for (const body of replies) await ctx.deliver(envelope.stamp(body, t.sessionId));
-  const last = replies[replies.length - 1];
-  const outcome: TurnOutcome = last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport";
-  ctx.log.info(
-    { trace_id: t.traceId, outcome, replies: envelope.seq },
-    bodies ? "finished a turn the restart interrupted from OpenCode's record" : "ended a turn the restart interrupted",
-  );
-  ctx.end(record, outcome);
+  await finishRecovered(core, record, t.replies.length, bodies ?? why, bodies ? "finished a turn the restart interrupted from OpenCode's record" : "ended a turn the restart interrupted");
+}
+
+/**
+ * Ends a turn with the replies OpenCode's record gave it, or with an `error`
+ * `transport` saying why it could not. The turn's envelope goes on after the
+ * `delivered` replies (what the journal or the store holds): seq stays gapless.
+ */
+export async function finishRecovered(core: DaemonCore, record: TurnRecord, delivered: number, bodies: ReplyBody[] | string, message: string): Promise<void> {
+  const out = typeof bodies === "string" ? [unstamped({ kind: "error" as const, error: bodies, code: "transport" as const })] : bodies;
+  const envelope = new Envelope(record.traceId);
+  envelope.seq = delivered;
+  for (const body of out) await core.replies.sink.deliver(envelope.stamp(body, record.sessionId));
+  const outcome = outcomeOf(out[out.length - 1]);
+  core.log.info({ trace_id: record.traceId, outcome, replies: envelope.seq }, message);
+  endTurn(core, record, outcome);
 }

@@ -6,13 +6,13 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { postTurn } from "./accept.js";
-import { CONSOLE_CSP, CONSOLE_HTML, CONSOLE_JS } from "./console.js";
+import { CONSOLE_CSP, CONSOLE_HTML } from "./console.js";
+import { CONSOLE_JS } from "./console-script.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, sendError } from "./http.js";
-import { postAnswer } from "./requests.js";
 import { getBackends, getHealth, getMetrics } from "./status.js";
 import { streamTurnList } from "./turn-list.js";
-import { getEvents, getTurn, getTurns, postAbort } from "./turn-routes.js";
+import { getEvents, getTurn, getTurns, postAbort, postAnswer } from "./turn-routes.js";
 import { errorMessage } from "../util/errors.js";
 
 type Method = "GET" | "POST";

@@ -9,7 +9,6 @@ import type { AcpUpstream } from "./acp.js";
 import { BridgeError } from "../adapter/errors.js";
 import type { FollowedTurn } from "../adapter/follow.js";
 import type { TurnResult } from "../adapter/delivery.js";
-import type { RecoveryContext } from "./recovery.js";
 import type { DaemonCore } from "./core.js";
 import type { TurnRequest } from "./options.js";
 import type { Lease, TurnAdapter } from "./pool.js";
@@ -115,19 +114,4 @@ export function endTurn(core: DaemonCore, record: TurnRecord, outcome: TurnOutco
     core.store.finish(record, outcome);
   }
   core.log.debug({ trace_id: record.traceId, session_id: record.sessionId, outcome, replies: record.total }, "turn record closed");
-}
-
-/** What recovery after a restart works with (none without a state directory). */
-export function recoveryContext(core: DaemonCore): RecoveryContext | undefined {
-  if (!core.journal || core.shared) return undefined;
-  return {
-    journal: core.journal,
-    store: core.store,
-    outputs: core.outputs,
-    upstream: core.upstream,
-    log: core.log,
-    deliver: (reply) => core.replies.sink.deliver(reply) as Promise<void>,
-    end: (record, outcome) => endTurn(core, record, outcome),
-    follow: async (record, turn, request) => followTurn(core, record, turn, request, await core.upstream.target()),
-  };
 }

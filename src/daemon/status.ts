@@ -63,7 +63,7 @@ export async function getMetrics(core: DaemonCore, res: ServerResponse): Promise
     sessionsCached: core.pool.size,
     sinks: core.sinkMetrics(),
     streamReconnects: core.reconnects,
-    opencodeRestarts: core.upstream.restarts(),
+    opencodeRestarts: core.upstream.restarts?.(),
     opencodeUp: opencode.healthy,
     subscribers: core.budget.subscribers,
     subscriberBytes: core.budget.bytes,

@@ -20,7 +20,7 @@ import { isTerminal } from "../codec/reply.js";
 import type { AnswerOutcome } from "../adapter/requests.js";
 import type { BridgeRequest, RequestAnswer, RequestEvent } from "../codec/requests.js";
 import { replyJson } from "../sink/encoded.js";
-import type { TurnRequest } from "./options.js";
+import type { DaemonOptions, TurnRequest } from "./options.js";
 
 /** What GET /v1/turns and the console show of what the daemon was asked (the same for a turn recovered after a restart). */
 export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "question">): TurnRecord["info"] {
@@ -33,6 +33,9 @@ export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "questi
 
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
+
+/** The outcome its last reply gives a turn (`transport` when it is not terminal). */
+export const outcomeOf = (last: Reply | undefined): TurnOutcome => (last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport");
 
 export interface StoredReply {
   readonly seq: number;
@@ -73,8 +76,6 @@ export class TurnRecord {
   answerer: ((requestId: string, answer: RequestAnswer) => Promise<AnswerOutcome>) | undefined;
   /** What the daemon was asked (for GET /v1/turns and the console). */
   info: { text?: string; permission?: string; question?: string } = {};
-  /** When the daemon accepted the turn (ms since the epoch; the journal's, for a turn recovered after a restart). */
-  readonly acceptedWall: number;
   /** Driven by another daemon of a shared store (src/daemon/store/shared.ts): replies come from the store, and it does not count as running here. */
   mirrored = false;
   /** When it ended, and what its terminal reply said of the model and usage (for the list and the console). */
@@ -92,10 +93,9 @@ export class TurnRecord {
     readonly acceptedAt: number,
     /** Unique to this turn for all time (a trace_id can be used again once its turn is forgotten). */
     readonly turnId: string,
-    acceptedWall = Date.now(),
-  ) {
-    this.acceptedWall = acceptedWall;
-  }
+    /** When the daemon accepted the turn (ms since the epoch; the journal's, for a turn recovered after a restart). */
+    readonly acceptedWall = Date.now(),
+  ) {}
 
   get finished(): boolean {
     return this.outcome !== undefined;
@@ -129,11 +129,6 @@ export class TurnRecord {
   }
 }
 
-export interface TurnStoreOptions {
-  readonly maxTurns: number;
-  readonly maxReplyBytesPerTurn: number;
-}
-
 export class TurnStore {
   private readonly turns = new Map<string, TurnRecord>();
   /** Finished turns' ids, oldest finish first (a Set keeps insertion order). */
@@ -142,7 +137,7 @@ export class TurnStore {
   /** Who follows the turn list (GET /v1/turn-list): told each turn's summary when it starts, waits, is answered or ends; `null`: the daemon stops. */
   readonly watchers = new Set<(summary: Record<string, unknown> | null) => void>();
 
-  constructor(private readonly opts: TurnStoreOptions) {}
+  constructor(private readonly opts: Pick<DaemonOptions, "maxTurns" | "maxReplyBytesPerTurn">) {}
 
   /** Tell the list's watchers that `t` changed. */
   changed(t: TurnRecord): void {

@@ -43,8 +43,8 @@ export interface Upstream {
   target(): Promise<OpencodeTarget>;
   /** Asks OpenCode for its line and version (createDialect: /api/info or /global/health); never throws. */
   health(timeoutMs: number): Promise<UpstreamHealth>;
-  /** Restarts of an owned server (undefined for an external one). */
-  restarts(): number | undefined;
+  /** Restarts of an owned server (none for an external one). */
+  restarts?(): number;
   stop(): Promise<void>;
   /** Given the daemon once it is built (an ACP upstream makes its adapters with the daemon's settings and reply path). */
   attach?(core: DaemonCore): void;
@@ -79,10 +79,6 @@ export class ExternalUpstream implements Upstream {
 
   health(timeoutMs: number): Promise<UpstreamHealth> {
     return probe(this.mode, this.t, this.directory, timeoutMs);
-  }
-
-  restarts(): undefined {
-    return undefined;
   }
 
   stop(): Promise<void> {

@@ -4,9 +4,8 @@
  * and `GET /v1/models`. The same scripts play as in chat completions; a scripted
  * tool call is played with the tool the request offers for the job (tools.ts).
  */
-import type { ServerResponse } from "node:http";
 import { agentToolCall, type OfferedTools } from "./tools.js";
-import { answer, sendJson, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 import type { ToolCallSpec } from "./scripts.js";
 
 export const ANTHROPIC_MODELS = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-4-5"] as const;
@@ -50,7 +49,7 @@ function calls(step: StreamStep, tools: OfferedTools): ToolCallSpec[] {
 }
 
 function usage(step: StreamStep) {
-  return { input_tokens: 42, output_tokens: (step.text ?? []).length + (step.reasoning ?? []).length + 5 };
+  return { input_tokens: 42, output_tokens: outputTokens(step) };
 }
 
 export function messagesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {
@@ -117,8 +116,13 @@ function errorBody(status: number, body: unknown) {
   return { type: "error", error: { type: errorType(status), message: typeof m === "string" ? m : JSON.stringify(body) } };
 }
 
-const MESSAGES: WireApi = {
+export const MESSAGES: WireApi = {
   api: "anthropic",
+  route: (path) => path === "/v1/messages",
+  request: (body) => {
+    const b = body as MessagesBody;
+    return { messages: anthropicPlanMessages(b.messages ?? []), tools: b.tools, stream: b.stream === true, model: b.model };
+  },
   defaultModel: ANTHROPIC_MODELS[0],
   id: (n) => `msg_scripted_${n}`,
   errorBody,
@@ -126,27 +130,13 @@ const MESSAGES: WireApi = {
   json: messageJson,
 };
 
-/** Answers an Anthropic Messages API request; false when `path` is not one of its routes. */
-export async function handleAnthropic(
-  method: string,
-  path: string,
-  rawBody: () => Promise<string>,
-  res: ServerResponse,
-  ctx: DialectContext,
-): Promise<boolean> {
-  if (method === "GET" && path === "/v1/models") {
-    const data = ANTHROPIC_MODELS.map((id) => ({ type: "model", id, display_name: id, created_at: "2025-01-01T00:00:00Z" }));
-    sendJson(res, 200, { data, has_more: false, first_id: data[0]?.id, last_id: data.at(-1)?.id });
-    return true;
-  }
-  if (method !== "POST") return false;
-  if (path === "/v1/messages/count_tokens") {
-    const body = JSON.parse(await rawBody()) as MessagesBody;
-    sendJson(res, 200, { input_tokens: 42 + Math.ceil(JSON.stringify(body.messages ?? []).length / 4) });
-    return true;
-  }
-  if (path !== "/v1/messages") return false;
-  const body = JSON.parse(await rawBody()) as MessagesBody;
-  await answer(res, ctx, MESSAGES, { messages: anthropicPlanMessages(body.messages ?? []), tools: body.tools, stream: body.stream === true, model: body.model });
-  return true;
+/** The model list Claude Code asks for (`GET /v1/models`). */
+export function anthropicModels() {
+  const data = ANTHROPIC_MODELS.map((id) => ({ type: "model", id, display_name: id, created_at: "2025-01-01T00:00:00Z" }));
+  return { data, has_more: false, first_id: data[0]?.id, last_id: data.at(-1)?.id };
+}
+
+/** The answer to `POST /v1/messages/count_tokens`. */
+export function countTokens(body: unknown) {
+  return { input_tokens: 42 + Math.ceil(JSON.stringify((body as MessagesBody).messages ?? []).length / 4) };
 }

@@ -4,8 +4,7 @@
  * or not, and `GET …/models`. A scripted tool call is spoken with the tools the
  * request offers (OpenCode 1.x or 2.x names: tools.ts).
  */
-import type { ServerResponse } from "node:http";
-import { answer, sendJson, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 import { speakTools, type OfferedTools } from "./tools.js";
 
 interface ChatBody {
@@ -32,15 +31,23 @@ function chatFrames(step: StreamStep, id: string, _model: string, offered: Offer
     frames.push(chunk(id, { tool_calls: [{ index, function: { arguments: args.slice(half) } }] }, null, true));
   });
   frames.push(chunk(id, {}, (step.toolCalls?.length ?? 0) > 0 ? "tool_calls" : "stop"));
-  const completion = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+  const completion = outputTokens(step);
   const usage = { prompt_tokens: 42, completion_tokens: completion, total_tokens: 42 + completion };
   frames.push({ data: `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 1_700_000_000, model: "scripted", choices: [], usage })}\n\n`, content: false });
   frames.push({ data: "data: [DONE]\n\n", content: false });
   return frames;
 }
 
-const CHAT: WireApi = {
+/** The model list OpenCode may ask for (`GET …/models`). */
+export const CHAT_MODELS = { object: "list", data: [{ id: "scripted", object: "model", owned_by: "bridge" }] };
+
+export const CHAT: WireApi = {
   api: "chat",
+  route: (path) => path.endsWith("/chat/completions"),
+  request: (body) => {
+    const b = body as ChatBody;
+    return { messages: b.messages ?? [], tools: b.tools, stream: b.stream === true, model: undefined };
+  },
   defaultModel: "scripted",
   id: (n) => `chatcmpl-scripted-${n}`,
   errorBody: (_status, body) => body,
@@ -54,15 +61,3 @@ const CHAT: WireApi = {
     usage: { prompt_tokens: 42, completion_tokens: 5, total_tokens: 47 },
   }),
 };
-
-/** Answers a chat-completions request (or the model list); false when `path` is not one of its routes. */
-export async function handleChat(method: string, path: string, rawBody: () => Promise<string>, res: ServerResponse, ctx: DialectContext): Promise<boolean> {
-  if (method === "GET" && path.endsWith("/models")) {
-    sendJson(res, 200, { object: "list", data: [{ id: "scripted", object: "model", owned_by: "bridge" }] });
-    return true;
-  }
-  if (method !== "POST" || !path.endsWith("/chat/completions")) return false;
-  const body = JSON.parse(await rawBody()) as ChatBody;
-  await answer(res, ctx, CHAT, { messages: body.messages ?? [], tools: body.tools, stream: body.stream === true, model: undefined });
-  return true;
-}

@@ -57,6 +57,11 @@ export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}):
   const model = await startScriptedModel({ extraScripts: opts.extraScripts });
   let project: ScriptedProject | undefined;
   let owned: OwnedServer | undefined;
+  const stop = async () => {
+    await owned?.stop().catch(() => {});
+    await model.close().catch(() => {});
+    await project?.cleanup().catch(() => {});
+  };
   try {
     project = await createScriptedProject({ modelUrl: model.url, permission: opts.permission, files: opts.files });
     owned = new OwnedServer({
@@ -69,8 +74,6 @@ export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}):
       readyTimeoutMs: opts.readyTimeoutMs ?? 60_000,
     });
     const server = await owned.ensure();
-    const p = project;
-    const o = owned;
     return {
       url: server.url,
       password: owned.password,
@@ -79,16 +82,10 @@ export async function startScriptedOpencode(opts: ScriptedOpencodeOptions = {}):
       line: server.line,
       model,
       project,
-      stop: async () => {
-        await o.stop().catch(() => {});
-        await model.close().catch(() => {});
-        await p.cleanup().catch(() => {});
-      },
+      stop,
     };
   } catch (err) {
-    await owned?.stop().catch(() => {});
-    await model.close().catch(() => {});
-    await project?.cleanup().catch(() => {});
+    await stop();
     throw err;
   }
 }

@@ -4,9 +4,8 @@
  * `response.output_text.delta`, `response.reasoning_summary_text.delta`,
  * `response.function_call_arguments.delta`, `response.completed`) or not.
  */
-import type { ServerResponse } from "node:http";
 import { agentToolCall, type OfferedTools } from "./tools.js";
-import { answer, type DialectContext, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
+import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 
 interface InputItem {
   type?: string;
@@ -40,7 +39,7 @@ export function responsesPlanMessages(input: ResponsesBody["input"]): PlanMessag
 }
 
 function usage(step: StreamStep) {
-  const output = (step.text ?? []).length + (step.reasoning ?? []).length + 5;
+  const output = outputTokens(step);
   return {
     input_tokens: 42,
     input_tokens_details: { cached_tokens: 0 },
@@ -73,22 +72,18 @@ function outputItems(step: StreamStep, id: string, tools: OfferedTools): Record<
   return items;
 }
 
+/** The `response` object, as the stream's first and last events and a JSON answer carry it. */
+function response(id: string, model: string, status: string, output: unknown[], extra: Record<string, unknown> = {}) {
+  return { id: `resp_${id}`, object: "response", created_at: 1_700_000_000, status, model, output, ...extra };
+}
+
 export function responsesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {
   const out: Frame[] = [];
   let seq = 0;
   const ev = (type: string, data: Record<string, unknown>, content = false) =>
     out.push({ data: `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`, content });
-  const response = (status: string, output: unknown[], extra: Record<string, unknown> = {}) => ({
-    id: `resp_${id}`,
-    object: "response",
-    created_at: 1_700_000_000,
-    status,
-    model,
-    output,
-    ...extra,
-  });
-  ev("response.created", { response: response("in_progress", []) });
-  ev("response.in_progress", { response: response("in_progress", []) });
+  ev("response.created", { response: response(id, model, "in_progress", []) });
+  ev("response.in_progress", { response: response(id, model, "in_progress", []) });
   const items = outputItems(step, id, tools);
   items.forEach((item, output_index) => {
     const item_id = item.id as string;
@@ -113,37 +108,20 @@ export function responsesFrames(step: StreamStep, id: string, model: string, too
     }
     ev("response.output_item.done", { output_index, item });
   });
-  ev("response.completed", { response: response("completed", items, { usage: usage(step) }) });
+  ev("response.completed", { response: response(id, model, "completed", items, { usage: usage(step) }) });
   return out;
 }
 
-const RESPONSES: WireApi = {
+export const RESPONSES: WireApi = {
   api: "responses",
+  route: (path) => path.endsWith("/responses"),
+  request: (body) => {
+    const b = body as ResponsesBody;
+    return { messages: responsesPlanMessages(b.input), tools: b.tools, stream: b.stream === true, model: b.model };
+  },
   defaultModel: "scripted",
   id: (n) => `scripted_${n}`,
   errorBody: (_status, body) => body,
   frames: responsesFrames,
-  json: (step, id, model, tools) => ({
-    id: `resp_${id}`,
-    object: "response",
-    created_at: 1_700_000_000,
-    status: "completed",
-    model,
-    output: outputItems(step, id, tools),
-    usage: usage(step),
-  }),
+  json: (step, id, model, tools) => response(id, model, "completed", outputItems(step, id, tools), { usage: usage(step) }),
 };
-
-/** Answers an OpenAI Responses request; false when `path` is not its route. */
-export async function handleResponses(
-  method: string,
-  path: string,
-  rawBody: () => Promise<string>,
-  res: ServerResponse,
-  ctx: DialectContext,
-): Promise<boolean> {
-  if (method !== "POST" || !path.endsWith("/responses")) return false;
-  const body = JSON.parse(await rawBody()) as ResponsesBody;
-  await answer(res, ctx, RESPONSES, { messages: responsesPlanMessages(body.input), tools: body.tools, stream: body.stream === true, model: body.model });
-  return true;
-}

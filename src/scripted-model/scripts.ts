@@ -74,6 +74,9 @@ const task = (id: string, description: string, scenario: string, prompt: string)
   arguments: { description, prompt: `[scenario:${scenario}] ${prompt}`, subagent_type: "general" },
 });
 
+/** A plugin's tag cut across chunks (the "plugin-tag" scenarios). */
+const PLUGIN_TAG_TEXT = ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."];
+
 export const scripts: Readonly<Record<string, Script>> = {
   text: [{ kind: "stream", text: words("Hello from the scripted model. This is plain text.") }],
   reasoning: [
@@ -121,22 +124,11 @@ export const scripts: Readonly<Record<string, Script>> = {
    * A model that echoes a context-pruning plugin's tag (as models do when a plugin such as
    * opencode-dcp puts `<dcp-message-id>` markers into their context); the tag is cut across chunks.
    */
-  "plugin-tag": [
-    {
-      kind: "stream",
-      text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
-    },
-  ],
+  "plugin-tag": [{ kind: "stream", text: PLUGIN_TAG_TEXT }],
   /** 60 words, 300 ms apart (18 s): still streaming after a daemon killed mid-turn has restarted. */
   "slow-follow": [{ kind: "stream", text: longText(60), chunkDelayMs: 300 }],
   /** The plugin-tag answer streamed slowly (a chunk every 400 ms): for a daemon killed mid-turn. */
-  "slow-plugin-tag": [
-    {
-      kind: "stream",
-      text: ["Kept text ", "<dcp-mess", "age-id>m0042</dcp-", "message-id>", " and more", " text."],
-      chunkDelayMs: 400,
-    },
-  ],
+  "slow-plugin-tag": [{ kind: "stream", text: PLUGIN_TAG_TEXT, chunkDelayMs: 400 }],
   /** A tool the permission policy governs (edit of a new file). */
   permission: callsThen([bash("call_write_1", "echo needs-permission", "Needs permission")], "After the permission decision."),
   /** Streams a little text, then stops sending and holds the connection open. */

@@ -8,10 +8,10 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { defaultScript, selectScript, type Script } from "./scripts.js";
-import { handleAnthropic } from "./anthropic.js";
-import { handleChat } from "./chat.js";
-import { handleResponses } from "./responses.js";
-import type { DialectContext, Plan, PlanMessage, StreamStep } from "./play.js";
+import { anthropicModels, countTokens, MESSAGES } from "./anthropic.js";
+import { CHAT, CHAT_MODELS } from "./chat.js";
+import { RESPONSES } from "./responses.js";
+import { answer, sendJson, type DialectContext, type Plan, type PlanMessage, type StreamStep } from "./play.js";
 
 export interface ScriptedModelRequest {
   readonly scenario: string;
@@ -64,11 +64,6 @@ export interface ScriptedModel {
   close(): Promise<void>;
 }
 
-export interface ScriptedModelOptions {
-  readonly port?: number;
-  readonly extraScripts?: Readonly<Record<string, Script>>;
-}
-
 /** The text of a message's content: a string, or the `text` of its parts. */
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
@@ -104,7 +99,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
-export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promise<ScriptedModel> {
+export async function startScriptedModel(opts: { readonly port?: number; readonly extraScripts?: Readonly<Record<string, Script>> } = {}): Promise<ScriptedModel> {
   const requests: ScriptedModelRequest[] = [];
   let counter = 0;
   /** Failures served so far per scenario step, for `failFirst`. */
@@ -128,11 +123,12 @@ export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promi
     void (async () => {
       try {
         const path = new URL(req.url ?? "/", "http://x").pathname;
-        const raw = () => readBody(req);
         // Claude Code sends `anthropic-version` on every request, /v1/models included.
-        if (req.headers["anthropic-version"] !== undefined && (await handleAnthropic(req.method ?? "", path, raw, res, dialect))) return;
-        if (await handleResponses(req.method ?? "", path, raw, res, dialect)) return;
-        if (await handleChat(req.method ?? "", path, raw, res, dialect)) return;
+        const anthropic = req.headers["anthropic-version"] !== undefined;
+        if (req.method === "GET" && path.endsWith("/models")) return sendJson(res, 200, anthropic && path === "/v1/models" ? anthropicModels() : CHAT_MODELS);
+        if (req.method === "POST" && anthropic && path === "/v1/messages/count_tokens") return sendJson(res, 200, countTokens(JSON.parse(await readBody(req))));
+        const wire = [...(anthropic ? [MESSAGES] : []), RESPONSES, CHAT].find((w) => w.route(path));
+        if (req.method === "POST" && wire !== undefined) return await answer(res, dialect, wire, wire.request(JSON.parse(await readBody(req))));
         res.writeHead(404, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
       } catch (err) {

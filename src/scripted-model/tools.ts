@@ -34,46 +34,30 @@ export function offeredTools(tools: unknown): OfferedTools {
   return out;
 }
 
-/** A 1.x call's 2.x form, for the calls whose tool 2.x renamed or reshaped. */
-function toV2(call: ToolCallSpec): ToolCallSpec | undefined {
-  const a = call.arguments;
-  switch (call.name) {
-    case "bash":
-      return { id: call.id, name: "shell", arguments: { command: a.command } };
-    case "read": {
-      const { filePath, ...rest } = a;
-      return { id: call.id, name: "read", arguments: { path: filePath, ...rest } };
-    }
-    case "task":
-      return {
-        id: call.id,
-        name: "subagent",
-        arguments: { agent: a.subagent_type, description: a.description, prompt: a.prompt },
-      };
-    default:
-      return undefined;
-  }
-}
-
 type Args = Readonly<Record<string, unknown>>;
 const str = (v: unknown): string => (typeof v === "string" ? v : "");
 
-/** Claude Code's and Codex's tools for the scripted ones, tried in order. */
+/** OpenCode 2.x's, Claude Code's and Codex's tools for the scripted ones, tried in order. */
 const EQUIVALENTS: Readonly<Record<string, readonly { name: string; args: (a: Args) => Record<string, unknown> }[]>> = {
   bash: [
+    { name: "shell", args: (a) => ({ command: a.command }) },
     { name: "Bash", args: (a) => ({ command: str(a.command), description: str(a.description) }) },
     { name: "exec_command", args: (a) => ({ cmd: str(a.command) }) },
   ],
   read: [
+    { name: "read", args: ({ filePath, ...rest }) => ({ path: filePath, ...rest }) },
     { name: "Read", args: (a) => ({ file_path: str(a.filePath) }) },
     // Codex has no read tool: a command that reads the file fails the same way for a missing one.
     { name: "exec_command", args: (a) => ({ cmd: `cat ${str(a.filePath)}` }) },
   ],
-  // Claude Code: a background subagent would report its final text twice.
-  task: ["Agent", "Task"].map((name) => ({
-    name,
-    args: (a: Args) => ({ description: str(a.description), prompt: str(a.prompt), subagent_type: "general-purpose", run_in_background: false }),
-  })),
+  task: [
+    { name: "subagent", args: (a) => ({ agent: a.subagent_type, description: a.description, prompt: a.prompt }) },
+    // Claude Code: a background subagent would report its final text twice.
+    ...["Agent", "Task"].map((name) => ({
+      name,
+      args: (a: Args) => ({ description: str(a.description), prompt: str(a.prompt), subagent_type: "general-purpose", run_in_background: false }),
+    })),
+  ],
 };
 
 /** `call` as the offered tools take it. */
@@ -82,8 +66,6 @@ export function speakTools(call: ToolCallSpec, offered: OfferedTools): ToolCallS
   const fields = offered.get(call.name);
   const scripted = Object.keys(call.arguments);
   if (fields !== undefined && scripted.every((k) => fields.has(k))) return call;
-  const v2 = toV2(call);
-  if (v2 !== undefined && offered.has(v2.name)) return v2;
   for (const eq of EQUIVALENTS[call.name] ?? []) {
     if (offered.has(eq.name)) return { id: call.id, name: eq.name, arguments: eq.args(call.arguments) };
   }

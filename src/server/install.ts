@@ -25,7 +25,7 @@ import { delimiter, dirname, isAbsolute, join } from "node:path";
 import { errorMessage } from "../util/errors.js";
 import { InstallError, runNpm } from "./npm.js";
 
-export { InstallError, npmReason } from "./npm.js";
+export { InstallError } from "./npm.js";
 
 /** The OpenCode version the bridge is developed and tested against. */
 export const PINNED_OPENCODE_VERSION = "1.18.33";
@@ -119,20 +119,9 @@ export function opencodeBinaryIn(packageDir: string): string | undefined {
   }
 }
 
-/** The `opencode` binary of an `opencode-ai` package the host installed next to this one, if any. */
-export function bundledOpencodeBinary(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    return opencodeBinaryIn(dirname(require.resolve("opencode-ai/package.json")));
-  } catch {
-    return undefined;
-  }
-}
-
 /** The binary of `version` in the cache, if it is installed there. */
 export function cachedOpencodeBinary(version: string, root?: string): string | undefined {
-  const pkgDir = join(cacheDir(version, root), "node_modules", opencodePackage(version));
-  return existsSync(pkgDir) ? opencodeBinaryIn(pkgDir) : undefined;
+  return opencodeBinaryIn(join(cacheDir(version, root), "node_modules", opencodePackage(version)));
 }
 
 /** What an install reports while it runs. */
@@ -158,10 +147,6 @@ export interface InstallOptions {
 /**
  * Install `version` into the cache unless it is there; returns its binary. A 2.x
  * version installs only this platform's `@opencode/cli-<platform>-<arch>`.
- *
- * npm installs into a fresh sibling directory that is renamed into place only once
- * the binary is in it, so a failed or interrupted install leaves no half-made cache
- * behind, and two installs racing both end with a complete one.
  */
 export async function ensureOpencode(
   version = PINNED_OPENCODE_VERSION,
@@ -173,19 +158,47 @@ export async function ensureOpencode(
   if (have) return have;
   const dir = cacheDir(version, root);
   const pkg = opencodePackage(version);
-  const spec = `${pkg}@${version}`;
   const started = Date.now();
   const report = (phase: InstallProgress["phase"]) =>
     opts.onProgress?.({ phase, version, dir, elapsedMs: Date.now() - started });
   report("start");
   const timer = setInterval(() => report("waiting"), opts.progressEveryMs ?? 10_000);
+  const bin = await installIntoCache({
+    ...opts,
+    spec: `${pkg}@${version}`,
+    dir,
+    found: (d) => opencodeBinaryIn(join(d, "node_modules", pkg)),
+    missing: `no opencode binary for ${process.platform}-${process.arch}`,
+    what: "binary",
+  }).finally(() => clearInterval(timer));
+  report("done");
+  return bin;
+}
+
+/** One package (`spec`, package@version) installed into `dir` of the cache: an OpenCode version, an ACP agent. */
+interface CacheInstall<T> extends Pick<InstallOptions, "npm" | "timeoutMs"> {
+  readonly spec: string;
+  readonly dir: string;
+  /** What a complete install in a directory holds (its binary, its command); undefined: incomplete. */
+  readonly found: (dir: string) => T | undefined;
+  /** What npm's install lacks when `found` finds nothing in it ("no opencode binary for linux-x64"), and what `found` looks for ("binary"). */
+  readonly missing: string;
+  readonly what: string;
+}
+
+/**
+ * npm installs into a fresh sibling directory that is renamed into place only once
+ * the install is complete in it, so a failed or interrupted install leaves no half-made
+ * cache behind, and two installs racing both end with a complete one.
+ */
+export async function installIntoCache<T>(i: CacheInstall<T>): Promise<T> {
   let staging: string | undefined;
   try {
     // Unique per install, even for two in one process within one millisecond.
-    await mkdir(dirname(dir), { recursive: true });
-    staging = await mkdtemp(`${dir}.partial-`);
-    await writeFile(join(staging, "package.json"), JSON.stringify({ name: `opencode-${version}`, private: true }));
-    await runNpm(opts.npm ?? "npm", [
+    await mkdir(dirname(i.dir), { recursive: true });
+    staging = await mkdtemp(`${i.dir}.partial-`);
+    await writeFile(join(staging, "package.json"), JSON.stringify({ name: "opencode-bridge-cache", private: true }));
+    await runNpm(i.npm ?? "npm", [
         "install",
         "--no-audit",
         "--no-fund",
@@ -195,32 +208,27 @@ export async function ensureOpencode(
         "--fetch-retries=2",
         "--fetch-retry-mintimeout=1000",
         "--fetch-retry-maxtimeout=5000",
-        spec,
-      ], staging, spec, opts.timeoutMs ?? 10 * 60_000);
-    const stagedBin = opencodeBinaryIn(join(staging, "node_modules", pkg));
-    if (!stagedBin) {
-      throw new InstallError(`npm installed ${spec}, but it holds no opencode binary for ${process.platform}-${process.arch}`, "");
-    }
+        i.spec,
+      ], staging, i.spec, i.timeoutMs ?? 10 * 60_000);
+    if (i.found(staging) === undefined) throw new InstallError(`npm installed ${i.spec}, but it holds ${i.missing}`);
     try {
-      await rename(staging, dir);
+      await rename(staging, i.dir);
     } catch (err) {
       // Another install finished first: use its copy.
-      if (cachedOpencodeBinary(version, root) === undefined) throw err;
+      if (i.found(i.dir) === undefined) throw err;
     }
   } catch (err) {
     if (err instanceof InstallError) throw err;
-    throw new InstallError(`could not install ${spec} into ${dir}: ${errorMessage(err)}`, "");
+    throw new InstallError(`could not install ${i.spec} into ${i.dir}: ${errorMessage(err)}`);
   } finally {
-    clearInterval(timer);
     if (staging !== undefined) await rm(staging, { recursive: true, force: true }).catch(() => {});
   }
-  const bin = cachedOpencodeBinary(version, root);
-  if (!bin) throw new InstallError(`installed ${spec} into ${dir}, but found no binary in it`, "");
-  report("done");
-  return bin;
+  const done = i.found(i.dir);
+  if (done === undefined) throw new InstallError(`installed ${i.spec} into ${i.dir}, but found no ${i.what} in it`);
+  return done;
 }
 
-/** Where the binary used without a configured one comes from (see `defaultOpencodeBinary`). */
+/** Where the binary used without a configured one comes from (see `chooseOpencodeBinary`). */
 export interface BinaryChoice {
   /** The path, or `opencode` to be looked up on PATH. */
   readonly binary: string;
@@ -243,15 +251,17 @@ function onPath(name: string, env: Env): string | undefined {
 export function chooseOpencodeBinary(env: Env = process.env): BinaryChoice {
   const fromEnv = env.OPENCODE_BIN;
   if (fromEnv !== undefined && fromEnv !== "") return { binary: fromEnv, from: "OPENCODE_BIN", found: existsSync(fromEnv) };
-  const bundled = bundledOpencodeBinary();
+  // An `opencode-ai` package the host installed next to this one.
+  let bundled: string | undefined;
+  try {
+    bundled = opencodeBinaryIn(dirname(createRequire(import.meta.url).resolve("opencode-ai/package.json")));
+  } catch {
+    // none installed
+  }
   if (bundled) return { binary: bundled, from: "opencode-ai package", found: true };
   const cached = cachedOpencodeBinary(PINNED_OPENCODE_VERSION, cacheRoot(env));
   if (cached) return { binary: cached, from: "cache", found: true };
   const path = onPath("opencode", env);
   if (path) return { binary: path, from: "PATH", found: true };
   return { binary: "opencode", from: "none", found: false };
-}
-
-export function defaultOpencodeBinary(): string {
-  return chooseOpencodeBinary().binary;
 }

@@ -12,11 +12,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
-import { defaultOpencodeBinary, opencodeLine, type OpencodeLine } from "./install.js";
+import { chooseOpencodeBinary, opencodeLine, type OpencodeLine } from "./install.js";
 import { startReaper } from "./reaper.js";
 
 export interface ManagedServerOptions {
-  /** Path of the `opencode` binary; see `defaultOpencodeBinary` for what is used without it. */
+  /** Path of the `opencode` binary; see `chooseOpencodeBinary` for what is used without it. */
   readonly binary?: string;
   /** Working directory of the child (the project directory it serves by default). */
   readonly cwd: string;
@@ -50,8 +50,6 @@ export interface ManagedServer {
   readonly password: string | undefined;
   readonly pid: number | undefined;
   readonly child: ChildProcess;
-  /** The pid of the process that stops this server when its starter dies (undefined: none). */
-  readonly reaperPid: number | undefined;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -83,22 +81,26 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** How much of a failed server's output its error message quotes. */
 const TAIL_CHARS = 2_000;
 
+/** The last line `BINARY --version` prints, bounded to 10 s; undefined when it does not answer. */
+export function binaryVersion(binary: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let out = "";
+    const child = spawn(binary, ["--version"], { stdio: ["ignore", "pipe", "ignore"], env: { ...env } as NodeJS.ProcessEnv });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.once("error", () => resolve(undefined));
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? out.trim().split("\n").pop() : undefined);
+    });
+  });
+}
+
 /** The line of a binary: from its package path when it has one, else from what `--version` prints. */
 export async function binaryLine(binary: string): Promise<OpencodeLine> {
   if (/[\\/]@opencode[\\/]cli-[^\\/]+[\\/]/.test(binary)) return 2;
   if (/[\\/]opencode-ai[\\/]|[\\/]opencode-[a-z]+-[a-z0-9]+[\\/]/.test(binary)) return 1;
-  const printed = await new Promise<string>((resolve) => {
-    let out = "";
-    const child = spawn(binary, ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-    child.once("error", () => resolve(""));
-    child.once("close", () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-  });
-  const version = /(\d+)\.\d+\.\d+/.exec(printed)?.[0];
+  const version = /(\d+)\.\d+\.\d+/.exec((await binaryVersion(binary)) ?? "")?.[0];
   return version === undefined ? 1 : opencodeLine(version);
 }
 
@@ -116,7 +118,7 @@ async function probe(url: string, line: OpencodeLine, headers: Record<string, st
 }
 
 export async function startManagedServer(opts: ManagedServerOptions): Promise<ManagedServer> {
-  const binary = opts.binary ?? defaultOpencodeBinary();
+  const binary = opts.binary ?? chooseOpencodeBinary().binary;
   const line = opts.line ?? (await binaryLine(binary));
   const password = opts.password ?? (line === 2 ? randomBytes(24).toString("base64url") : undefined);
   const ready = line === 2 ? "/api/info" : "/global/health";
@@ -182,17 +184,15 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
     try {
       const answer = await probe(url, line, headers);
       if (!(answer instanceof Error)) {
-        const server: ManagedServer = {
+        return {
           url,
           version: answer.version,
           line,
           password,
           pid: child.pid,
           child,
-          reaperPid: reaper?.pid,
           stop: (graceMs = 3_000) => stopChild(child, graceMs),
         };
-        return server;
       }
       lastError = answer;
     } catch (err) {
@@ -207,25 +207,32 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
   );
 }
 
-/** Signal the child's whole process group (it was started detached, as its leader). */
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+/** Signal the child's whole process group (it was started detached, as its leader); false when the group is gone. */
+export function signalGroup(child: ChildProcess, signal: NodeJS.Signals | 0): boolean {
   try {
     if (child.pid !== undefined) process.kill(-child.pid, signal);
+    return child.pid !== undefined;
   } catch {
-    child.kill(signal);
+    if (signal !== 0) child.kill(signal);
+    return false;
   }
 }
 
-/** TERM to the child's process group, then KILL after graceMs. Resolves once the child has exited. */
+/**
+ * TERM to the child's process group (an opencode serve, an ACP agent), then KILL after
+ * graceMs. Resolves once the child has exited and its group is gone.
+ */
 export async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    signalGroup(child, "SIGKILL"); // a launcher may have exited and left the server behind
-    return;
+  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+    const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    signalGroup(child, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
+    await done;
+    clearTimeout(timer);
   }
-  const done = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  signalGroup(child, "SIGTERM");
-  const timer = setTimeout(() => signalGroup(child, "SIGKILL"), graceMs);
-  await done;
-  clearTimeout(timer);
+  // What it started may outlive it (a launcher that exited and left the server behind, Claude Code's
+  // `claude`: the group keeps the id): make sure, and wait until the group is gone (a killed process
+  // lingers until its parent reaps it).
   signalGroup(child, "SIGKILL");
+  for (let i = 0; i < 100 && signalGroup(child, 0); i++) await sleep(20);
 }

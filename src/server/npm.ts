@@ -7,13 +7,7 @@ import { errorMessage } from "../util/errors.js";
 
 /** An install that failed; `message` is one sentence ending in npm's own reason. */
 export class InstallError extends Error {
-  constructor(
-    message: string,
-    readonly npmOutput: string,
-  ) {
-    super(message);
-    this.name = "InstallError";
-  }
+  override readonly name = "InstallError";
 }
 
 /** npm's own reason for a failure: its `code` and the first message line, without the log-file noise. */
@@ -34,7 +28,7 @@ export function runNpm(npm: string, args: string[], cwd: string, what: string, t
     const child = spawn(npm, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, npm_config_update_notifier: "false" } });
     const timer = setTimeout(() => {
       child.kill("SIGTERM");
-      finish(new InstallError(`installing ${what} with npm did not finish within ${Math.round(timeoutMs / 1000)} s`, output));
+      finish(new InstallError(`installing ${what} with npm did not finish within ${Math.round(timeoutMs / 1000)} s`));
     }, timeoutMs);
     const finish = (err?: Error) => {
       if (settled) return;
@@ -50,14 +44,14 @@ export function runNpm(npm: string, args: string[], cwd: string, what: string, t
     child.stdout.setEncoding("utf8").on("data", keep);
     child.stderr.setEncoding("utf8").on("data", keep);
     child.once("error", (err) =>
-      finish(new InstallError(`could not run npm to install ${what} (${errorMessage(err)})`, output)),
+      finish(new InstallError(`could not run npm to install ${what} (${errorMessage(err)})`)),
     );
     child.once("close", (code, signal) => {
       if (code === 0) finish();
       else {
         const offline = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENETUNREACH|network/i.test(output);
         const why = offline ? "npm could not reach the registry" : `npm failed (${signal ?? `exit ${code}`})`;
-        finish(new InstallError(`could not install ${what}: ${why}: ${npmReason(output)}`, output));
+        finish(new InstallError(`could not install ${what}: ${why}: ${npmReason(output)}`));
       }
     });
   });

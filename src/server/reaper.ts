@@ -55,17 +55,17 @@ export interface Reaper {
 
 /**
  * Start a reaper for the process group `pgid` (a child spawned `detached`, as
- * its group's leader). If the reaper cannot be started, the server simply has
- * no reaper; `onError` is told.
+ * its group's leader), which it stops with a grace of 3 s. If the reaper cannot
+ * be started, the server simply has no reaper.
  */
-export function startReaper(pgid: number, opts: { graceMs?: number; onError?: (err: Error) => void } = {}): Reaper {
-  const child: ChildProcess = spawn(process.execPath, ["-e", REAPER_SOURCE, String(pgid), String(opts.graceMs ?? 3_000)], {
+export function startReaper(pgid: number): Reaper {
+  const child: ChildProcess = spawn(process.execPath, ["-e", REAPER_SOURCE, String(pgid), "3000"], {
     stdio: ["pipe", "ignore", "ignore"],
     detached: true,
     // Plain Node: none of the bridge's own loader or inspector options.
     env: { ...process.env, NODE_OPTIONS: "" },
   });
-  child.once("error", (err) => opts.onError?.(err));
+  child.once("error", () => {});
   const pipe = child.stdin as (Socket & NodeJS.WritableStream) | null;
   pipe?.on("error", () => {}); // the reaper already gone: nothing to do
   // Neither the process nor the pipe keeps the bridge alive.

@@ -43,26 +43,29 @@ export function scriptedProvider(modelUrl: string): Record<string, unknown> {
   };
 }
 
-/** A whole opencode.json for a project that uses only the scripted model. */
-export function scriptedOpencodeConfig(modelUrl: string, permission: PermissionAction): Record<string, unknown> {
-  return {
+/** A temporary directory with a `project` and an isolated `home` in it; `cleanup` removes it all. */
+export async function tempProject(prefix: string): Promise<{ dir: string; home: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const dir = join(root, "project");
+  const home = join(root, "home");
+  await mkdir(dir, { recursive: true });
+  await mkdir(home, { recursive: true });
+  return { dir, home, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+export async function createScriptedProject(opts: ScriptedProjectOptions): Promise<ScriptedProject> {
+  const { dir, home, cleanup } = await tempProject("opencode-bridge-");
+  const permission = opts.permission ?? "allow";
+  // An opencode.json for a project that uses only the scripted model.
+  const config = {
     $schema: "https://opencode.ai/config.json",
     autoupdate: false,
     share: "disabled",
     model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
     small_model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-    provider: { [SCRIPTED_PROVIDER]: scriptedProvider(modelUrl) },
+    provider: { [SCRIPTED_PROVIDER]: scriptedProvider(opts.modelUrl) },
     permission: { edit: permission, bash: permission, webfetch: permission },
   };
-}
-
-export async function createScriptedProject(opts: ScriptedProjectOptions): Promise<ScriptedProject> {
-  const root = await mkdtemp(join(tmpdir(), "opencode-bridge-"));
-  const dir = join(root, "project");
-  const home = join(root, "home");
-  await mkdir(dir, { recursive: true });
-  await mkdir(home, { recursive: true });
-  const config = scriptedOpencodeConfig(opts.modelUrl, opts.permission ?? "allow");
   await writeFile(join(dir, "opencode.json"), JSON.stringify(config, null, 2));
   for (const [name, content] of Object.entries(opts.files ?? {})) {
     await writeFile(join(dir, name), content);
@@ -81,6 +84,6 @@ export async function createScriptedProject(opts: ScriptedProjectOptions): Promi
     dir,
     env,
     model: { providerID: SCRIPTED_PROVIDER, modelID: SCRIPTED_MODEL },
-    cleanup: () => rm(root, { recursive: true, force: true }),
+    cleanup,
   };
 }

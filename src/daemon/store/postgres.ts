@@ -16,10 +16,9 @@
  * Replies are also checked to continue the turn's last seq, so they stay gapless.
  */
 import pg from "pg";
-import type { SessionStore } from "../../adapter/sessions.js";
+import type { SessionEntry, SessionStore } from "../../adapter/sessions.js";
 import { CHANNEL, SCHEMA_SQL, SCHEMA_VERSION } from "./schema.js";
 import { FencedError, TURN_COLUMNS, TURN_COLUMNS_OF_T, toTurn, type NewTurn, type PgStoreOptions, type StoredReply, type StoredTurn } from "./rows.js";
-import { PgSessionStore } from "./sessions.js";
 
 export { FencedError, type NewTurn, type PgStoreOptions, type StoredReply, type StoredTurn } from "./rows.js";
 
@@ -234,9 +233,26 @@ export class PgStore {
     return r.rowCount ?? 0;
   }
 
-  /** Keyed sessions in the same database (./sessions.ts). */
+  /**
+   * Keyed sessions (`session_key` → OpenCode session) in the same database: the
+   * `SessionStore` of src/adapter/sessions.ts, so that one key names one session on
+   * every daemon. Keys hold a NUL (directory \0 key, src/daemon/run.ts keyIn), which
+   * a text column cannot: stored JSON-quoted.
+   */
   sessions(): SessionStore {
-    return new PgSessionStore(this.pool);
+    const pool = this.pool;
+    return {
+      async get(k) {
+        const r = await pool.query("SELECT entry FROM bridge_sessions WHERE k = $1", [JSON.stringify(k)]);
+        return r.rows[0]?.entry as SessionEntry | undefined;
+      },
+      async set(k, entry) {
+        await pool.query("INSERT INTO bridge_sessions (k, entry) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET entry = EXCLUDED.entry", [JSON.stringify(k), JSON.stringify(entry)]);
+      },
+      async delete(k) {
+        await pool.query("DELETE FROM bridge_sessions WHERE k = $1", [JSON.stringify(k)]);
+      },
+    };
   }
 
   async close(): Promise<void> {

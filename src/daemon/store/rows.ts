@@ -37,15 +37,8 @@ export interface StoredTurn {
   readonly previousOwner?: string;
 }
 
-export interface NewTurn {
-  readonly id: string;
-  readonly traceId: string;
-  readonly sessionId: string;
-  readonly directory: string;
-  readonly request: Record<string, unknown>;
-  readonly requestHash: string;
-  readonly acceptedMs: number;
-}
+/** A turn as accepted, before it is stored. */
+export type NewTurn = Pick<StoredTurn, "id" | "traceId" | "sessionId" | "directory" | "request" | "requestHash" | "acceptedMs">;
 
 export interface StoredReply {
   readonly seq: number;

@@ -15,35 +15,20 @@
  * - A turn is claimed only when no local adapter still runs it (`driving`); an ended one
  *   stays leased until its outputs acknowledged it all (./settle.ts).
  */
-import type { Logger } from "pino";
 import type { Reply } from "../../codec/reply.js";
 import type { RequestEvent } from "../../codec/requests.js";
 import { replyJson } from "../../sink/encoded.js";
-import type { TurnOutcome, TurnRecord, TurnStore } from "../turns.js";
+import type { DaemonCore } from "../core.js";
+import type { TurnOutcome, TurnRecord } from "../turns.js";
 import { FencedError, type NewTurn, type PgStore, type StoredTurn } from "./postgres.js";
 import { describe } from "./rows.js";
 import { Settling } from "./settle.js";
+import { resendEnded, takeOver } from "./takeover.js";
 import { TurnWriter } from "./writer.js";
 
 const WRITE_LAG = 1_000; // replies of one turn waiting for the database before the adapter is made to wait
 /** Mirrors are read at least this often, whatever notifications say (a lost LISTEN connection costs at most this). */
 const POLL_MS = 1_000;
-
-export interface SharedDeps {
-  readonly pg: PgStore;
-  readonly store: TurnStore;
-  readonly log: Logger;
-  readonly leaseMs: number;
-  readonly retainTurns: number;
-  /** How many more turns this daemon may drive now (claims take at most this many). */
-  room(): number;
-  /** Drives a turn this daemon has just claimed to its end (./takeover.ts). */
-  takeover(row: StoredTurn, record: TurnRecord): Promise<void>;
-  /** Re-sends to the outputs what they had not acknowledged of a turn claimed ended (./takeover.ts). */
-  resend(row: StoredTurn): Promise<void>;
-  /** The names of the outputs that acknowledge (./settle.ts). */
-  ackers(): readonly string[];
-}
 
 interface Mirror {
   readonly record: TurnRecord;
@@ -56,37 +41,37 @@ export class SharedTurns {
   private readonly mirrors = new Map<string, Mirror>();
   /** Turns whose adapter runs in this process (set by run.ts until the adapter's turn ends). */
   readonly driving = new Set<string>();
-  private readonly backlog = new Map<string, number>();
   /** Acknowledgements, and ended turns leased until acknowledged (./settle.ts). */
-  private readonly settling = new Settling(() => this.d.ackers());
+  private readonly settling = new Settling(() => this.core.outputs.entries().filter(({ sink }) => typeof sink.bind === "function").map(({ name }) => name));
   private timers: NodeJS.Timeout[] = [];
   private ticks = 0;
   private ticking = false;
   takeovers = 0; // turns claimed from other daemons (for the log and /metrics)
 
-  constructor(private readonly d: SharedDeps) {}
-
-  get pg(): PgStore { return this.d.pg; }
+  constructor(
+    private readonly core: DaemonCore,
+    readonly pg: PgStore,
+  ) {}
 
   async open(): Promise<void> {
-    await this.d.pg.open();
-    this.d.pg.onChange((id) => {
+    await this.pg.open();
+    this.pg.onChange((id) => {
       if (this.mirrors.has(id)) void this.refresh(id);
     });
   }
 
   /** Starts renewing, claiming and polling. */
   start(): void {
-    this.timers.push(setInterval(() => void this.tick(), Math.max(50, Math.floor(this.d.leaseMs / 3))));
+    this.timers.push(setInterval(() => void this.tick(), Math.max(50, Math.floor(this.core.options.leaseMs / 3))));
     this.timers.push(setInterval(() => { for (const id of this.mirrors.keys()) void this.refresh(id); }, POLL_MS));
     void this.tick();
   }
 
   /** Stores a turn accepted here, owned by this daemon (undefined); or returns the turn already stored under its trace id. */
   async accept(t: NewTurn): Promise<StoredTurn | undefined> {
-    const r = await this.d.pg.accept(t);
+    const r = await this.pg.accept(t);
     if (!r.created) return r.existing;
-    this.owned.set(t.id, new TurnWriter(this.d.pg, t.id, r.fence));
+    this.owned.set(t.id, new TurnWriter(this.pg, t.id, r.fence));
     return undefined;
   }
 
@@ -98,15 +83,10 @@ export class SharedTurns {
   reply(turnId: string, reply: Reply): Promise<void> {
     const w = this.owned.get(turnId);
     if (!w) return Promise.reject(new FencedError(turnId, "not driven by this daemon"));
-    this.backlog.set(turnId, (this.backlog.get(turnId) ?? 0) + 1);
-    return w.reply({ seq: reply.seq, json: replyJson(reply) }).then(
-      () => this.dec(turnId),
-      (err: unknown) => {
-        this.dec(turnId);
-        this.lose(turnId, err as Error);
-        throw err;
-      },
-    );
+    return w.reply({ seq: reply.seq, json: replyJson(reply) }).catch((err: unknown) => {
+      this.lose(turnId, err as Error);
+      throw err;
+    });
   }
 
   /**
@@ -118,7 +98,7 @@ export class SharedTurns {
     const w = this.owned.get(turnId);
     if (!w) throw new FencedError(turnId, "not driven by this daemon: not prompted");
     try {
-      await this.d.pg.prompt(turnId, w.fence, messageId);
+      await this.pg.prompt(turnId, w.fence, messageId);
     } catch (err) {
       this.lose(turnId, err as Error);
       throw err;
@@ -129,13 +109,7 @@ export class SharedTurns {
 
   /** Whether the adapter should wait for the writes of this turn (bounded memory). */
   lagging(turnId: string): boolean {
-    return (this.backlog.get(turnId) ?? 0) > WRITE_LAG;
-  }
-
-  private dec(turnId: string): void {
-    const n = (this.backlog.get(turnId) ?? 1) - 1;
-    if (n <= 0) this.backlog.delete(turnId);
-    else this.backlog.set(turnId, n);
+    return (this.owned.get(turnId)?.backlog ?? 0) > WRITE_LAG;
   }
 
   /** An owned turn ended: written after its replies, then finished here. A turn driven elsewhere is left to its mirror. */
@@ -148,7 +122,7 @@ export class SharedTurns {
         this.owned.delete(record.turnId);
         // Still leased until the outputs acknowledged it all (./settle.ts).
         this.settling.ended(record.turnId, w.fence, record.total - 1);
-        this.d.store.finish(record, outcome);
+        this.core.store.finish(record, outcome);
       },
       (err: unknown) => this.lose(record.turnId, err as Error),
     );
@@ -159,22 +133,18 @@ export class SharedTurns {
     this.settling.ack(turnId, output, seq, this.owned.has(turnId));
   }
 
-  isMirror(record: TurnRecord): boolean {
-    return this.mirrors.get(record.turnId)?.record === record;
-  }
-
   /** The turn under `traceId`: this daemon's record, or one mirrored from the store (with its replies so far). */
   async find(traceId: string): Promise<TurnRecord | undefined> {
-    const local = this.d.store.get(traceId);
+    const local = this.core.store.get(traceId);
     if (local) return local;
-    const row = await this.d.pg.byTrace(traceId);
+    const row = await this.pg.byTrace(traceId);
     if (!row) return undefined;
     return this.mirror(row);
   }
 
   /** A local record of a turn driven elsewhere, kept up to date from the store. */
   async mirror(row: StoredTurn): Promise<TurnRecord> {
-    const record = this.d.store.get(row.traceId) ?? this.d.store.create(row.traceId, row.sessionId, row.directory, performance.now(), row.id, row.acceptedMs);
+    const record = this.core.store.get(row.traceId) ?? this.core.store.create(row.traceId, row.sessionId, row.directory, performance.now(), row.id, row.acceptedMs);
     describe(record, row);
     if (!record.finished && !this.mirrors.has(row.id) && !this.owned.has(row.id)) {
       record.mirrored = true;
@@ -197,19 +167,19 @@ export class SharedTurns {
       do {
         m.again = false;
         // The state before the replies: a turn seen ended has all its replies written already.
-        const row = await this.d.pg.byId(turnId);
-        for (const r of await this.d.pg.replies(turnId, m.record.total)) this.d.store.add(JSON.parse(r.json) as Reply);
+        const row = await this.pg.byId(turnId);
+        for (const r of await this.pg.replies(turnId, m.record.total)) this.core.store.add(JSON.parse(r.json) as Reply);
         if (this.mirrors.get(turnId) !== m) return;
         if (!row) {
           this.mirrors.delete(turnId);
-          this.d.store.finish(m.record, "internal");
+          this.core.store.finish(m.record, "internal");
         } else if (row.state === "ended") {
           this.mirrors.delete(turnId);
-          this.d.store.finish(m.record, (row.outcome ?? "internal") as TurnOutcome);
+          this.core.store.finish(m.record, (row.outcome ?? "internal") as TurnOutcome);
         }
       } while (m.again);
     } catch (err) {
-      this.d.log.warn({ turn_id: turnId, err: (err as Error).message }, "could not read a turn from the store (retried within a second)");
+      this.core.log.warn({ turn_id: turnId, err: (err as Error).message }, "could not read a turn from the store (retried within a second)");
     } finally {
       m.busy = false;
     }
@@ -221,9 +191,9 @@ export class SharedTurns {
     if (!w) return;
     this.owned.delete(turnId);
     this.settling.drop(turnId);
-    const record = [...this.d.store.all()].find((t) => t.turnId === turnId);
-    this.d.log.warn({ turn_id: turnId, trace_id: record?.traceId, err: err.message }, "this daemon no longer drives the turn: another may claim it");
-    void this.d.pg.release([{ id: turnId, fence: w.fence }]).catch(() => {});
+    const record = [...this.core.store.all()].find((t) => t.turnId === turnId);
+    this.core.log.warn({ turn_id: turnId, trace_id: record?.traceId, err: err.message }, "this daemon no longer drives the turn: another may claim it");
+    void this.pg.release([{ id: turnId, fence: w.fence }]).catch(() => {});
     if (record && !record.finished) {
       record.mirrored = true;
       this.mirrors.set(turnId, { record, busy: false, again: false });
@@ -238,17 +208,18 @@ export class SharedTurns {
     try {
       const held = [...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence }));
       const settling = this.settling.held();
-      const still = await this.d.pg.renew([...held, ...settling]);
+      const still = await this.pg.renew([...held, ...settling]);
       for (const h of held) if (!still.has(h.id) && this.owned.get(h.id)?.fence === h.fence) this.lose(h.id, new FencedError(h.id, "lease not renewed"));
       for (const h of settling) if (!still.has(h.id)) this.settling.drop(h.id);
-      for (const a of this.settling.unwritten()) await this.d.pg.ack(a.turnId, a.output, a.seq);
+      for (const a of this.settling.unwritten()) await this.pg.ack(a.turnId, a.output, a.seq);
       // Acknowledged to the end (and written just above): settled, the lease given up with it.
-      await this.d.pg.settle(this.settling.done());
-      const room = this.d.room();
-      if (room > 0) for (const row of await this.d.pg.claim(room)) await this.claimed(row);
-      if (++this.ticks % 20 === 0) await this.d.pg.prune(this.d.retainTurns);
+      await this.pg.settle(this.settling.done());
+      // How many more turns this daemon may drive now: claims take at most this many.
+      const room = this.core.draining ? 0 : this.core.options.maxActiveTurns - this.core.store.running().length - this.core.reserved.size;
+      if (room > 0) for (const row of await this.pg.claim(room)) await this.claimed(row);
+      if (++this.ticks % 20 === 0) await this.pg.prune(this.core.options.maxTurns);
     } catch (err) {
-      this.d.log.warn({ err: (err as Error).message }, "the store could not be reached (leases, claims): retrying");
+      this.core.log.warn({ err: (err as Error).message }, "the store could not be reached (leases, claims): retrying");
     } finally {
       this.ticking = false;
     }
@@ -257,24 +228,24 @@ export class SharedTurns {
   private async claimed(row: StoredTurn): Promise<void> {
     if (row.state === "ended") {
       // Ended, but its outputs had not acknowledged all of it when its daemon stopped: re-sent, then settled here.
-      const [, replies, acks] = await Promise.all([this.mirror(row), this.d.pg.replies(row.id), this.d.pg.acks(row.id)]);
+      const [, replies, acks] = await Promise.all([this.mirror(row), this.pg.replies(row.id), this.pg.acks(row.id)]);
       this.settling.add(row.id, row.fence, replies.length - 1, acks);
-      this.d.log.info({ trace_id: row.traceId, turn_id: row.id, previous_owner: row.previousOwner }, "re-sending an ended turn its outputs had not acknowledged");
-      void this.d.resend(row).catch((err: unknown) => this.d.log.warn({ trace_id: row.traceId, err: (err as Error).message }, "could not re-send an ended turn"));
+      this.core.log.info({ trace_id: row.traceId, turn_id: row.id, previous_owner: row.previousOwner }, "re-sending an ended turn its outputs had not acknowledged");
+      void resendEnded(this.core, row).catch((err: unknown) => this.core.log.warn({ trace_id: row.traceId, err: (err as Error).message }, "could not re-send an ended turn"));
       return;
     }
     if (this.driving.has(row.id)) {
       // Our own adapter still runs it (we lost the lease a moment ago): let another daemon take it.
-      await this.d.pg.release([{ id: row.id, fence: row.fence }]);
+      await this.pg.release([{ id: row.id, fence: row.fence }]);
       return;
     }
     const record = await this.mirror(row);
     this.mirrors.delete(row.id);
     record.mirrored = false;
-    this.owned.set(row.id, new TurnWriter(this.d.pg, row.id, row.fence));
+    this.owned.set(row.id, new TurnWriter(this.pg, row.id, row.fence));
     this.takeovers++;
-    this.d.log.info({ trace_id: row.traceId, turn_id: row.id, replies: record.total, previous_owner: row.previousOwner }, "took over a turn whose lease ran out");
-    void this.d.takeover(row, record).catch((err: unknown) => this.lose(row.id, err as Error));
+    this.core.log.info({ trace_id: row.traceId, turn_id: row.id, replies: record.total, previous_owner: row.previousOwner }, "took over a turn whose lease ran out");
+    void takeOver(this.core, row, record, this.core.input.adapter?.turnTimeoutMs ?? 30 * 60_000).catch((err: unknown) => this.lose(row.id, err as Error));
   }
 
   /** Shutting down with turns still running: stops renewing and claiming, releases every lease held (another daemon claims them at once). Returns how many. */
@@ -282,8 +253,8 @@ export class SharedTurns {
     this.stopTimers();
     const held = [...[...this.owned.values()].map((w) => ({ id: w.turnId, fence: w.fence })), ...this.settling.held()];
     this.owned.clear();
-    await this.d.pg.release(held).catch((err: unknown) => this.d.log.warn({ err: (err as Error).message }, "could not release the leases (they run out by themselves)"));
-    if (held.length > 0) this.d.log.info({ turns: held.length }, "handed the running turns over to the other daemons");
+    await this.pg.release(held).catch((err: unknown) => this.core.log.warn({ err: (err as Error).message }, "could not release the leases (they run out by themselves)"));
+    if (held.length > 0) this.core.log.info({ turns: held.length }, "handed the running turns over to the other daemons");
     return held.length;
   }
 
@@ -294,7 +265,7 @@ export class SharedTurns {
   /** Stops the timers, writes the last acknowledgements and closes the connections. */
   async close(): Promise<void> {
     this.stopTimers();
-    for (const a of this.settling.unwritten()) await this.d.pg.ack(a.turnId, a.output, a.seq).catch(() => {});
-    await this.d.pg.close();
+    for (const a of this.settling.unwritten()) await this.pg.ack(a.turnId, a.output, a.seq).catch(() => {});
+    await this.pg.close();
   }
 }

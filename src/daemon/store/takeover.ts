@@ -19,14 +19,15 @@
  * already stored is closed as it ended.
  */
 import { createDialect } from "../../adapter/line.js";
-import { Envelope, type ReplyBody } from "../../codec/envelope.js";
-import { hasUserMessage, unstamped } from "../../codec/record.js";
+import type { ReplyBody } from "../../codec/envelope.js";
+import { hasUserMessage } from "../../codec/record.js";
 import { isTerminal, type Reply } from "../../codec/reply.js";
 import type { DaemonCore } from "../core.js";
 import { judgeFromRecord } from "../reconcile.js";
 import { TurnRequestSchema } from "../options.js";
+import { finishRecovered, resend } from "../recovery.js";
 import { endTurn, followTurn, runTurn } from "../run.js";
-import type { TurnOutcome, TurnRecord } from "../turns.js";
+import { outcomeOf, type TurnRecord } from "../turns.js";
 import type { StoredTurn } from "./postgres.js";
 
 /** How often OpenCode's session status is read while waiting for it to finish the turn. */
@@ -35,15 +36,13 @@ const POLL_MS = 300;
 const SETTLE_MS = 3_000;
 
 export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRecord, turnTimeoutMs: number): Promise<void> {
-  const shared = core.shared!;
-  const replies = (await shared.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
-  await resend(core, row, replies);
+  const replies = await resendEnded(core, row);
   const ended = replies[replies.length - 1];
   if (ended !== undefined && isTerminal(ended)) {
     // Its owner committed the terminal reply but not the turn's end (it stalled or died in
     // between): the turn is over, with that outcome; nothing may follow its terminal reply.
     core.log.info({ trace_id: row.traceId, replies: replies.length }, "the turn taken over had already ended: closed as it ended");
-    endTurn(core, record, ended.kind === "final" ? "final" : ended.kind === "error" ? ended.code : "transport");
+    endTurn(core, record, outcomeOf(ended));
     return;
   }
 
@@ -107,36 +106,13 @@ export async function takeOver(core: DaemonCore, row: StoredTurn, record: TurnRe
   } catch (err) {
     core.log.warn({ trace_id: row.traceId, err }, "could not read OpenCode's record of a turn taken over");
   }
-  const out = bodies ?? [unstamped({ kind: "error" as const, error: why, code: "transport" as const })];
-  // The turn's envelope goes on where the store left it: seq stays gapless.
-  const envelope = new Envelope(row.traceId);
-  envelope.seq = replies.length;
-  for (const body of out) await core.replies.sink.deliver(envelope.stamp(body, row.sessionId));
-  const last = out[out.length - 1];
-  const outcome: TurnOutcome = last?.kind === "final" ? "final" : last?.kind === "error" ? last.code : "transport";
-  core.log.info({ trace_id: row.traceId, outcome, replies: envelope.seq }, "finished a turn taken over from OpenCode's record");
-  endTurn(core, record, outcome);
+  await finishRecovered(core, record, replies.length, bodies ?? why, "finished a turn taken over from OpenCode's record");
 }
 
-/** A turn claimed ended (unsettled): its outputs get what they had not acknowledged. */
-export async function resendEnded(core: DaemonCore, row: StoredTurn): Promise<void> {
-  const replies = (await core.shared!.pg.replies(row.id)).map((r) => JSON.parse(r.json) as Reply);
-  await resend(core, row, replies);
-}
-
-/** Each acknowledging output gets, in order, the stored replies it had not acknowledged. */
-async function resend(core: DaemonCore, row: StoredTurn, replies: readonly Reply[]): Promise<void> {
-  const acks = await core.shared!.pg.acks(row.id);
-  for (const { name, sink } of core.outputs.entries()) {
-    if (typeof sink.bind !== "function") continue;
-    const acked = acks.get(name) ?? -1;
-    for (const r of replies) {
-      if (r.seq <= acked) continue;
-      try {
-        await sink.deliver(r);
-      } catch (err) {
-        core.log.warn({ sink: name, trace_id: r.trace_id, seq: r.seq, err: (err as Error).message }, "could not re-send a reply of a turn taken over");
-      }
-    }
-  }
+/** A turn claimed from the store: its outputs get what they had not acknowledged. Returns its stored replies. */
+export async function resendEnded(core: DaemonCore, row: StoredTurn): Promise<Reply[]> {
+  const [stored, acks] = await Promise.all([core.shared!.pg.replies(row.id), core.shared!.pg.acks(row.id)]);
+  const replies = stored.map((r) => JSON.parse(r.json) as Reply);
+  await resend(core, [{ replies, acks }], "of a turn taken over");
+  return replies;
 }

@@ -1,7 +1,7 @@
 /**
  * Where a daemon writes what must outlive it, as the reply path and the turn
- * runner see it: the local journal (one daemon, src/daemon/journal.ts, whose
- * `TurnJournal` is this and more: open/turn/end/synced for the file's own life) or
+ * runner see it: the local journal (one daemon, src/daemon/journal.ts, which is
+ * this and more: open/turn/end/synced for the file's own life) or
  * the shared PostgreSQL store (several daemons, ./shared.ts). A store that answers `reply` with a promise
  * holds the reply back from subscribers and outputs until it resolves (it is then
  * written), and drops it when it rejects (another daemon drives the turn).

@@ -23,6 +23,8 @@ export class TurnWriter {
   private busy = false;
   /** Set by the first failed write; every later write fails with it. */
   failed: Error | undefined;
+  /** Replies handed to `reply()` and not committed (or refused) yet. */
+  backlog = 0;
 
   constructor(
     private readonly pg: PgStore,
@@ -32,10 +34,11 @@ export class TurnWriter {
 
   reply(r: StoredReply): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
+    this.backlog++;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ reply: r, resolve, reject });
       void this.pump();
-    });
+    }).finally(() => this.backlog--);
   }
 
   end(outcome: string): Promise<void> {
