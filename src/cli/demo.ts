@@ -55,8 +55,7 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
 
   let opencode: ScriptedOpencode | undefined;
   let adapter: OpencodeAdapter | undefined;
-  const ac = new AbortController();
-  const interrupt = onInterrupt(io, say, () => ac.abort());
+  const interrupt = onInterrupt(io, say);
   try {
     try {
       opencode = await startScriptedOpencode({
@@ -80,7 +79,7 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
     say(`opencode serve ${opencode.version} (OpenCode ${opencode.line}.x) on ${opencode.url}, project ${opencode.directory}`);
 
     // Ctrl-C while the servers were starting: there is no turn to abort.
-    if (ac.signal.aborted) return INTERRUPTED;
+    if (interrupt.signal.aborted) return INTERRUPTED;
     adapter = new OpencodeAdapter(
       { baseUrl: opencode.url, directory: opencode.directory, password: opencode.password, line: opencode.line, logger },
       sink,
@@ -89,10 +88,10 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
     const result = await adapter.prompt(DEMO_PROMPT, {
       traceId: "demo",
       model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-      signal: ac.signal,
+      signal: interrupt.signal,
     });
     say(`the turn ended ${result.status} after ${result.replies} replies`);
-    if (interrupt.interrupted()) return INTERRUPTED;
+    if (interrupt.signal.aborted) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } finally {
     interrupt.off();
