@@ -10,7 +10,7 @@
  */
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
-import type { Script } from "../scripted-model/scripts.js";
+import { type Script, words } from "../scripted-model/scripts.js";
 import { InstallError, opencodePackage, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { SCRIPTED_MODEL, SCRIPTED_PROVIDER } from "../server/scripted-project.js";
 import { JsonlSink } from "../sink/jsonl.js";
@@ -20,8 +20,6 @@ import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, opencodeVersionOption, parseOptions } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
-
-const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
 
 /** The demo's script: stream a sentence, read a file of the project with a tool, then answer. */
 export const DEMO_SCRIPT: Script = [
