@@ -2,14 +2,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { RecordedMessage } from "../src/adapter/dialect.js";
+import type { RecordMessage } from "../src/codec/record.js";
 import type { Reply } from "../src/codec/reply.js";
 import { judgeFromRecord } from "../src/daemon/reconcile.js";
 
-const record = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "1.18.33", "interleaved.messages.json"), "utf8")) as Record<string, RecordedMessage[]>;
+const record = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures", "1.18.33", "interleaved.messages.json"), "utf8")) as Record<string, RecordMessage[]>;
 // The session that ran the slow scenario: 200 words in one text part.
-const [sessionId, messages] = Object.entries(record).find(([, ms]) => ms.some((m) => JSON.stringify(m.parts).includes("[scenario:slow]"))) as [string, RecordedMessage[]];
-const user = messages.find((m) => m.info.role === "user") as RecordedMessage;
+const [sessionId, messages] = Object.entries(record).find(([, ms]) => ms.some((m) => JSON.stringify(m.parts).includes("[scenario:slow]"))) as [string, RecordMessage[]];
+const user = messages.find((m) => m.info.role === "user") as RecordMessage;
 // The turn is known by its own user message id (journaled before its prompt was sent).
 const turn = { traceId: "t", sessionId, messageId: user.info.id };
 const words = Array.from({ length: 200 }, (_, i) => `w${i} `);

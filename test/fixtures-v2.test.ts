@@ -111,9 +111,7 @@ describe("2.1.2 captures", () => {
         take: (e: ReturnType<typeof parseEvent>) => mapEventInto(e, state, out),
         lost: () => {},
         end: () => {},
-        get over() {
-          return state.phase === "done";
-        },
+        over: () => state.phase === "done",
       };
       const repair = new Repair(state, sid, http, realClock, pino({ level: "silent" }), host);
       repair.arm();

@@ -24,11 +24,7 @@ import { Requests, type RequestAnswerer } from "../adapter/requests.js";
 import { createAcpTurnState, finishAcp, mapAcpUpdate, type AcpOutcome } from "./codec.js";
 import { optionFor, toBridgeRequest } from "./requests.js";
 
-export interface AcpTurnHost {
-  /** Send `session/cancel` for the turn's session. */
-  cancel(): Promise<void>;
-}
-
+/** A permission request of the agent, with the resolve of its answer. */
 interface Asked {
   readonly params: RequestPermissionRequest;
   readonly resolve: (r: RequestPermissionResponse) => void;
@@ -55,7 +51,8 @@ export class AcpTurn {
     cfg: AdapterConfig,
     sink: SinkObject,
     private readonly log: Logger,
-    private readonly host: AcpTurnHost,
+    /** `cancel` sends `session/cancel` for the turn's session. */
+    private readonly host: { cancel(): Promise<void> },
   ) {
     const ids = { sessionId, traceId };
     this.delivery = new Delivery(traceId, sessionId, sink, cfg, log);
@@ -96,8 +93,7 @@ export class AcpTurn {
     this.liveness.activity();
     const id = `acp_perm_${++this.nextRequest}`;
     return new Promise<RequestPermissionResponse>((resolve) => {
-      const a: Asked = { params, resolve, answered: false };
-      this.asked.set(id, a);
+      this.asked.set(id, { params, resolve, answered: false });
       signal.addEventListener("abort", () => this.select(id, "cancelled"), { once: true });
       this.requests.open(toBridgeRequest(id, params, this), params);
     });

@@ -6,7 +6,8 @@
  * each version answers.
  */
 import { isParsedEvent, parseEventFor } from "../codec/events.js";
-import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type RecordedMessage, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
+import type { RecordMessage } from "../codec/record.js";
+import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { isNotFound, summarize } from "./http.js";
 
@@ -49,11 +50,11 @@ export class OpencodeV1 extends OpencodeDialect implements Dialect {
     return id;
   }
 
-  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {
+  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordMessage[]> {
     const { body } = await this.http.call("GET", `/session/${enc(sessionId)}/message`, { query: { limit }, signal });
     if (!Array.isArray(body)) throw new BridgeError("protocol", `GET /session/${sessionId}/message did not answer a list`);
     return body.filter(
-      (m: unknown): m is RecordedMessage =>
+      (m: unknown): m is RecordMessage =>
         typeof m === "object" && m !== null && typeof (m as { info?: { id?: unknown } }).info?.id === "string",
     );
   }

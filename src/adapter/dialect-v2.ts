@@ -7,8 +7,9 @@
  * describes them (and test/e2e/v2-routes.e2e.test.ts checks against 2.1.2).
  */
 import { createV2Translator, v2FormAnswer, v2RecordToMessages } from "../codec/v2/index.js";
+import type { RecordMessage } from "../codec/record.js";
 import { readV1Payload } from "./dialect-v1.js";
-import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type RecordedMessage, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
+import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { summarize } from "./http.js";
 import type { WirePart } from "./parts.js";
@@ -65,8 +66,8 @@ export class OpencodeV2 extends OpencodeDialect implements Dialect {
     return body;
   }
 
-  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {
-    return v2RecordToMessages(await this.record(sessionId, limit, signal)) as RecordedMessage[];
+  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordMessage[]> {
+    return v2RecordToMessages(await this.record(sessionId, limit, signal));
   }
 
   async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {

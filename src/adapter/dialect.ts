@@ -21,6 +21,7 @@
  */
 import { request, type Dispatcher } from "undici";
 import type { ParsedEvent } from "../codec/events.js";
+import type { RecordMessage } from "../codec/record.js";
 import { EventStreamDecoder, type DecoderHandlers, type DecoderOptions, type StreamIssue } from "../stream/sse.js";
 import { BridgeError } from "./errors.js";
 import { OpencodeHttp, summarize, transportError } from "./http.js";
@@ -37,12 +38,6 @@ export interface ServerInfo {
   readonly line: Line;
   readonly version: string;
   readonly healthy: boolean;
-}
-
-/** One message of the session's record in 1.x's shape (`GET /session/:id/message`); read through the codec's schemas. */
-export interface RecordedMessage {
-  info: { id: string } & Record<string, unknown>;
-  parts?: unknown[];
 }
 
 /** One OpenCode permission rule, as 1.x's `POST /session` takes it. */
@@ -103,7 +98,7 @@ export interface Dialect {
   /** True when it was deleted, false when it did not exist. */
   deleteSession(sessionId: string): Promise<boolean>;
   /** The record of the session's most recent `limit` messages, oldest first, in 1.x's shape. */
-  sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]>;
+  sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordMessage[]>;
   /** Ids of the session's most recent messages (to tell this turn's prompt from older ones). */
   recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]>;
   /** Send the prompt and return once the server has taken it (not when the turn ends). */

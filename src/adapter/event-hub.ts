@@ -89,6 +89,11 @@ export class EventHub {
     if (this.state === "reconnecting") {
       return new Promise<void>((resolve, reject) => this.reconnectWaiters.push({ resolve, reject }));
     }
+    return this.connectOnce();
+  }
+
+  /** The connection attempt under way, or a new one. */
+  private connectOnce(): Promise<void> {
     this.opening ??= this.connect().finally(() => {
       this.opening = undefined;
     });
@@ -265,16 +270,11 @@ export class EventHub {
       this.reconnectTimer = undefined;
       if (this.state !== "reconnecting" || this.opening) return;
       this.stats.reconnects++;
-      this.opening = this.connect().finally(() => {
-        this.opening = undefined;
-      });
-      this.opening.catch((err: unknown) => {
+      this.connectOnce().catch((err: unknown) => {
         if (this.state !== "reconnecting") return; // closed, or another open() succeeded
         this.opts.logger?.warn({ attempt, err }, "reconnect failed");
         this.scheduleReconnect(attempt + 1, err instanceof BridgeError ? err : transportError(err, "the event stream"));
       });
     }, delay);
   }
-
-
 }

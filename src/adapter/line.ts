@@ -16,11 +16,11 @@ import type {
   Line,
   PermissionDecision,
   PromptBody,
-  RecordedMessage,
   ServerInfo,
   SessionCreate,
   StreamReceiver,
 } from "./dialect.js";
+import type { RecordMessage } from "../codec/record.js";
 import { OpencodeV1 } from "./dialect-v1.js";
 import { OpencodeV2 } from "./dialect-v2.js";
 import { BridgeError } from "./errors.js";
@@ -117,7 +117,7 @@ class Detecting implements Dialect {
   async deleteSession(sessionId: string): Promise<boolean> {
     return (await this.ready()).deleteSession(sessionId);
   }
-  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordedMessage[]> {
+  async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordMessage[]> {
     return (await this.ready(signal)).sessionMessages(sessionId, limit, signal);
   }
   async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {

@@ -176,11 +176,6 @@ export class Liveness {
     return false;
   }
 
-  /** A running tool pauses the idle rule. */
-  private toolPaused(): boolean {
-    return this.running !== undefined && this.running.size > 0;
-  }
-
   /** The last pending request was settled: the idle rule runs again, the turn clock goes on. */
   resume(): void {
     if (!this.prompted || this.stopped || this.over) return;
@@ -194,7 +189,7 @@ export class Liveness {
    */
   private armIdle(at?: number): void {
     const c = this.cfg.clock;
-    if (this.requests.waiting > 0 || this.toolPaused()) {
+    if (this.requests.waiting > 0 || (this.running?.size ?? 0) > 0) {
       // Paused while the host or user decides, or a tool runs; `resume` arms it again.
       if (this.timers.idle !== undefined) c.clearTimeout(this.timers.idle);
       this.timers.idle = undefined;
@@ -206,7 +201,7 @@ export class Liveness {
 
   private idleCheck(): void {
     this.timers.idle = undefined;
-    if (this.over || this.stopped || this.requests.waiting > 0 || this.toolPaused()) return;
+    if (this.over || this.stopped || this.requests.waiting > 0 || (this.running?.size ?? 0) > 0) return;
     const left = this.lastLifeAt + this.cfg.idleTimeoutMs - this.cfg.clock.now();
     if (left > 0) {
       this.timers.idle = this.cfg.clock.setTimeout(() => this.idleCheck(), left);

@@ -11,12 +11,12 @@
 import type { Logger } from "pino";
 import { beginResync, endResync } from "../codec/control.js";
 import type { ParsedEvent } from "../codec/events.js";
-import { answerFinished, idleEvent, recordEvents } from "../codec/record.js";
+import { answerFinished, idleEvent, recordEvents, type RecordMessage } from "../codec/record.js";
 import type { ErrorCode } from "../codec/reply.js";
 import type { StreamIssue } from "../stream/sse.js";
 import type { TurnState } from "../codec/state.js";
 import type { Clock } from "../util/clock.js";
-import type { Dialect, RecordedMessage } from "./dialect.js";
+import type { Dialect } from "./dialect.js";
 import { errorMessage } from "../util/errors.js";
 
 /** After a gap, an idle session with no finished answer is looked at again this often, this many times. */
@@ -31,7 +31,8 @@ export interface RepairHost {
   /** Hand a lost frame to the turn (as if live). */
   lost(issue: StreamIssue): void;
   end(code: ErrorCode, message: string): void;
-  readonly over: boolean;
+  /** The turn has ended. */
+  over(): boolean;
 }
 
 type Waiting = { evt: ParsedEvent; issue?: undefined } | { evt?: undefined; issue: StreamIssue };
@@ -95,7 +96,7 @@ export class Repair {
    * live events wait, then replay the waiting events. Returns the record read
    * (undefined when the turn ended meanwhile). Throws when the record cannot be read.
    */
-  private applyRecord(): Promise<RecordedMessage[] | undefined> {
+  private applyRecord(): Promise<RecordMessage[] | undefined> {
     const p = this.readAndFeed();
     this.current = p;
     const clear = () => {
@@ -105,12 +106,12 @@ export class Repair {
     return p;
   }
 
-  private async readAndFeed(): Promise<RecordedMessage[] | undefined> {
+  private async readAndFeed(): Promise<RecordMessage[] | undefined> {
     this.buffer = [];
     beginResync(this.state);
     try {
       const messages = await this.dialect.sessionMessages(this.sessionId, 200);
-      if (this.host.over) return undefined;
+      if (this.host.over()) return undefined;
       // The record becomes the events the reducer consumes (src/codec/record.ts), as live events would.
       for (const e of recordEvents(this.sessionId, messages)) this.host.take(e);
       return messages;
@@ -135,9 +136,9 @@ export class Repair {
     this.repairs++;
     try {
       const [messages, status] = await Promise.all([this.applyRecord(), this.dialect.sessionStatus()]);
-      if (messages === undefined || this.host.over) return;
+      if (messages === undefined || this.host.over()) return;
       const s = status[this.sessionId];
-      if (!this.host.over && (s === undefined || s.type === "idle")) {
+      if (s === undefined || s.type === "idle") {
         if (answerFinished(messages, this.state.userMessageId) || this.rechecks >= MAX_RECHECKS) {
           // Idle, with the answer complete in the record: the turn ended during the gap
           // (its idle was lost with it).
@@ -149,7 +150,7 @@ export class Repair {
           this.clock.setTimeout(() => void this.run(), RECHECK_MS);
         }
       }
-      this.log.info({ messages: messages.length, done: this.host.over }, "repaired after a gap");
+      this.log.info({ messages: messages.length, done: this.host.over() }, "repaired after a gap");
     } catch (err) {
       this.host.end("transport", `could not recover the turn after a gap in the event stream: ${errorMessage(err)}`);
     }
@@ -169,7 +170,7 @@ export class Repair {
     while (this.current) await this.current.catch(() => undefined);
     this.repairs++;
     const messages = await this.applyRecord();
-    if (messages === undefined || this.host.over) return "over";
+    if (messages === undefined || this.host.over()) return "over";
     if (answerFinished(messages, this.state.userMessageId)) return "finished";
     const s = (await this.dialect.sessionStatus())[this.sessionId];
     return s === undefined || s.type === "idle" ? "lost" : "running";

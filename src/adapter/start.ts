@@ -46,7 +46,8 @@ export function endedTurn(deps: TurnDeps, cfg: AdapterConfig, traceId: string, s
 export class TurnRun {
   private turn: Turn | undefined;
   private unsubscribe: (() => void) | undefined;
-  private readonly onAbort = () => void this.turn?.abortByHost("the turn was aborted by the host");
+  /** The host's abort: abort the server session, let it settle, end with `aborted`. */
+  private readonly onAbort = () => void this.turn?.expire("aborted", "the turn was aborted by the host");
 
   constructor(
     private readonly deps: TurnDeps,

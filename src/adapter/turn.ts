@@ -62,7 +62,6 @@ export class Turn implements HubListener {
     private readonly resume?: { readonly prefix: DeliveredPrefix; readonly firstSeq: number }, // a followed turn (./follow.ts): its codec starts afresh, what it delivered before is skipped
   ) {
     this.delivery = new Delivery(state.traceId, sessionId, sink, cfg, log, resume?.firstSeq);
-    const over = () => this.finished;
     this.requests = new Requests({ sessionId, traceId: state.traceId }, cfg, dialect, log, {
       expire: (code, message) => this.expire(code, message),
       waiting: () => this.liveness.pause(),
@@ -81,9 +80,7 @@ export class Turn implements HubListener {
       take: (evt) => this.take(evt),
       lost: (issue) => this.onIssue(issue),
       end: (code, message) => this.end(code, message),
-      get over() {
-        return over();
-      },
+      over: () => this.finished,
     });
   }
 
@@ -200,11 +197,6 @@ export class Turn implements HubListener {
     if (this.finished) return;
     finish(this.state, { code, message }, this.out);
     this.afterCodec();
-  }
-
-  /** The host's abort: abort the server session, let it settle, end with `aborted`. */
-  abortByHost(reason: string): Promise<void> {
-    return this.expire("aborted", reason);
   }
 
   /** Abort the session on the server and end with `code` once it has wound down (or after `settleTimeoutMs`). */

@@ -3,7 +3,6 @@
  * the cache and what it holds; `opencode-bridge install`: fill the cache.
  */
 import { BRIDGE_VERSION } from "../daemon/status.js";
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -20,17 +19,12 @@ import {
   PINNED_OPENCODE_VERSION,
   resolveOpencodeVersion,
 } from "../server/install.js";
+import { binaryVersion } from "../server/managed.js";
 import { ACP_AGENTS, cachedAgentCommand } from "../acp/install.js";
 import { installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { parseOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
-
-/** `opencode --version` of a binary, bounded; undefined when it does not answer. */
-function versionOf(binary: string, env: Readonly<Record<string, string | undefined>>): string | undefined {
-  const r = spawnSync(binary, ["--version"], { encoding: "utf8", timeout: 15_000, env: { ...env } as NodeJS.ProcessEnv });
-  return r.status === 0 ? r.stdout.trim().split("\n").pop() : undefined;
-}
 
 export async function runDoctor(args: string[], io: CliIo): Promise<number> {
   parseOptions("doctor", args, {}, false);
@@ -40,7 +34,7 @@ export async function runDoctor(args: string[], io: CliIo): Promise<number> {
   out(`opencode-bridge:  ${BRIDGE_VERSION}`);
   out(`pinned opencode:  1.x ${spec(PINNED_OPENCODE_VERSION)} (the default), 2.x ${spec(PINNED_OPENCODE2_VERSION)} (--opencode-version 2)`);
   if (choice.found) {
-    const version = versionOf(choice.binary, io.env);
+    const version = await binaryVersion(choice.binary, io.env);
     out(`would run:        ${choice.binary} (from ${choice.from}${version ? `, version ${version}` : ", its --version did not answer"})`);
   } else if (choice.from === "OPENCODE_BIN") {
     out(`would run:        nothing: OPENCODE_BIN is ${choice.binary}, which does not exist`);
@@ -65,8 +59,7 @@ export async function runDoctor(args: string[], io: CliIo): Promise<number> {
     const a = ACP_AGENTS[name];
     out(`${`acp ${name}:`.padEnd(18)}${cachedAgentCommand(name, root) ? `${a.pkg}@${a.version} cached` : `${a.pkg}@${a.version} not installed`}`);
   }
-  const npm = spawnSync("npm", ["--version"], { encoding: "utf8", timeout: 15_000 });
-  out(`npm:              ${npm.status === 0 ? npm.stdout.trim() : "not found (needed only to install into the cache)"}`);
+  out(`npm:              ${(await binaryVersion("npm")) ?? "not found (needed only to install into the cache)"}`);
   out(`node:             ${process.versions.node}`);
   if (!choice.found) out(`\nTo get one: opencode-bridge install (or set OPENCODE_BIN, or pass --url / --opencode-url).`);
   return choice.found ? 0 : 1;

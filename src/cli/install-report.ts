@@ -2,7 +2,8 @@
  * What the CLI says while an OpenCode version is installed into the cache,
  * and the one place that says how to get an opencode binary otherwise.
  */
-import { cacheDir, cacheRoot, type InstallProgress, opencodeLine, opencodePackage, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { cacheDir, cacheRoot, ensureOpencode, type InstallProgress, opencodeLine, opencodePackage, PINNED_OPENCODE_VERSION } from "../server/install.js";
+import { errorMessage } from "../util/errors.js";
 
 /**
  * Download and disk sizes on linux-x64 (measured): opencode-ai 1.18.33 brings two
@@ -18,6 +19,16 @@ export function installReporter(say: (s: string) => void): (p: InstallProgress) 
     else if (p.phase === "waiting") say(`still installing ${spec} (${secs} s)`);
     else say(`installed ${spec} in ${secs} s`);
   };
+}
+
+/** `version` from the per-user cache, installed there on first use (saying so); undefined when that failed (said). */
+export async function installOpencode(version: string, say: (s: string) => void): Promise<string | undefined> {
+  try {
+    return await ensureOpencode(version, { onProgress: installReporter(say) });
+  } catch (err) {
+    say(`could not install opencode ${version}: ${errorMessage(err)}`);
+    return undefined;
+  }
 }
 
 /** The ways to get an opencode binary, for error messages. */

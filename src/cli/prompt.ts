@@ -10,14 +10,14 @@ import { BridgeError } from "../adapter/errors.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
 import { scripts } from "../scripted-model/scripts.js";
 import type { Line } from "../adapter/dialect.js";
-import { chooseOpencodeBinary, ensureOpencode, opencodeLine } from "../server/install.js";
+import { chooseOpencodeBinary, opencodeLine } from "../server/install.js";
 import { OwnedServer } from "../server/owned.js";
 import { Envelope, type ReplyBody } from "../codec/envelope.js";
 import { finish } from "../codec/ending.js";
 import { createTurnState } from "../codec/state.js";
 import { JsonlSink } from "../sink/jsonl.js";
 import type { SinkObject } from "../sink/types.js";
-import { howToGetOpencode, installReporter } from "./install-report.js";
+import { howToGetOpencode, installOpencode, installReporter } from "./install-report.js";
 import { terminalAsker } from "./ask.js";
 import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
@@ -93,15 +93,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     } else if (url === undefined) {
       // The server will be ours, started in this directory (with --url it is the server's path, maybe elsewhere).
       requireDirectory(directory);
-      let binary: string;
+      let binary: string | undefined;
       if (version !== undefined) {
         // The version asked for, from the per-user cache (installed there on first use).
-        try {
-          binary = await ensureOpencode(version, { onProgress: installReporter(say) });
-        } catch (err) {
-          say(`could not install opencode ${version}: ${errorMessage(err)}`);
-          return 1;
-        }
+        binary = await installOpencode(version, say);
+        if (binary === undefined) return 1;
       } else {
         const choice = chooseOpencodeBinary(io.env);
         if (!choice.found) {

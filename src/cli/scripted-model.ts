@@ -23,17 +23,14 @@ import { errorMessage } from "../util/errors.js";
 
 /** DIR/opencode.json as an object (a new one when missing); a usage error when it cannot be merged into. */
 function readConfig(file: string): Record<string, unknown> {
-  let config: Record<string, unknown> = { $schema: "https://opencode.ai/config.json" };
-  if (existsSync(file)) {
-    try {
-      const parsed = JSON.parse(readFileSync(file, "utf8")) as unknown;
-      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("it is not a JSON object");
-      config = parsed as Record<string, unknown>;
-    } catch (err) {
-      throw new UsageError(`cannot add the provider to ${file}: ${errorMessage(err)} (opencode.jsonc with comments is not supported)`);
-    }
+  if (!existsSync(file)) return { $schema: "https://opencode.ai/config.json" };
+  try {
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as unknown;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("it is not a JSON object");
+    return parsed as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(`cannot add the provider to ${file}: ${errorMessage(err)} (opencode.jsonc with comments is not supported)`);
   }
-  return config;
 }
 
 /** Merge the scripted provider into DIR/opencode.json. */

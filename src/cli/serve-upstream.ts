@@ -12,7 +12,7 @@ import { startScriptedModel, type ScriptedModel } from "../scripted-model/server
 import { chooseOpencodeBinary, ensureOpencode, opencodeLine, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { createScriptedProject, type ScriptedProject } from "../server/scripted-project.js";
 import { errorMessage } from "../util/errors.js";
-import { howToGetOpencode, installReporter } from "./install-report.js";
+import { howToGetOpencode, installOpencode, installReporter } from "./install-report.js";
 import type { CliIo } from "./io.js";
 import { nonEmpty } from "./usage.js";
 
@@ -45,13 +45,8 @@ export async function buildBackend(
   // A version asked for is installed into the per-user cache on first use (and wins over $OPENCODE_BIN).
   const install = (v: string) => ensureOpencode(v, { onProgress: installReporter(say) });
   if (!o.scripted) {
-    if (version === undefined) return { upstream: owned(chooseOpencodeBinary(io.env).binary, directory), directory, cleanup: nothing };
-    try {
-      return { upstream: owned(await install(version), directory), directory, cleanup: nothing };
-    } catch (err) {
-      say(`could not install opencode ${version}: ${errorMessage(err)}`);
-      return undefined;
-    }
+    const binary = version === undefined ? chooseOpencodeBinary(io.env).binary : await installOpencode(version, say);
+    return binary === undefined ? undefined : { upstream: owned(binary, directory), directory, cleanup: nothing };
   }
   // --scripted: the scripted model and a throw-away project wired to it, stopped and removed at the end.
   let model: ScriptedModel | undefined;

@@ -153,18 +153,17 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     throw err;
   }
 
-  const failed = await prepareUpstream(upstream, io, say);
+  let failed = await prepareUpstream(upstream, io, say);
+  if (failed === undefined) {
+    try {
+      await daemon.start();
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      failed = e.syscall === "listen" ? `cannot listen on ${host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`;
+    }
+  }
   if (failed !== undefined) {
     say(failed);
-    await daemon.shutdown("start-up failed");
-    await backend.cleanup();
-    return 1;
-  }
-  try {
-    await daemon.start();
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    say(e.syscall === "listen" ? `cannot listen on ${host ?? "127.0.0.1"}:${port ?? 4141}: ${e.message}` : `cannot start: ${e.message}`);
     await daemon.shutdown("start-up failed");
     await backend.cleanup();
     return 1;

@@ -7,6 +7,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Script, Step } from "./scripts.js";
+import type { ScriptedModelRequest } from "./server.js";
 import { offeredTools, type OfferedTools } from "./tools.js";
 
 /** A conversation reduced to what picks the scenario and step: roles, user text, tool results. */
@@ -24,14 +25,7 @@ export interface Plan {
 /** What server.ts hands each dialect: scenario planning, the request log and `failFirst` bookkeeping. */
 export interface DialectContext {
   plan(messages: readonly PlanMessage[]): Plan;
-  record(r: {
-    scenario: string;
-    step: number;
-    stream: boolean;
-    messages: readonly PlanMessage[];
-    api: "chat" | "anthropic" | "responses";
-    tools: readonly string[];
-  }): void;
+  record(r: Omit<ScriptedModelRequest, "messages" | "userParts"> & { readonly messages: readonly PlanMessage[] }): void;
   /** The HTTP error to answer this request with (one of a `failFirst`'s failures), if any. */
   failure(plan: Plan, step: StreamStep): { status: number; body: unknown } | undefined;
   nextId(): number;
@@ -90,7 +84,7 @@ export interface ModelRequest {
 
 /** One wire API: where its model requests come, how it reads them, and the shape of its answers. */
 export interface WireApi {
-  readonly api: "chat" | "anthropic" | "responses";
+  readonly api: NonNullable<ScriptedModelRequest["api"]>;
   /** Whether a POST to `path` is one of its model requests. */
   route(path: string): boolean;
   request(body: unknown): ModelRequest;

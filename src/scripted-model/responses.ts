@@ -72,22 +72,18 @@ function outputItems(step: StreamStep, id: string, tools: OfferedTools): Record<
   return items;
 }
 
+/** The `response` object, as the stream's first and last events and a JSON answer carry it. */
+function response(id: string, model: string, status: string, output: unknown[], extra: Record<string, unknown> = {}) {
+  return { id: `resp_${id}`, object: "response", created_at: 1_700_000_000, status, model, output, ...extra };
+}
+
 export function responsesFrames(step: StreamStep, id: string, model: string, tools: OfferedTools): Frame[] {
   const out: Frame[] = [];
   let seq = 0;
   const ev = (type: string, data: Record<string, unknown>, content = false) =>
     out.push({ data: `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seq++, ...data })}\n\n`, content });
-  const response = (status: string, output: unknown[], extra: Record<string, unknown> = {}) => ({
-    id: `resp_${id}`,
-    object: "response",
-    created_at: 1_700_000_000,
-    status,
-    model,
-    output,
-    ...extra,
-  });
-  ev("response.created", { response: response("in_progress", []) });
-  ev("response.in_progress", { response: response("in_progress", []) });
+  ev("response.created", { response: response(id, model, "in_progress", []) });
+  ev("response.in_progress", { response: response(id, model, "in_progress", []) });
   const items = outputItems(step, id, tools);
   items.forEach((item, output_index) => {
     const item_id = item.id as string;
@@ -112,7 +108,7 @@ export function responsesFrames(step: StreamStep, id: string, model: string, too
     }
     ev("response.output_item.done", { output_index, item });
   });
-  ev("response.completed", { response: response("completed", items, { usage: usage(step) }) });
+  ev("response.completed", { response: response(id, model, "completed", items, { usage: usage(step) }) });
   return out;
 }
 
@@ -127,13 +123,5 @@ export const RESPONSES: WireApi = {
   id: (n) => `scripted_${n}`,
   errorBody: (_status, body) => body,
   frames: responsesFrames,
-  json: (step, id, model, tools) => ({
-    id: `resp_${id}`,
-    object: "response",
-    created_at: 1_700_000_000,
-    status: "completed",
-    model,
-    output: outputItems(step, id, tools),
-    usage: usage(step),
-  }),
+  json: (step, id, model, tools) => response(id, model, "completed", outputItems(step, id, tools), { usage: usage(step) }),
 };

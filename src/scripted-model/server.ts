@@ -64,11 +64,6 @@ export interface ScriptedModel {
   close(): Promise<void>;
 }
 
-export interface ScriptedModelOptions {
-  readonly port?: number;
-  readonly extraScripts?: Readonly<Record<string, Script>>;
-}
-
 /** The text of a message's content: a string, or the `text` of its parts. */
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
@@ -104,7 +99,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString("utf8");
 }
 
-export async function startScriptedModel(opts: ScriptedModelOptions = {}): Promise<ScriptedModel> {
+export async function startScriptedModel(opts: { readonly port?: number; readonly extraScripts?: Readonly<Record<string, Script>> } = {}): Promise<ScriptedModel> {
   const requests: ScriptedModelRequest[] = [];
   let counter = 0;
   /** Failures served so far per scenario step, for `failFirst`. */

@@ -81,22 +81,26 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** How much of a failed server's output its error message quotes. */
 const TAIL_CHARS = 2_000;
 
+/** The last line `BINARY --version` prints, bounded to 10 s; undefined when it does not answer. */
+export function binaryVersion(binary: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let out = "";
+    const child = spawn(binary, ["--version"], { stdio: ["ignore", "pipe", "ignore"], env: { ...env } as NodeJS.ProcessEnv });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.once("error", () => resolve(undefined));
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      resolve(code === 0 ? out.trim().split("\n").pop() : undefined);
+    });
+  });
+}
+
 /** The line of a binary: from its package path when it has one, else from what `--version` prints. */
 export async function binaryLine(binary: string): Promise<OpencodeLine> {
   if (/[\\/]@opencode[\\/]cli-[^\\/]+[\\/]/.test(binary)) return 2;
   if (/[\\/]opencode-ai[\\/]|[\\/]opencode-[a-z]+-[a-z0-9]+[\\/]/.test(binary)) return 1;
-  const printed = await new Promise<string>((resolve) => {
-    let out = "";
-    const child = spawn(binary, ["--version"], { stdio: ["ignore", "pipe", "ignore"] });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-    child.once("error", () => resolve(""));
-    child.once("close", () => {
-      clearTimeout(timer);
-      resolve(out);
-    });
-  });
-  const version = /(\d+)\.\d+\.\d+/.exec(printed)?.[0];
+  const version = /(\d+)\.\d+\.\d+/.exec((await binaryVersion(binary)) ?? "")?.[0];
   return version === undefined ? 1 : opencodeLine(version);
 }
 

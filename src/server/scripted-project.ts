@@ -43,19 +43,6 @@ export function scriptedProvider(modelUrl: string): Record<string, unknown> {
   };
 }
 
-/** A whole opencode.json for a project that uses only the scripted model. */
-export function scriptedOpencodeConfig(modelUrl: string, permission: PermissionAction): Record<string, unknown> {
-  return {
-    $schema: "https://opencode.ai/config.json",
-    autoupdate: false,
-    share: "disabled",
-    model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-    small_model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-    provider: { [SCRIPTED_PROVIDER]: scriptedProvider(modelUrl) },
-    permission: { edit: permission, bash: permission, webfetch: permission },
-  };
-}
-
 /** A temporary directory with a `project` and an isolated `home` in it; `cleanup` removes it all. */
 export async function tempProject(prefix: string): Promise<{ dir: string; home: string; cleanup: () => Promise<void> }> {
   const root = await mkdtemp(join(tmpdir(), prefix));
@@ -68,7 +55,17 @@ export async function tempProject(prefix: string): Promise<{ dir: string; home: 
 
 export async function createScriptedProject(opts: ScriptedProjectOptions): Promise<ScriptedProject> {
   const { dir, home, cleanup } = await tempProject("opencode-bridge-");
-  const config = scriptedOpencodeConfig(opts.modelUrl, opts.permission ?? "allow");
+  const permission = opts.permission ?? "allow";
+  // An opencode.json for a project that uses only the scripted model.
+  const config = {
+    $schema: "https://opencode.ai/config.json",
+    autoupdate: false,
+    share: "disabled",
+    model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
+    small_model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
+    provider: { [SCRIPTED_PROVIDER]: scriptedProvider(opts.modelUrl) },
+    permission: { edit: permission, bash: permission, webfetch: permission },
+  };
   await writeFile(join(dir, "opencode.json"), JSON.stringify(config, null, 2));
   for (const [name, content] of Object.entries(opts.files ?? {})) {
     await writeFile(join(dir, name), content);

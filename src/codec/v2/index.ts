@@ -5,5 +5,5 @@
  */
 export { createV2Translator, type V1Payload, type V2Translator } from "./translate.js";
 export { v2FormAnswer } from "./requests.js";
-export { v2RecordToMessages, type RecordMessage as V2RecordMessage } from "./record.js";
+export { v2RecordToMessages } from "./record.js";
 export { replayV2Sync, v2LostType, type V2ReplayOptions, type V2ReplayResult } from "./replay.js";

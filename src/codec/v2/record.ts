@@ -15,13 +15,8 @@
  * marks it with that error instead. A server killed mid-turn leaves neither
  * (the message stays open, no idle follows), so the turn is never taken as done.
  */
+import type { RecordMessage } from "../record.js";
 import { isRec, partId, str, toolOutput, v2Error, type Rec, type V2Error } from "./shared.js";
-
-export interface RecordMessage {
-  info: { id: string } & Record<string, unknown>;
-  parts?: unknown[];
-}
-
 
 /** The entries of a record body (`{data: [...]}`, or the array itself), oldest first. */
 function entries(body: unknown): Rec[] {
@@ -98,7 +93,7 @@ export function v2RecordToMessages(body: unknown): RecordMessage[] {
     const model = isRec(e.model) ? e.model : {};
     const end = ends[i];
     const providerID = str(model.providerID);
-    const info: RecordMessage["info"] = {
+    const info: { id: string } & Rec = {
       id,
       role: "assistant",
       ...(user !== undefined ? { parentID: user } : {}),
