@@ -431,6 +431,8 @@ for (const n of SESSIONS) {
     batch_daemon_sse_ms: { p50: ms(bsl.p50), p99: ms(bsl.p99) },
     batch_daemon_pace_over_single: round(bSseRate / hRate),
     webhook_batch_over_daemon_pace: round(bRate / bSseRate),
+    /** 10x single mode as a share of the adapter in-process (the bridge without the daemon): above 1, out of any daemon's reach. */
+    ten_times_single_over_adapter: round((10 * hRate) / aRate),
     batch_daemon_cpu_us_per_reply: round((median(b.map((m) => m.cpuExactMs ?? NaN)) * 1000) / replies, 1),
     added_webhook_batch_ms: { p50: ms(bl.p50 - al.p50), p99: ms(bl.p99 - al.p99) },
     daemon_rss_mb: round(rss / (1024 * 1024), 1),
@@ -448,7 +450,7 @@ for (const n of SESSIONS) {
       `${"".padStart(8)}  webhook batch mode: ${int(bRate)} rep/s (x${row.ratio_webhook_batch_over_single.toFixed(1)} single), p50/p99 ${row.webhook_batch_ms.p50}/${row.webhook_batch_ms.p99} ms; added p50 single ${row.added_webhook_ms.p50} ms, batch ${row.added_webhook_batch_ms.p50} ms`,
     );
     console.log(
-      `${"".padStart(8)}  batch daemon's own pace (its SSE): ${int(bSseRate)} rep/s (x${row.batch_daemon_pace_over_single.toFixed(1)} single), p50/p99 ${row.batch_daemon_sse_ms.p50}/${row.batch_daemon_sse_ms.p99} ms; webhook at ${row.webhook_batch_over_daemon_pace.toFixed(2)} of it; daemon CPU ${row.batch_daemon_cpu_us_per_reply} µs/reply (single mode ${row.daemon_cpu_exact_us_per_reply})`,
+      `${"".padStart(8)}  batch daemon's own pace (its SSE): ${int(bSseRate)} rep/s (x${row.batch_daemon_pace_over_single.toFixed(1)} single), p50/p99 ${row.batch_daemon_sse_ms.p50}/${row.batch_daemon_sse_ms.p99} ms; webhook at ${row.webhook_batch_over_daemon_pace.toFixed(2)} of it; daemon CPU ${row.batch_daemon_cpu_us_per_reply} µs/reply (single mode ${row.daemon_cpu_exact_us_per_reply}); 10 x single = ${row.ten_times_single_over_adapter.toFixed(2)} x the adapter in-process`,
     );
   }
   console.log(

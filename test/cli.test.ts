@@ -285,10 +285,11 @@ describe("Ctrl-C", () => {
     const f = fakeIo();
     let aborts = 0;
     const said: string[] = [];
-    const interrupt = onInterrupt(f.io, (s) => said.push(s), () => aborts++);
-    expect(interrupt.interrupted()).toBe(false);
+    const interrupt = onInterrupt(f.io, (s) => said.push(s));
+    interrupt.signal.addEventListener("abort", () => aborts++);
+    expect(interrupt.signal.aborted).toBe(false);
     f.signal("SIGINT");
-    expect([aborts, f.exits, interrupt.interrupted()]).toEqual([1, [], true]);
+    expect([aborts, f.exits, interrupt.signal.aborted]).toEqual([1, [], true]);
     expect(said).toEqual(["aborting the turn (Ctrl-C again to quit at once)"]);
     f.signal("SIGINT");
     expect([aborts, f.exits]).toEqual([1, [130]]);

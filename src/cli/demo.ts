@@ -10,7 +10,7 @@
  */
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
-import type { Script } from "../scripted-model/scripts.js";
+import { type Script, words } from "../scripted-model/scripts.js";
 import { InstallError, opencodePackage, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { SCRIPTED_MODEL, SCRIPTED_PROVIDER } from "../server/scripted-project.js";
 import { JsonlSink } from "../sink/jsonl.js";
@@ -20,8 +20,6 @@ import { type CliIo, INTERRUPTED, onInterrupt } from "./io.js";
 import { PrettySink } from "./pretty.js";
 import { cliLogger, logLevel, opencodeVersionOption, parseOptions } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
-
-const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
 
 /** The demo's script: stream a sentence, read a file of the project with a tool, then answer. */
 export const DEMO_SCRIPT: Script = [
@@ -55,8 +53,7 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
 
   let opencode: ScriptedOpencode | undefined;
   let adapter: OpencodeAdapter | undefined;
-  const ac = new AbortController();
-  const interrupt = onInterrupt(io, say, () => ac.abort());
+  const interrupt = onInterrupt(io, say);
   try {
     try {
       opencode = await startScriptedOpencode({
@@ -80,7 +77,7 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
     say(`opencode serve ${opencode.version} (OpenCode ${opencode.line}.x) on ${opencode.url}, project ${opencode.directory}`);
 
     // Ctrl-C while the servers were starting: there is no turn to abort.
-    if (ac.signal.aborted) return INTERRUPTED;
+    if (interrupt.signal.aborted) return INTERRUPTED;
     adapter = new OpencodeAdapter(
       { baseUrl: opencode.url, directory: opencode.directory, password: opencode.password, line: opencode.line, logger },
       sink,
@@ -89,10 +86,10 @@ export async function runDemo(args: string[], io: CliIo): Promise<number> {
     const result = await adapter.prompt(DEMO_PROMPT, {
       traceId: "demo",
       model: `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`,
-      signal: ac.signal,
+      signal: interrupt.signal,
     });
     say(`the turn ended ${result.status} after ${result.replies} replies`);
-    if (interrupt.interrupted()) return INTERRUPTED;
+    if (interrupt.signal.aborted) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } finally {
     interrupt.off();

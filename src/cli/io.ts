@@ -43,20 +43,16 @@ export function processIo(): CliIo {
 export const INTERRUPTED = 130;
 
 /**
- * Ctrl-C (or SIGTERM) for a one-turn command: the first calls `abort` (the turn
+ * Ctrl-C (or SIGTERM) for a one-turn command: the first aborts `signal` (the turn
  * ends `aborted` and the command exits 130); a second quits at once with 130.
  */
-export function onInterrupt(io: CliIo, say: (s: string) => void, abort: () => void): { off: () => void; interrupted: () => boolean } {
-  let presses = 0;
+export function onInterrupt(io: CliIo, say: (s: string) => void): { off: () => void; signal: AbortSignal } {
+  const ac = new AbortController();
   // SIGTERM too: the turn is aborted and what the command started is stopped, not orphaned.
   const off = io.onSignal(["SIGINT", "SIGTERM"], () => {
-    presses++;
-    if (presses === 1) {
-      say("aborting the turn (Ctrl-C again to quit at once)");
-      abort();
-    } else {
-      io.exit(INTERRUPTED);
-    }
+    if (ac.signal.aborted) return io.exit(INTERRUPTED);
+    say("aborting the turn (Ctrl-C again to quit at once)");
+    ac.abort();
   });
-  return { off, interrupted: () => presses > 0 };
+  return { off, signal: ac.signal };
 }

@@ -70,8 +70,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   /** The line of a server this command started (it knows what it started). */
   let line: Line | undefined;
   let scripted: ScriptedOpencode | undefined;
-  const ac = new AbortController();
-  const interrupt = onInterrupt(io, say, () => ac.abort());
+  const interrupt = onInterrupt(io, say);
   try {
     if (values.acp !== undefined) {
       // An ACP agent: no OpenCode server to find or start.
@@ -119,7 +118,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       }
     }
     // Ctrl-C while the server was starting: no turn was sent, but the replies still end with `error aborted`.
-    if (ac.signal.aborted) {
+    if (interrupt.signal.aborted) {
       abortedBeforeStart(sink, values["trace-id"] ?? randomUUID(), values.session ?? "");
       await sink.flush?.();
       return INTERRUPTED;
@@ -141,10 +140,10 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
       sessionId: values.session,
       model: values.model,
       agent: values.agent,
-      signal: ac.signal,
+      signal: interrupt.signal,
     });
     await adapter.close();
-    if (interrupt.interrupted()) return INTERRUPTED;
+    if (interrupt.signal.aborted) return INTERRUPTED;
     return result.status === "final" ? 0 : 1;
   } catch (err) {
     if (err instanceof BridgeError && err.code === "config") throw new UsageError(err.message);

@@ -14,7 +14,7 @@ import type { Journal, JournaledTurn } from "./journal.js";
 import { TurnRequestSchema } from "./options.js";
 import { judgeFromRecord } from "./reconcile.js";
 import { endTurn, followTurn } from "./run.js";
-import { outcomeOf, turnInfo, type TurnRecord } from "./turns.js";
+import { describeStored, outcomeOf, type TurnRecord } from "./turns.js";
 
 export interface Recovered {
   readonly turn: JournaledTurn;
@@ -31,9 +31,7 @@ export function recoverJournal(core: DaemonCore, journal: Journal): Recovered[] 
   for (const t of journal.open()) {
     if (core.store.has(t.traceId)) continue;
     const record = core.store.create(t.traceId, t.sessionId, t.directory, performance.now(), t.id, t.at);
-    record.requestHash = t.requestHash;
-    const request = TurnRequestSchema.safeParse(t.request);
-    if (request.success) record.info = turnInfo(request.data);
+    describeStored(record, t.requestHash, t.request);
     for (const r of t.replies) core.store.add(r);
     const last = t.replies[t.replies.length - 1];
     if (t.outcome === undefined && last && isTerminal(last)) {

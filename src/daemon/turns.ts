@@ -31,6 +31,16 @@ export function turnInfo(turn: Pick<TurnRequest, "text" | "permission" | "questi
   };
 }
 
+/**
+ * A turn read back (from the journal, or stored by another daemon): its request's
+ * hash and what GET /v1/turns shows of it, from its request as accepted.
+ */
+export function describeStored(record: TurnRecord, requestHash: string | undefined, request: unknown): void {
+  record.requestHash = requestHash;
+  const req = (request ?? {}) as Partial<Pick<TurnRequest, "text" | "permission" | "question">>;
+  if (typeof req.text === "string") record.info = turnInfo({ text: req.text, permission: req.permission, question: req.question });
+}
+
 /** How a turn ended: `final`, or the code of its `error` reply. */
 export type TurnOutcome = "final" | ErrorCode;
 

@@ -37,7 +37,8 @@ export type Step =
 
 export type Script = readonly Step[];
 
-const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
+/** Text as chunks of one word each (with the space that follows it). */
+export const words = (s: string): string[] => s.match(/\S+\s*/g) ?? [];
 
 /** Chunks that cut through grapheme clusters and multi-code-unit characters on purpose. */
 const nonAscii = [

@@ -37,13 +37,17 @@ export interface ReceivedPart {
   readonly url?: string;
 }
 
+/** The parts of a message's content: a string is one text part. */
+function partsOf(content: unknown): unknown[] {
+  return typeof content === "string" ? [{ type: "text", text: content }] : Array.isArray(content) ? content : [];
+}
+
 function receivedParts(messages: readonly PlanMessage[]): ReceivedPart[] {
   let from = messages.length;
   while (from > 0 && messages[from - 1]?.role === "user") from--;
   const out: ReceivedPart[] = [];
   for (const m of messages.slice(from)) {
-    const parts: unknown[] = typeof m.content === "string" ? [{ type: "text", text: m.content }] : Array.isArray(m.content) ? m.content : [];
-    for (const p of parts) {
+    for (const p of partsOf(m.content)) {
       const q = p as { type?: unknown; text?: unknown; image_url?: { url?: unknown } | string };
       const url = typeof q.image_url === "string" ? q.image_url : q.image_url?.url;
       out.push({
@@ -66,10 +70,8 @@ export interface ScriptedModel {
 
 /** The text of a message's content: a string, or the `text` of its parts. */
 function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (!Array.isArray(content)) return "";
-  return content
-    .map((p: unknown) => {
+  return partsOf(content)
+    .map((p) => {
       const text = (p as { text?: unknown } | null)?.text;
       return typeof text === "string" ? text : "";
     })

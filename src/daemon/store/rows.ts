@@ -2,8 +2,6 @@
  * The PostgreSQL store's rows as the daemon sees them (./postgres.ts reads and
  * writes them; ./schema.ts makes the tables).
  */
-import type { TurnRequest } from "../options.js";
-import { turnInfo, type TurnRecord } from "../turns.js";
 
 /** A write refused because this daemon no longer holds the turn's lease (or the seq does not continue the turn). */
 export class FencedError extends Error {
@@ -73,11 +71,4 @@ export function toTurn(r: Record<string, unknown>): StoredTurn {
     fence: r.fence as string,
     ...(typeof r.previous_owner === "string" ? { previousOwner: r.previous_owner } : {}),
   };
-}
-
-/** What GET /v1/turns/:id shows of a turn stored by another daemon, from its accepted request. */
-export function describe(record: TurnRecord, row: StoredTurn): void {
-  record.requestHash = row.requestHash;
-  const req = row.request as Partial<Pick<TurnRequest, "text" | "permission" | "question">>;
-  if (typeof req.text === "string") record.info = turnInfo({ text: req.text, permission: req.permission, question: req.question });
 }

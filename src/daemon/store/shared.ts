@@ -19,9 +19,8 @@ import type { Reply } from "../../codec/reply.js";
 import type { RequestEvent } from "../../codec/requests.js";
 import { replyJson } from "../../sink/encoded.js";
 import type { DaemonCore } from "../core.js";
-import type { TurnOutcome, TurnRecord } from "../turns.js";
+import { describeStored, type TurnOutcome, type TurnRecord } from "../turns.js";
 import { FencedError, type NewTurn, type PgStore, type StoredTurn } from "./postgres.js";
-import { describe } from "./rows.js";
 import { Settling } from "./settle.js";
 import { resendEnded, takeOver } from "./takeover.js";
 import { TurnWriter } from "./writer.js";
@@ -145,7 +144,7 @@ export class SharedTurns {
   /** A local record of a turn driven elsewhere, kept up to date from the store. */
   async mirror(row: StoredTurn): Promise<TurnRecord> {
     const record = this.core.store.get(row.traceId) ?? this.core.store.create(row.traceId, row.sessionId, row.directory, performance.now(), row.id, row.acceptedMs);
-    describe(record, row);
+    describeStored(record, row.requestHash, row.request);
     if (!record.finished && !this.mirrors.has(row.id) && !this.owned.has(row.id)) {
       record.mirrored = true;
       this.mirrors.set(row.id, { record, busy: false, again: false });
