@@ -87,7 +87,8 @@ function measure(args: string[], dir: string): Promise<Run> {
 
 /** The packed package installed into a fresh project under `dir`; the path of its executable. */
 function installPacked(dir: string): string {
-  const quiet = { cwd: dir, stdio: ["ignore", "pipe", "inherit"] as ("ignore" | "pipe" | "inherit")[] };
+  // npm's notices (the tarball's whole listing) are kept out of the results; a failure throws with them.
+  const quiet = { cwd: dir, stdio: ["ignore", "pipe", "pipe"] as ("ignore" | "pipe")[] };
   // The build is fresh (ensureBuilt): prepack's build is skipped.
   execFileSync("npm", ["pack", "--ignore-scripts", "--pack-destination", dir, ROOT], quiet);
   const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"));
