@@ -5,12 +5,9 @@
  *
  * Differences from a 1.x capture: a frame names its session as `data.sessionID`
  * (not `properties.…`), and the stream holds `: heartbeat` comment frames, which
- * name nothing and carry no event — they are left out (every parser skips them).
+ * name nothing and carry no event — they are left out (`splitFrames`; every parser skips them).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { FIXTURES } from "../../test/support/fixtures.js";
-import { readGolden, type Frame, type Template } from "./frames.js";
+import { templateOf, type Frame, type Template } from "./frames.js";
 
 /** The session a 2.x event belongs to (`data.sessionID`), if any. */
 export function sessionOfV2(frame: Frame): string | undefined {
@@ -19,30 +16,7 @@ export function sessionOfV2(frame: Frame): string | undefined {
 }
 
 export function loadTemplateV2(version: string, scenario: string): Template {
-  const dir = join(FIXTURES, version);
-  const name = `${version}/${scenario}`;
-  const frames = readFileSync(join(dir, `${scenario}.sse`), "utf8")
-    .split("\n\n")
-    .filter((f) => f.trim() !== "" && !f.startsWith(":"));
-  const golden = readGolden(dir, scenario);
-  let connected: Frame | undefined;
-  const globals: Frame[] = [];
-  const turn: Frame[] = [];
-  const sessions = new Set<string>();
-  for (const f of frames) {
-    if (!f.startsWith("data: ") || f.includes("\n")) throw new Error(`${name}: expected single-line \`data:\` frames, got ${JSON.stringify(f.slice(0, 80))}`);
-    const type = (JSON.parse(f.slice(6)) as { type?: string }).type;
-    const sid = sessionOfV2(f);
-    if (type === "server.connected") connected ??= f;
-    else if (sid === undefined) globals.push(f);
-    else {
-      sessions.add(sid);
-      turn.push(f);
-    }
-  }
-  if (connected === undefined) throw new Error(`${name}: no server.connected frame`);
-  if (sessions.size !== 1) throw new Error(`${name}: expected one session, found ${[...sessions].join(", ")}`);
-  return { name, connected, globals, turn, golden };
+  return templateOf(version, scenario, sessionOfV2);
 }
 
 /** The session id an instance's frames belong to (its fresh `ses_…` id). */

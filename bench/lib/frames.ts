@@ -34,9 +34,12 @@ export interface Template {
 const ID = /\b(ses|msg|prt|evt)_([0-9A-Za-z]{26})\b/g;
 const B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/** Split a captured stream into frames; every frame must be one `data:` line of JSON. */
+/**
+ * Split a captured stream into frames; every frame must be one `data:` line of JSON.
+ * Comment frames (2.x's `: heartbeat`) name nothing and carry no event: left out.
+ */
 export function splitFrames(sse: string, what: string): Frame[] {
-  const frames = sse.split("\n\n").filter((f) => f.trim() !== "");
+  const frames = sse.split("\n\n").filter((f) => f.trim() !== "" && !f.startsWith(":"));
   for (const f of frames) {
     if (!f.startsWith("data: ") || f.includes("\n")) {
       throw new Error(`${what}: expected single-line \`data:\` frames, got ${JSON.stringify(f.slice(0, 80))}`);
@@ -59,18 +62,25 @@ export function readGolden(dir: string, scenario: string): Reply[] {
 }
 
 export function loadTemplate(version: string, scenario: string): Template {
+  return templateOf(version, scenario, (f) => sessionOfPayload(payloadOf(f)));
+}
+
+/**
+ * A capture split into its `server.connected` frame, the frames of no session and its one
+ * session's turn, with its golden replies; `sessionOf` tells a frame's session (1.x and
+ * 2.x name it in different places).
+ */
+export function templateOf(version: string, scenario: string, sessionOf: (frame: Frame) => string | undefined): Template {
   const dir = join(FIXTURES, version);
   const name = `${version}/${scenario}`;
-  const frames = splitFrames(readFileSync(join(dir, `${scenario}.sse`), "utf8"), name);
   const golden = readGolden(dir, scenario);
   let connected: Frame | undefined;
   const globals: Frame[] = [];
   const turn: Frame[] = [];
   const sessions = new Set<string>();
-  for (const f of frames) {
-    const p = payloadOf(f);
-    const sid = sessionOfPayload(p);
-    if (p.type === "server.connected") connected ??= f;
+  for (const f of splitFrames(readFileSync(join(dir, `${scenario}.sse`), "utf8"), name)) {
+    const sid = sessionOf(f);
+    if (payloadOf(f).type === "server.connected") connected ??= f;
     else if (sid === undefined) globals.push(f);
     else {
       sessions.add(sid);
