@@ -22,6 +22,7 @@ import { startRecorder, type Recorder } from "../support/recorder.js";
 import { scenario, startLive, type Live } from "../support/live.js";
 import { freshDatabase, startPostgres, type PostgresServer } from "../support/postgres.js";
 import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
+import { followStore } from "./store-follow.js";
 
 const TOKEN = "e2e-store-soak-token-91be07";
 const auth = { authorization: `Bearer ${TOKEN}` };
@@ -101,27 +102,10 @@ describe.skipIf(KILLS === 0)("three daemons on one store, killed -9 at random (S
     const s: Stream = { replies: [], outcome: undefined, reconnects: 0 };
     const deadline = Date.now() + 120_000;
     while (s.outcome === undefined && Date.now() < deadline) {
-      const last = s.replies[s.replies.length - 1];
-      try {
-        const res = await fetch(`${anyLive().url}/v1/turns/${encodeURIComponent(traceId)}/events`, {
-          headers: { ...auth, ...(last ? { "last-event-id": String(last.seq) } : {}) },
-        });
-        if (res.status !== 200) throw new Error(`status ${res.status}`);
-        const decoder = new TextDecoder();
-        let buf = "";
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buf += decoder.decode(chunk, { stream: true });
-          let i: number;
-          while ((i = buf.indexOf("\n\n")) >= 0) {
-            const fields = new Map([...buf.slice(0, i).matchAll(/^(\w+): ?(.*)$/gm)].map((m) => [m[1]!, m[2]!] as const));
-            buf = buf.slice(i + 2);
-            if (fields.get("event") === "reply") s.replies.push(JSON.parse(fields.get("data")!) as Reply);
-            if (fields.get("event") === "done") s.outcome = (JSON.parse(fields.get("data")!) as { outcome: string }).outcome;
-          }
-        }
-      } catch {
-        // the daemon died under us
-      }
+      // A cut stream (the daemon died under us) ends the follow with what it had: go on elsewhere from there.
+      const f = await followStore(anyLive(), traceId, auth, s.replies.at(-1)?.seq);
+      s.replies.push(...f.replies);
+      s.outcome = f.done?.outcome;
       if (s.outcome === undefined) {
         s.reconnects++;
         await sleep(100);
