@@ -9,66 +9,27 @@
  * and followers on every daemon — the stalled one included — get one gapless,
  * duplicate-free stream; the webhook gets that same stream.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import pg from "pg";
-import { createDialect } from "../../src/adapter/line.js";
 import { contractViolations } from "../../src/codec/reply.js";
-import { startRecorder, type Recorder } from "../support/recorder.js";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { freshDatabase, startPostgres, type PostgresServer } from "../support/postgres.js";
-import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
-import { followStore } from "./store-follow.js";
+import { scenario } from "../support/live.js";
+import { callDaemon } from "./daemon-process.js";
+import { followStore, recordedAnswer, storeRig } from "./store-follow.js";
 
 const TOKEN = "e2e-store-takeover-token-5a0c";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const LEASE_S = 1;
 
 describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the lease, then SIGCONT)", () => {
-  let pgServer: PostgresServer;
-  let live: Live;
-  let recorder: Recorder;
-  let storeUrl: string;
-  const daemons: Daemon[] = [];
-  const start = async () => {
-    const d = await startDaemon(
-      ["--store", storeUrl, "--lease", String(LEASE_S), "--opencode-url", live.url, "--directory", live.directory, "--webhook", recorder.url, "--webhook-backoff", "0.01", "--log-level", "debug"],
-      { BRIDGE_TOKEN: TOKEN },
-    );
-    daemons.push(d);
-    return d;
-  };
-
   /** Traces whose webhook POSTs the receiver leaves unanswered (a webhook that is down). */
   const unanswered = new Set<string>();
-  beforeAll(async () => {
-    [pgServer, live, recorder] = await Promise.all([startPostgres(), startLive({ permission: "allow" }), startRecorder((a) => (unanswered.has(a.traceId) ? "hang" : { status: 200 }))]);
-    storeUrl = await freshDatabase(pgServer);
-  }, 180_000);
-  afterAll(async () => {
-    for (const d of daemons) {
-      d.child.kill("SIGCONT");
-      d.child.kill("SIGKILL");
-    }
-    await Promise.all(daemons.map((d) => d.exited));
-    await Promise.allSettled([live?.stop(), recorder?.close()]);
-    await pgServer?.stop();
-  });
-
-  /** OpenCode's own record of the session's answer text. */
-  async function recorded(sessionId: string): Promise<string> {
-    const http = createDialect({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
-    const messages = await http.sessionMessages(sessionId, 50);
-    return messages
-      .filter((m) => m.info.role === "assistant")
-      .flatMap((m) => (m.parts ?? []) as Array<{ type?: string; text?: string; synthetic?: boolean }>)
-      .filter((p) => p.type === "text" && p.synthetic !== true)
-      .map((p) => p.text)
-      .join("");
-  }
+  const rig = storeRig(TOKEN, LEASE_S, (a) => (unanswered.has(a.traceId) ? "hang" : { status: 200 }));
+  const { start } = rig;
+  const recorded = (sessionId: string) => recordedAnswer(rig.live, sessionId);
 
   /** What the store holds of the turn: its owner, state, outcome and replies' seqs. */
   async function stored(traceId: string): Promise<{ owner: string; state: string; outcome: string | null; seqs: number[] }> {
-    const db = new pg.Client({ connectionString: storeUrl });
+    const db = new pg.Client({ connectionString: rig.storeUrl });
     await db.connect();
     try {
       const t = await db.query("SELECT id, owner, state, outcome FROM bridge_turns WHERE trace_id = $1", [traceId]);
@@ -128,9 +89,9 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     // The old owner stopped quietly: it knows it no longer drives the turn, and claimed nothing back.
     expect(a.stderr()).not.toMatch(/took over a turn whose lease ran out/);
 
-    await recorder.waitFor(() => recorder.replies(traceId).length >= whole.replies.length, 20_000, "the webhook to have the whole turn");
-    expect([...recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(whole.replies);
-    expect(recorder.malformed).toEqual([]);
+    await rig.recorder.waitFor(() => rig.recorder.replies(traceId).length >= whole.replies.length, 20_000, "the webhook to have the whole turn");
+    expect([...rig.recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(whole.replies);
+    expect(rig.recorder.malformed).toEqual([]);
     for (const d of [a, b, c]) d.child.kill("SIGKILL");
   }
 
@@ -144,7 +105,7 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     a.child.kill("SIGKILL");
     await a.exited;
     // The state between the final's INSERT and the end's UPDATE, with the owner's lease run out.
-    const db = new pg.Client({ connectionString: storeUrl });
+    const db = new pg.Client({ connectionString: rig.storeUrl });
     await db.connect();
     await db.query("UPDATE bridge_turns SET state = 'running', outcome = NULL, ended_at = NULL, lease_until = now() WHERE trace_id = $1", [traceId]);
     await db.end();
@@ -154,8 +115,8 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     expect(again.done?.outcome).toBe("final");
     expect(again.replies).toEqual(first.replies);
     expect(await stored(traceId)).toMatchObject({ state: "ended", outcome: "final", seqs: first.replies.map((r) => r.seq) });
-    await recorder.waitFor(() => recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
-    expect([...recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
+    await rig.recorder.waitFor(() => rig.recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
+    expect([...rig.recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
     b.child.kill("SIGKILL");
   });
 
@@ -167,17 +128,17 @@ describe("takeover from a live owner whose lease lapsed (SIGSTOP longer than the
     expect(accepted.status, accepted.text).toBe(202);
     const first = await followStore(a, traceId, auth);
     expect(first.done?.outcome).toBe("final");
-    await recorder.waitFor(() => recorder.attempts.some((x) => x.traceId === traceId), 20_000, "the first webhook POST");
-    expect(recorder.replies(traceId)).toEqual([]);
+    await rig.recorder.waitFor(() => rig.recorder.attempts.some((x) => x.traceId === traceId), 20_000, "the first webhook POST");
+    expect(rig.recorder.replies(traceId)).toEqual([]);
     a.child.kill("SIGKILL");
     await a.exited;
     unanswered.delete(traceId);
     const b = await start();
     await b.waitForLog(/re-sending an ended turn its outputs had not acknowledged/);
-    await recorder.waitFor(() => recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
-    expect([...recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
+    await rig.recorder.waitFor(() => rig.recorder.replies(traceId).length >= first.replies.length, 20_000, "the webhook to have the whole turn");
+    expect([...rig.recorder.replies(traceId)].sort((x, y) => x.seq - y.seq)).toEqual(first.replies);
     // Settled once acknowledged: no daemon claims it again.
-    const db = new pg.Client({ connectionString: storeUrl });
+    const db = new pg.Client({ connectionString: rig.storeUrl });
     await db.connect();
     const settled = async () => (await db.query("SELECT settled FROM bridge_turns WHERE trace_id = $1", [traceId])).rows[0]?.settled as boolean;
     for (const until = Date.now() + 20_000; !(await settled()) && Date.now() < until; ) await new Promise((r) => setTimeout(r, 200));

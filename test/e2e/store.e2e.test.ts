@@ -7,44 +7,19 @@
  * with `Last-Event-ID` — get one gapless, duplicate-free stream ending in the exact
  * `final` (OpenCode's record). The webhook gets each reply under one key.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createDialect } from "../../src/adapter/line.js";
+import { describe, expect, it } from "vitest";
 import { contractViolations } from "../../src/codec/reply.js";
-import { startRecorder, type Recorder } from "../support/recorder.js";
-import { scenario, startLive, type Live } from "../support/live.js";
-import { freshDatabase, startPostgres, type PostgresServer } from "../support/postgres.js";
-import { callDaemon, startDaemon, type Daemon } from "./daemon-process.js";
-import { followStore } from "./store-follow.js";
+import { scenario } from "../support/live.js";
+import { callDaemon } from "./daemon-process.js";
+import { followStore, recordedAnswer, storeRig } from "./store-follow.js";
 
 const TOKEN = "e2e-store-token-3c1d9e7f20";
 const auth = { authorization: `Bearer ${TOKEN}` };
 const LEASE_S = 1;
 
 describe("several daemons on one PostgreSQL store", () => {
-  let pg: PostgresServer;
-  let live: Live;
-  let recorder: Recorder;
-  let storeUrl: string;
-  const daemons: Daemon[] = [];
-  const start = async () => {
-    const d = await startDaemon(
-      ["--store", storeUrl, "--lease", String(LEASE_S), "--opencode-url", live.url, "--directory", live.directory, "--webhook", recorder.url, "--webhook-backoff", "0.01", "--log-level", "debug"],
-      { BRIDGE_TOKEN: TOKEN },
-    );
-    daemons.push(d);
-    return d;
-  };
-
-  beforeAll(async () => {
-    [pg, live, recorder] = await Promise.all([startPostgres(), startLive({ permission: "allow" }), startRecorder()]);
-    storeUrl = await freshDatabase(pg);
-  }, 180_000);
-  afterAll(async () => {
-    for (const d of daemons) d.child.kill("SIGKILL");
-    await Promise.all(daemons.map((d) => d.exited));
-    await Promise.allSettled([live?.stop(), recorder?.close()]);
-    await pg?.stop();
-  });
+  const rig = storeRig(TOKEN, LEASE_S);
+  const { start } = rig;
 
   it("a turn accepted on one daemon is the same turn on every other (idempotent on trace_id + body)", async () => {
     const [a, b] = [await start(), await start()];
@@ -107,20 +82,13 @@ describe("several daemons on one PostgreSQL store", () => {
     expect(final.kind).toBe("final");
     const said = whole.replies.flatMap((r) => (r.kind === "delta" ? [r.content] : [])).join("");
     // The exact answer: OpenCode's record of the session.
-    const http = createDialect({ baseUrl: live.url, directory: live.directory, requestTimeoutMs: 5_000 });
-    const messages = await http.sessionMessages(String(accepted.json?.session_id), 50);
-    const recorded = messages
-      .filter((m) => m.info.role === "assistant")
-      .flatMap((m) => (m.parts ?? []) as Array<{ type?: string; text?: string }>)
-      .filter((p) => p.type === "text")
-      .map((p) => p.text)
-      .join("");
+    const recorded = await recordedAnswer(rig.live, String(accepted.json?.session_id));
     expect(final.kind === "final" && final.content).toBe(recorded);
     expect(said).toBe(recorded);
 
     // The webhook: every reply under one key, whichever daemon sent it.
-    await recorder.waitFor(() => recorder.replies(traceId).length === whole.replies.length, 20_000, "the webhook to have the whole turn");
-    expect(recorder.replies(traceId)).toEqual(whole.replies);
-    expect(recorder.malformed).toEqual([]);
+    await rig.recorder.waitFor(() => rig.recorder.replies(traceId).length === whole.replies.length, 20_000, "the webhook to have the whole turn");
+    expect(rig.recorder.replies(traceId)).toEqual(whole.replies);
+    expect(rig.recorder.malformed).toEqual([]);
   });
 });
