@@ -44,7 +44,6 @@ import { replyJson } from "./encoded.js";
 import { Cancellation, postTarget, sendWithRetries, type Outcome, type PostTarget } from "./webhook-post.js";
 import { parseWebhookOptions, type WebhookCounters, type WebhookOptions, type WebhookOptionsInput } from "./webhook-options.js";
 
-export { parseRetryAfter } from "./webhook-post.js";
 export { WebhookOptionsSchema, parseWebhookOptions, type WebhookCounters, type WebhookOptions, type WebhookOptionsInput } from "./webhook-options.js";
 
 /**
