@@ -48,10 +48,7 @@ async function watchList() {
   if (listStream) listStream.abort();
   const ac = new AbortController(); listStream = ac;
   try {
-    // The list at once (and the token checked), then its changes as they happen.
-    const first = await fetch("/v1/turns", { headers: headers(false), signal: ac.signal });
-    if (first.status === 401) { $("status").textContent = "The daemon wants its token."; return; }
-    if (first.ok) { for (const t of (await first.json()).turns || []) turns.set(t.trace_id, t); render(); }
+    // The stream says the whole list at once (event: turns), then its changes as they happen.
     const r = await fetch("/v1/turn-list", { headers: headers(false), signal: ac.signal });
     if (r.status === 401) { $("status").textContent = "The daemon wants its token."; return; }
     if (!r.ok) throw new Error("HTTP " + r.status);

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { isAbsolute } from "node:path";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { formatOptionIssues } from "../util/zod.js";
+import { formatOptionIssues, wholeNumber } from "../util/zod.js";
 import { MAX_TIMER_MS, parseAdapterConfig, type AdapterConfigInput } from "../adapter/config.js";
 import { BridgeError } from "../adapter/errors.js";
 import { imageMismatch } from "../adapter/parts.js";
@@ -16,14 +16,12 @@ import { isLoopbackHost } from "./auth.js";
 import { DaemonError } from "./errors.js";
 import type { Upstream } from "./upstream.js";
 
-const count = (what: string, min: number) =>
-  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`);
 
 export const DaemonOptionsSchema = z
   .object({
     host: z.string().min(1, "host must not be empty").default("127.0.0.1"),
     /** 0 picks a free port. */
-    port: count("port", 0).max(65_535, "port must be at most 65535").default(4_141),
+    port: wholeNumber("port", 0).max(65_535, "port must be at most 65535").default(4_141),
     /** Required on every route but /healthz; required unless `noToken` (loopback only). */
     token: z.string().min(16, "token must be at least 16 characters").optional(),
     /** Run without a token (loopback only): every local process can then use the daemon. */
@@ -41,40 +39,40 @@ export const DaemonOptionsSchema = z
      */
     allowDirectories: z.array(z.string().refine(isAbsolute, "an allowed directory must be an absolute path")).default([]),
     /** Finished turns kept for event subscribers. */
-    maxTurns: count("maxTurns", 1).default(100),
+    maxTurns: wholeNumber("maxTurns", 1).default(100),
     /** Reply JSON kept per turn for late subscribers. */
-    maxReplyBytesPerTurn: count("maxReplyBytesPerTurn", 1_024).default(2 * 1024 * 1024),
+    maxReplyBytesPerTurn: wholeNumber("maxReplyBytesPerTurn", 1_024).default(2 * 1024 * 1024),
     /** Turns accepted and not yet ended, across sessions; beyond it POST /v1/turns answers 429. */
-    maxActiveTurns: count("maxActiveTurns", 1).default(32),
+    maxActiveTurns: wholeNumber("maxActiveTurns", 1).default(32),
     /** Idle session adapters kept. */
-    maxIdleSessions: count("maxIdleSessions", 0).default(64),
+    maxIdleSessions: wholeNumber("maxIdleSessions", 0).default(64),
     /** On SIGTERM, running turns get this long to finish before they are aborted. */
-    shutdownGraceMs: count("shutdownGraceMs", 0).default(10_000),
-    maxBodyBytes: count("maxBodyBytes", 1_024).default(1024 * 1024),
-    heartbeatMs: count("heartbeatMs", 10).default(15_000),
+    shutdownGraceMs: wholeNumber("shutdownGraceMs", 0).default(10_000),
+    maxBodyBytes: wholeNumber("maxBodyBytes", 1_024).default(1024 * 1024),
+    heartbeatMs: wholeNumber("heartbeatMs", 10).default(15_000),
     /** Bytes waiting for one event subscriber that does not read, before it is cut off. */
-    maxSubscriberBufferBytes: count("maxSubscriberBufferBytes", 1_024).default(4 * 1024 * 1024),
+    maxSubscriberBufferBytes: wholeNumber("maxSubscriberBufferBytes", 1_024).default(4 * 1024 * 1024),
     /** Bytes waiting for all event subscribers together; the subscriber that would pass it is cut off. */
-    maxSubscriberBytesTotal: count("maxSubscriberBytesTotal", 1_024).default(64 * 1024 * 1024),
+    maxSubscriberBytesTotal: wholeNumber("maxSubscriberBytesTotal", 1_024).default(64 * 1024 * 1024),
     /** A subscriber with bytes waiting that takes none for this long is cut off. */
-    subscriberDrainTimeoutMs: count("subscriberDrainTimeoutMs", 1).default(30_000),
+    subscriberDrainTimeoutMs: wholeNumber("subscriberDrainTimeoutMs", 1).default(30_000),
     /** Event subscribers per turn, and in total; beyond them the events route answers 429. */
-    maxSubscribersPerTurn: count("maxSubscribersPerTurn", 1).default(32),
-    maxSubscribers: count("maxSubscribers", 1).default(512),
+    maxSubscribersPerTurn: wholeNumber("maxSubscribersPerTurn", 1).default(32),
+    maxSubscribers: wholeNumber("maxSubscribers", 1).default(512),
     /** Open connections to the daemon; beyond it new ones are closed at once. */
-    maxConnections: count("maxConnections", 1).default(1_024),
+    maxConnections: wholeNumber("maxConnections", 1).default(1_024),
     /** After the shutdown grace, everything left (aborted turns, outputs, listener, OpenCode) gets this long. */
-    closeTimeoutMs: count("closeTimeoutMs", 0).default(10_000),
+    closeTimeoutMs: wholeNumber("closeTimeoutMs", 0).default(10_000),
     /** Where the journal (and a generated token) live; without it nothing survives the process. Absolute. */
     stateDir: z.string().refine(isAbsolute, "stateDir must be an absolute path").optional(),
     /** The journal is compacted when it grows past this. */
-    journalMaxBytes: count("journalMaxBytes", 1_024).default(64 * 1024 * 1024),
+    journalMaxBytes: wholeNumber("journalMaxBytes", 1_024).default(64 * 1024 * 1024),
     /** A PostgreSQL URL: turns, replies, acknowledgements and keyed sessions live there, shared with other daemons (src/daemon/store/), instead of the journal. */
     store: z.string().regex(/^postgres(ql)?:\/\//, "store must be a postgres:// or postgresql:// URL").optional(),
     /** With a store: how long a daemon's claim on a turn lasts unless renewed; a turn whose owner died is taken over after at most this. */
-    leaseMs: count("leaseMs", 300).max(15_000, "leaseMs must be at most 15000").default(10_000),
+    leaseMs: wholeNumber("leaseMs", 300).max(15_000, "leaseMs must be at most 15000").default(10_000),
     /** How long /healthz and /metrics wait for OpenCode's health check. */
-    healthTimeoutMs: count("healthTimeoutMs", 1).default(2_000),
+    healthTimeoutMs: wholeNumber("healthTimeoutMs", 1).default(2_000),
   })
   .refine((o) => o.token !== undefined || isLoopbackHost(o.host), {
     path: ["token"],

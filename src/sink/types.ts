@@ -11,8 +11,6 @@
 import type { Reply } from "../codec/reply.js";
 import type { RequestEvent } from "../codec/requests.js";
 
-export type SinkCallback = (reply: Reply) => void | Promise<void>;
-
 /** What a turn's lane carries to a sink: its replies and, in their place among them, its request events. */
 export type SinkMessage = Reply | RequestEvent;
 
@@ -64,7 +62,7 @@ export interface SinkObject<M extends SinkMessage = Reply> {
   bind?(hooks: SinkHooks): void;
 }
 
-export type Sink = SinkCallback | SinkObject;
+export type Sink = ((reply: Reply) => void | Promise<void>) | SinkObject;
 
 /** Whether `deliver` takes request events too (`requests: true`). */
 export function takesRequests(sink: SinkObject): sink is SinkObject<SinkMessage> & { readonly requests: true } {

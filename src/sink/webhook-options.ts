@@ -5,7 +5,7 @@
 import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import { z } from "zod";
-import { formatOptionIssues } from "../util/zod.js";
+import { formatOptionIssues, wholeNumber } from "../util/zod.js";
 import type { Clock } from "../util/clock.js";
 import { SinkError } from "./errors.js";
 import type { SinkMessage, SinkStats } from "./types.js";
@@ -16,8 +16,6 @@ const ms = (what: string) =>
     .number({ error: `${what} must be a number of milliseconds` })
     .int(`${what} must be a whole number of milliseconds`)
     .nonnegative(`${what} must be 0 or more`);
-const count = (what: string, min: number) =>
-  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`);
 
 export const WebhookOptionsSchema = z.object({
   /** Where replies are POSTed. */
@@ -27,7 +25,7 @@ export const WebhookOptionsSchema = z.object({
   /** Extra request headers, e.g. the receiver's own Authorization. Never logged. */
   headers: z.record(z.string(), z.string()).default({}),
   /** Attempts per reply, the first included. */
-  maxAttempts: count("maxAttempts", 1).default(8),
+  maxAttempts: wholeNumber("maxAttempts", 1).default(8),
   /** No attempt of a reply starts later than this after its first attempt. */
   maxElapsedMs: ms("maxElapsedMs").default(60_000),
   /** The delay before the first retry; it doubles (`backoffFactor`) after each. */
@@ -38,7 +36,7 @@ export const WebhookOptionsSchema = z.object({
   /** Each attempt (connect, send, response headers and body) may take at most this long. */
   requestTimeoutMs: ms("requestTimeoutMs").positive("requestTimeoutMs must be greater than 0").default(10_000),
   /** Replies held per turn (src/sink/webhook.ts, "Memory"). */
-  maxQueuedPerTurn: count("maxQueuedPerTurn", 1).default(1_000),
+  maxQueuedPerTurn: wholeNumber("maxQueuedPerTurn", 1).default(1_000),
   /** How long `close()` waits for queued replies before cancelling them. */
   closeTimeoutMs: ms("closeTimeoutMs").default(10_000),
   /**
@@ -49,8 +47,8 @@ export const WebhookOptionsSchema = z.object({
    */
   batch: z
     .object({
-      maxReplies: count("batch.maxReplies", 1).default(1_000),
-      maxBytes: count("batch.maxBytes", 1).default(1_048_576),
+      maxReplies: wholeNumber("batch.maxReplies", 1).default(1_000),
+      maxBytes: wholeNumber("batch.maxBytes", 1).default(1_048_576),
     })
     .strict()
     .optional(),

@@ -3,7 +3,7 @@
  * Option parsers report every issue with the value received; the event boundary
  * reports the first issue of a payload (one line per dropped event is enough).
  */
-import type { z } from "zod";
+import { z } from "zod";
 
 /** `prefix.path.to.field: message` (just `prefix: message` when the issue is at the root). */
 export type Issue = z.ZodError["issues"][number];
@@ -26,6 +26,10 @@ export function describeValue(v: unknown): string {
   if (typeof v === "function") return "a function";
   return typeof v === "object" ? (JSON.stringify(v)?.slice(0, 60) ?? typeof v) : String(v);
 }
+
+/** An option that is a whole number of at least `min`; its messages name it (`what`). */
+export const wholeNumber = (what: string, min: number) =>
+  z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(min, `${what} must be at least ${min}`);
 
 export interface OptionIssuesFormat {
   /** What a root-level issue is called, e.g. "(config)". */
