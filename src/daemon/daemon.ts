@@ -8,6 +8,7 @@
  * are serialized, sessions run in parallel. This file holds the lifecycle:
  * start (after recovering the journal, ./recovery.ts) and the bounded shutdown.
  */
+import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DaemonCore } from "./core.js";
@@ -71,13 +72,8 @@ export class BridgeDaemon {
     server.requestTimeout = 60_000;
     server.headersTimeout = 30_000;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
+    // Rejects with the listen error (EADDRINUSE …).
+    await once(server.listen(this.options.port, this.options.host), "listening");
     const addr = server.address() as AddressInfo;
     const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
     const url = `http://${host}:${addr.port}`;

@@ -143,18 +143,15 @@ export class WebhookSink implements SinkObject<SinkMessage> {
   private turnId(reply: Reply): string {
     const given = this.turnIdOf?.(reply);
     if (given !== undefined) return given;
-    let id = this.drawnTurnIds.get(reply.trace_id);
-    if (id === undefined) {
-      id = randomUUID();
-      this.drawnTurnIds.set(reply.trace_id, id);
-    }
+    const id = this.drawnTurnIds.get(reply.trace_id) ?? randomUUID();
     if (isTerminal(reply)) this.drawnTurnIds.delete(reply.trace_id);
+    else this.drawnTurnIds.set(reply.trace_id, id);
     return id;
   }
 
   private laneOf(traceId: string): TurnLane {
-    let t = this.lanes.get(traceId);
-    if (t !== undefined) return t;
+    const known = this.lanes.get(traceId);
+    if (known !== undefined) return known;
     const batch = this.options.batch;
     const forget = () => {
       if (this.lanes.get(traceId) === turn) this.lanes.delete(traceId);
@@ -187,9 +184,8 @@ export class WebhookSink implements SinkObject<SinkMessage> {
         },
       ),
     };
-    t = turn;
-    this.lanes.set(traceId, t);
-    return t;
+    this.lanes.set(traceId, turn);
+    return turn;
   }
 
   /** Resolves when every queued reply was acknowledged or given up. */
