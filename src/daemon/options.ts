@@ -98,13 +98,13 @@ export type DaemonOptionsInput = z.input<typeof DaemonOptionsSchema> & {
 export type DaemonOptions = z.output<typeof DaemonOptionsSchema>;
 
 export function parseDaemonOptions(input: DaemonOptionsInput): DaemonOptions {
-  const { upstream: _u, outputs: _o, logger: _l, adapter: _a, ...plain } = input;
-  const parsed = DaemonOptionsSchema.safeParse(plain);
+  // The schema reads its own keys only: the upstream, outputs, logger and adapter settings beside them are not parsed.
+  const parsed = DaemonOptionsSchema.safeParse(input);
   if (parsed.success) {
     checkAdapterSettings(input.adapter, parsed.data.directory);
     return parsed.data;
   }
-  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { token: "a value, not shown", store: "a URL, not shown" } });
+  const problems = formatOptionIssues(parsed.error, input, { root: "(options)", hidden: { token: "a value, not shown", store: "a URL, not shown" } });
   throw new DaemonError("config", problems);
 }
 

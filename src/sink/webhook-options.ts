@@ -85,10 +85,10 @@ export function parseWebhookOptions(input: WebhookOptionsInput): WebhookOptions 
   if (typeof input !== "object" || input === null) {
     throw new SinkError("config", `webhook options must be an object, got ${input === null ? "null" : typeof input}`);
   }
-  const { dispatcher: _d, logger: _l, clock: _c, random: _r, turnIdOf: _t, onDelivered: _o, ...plain } = input;
-  const parsed = WebhookOptionsSchema.safeParse(plain);
+  // The schema reads its own keys only: the functions and objects beside them are not parsed.
+  const parsed = WebhookOptionsSchema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const problems = formatOptionIssues(parsed.error, plain, { root: "(options)", hidden: { headers: "values not shown" } });
+  const problems = formatOptionIssues(parsed.error, input, { root: "(options)", hidden: { headers: "values not shown" } });
   throw new SinkError("config", `invalid webhook options: ${problems}`);
 }
 

@@ -80,8 +80,7 @@ export interface PostTarget {
 
 export function postTarget(url: string, headers: Readonly<Record<string, string>>, timeoutMs: number, dispatcher: Dispatcher | undefined): PostTarget {
   const u = new URL(url);
-  const flat: string[] = [];
-  for (const [k, v] of Object.entries({ ...headers, "content-type": "application/json" })) flat.push(k, v);
+  const flat = Object.entries({ ...headers, "content-type": "application/json" }).flat();
   return { origin: u.origin, path: `${u.pathname}${u.search}`, headers: flat, timeoutMs, dispatcher };
 }
 
@@ -192,22 +191,21 @@ export async function sendWithRetries(target: PostTarget, body: string, key: str
   for (let attempt = 1; ; attempt++) {
     const r = await postOnce(target, body, key, cancellation, () => clock.now());
     const elapsedMs = clock.now() - started;
+    const failed = (why: string, cancelled = false, elapsed = elapsedMs): Outcome => ({ ok: false, cancelled, why, attempts: attempt, elapsedMs: elapsed });
     switch (r.kind) {
       case "ok":
         return { ok: true };
       case "cancelled":
-        return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs };
+        return failed("cancelled by close()", true);
       case "reject":
-        return { ok: false, cancelled: false, why: r.why, attempts: attempt, elapsedMs };
+        return failed(r.why);
       case "retry": {
-        if (attempt >= o.maxAttempts) return { ok: false, cancelled: false, why: `${r.why}; ${attempt} attempts is the limit`, attempts: attempt, elapsedMs };
+        if (attempt >= o.maxAttempts) return failed(`${r.why}; ${attempt} attempts is the limit`);
         const delay = Math.min(o.maxDelayMs, r.retryAfterMs ?? backoffDelay(rules.policy, attempt, rules.random));
-        if (elapsedMs + delay > o.maxElapsedMs) {
-          return { ok: false, cancelled: false, why: `${r.why}; retrying in ${delay} ms would pass the ${o.maxElapsedMs} ms limit`, attempts: attempt, elapsedMs };
-        }
+        if (elapsedMs + delay > o.maxElapsedMs) return failed(`${r.why}; retrying in ${delay} ms would pass the ${o.maxElapsedMs} ms limit`);
         rules.retrying(attempt, delay, r.why);
         await sleep(clock, cancellation, delay);
-        if (cancellation.cancelled) return { ok: false, cancelled: true, why: "cancelled by close()", attempts: attempt, elapsedMs: clock.now() - started };
+        if (cancellation.cancelled) return failed("cancelled by close()", true, clock.now() - started);
         break;
       }
       default: {
