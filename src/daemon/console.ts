@@ -8,8 +8,15 @@
  * /v1/turns/:id/events`, `POST /v1/turns/:id/requests/:request_id`, `POST
  * /v1/turns/:id/abort`. Every value is put on the page as text, never as HTML.
  */
-/** The console's Content-Security-Policy: scripts from the daemon only, no inline script. */
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/**
+ * The page's own headers. Its Content-Security-Policy: scripts from the daemon only,
+ * no inline script. Never framed (its buttons answer requests).
+ */
+export const CONSOLE_HEADERS = {
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "referrer-policy": "no-referrer",
+};
 
 export const CONSOLE_HTML = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>opencode-bridge console</title>

@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { postTurn } from "./accept.js";
-import { CONSOLE_CSP, CONSOLE_HTML } from "./console.js";
+import { CONSOLE_HEADERS, CONSOLE_HTML } from "./console.js";
 import { CONSOLE_JS } from "./console-script.js";
 import type { DaemonCore } from "./core.js";
 import { HttpError, sendError } from "./http.js";
@@ -42,8 +42,8 @@ export const ROUTES: readonly Route[] = [
   { path: "/v1/backends", methods: { GET: (core, _req, res) => getBackends(core, res) } },
   { path: "/healthz", open: true, methods: { GET: (core, _req, res) => getHealth(core, res) } },
   { path: "/metrics", methods: { GET: (core, _req, res) => getMetrics(core, res) } },
-  { path: "/console", open: true, methods: { GET: (_core, _req, res) => sendConsole(res) } },
-  { path: "/console.js", open: true, methods: { GET: (_core, _req, res) => sendConsoleScript(res) } },
+  { path: "/console", open: true, methods: { GET: page("text/html; charset=utf-8", CONSOLE_HTML, CONSOLE_HEADERS) } },
+  { path: "/console.js", open: true, methods: { GET: page("text/javascript; charset=utf-8", CONSOLE_JS) } },
 ];
 
 /** `METHOD /path` of every route, in table order: the 404 body's `routes`. */
@@ -65,22 +65,15 @@ function matchRoute(path: string): { route: Route; match: RegExpExecArray } | un
   return undefined;
 }
 
-/** The operator's page: it holds no data (what it shows it fetches with the token). Never framed (its buttons answer requests). */
-function sendConsole(res: ServerResponse): void {
-  res.writeHead(200, {
-    "content-type": "text/html; charset=utf-8",
-    "cache-control": "no-store",
-    "x-frame-options": "DENY",
-    "content-security-policy": CONSOLE_CSP,
-    "referrer-policy": "no-referrer",
-  });
-  res.end(CONSOLE_HTML);
-}
-
-/** The console's script, served apart so the page's CSP allows no inline script. */
-function sendConsoleScript(res: ServerResponse): void {
-  res.writeHead(200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "no-store" });
-  res.end(CONSOLE_JS);
+/**
+ * A page served as it is: the console's, which holds no data (what it shows it
+ * fetches with the token), and its script, served apart so the page's CSP allows no inline script.
+ */
+function page(contentType: string, body: string, headers: Readonly<Record<string, string>> = {}): Handler {
+  return (_core, _req, res) => {
+    res.writeHead(200, { "content-type": contentType, "cache-control": "no-store", ...headers });
+    res.end(body);
+  };
 }
 
 /** Run the route's handler for the request's method, or refuse it with 405 and the route's `Allow`. */

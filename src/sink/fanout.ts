@@ -62,7 +62,6 @@ function fanoutError(children: readonly Child[], message: SinkMessage, failed: r
 
 export class FanoutSink implements SinkObject<SinkMessage> {
   private readonly children: Child[];
-  private readonly maxLag: number;
   private readonly idleWaiters: (() => void)[] = [];
   /** True when a child takes request events. */
   readonly requests: boolean;
@@ -77,7 +76,6 @@ export class FanoutSink implements SinkObject<SinkMessage> {
       names.add(name);
       return { name, sink: toSinkObject(sink), counters: { accepted: 0, failures: 0 }, lanes: new Map() };
     });
-    this.maxLag = opts.maxLag ?? 10_000;
     this.requests = this.children.some((c) => takesRequests(c.sink));
   }
 
@@ -161,7 +159,7 @@ export class FanoutSink implements SinkObject<SinkMessage> {
           if (!this.children.some((c) => c.lanes.size > 0)) for (const w of this.idleWaiters.splice(0)) w();
         },
       },
-      { max: this.maxLag, atBound: "wait" },
+      { max: this.opts.maxLag ?? 10_000, atBound: "wait" },
     );
     child.lanes.set(traceId, lane);
     return lane;
