@@ -69,7 +69,6 @@ export class Journal {
    */
   private readonly heldAcks = new Map<string, { id: string; o: string; seq: number }>();
   private readonly flushNow = () => this.flush();
-  private failed = false;
   /** The last write failed (cleared by the next that succeeds). */
   private failing: Error | undefined;
   /** The store could not be opened for writing: read back, never written. */
@@ -280,9 +279,8 @@ export class Journal {
   private fail(err: Error): void {
     this.failures++;
     this.failing = err;
-    if (this.failed) return;
-    this.failed = true;
-    this.opts.onError(err);
+    // Reported once: the first failure.
+    if (this.failures === 1) this.opts.onError(err);
   }
 }
 
