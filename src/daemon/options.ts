@@ -201,16 +201,8 @@ export type TurnRequest = z.output<typeof TurnRequestSchema>;
  * another order or with other whitespace is the same request.
  */
 export function requestHash(req: TurnRequest): string {
-  const canonical = (v: unknown): unknown =>
-    Array.isArray(v)
-      ? v.map(canonical)
-      : typeof v === "object" && v !== null
-        ? Object.fromEntries(
-            Object.entries(v)
-              .filter(([, x]) => x !== undefined)
-              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-              .map(([k, x]) => [k, canonical(x)]),
-          )
-        : v;
-  return createHash("sha256").update(JSON.stringify(canonical(req))).digest("hex");
+  // JSON.stringify calls the replacer on every value, the sorted copies' own included, and leaves out undefined fields.
+  const sorted = (_key: string, v: unknown) =>
+    typeof v === "object" && v !== null && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v;
+  return createHash("sha256").update(JSON.stringify(req, sorted)).digest("hex");
 }
