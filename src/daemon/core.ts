@@ -114,11 +114,9 @@ export class DaemonCore {
   countReconnects(adapter: TurnAdapter): void {
     if (!(adapter instanceof OpencodeAdapter)) return;
     const stats = adapter.streamStats;
-    const seen = this.seenReconnects.get(stats) ?? 0;
-    if (stats.reconnects > seen) {
-      this.reconnects += stats.reconnects - seen;
-      this.seenReconnects.set(stats, stats.reconnects);
-    }
+    // The stream's count only grows: what it gained since last seen.
+    this.reconnects += stats.reconnects - (this.seenReconnects.get(stats) ?? 0);
+    this.seenReconnects.set(stats, stats.reconnects);
   }
 
   sinkMetrics(): SinkMetric[] {

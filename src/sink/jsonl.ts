@@ -32,13 +32,8 @@ export class JsonlSink implements SinkObject<SinkMessage> {
 
   constructor(target: Writable | string = process.stdout, opts: { readonly requests?: boolean } = {}) {
     this.requests = opts.requests === true;
-    if (typeof target === "string") {
-      this.out = createWriteStream(target, { flags: "a" });
-      this.owned = true;
-    } else {
-      this.out = target;
-      this.owned = false;
-    }
+    this.owned = typeof target === "string";
+    this.out = typeof target === "string" ? createWriteStream(target, { flags: "a" }) : target;
     this.out.on("error", (err: Error) => this.markBroken(err));
   }
 
