@@ -96,8 +96,7 @@ export class Journal {
 
   /** Takes the state directory, reads the journal back: the retained turns, in the order accepted. */
   open(): JournaledTurn[] {
-    const why = lockStateDir(this.dir);
-    if (why !== undefined) this.readOnly = why;
+    this.readOnly = lockStateDir(this.dir);
     const turns = new Map<string, JournaledTurn>();
     for (const seg of this.files.segments()) {
       this.skipped += readJournal(seg.file, turns, (id) => this.index.note(id, seg.n)).skipped;
