@@ -55,11 +55,8 @@ const nonAscii = [
   "done ✅",
 ];
 
-function longText(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(`w${i} `);
-  return out;
-}
+/** `n` one-word chunks: `w0 `, `w1 ` … */
+const longText = (n: number): string[] => Array.from({ length: n }, (_, i) => `w${i} `);
 
 /** The commonest script: a step of tool calls (after `before`'s text), then `after` once their results are back. */
 function callsThen(calls: readonly ToolCallSpec[], after: string, before?: string): Script {
