@@ -25,6 +25,8 @@ export interface ScriptedProject {
   readonly dir: string;
   /** Environment for `opencode serve`: isolated HOME and XDG directories. */
   readonly env: Readonly<Record<string, string>>;
+  /** The model to ask for: provider/model. */
+  readonly model: { readonly providerID: string; readonly modelID: string };
   cleanup(): Promise<void>;
 }
 
@@ -78,5 +80,10 @@ export async function createScriptedProject(opts: ScriptedProjectOptions): Promi
     // Offline: no look-up of the models catalog (both lines read it; the scripted model is not in it).
     OPENCODE_DISABLE_MODELS_FETCH: "1",
   };
-  return { dir, env, cleanup };
+  return {
+    dir,
+    env,
+    model: { providerID: SCRIPTED_PROVIDER, modelID: SCRIPTED_MODEL },
+    cleanup,
+  };
 }
