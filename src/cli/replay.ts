@@ -49,16 +49,9 @@ export function escapeControls(s: string): string {
   });
 }
 
-interface Options {
-  readonly source: string;
-  readonly sessionId: string | undefined;
-  readonly traceId: string | undefined;
-  readonly pretty: boolean;
-  readonly listSessions: boolean;
-  readonly maxFrameBytes: number | undefined;
-}
+type Options = ReturnType<typeof readOptions>;
 
-function readOptions(args: string[]): Options {
+function readOptions(args: string[]) {
   const { values, positionals } = parseOptions(
     "replay",
     args,
@@ -268,7 +261,7 @@ async function listSessions(input: { name: string; stream: Readable }, opts: Opt
   await feedInput(input, r, () => true);
   r.endSummary();
   const out = new BufferedOut(io.stdout);
-  const sessions = lister.list();
+  const sessions = [...lister.sessions.values()];
   if (sessions.length === 0) {
     io.stderr.write(`opencode-bridge replay: ${input.name}: no session in it\n`);
     return 1;

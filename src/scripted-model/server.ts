@@ -11,7 +11,7 @@ import { defaultScript, selectScript, type Script } from "./scripts.js";
 import { anthropicModels, countTokens, MESSAGES } from "./anthropic.js";
 import { CHAT, CHAT_MODELS } from "./chat.js";
 import { RESPONSES } from "./responses.js";
-import { answer, sendJson, type DialectContext, type Plan, type PlanMessage, type StreamStep } from "./play.js";
+import { answer, sendJson, type DialectContext, type Plan, type PlanMessage } from "./play.js";
 
 export interface ScriptedModelRequest {
   readonly scenario: string;
@@ -106,19 +106,17 @@ export async function startScriptedModel(opts: { readonly port?: number; readonl
   let counter = 0;
   /** Failures served so far per scenario step, for `failFirst`. */
   const failures = new Map<string, number>();
-  /** The HTTP error this request gets: one of a `failFirst`'s failures. */
-  const failure = (plan: Plan, step: StreamStep): { status: number; body: unknown } | undefined => {
-    if (!step.failFirst) return undefined;
-    const key = `${plan.name}#${plan.step}`;
-    const served = failures.get(key) ?? 0;
-    if (served >= step.failFirst.times) return undefined;
-    failures.set(key, served + 1);
-    return step.failFirst;
-  };
   const dialect: DialectContext = {
     plan: (messages) => planRequest(messages, opts.extraScripts),
     record: ({ messages, ...r }) => requests.push({ ...r, messages: messages.length, userParts: receivedParts(messages) }),
-    failure,
+    failure: (plan, step) => {
+      if (!step.failFirst) return undefined;
+      const key = `${plan.name}#${plan.step}`;
+      const served = failures.get(key) ?? 0;
+      if (served >= step.failFirst.times) return undefined;
+      failures.set(key, served + 1);
+      return step.failFirst;
+    },
     nextId: () => ++counter,
   };
   const server: Server = createServer((req, res) => {

@@ -111,8 +111,7 @@ export function opencodeBinaryIn(packageDir: string): string | undefined {
       bin?: string | Record<string, string>;
     };
     const rel = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.opencode;
-    if (rel === undefined) return existsSync(plain) ? plain : undefined;
-    const bin = join(packageDir, rel);
+    const bin = rel === undefined ? plain : join(packageDir, rel);
     return existsSync(bin) ? bin : undefined;
   } catch {
     return undefined;
