@@ -5,8 +5,9 @@
  * listens on loopback only and is what the agents talk to in the bridge's
  * captures, end-to-end tests and `demo`.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { json } from "node:stream/consumers";
 import { defaultScript, selectScript, type Script } from "./scripts.js";
 import { anthropicModels, countTokens, MESSAGES } from "./anthropic.js";
 import { CHAT, CHAT_MODELS } from "./chat.js";
@@ -95,12 +96,6 @@ export function planRequest(messages: readonly PlanMessage[], extra?: Readonly<R
   return { ...chosen, step };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const c of req) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString("utf8");
-}
-
 export async function startScriptedModel(opts: { readonly port?: number; readonly extraScripts?: Readonly<Record<string, Script>> } = {}): Promise<ScriptedModel> {
   const requests: ScriptedModelRequest[] = [];
   let counter = 0;
@@ -126,11 +121,10 @@ export async function startScriptedModel(opts: { readonly port?: number; readonl
         // Claude Code sends `anthropic-version` on every request, /v1/models included.
         const anthropic = req.headers["anthropic-version"] !== undefined;
         if (req.method === "GET" && path.endsWith("/models")) return sendJson(res, 200, anthropic && path === "/v1/models" ? anthropicModels() : CHAT_MODELS);
-        if (req.method === "POST" && anthropic && path === "/v1/messages/count_tokens") return sendJson(res, 200, countTokens(JSON.parse(await readBody(req))));
+        if (req.method === "POST" && anthropic && path === "/v1/messages/count_tokens") return sendJson(res, 200, countTokens(await json(req)));
         const wire = [...(anthropic ? [MESSAGES] : []), RESPONSES, CHAT].find((w) => w.route(path));
-        if (req.method === "POST" && wire !== undefined) return await answer(res, dialect, wire, wire.request(JSON.parse(await readBody(req))));
-        res.writeHead(404, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+        if (req.method === "POST" && wire !== undefined) return await answer(res, dialect, wire, wire.request(await json(req)));
+        sendJson(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
       } catch (err) {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: String(err) } }));

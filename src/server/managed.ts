@@ -135,14 +135,14 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
     // launcher script, and stopping must reach the real server too.
     detached: true,
   });
-  const reaper = child.pid !== undefined && opts.reaper !== false ? startReaper(child.pid) : undefined;
+  const releaseReaper = child.pid !== undefined && opts.reaper !== false ? startReaper(child.pid) : undefined;
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   child.once("error", (err) => (spawnError = err));
   child.once("exit", (code, signal) => {
     exited = { code, signal };
     // The reaper then stops whatever is left of the group (a launcher's real server) and exits.
-    reaper?.release();
+    releaseReaper?.();
   });
   // The last few KiB of what the server printed: a server that fails to start says why there.
   let tail = "";
