@@ -14,9 +14,10 @@
  */
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Readable, type Writable, Writable as WritableStream } from "node:stream";
+import { type Readable, Writable as WritableStream } from "node:stream";
 import { TurnReplayer } from "../codec/replay.js";
 import type { Reply } from "../codec/reply.js";
+import type { CliIo } from "./io.js";
 import { BufferedOut, JsonLines } from "./json-lines.js";
 import { oneLine, PrettySink } from "./pretty.js";
 import { SessionLister, sessionOfPayload } from "./replay-sessions.js";
@@ -25,15 +26,11 @@ import { errorMessage } from "../util/errors.js";
 
 // Its help text is HELP.replay in ./usage.ts.
 
-/** Where the command reads and writes (the process's own streams, or test doubles). */
-export interface ReplayIo {
-  /** Default: the process's stdin. */
-  readonly stdin?: Readable;
-  readonly stdout: Writable;
-  readonly stderr: Writable;
-  /** Relative paths are resolved against this (default: the process's cwd). */
-  readonly cwd?: string;
-}
+/**
+ * Where the command reads and writes, of the CLI's io: the streams (stdin default: the
+ * process's) and the directory relative paths are resolved against (default: the process's).
+ */
+export type ReplayIo = Pick<CliIo, "stdout" | "stderr"> & Partial<Pick<CliIo, "stdin" | "cwd">>;
 
 /** A problem with the input that makes the replay pointless: one line on stderr, exit 2. */
 class InputError extends Error {}
@@ -137,7 +134,7 @@ function requireSse(name: string, head: string): void {
   );
 }
 
-export async function runReplay(args: string[], io: ReplayIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function runReplay(args: string[], io: ReplayIo): Promise<number> {
   const opts = readOptions(args);
   // A closed stderr (`2>&1 | head`) must not turn a diagnostic into a crash.
   if (io.stderr.listenerCount("error") === 0) io.stderr.on("error", () => {});
@@ -200,17 +197,15 @@ async function replayTurn(
   err: (msg: string) => void,
 ): Promise<number> {
   const out = new BufferedOut(io.stdout);
+  const put = (s: string) => out.write(s);
   let deliver: (r: Reply) => void;
   if (opts.pretty) {
-    const color = (io.stdout as { isTTY?: boolean }).isTTY === true;
-    const view = new PrettySink(
-      new WritableStream({ decodeStrings: false, write: (chunk: string, _enc, cb) => (out.write(chunk), cb()) }),
-      color,
-    );
+    // The readable view writes through the same buffer; coloured when stdout is a terminal.
+    const through = new WritableStream({ decodeStrings: false, write: (chunk: string, _enc, cb) => (put(chunk), cb()) });
+    const view = new PrettySink(through, io.stdout.isTTY === true);
     deliver = (r) => view.deliver(r);
   } else {
     const lines = new JsonLines();
-    const put = (s: string) => out.write(s);
     deliver = (r) => lines.write(r, put);
   }
   const wanted = opts.sessionId;
