@@ -166,7 +166,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   }
 
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const offSignals = io.onSignal(["SIGTERM", "SIGINT"], (signal) => {
     signals++;
     if (signals === 1) {
       void daemon.shutdown(signal);
@@ -176,8 +176,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     daemon.exitNow(`${signal} again during shutdown`);
     logger.flush();
     io.exit(signal === "SIGINT" ? 130 : 143);
-  };
-  const offSignals = io.onSignal(["SIGTERM", "SIGINT"], onSignal);
+  });
   try {
     await daemon.stopped;
   } finally {
