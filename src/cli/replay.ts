@@ -69,13 +69,10 @@ function readOptions(args: string[]) {
     if (v !== undefined && v.trim() === "") throw new UsageError(`--${name} takes a non-empty value, got ${JSON.stringify(v)}`);
     return v;
   };
-  let maxFrameBytes: number | undefined;
   const cap = values["max-frame-bytes"];
-  if (cap !== undefined) {
-    maxFrameBytes = Number(cap);
-    if (!/^\s*\d+\s*$/.test(cap) || !Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) {
-      throw new UsageError(`--max-frame-bytes takes a whole number of bytes greater than 0, got ${escapeControls(JSON.stringify(cap))}`);
-    }
+  const maxFrameBytes = cap === undefined ? undefined : Number(cap);
+  if (maxFrameBytes !== undefined && (!/^\s*\d+\s*$/.test(cap ?? "") || !Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1)) {
+    throw new UsageError(`--max-frame-bytes takes a whole number of bytes greater than 0, got ${escapeControls(JSON.stringify(cap))}`);
   }
   if (values.pretty && values.jsonl) throw new UsageError("--pretty and --jsonl exclude each other");
   const listSessions = values["list-sessions"] === true;
