@@ -84,10 +84,6 @@ export class Turn implements HubListener {
     });
   }
 
-  get traceId(): string {
-    return this.state.traceId;
-  }
-
   // ---- events from the hub -------------------------------------------------
 
   /** An event the hub parsed (a raw payload is parsed here); `receivedAt`: on the turn's (hub's) clock, else now. */
