@@ -28,8 +28,7 @@ import type { HubListener } from "./event-hub.js";
 import type { Dialect } from "./dialect.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
-import { Requests, type AnswerOutcome } from "./requests.js";
-import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
+import { Requests } from "./requests.js";
 import { TurnChildren } from "./child-sessions.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -41,7 +40,8 @@ export class Turn implements HubListener {
   private readonly out: ReplyBody[] = [];
   private readonly delivery: Delivery;
   private readonly liveness: Liveness;
-  private readonly requests: Requests;
+  /** Its permission and question requests: the adapter lists and answers them here. */
+  readonly requests: Requests;
   private readonly repair: Repair;
   private finished = false;
   private ending = false;
@@ -82,10 +82,6 @@ export class Turn implements HubListener {
       end: (code, message) => this.end(code, message),
       over: () => this.finished,
     });
-  }
-
-  get traceId(): string {
-    return this.state.traceId;
   }
 
   // ---- events from the hub -------------------------------------------------
@@ -166,18 +162,6 @@ export class Turn implements HubListener {
     if (this.finished) return;
     this.liveness.gap = false;
     this.repair.resynced();
-  }
-
-  // ---- requests ------------------------------------------------------------
-
-  /** Permission and question requests waiting for an answer. */
-  pendingRequests(): BridgeRequest[] {
-    return this.requests.list();
-  }
-
-  /** Answer one of this turn's requests. */
-  answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
-    return this.requests.answer(requestId, answer);
   }
 
   // ---- lifecycle ------------------------------------------------------------

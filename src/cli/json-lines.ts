@@ -7,6 +7,7 @@
 import { once } from "node:events";
 import type { Writable } from "node:stream";
 import type { Reply } from "../codec/reply.js";
+import { replyJson } from "../sink/encoded.js";
 
 /**
  * Batches lines into writes of about 64 KiB. Backpressure: `needsDrain` tells
@@ -65,36 +66,13 @@ export class BufferedOut {
 }
 
 /**
- * A reply as one JSON line, byte for byte `JSON.stringify(reply) + "\n"`.
- * `delta` and `reasoning` replies (nearly all of a long turn) are written by hand:
- * the codec makes them from one literal (`emitText` in src/codec/text.ts) with
- * the keys in this order, strings go through `JSON.stringify` (the same escaping),
- * and the turn's trace, session and current part are encoded once rather than
- * per reply. test/replay-command.test.ts holds every fixture's output to its golden.
+ * A reply as one JSON line, byte for byte `JSON.stringify(reply) + "\n"`
+ * (`replyJson`, src/sink/encoded.ts: the hot `delta`/`reasoning` lines written
+ * by hand). test/replay-command.test.ts holds every fixture's output to its golden.
  */
 export class JsonLines {
-  private trace = "";
-  private traceJson = '""';
-  private session = "";
-  private sessionJson = '""';
-  private part = "";
-  private partJson = '""';
-
   line(r: Reply): string {
-    if (r.kind !== "delta" && r.kind !== "reasoning") return `${JSON.stringify(r)}\n`;
-    if (r.trace_id !== this.trace) {
-      this.trace = r.trace_id;
-      this.traceJson = JSON.stringify(r.trace_id);
-    }
-    if (r.session_id !== this.session) {
-      this.session = r.session_id;
-      this.sessionJson = JSON.stringify(r.session_id);
-    }
-    if (r.part_id !== this.part) {
-      this.part = r.part_id;
-      this.partJson = JSON.stringify(r.part_id);
-    }
-    return `{"kind":"${r.kind}","trace_id":${this.traceJson},"session_id":${this.sessionJson},"seq":${r.seq},"content":${JSON.stringify(r.content)},"part_id":${this.partJson}}\n`;
+    return `${replyJson(r)}\n`;
   }
 
   /**

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { DaemonCore } from "./core.js";
 import { isSupportedVersion } from "../adapter/prompt-options.js";
 import type { Line } from "../adapter/dialect.js";
-import { createDialect } from "../adapter/line.js";
+import { createDialect, KnownLine } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
@@ -65,20 +65,31 @@ async function probe(mode: "external" | "owned", target: OpencodeTarget | undefi
   }
 }
 
-/** An OpenCode server someone else runs. */
+/**
+ * An OpenCode server someone else runs. Its line, once found, is given with the
+ * target (src/adapter/line.ts `KnownLine`): a turn's session and adapter are made
+ * for that line without asking the server again.
+ */
 export class ExternalUpstream implements Upstream {
   readonly mode = "external";
+  private readonly line: KnownLine;
+
   constructor(
     private readonly t: OpencodeTarget,
     private readonly directory: string,
-  ) {}
-
-  target(): Promise<OpencodeTarget> {
-    return Promise.resolve(this.t);
+  ) {
+    this.line = new KnownLine({ ...t, directory });
   }
 
-  health(timeoutMs: number): Promise<UpstreamHealth> {
-    return probe(this.mode, this.t, this.directory, timeoutMs);
+  target(): Promise<OpencodeTarget> {
+    const line = this.line.get();
+    return Promise.resolve(line === undefined ? this.t : { ...this.t, line });
+  }
+
+  async health(timeoutMs: number): Promise<UpstreamHealth> {
+    const h = await probe(this.mode, this.t, this.directory, timeoutMs);
+    this.line.set(h.line);
+    return h;
   }
 
   stop(): Promise<void> {

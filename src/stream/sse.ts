@@ -13,6 +13,7 @@ import { createParser, type EventSourceParser } from "eventsource-parser";
 import type { ParsedEvent } from "../codec/events.js";
 import { parseDeltaFrameFor, UNLISTENED } from "./fast-delta.js";
 import { unlistened } from "./unlistened.js";
+import { Utf8Stream } from "./utf8.js";
 import { errorMessage } from "../util/errors.js";
 
 /**
@@ -67,7 +68,7 @@ const HEAD = 4096;
  */
 export class EventStreamDecoder {
   private readonly parser: EventSourceParser;
-  private readonly decoder = new TextDecoder("utf-8");
+  private readonly decoder = new Utf8Stream();
   private readonly max: number;
   private readonly fastDelta: boolean;
   private readonly listening: ((sessionID: string) => boolean) | undefined;
@@ -142,7 +143,7 @@ export class EventStreamDecoder {
   }
 
   push(chunk: Uint8Array | string): void {
-    const text = typeof chunk === "string" ? chunk : this.decoder.decode(chunk, { stream: true });
+    const text = typeof chunk === "string" ? chunk : this.decoder.decode(chunk);
     if (text === "") return;
     this.feed(text);
   }
@@ -188,7 +189,7 @@ export class EventStreamDecoder {
 
   /** The stream ended. Reports a frame cut off mid-way (not dispatched). */
   end(): void {
-    const rest = this.decoder.decode();
+    const rest = this.decoder.end();
     if (rest !== "") this.feed(rest);
     if (this.head.trim() !== "") {
       // eventsource-parser drops an incomplete last event; say so instead of losing it silently.
