@@ -8,7 +8,8 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { contractViolations, type Reply } from "../src/codec/reply.js";
 import { FanoutSink } from "../src/sink/fanout.js";
-import { parseRetryAfter, WebhookSink, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import { WebhookSink, type WebhookOptionsInput } from "../src/sink/webhook.js";
+import { parseRetryAfter } from "../src/sink/webhook-post.js";
 import type { Clock } from "../src/util/clock.js";
 import { flakyPlan, startRecorder, turn, type Recorder, type RecorderPlan } from "./support/recorder.js";
 

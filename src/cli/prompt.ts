@@ -92,19 +92,14 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     } else if (url === undefined) {
       // The server will be ours, started in this directory (with --url it is the server's path, maybe elsewhere).
       requireDirectory(directory);
-      let binary: string | undefined;
-      if (version !== undefined) {
-        // The version asked for, from the per-user cache (installed there on first use).
-        binary = await installOpencode(version, say);
-        if (binary === undefined) return 1;
-      } else {
-        const choice = chooseOpencodeBinary(io.env);
-        if (!choice.found) {
-          say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
-          return 1;
-        }
-        binary = choice.binary;
+      const choice = chooseOpencodeBinary(io.env);
+      if (version === undefined && !choice.found) {
+        say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
+        return 1;
       }
+      // The version asked for, from the per-user cache (installed there on first use).
+      const binary = version === undefined ? choice.binary : await installOpencode(version, say);
+      if (binary === undefined) return 1;
       owned = new OwnedServer({ directory, binary, ...(version !== undefined ? { line: opencodeLine(version) } : {}), logger });
       say(`starting opencode serve in ${directory} …`);
       try {

@@ -124,9 +124,8 @@ export class DaemonCore {
   sinkMetrics(): SinkMetric[] {
     return this.outputs.entries().map(({ name, sink, counters }) => {
       // A sink that counts for itself knows best (the webhook: acknowledged, not merely queued).
-      const s = sink.stats?.();
-      if (s) return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
-      return { sink: name, delivered: counters.accepted, retries: 0, failures: counters.failures };
+      const s = sink.stats?.() ?? { delivered: counters.accepted, retries: 0, failures: counters.failures };
+      return { sink: name, delivered: s.delivered, retries: s.retries, failures: s.failures };
     });
   }
 

@@ -23,18 +23,13 @@ export interface ShutdownReport {
   stepsCutShort: string[];
 }
 
-const delay = (ms: number) =>
-  new Promise<void>((r) => {
-    const t = setTimeout(r, Math.max(0, ms));
-    t.unref();
-  });
-
 /** Waits for `p` at most until `deadline` (performance.now() ms); resolves whether it settled in time. */
 const within = (p: Promise<unknown>, deadline: number): Promise<boolean> =>
-  Promise.race([p.then(
-    () => true,
-    () => true,
-  ), delay(deadline - performance.now()).then(() => false)]);
+  new Promise<boolean>((resolve) => {
+    // Unref'd: a deadline alone does not keep the process alive.
+    setTimeout(() => resolve(false), Math.max(0, deadline - performance.now())).unref();
+    p.then(() => resolve(true), () => resolve(true));
+  });
 
 export class BridgeDaemon {
   readonly options: DaemonOptions;

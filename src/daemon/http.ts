@@ -21,7 +21,7 @@ export class HttpError extends Error {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
     "content-type": "application/json; charset=utf-8",
@@ -37,9 +37,7 @@ export function sendError(res: ServerResponse, err: HttpError): void {
     res.destroy();
     return;
   }
-  sendJson(res, err.status, err.details === undefined ? { error: err.message } : { error: err.message, details: err.details }, {
-    ...err.headers,
-  });
+  sendJson(res, err.status, err.details === undefined ? { error: err.message } : { error: err.message, details: err.details }, err.headers);
 }
 
 /** Whether a Content-Type header names JSON (`application/json`, parameters allowed). */

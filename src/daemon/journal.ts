@@ -41,12 +41,6 @@ import type { TurnOutcome } from "./turns.js";
 
 export { readJournal, type JournaledTurn } from "./journal-entry.js";
 
-/** What else a turn is: its request, and the outputs it is owed to (an output added later is owed nothing of it). */
-export interface TurnExtra {
-  readonly request?: unknown;
-  readonly outputs?: readonly string[];
-}
-
 export interface JournalOptions {
   readonly keepFinished: number;
   /** Segment size is an eighth of this: the journal holds its retained turns plus about that. */
@@ -121,8 +115,11 @@ export class Journal {
     return all.filter((t) => this.index.retains(t.id));
   }
 
-  /** An accepted turn; false when it could not be recorded (the daemon then refuses the turn). */
-  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra: TurnExtra = {}): boolean {
+  /**
+   * An accepted turn, with its request and the outputs it is owed to (an output added
+   * later is owed nothing of it); false when it could not be recorded (the daemon then refuses the turn).
+   */
+  turn(id: string, traceId: string, sessionId: string, directory: string, at: number, requestHash?: string, extra: { readonly request?: unknown; readonly outputs?: readonly string[] } = {}): boolean {
     this.index.retain(id);
     const ok = this.write(
       {

@@ -3,6 +3,7 @@
  * Everything is counted in-process; nothing here does I/O.
  */
 import { REPLY_KINDS, type Reply, type ReplyKind } from "../codec/reply.js";
+import type { DaemonCore } from "./core.js";
 
 /** A histogram with fixed upper bounds (seconds), as Prometheus expects: cumulative buckets, sum and count. */
 export class Histogram {
@@ -41,26 +42,6 @@ export interface SinkMetric {
   readonly failures: number;
 }
 
-/** Values read at scrape time from the parts that own them. */
-export interface Snapshot {
-  readonly turnsInFlight: number;
-  readonly turnsRetained: number;
-  readonly sessionsCached: number;
-  readonly sinks: readonly SinkMetric[];
-  readonly streamReconnects: number | undefined;
-  readonly opencodeRestarts: number | undefined;
-  readonly opencodeUp: boolean | undefined;
-  readonly subscribers: number;
-  readonly subscriberBytes: number;
-  readonly subscribersDropped: Readonly<Record<string, number>>;
-  readonly connections: number;
-  /** Connections without the token (./guests.ts): open now, and closed by reason; undefined without a token. */
-  readonly guests: { readonly open: number; readonly closed: Readonly<Record<string, number>> } | undefined;
-  readonly journalFailures: number | undefined;
-  /** The configured bounds, by name. */
-  readonly limits: Readonly<Record<string, number>>;
-}
-
 export class Metrics {
   private readonly turns = new Map<string, number>();
   private readonly replies = new Map<ReplyKind, number>(REPLY_KINDS.map((k) => [k, 0]));
@@ -81,7 +62,9 @@ export class Metrics {
     this.httpRequests.set(key, (this.httpRequests.get(key) ?? 0) + 1);
   }
 
-  render(s: Snapshot): string {
+  /** The exposition, read at scrape time from the parts of `core` that own each value. */
+  render(core: DaemonCore, opencodeUp: boolean): string {
+    const o = core.options;
     const out: string[] = [];
     type Type = "counter" | "gauge" | "histogram";
     const sample = (name: string, labels: Record<string, string>, value: number) => {
@@ -94,13 +77,14 @@ export class Metrics {
       if (typeof values === "number") sample(name, {}, values);
       else for (const [v, n] of values) sample(name, { [label]: v }, n);
     };
-    const sinks = (pick: (m: SinkMetric) => number) => s.sinks.map((m) => [m.sink, pick(m)] as const);
+    const sinkMetrics = core.sinkMetrics();
+    const sinks = (pick: (m: SinkMetric) => number) => sinkMetrics.map((m) => [m.sink, pick(m)] as const);
 
     const outcomes = ["final", ...[...this.turns.keys()].filter((k) => k !== "final").sort()];
     family("opencode_bridge_turns_total", "counter", "Turns ended, by outcome: final, or the error reply's code.", outcomes.map((o) => [o, this.turns.get(o) ?? 0] as const), "outcome");
-    family("opencode_bridge_turns_in_flight", "gauge", "Turns accepted and not yet ended.", s.turnsInFlight);
-    family("opencode_bridge_turns_retained", "gauge", "Turns whose replies are kept for event subscribers.", s.turnsRetained);
-    family("opencode_bridge_sessions_cached", "gauge", "OpenCode sessions with a cached adapter.", s.sessionsCached);
+    family("opencode_bridge_turns_in_flight", "gauge", "Turns accepted and not yet ended.", core.store.running().length);
+    family("opencode_bridge_turns_retained", "gauge", "Turns whose replies are kept for event subscribers.", core.store.size);
+    family("opencode_bridge_sessions_cached", "gauge", "OpenCode sessions with a cached adapter.", core.pool.size);
 
     family("opencode_bridge_replies_total", "counter", "Replies produced, by kind.", REPLY_KINDS.map((k) => [k, this.replies.get(k) ?? 0] as const), "kind");
 
@@ -116,37 +100,49 @@ export class Metrics {
     family("opencode_bridge_sink_failures_total", "counter", "Replies a sink failed to deliver (gave up, dropped or threw).", sinks((m) => m.failures), "sink");
 
     family("opencode_bridge_provider_retries_total", "counter", "Model provider retries OpenCode reported.", this.providerRetries);
-    if (s.streamReconnects !== undefined) {
-      family("opencode_bridge_event_stream_reconnects_total", "counter", "Reconnections of OpenCode's /event stream.", s.streamReconnects);
-    }
-    if (s.opencodeRestarts !== undefined) {
-      family("opencode_bridge_opencode_restarts_total", "counter", "Restarts of the opencode serve the bridge owns.", s.opencodeRestarts);
-    }
-    if (s.opencodeUp !== undefined) family("opencode_bridge_opencode_up", "gauge", "1 when OpenCode answered its health check at this scrape.", s.opencodeUp ? 1 : 0);
-    family("opencode_bridge_event_subscribers", "gauge", "Event-stream (SSE) subscribers connected.", s.subscribers);
-    family("opencode_bridge_event_subscriber_buffered_bytes", "gauge", "Bytes waiting for event subscribers (socket buffers and queued replies the turns do not keep).", s.subscriberBytes);
+    family("opencode_bridge_event_stream_reconnects_total", "counter", "Reconnections of OpenCode's /event stream.", core.reconnects);
+    const restarts = core.upstream.restarts?.();
+    if (restarts !== undefined) family("opencode_bridge_opencode_restarts_total", "counter", "Restarts of the opencode serve the bridge owns.", restarts);
+    family("opencode_bridge_opencode_up", "gauge", "1 when OpenCode answered its health check at this scrape.", opencodeUp ? 1 : 0);
+    family("opencode_bridge_event_subscribers", "gauge", "Event-stream (SSE) subscribers connected.", core.budget.subscribers);
+    family("opencode_bridge_event_subscriber_buffered_bytes", "gauge", "Bytes waiting for event subscribers (socket buffers and queued replies the turns do not keep).", core.budget.bytes);
     family(
       "opencode_bridge_event_subscribers_cut_total",
       "counter",
       "Event subscribers cut off, by reason: buffer (its own bound), total (the shared bound), stalled (drain deadline).",
-      Object.entries(s.subscribersDropped),
+      Object.entries(core.budget.dropped),
       "reason",
     );
-    family("opencode_bridge_connections", "gauge", "Open HTTP connections to the daemon.", s.connections);
-    if (s.guests !== undefined) {
-      family("opencode_bridge_guest_connections", "gauge", "Open connections that have not sent the token yet.", s.guests.open);
+    family("opencode_bridge_connections", "gauge", "Open HTTP connections to the daemon.", core.connections);
+    // Connections without the token (./guests.ts): none are counted without a token.
+    if (core.guests !== undefined) {
+      family("opencode_bridge_guest_connections", "gauge", "Open connections that have not sent the token yet.", core.guests.size);
       family(
         "opencode_bridge_guest_connections_closed_total",
         "counter",
         "Connections without the token closed by the daemon, by reason: deadline (no token in time), crowded (too many).",
-        Object.entries(s.guests.closed),
+        Object.entries(core.guests.closed),
         "reason",
       );
     }
-    if (s.journalFailures !== undefined) {
-      family("opencode_bridge_journal_write_failures_total", "counter", "Journal records that could not be written.", s.journalFailures);
+    if (core.journal !== undefined) {
+      family("opencode_bridge_journal_write_failures_total", "counter", "Journal records that could not be written.", core.journal.failures);
     }
-    family("opencode_bridge_limit", "gauge", "The daemon's configured bounds, by name.", Object.entries(s.limits), "limit");
+    const limits = {
+      max_active_turns: o.maxActiveTurns,
+      retain_turns: o.maxTurns,
+      max_reply_bytes_per_turn: o.maxReplyBytesPerTurn,
+      max_subscribers: o.maxSubscribers,
+      max_subscribers_per_turn: o.maxSubscribersPerTurn,
+      max_subscriber_buffer_bytes: o.maxSubscriberBufferBytes,
+      max_subscriber_bytes_total: o.maxSubscriberBytesTotal,
+      subscriber_drain_timeout_seconds: o.subscriberDrainTimeoutMs / 1000,
+      max_connections: o.maxConnections,
+      max_body_bytes: o.maxBodyBytes,
+      shutdown_grace_seconds: o.shutdownGraceMs / 1000,
+      close_timeout_seconds: o.closeTimeoutMs / 1000,
+    };
+    family("opencode_bridge_limit", "gauge", "The daemon's configured bounds, by name.", Object.entries(limits), "limit");
     family("opencode_bridge_http_requests_total", "counter", "HTTP requests answered by the daemon, by status.", [...this.httpRequests].sort(), "status");
     return `${out.join("\n")}\n`;
   }

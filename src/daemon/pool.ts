@@ -47,12 +47,11 @@ export class AdapterPool {
 
   /** The adapter kept under `key` (the backend's, the directory and the session), made by `make` when there is none. */
   acquire<A extends TurnAdapter>(key: string, make: () => A): Lease<A> {
-    let entry = this.entries.get(key);
-    if (entry) this.entries.delete(key);
-    entry ??= { adapter: make(), active: 0 };
-    this.entries.set(key, entry);
-    entry.active++;
-    const e = entry;
+    const e = this.entries.get(key) ?? { adapter: make(), active: 0 };
+    // Taken again: it moves to the most recently used end.
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    e.active++;
     let released = false;
     return {
       // One key holds one kind of adapter: the key names the backend.

@@ -77,16 +77,13 @@ export async function resend(
       if (typeof sink.bind !== "function") return;
       const owed = turns
         .filter((turn) => turn.outputs === undefined || turn.outputs.includes(name))
-        .map((turn) => turn.replies.filter((r) => r.seq > (turn.acks.get(name) ?? -1)))
-        .filter((rs) => rs.length > 0);
+        .map((turn) => turn.replies.filter((r) => r.seq > (turn.acks.get(name) ?? -1)));
+      const longest = Math.max(0, ...owed.map((rs) => rs.length));
       let n = 0;
-      for (let i = 0; owed.length > 0; i++) {
-        for (let k = 0; k < owed.length; k++) {
-          const r = (owed[k] as Reply[])[i];
-          if (r === undefined) {
-            owed.splice(k--, 1);
-            continue;
-          }
+      for (let i = 0; i < longest; i++) {
+        for (const rs of owed) {
+          const r = rs[i];
+          if (r === undefined) continue;
           try {
             await sink.deliver(r);
             n++;

@@ -32,13 +32,7 @@ export function openStateDir(dir: string): void {
     // The daemon's files must be files: a directory in their place is a mistake to name, not a stack trace.
     for (const name of STATE_FILES) {
       const f = join(dir, name);
-      let fst;
-      try {
-        fst = statSync(f);
-      } catch {
-        continue;
-      }
-      if (!fst.isFile()) throw new Error(`${f} is not a regular file; move it out of the way`);
+      if (statSync(f, { throwIfNoEntry: false })?.isFile() === false) throw new Error(`${f} is not a regular file; move it out of the way`);
     }
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
@@ -52,14 +46,9 @@ export function openStateDir(dir: string): void {
  */
 function makeDirs(dir: string): void {
   const missing: string[] = [];
-  for (let d = dir; ; d = dirname(d)) {
-    try {
-      statSync(d);
-      break;
-    } catch {
-      missing.unshift(d);
-      if (dirname(d) === d) break;
-    }
+  for (let d = dir; statSync(d, { throwIfNoEntry: false }) === undefined; d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
   }
   for (const d of missing) {
     try {

@@ -57,35 +57,7 @@ export async function getBackends(core: DaemonCore, res: ServerResponse): Promis
 export async function getMetrics(core: DaemonCore, res: ServerResponse): Promise<void> {
   const opencode = await core.upstream.health(core.options.healthTimeoutMs);
   for (const a of core.pool.adapters()) core.countReconnects(a);
-  const text = core.metrics.render({
-    turnsInFlight: core.store.running().length,
-    turnsRetained: core.store.size,
-    sessionsCached: core.pool.size,
-    sinks: core.sinkMetrics(),
-    streamReconnects: core.reconnects,
-    opencodeRestarts: core.upstream.restarts?.(),
-    opencodeUp: opencode.healthy,
-    subscribers: core.budget.subscribers,
-    subscriberBytes: core.budget.bytes,
-    subscribersDropped: core.budget.dropped,
-    connections: core.connections,
-    guests: core.guests && { open: core.guests.size, closed: core.guests.closed },
-    journalFailures: core.journal?.failures,
-    limits: {
-      max_active_turns: core.options.maxActiveTurns,
-      retain_turns: core.options.maxTurns,
-      max_reply_bytes_per_turn: core.options.maxReplyBytesPerTurn,
-      max_subscribers: core.options.maxSubscribers,
-      max_subscribers_per_turn: core.options.maxSubscribersPerTurn,
-      max_subscriber_buffer_bytes: core.options.maxSubscriberBufferBytes,
-      max_subscriber_bytes_total: core.options.maxSubscriberBytesTotal,
-      subscriber_drain_timeout_seconds: core.options.subscriberDrainTimeoutMs / 1000,
-      max_connections: core.options.maxConnections,
-      max_body_bytes: core.options.maxBodyBytes,
-      shutdown_grace_seconds: core.options.shutdownGraceMs / 1000,
-      close_timeout_seconds: core.options.closeTimeoutMs / 1000,
-    },
-  });
+  const text = core.metrics.render(core, opencode.healthy);
   res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
   res.end(text);
 }

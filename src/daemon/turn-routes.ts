@@ -30,8 +30,7 @@ export async function getEvents(core: DaemonCore, req: IncomingMessage, res: Ser
 }
 
 export function getTurns(core: DaemonCore, _req: IncomingMessage, res: ServerResponse): void {
-  const turns = core.store.all();
-  sendJson(res, 200, { turns: turns.map((t) => t.summary()) });
+  sendJson(res, 200, { turns: core.store.all().map((t) => t.summary()) });
 }
 
 export async function getTurn(core: DaemonCore, _req: IncomingMessage, res: ServerResponse, [traceId]: readonly string[]): Promise<void> {

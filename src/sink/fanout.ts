@@ -108,16 +108,15 @@ export class FanoutSink implements SinkObject<SinkMessage> {
         if (room !== undefined) (waits ??= []).push(room);
         continue;
       }
-      let p: void | Promise<void>;
+      let p: Promise<void> | undefined;
       try {
-        p = (child.sink as SinkObject<SinkMessage>).deliver(message);
+        p = this.hand(child, message);
       } catch (err) {
         if (!request) child.counters.failures++;
         (failed ??= []).push({ child, why: errorMessage(err) });
         continue;
       }
-      if (isPromise(p)) this.laneOf(child, message.trace_id).adopt(message, this.counted(child, message, p));
-      else if (!request) child.counters.accepted++;
+      if (p !== undefined) this.laneOf(child, message.trace_id).adopt(message, p);
     }
     if (failed !== undefined) return Promise.reject(fanoutError(this.children, message, failed));
     if (waits !== undefined) return Promise.all(waits).then(() => undefined);
@@ -140,19 +139,18 @@ export class FanoutSink implements SinkObject<SinkMessage> {
     await settleAll(this.children.map((c) => c.sink.close?.()), "close");
   }
 
-  private counted(child: Child, message: SinkMessage, p: Promise<void>): Promise<void> {
-    return isRequestEvent(message) ? p : p.then(() => void child.counters.accepted++);
+  /** Hands a message to the child, counting a reply it took: at once, or once its promise resolves (returned). */
+  private hand(child: Child, m: SinkMessage): Promise<void> | undefined {
+    const p = (child.sink as SinkObject<SinkMessage>).deliver(m);
+    if (isPromise(p)) return isRequestEvent(m) ? p : p.then(() => void child.counters.accepted++);
+    if (!isRequestEvent(m)) child.counters.accepted++;
+    return undefined;
   }
 
   private laneOf(child: Child, traceId: string): Lane<SinkMessage> {
     const lane = new Lane<SinkMessage>(
       {
-        take: (m) => {
-          const p = (child.sink as SinkObject<SinkMessage>).deliver(m);
-          if (isPromise(p)) return this.counted(child, m, p);
-          if (!isRequestEvent(m)) child.counters.accepted++;
-          return undefined;
-        },
+        take: (m) => this.hand(child, m),
         failed: (m, err) => {
           if (!isRequestEvent(m)) child.counters.failures++;
           this.opts.onFailure?.(fanoutError(this.children, m, [{ child, why: errorMessage(err) }]), m);

@@ -57,19 +57,15 @@ export class JsonlSink implements SinkObject<SinkMessage> {
   }
 
   async deliver(message: SinkMessage): Promise<void> {
-    if (isRequestEvent(message)) return this.writeRequest(message);
-    const reply = message;
-    const line = `${JSON.stringify(reply)}\n`;
-    if (this.broken) return this.fail(reply, this.broken);
+    // A request event is written only with `requests: true`, and counts nothing.
+    const request = isRequestEvent(message);
+    if (request && (this.broken || !this.requests)) return;
+    if (!request && this.broken) return this.fail(message, this.broken);
     // Waits for the write itself: backpressure and write errors both reach this reply.
-    const err = await new Promise<Error | null | undefined>((resolve) => this.out.write(line, resolve));
-    if (err) return this.fail(reply, err);
+    const err = await new Promise<Error | null | undefined>((resolve) => this.out.write(`${JSON.stringify(message)}\n`, resolve));
+    if (request) return;
+    if (err) return this.fail(message, err);
     this.delivered++;
-  }
-
-  private async writeRequest(evt: SinkMessage): Promise<void> {
-    if (this.broken || !this.requests) return;
-    await new Promise<Error | null | undefined>((resolve) => this.out.write(`${JSON.stringify(evt)}\n`, resolve));
   }
 
   stats(): SinkStats {

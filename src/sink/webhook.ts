@@ -44,7 +44,6 @@ import { replyJson } from "./encoded.js";
 import { Cancellation, postTarget, sendWithRetries, type Outcome, type PostTarget } from "./webhook-post.js";
 import { parseWebhookOptions, type WebhookCounters, type WebhookOptions, type WebhookOptionsInput } from "./webhook-options.js";
 
-export { parseRetryAfter } from "./webhook-post.js";
 export { WebhookOptionsSchema, parseWebhookOptions, type WebhookCounters, type WebhookOptions, type WebhookOptionsInput } from "./webhook-options.js";
 
 /**
@@ -164,8 +163,8 @@ export class WebhookSink implements SinkObject<SinkMessage> {
       terminalGone: false,
       lane: new Lane<Queued>(
         {
-          take: (q) => (batch === undefined ? this.sendOne(turn, q) : this.sendBatch(turn, [q])),
-          takeBatch: (qs) => this.sendBatch(turn, qs.slice()),
+          take: (q) => this.sendQueued(turn, [q]),
+          takeBatch: (qs) => this.sendQueued(turn, qs.slice()),
           // After a give-up, n+1 never goes out without n: the rest of the turn is dropped (counted; logged once at the give-up).
           dropped: (q) => {
             if (isRequestEvent(q.message)) return;
@@ -225,56 +224,51 @@ export class WebhookSink implements SinkObject<SinkMessage> {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Sends one queued message (retried as the options allow); a reply that cannot be delivered gives up its turn. */
-  private async sendOne(turn: TurnLane, q: Queued): Promise<void> {
-    const { message } = q;
-    const request = isRequestEvent(message);
-    const outcome = await this.send(encode(q), `${message.trace_id}:${q.at}:${q.turnId}`, message.trace_id, q.at);
-    if (request) {
-      // A request event that could not be delivered is logged; the turn's replies go on.
-      if (!outcome.ok) this.log.error({ trace_id: message.trace_id, type: message.type, cause: outcome.why }, "webhook delivery gave up on a request event");
-      return;
-    }
-    if (outcome.ok) {
-      this.counters.delivered++;
-      this.onDelivered?.(message);
-      return;
-    }
-    this.giveUp(turn, [message], outcome);
-  }
-
   /**
-   * Batch mode: the messages as one JSON array, in order, with the key
+   * Sends what the lane hands over, retried as the options allow: one message as
+   * itself; in batch mode the messages as one JSON array, in order, with the key
    * `trace_id:<first>..<last>:turn_id` (`<first>`, `<last>`: the seq of a reply, or
    * `type:request_id` of a request event). A batch is cut once and retried whole,
    * so every attempt carries the same key and the same messages. Acknowledged: every
    * reply in it is; given up: its replies and the rest of the turn are dropped.
    */
-  private async sendBatch(turn: TurnLane, batch: readonly Queued[]): Promise<void> {
-    const first = batch[0] as Queued;
-    const at = `${first.at}..${(batch[batch.length - 1] as Queued).at}`;
-    let body = "[";
-    for (let i = 0; i < batch.length; i++) body += i === 0 ? encode(batch[i] as Queued) : `,${encode(batch[i] as Queued)}`;
-    const outcome = await this.send(`${body}]`, `${first.message.trace_id}:${at}:${first.turnId}`, first.message.trace_id, at);
-    const replies: Reply[] = [];
-    for (const q of batch) if (!isRequestEvent(q.message)) replies.push(q.message);
-    if (outcome.ok) {
-      this.counters.delivered += replies.length;
-      if (this.onDelivered) for (const r of replies) this.onDelivered(r);
-    } else if (replies.length > 0) {
-      this.giveUp(turn, replies, outcome);
-    } else {
-      this.log.error({ trace_id: first.message.trace_id, at, cause: outcome.why }, "webhook delivery gave up on a batch of request events");
+  private async sendQueued(turn: TurnLane, qs: readonly Queued[]): Promise<void> {
+    const first = qs[0] as Queued;
+    const traceId = first.message.trace_id;
+    let at = first.at;
+    let body = encode(first);
+    if (this.options.batch !== undefined) {
+      at += `..${(qs[qs.length - 1] as Queued).at}`;
+      for (let i = 1; i < qs.length; i++) body += `,${encode(qs[i] as Queued)}`;
+      body = `[${body}]`;
+    }
+    const outcome = await this.send(body, `${traceId}:${at}:${first.turnId}`, traceId, at);
+    if (!outcome.ok) return this.giveUp(turn, qs, at, outcome);
+    for (const q of qs) {
+      if (isRequestEvent(q.message)) continue;
+      this.counters.delivered++;
+      this.onDelivered?.(q.message);
     }
   }
 
-  /** `failed` could not be delivered: they and everything still queued for the turn are dropped, counted, logged once. */
-  private giveUp(turn: TurnLane, failed: readonly Reply[], outcome: Extract<Outcome, { ok: false }>): void {
-    const first = failed[0] as Reply;
-    const rest = turn.lane.giveUp().filter((q) => !isRequestEvent(q.message)).map((q) => q.message as Reply);
-    const dropped = failed.length - 1 + rest.length;
-    turn.terminalGone = failed.some(isTerminal) || rest.some(isTerminal);
-    this.counters.failures += failed.length + rest.length;
+  /**
+   * `failed` could not be delivered: its replies and every reply still queued for the
+   * turn are dropped, counted, logged once. Request events that could not be delivered
+   * are logged; when nothing else failed, the turn's replies go on.
+   */
+  private giveUp(turn: TurnLane, failed: readonly Queued[], at: string, outcome: Extract<Outcome, { ok: false }>): void {
+    const replies: Reply[] = [];
+    for (const q of failed) if (!isRequestEvent(q.message)) replies.push(q.message);
+    const traceId = (failed[0] as Queued).message.trace_id;
+    if (replies.length === 0) {
+      this.log.error({ trace_id: traceId, at, cause: outcome.why }, `webhook delivery gave up on ${failed.length === 1 ? "a request event" : "a batch of request events"}`);
+      return;
+    }
+    for (const q of turn.lane.giveUp()) if (!isRequestEvent(q.message)) replies.push(q.message);
+    const first = replies[0] as Reply;
+    const dropped = replies.length - 1;
+    turn.terminalGone = replies.some(isTerminal);
+    this.counters.failures += replies.length;
     if (!outcome.cancelled) this.counters.givenUp++;
     this.log.error(
       { trace_id: first.trace_id, seq: first.seq, kind: first.kind, attempts: outcome.attempts, elapsed_ms: outcome.elapsedMs, cause: outcome.why, dropped_after: dropped },
