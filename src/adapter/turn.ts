@@ -193,13 +193,9 @@ export class Turn implements HubListener {
     await this.requests.refuseAll(`the turn was stopped (${code}): ${message}`);
     // Its subagents too: an aborted turn leaves nothing running on the server.
     await Promise.all(
-      [this.sessionId, ...this.children.ids].map(async (id) => {
-        try {
-          await this.dialect.abort(id);
-        } catch (err) {
-          this.log.warn({ err, session: id }, "abort request failed");
-        }
-      }),
+      [this.sessionId, ...this.children.ids].map((id) =>
+        this.dialect.abort(id).catch((err: unknown) => this.log.warn({ err, session: id }, "abort request failed")),
+      ),
     );
     if (!(await this.liveness.windDown(this.done))) this.end(code, message);
   }

@@ -166,7 +166,7 @@ export async function replay(input: ReplayInput, opts: ReplayOptions = {}): Prom
  * chunk ahead of the consumer at most: replies of one chunk are buffered, no more.
  */
 export async function* replayStream(input: ReplayInput, opts: ReplayOptions = {}): AsyncGenerator<Reply, ReplaySummary> {
-  let batch: Reply[] = [];
+  const batch: Reply[] = [];
   const user = opts.onReply;
   const r = new TurnReplayer({
     ...opts,
@@ -176,17 +176,13 @@ export async function* replayStream(input: ReplayInput, opts: ReplayOptions = {}
       user?.(reply);
     },
   });
-  const drain = function* (): Generator<Reply> {
-    const b = batch;
-    batch = [];
-    yield* b;
-  };
+  // Each chunk's replies are taken out of `batch` (splice) before they are yielded.
   for await (const chunk of chunks(input)) {
     r.push(chunk);
-    if (batch.length > 0) yield* drain();
+    if (batch.length > 0) yield* batch.splice(0);
   }
   const summary = r.endSummary();
-  yield* drain();
+  yield* batch.splice(0);
   return summary;
 }
 
