@@ -112,8 +112,8 @@ describe("ensureOpencode", () => {
     expect(await ensureOpencode("1.9.99", { root, npm: npm.npm })).toBe(bin);
     expect(npm.calls()).toHaveLength(1);
     expect(readdirSync(join(root, "opencode"))).toEqual(["1.9.99"]);
-    // The old signature (version, root) still works.
-    expect(await ensureOpencode("1.9.99", root)).toBe(bin);
+    // Found in the cache: the default npm is never run.
+    expect(await ensureOpencode("1.9.99", { root })).toBe(bin);
   });
 
   it("reports progress while npm runs", async () => {

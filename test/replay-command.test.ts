@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { replayEach, replayStream, replaySync, TurnReplayer } from "../src/codec/replay.js";
+import { replay, replayStream, replaySync, TurnReplayer } from "../src/codec/replay.js";
 import type { Reply } from "../src/codec/reply.js";
 import { PrettySink } from "../src/cli/pretty.js";
 import { escapeControls, runReplay, type ReplayIo } from "../src/cli/replay.js";
@@ -60,23 +60,22 @@ function randomChunks(buf: Buffer, seed: number): Buffer[] {
 }
 
 describe("streaming replay (library)", () => {
-  it.each(fixtures.map((f) => [f.name, f] as const))("%s: replayEach and replayStream give the collecting form's replies", async (_n, f) => {
+  it.each(fixtures.map((f) => [f.name, f] as const))("%s: replay of chunks and replayStream give the collecting form's replies", async (_n, f) => {
     const traceId = `trace-${f.scenario}`;
     const collected = replaySync([f.sse], { traceId }).replies;
     expect(collected).toEqual(f.golden);
+    expect((await replay(randomChunks(f.sse, f.sse.length), { traceId })).replies).toEqual(collected);
     const each: Reply[] = [];
-    const summary = await replayEach(randomChunks(f.sse, f.sse.length), { traceId, onReply: (r) => each.push(r) });
-    expect(each).toEqual(collected);
-    expect(summary.replies).toBe(collected.length);
-    expect(summary.terminal).toEqual(collected[collected.length - 1]);
     const streamed: Reply[] = [];
-    const it = replayStream(Readable.from(randomChunks(f.sse, 7)), { traceId });
+    const it = replayStream(Readable.from(randomChunks(f.sse, 7)), { traceId, onReply: (r) => each.push(r) });
     let next = await it.next();
     while (!next.done) {
       streamed.push(next.value);
       next = await it.next();
     }
     expect(streamed).toEqual(collected);
+    expect(each).toEqual(collected);
+    expect(next.value.replies).toBe(collected.length);
     expect(next.value.terminal).toEqual(collected[collected.length - 1]);
   });
 

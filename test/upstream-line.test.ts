@@ -1,6 +1,7 @@
 /**
  * An external OpenCode's line is found once, in the background, and then known: a turn's
- * session and adapter are made for it without two detection requests each (src/daemon/upstream.ts).
+ * session and adapter are made for it without two detection requests each (src/daemon/upstream.ts,
+ * src/adapter/line.ts `KnownLine`).
  * Against a 1.x stand-in on loopback (test/support/replay-server.ts) that logs every request.
  */
 import { afterEach, describe, expect, it } from "vitest";

@@ -81,13 +81,13 @@ export function spawnAgent(command: readonly string[], handlers: AgentHandlers, 
   });
   // Stops the agent's group when the bridge dies, however it dies (kill -9 runs no exit hook,
   // and some agents, Codex, do not exit when their stdin closes): src/server/reaper.ts.
-  const reaper = child.pid !== undefined ? startReaper(child.pid) : undefined;
+  const releaseReaper = child.pid !== undefined ? startReaper(child.pid) : undefined;
   let exitedNow = false;
   const exited = new Promise<AgentExit>((resolve) => {
     child.once("exit", (code, signal) => {
       exitedNow = true;
       // The reaper then stops whatever is left of the group (Claude Code's `claude`) and exits.
-      reaper?.release();
+      releaseReaper?.();
       resolve({ code, signal });
     });
     child.once("error", () => {

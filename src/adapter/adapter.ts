@@ -59,13 +59,8 @@ export class OpencodeAdapter {
     // The config names the target as the dialect reads it (baseUrl, directory, credentials, timeouts, line, frame cap).
     this.dialect = createDialect(this.config);
     const key = hubKey(this.config, this.dialect.authKey);
-    const shared = acquireHub(this.dialect, key, {
-      connectTimeoutMs: this.config.connectTimeoutMs,
-      logger: this.log.child({ component: "event-hub" }),
-      reconnect: this.config.reconnect,
-      watchdogMs: this.config.watchdogMs,
-      clock: this.config.clock,
-    });
+    // The hub reads its timeouts, reconnect policy, watchdog and clock from the config.
+    const shared = acquireHub(this.dialect, key, { ...this.config, logger: this.log.child({ component: "event-hub" }) });
     this.hub = shared.hub;
     this.releaseHub = shared.release;
     this.keys = new SessionKeys(this.dialect, options.sessionStore ?? new MemorySessionStore());
@@ -169,7 +164,7 @@ export class OpencodeAdapter {
 
   /** Permission and question requests of the running turn that wait for an answer. */
   pendingRequests(): BridgeRequest[] {
-    return this.current?.pendingRequests() ?? [];
+    return this.current?.requests.list() ?? [];
   }
 
   /** Answer a permission request of the running turn; a message goes to the model with a rejection. */
@@ -194,7 +189,7 @@ export class OpencodeAdapter {
   async answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
     const turn = this.current;
     if (turn === undefined) return { status: "unknown", message: `no turn is running, so there is no request ${requestId}` };
-    return turn.answer(requestId, answer);
+    return turn.requests.answer(requestId, answer);
   }
 
   /** Close the adapter: waits for queued turns, then releases the shared event stream. */

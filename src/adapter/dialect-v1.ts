@@ -7,6 +7,7 @@
  */
 import { isParsedEvent, parseEventFor } from "../codec/events.js";
 import type { RecordMessage } from "../codec/record.js";
+import { isRecord } from "../codec/session.js";
 import { OpencodeDialect, type Dialect, type DialectTarget, type PermissionDecision, type PromptBody, type ServerInfo, type SessionCreate, type StreamReceiver } from "./dialect.js";
 import { BridgeError } from "./errors.js";
 import { isNotFound, summarize } from "./http.js";
@@ -53,10 +54,7 @@ export class OpencodeV1 extends OpencodeDialect implements Dialect {
   async sessionMessages(sessionId: string, limit: number, signal?: AbortSignal): Promise<RecordMessage[]> {
     const { body } = await this.http.call("GET", `/session/${enc(sessionId)}/message`, { query: { limit }, signal });
     if (!Array.isArray(body)) throw new BridgeError("protocol", `GET /session/${sessionId}/message did not answer a list`);
-    return body.filter(
-      (m: unknown): m is RecordMessage =>
-        typeof m === "object" && m !== null && typeof (m as { info?: { id?: unknown } }).info?.id === "string",
-    );
+    return body.filter((m: unknown): m is RecordMessage => isRecord(m) && isRecord(m.info) && typeof m.info.id === "string");
   }
 
   async recentMessageIds(sessionId: string, limit: number, signal?: AbortSignal): Promise<string[]> {

@@ -75,10 +75,6 @@ export class EventHub {
     this.watchdog = new StreamWatchdog(this.clock, opts.watchdogMs ?? 0, () => this.router.size > 0);
   }
 
-  get isOpen(): boolean {
-    return this.state === "open";
-  }
-
   /**
    * Open the stream if it is not open; concurrent callers share one attempt.
    * While reconnecting, wait for the reconnection (never a second connection:

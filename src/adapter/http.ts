@@ -75,29 +75,25 @@ export class OpencodeHttp {
     let res: Dispatcher.ResponseData;
     let text: string;
     try {
-      try {
-        res = await request(url, {
-          method,
-          headers: this.headers(opts.body === undefined ? {} : { "content-type": "application/json" }),
-          body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-          signal: limit.signal,
-          dispatcher: this.opts.dispatcher,
-        });
-        text = await res.body.text();
-      } catch (err) {
-        throw transportError(err, url);
-      }
+      res = await request(url, {
+        method,
+        headers: this.headers(opts.body === undefined ? {} : { "content-type": "application/json" }),
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: limit.signal,
+        dispatcher: this.opts.dispatcher,
+      });
+      text = await res.body.text();
+    } catch (err) {
+      throw transportError(err, url);
     } finally {
       limit.clear();
     }
     const status = res.statusCode;
-    const date = res.headers.date;
-    if (typeof date === "string") {
-      const server = Date.parse(date);
-      if (!Number.isNaN(server)) {
-        const offset = server - Date.now();
-        if (this.serverClockOffsetMs === undefined || offset > this.serverClockOffsetMs) this.serverClockOffsetMs = offset;
-      }
+    // NaN without a readable `Date` header.
+    const server = typeof res.headers.date === "string" ? Date.parse(res.headers.date) : Number.NaN;
+    if (!Number.isNaN(server)) {
+      const offset = server - Date.now();
+      if (this.serverClockOffsetMs === undefined || offset > this.serverClockOffsetMs) this.serverClockOffsetMs = offset;
     }
     let body: unknown = undefined;
     if (text !== "") {

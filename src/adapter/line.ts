@@ -62,6 +62,44 @@ export async function detectLine(t: DialectTarget, signal?: AbortSignal): Promis
 }
 
 /**
+ * The line of a server given by URL, found once in the background (two requests)
+ * and then known for `knownMs`, so that what is made for each turn (its session,
+ * its adapter) need not ask again. While it is not known `get` says so and it is
+ * being found: the caller goes on without it (a dialect that finds the line itself,
+ * and says why it cannot: a server down, a refused password), waiting for nothing.
+ * A different OpenCode started at the same URL is met within `knownMs`, or at once
+ * by a health probe (`set`).
+ */
+export class KnownLine {
+  private found: { readonly line: Line; readonly at: number } | undefined;
+  private finding = false;
+
+  constructor(
+    private readonly target: DialectTarget,
+    private readonly knownMs = 30_000,
+  ) {}
+
+  get(): Line | undefined {
+    if (this.found !== undefined && performance.now() - this.found.at < this.knownMs) return this.found.line;
+    if (!this.finding) {
+      this.finding = true;
+      detectLine(this.target)
+        .then(
+          ({ info }) => this.set(info.line),
+          () => this.set(undefined),
+        )
+        .finally(() => (this.finding = false));
+    }
+    return undefined;
+  }
+
+  /** What the server was just found to be (undefined: nothing answered as OpenCode does). */
+  set(line: Line | undefined): void {
+    this.found = line === undefined ? undefined : { line, at: performance.now() };
+  }
+}
+
+/**
  * A dialect that finds its line on first use: every call waits for the answer
  * (asked once; asked again after a failure), then goes to the line's dialect.
  */

@@ -43,10 +43,8 @@ const bad = (msg: string) => new BridgeError("config", msg);
 
 /** The wire parts for a prompt; reads files given by path. Throws BridgeError("config") naming the bad part. */
 export async function toWireParts(input: string | readonly PromptInputPart[]): Promise<WirePart[]> {
-  if (typeof input === "string") {
-    if (input.trim() === "") throw new TypeError(`prompt text must be a non-empty string, got ${JSON.stringify(input)}`);
-    return [{ type: "text", text: input }];
-  }
+  // A string was checked before the turn was queued (checkPrompt, src/adapter/prompt-options.ts).
+  if (typeof input === "string") return [{ type: "text", text: input }];
   if (!Array.isArray(input) || input.length === 0) throw bad("prompt parts must be a non-empty array");
   const out: WirePart[] = [];
   for (const [i, p] of input.entries()) {

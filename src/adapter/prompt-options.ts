@@ -68,14 +68,11 @@ export const SUPPORTED_VERSIONS = { min: [1, 2, 0], belowMajor: 3 } as const;
 export function isSupportedVersion(version: string): boolean {
   const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
   if (!m) return false;
-  const v = [Number(m[1]), Number(m[2]), Number(m[3])];
-  if ((v[0] ?? 0) >= SUPPORTED_VERSIONS.belowMajor) return false;
-  for (let i = 0; i < 3; i++) {
-    const a = v[i] ?? 0;
-    const b = SUPPORTED_VERSIONS.min[i] ?? 0;
-    if (a !== b) return a > b;
-  }
-  return true;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const [minMajor, minMinor, minPatch] = SUPPORTED_VERSIONS.min;
+  if (major >= SUPPORTED_VERSIONS.belowMajor) return false;
+  // Compared as a tuple: the first part that differs decides.
+  return major !== minMajor ? major > minMajor : minor !== minMinor ? minor > minMinor : patch >= minPatch;
 }
 
 export function parseModel(model: PromptOptions["model"]): PromptBody["model"] {

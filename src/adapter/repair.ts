@@ -45,7 +45,6 @@ export class Repair {
   private lostRepairs = 0;
   /** The record being read and fed, while it is. */
   private current: Promise<unknown> | undefined;
-  repairs = 0;
 
   constructor(
     private readonly state: TurnState,
@@ -133,7 +132,6 @@ export class Repair {
    */
   private async run(): Promise<void> {
     if (this.buffer) return; // a repair is already running; it will see the newer events
-    this.repairs++;
     try {
       const [messages, status] = await Promise.all([this.applyRecord(), this.dialect.sessionStatus()]);
       if (messages === undefined || this.host.over()) return;
@@ -168,7 +166,6 @@ export class Repair {
   async verifyEnd(): Promise<"finished" | "running" | "lost" | "over"> {
     // A repair that is running finishes first (its record is older than the one read here).
     while (this.current) await this.current.catch(() => undefined);
-    this.repairs++;
     const messages = await this.applyRecord();
     if (messages === undefined || this.host.over()) return "over";
     if (answerFinished(messages, this.state.userMessageId)) return "finished";

@@ -46,7 +46,7 @@ export interface SessionStore {
 }
 
 export class MemorySessionStore implements SessionStore {
-  private readonly map = new Map<string, SessionEntry>();
+  protected readonly map = new Map<string, SessionEntry>();
   get(key: string): SessionEntry | undefined {
     return this.map.get(key);
   }
@@ -55,9 +55,6 @@ export class MemorySessionStore implements SessionStore {
   }
   delete(key: string): void {
     this.map.delete(key);
-  }
-  entries(): [string, SessionEntry][] {
-    return [...this.map];
   }
 }
 
@@ -102,7 +99,7 @@ export class FileSessionStore extends MemorySessionStore {
   private save(): void {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.entries())), { mode: 0o600 });
+    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.map)), { mode: 0o600 });
     renameSync(tmp, this.file);
   }
 }

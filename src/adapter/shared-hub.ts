@@ -11,13 +11,9 @@ import type { Dialect } from "./dialect.js";
 const shared = new Map<string, { hub: EventHub; refs: number }>();
 
 export function acquireHub(dialect: Dialect, key: string, opts: HubOptions): { hub: EventHub; release(): void } {
-  let entry = shared.get(key);
-  if (!entry) {
-    entry = { hub: new EventHub(dialect, opts), refs: 0 };
-    shared.set(key, entry);
-  }
-  entry.refs++;
-  const e = entry;
+  const e = shared.get(key) ?? { hub: new EventHub(dialect, opts), refs: 0 };
+  shared.set(key, e);
+  e.refs++;
   let released = false;
   return {
     hub: e.hub,

@@ -28,8 +28,7 @@ import type { HubListener } from "./event-hub.js";
 import type { Dialect } from "./dialect.js";
 import { Liveness, type LivenessHost } from "./liveness.js";
 import { Repair } from "./repair.js";
-import { Requests, type AnswerOutcome } from "./requests.js";
-import type { BridgeRequest, RequestAnswer } from "../codec/requests.js";
+import { Requests } from "./requests.js";
 import { TurnChildren } from "./child-sessions.js";
 import { errorMessage } from "../util/errors.js";
 
@@ -41,7 +40,8 @@ export class Turn implements HubListener {
   private readonly out: ReplyBody[] = [];
   private readonly delivery: Delivery;
   private readonly liveness: Liveness;
-  private readonly requests: Requests;
+  /** Its permission and question requests: the adapter lists and answers them here. */
+  readonly requests: Requests;
   private readonly repair: Repair;
   private finished = false;
   private ending = false;
@@ -82,10 +82,6 @@ export class Turn implements HubListener {
       end: (code, message) => this.end(code, message),
       over: () => this.finished,
     });
-  }
-
-  get traceId(): string {
-    return this.state.traceId;
   }
 
   // ---- events from the hub -------------------------------------------------
@@ -168,18 +164,6 @@ export class Turn implements HubListener {
     this.repair.resynced();
   }
 
-  // ---- requests ------------------------------------------------------------
-
-  /** Permission and question requests waiting for an answer. */
-  pendingRequests(): BridgeRequest[] {
-    return this.requests.list();
-  }
-
-  /** Answer one of this turn's requests. */
-  answer(requestId: string, answer: RequestAnswer): Promise<AnswerOutcome> {
-    return this.requests.answer(requestId, answer);
-  }
-
   // ---- lifecycle ------------------------------------------------------------
 
   /** The prompt is about to be sent: from now on a gap may hide this turn's events. */
@@ -209,13 +193,9 @@ export class Turn implements HubListener {
     await this.requests.refuseAll(`the turn was stopped (${code}): ${message}`);
     // Its subagents too: an aborted turn leaves nothing running on the server.
     await Promise.all(
-      [this.sessionId, ...this.children.ids].map(async (id) => {
-        try {
-          await this.dialect.abort(id);
-        } catch (err) {
-          this.log.warn({ err, session: id }, "abort request failed");
-        }
-      }),
+      [this.sessionId, ...this.children.ids].map((id) =>
+        this.dialect.abort(id).catch((err: unknown) => this.log.warn({ err, session: id }, "abort request failed")),
+      ),
     );
     if (!(await this.liveness.windDown(this.done))) this.end(code, message);
   }

@@ -10,7 +10,7 @@
  */
 import { OpencodeAdapter } from "../adapter/adapter.js";
 import { startScriptedOpencode, type ScriptedOpencode } from "../scripted-model/opencode.js";
-import { type Script, words } from "../scripted-model/scripts.js";
+import { bash, callsThen, type Script } from "../scripted-model/scripts.js";
 import { InstallError, opencodePackage, PINNED_OPENCODE_VERSION } from "../server/install.js";
 import { SCRIPTED_MODEL, SCRIPTED_PROVIDER } from "../server/scripted-project.js";
 import { JsonlSink } from "../sink/jsonl.js";
@@ -22,21 +22,14 @@ import { cliLogger, logLevel, opencodeVersionOption, parseOptions } from "./usag
 import { errorMessage } from "../util/errors.js";
 
 /** The demo's script: stream a sentence, read a file of the project with a tool, then answer. */
-export const DEMO_SCRIPT: Script = [
-  {
-    kind: "stream",
-    text: words("Hello! I am a scripted model running on your machine. Let me look at the project with a tool."),
-    chunkDelayMs: 40,
-    toolCalls: [{ id: "call_demo_1", name: "bash", arguments: { command: "cat greeting.txt", description: "Read the demo file" } }],
-  },
-  {
-    kind: "stream",
-    text: words("The file says hello from opencode-bridge. That was one turn: streamed text, a tool call and its result."),
-    chunkDelayMs: 40,
-  },
-];
+const DEMO_SCRIPT: Script = callsThen(
+  [bash("call_demo_1", "cat greeting.txt", "Read the demo file")],
+  "The file says hello from opencode-bridge. That was one turn: streamed text, a tool call and its result.",
+  "Hello! I am a scripted model running on your machine. Let me look at the project with a tool.",
+  40,
+);
 
-export const DEMO_PROMPT = "[scenario:demo] Show me what the bridge does.";
+const DEMO_PROMPT = "[scenario:demo] Show me what the bridge does.";
 
 export async function runDemo(args: string[], io: CliIo): Promise<number> {
   const { values } = parseOptions(

@@ -64,11 +64,11 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
   const sink: SinkObject = pretty ? new PrettySink(io.stdout) : new JsonlSink(io.stdout);
   const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
 
-  let url = values.scripted ? undefined : (values.url ?? io.env.OPENCODE_URL);
-  let password = io.env.OPENCODE_SERVER_PASSWORD;
+  /** The OpenCode server: the one given, or one this command starts (it knows the line of what it started). */
+  let target: { baseUrl: string; password: string | undefined; line?: Line } | undefined;
+  const given = values.scripted ? undefined : (values.url ?? io.env.OPENCODE_URL);
+  if (given !== undefined) target = { baseUrl: given, password: io.env.OPENCODE_SERVER_PASSWORD };
   let owned: OwnedServer | undefined;
-  /** The line of a server this command started (it knows what it started). */
-  let line: Line | undefined;
   let scripted: ScriptedOpencode | undefined;
   const interrupt = onInterrupt(io, say);
   try {
@@ -84,34 +84,25 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
         return 1;
       }
       say(`opencode serve is ready (${((performance.now() - t0) / 1000).toFixed(1)} s); sending the prompt`);
-      url = scripted.url;
-      password = scripted.password;
-      line = scripted.line;
+      target = { baseUrl: scripted.url, password: scripted.password, line: scripted.line };
       directory = scripted.directory;
       if (!/\[scenario:[a-z0-9-]+\]/.test(text)) text = `[scenario:${values.scenario ?? "text"}] ${text}`;
-    } else if (url === undefined) {
+    } else if (target === undefined) {
       // The server will be ours, started in this directory (with --url it is the server's path, maybe elsewhere).
       requireDirectory(directory);
-      let binary: string | undefined;
-      if (version !== undefined) {
-        // The version asked for, from the per-user cache (installed there on first use).
-        binary = await installOpencode(version, say);
-        if (binary === undefined) return 1;
-      } else {
-        const choice = chooseOpencodeBinary(io.env);
-        if (!choice.found) {
-          say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
-          return 1;
-        }
-        binary = choice.binary;
+      const choice = chooseOpencodeBinary(io.env);
+      if (version === undefined && !choice.found) {
+        say(`no opencode to start and no --url: ${howToGetOpencode(io.env, "--url")}`);
+        return 1;
       }
+      // The version asked for, from the per-user cache (installed there on first use).
+      const binary = version === undefined ? choice.binary : await installOpencode(version, say);
+      if (binary === undefined) return 1;
       owned = new OwnedServer({ directory, binary, ...(version !== undefined ? { line: opencodeLine(version) } : {}), logger });
       say(`starting opencode serve in ${directory} …`);
       try {
         const s = await owned.ensure();
-        url = s.url;
-        password = owned.password;
-        line = s.line;
+        target = { baseUrl: s.url, password: owned.password, line: s.line };
       } catch (err) {
         say(`could not start opencode serve (${errorMessage(err)}); ${howToGetOpencode(io.env, "--url")}`);
         return 1;
@@ -134,7 +125,7 @@ export async function runPrompt(args: string[], io: CliIo): Promise<number> {
     const adapter =
       values.acp !== undefined
         ? new AcpAdapter({ ...common, command: resolveAcpCommand(values.acp, io.env), env: io.env }, sink)
-        : new OpencodeAdapter({ ...common, baseUrl: url as string, password, line, ...(values["no-verify"] ? { verifyAtEnd: false } : {}) }, sink);
+        : new OpencodeAdapter({ ...common, ...(target as NonNullable<typeof target>), ...(values["no-verify"] ? { verifyAtEnd: false } : {}) }, sink);
     const result = await adapter.prompt(text, {
       traceId: values["trace-id"],
       sessionId: values.session,

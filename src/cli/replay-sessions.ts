@@ -36,7 +36,7 @@ export interface SessionSummary {
   readonly early: Map<string, string>;
 }
 
-/** Collects sessions from decoded payloads, in order of first appearance. */
+/** Collects sessions from decoded payloads; `sessions` keeps the order of first appearance. */
 export class SessionLister {
   readonly sessions = new Map<string, SessionSummary>();
 
@@ -82,9 +82,5 @@ export class SessionLister {
       }
       default:
     }
-  }
-
-  list(): SessionSummary[] {
-    return [...this.sessions.values()];
   }
 }

@@ -14,9 +14,10 @@
  */
 import { createReadStream, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { type Readable, type Writable, Writable as WritableStream } from "node:stream";
+import { type Readable, Writable as WritableStream } from "node:stream";
 import { TurnReplayer } from "../codec/replay.js";
 import type { Reply } from "../codec/reply.js";
+import type { CliIo } from "./io.js";
 import { BufferedOut, JsonLines } from "./json-lines.js";
 import { oneLine, PrettySink } from "./pretty.js";
 import { SessionLister, sessionOfPayload } from "./replay-sessions.js";
@@ -25,15 +26,11 @@ import { errorMessage } from "../util/errors.js";
 
 // Its help text is HELP.replay in ./usage.ts.
 
-/** Where the command reads and writes (the process's own streams, or test doubles). */
-export interface ReplayIo {
-  /** Default: the process's stdin. */
-  readonly stdin?: Readable;
-  readonly stdout: Writable;
-  readonly stderr: Writable;
-  /** Relative paths are resolved against this (default: the process's cwd). */
-  readonly cwd?: string;
-}
+/**
+ * Where the command reads and writes, of the CLI's io: the streams (stdin default: the
+ * process's) and the directory relative paths are resolved against (default: the process's).
+ */
+export type ReplayIo = Pick<CliIo, "stdout" | "stderr"> & Partial<Pick<CliIo, "stdin" | "cwd">>;
 
 /** A problem with the input that makes the replay pointless: one line on stderr, exit 2. */
 class InputError extends Error {}
@@ -49,16 +46,9 @@ export function escapeControls(s: string): string {
   });
 }
 
-interface Options {
-  readonly source: string;
-  readonly sessionId: string | undefined;
-  readonly traceId: string | undefined;
-  readonly pretty: boolean;
-  readonly listSessions: boolean;
-  readonly maxFrameBytes: number | undefined;
-}
+type Options = ReturnType<typeof readOptions>;
 
-function readOptions(args: string[]): Options {
+function readOptions(args: string[]) {
   const { values, positionals } = parseOptions(
     "replay",
     args,
@@ -79,13 +69,10 @@ function readOptions(args: string[]): Options {
     if (v !== undefined && v.trim() === "") throw new UsageError(`--${name} takes a non-empty value, got ${JSON.stringify(v)}`);
     return v;
   };
-  let maxFrameBytes: number | undefined;
   const cap = values["max-frame-bytes"];
-  if (cap !== undefined) {
-    maxFrameBytes = Number(cap);
-    if (!/^\s*\d+\s*$/.test(cap) || !Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1) {
-      throw new UsageError(`--max-frame-bytes takes a whole number of bytes greater than 0, got ${escapeControls(JSON.stringify(cap))}`);
-    }
+  const maxFrameBytes = cap === undefined ? undefined : Number(cap);
+  if (maxFrameBytes !== undefined && (!/^\s*\d+\s*$/.test(cap ?? "") || !Number.isSafeInteger(maxFrameBytes) || maxFrameBytes < 1)) {
+    throw new UsageError(`--max-frame-bytes takes a whole number of bytes greater than 0, got ${escapeControls(JSON.stringify(cap))}`);
   }
   if (values.pretty && values.jsonl) throw new UsageError("--pretty and --jsonl exclude each other");
   const listSessions = values["list-sessions"] === true;
@@ -123,46 +110,28 @@ function openInput(source: string, io: ReplayIo): { name: string; stream: Readab
   return { name, stream: createReadStream(path, { highWaterMark: 64 * 1024 }) };
 }
 
+/** The input's first bytes without a byte-order mark and leading blank lines: what `requireSse` decides on. */
+const sseHead = (head: string) => head.replace(/^\uFEFF/, "").replace(/^[\r\n]+/, "");
+
 /**
- * Decides from the first bytes whether the input is an SSE stream at all: its
- * first non-blank line must be an SSE field (`data:`, `event:`, `id:`, `retry:`)
- * or a comment (`:`). Anything else (JSON Lines, a log, binary) is refused before
- * it can be misread as a stream that "ended before the turn finished".
+ * Refuses an input that is not an SSE stream at all: its first non-blank line must be
+ * an SSE field (`data:`, `event:`, `id:`, `retry:`) or a comment (`:`). Anything else
+ * (JSON Lines, a log, binary) is refused before it can be misread as a stream that
+ * "ended before the turn finished".
  */
-class SseSniffer {
-  private head = "";
-  decided = false;
-
-  /** Returns an error message when the input is not SSE; undefined while undecided or when it is. */
-  push(text: string): string | undefined {
-    if (this.decided) return undefined;
-    this.head += text;
-    const t = this.head.replace(/^\uFEFF/, "").replace(/^[\r\n]+/, "");
-    if (t.length < 8 && !/[\r\n]/.test(t)) return undefined;
-    return this.decide(t);
-  }
-
-  /** At the end of input: a short input is decided on what there is. */
-  end(): string | undefined {
-    if (this.decided) return undefined;
-    const t = this.head.replace(/^\uFEFF/, "").replace(/^[\r\n]+/, "");
-    return t === "" ? undefined : this.decide(t);
-  }
-
-  private decide(t: string): string | undefined {
-    this.decided = true;
-    this.head = "";
-    if (/^(?:data|event|id|retry)(?::|[\r\n]|$)|^:/.test(t)) return undefined;
-    const line = t.split(/\r\n|\r|\n/, 1)[0] ?? "";
-    const shown = escapeControls(line.length > 60 ? `${line.slice(0, 60)}…` : line);
-    const looksJsonl = /^\s*\{.*"kind"\s*:/.test(line);
-    return looksJsonl
-      ? `is JSON Lines (replies?), not a recorded /event stream: replay reads the SSE stream OpenCode sends (data: {…} frames), e.g. test/fixtures/*/*.sse; its first line is ${shown}`
-      : `is not a recorded /event stream (SSE): its first line is ${shown}`;
-  }
+function requireSse(name: string, head: string): void {
+  if (/^(?:data|event|id|retry)(?::|[\r\n]|$)|^:/.test(head)) return;
+  const line = head.split(/\r\n|\r|\n/, 1)[0] ?? "";
+  const shown = escapeControls(line.length > 60 ? `${line.slice(0, 60)}…` : line);
+  const looksJsonl = /^\s*\{.*"kind"\s*:/.test(line);
+  throw new InputError(
+    looksJsonl
+      ? `${name} is JSON Lines (replies?), not a recorded /event stream: replay reads the SSE stream OpenCode sends (data: {…} frames), e.g. test/fixtures/*/*.sse; its first line is ${shown}`
+      : `${name} is not a recorded /event stream (SSE): its first line is ${shown}`,
+  );
 }
 
-export async function runReplay(args: string[], io: ReplayIo = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function runReplay(args: string[], io: ReplayIo): Promise<number> {
   const opts = readOptions(args);
   // A closed stderr (`2>&1 | head`) must not turn a diagnostic into a crash.
   if (io.stderr.listenerCount("error") === 0) io.stderr.on("error", () => {});
@@ -190,15 +159,20 @@ async function feedInput(
   r: TurnReplayer,
   next: () => boolean | Promise<boolean>,
 ): Promise<void> {
-  const sniff = new SseSniffer();
   const text = new TextDecoder();
+  /** The input so far, until it is long enough (8 characters, or a line) to tell whether it is SSE; then undefined. */
+  let head: string | undefined = "";
   let bytes = 0;
   try {
     for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
       bytes += chunk.length;
-      if (!sniff.decided) {
-        const bad = sniff.push(typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true }));
-        if (bad) throw new InputError(`${input.name} ${bad}`);
+      if (head !== undefined) {
+        head += typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true });
+        const t = sseHead(head);
+        if (t.length >= 8 || /[\r\n]/.test(t)) {
+          requireSse(input.name, t);
+          head = undefined;
+        }
       }
       r.push(chunk);
       if (!(await next())) return;
@@ -208,8 +182,9 @@ async function feedInput(
     throw new InputError(`cannot read ${input.name}: ${escapeControls(errorMessage(e))}`);
   }
   if (bytes === 0) throw new InputError(`${input.name} is empty: replay reads a recorded OpenCode /event stream`);
-  const bad = sniff.end();
-  if (bad) throw new InputError(`${input.name} ${bad}`);
+  // A short input is decided on what there is.
+  const rest = sseHead(head ?? "");
+  if (rest !== "") requireSse(input.name, rest);
 }
 
 async function replayTurn(
@@ -219,17 +194,15 @@ async function replayTurn(
   err: (msg: string) => void,
 ): Promise<number> {
   const out = new BufferedOut(io.stdout);
+  const put = (s: string) => out.write(s);
   let deliver: (r: Reply) => void;
   if (opts.pretty) {
-    const color = (io.stdout as { isTTY?: boolean }).isTTY === true;
-    const view = new PrettySink(
-      new WritableStream({ decodeStrings: false, write: (chunk: string, _enc, cb) => (out.write(chunk), cb()) }),
-      color,
-    );
+    // The readable view writes through the same buffer; coloured when stdout is a terminal.
+    const through = new WritableStream({ decodeStrings: false, write: (chunk: string, _enc, cb) => (put(chunk), cb()) });
+    const view = new PrettySink(through, io.stdout.isTTY === true);
     deliver = (r) => view.deliver(r);
   } else {
     const lines = new JsonLines();
-    const put = (s: string) => out.write(s);
     deliver = (r) => lines.write(r, put);
   }
   const wanted = opts.sessionId;
@@ -280,7 +253,7 @@ async function listSessions(input: { name: string; stream: Readable }, opts: Opt
   await feedInput(input, r, () => true);
   r.endSummary();
   const out = new BufferedOut(io.stdout);
-  const sessions = lister.list();
+  const sessions = [...lister.sessions.values()];
   if (sessions.length === 0) {
     io.stderr.write(`opencode-bridge replay: ${input.name}: no session in it\n`);
     return 1;

@@ -33,13 +33,6 @@ function readConfig(file: string): Record<string, unknown> {
   }
 }
 
-/** Merge the scripted provider into DIR/opencode.json. */
-async function writeProvider(file: string, config: Record<string, unknown>, modelUrl: string): Promise<void> {
-  const provider = (typeof config.provider === "object" && config.provider !== null ? config.provider : {}) as Record<string, unknown>;
-  config.provider = { ...provider, [SCRIPTED_PROVIDER]: scriptedProvider(modelUrl) };
-  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-}
-
 export async function runScriptedModel(args: string[], io: CliIo): Promise<number> {
   const { values } = parseOptions(
     "scripted-model",
@@ -80,7 +73,10 @@ export async function runScriptedModel(args: string[], io: CliIo): Promise<numbe
     const name = `${SCRIPTED_PROVIDER}/${SCRIPTED_MODEL}`;
     say(`scripted model: ${model.url}  (OpenAI-compatible chat completions; model "${name}")`);
     if (configFile !== undefined && existing !== undefined) {
-      await writeProvider(configFile, existing, model.url);
+      // The scripted provider merged into DIR/opencode.json, next to the providers there.
+      const provider = (typeof existing.provider === "object" && existing.provider !== null ? existing.provider : {}) as Record<string, unknown>;
+      existing.provider = { ...provider, [SCRIPTED_PROVIDER]: scriptedProvider(model.url) };
+      await writeFile(configFile, `${JSON.stringify(existing, null, 2)}\n`);
       say(`provider "${SCRIPTED_PROVIDER}" written into ${configFile}`);
       say(`use it with --model ${name} (opencode-bridge prompt) or "model": "${name}" in a turn`);
     } else {

@@ -71,19 +71,15 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   const host = values.host?.replace(/^\[(.*)\]$/, "$1");
   let token = nonEmpty(values.token) ?? nonEmpty(io.env.BRIDGE_TOKEN);
   if (token !== undefined && noToken) throw new UsageError("--no-token and a token (--token or BRIDGE_TOKEN) exclude each other");
+  // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
+  let stored: ReturnType<typeof loadOrCreateToken> | undefined;
   try {
     openStateDir(stateDir);
+    if (token === undefined && !noToken && isLoopbackHost(host ?? "127.0.0.1")) stored = loadOrCreateToken(stateDir);
   } catch (err) {
     throw new UsageError(`--state-dir: ${errorMessage(err)}`);
   }
-  // A token is required by default. Beyond loopback it must be given explicitly (the options refuse otherwise).
-  if (token === undefined && !noToken && isLoopbackHost(host ?? "127.0.0.1")) {
-    let stored: ReturnType<typeof loadOrCreateToken>;
-    try {
-      stored = loadOrCreateToken(stateDir);
-    } catch (err) {
-      throw new UsageError(`--state-dir: ${errorMessage(err)}`);
-    }
+  if (stored !== undefined) {
     token = stored.token;
     if (stored.created) {
       io.stderr.write(
@@ -119,11 +115,11 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
 
   const say = (s: string) => io.stderr.write(`opencode-bridge: ${s}\n`);
   const backend = await buildBackend({ acp: values.acp, opencodeUrl, scripted: values.scripted === true, version, directory, logger }, io, say);
+  const closeOutputs = () => Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
   if (backend === undefined) {
-    await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    await closeOutputs();
     return 1;
   }
-  const { upstream } = backend;
 
   let daemon: BridgeDaemon;
   try {
@@ -141,19 +137,19 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
       closeTimeoutMs,
       ...limits,
       directory: backend.directory,
-      upstream,
+      upstream: backend.upstream,
       outputs,
       logger,
       adapter,
     });
   } catch (err) {
-    await Promise.allSettled(outputs.map((o) => (typeof o.sink === "object" ? o.sink.close?.() : undefined)));
+    await closeOutputs();
     await backend.cleanup();
     if (err instanceof DaemonError) throw new UsageError(err.problems);
     throw err;
   }
 
-  let failed = await prepareUpstream(upstream, io, say);
+  let failed = await prepareUpstream(backend.upstream, io, say);
   if (failed === undefined) {
     try {
       await daemon.start();
@@ -170,7 +166,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
   }
 
   let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const offSignals = io.onSignal(["SIGTERM", "SIGINT"], (signal) => {
     signals++;
     if (signals === 1) {
       void daemon.shutdown(signal);
@@ -180,8 +176,7 @@ export async function runServe(args: string[], io: CliIo): Promise<number> {
     daemon.exitNow(`${signal} again during shutdown`);
     logger.flush();
     io.exit(signal === "SIGINT" ? 130 : 143);
-  };
-  const offSignals = io.onSignal(["SIGTERM", "SIGINT"], onSignal);
+  });
   try {
     await daemon.stopped;
   } finally {

@@ -172,7 +172,7 @@ export function requireDirectory(directory: string): void {
   try {
     isDir = statSync(directory).isDirectory();
   } catch {
-    isDir = false;
+    // no such path, or one that cannot be read: not a directory to work in
   }
   if (!isDir) throw new UsageError(`--directory ${directory}: no such directory (give the project directory OpenCode should work in)`);
 }

@@ -44,12 +44,9 @@ export function isParsedEvent(v: unknown): v is ParsedEvent {
   return v instanceof Parsed;
 }
 
-const known = (type: string, sessionID: string | undefined, event: KnownEvent | undefined) =>
+/** An event that passed validation (here, or in the delta fast path: src/stream/fast-delta.ts). */
+export const knownEvent = (type: string, sessionID: string | undefined, event: KnownEvent | undefined) =>
   new Parsed(true, type, sessionID, event, undefined) as ParsedEvent;
-
-/** A parsed event that passed validation elsewhere (the delta fast path, src/stream/fast-delta.ts). */
-export const knownEvent = (type: KnownEvent["type"], sessionID: string | undefined, event: KnownEvent): ParsedEvent =>
-  known(type, sessionID, event);
 const failed = (type: string | undefined, sessionID: string | undefined, reason: string) =>
   new Parsed(false, type, sessionID, undefined, reason) as ParsedEvent;
 
@@ -84,7 +81,7 @@ function parsePartUpdated(props: unknown, sessionID: string | undefined): Parsed
   if (!env.success) return failure(type, sessionID, env.error);
   const part = partSchemaFor(env.data.part.type).safeParse(env.data.part);
   if (!part.success) return failure(type, sessionID, part.error, "properties.part");
-  return known(type, sessionID, { type, properties: { ...env.data, part: part.data } } as KnownEvent);
+  return knownEvent(type, sessionID, { type, properties: { ...env.data, part: part.data } } as KnownEvent);
 }
 
 /** Validate one decoded `/event` payload. Never throws. */
@@ -105,12 +102,12 @@ export function parseEventFor(raw: unknown, listening: ((sessionID: string) => b
   if (sessionID !== undefined && listening !== undefined && !listening(sessionID)) return undefined;
   // The hot path first: a well-formed delta.
   if (type === "message.part.delta" && isPartDeltaProps(raw.properties)) {
-    return known(type, sessionID, raw as KnownEvent);
+    return knownEvent(type, sessionID, raw as KnownEvent);
   }
   if (type === "message.part.updated") return parsePartUpdated(raw.properties, sessionID);
   const schema = (EVENT_SCHEMAS as Record<string, z.ZodType>)[type];
-  if (!schema) return known(type, sessionID, undefined);
+  if (!schema) return knownEvent(type, sessionID, undefined);
   const parsed = schema.safeParse(raw.properties);
   if (!parsed.success) return failure(type, sessionID, parsed.error);
-  return known(type, sessionID, { type, properties: parsed.data } as KnownEvent);
+  return knownEvent(type, sessionID, { type, properties: parsed.data } as KnownEvent);
 }

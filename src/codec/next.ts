@@ -43,13 +43,11 @@ function step(state: TurnState): NextStep {
 export function onNextEvent(evt: NextEvent, state: TurnState, out: ReplyBody[]): void {
   if (state.phase !== "running") return;
   switch (evt.type) {
-    case "session.next.step.started": {
+    case "session.next.step.started":
+      // The step starts from the answer and reasoning as they are now (flushNext leaves an open step so).
       flushNext(state, out);
-      const s = step(state);
-      s.answerAt = answerLength(state);
-      s.reasoningAt = reasoningCount(state);
+      step(state);
       return;
-    }
     case "session.next.step.ended":
       flushNext(state, out);
       return;

@@ -12,10 +12,11 @@ import { createTurnState as create, finishTurn as finish, mapOpencodeEvent as ma
 import type { FinishReason } from "./ending.js";
 import {
   replay as replayAll,
-  replayStream as replayEach,
+  replayStream as streamAll,
   type ReplayOptions as AllReplayOptions,
   type ReplayResult as AllReplayResult,
   type ReplaySummary as AllReplaySummary,
+  type ReplayInput as Input,
 } from "./replay.js";
 import type { Reply } from "./reply.js";
 import type { StreamIssue } from "../stream/sse.js";
@@ -41,14 +42,12 @@ export type CodecResult = Opaque<AllCodecResult>;
 export type ReplayResult = Opaque<AllReplayResult>;
 export type ReplaySummary = Opaque<AllReplaySummary>;
 
-type Input = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
-
 export const createTurnState = create as unknown as (opts: TurnOptions) => TurnState;
 export const mapOpencodeEvent = map as unknown as (evt: unknown, state: TurnState) => CodecResult;
 export const finishTurn = finish as unknown as (state: TurnState, reason: FinishReason) => CodecResult;
 /** A recorded stream, collected: every reply and issue of one turn. */
 export const replay = replayAll as unknown as (input: Input, opts?: ReplayOptions) => Promise<ReplayResult>;
 /** A recorded stream, streamed: yields each reply, keeps none; returns the summary. */
-export const replayStream = replayEach as unknown as (input: Input, opts?: ReplayOptions) => AsyncGenerator<Reply, ReplaySummary>;
+export const replayStream = streamAll as unknown as (input: Input, opts?: ReplayOptions) => AsyncGenerator<Reply, ReplaySummary>;
 
 export type { FinishReason, StreamIssue };

@@ -171,11 +171,7 @@ export class DeliveredPrefix {
 export function continueAfter(delivered: readonly Reply[], bodies: readonly ReplyBody[]): ReplyBody[] | undefined {
   const prefix = new DeliveredPrefix(delivered);
   if (prefix.ended) return undefined;
-  const out: ReplyBody[] = [];
-  for (const b of bodies) {
-    const rest = prefix.take(b);
-    if (rest !== undefined) out.push(rest);
-  }
+  const out = bodies.flatMap((b) => prefix.take(b) ?? []);
   return prefix.mismatch || !prefix.caughtUp ? undefined : out;
 }
 

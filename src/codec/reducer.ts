@@ -165,20 +165,19 @@ function onMessageUpdated(info: MessageInfo, state: TurnState, out: ReplyBody[])
   if (!known) state.messages.set(info.id, track);
   if (info.time?.completed !== undefined || info.error) track.completed = true;
   if (info.role === "user") {
-    if (state.phase === "waiting" && admits(state, info.id)) {
+    const admitted = state.phase === "waiting" && admits(state, info.id);
+    if (admitted) {
       state.userMessageId = info.id;
       state.phase = "running";
-      if (state.noReply) {
-        // Stored, and nothing will answer it (OpenCode sends no idle either): the turn is done.
-        if (info.model) state.model = `${info.model.providerID}/${info.model.modelID}`;
-        if (info.agent) state.agent = info.agent;
-        endTurn(state, out);
-        return;
-      }
     }
     if (state.userMessageId === info.id) {
       if (info.model) state.model = `${info.model.providerID}/${info.model.modelID}`;
       if (info.agent) state.agent = info.agent;
+    }
+    if (admitted && state.noReply) {
+      // Stored, and nothing will answer it (OpenCode sends no idle either): the turn is done.
+      endTurn(state, out);
+      return;
     }
   } else if (info.role === "assistant") {
     if (state.phase === "running" && trackRole(state, track) === "turn") {

@@ -5,10 +5,10 @@
  * Two forms:
  * - collecting: `replay` / `replaySync` return every reply and issue in arrays
  *   (tests, small files);
- * - streaming: `replayEach` hands each reply to a callback and `replayStream`
- *   yields them; neither keeps a reply or an issue after handing it on, so memory
- *   does not grow with the number of replies — only with what the turn itself
- *   must keep (the answer text for `final`).
+ * - streaming: `replayStream` yields each reply (and hands it to `onReply`) and
+ *   keeps no reply or issue after handing it on, so memory does not grow with the
+ *   number of replies — only with what the turn itself must keep (the answer text
+ *   for `final`).
  */
 import { createTurnState, finishTurn, lostEventInto, mapEventInto, type TurnOptions, type TurnState } from "./codec.js";
 import type { Reply } from "./reply.js";
@@ -118,11 +118,6 @@ export class TurnReplayer {
     return this.state.phase === "done";
   }
 
-  /** Decoded events so far. */
-  get eventCount(): number {
-    return this.events;
-  }
-
   push(chunk: Uint8Array | string): void {
     this.decoder.push(chunk);
   }
@@ -155,26 +150,14 @@ export class TurnReplayer {
   }
 }
 
-type Input = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
+/** Whole bytes, or any (async) iterable of chunks. */
+export type ReplayInput = Uint8Array | string | Iterable<Uint8Array | string> | AsyncIterable<Uint8Array | string>;
 
 /** Replay whole bytes, or any (async) iterable of chunks, collecting every reply. */
-export async function replay(input: Input, opts: ReplayOptions = {}): Promise<ReplayResult> {
+export async function replay(input: ReplayInput, opts: ReplayOptions = {}): Promise<ReplayResult> {
   const r = new TurnReplayer(opts);
-  await feed(r, input);
+  for await (const chunk of chunks(input)) r.push(chunk);
   return r.end();
-}
-
-/**
- * Streaming replay: every reply goes to `onReply` as it is produced and is not
- * kept. Resolves with counts and the terminal reply.
- */
-export async function replayEach(
-  input: Input,
-  opts: ReplayOptions & { readonly onReply: (reply: Reply) => void },
-): Promise<ReplaySummary> {
-  const r = new TurnReplayer({ ...opts, retain: false });
-  await feed(r, input);
-  return r.endSummary();
 }
 
 /**
@@ -182,8 +165,8 @@ export async function replayEach(
  * `for await` drops, `next()` gives at `done`) is the summary. Input is read one
  * chunk ahead of the consumer at most: replies of one chunk are buffered, no more.
  */
-export async function* replayStream(input: Input, opts: ReplayOptions = {}): AsyncGenerator<Reply, ReplaySummary> {
-  let batch: Reply[] = [];
+export async function* replayStream(input: ReplayInput, opts: ReplayOptions = {}): AsyncGenerator<Reply, ReplaySummary> {
+  const batch: Reply[] = [];
   const user = opts.onReply;
   const r = new TurnReplayer({
     ...opts,
@@ -193,17 +176,13 @@ export async function* replayStream(input: Input, opts: ReplayOptions = {}): Asy
       user?.(reply);
     },
   });
-  const drain = function* (): Generator<Reply> {
-    const b = batch;
-    batch = [];
-    yield* b;
-  };
+  // Each chunk's replies are taken out of `batch` (splice) before they are yielded.
   for await (const chunk of chunks(input)) {
     r.push(chunk);
-    if (batch.length > 0) yield* drain();
+    if (batch.length > 0) yield* batch.splice(0);
   }
   const summary = r.endSummary();
-  yield* drain();
+  yield* batch.splice(0);
   return summary;
 }
 
@@ -214,13 +193,7 @@ export function replaySync(chunks: Iterable<Uint8Array | string>, opts: ReplayOp
   return r.end();
 }
 
-async function feed(r: TurnReplayer, input: Input): Promise<void> {
-  if (typeof input === "string" || input instanceof Uint8Array) r.push(input);
-  else if (Symbol.asyncIterator in input) for await (const c of input) r.push(c);
-  else for (const c of input) r.push(c);
-}
-
-async function* chunks(input: Input): AsyncGenerator<Uint8Array | string> {
+async function* chunks(input: ReplayInput): AsyncGenerator<Uint8Array | string> {
   if (typeof input === "string" || input instanceof Uint8Array) yield input;
   else yield* input;
 }

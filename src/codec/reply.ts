@@ -130,6 +130,7 @@ export function contractViolations(replies: readonly Reply[]): string[] {
         text += r.content;
         break;
       case "reasoning":
+      case "error":
         break;
       case "tool_call":
         if (called.has(r.call_id)) problems.push(`tool_call ${r.call_id} repeated at ${i}`);
@@ -142,8 +143,6 @@ export function contractViolations(replies: readonly Reply[]): string[] {
         break;
       case "final":
         if (r.content !== text) problems.push(`final.content differs from the concatenated deltas`);
-        break;
-      case "error":
         break;
       default: {
         const never: never = r;

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { DaemonCore } from "./core.js";
 import { isSupportedVersion } from "../adapter/prompt-options.js";
 import type { Line } from "../adapter/dialect.js";
-import { createDialect, detectLine } from "../adapter/line.js";
+import { createDialect, KnownLine } from "../adapter/line.js";
 import type { ManagedServer } from "../server/managed.js";
 import { OwnedServer, type OwnedServerOptions } from "../server/owned.js";
 import { backoffDelay } from "../util/backoff.js";
@@ -66,54 +66,36 @@ async function probe(mode: "external" | "owned", target: OpencodeTarget | undefi
 }
 
 /**
- * An OpenCode server someone else runs. Its line is found by asking it (src/adapter/line.ts:
- * two requests) and then known for LINE_KNOWN_MS, so that a turn's session and adapter are
- * made for that line without asking again (three requests a turn fewer). Found in the
- * background: a turn that comes while it is not known finds it itself, as it always did
- * (and says why it cannot: a server down, a refused password), and waits for nothing more.
- * A different OpenCode started at the same URL is met within LINE_KNOWN_MS, or at once by a
- * health probe.
+ * An OpenCode server someone else runs. Its line, once found, is given with the
+ * target (src/adapter/line.ts `KnownLine`): a turn's session and adapter are made
+ * for that line without asking the server again.
  */
 export class ExternalUpstream implements Upstream {
   readonly mode = "external";
-  private line: { readonly line: Line; readonly at: number } | undefined;
-  private finding = false;
+  private readonly line: KnownLine;
 
   constructor(
     private readonly t: OpencodeTarget,
     private readonly directory: string,
-  ) {}
+  ) {
+    this.line = new KnownLine({ ...t, directory });
+  }
 
   target(): Promise<OpencodeTarget> {
-    const known = this.line !== undefined && performance.now() - this.line.at < LINE_KNOWN_MS ? this.line.line : undefined;
-    if (known === undefined) this.findLine();
-    return Promise.resolve(known === undefined ? this.t : { ...this.t, line: known });
+    const line = this.line.get();
+    return Promise.resolve(line === undefined ? this.t : { ...this.t, line });
   }
 
   async health(timeoutMs: number): Promise<UpstreamHealth> {
     const h = await probe(this.mode, this.t, this.directory, timeoutMs);
-    this.line = h.line === undefined ? undefined : { line: h.line, at: performance.now() };
+    this.line.set(h.line);
     return h;
   }
 
   stop(): Promise<void> {
     return Promise.resolve();
   }
-
-  private findLine(): void {
-    if (this.finding) return;
-    this.finding = true;
-    detectLine({ ...this.t, directory: this.directory })
-      .then(
-        ({ info }) => void (this.line = { line: info.line, at: performance.now() }),
-        () => void (this.line = undefined),
-      )
-      .finally(() => (this.finding = false));
-  }
 }
-
-/** How long an external server's line, once found, is taken as known. */
-const LINE_KNOWN_MS = 30_000;
 
 /**
  * An `opencode serve` on a free loopback port with a generated password, owned

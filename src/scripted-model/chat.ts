@@ -7,12 +7,6 @@
 import { outputTokens, type Frame, type PlanMessage, type StreamStep, type WireApi } from "./play.js";
 import { speakTools, type OfferedTools } from "./tools.js";
 
-interface ChatBody {
-  messages?: PlanMessage[];
-  stream?: boolean;
-  tools?: unknown;
-}
-
 function chunk(id: string, delta: Record<string, unknown>, finish: string | null = null, content = false): Frame {
   const data = { id, object: "chat.completion.chunk", created: 1_700_000_000, model: "scripted", choices: [{ index: 0, delta, finish_reason: finish }] };
   return { data: `data: ${JSON.stringify(data)}\n\n`, content };
@@ -45,7 +39,7 @@ export const CHAT: WireApi = {
   api: "chat",
   route: (path) => path.endsWith("/chat/completions"),
   request: (body) => {
-    const b = body as ChatBody;
+    const b = body as { messages?: PlanMessage[]; stream?: boolean; tools?: unknown };
     return { messages: b.messages ?? [], tools: b.tools, stream: b.stream === true, model: undefined };
   },
   defaultModel: "scripted",

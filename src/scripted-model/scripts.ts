@@ -55,18 +55,22 @@ const nonAscii = [
   "done ✅",
 ];
 
-function longText(n: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(`w${i} `);
-  return out;
+/** `n` one-word chunks: `w0 `, `w1 ` … */
+const longText = (n: number): string[] => Array.from({ length: n }, (_, i) => `w${i} `);
+
+/**
+ * The commonest script: a step of tool calls (after `before`'s text), then `after` once
+ * their results are back; both steps paced `chunkDelayMs` apart when it is given.
+ */
+export function callsThen(calls: readonly ToolCallSpec[], after: string, before?: string, chunkDelayMs?: number): Script {
+  const pace = chunkDelayMs === undefined ? {} : { chunkDelayMs };
+  return [
+    { kind: "stream", ...(before === undefined ? {} : { text: words(before) }), toolCalls: calls, ...pace },
+    { kind: "stream", text: words(after), ...pace },
+  ];
 }
 
-/** The commonest script: a step of tool calls (after `before`'s text), then `after` once their results are back. */
-function callsThen(calls: readonly ToolCallSpec[], after: string, before?: string): Script {
-  return [{ kind: "stream", ...(before === undefined ? {} : { text: words(before) }), toolCalls: calls }, { kind: "stream", text: words(after) }];
-}
-
-const bash = (id: string, command: string, description: string): ToolCallSpec => ({ id, name: "bash", arguments: { command, description } });
+export const bash = (id: string, command: string, description: string): ToolCallSpec => ({ id, name: "bash", arguments: { command, description } });
 
 /** A `task` call: a subagent (a child session of the general agent) runs `scenario` with `prompt`. */
 const task = (id: string, description: string, scenario: string, prompt: string): ToolCallSpec => ({

@@ -5,13 +5,14 @@
  * listens on loopback only and is what the agents talk to in the bridge's
  * captures, end-to-end tests and `demo`.
  */
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { json } from "node:stream/consumers";
 import { defaultScript, selectScript, type Script } from "./scripts.js";
 import { anthropicModels, countTokens, MESSAGES } from "./anthropic.js";
 import { CHAT, CHAT_MODELS } from "./chat.js";
 import { RESPONSES } from "./responses.js";
-import { answer, sendJson, type DialectContext, type Plan, type PlanMessage, type StreamStep } from "./play.js";
+import { answer, sendJson, type DialectContext, type Plan, type PlanMessage } from "./play.js";
 
 export interface ScriptedModelRequest {
   readonly scenario: string;
@@ -95,30 +96,22 @@ export function planRequest(messages: readonly PlanMessage[], extra?: Readonly<R
   return { ...chosen, step };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const c of req) parts.push(c as Buffer);
-  return Buffer.concat(parts).toString("utf8");
-}
-
 export async function startScriptedModel(opts: { readonly port?: number; readonly extraScripts?: Readonly<Record<string, Script>> } = {}): Promise<ScriptedModel> {
   const requests: ScriptedModelRequest[] = [];
   let counter = 0;
   /** Failures served so far per scenario step, for `failFirst`. */
   const failures = new Map<string, number>();
-  /** The HTTP error this request gets: one of a `failFirst`'s failures. */
-  const failure = (plan: Plan, step: StreamStep): { status: number; body: unknown } | undefined => {
-    if (!step.failFirst) return undefined;
-    const key = `${plan.name}#${plan.step}`;
-    const served = failures.get(key) ?? 0;
-    if (served >= step.failFirst.times) return undefined;
-    failures.set(key, served + 1);
-    return step.failFirst;
-  };
   const dialect: DialectContext = {
     plan: (messages) => planRequest(messages, opts.extraScripts),
     record: ({ messages, ...r }) => requests.push({ ...r, messages: messages.length, userParts: receivedParts(messages) }),
-    failure,
+    failure: (plan, step) => {
+      if (!step.failFirst) return undefined;
+      const key = `${plan.name}#${plan.step}`;
+      const served = failures.get(key) ?? 0;
+      if (served >= step.failFirst.times) return undefined;
+      failures.set(key, served + 1);
+      return step.failFirst;
+    },
     nextId: () => ++counter,
   };
   const server: Server = createServer((req, res) => {
@@ -128,11 +121,10 @@ export async function startScriptedModel(opts: { readonly port?: number; readonl
         // Claude Code sends `anthropic-version` on every request, /v1/models included.
         const anthropic = req.headers["anthropic-version"] !== undefined;
         if (req.method === "GET" && path.endsWith("/models")) return sendJson(res, 200, anthropic && path === "/v1/models" ? anthropicModels() : CHAT_MODELS);
-        if (req.method === "POST" && anthropic && path === "/v1/messages/count_tokens") return sendJson(res, 200, countTokens(JSON.parse(await readBody(req))));
+        if (req.method === "POST" && anthropic && path === "/v1/messages/count_tokens") return sendJson(res, 200, countTokens(await json(req)));
         const wire = [...(anthropic ? [MESSAGES] : []), RESPONSES, CHAT].find((w) => w.route(path));
-        if (req.method === "POST" && wire !== undefined) return await answer(res, dialect, wire, wire.request(JSON.parse(await readBody(req))));
-        res.writeHead(404, { "content-type": "application/json" });
-        res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+        if (req.method === "POST" && wire !== undefined) return await answer(res, dialect, wire, wire.request(await json(req)));
+        sendJson(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
       } catch (err) {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
         res.end(JSON.stringify({ error: { message: String(err) } }));

@@ -111,8 +111,7 @@ export function opencodeBinaryIn(packageDir: string): string | undefined {
       bin?: string | Record<string, string>;
     };
     const rel = typeof pkg.bin === "string" ? pkg.bin : pkg.bin?.opencode;
-    if (rel === undefined) return existsSync(plain) ? plain : undefined;
-    const bin = join(packageDir, rel);
+    const bin = rel === undefined ? plain : join(packageDir, rel);
     return existsSync(bin) ? bin : undefined;
   } catch {
     return undefined;
@@ -148,11 +147,7 @@ export interface InstallOptions {
  * Install `version` into the cache unless it is there; returns its binary. A 2.x
  * version installs only this platform's `@opencode/cli-<platform>-<arch>`.
  */
-export async function ensureOpencode(
-  version = PINNED_OPENCODE_VERSION,
-  rootOrOptions?: string | InstallOptions,
-): Promise<string> {
-  const opts: InstallOptions = typeof rootOrOptions === "string" ? { root: rootOrOptions } : (rootOrOptions ?? {});
+export async function ensureOpencode(version = PINNED_OPENCODE_VERSION, opts: InstallOptions = {}): Promise<string> {
   const root = opts.root ?? cacheRoot();
   const have = cachedOpencodeBinary(version, root);
   if (have) return have;

@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
+import { basicAuth } from "../adapter/http.js";
 import { chooseOpencodeBinary, opencodeLine, type OpencodeLine } from "./install.js";
 import { startReaper } from "./reaper.js";
 
@@ -104,17 +105,17 @@ export async function binaryLine(binary: string): Promise<OpencodeLine> {
   return version === undefined ? 1 : opencodeLine(version);
 }
 
-/** Readiness: the server's version once it answers, or why not yet. */
-async function probe(url: string, line: OpencodeLine, headers: Record<string, string>): Promise<{ version: string } | Error> {
-  const res = await fetch(`${url}${line === 2 ? "/api/info" : "/global/health"}`, { headers, signal: AbortSignal.timeout(1_000) });
+/** Readiness: the server's version once it answers at `ready`; throws why not yet. */
+async function probe(url: string, ready: string, line: OpencodeLine, headers: Record<string, string>): Promise<string> {
+  const res = await fetch(`${url}${ready}`, { headers, signal: AbortSignal.timeout(1_000) });
   if (!res.ok) {
     await res.body?.cancel();
-    return new Error(`HTTP ${res.status}`);
+    throw new Error(`HTTP ${res.status}`);
   }
   const body = (await res.json().catch(() => undefined)) as { version?: unknown } | undefined;
   // 2.x answers its web app's HTML on 1.x routes; a 1.x server has no /api/info: neither has a JSON `version`.
-  if (line === 2 && typeof body?.version !== "string") return new Error("/api/info did not answer {version}");
-  return { version: String(body?.version ?? "unknown") };
+  if (line === 2 && typeof body?.version !== "string") throw new Error("/api/info did not answer {version}");
+  return String(body?.version ?? "unknown");
 }
 
 export async function startManagedServer(opts: ManagedServerOptions): Promise<ManagedServer> {
@@ -134,21 +135,20 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
     // launcher script, and stopping must reach the real server too.
     detached: true,
   });
-  const reaper = child.pid !== undefined && opts.reaper !== false ? startReaper(child.pid) : undefined;
+  const releaseReaper = child.pid !== undefined && opts.reaper !== false ? startReaper(child.pid) : undefined;
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let spawnError: Error | undefined;
   child.once("error", (err) => (spawnError = err));
   child.once("exit", (code, signal) => {
     exited = { code, signal };
     // The reaper then stops whatever is left of the group (a launcher's real server) and exits.
-    reaper?.release();
+    releaseReaper?.();
   });
-  const onOutput = opts.onOutput;
   // The last few KiB of what the server printed: a server that fails to start says why there.
   let tail = "";
   const keep = (c: string) => {
     tail = (tail + c).slice(-TAIL_CHARS);
-    onOutput?.(c);
+    opts.onOutput?.(c);
   };
   const outputClosed = new Promise<void>((r) => child.once("close", () => r()));
   child.stdout?.setEncoding("utf8").on("data", keep);
@@ -161,10 +161,8 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
   };
 
   const url = `http://127.0.0.1:${port}`;
-  const headers: Record<string, string> = {};
-  if (password !== undefined) {
-    headers.authorization = `Basic ${Buffer.from(`opencode:${password}`).toString("base64")}`;
-  }
+  const auth = basicAuth(undefined, password);
+  const headers: Record<string, string> = auth === undefined ? {} : { authorization: auth };
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 20_000);
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -182,19 +180,15 @@ export async function startManagedServer(opts: ManagedServerOptions): Promise<Ma
       );
     }
     try {
-      const answer = await probe(url, line, headers);
-      if (!(answer instanceof Error)) {
-        return {
-          url,
-          version: answer.version,
-          line,
-          password,
-          pid: child.pid,
-          child,
-          stop: (graceMs = 3_000) => stopChild(child, graceMs),
-        };
-      }
-      lastError = answer;
+      return {
+        url,
+        version: await probe(url, ready, line, headers),
+        line,
+        password,
+        pid: child.pid,
+        child,
+        stop: (graceMs = 3_000) => stopChild(child, graceMs),
+      };
     } catch (err) {
       lastError = err;
     }

@@ -6,18 +6,17 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import type { OpencodeLine } from "./install.js";
-import { startManagedServer, type ManagedServer } from "./managed.js";
+import { startManagedServer, type ManagedServer, type ManagedServerOptions } from "./managed.js";
 
-export interface OwnedServerOptions {
+/**
+ * What it passes on to each start (`line`: known when the binary was chosen by
+ * version, else found from the binary; `readyTimeoutMs`: default 30 s here), its
+ * project directory and its logger.
+ */
+export type OwnedServerOptions = Pick<ManagedServerOptions, "binary" | "line" | "env" | "readyTimeoutMs"> & {
   readonly directory: string;
-  readonly binary?: string;
-  /** The binary's line when known (it was chosen by version); else found from the binary. */
-  readonly line?: OpencodeLine;
-  readonly env?: Readonly<Record<string, string>>;
   readonly logger?: Logger;
-  readonly readyTimeoutMs?: number;
-}
+};
 
 export class OwnedServer {
   readonly password = randomBytes(24).toString("base64url");

@@ -46,19 +46,13 @@ process.stdin.on("close", reap);
 process.stdin.on("error", reap);
 `;
 
-export interface Reaper {
-  /** The reaper's pid (for tests and logs). */
-  readonly pid: number | undefined;
-  /** Let the reaper stop the group now and exit (the pipe is closed). Idempotent. */
-  release(): void;
-}
-
 /**
  * Start a reaper for the process group `pgid` (a child spawned `detached`, as
- * its group's leader), which it stops with a grace of 3 s. If the reaper cannot
- * be started, the server simply has no reaper.
+ * its group's leader), which it stops with a grace of 3 s. Returns the release:
+ * it closes the pipe, so the reaper stops the group now and exits (closing twice
+ * does nothing). If the reaper cannot be started, the server simply has no reaper.
  */
-export function startReaper(pgid: number): Reaper {
+export function startReaper(pgid: number): () => void {
   const child: ChildProcess = spawn(process.execPath, ["-e", REAPER_SOURCE, String(pgid), "3000"], {
     stdio: ["pipe", "ignore", "ignore"],
     detached: true,
@@ -71,13 +65,5 @@ export function startReaper(pgid: number): Reaper {
   // Neither the process nor the pipe keeps the bridge alive.
   child.unref();
   pipe?.unref();
-  let released = false;
-  return {
-    pid: child.pid,
-    release: () => {
-      if (released) return;
-      released = true;
-      pipe?.destroy();
-    },
-  };
+  return () => pipe?.destroy();
 }
