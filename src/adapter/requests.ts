@@ -97,6 +97,7 @@ export class Requests {
   /** A control event of the turn's session, or of a subagent's (`from`). */
   onEvent(evt: KnownEvent, from?: RequestSubagent): void {
     if (this.over) return;
+    const origin = from === undefined ? { session_id: this.ids.sessionId } : { session_id: from.session_id, subagent: from };
     switch (evt.type) {
       case "permission.asked":
       case "permission.updated": {
@@ -104,7 +105,10 @@ export class Requests {
         const raw = p as Record<string, unknown>;
         this.open({
           kind: "permission",
-          ...this.asked(p, from),
+          request_id: p.id,
+          trace_id: this.ids.traceId,
+          ...origin,
+          ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
           permission: p.permission ?? (typeof raw.type === "string" ? raw.type : ""),
           patterns: p.patterns ?? (typeof raw.pattern === "string" ? [raw.pattern] : Array.isArray(raw.pattern) ? strings(raw.pattern) : []),
           always: Array.isArray(raw.always) ? strings(raw.always) : [],
@@ -116,7 +120,10 @@ export class Requests {
         const p = evt.properties;
         this.open({
           kind: "question",
-          ...this.asked(p, from),
+          request_id: p.id,
+          trace_id: this.ids.traceId,
+          ...origin,
+          ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
           questions: (p.questions ?? []).flatMap(toQuestion),
         }, p);
         return;
@@ -136,16 +143,6 @@ export class Requests {
       default:
         return;
     }
-  }
-
-  /** What every request carries: its id, the turn, the session that asks (and the subagent, `from`), its tool call. */
-  private asked(p: { id: string; tool?: { messageID: string; callID: string } }, from: RequestSubagent | undefined) {
-    return {
-      request_id: p.id,
-      trace_id: this.ids.traceId,
-      ...(from === undefined ? { session_id: this.ids.sessionId } : { session_id: from.session_id, subagent: from }),
-      ...(p.tool ? { tool: { message_id: p.tool.messageID, call_id: p.tool.callID } } : {}),
-    };
   }
 
   /** The host answers (`adapter.replyPermission` and friends, or the hook's return). */
