@@ -5,18 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Utf8Stream } from "../src/stream/utf8.js";
-
-/** A small seeded generator (mulberry32): the same cases every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "./support/fixtures.js";
 
 /** Bytes where UTF-8 decoding has edges: leads of every length, continuations, never-valid bytes, the BOM's. */
 const EDGES = [0x00, 0x0a, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbb, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff];
@@ -34,7 +23,7 @@ function streamed(bytes: Uint8Array, cuts: number[]): string {
 
 describe("Utf8Stream", () => {
   it("random bytes in random chunks: what TextDecoder gives for the whole", () => {
-    const next = rng(24);
+    const next = prng(24);
     for (let i = 0; i < 20_000; i++) {
       const bytes = new Uint8Array(Math.floor(next() * 16));
       for (let j = 0; j < bytes.length; j++) bytes[j] = next() < 0.6 ? EDGES[Math.floor(next() * EDGES.length)]! : Math.floor(next() * 256);
