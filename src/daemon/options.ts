@@ -16,7 +16,6 @@ import { isLoopbackHost } from "./auth.js";
 import { DaemonError } from "./errors.js";
 import type { Upstream } from "./upstream.js";
 
-
 export const DaemonOptionsSchema = z
   .object({
     host: z.string().min(1, "host must not be empty").default("127.0.0.1"),
