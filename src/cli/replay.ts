@@ -23,6 +23,7 @@ import { oneLine, PrettySink } from "./pretty.js";
 import { SessionLister, sessionOfPayload } from "./replay-sessions.js";
 import { parseOptions, UsageError } from "./usage.js";
 import { errorMessage } from "../util/errors.js";
+import { Utf8Stream } from "../stream/utf8.js";
 
 // Its help text is HELP.replay in ./usage.ts.
 
@@ -159,7 +160,7 @@ async function feedInput(
   r: TurnReplayer,
   next: () => boolean | Promise<boolean>,
 ): Promise<void> {
-  const text = new TextDecoder();
+  const text = new Utf8Stream();
   /** The input so far, until it is long enough (8 characters, or a line) to tell whether it is SSE; then undefined. */
   let head: string | undefined = "";
   let bytes = 0;
@@ -167,7 +168,7 @@ async function feedInput(
     for await (const chunk of input.stream as AsyncIterable<Buffer | string>) {
       bytes += chunk.length;
       if (head !== undefined) {
-        head += typeof chunk === "string" ? chunk : text.decode(chunk, { stream: true });
+        head += typeof chunk === "string" ? chunk : text.decode(chunk);
         const t = sseHead(head);
         if (t.length >= 8 || /[\r\n]/.test(t)) {
           requireSse(input.name, t);

@@ -6,7 +6,9 @@
  * session nobody listens to cost (issue 24). The bytes of a character cut by the
  * chunk's end wait for the next chunk; a lead byte always starts a new character,
  * so decoding up to it and from it gives what decoding the whole would.
- * test/utf8.test.ts compares it with TextDecoder on random bytes in random chunks.
+ * The one UTF-8 decoder of OpenCode streams: the stream stage (./sse.ts) and replay's SSE
+ * check (src/cli/replay.ts). test/utf8.test.ts compares it with TextDecoder on random
+ * bytes in random chunks.
  */
 export class Utf8Stream {
   /** The first bytes of a character the last chunk cut. */
